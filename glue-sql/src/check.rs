@@ -1,0 +1,154 @@
+//! A fast syntax pre-check of a model's SELECT with `sqlparser` (Databricks dialect, the closest to Spark SQL).
+//!
+//! `sqlparser` does not know all of Spark (`DIV`, some nested type casts, `TRANSFORM`, Spark-only DDL), so a
+//! failure here is a *hint*: the embedded engine treats it as an error (its own SQL front end is sqlparser), remote
+//! engines only warn, and Spark's own parser stays the authority.
+
+use std::fmt;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::{DatabricksDialect, Dialect};
+use sqlparser::parser::{Parser, ParserError};
+
+/// Spark SQL as far as sqlparser can tell it: the Databricks dialect plus Spark's backslash escapes in string
+/// literals (`'it\'s'`), which glue-sql itself emits.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SparkDialect;
+
+impl Dialect for SparkDialect {
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        DatabricksDialect.is_delimited_identifier_start(ch)
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        DatabricksDialect.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        DatabricksDialect.is_identifier_part(ch)
+    }
+    fn supports_string_literal_backslash_escape(&self) -> bool {
+        true
+    }
+    fn supports_filter_during_aggregation(&self) -> bool {
+        true
+    }
+    fn supports_group_by_expr(&self) -> bool {
+        true
+    }
+    fn supports_lambda_functions(&self) -> bool {
+        true
+    }
+    fn require_interval_qualifier(&self) -> bool {
+        true
+    }
+    fn supports_struct_literal(&self) -> bool {
+        true
+    }
+    fn supports_nested_comments(&self) -> bool {
+        true
+    }
+    fn supports_group_by_with_modifier(&self) -> bool {
+        true
+    }
+    fn supports_values_as_table_factor(&self) -> bool {
+        true
+    }
+}
+
+/// A syntax problem found in a model's SQL, with its 1-based position when the parser reports one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SyntaxError {
+    /// The parser's message (without its position suffix).
+    pub message: String,
+    /// 1-based line in the checked text.
+    pub line: Option<u64>,
+    /// 1-based column in the checked text.
+    pub column: Option<u64>,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Checks that `sql` is one query (SELECT, WITH … SELECT, VALUES, set operations), optionally ending with `;`.
+///
+/// ```
+/// assert!(glue_sql::check_select("select id, count(*) from t group by 1").is_ok());
+/// let e = glue_sql::check_select("select id,\nfrom t where").unwrap_err();
+/// assert_eq!(e.line, Some(2));
+/// ```
+pub fn check_select(sql: &str) -> Result<(), SyntaxError> {
+    let statements = Parser::parse_sql(&SparkDialect, sql).map_err(from_parser_error)?;
+    match statements.as_slice() {
+        [Statement::Query(_)] => Ok(()),
+        [] => Err(SyntaxError { message: "the model's SQL is empty".into(), line: None, column: None }),
+        [_] => Err(SyntaxError {
+            message: "the model's SQL is not a query (expected SELECT, WITH or VALUES)".into(),
+            line: Some(1),
+            column: Some(1),
+        }),
+        _ => Err(SyntaxError {
+            message: "the model's SQL holds more than one statement".into(),
+            line: None,
+            column: None,
+        }),
+    }
+}
+
+fn from_parser_error(e: ParserError) -> SyntaxError {
+    let text = match e {
+        ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
+        ParserError::RecursionLimitExceeded => "the query nests too deeply".to_string(),
+    };
+    let (message, line, column) = split_position(&text);
+    SyntaxError { message, line, column }
+}
+
+/// sqlparser appends " at Line: L, Column: C" to its messages.
+fn split_position(text: &str) -> (String, Option<u64>, Option<u64>) {
+    if let Some(at) = text.rfind(" at Line: ") {
+        let rest = &text[at + " at Line: ".len()..];
+        if let Some((l, c)) = rest.split_once(", Column: ") {
+            let col: String = c.chars().take_while(char::is_ascii_digit).collect();
+            if let (Ok(l), Ok(c)) = (l.trim().parse(), col.parse()) {
+                return (text[..at].to_string(), Some(l), Some(c));
+            }
+        }
+    }
+    (text.to_string(), None, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_queries() {
+        for q in [
+            "select 1",
+            "with a as (select 1 as x) select x from a;",
+            "select `a b` from s.t where x = 'it\\'s'",
+            "select * from a union all select * from b",
+        ] {
+            check_select(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        }
+    }
+
+    #[test]
+    fn reports_position() {
+        let e = check_select("select a,\n  b\nfrom t\nwhere )").unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.column.is_some());
+    }
+
+    #[test]
+    fn refuses_non_queries() {
+        assert!(check_select("drop table x").is_err());
+        assert!(check_select("select 1; select 2").is_err());
+        assert!(check_select("  ").is_err());
+    }
+}

@@ -1,0 +1,130 @@
+use std::fmt;
+
+use crate::SqlError;
+
+/// Quotes `name` as a Spark identifier: wrapped in backticks, embedded backticks doubled.
+///
+/// Spark's lexer reads `` `a``b` `` as the identifier ``a`b``; every other character (quotes, backslashes,
+/// newlines, unicode) is taken literally inside backticks.
+///
+/// ```
+/// assert_eq!(glue_sql::quote_ident("my`col"), "`my``col`");
+/// ```
+pub fn quote_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('`');
+    for c in name.chars() {
+        if c == '`' {
+            out.push('`');
+        }
+        out.push(c);
+    }
+    out.push('`');
+    out
+}
+
+/// A non-empty identifier (database, table, column, catalog). Renders quoted.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Ident(String);
+
+impl Ident {
+    /// Makes an identifier; fails on an empty name.
+    pub fn new(name: impl Into<String>) -> Result<Self, SqlError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(SqlError::EmptyIdentifier { context: "" });
+        }
+        Ok(Self(name))
+    }
+
+    /// Makes an identifier, naming what it is for in the error.
+    pub fn named(name: impl Into<String>, context: &'static str) -> Result<Self, SqlError> {
+        let name = name.into();
+        if name.is_empty() {
+            return Err(SqlError::EmptyIdentifier { context });
+        }
+        Ok(Self(name))
+    }
+
+    /// The name as written, unquoted.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name quoted for Spark SQL.
+    pub fn quoted(&self) -> String {
+        quote_ident(&self.0)
+    }
+
+    /// Case-insensitive comparison, as Spark resolves identifiers (`spark.sql.caseSensitive=false`).
+    pub fn eq_ignore_case(&self, other: &str) -> bool {
+        self.0.eq_ignore_ascii_case(other) || self.0.to_lowercase() == other.to_lowercase()
+    }
+}
+
+impl TryFrom<String> for Ident {
+    type Error = SqlError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl TryFrom<&str> for Ident {
+    type Error = SqlError;
+    fn try_from(value: &str) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Ident> for String {
+    fn from(value: Ident) -> Self {
+        value.0
+    }
+}
+
+impl fmt::Display for Ident {
+    /// Writes the quoted form.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.quoted())
+    }
+}
+
+/// Makes a list of identifiers from names, naming the list in the error.
+pub(crate) fn idents<I, S>(names: I, context: &'static str) -> Result<Vec<Ident>, SqlError>
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    names.into_iter().map(|n| Ident::named(n, context)).collect()
+}
+
+/// Joins quoted identifiers with `, `.
+pub(crate) fn join_idents(idents: &[Ident]) -> String {
+    let mut out = String::new();
+    for (i, id) in idents.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(&id.quoted());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_doubles_backticks() {
+        assert_eq!(quote_ident("a"), "`a`");
+        assert_eq!(quote_ident("a`b"), "`a``b`");
+        assert_eq!(quote_ident("``"), "``````");
+        assert_eq!(quote_ident("it's \"x\"\n"), "`it's \"x\"\n`");
+    }
+
+    #[test]
+    fn empty_is_refused() {
+        assert_eq!(Ident::named("", "schema"), Err(SqlError::EmptyIdentifier { context: "schema" }));
+    }
+}
