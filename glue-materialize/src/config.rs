@@ -1,0 +1,746 @@
+//! Typed model configuration: every key of dbt-glue's reference, parsed from the merged dbt config (a JSON object,
+//! as dbt_project.yml, schema.yml and `{{ config() }}` produce it) with errors that name the field and list the
+//! allowed values.
+
+use std::collections::BTreeMap;
+
+use glue_sql::snapshot::{HardDeletes, KeyPart, MetaColumns};
+use glue_sql::types::PartitionField;
+use glue_sql::{Ident, SqlFragment};
+use serde_json::{Map, Value};
+
+use crate::error::{ConfigError, ConfigProblem};
+use crate::lakeformation::{LfGrants, LfTagsConfig};
+
+/// Defines a closed set of config values with their dbt spellings (matched case-insensitively).
+macro_rules! config_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal $(| $alias:literal)*),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        pub enum $name { $($(#[$vm])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// The dbt spelling of every value.
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            /// The dbt spelling.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            /// Parses a dbt spelling (case-insensitive).
+            pub fn parse(text: &str) -> Option<Self> {
+                let t = text.trim().to_ascii_lowercase();
+                $(if t == $text $(|| t == $alias)* { return Some($name::$variant); })+
+                None
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+config_enum! {
+    /// `materialized`.
+    Materialization {
+        /// A table rebuilt on every run.
+        Table = "table",
+        /// A view.
+        View = "view",
+        /// A table updated incrementally.
+        Incremental = "incremental",
+        /// A CSV seed.
+        Seed = "seed",
+        /// An SCD2 snapshot.
+        Snapshot = "snapshot",
+        /// Inlined as a CTE into its consumers; nothing is built.
+        Ephemeral = "ephemeral",
+    }
+}
+
+config_enum! {
+    /// `incremental_strategy`.
+    IncrementalStrategy {
+        /// INSERT INTO.
+        Append = "append",
+        /// INSERT OVERWRITE (the partitions present in the new data, or the whole table without partition_by).
+        InsertOverwrite = "insert_overwrite",
+        /// MERGE on unique_key (Delta, Iceberg, Hudi, S3 Tables).
+        Merge = "merge",
+    }
+}
+
+config_enum! {
+    /// `file_format`.
+    FileFormat {
+        /// Apache Parquet (the default).
+        Parquet = "parquet",
+        /// CSV.
+        Csv = "csv",
+        /// JSON lines.
+        Json = "json",
+        /// ORC.
+        Orc = "orc",
+        /// Avro.
+        Avro = "avro",
+        /// Text (one string column).
+        Text = "text",
+        /// Delta Lake.
+        Delta = "delta",
+        /// Apache Iceberg in the Glue catalog.
+        Iceberg = "iceberg",
+        /// Apache Hudi.
+        Hudi = "hudi",
+        /// Iceberg in Amazon S3 Tables.
+        S3Tables = "s3tables",
+    }
+}
+
+impl FileFormat {
+    /// The Spark data source name (`USING …`).
+    pub fn provider(self) -> &'static str {
+        match self {
+            Self::S3Tables => "iceberg",
+            f => f.as_str(),
+        }
+    }
+
+    /// Delta, Iceberg, Hudi and S3 Tables: table formats with their own transaction log.
+    pub fn is_lakehouse(self) -> bool {
+        matches!(self, Self::Delta | Self::Iceberg | Self::Hudi | Self::S3Tables)
+    }
+
+    /// Formats with MERGE INTO.
+    pub fn supports_merge(self) -> bool {
+        self.is_lakehouse()
+    }
+
+    /// Formats whose `CREATE OR REPLACE TABLE` swaps the data atomically.
+    pub fn atomic_replace(self) -> bool {
+        matches!(self, Self::Delta | Self::Iceberg | Self::S3Tables)
+    }
+
+    /// Iceberg and S3 Tables: relations carry the Spark catalog prefix.
+    pub fn in_iceberg_catalog(self) -> bool {
+        matches!(self, Self::Iceberg | Self::S3Tables)
+    }
+
+    /// Formats whose tables Spark can `ALTER TABLE … ADD COLUMNS`.
+    pub fn can_add_columns(self) -> bool {
+        !matches!(self, Self::Text)
+    }
+
+    /// Formats whose tables can drop columns (Iceberg, S3 Tables; Delta only with column mapping, checked at run time).
+    pub fn can_drop_columns(self) -> bool {
+        matches!(self, Self::Iceberg | Self::S3Tables | Self::Delta)
+    }
+
+    /// Formats accepting Iceberg partition transforms in `partition_by`.
+    pub fn accepts_partition_transforms(self) -> bool {
+        self.in_iceberg_catalog()
+    }
+
+    /// The formats the merge strategy accepts.
+    pub fn merge_formats() -> Vec<&'static str> {
+        Self::ALL.iter().filter(|f| f.supports_merge()).map(|f| f.as_str()).collect()
+    }
+}
+
+config_enum! {
+    /// `on_schema_change`.
+    OnSchemaChange {
+        /// Keep the table's columns; new source columns are not written.
+        Ignore = "ignore",
+        /// Fail the model when the columns differ.
+        Fail = "fail",
+        /// Add new source columns to the table.
+        AppendNewColumns = "append_new_columns",
+        /// Add new columns, drop removed ones, change types.
+        SyncAllColumns = "sync_all_columns",
+    }
+}
+
+config_enum! {
+    /// Snapshot `strategy`.
+    SnapshotStrategy {
+        /// Changes detected by an updated-at timestamp.
+        Timestamp = "timestamp",
+        /// Changes detected by comparing columns.
+        Check = "check",
+    }
+}
+
+config_enum! {
+    /// Snapshot `hard_deletes`.
+    HardDeletesMode {
+        /// Rows deleted at the source stay current.
+        Ignore = "ignore",
+        /// Deleted rows are closed.
+        Invalidate = "invalidate",
+        /// Deleted rows are closed and a deletion record is added.
+        NewRecord = "new_record",
+    }
+}
+
+impl From<HardDeletesMode> for HardDeletes {
+    fn from(value: HardDeletesMode) -> Self {
+        match value {
+            HardDeletesMode::Ignore => Self::Ignore,
+            HardDeletesMode::Invalidate => Self::Invalidate,
+            HardDeletesMode::NewRecord => Self::NewRecord,
+        }
+    }
+}
+
+config_enum! {
+    /// Profile `seed_mode` (Spark writer mode for seeds).
+    SeedMode {
+        /// Replace the seed's rows.
+        Overwrite = "overwrite",
+        /// Add the rows.
+        Append = "append",
+        /// Fail if the table exists.
+        ErrorIfExists = "errorifexists" | "error",
+        /// Do nothing if the table exists.
+        Ignore = "ignore",
+    }
+}
+
+/// `persist_docs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct PersistDocs {
+    /// Table / view comment from the model description.
+    pub relation: bool,
+    /// Column comments from documented columns.
+    pub columns: bool,
+}
+
+/// Snapshot settings (`strategy`, `updated_at`, `check_cols`, `hard_deletes`, `dbt_valid_to_current`,
+/// `snapshot_meta_column_names`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct SnapshotConfig {
+    /// The strategy.
+    pub strategy: SnapshotStrategy,
+    /// `updated_at` (required for timestamp; optional for check).
+    pub updated_at: Option<SqlFragment>,
+    /// `check_cols`: `None` means `all`.
+    pub check_cols: Option<Vec<Ident>>,
+    /// `hard_deletes` (or the legacy `invalidate_hard_deletes: true`).
+    pub hard_deletes: HardDeletesMode,
+    /// `dbt_valid_to_current`.
+    pub dbt_valid_to_current: Option<SqlFragment>,
+    /// Meta column names.
+    pub meta_columns: MetaColumns,
+}
+
+/// A model's configuration, typed. Defaults follow dbt-glue.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ModelConfig {
+    /// `materialized` (default view, dbt's default).
+    pub materialized: Materialization,
+    /// `file_format` (default parquet; seeds use the profile's `seed_format`).
+    pub file_format: FileFormat,
+    /// True when `file_format` was set explicitly.
+    pub file_format_set: bool,
+    /// `incremental_strategy` (default insert_overwrite).
+    pub incremental_strategy: IncrementalStrategy,
+    /// `partition_by` (string or list; Iceberg transforms allowed on Iceberg / S3 Tables).
+    pub partition_by: Vec<PartitionField>,
+    /// `clustered_by`.
+    pub clustered_by: Vec<Ident>,
+    /// `buckets`.
+    pub buckets: Option<u32>,
+    /// `custom_location`.
+    pub custom_location: Option<String>,
+    /// `table_properties`.
+    pub table_properties: BTreeMap<String, String>,
+    /// `hudi_options`.
+    pub hudi_options: BTreeMap<String, String>,
+    /// `unique_key` (string or list).
+    pub unique_key: Vec<String>,
+    /// `incremental_predicates` (or the legacy `predicates`).
+    pub incremental_predicates: Vec<SqlFragment>,
+    /// `merge_update_columns`.
+    pub merge_update_columns: Option<Vec<Ident>>,
+    /// `merge_exclude_columns`.
+    pub merge_exclude_columns: Option<Vec<Ident>>,
+    /// `on_schema_change` (default ignore).
+    pub on_schema_change: OnSchemaChange,
+    /// `persist_docs`.
+    pub persist_docs: PersistDocs,
+    /// `iceberg_expire_snapshots` (default true).
+    pub iceberg_expire_snapshots: bool,
+    /// `add_iceberg_timestamp` (default false).
+    pub add_iceberg_timestamp: bool,
+    /// `purge_dropped_iceberg_data` (default false).
+    pub purge_dropped_iceberg_data: bool,
+    /// `use_iceberg_temp_views` (default false: Iceberg temp relations are tables).
+    pub use_iceberg_temp_views: bool,
+    /// `custom_temp_suffix` (default `tmp`: temp relation `<alias>_tmp`).
+    pub custom_temp_suffix: String,
+    /// `sql_header`.
+    pub sql_header: Option<SqlFragment>,
+    /// `substitute_variables` (Hudi).
+    pub substitute_variables: Vec<String>,
+    /// `delta_athena_prefix` (model level; the profile's applies otherwise).
+    pub delta_athena_prefix: Option<String>,
+    /// `write_options` (Delta first write).
+    pub write_options: BTreeMap<String, String>,
+    /// `lf_tags_config`.
+    pub lf_tags_config: Option<LfTagsConfig>,
+    /// `lf_grants`.
+    pub lf_grants: Option<LfGrants>,
+    /// `full_refresh` (overrides the `--full-refresh` flag when set).
+    pub full_refresh: Option<bool>,
+    /// `pre-hook` / `pre_hook`.
+    pub pre_hook: Vec<SqlFragment>,
+    /// `post-hook` / `post_hook`.
+    pub post_hook: Vec<SqlFragment>,
+    /// Snapshot settings (snapshots only).
+    pub snapshot: Option<SnapshotConfig>,
+    /// Seed `column_types`.
+    pub column_types: BTreeMap<String, String>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            materialized: Materialization::View,
+            file_format: FileFormat::Parquet,
+            file_format_set: false,
+            incremental_strategy: IncrementalStrategy::InsertOverwrite,
+            partition_by: Vec::new(),
+            clustered_by: Vec::new(),
+            buckets: None,
+            custom_location: None,
+            table_properties: BTreeMap::new(),
+            hudi_options: BTreeMap::new(),
+            unique_key: Vec::new(),
+            incremental_predicates: Vec::new(),
+            merge_update_columns: None,
+            merge_exclude_columns: None,
+            on_schema_change: OnSchemaChange::Ignore,
+            persist_docs: PersistDocs::default(),
+            iceberg_expire_snapshots: true,
+            add_iceberg_timestamp: false,
+            purge_dropped_iceberg_data: false,
+            use_iceberg_temp_views: false,
+            custom_temp_suffix: "tmp".into(),
+            sql_header: None,
+            substitute_variables: Vec::new(),
+            delta_athena_prefix: None,
+            write_options: BTreeMap::new(),
+            lf_tags_config: None,
+            lf_grants: None,
+            full_refresh: None,
+            pre_hook: Vec::new(),
+            post_hook: Vec::new(),
+            snapshot: None,
+            column_types: BTreeMap::new(),
+        }
+    }
+}
+
+/// Reads typed values out of a config object, naming the field in every error.
+pub(crate) struct Fields<'a> {
+    map: &'a Map<String, Value>,
+}
+
+fn wrong(field: &str, expected: &'static str, got: &Value) -> ConfigError {
+    ConfigError::new(field, ConfigProblem::WrongType { expected, got: got.to_string() })
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(map: &'a Map<String, Value>) -> Self {
+        Self { map }
+    }
+
+    /// The value of the first present, non-null key among `keys`, with the key found.
+    pub(crate) fn get(&self, keys: &[&'static str]) -> Option<(&'static str, &'a Value)> {
+        keys.iter().find_map(|k| self.map.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+    }
+
+    pub(crate) fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(&[key]) {
+            None => Ok(default),
+            Some((k, v)) => parse_bool(k, v),
+        }
+    }
+
+    pub(crate) fn opt_bool(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        self.get(&[key]).map(|(k, v)| parse_bool(k, v)).transpose()
+    }
+
+    pub(crate) fn string(&self, keys: &[&'static str]) -> Result<Option<String>, ConfigError> {
+        match self.get(keys) {
+            None => Ok(None),
+            Some((_, Value::String(s))) => Ok(Some(s.clone())),
+            Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
+            Some((k, v)) => Err(wrong(k, "a string", v)),
+        }
+    }
+
+    pub(crate) fn enum_value<T>(
+        &self,
+        key: &'static str,
+        parse: fn(&str) -> Option<T>,
+        names: &'static [&'static str],
+    ) -> Result<Option<T>, ConfigError> {
+        match self.get(&[key]) {
+            None => Ok(None),
+            Some((k, Value::String(s))) => parse(s).map(Some).ok_or_else(|| {
+                ConfigError::new(k, ConfigProblem::UnknownValue { value: s.clone(), allowed: names.to_vec() })
+            }),
+            Some((k, v)) => Err(wrong(k, "a string", v)),
+        }
+    }
+
+    /// A string or a list of strings.
+    pub(crate) fn string_list(&self, keys: &[&'static str]) -> Result<Vec<String>, ConfigError> {
+        match self.get(keys) {
+            None => Ok(Vec::new()),
+            Some((k, v)) => string_list(k, v),
+        }
+    }
+
+    pub(crate) fn ident_list(&self, keys: &[&'static str]) -> Result<Option<Vec<Ident>>, ConfigError> {
+        match self.get(keys) {
+            None => Ok(None),
+            Some((k, v)) => string_list(k, v)?
+                .into_iter()
+                .map(|s| {
+                    Ident::new(s).map_err(|_| ConfigError::new(k, ConfigProblem::Invalid("empty column name".into())))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+        }
+    }
+
+    /// A map of string to string (numbers and booleans are written as Spark expects them: `true`, `10`).
+    pub(crate) fn string_map(&self, key: &'static str) -> Result<BTreeMap<String, String>, ConfigError> {
+        match self.get(&[key]) {
+            None => Ok(BTreeMap::new()),
+            Some((k, v)) => string_map(k, v),
+        }
+    }
+
+    /// An object.
+    pub(crate) fn object(&self, key: &'static str) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
+        match self.get(&[key]) {
+            None => Ok(None),
+            Some((_, Value::Object(m))) => Ok(Some(m)),
+            Some((k, v)) => Err(wrong(k, "a mapping", v)),
+        }
+    }
+}
+
+/// Booleans accept YAML booleans and the reference's strings `'True'` / `'False'` (any case).
+pub(crate) fn parse_bool(field: &str, v: &Value) -> Result<bool, ConfigError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(ConfigError::new(
+                field,
+                ConfigProblem::UnknownValue { value: s.clone(), allowed: vec!["true", "false", "'True'", "'False'"] },
+            )),
+        },
+        v => Err(wrong(field, "a boolean", v)),
+    }
+}
+
+pub(crate) fn string_list(field: &str, v: &Value) -> Result<Vec<String>, ConfigError> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s.clone()),
+                other => Err(wrong(field, "a list of strings", other)),
+            })
+            .collect(),
+        v => Err(wrong(field, "a string or a list of strings", v)),
+    }
+}
+
+pub(crate) fn string_map(field: &str, v: &Value) -> Result<BTreeMap<String, String>, ConfigError> {
+    let Value::Object(m) = v else { return Err(wrong(field, "a mapping", v)) };
+    m.iter()
+        .map(|(k, v)| {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                other => return Err(wrong(&format!("{field}.{k}"), "a string, number or boolean", other)),
+            };
+            Ok((k.clone(), s))
+        })
+        .collect()
+}
+
+fn hooks(f: &Fields<'_>, keys: &[&'static str]) -> Result<Vec<SqlFragment>, ConfigError> {
+    let Some((k, v)) = f.get(keys) else { return Ok(Vec::new()) };
+    let one = |v: &Value| -> Result<SqlFragment, ConfigError> {
+        match v {
+            Value::String(s) => Ok(SqlFragment::new(s.clone())),
+            Value::Object(m) => match m.get("sql") {
+                Some(Value::String(s)) => Ok(SqlFragment::new(s.clone())),
+                _ => Err(wrong(k, "a hook: a SQL string or {sql: ..., transaction: ...}", v)),
+            },
+            other => Err(wrong(k, "a SQL string or a list of them", other)),
+        }
+    };
+    match v {
+        Value::Array(items) => items.iter().map(one).filter(|h| !matches!(h, Ok(s) if s.is_blank())).collect(),
+        v => Ok(vec![one(v)?].into_iter().filter(|h| !h.is_blank()).collect()),
+    }
+}
+
+impl ModelConfig {
+    /// Parses the merged dbt config of one node. Unknown keys are ignored (dbt has many configs that do not concern
+    /// the planner); known keys are checked for type and value.
+    pub fn from_json(config: &Value) -> Result<Self, ConfigError> {
+        let empty = Map::new();
+        let map = match config {
+            Value::Object(m) => m,
+            Value::Null => &empty,
+            v => return Err(wrong("config", "a mapping", v)),
+        };
+        let f = Fields::new(map);
+        let d = Self::default();
+        let materialized = f
+            .enum_value("materialized", Materialization::parse, Materialization::NAMES)?
+            .unwrap_or(d.materialized);
+        let file_format_value = f.enum_value("file_format", FileFormat::parse, FileFormat::NAMES)?;
+        let file_format = file_format_value.unwrap_or(d.file_format);
+        let partition_by = f
+            .string_list(&["partition_by"])?
+            .iter()
+            .map(|p| {
+                PartitionField::parse(p).ok_or_else(|| {
+                    ConfigError::new(
+                        "partition_by",
+                        ConfigProblem::Invalid(format!(
+                            "`{p}` is neither a column nor an Iceberg transform \
+                             (years, months, days, hours, bucket(N, col), truncate(W, col))"
+                        )),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if !file_format.accepts_partition_transforms()
+            && let Some(p) = partition_by.iter().find(|p| !p.is_identity())
+        {
+            return Err(ConfigError::new(
+                "partition_by",
+                ConfigProblem::Invalid(format!(
+                    "`{}` is an Iceberg partition transform; file_format `{file_format}` only partitions by columns",
+                    p.to_sql()
+                )),
+            ));
+        }
+        let buckets = match f.get(&["buckets"]) {
+            None => None,
+            Some((_, Value::Number(n))) if n.as_u64().is_some_and(|b| b > 0 && b <= u32::MAX as u64) => {
+                Some(n.as_u64().unwrap_or_default() as u32)
+            }
+            Some((_, Value::String(s))) if s.trim().parse::<u32>().is_ok_and(|b| b > 0) => s.trim().parse().ok(),
+            Some((k, v)) => return Err(wrong(k, "a positive whole number", v)),
+        };
+        let persist_docs = match f.get(&["persist_docs"]) {
+            None => PersistDocs::default(),
+            Some((k, Value::Object(m))) => {
+                let pf = Fields::new(m);
+                let relation = pf.bool("relation", false).map_err(|e| prefix(k, e))?;
+                let columns = pf.bool("columns", false).map_err(|e| prefix(k, e))?;
+                PersistDocs { relation, columns }
+            }
+            Some((k, v)) => return Err(wrong(k, "a dict such as {relation: true, columns: true}", v)),
+        };
+        let custom_location = f.string(&["custom_location"])?.filter(|l| !l.is_empty() && l != "empty");
+        let custom_temp_suffix = match f.string(&["custom_temp_suffix"])? {
+            Some(s) if s.is_empty() => {
+                return Err(ConfigError::new("custom_temp_suffix", ConfigProblem::Invalid("must not be empty".into())));
+            }
+            Some(s) => s.trim_start_matches('_').to_string(),
+            None => d.custom_temp_suffix,
+        };
+        let snapshot = if materialized == Materialization::Snapshot { Some(snapshot_config(&f)?) } else { None };
+        let cfg = Self {
+            materialized,
+            file_format,
+            file_format_set: file_format_value.is_some(),
+            incremental_strategy: f
+                .enum_value("incremental_strategy", IncrementalStrategy::parse, IncrementalStrategy::NAMES)?
+                .unwrap_or(d.incremental_strategy),
+            partition_by,
+            clustered_by: f.ident_list(&["clustered_by"])?.unwrap_or_default(),
+            buckets,
+            custom_location,
+            table_properties: f.string_map("table_properties")?,
+            hudi_options: f.string_map("hudi_options")?,
+            unique_key: f.string_list(&["unique_key"])?.into_iter().filter(|k| !k.trim().is_empty()).collect(),
+            incremental_predicates: f
+                .string_list(&["incremental_predicates", "predicates"])?
+                .into_iter()
+                .map(SqlFragment::new)
+                .filter(|p| !p.is_blank())
+                .collect(),
+            merge_update_columns: f.ident_list(&["merge_update_columns"])?,
+            merge_exclude_columns: f.ident_list(&["merge_exclude_columns"])?,
+            on_schema_change: f
+                .enum_value("on_schema_change", OnSchemaChange::parse, OnSchemaChange::NAMES)?
+                .unwrap_or(d.on_schema_change),
+            persist_docs,
+            iceberg_expire_snapshots: f.bool("iceberg_expire_snapshots", d.iceberg_expire_snapshots)?,
+            add_iceberg_timestamp: f.bool("add_iceberg_timestamp", false)?,
+            purge_dropped_iceberg_data: f.bool("purge_dropped_iceberg_data", false)?,
+            use_iceberg_temp_views: f.bool("use_iceberg_temp_views", false)?,
+            custom_temp_suffix,
+            sql_header: f.string(&["sql_header"])?.map(SqlFragment::new).filter(|h| !h.is_blank()),
+            substitute_variables: f.string_list(&["substitute_variables"])?,
+            delta_athena_prefix: f.string(&["delta_athena_prefix"])?.filter(|p| !p.is_empty()),
+            write_options: f.string_map("write_options")?,
+            lf_tags_config: f.object("lf_tags_config")?.map(LfTagsConfig::from_json).transpose()?,
+            lf_grants: f.object("lf_grants")?.map(LfGrants::from_json).transpose()?,
+            full_refresh: f.opt_bool("full_refresh")?,
+            pre_hook: hooks(&f, &["pre-hook", "pre_hook"])?,
+            post_hook: hooks(&f, &["post-hook", "post_hook"])?,
+            snapshot,
+            column_types: f.string_map("column_types")?,
+        };
+        cfg.check_combinations()?;
+        Ok(cfg)
+    }
+
+    /// Checks the combinations that no single field shows.
+    fn check_combinations(&self) -> Result<(), ConfigError> {
+        if self.buckets.is_some() && self.clustered_by.is_empty() {
+            return Err(ConfigError::new("buckets", ConfigProblem::Needs { other: "clustered_by" }));
+        }
+        if !self.clustered_by.is_empty() && self.buckets.is_none() {
+            return Err(ConfigError::new("clustered_by", ConfigProblem::Needs { other: "buckets" }));
+        }
+        if self.merge_update_columns.is_some() && self.merge_exclude_columns.is_some() {
+            return Err(ConfigError::new(
+                "merge_update_columns",
+                ConfigProblem::MutuallyExclusive { other: "merge_exclude_columns" },
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn prefix(parent: &str, e: ConfigError) -> ConfigError {
+    ConfigError { field: format!("{parent}.{}", e.field), ..e }
+}
+
+fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
+    let strategy = f
+        .enum_value("strategy", SnapshotStrategy::parse, SnapshotStrategy::NAMES)?
+        .ok_or_else(|| ConfigError::new("strategy", ConfigProblem::Required { why: "for a snapshot" }))?;
+    let updated_at = f.string(&["updated_at"])?.map(SqlFragment::new).filter(|u| !u.is_blank());
+    if strategy == SnapshotStrategy::Timestamp && updated_at.is_none() {
+        return Err(ConfigError::new("updated_at", ConfigProblem::Required { why: "by the timestamp strategy" }));
+    }
+    let check_cols = match f.get(&["check_cols"]) {
+        None if strategy == SnapshotStrategy::Check => {
+            return Err(ConfigError::new("check_cols", ConfigProblem::Required { why: "by the check strategy" }));
+        }
+        None => None,
+        Some((_, Value::String(s))) if s.eq_ignore_ascii_case("all") => None,
+        Some(_) => f.ident_list(&["check_cols"])?,
+    };
+    let legacy = f.bool("invalidate_hard_deletes", false)?;
+    let hard_deletes = f
+        .enum_value("hard_deletes", HardDeletesMode::parse, HardDeletesMode::NAMES)?
+        .unwrap_or(if legacy { HardDeletesMode::Invalidate } else { HardDeletesMode::Ignore });
+    let mut meta_columns = MetaColumns::default();
+    if let Some(m) = f.object("snapshot_meta_column_names")? {
+        for (k, v) in m {
+            let Value::String(name) = v else {
+                return Err(wrong(&format!("snapshot_meta_column_names.{k}"), "a column name", v));
+            };
+            let ident = Ident::new(name.clone()).map_err(|_| {
+                ConfigError::new(format!("snapshot_meta_column_names.{k}"), ConfigProblem::Invalid("empty".into()))
+            })?;
+            let slot = match k.as_str() {
+                "dbt_valid_from" => &mut meta_columns.dbt_valid_from,
+                "dbt_valid_to" => &mut meta_columns.dbt_valid_to,
+                "dbt_scd_id" => &mut meta_columns.dbt_scd_id,
+                "dbt_updated_at" => &mut meta_columns.dbt_updated_at,
+                "dbt_is_deleted" => &mut meta_columns.dbt_is_deleted,
+                other => {
+                    return Err(ConfigError::new(
+                        "snapshot_meta_column_names",
+                        ConfigProblem::UnknownValue {
+                            value: other.to_string(),
+                            allowed: vec!["dbt_valid_from", "dbt_valid_to", "dbt_scd_id", "dbt_updated_at", "dbt_is_deleted"],
+                        },
+                    ));
+                }
+            };
+            *slot = ident;
+        }
+    }
+    Ok(SnapshotConfig {
+        strategy,
+        updated_at,
+        check_cols,
+        hard_deletes,
+        dbt_valid_to_current: f.string(&["dbt_valid_to_current"])?.map(SqlFragment::new).filter(|v| !v.is_blank()),
+        meta_columns,
+    })
+}
+
+/// Parses a unique_key entry for snapshots: a column, or an expression.
+pub(crate) fn key_part(text: &str) -> Option<KeyPart> {
+    KeyPart::parse(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults() {
+        let c = ModelConfig::from_json(&json!({})).unwrap();
+        assert_eq!(c.materialized, Materialization::View);
+        assert_eq!(c.file_format, FileFormat::Parquet);
+        assert!(c.iceberg_expire_snapshots);
+    }
+
+    #[test]
+    fn reference_boolean_strings() {
+        let c = ModelConfig::from_json(&json!({"iceberg_expire_snapshots": "False", "purge_dropped_iceberg_data": "True",
+            "use_iceberg_temp_views": true})).unwrap();
+        assert!(!c.iceberg_expire_snapshots);
+        assert!(c.purge_dropped_iceberg_data);
+        assert!(c.use_iceberg_temp_views);
+        let e = ModelConfig::from_json(&json!({"add_iceberg_timestamp": "yes"})).unwrap_err();
+        assert_eq!(e.field, "add_iceberg_timestamp");
+    }
+
+    #[test]
+    fn case_insensitive_formats_and_lists() {
+        let c = ModelConfig::from_json(&json!({"file_format": "Iceberg", "unique_key": ["a", "b"],
+            "partition_by": "days(ts)"})).unwrap();
+        assert_eq!(c.file_format, FileFormat::Iceberg);
+        assert_eq!(c.unique_key, vec!["a", "b"]);
+        assert!(!c.partition_by[0].is_identity());
+    }
+
+    #[test]
+    fn hooks_in_all_shapes() {
+        let c = ModelConfig::from_json(&json!({"pre-hook": "select 1", "post_hook": ["select 2", {"sql": "select 3"}, ""]}))
+            .unwrap();
+        assert_eq!(c.pre_hook.len(), 1);
+        assert_eq!(c.post_hook.len(), 2);
+    }
+}

@@ -1,0 +1,115 @@
+//! The `Engine` trait: what the CLI asks of an engine (the embedded engine, a Glue session, a Spark Connect
+//! server). Only `arrow-array` / `arrow-schema` are pulled in, so the planner stays light.
+
+use std::collections::BTreeSet;
+
+use arrow_array::RecordBatch;
+use async_trait::async_trait;
+use glue_sql::RelationName;
+use glue_sql::types::ColumnDef;
+
+use crate::config::FileFormat;
+use crate::model::Existing;
+use crate::plan::Plan;
+use crate::step::StepKind;
+
+/// An engine failure.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The engine cannot run this faithfully; raised before anything is written.
+    #[error("unsupported on {engine}: {construct}")]
+    Unsupported {
+        /// The engine's name.
+        engine: &'static str,
+        /// What it cannot run.
+        construct: String,
+    },
+    /// The engine rejected a statement (Spark analysis or parse error, DataFusion error…).
+    #[error("{}{message}", .error_class.as_deref().map(|c| format!("[{c}] ")).unwrap_or_default())]
+    Sql {
+        /// Spark's error class when known (`TABLE_OR_VIEW_NOT_FOUND`, …).
+        error_class: Option<String>,
+        /// The message.
+        message: String,
+    },
+    /// Anything else (I/O, network, AWS), with its source.
+    #[error("{context}: {source}")]
+    Other {
+        /// What was being done.
+        context: String,
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// What an engine runs faithfully.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The engine's name, for messages.
+    pub engine: &'static str,
+    /// Table formats it writes.
+    pub formats: BTreeSet<FileFormat>,
+    /// Steps it executes.
+    pub steps: BTreeSet<StepKind>,
+}
+
+impl Capabilities {
+    /// Checks a plan before anything runs: the first step or format the engine cannot run is an error.
+    pub fn check(&self, plan: &Plan) -> Result<(), EngineError> {
+        for step in &plan.steps {
+            if !self.steps.contains(&step.kind()) {
+                return Err(EngineError::Unsupported {
+                    engine: self.engine,
+                    construct: format!("step {:?} of model `{}`", step.kind(), plan.model),
+                });
+            }
+            if let Some(f) = step.format()
+                && !self.formats.contains(&f)
+            {
+                return Err(EngineError::Unsupported {
+                    engine: self.engine,
+                    construct: format!("file_format `{f}` (model `{}`)", plan.model),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A relation listed in a schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelationInfo {
+    /// Its name.
+    pub name: RelationName,
+    /// What it is.
+    pub existing: Existing,
+}
+
+/// What executing a plan produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOutcome {
+    /// Rows written by the main statement, when the engine knows.
+    pub rows_affected: Option<u64>,
+    /// The statements or actions run, in order (for logs and `run_results.json`).
+    pub executed: Vec<String>,
+}
+
+/// An engine that runs plans. Object-safe (`Box<dyn Engine>`), `Send + Sync` for `--threads`.
+#[async_trait]
+pub trait Engine: Send + Sync {
+    /// What this engine runs faithfully.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Runs a plan's steps in order; stops at the first failure.
+    async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError>;
+
+    /// Runs a query and returns its rows.
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError>;
+
+    /// Lists the relations of a schema (an absent schema lists nothing).
+    async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError>;
+
+    /// Describes a relation's columns.
+    async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError>;
+}

@@ -1,0 +1,182 @@
+//! The planner's inputs besides the configuration: the compiled model, the target (profile) and the relation that
+//! already exists in the warehouse.
+
+use std::collections::BTreeSet;
+
+use glue_sql::SqlFragment;
+use glue_sql::types::ColumnDef;
+
+use crate::config::{FileFormat, ModelConfig, SeedMode};
+use crate::error::ModelRef;
+
+/// A documented column.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ColumnDoc {
+    /// Column name.
+    pub name: String,
+    /// Description (persisted as a comment with `persist_docs.columns`).
+    pub description: Option<String>,
+}
+
+/// A compiled dbt node the planner builds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Model {
+    /// dbt node name.
+    pub name: String,
+    /// The model's file (for errors).
+    pub path: Option<String>,
+    /// Schema (Glue database), after `generate_schema_name`.
+    pub schema: String,
+    /// Identifier, after `generate_alias_name`.
+    pub alias: String,
+    /// The compiled SELECT (empty for seeds).
+    pub sql: SqlFragment,
+    /// The model description.
+    pub description: Option<String>,
+    /// Documented columns.
+    pub columns: Vec<ColumnDoc>,
+    /// The typed configuration.
+    pub config: ModelConfig,
+    /// Seeds: the CSV file.
+    pub seed_path: Option<String>,
+}
+
+impl Model {
+    /// A model named `name` in `schema`, alias = name.
+    pub fn new(name: impl Into<String>, schema: impl Into<String>, sql: impl Into<SqlFragment>, config: ModelConfig) -> Self {
+        let name = name.into();
+        Self {
+            alias: name.clone(),
+            name,
+            path: None,
+            schema: schema.into(),
+            sql: sql.into(),
+            description: None,
+            columns: Vec::new(),
+            config,
+            seed_path: None,
+        }
+    }
+
+    /// The reference used in errors.
+    pub fn model_ref(&self) -> ModelRef {
+        ModelRef { name: self.name.clone(), path: self.path.clone() }
+    }
+}
+
+/// The profile settings the planner needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Target {
+    /// Default schema.
+    pub schema: String,
+    /// `location`: root of table locations (`<location>/<schema>/<table>`).
+    pub location: Option<String>,
+    /// `root_location`: tables at `<location>/<table>`.
+    pub root_location: bool,
+    /// `temp_schema`: schema of physical temp tables.
+    pub temp_schema: Option<String>,
+    /// `custom_iceberg_catalog_namespace` (default `glue_catalog`; `None` when set empty).
+    pub iceberg_catalog: Option<String>,
+    /// `datalake_formats` enabled in the session.
+    pub datalake_formats: BTreeSet<FileFormat>,
+    /// Catalog id (cross-account Glue catalog), passed on to catalog and Lake Formation steps.
+    pub catalog_id: Option<String>,
+    /// Profile `delta_athena_prefix`.
+    pub delta_athena_prefix: Option<String>,
+    /// `seed_format` (default parquet).
+    pub seed_format: FileFormat,
+    /// `seed_mode` (default overwrite).
+    pub seed_mode: SeedMode,
+    /// `enable_spark_seed_casting`.
+    pub enable_spark_seed_casting: bool,
+}
+
+impl Target {
+    /// A target with dbt-glue's defaults.
+    pub fn new(schema: impl Into<String>, location: Option<String>) -> Self {
+        Self {
+            schema: schema.into(),
+            location,
+            root_location: false,
+            temp_schema: None,
+            iceberg_catalog: Some("glue_catalog".into()),
+            datalake_formats: BTreeSet::new(),
+            catalog_id: None,
+            delta_athena_prefix: None,
+            seed_format: FileFormat::Parquet,
+            seed_mode: SeedMode::Overwrite,
+            enable_spark_seed_casting: false,
+        }
+    }
+}
+
+/// The format of a table found in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum TableFormat {
+    /// A known format.
+    Known(FileFormat),
+    /// A provider glue-rs does not know (the text as the catalog holds it).
+    Other(String),
+}
+
+/// A table that exists.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExistingTable {
+    /// Its format.
+    pub format: TableFormat,
+    /// Its location.
+    pub location: Option<String>,
+    /// Its columns (when the caller described it).
+    pub columns: Vec<ColumnDef>,
+    /// Its partition columns.
+    pub partition_columns: Vec<String>,
+}
+
+impl ExistingTable {
+    /// A table of a known format, without details.
+    pub fn of(format: FileFormat) -> Self {
+        Self { format: TableFormat::Known(format), location: None, columns: Vec::new(), partition_columns: Vec::new() }
+    }
+
+    /// The format when known.
+    pub fn known_format(&self) -> Option<FileFormat> {
+        match self.format {
+            TableFormat::Known(f) => Some(f),
+            TableFormat::Other(_) => None,
+        }
+    }
+
+    /// Describes the format for messages.
+    pub fn format_name(&self) -> String {
+        match &self.format {
+            TableFormat::Known(f) => format!("a {f} table"),
+            TableFormat::Other(p) => format!("a `{p}` table"),
+        }
+    }
+}
+
+/// What the warehouse holds under the model's name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Existing {
+    /// Nothing.
+    Absent,
+    /// A view.
+    View,
+    /// A table.
+    Table(ExistingTable),
+}
+
+/// Run-wide inputs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlanFlags {
+    /// `--full-refresh`.
+    pub full_refresh: bool,
+    /// The run's invocation id (names versioned locations of rebuilt tables).
+    pub invocation_id: String,
+}
+
+impl Default for PlanFlags {
+    fn default() -> Self {
+        Self { full_refresh: false, invocation_id: "00000000".into() }
+    }
+}

@@ -1,0 +1,796 @@
+//! The strategy planner: (model, existing relation, target, flags) → [`Plan`].
+
+use std::collections::BTreeMap;
+
+use glue_sql::ddl::DropKind;
+use glue_sql::{Ident, RelationName, SqlError, SqlFragment};
+
+use crate::config::{FileFormat, IncrementalStrategy, Materialization, ModelConfig};
+use crate::error::{ConfigProblem, ModelRef, PlanError};
+use crate::model::{Existing, ExistingTable, Model, PlanFlags, Target};
+use crate::step::{
+    HookPhase, HudiOperation, Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind, UpdateColumns,
+};
+
+/// An ordered list of typed steps that builds one model, with the warnings planning produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Plan {
+    /// The model.
+    pub model: String,
+    /// Its materialization.
+    pub materialization: Materialization,
+    /// The relation the model builds (none for ephemeral models).
+    pub relation: Option<RelationName>,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Things the user should know (e.g. a merge without unique_key inserts every row).
+    pub warnings: Vec<String>,
+}
+
+/// Plans one model.
+///
+/// ```
+/// use glue_materialize::{plan, Existing, Model, ModelConfig, PlanFlags, Target, StepKind};
+/// let cfg = ModelConfig::from_json(&serde_json::json!({
+///     "materialized": "incremental", "file_format": "iceberg",
+///     "incremental_strategy": "merge", "unique_key": "id"
+/// })).unwrap();
+/// let model = Model::new("orders", "sales", "select * from raw.orders", cfg);
+/// let target = Target::new("sales", Some("s3://lake".into()));
+/// let existing = Existing::Table(glue_materialize::ExistingTable::of(glue_materialize::FileFormat::Iceberg));
+/// let p = plan(&model, &existing, &target, &PlanFlags::default()).unwrap();
+/// let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind()).collect();
+/// assert_eq!(kinds, [StepKind::CreateTempRelation, StepKind::Merge, StepKind::ExpireSnapshots, StepKind::Drop]);
+/// ```
+pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFlags) -> Result<Plan, PlanError> {
+    let mut p = Planner { model, cfg: &model.config, existing, target, flags, warnings: Vec::new() };
+    let (relation, steps) = match model.config.materialized {
+        Materialization::Ephemeral => (None, Vec::new()),
+        Materialization::Table => p.table().map(|(r, s)| (Some(r), s))?,
+        Materialization::View => p.view().map(|(r, s)| (Some(r), s))?,
+        Materialization::Incremental => p.incremental().map(|(r, s)| (Some(r), s))?,
+        Materialization::Seed => p.seed().map(|(r, s)| (Some(r), s))?,
+        Materialization::Snapshot => p.snapshot().map(|(r, s)| (Some(r), s))?,
+    };
+    Ok(Plan {
+        model: model.name.clone(),
+        materialization: model.config.materialized,
+        relation,
+        steps,
+        warnings: p.warnings,
+    })
+}
+
+/// Plans the creation of a schema (Glue database) at `<location>/<schema>/`.
+pub fn plan_schema(schema: &str, target: &Target) -> Result<glue_sql::ddl::CreateDatabase, SqlError> {
+    let mut c = glue_sql::ddl::CreateDatabase::new(Ident::named(schema, "schema")?);
+    if let Some(l) = &target.location {
+        c = c.location(format!("{}/{schema}/", l.trim_end_matches('/')));
+    }
+    Ok(c)
+}
+
+type Built = (RelationName, Vec<Step>);
+
+struct Planner<'a> {
+    model: &'a Model,
+    cfg: &'a ModelConfig,
+    existing: &'a Existing,
+    target: &'a Target,
+    flags: &'a PlanFlags,
+    warnings: Vec<String>,
+}
+
+impl Planner<'_> {
+    fn mref(&self) -> ModelRef {
+        self.model.model_ref()
+    }
+
+    fn err(&self, field: &str, problem: ConfigProblem) -> PlanError {
+        PlanError { model: self.mref(), field: field.to_string(), problem }
+    }
+
+    fn sql_err<'s>(&'s self, field: &'s str) -> impl Fn(SqlError) -> PlanError + 's {
+        move |e| self.err(field, ConfigProblem::Invalid(e.to_string()))
+    }
+
+    fn format(&self) -> FileFormat {
+        self.cfg.file_format
+    }
+
+    fn full_refresh(&self) -> bool {
+        self.cfg.full_refresh.unwrap_or(self.flags.full_refresh)
+    }
+
+    /// Checks that apply to every table format choice.
+    fn check_format(&mut self, format: FileFormat) -> Result<(), PlanError> {
+        if format == FileFormat::S3Tables && self.target.iceberg_catalog.is_none() {
+            return Err(self.err("file_format", ConfigProblem::S3TablesWithoutCatalog));
+        }
+        if format.is_lakehouse() {
+            let needed = if format == FileFormat::S3Tables { FileFormat::Iceberg } else { format };
+            if !self.target.datalake_formats.contains(&needed) {
+                self.warnings.push(format!(
+                    "file_format `{format}` but the profile's datalake_formats does not list `{needed}`: \
+                     the session may lack its libraries"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn relation(&self, format: FileFormat) -> Result<RelationName, PlanError> {
+        if format.in_iceberg_catalog() {
+            RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), &self.model.schema, &self.model.alias)
+        } else {
+            RelationName::new(&self.model.schema, &self.model.alias)
+        }
+        .map_err(self.sql_err("schema"))
+    }
+
+    /// The relation as it exists now (an Iceberg table carries the catalog prefix even if the model is reconfigured).
+    fn existing_relation(&self, t: &ExistingTable) -> Result<RelationName, PlanError> {
+        self.relation(t.known_format().unwrap_or(FileFormat::Parquet))
+    }
+
+    /// `<location>/<schema>/<table>` (or `<location>/<table>` with root_location), ignoring custom_location.
+    fn standard_location(&self) -> Result<String, PlanError> {
+        let Some(root) = self.target.location.as_deref().filter(|l| !l.is_empty()) else {
+            return Err(self.err(
+                "location",
+                ConfigProblem::Required {
+                    why: "in profiles.yml to build a table location (or set custom_location on the model)",
+                },
+            ));
+        };
+        let root = root.trim_end_matches('/');
+        Ok(if self.target.root_location {
+            format!("{root}/{}", self.model.alias)
+        } else {
+            format!("{root}/{}/{}", self.model.schema, self.model.alias)
+        })
+    }
+
+    /// custom_location as given, else the standard location.
+    fn location(&self) -> Result<String, PlanError> {
+        match &self.cfg.custom_location {
+            Some(l) => Ok(l.clone()),
+            None => self.standard_location(),
+        }
+    }
+
+    /// A fresh sibling of `base` for a rebuilt table's data.
+    fn versioned(&self, base: &str) -> String {
+        format!("{}__v{}", base.trim_end_matches('/'), self.flags.invocation_id)
+    }
+
+    fn comment(&self) -> Option<String> {
+        if self.cfg.persist_docs.relation { self.model.description.clone().filter(|d| !d.is_empty()) } else { None }
+    }
+
+    fn table_spec(&self, relation: RelationName, format: FileFormat, location: Option<String>) -> TableSpec {
+        TableSpec {
+            relation,
+            format,
+            partition_by: self.cfg.partition_by.clone(),
+            clustered_by: (!self.cfg.clustered_by.is_empty())
+                .then(|| (self.cfg.clustered_by.clone(), self.cfg.buckets.unwrap_or(1))),
+            properties: self.cfg.table_properties.clone(),
+            options: if format == FileFormat::Delta { self.cfg.write_options.clone() } else { BTreeMap::new() },
+            location: if format == FileFormat::S3Tables { None } else { location },
+            comment: self.comment(),
+        }
+    }
+
+    fn query(&self, format: FileFormat) -> Query {
+        Query {
+            sql: self.model.sql.clone(),
+            add_iceberg_timestamp: self.cfg.add_iceberg_timestamp && format.in_iceberg_catalog(),
+        }
+    }
+
+    fn hooks(&self, phase: HookPhase) -> Vec<Step> {
+        let list: Vec<SqlFragment> = match phase {
+            HookPhase::Pre => self.cfg.pre_hook.clone(),
+            HookPhase::Post => self.cfg.post_hook.clone(),
+            HookPhase::SqlHeader => self.cfg.sql_header.iter().cloned().collect(),
+        };
+        list.into_iter().map(|sql| Step::Hook { phase, sql }).collect()
+    }
+
+    fn purge(&self, format: FileFormat) -> bool {
+        format == FileFormat::S3Tables || (format == FileFormat::Iceberg && self.cfg.purge_dropped_iceberg_data)
+    }
+
+    fn check_view(&self) -> Result<Ident, PlanError> {
+        Ident::new(format!("{}__dbt_check", self.model.alias)).map_err(self.sql_err("alias"))
+    }
+
+    /// Steps that replace what exists with a freshly built table, never dropping a table before the new data is
+    /// written.
+    fn rebuild(&mut self, format: FileFormat) -> Result<(RelationName, Vec<Step>), PlanError> {
+        let relation = self.relation(format)?;
+        let mut steps = Vec::new();
+        match self.existing {
+            Existing::Absent => {
+                let spec = self.table_spec(relation.clone(), format, Some(self.location()?));
+                steps.extend(self.hooks(HookPhase::SqlHeader));
+                steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: format.atomic_replace() });
+            }
+            Existing::View => {
+                // A view holds no data: check the query first, then drop the view and build the table.
+                let spec = self.table_spec(relation.clone(), format, Some(self.location()?));
+                steps.push(Step::CheckQuery { view: self.check_view()?, query: self.query(format) });
+                steps.push(Step::Drop {
+                    relation: RelationName::new(&self.model.schema, &self.model.alias).map_err(self.sql_err("schema"))?,
+                    kind: DropKind::View,
+                    purge: false,
+                });
+                steps.extend(self.hooks(HookPhase::SqlHeader));
+                steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: format.atomic_replace() });
+            }
+            Existing::Table(t) if t.known_format() == Some(format) && format.atomic_replace() => {
+                // CREATE OR REPLACE swaps the data atomically; keep the table where it is.
+                let location = match (&self.cfg.custom_location, &t.location) {
+                    (Some(c), _) => c.clone(),
+                    (None, Some(l)) => l.clone(),
+                    (None, None) => self.standard_location()?,
+                };
+                let spec = self.table_spec(relation.clone(), format, Some(location));
+                steps.extend(self.hooks(HookPhase::SqlHeader));
+                steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: true });
+            }
+            Existing::Table(t) => {
+                let staging = relation
+                    .with_identifier(format!("{}__dbt_swap", self.model.alias))
+                    .map_err(self.sql_err("alias"))?;
+                if let Some(custom) = self.cfg.custom_location.clone() {
+                    // The user's path is kept: build a staging copy beside it, then rebuild the table at the
+                    // path from the staging copy. If the build fails the old table is untouched; if the copy
+                    // fails the new data is still in the staging table.
+                    let staged_at = self.versioned(&custom);
+                    let spec = self.table_spec(staging.clone(), format, Some(staged_at.clone()));
+                    steps.extend(self.hooks(HookPhase::SqlHeader));
+                    steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: false });
+                    steps.push(Step::Drop {
+                        relation: self.existing_relation(t)?,
+                        kind: DropKind::Table,
+                        purge: self.purge(t.known_format().unwrap_or(FileFormat::Parquet)),
+                    });
+                    let copy = Query { sql: SqlFragment::new(format!("SELECT * FROM {staging}")), add_iceberg_timestamp: false };
+                    let spec = self.table_spec(relation.clone(), format, Some(custom));
+                    steps.push(Step::CreateTableAs { table: spec, query: copy, replace: format.atomic_replace() });
+                    steps.push(Step::Drop { relation: staging, kind: DropKind::Table, purge: false });
+                    steps.push(Step::DeleteLocation { location: staged_at });
+                } else {
+                    let standard = self.standard_location()?;
+                    let staged_at = self.versioned(&standard);
+                    let spec = self.table_spec(staging.clone(), format, Some(staged_at));
+                    steps.extend(self.hooks(HookPhase::SqlHeader));
+                    steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: false });
+                    let delete_old = t.location.as_deref().is_some_and(|l| {
+                        let l = l.trim_end_matches('/');
+                        l == standard || l.starts_with(&format!("{standard}__v"))
+                    });
+                    steps.push(Step::SwapTable {
+                        target: relation.clone(),
+                        staging,
+                        old_location: t.location.clone(),
+                        delete_old_location: delete_old,
+                    });
+                }
+            }
+        }
+        Ok((relation, steps))
+    }
+
+    fn persist_column_docs(&self, relation: &RelationName) -> Vec<Step> {
+        if !self.cfg.persist_docs.columns {
+            return Vec::new();
+        }
+        let columns: Vec<(Ident, String)> = self
+            .model
+            .columns
+            .iter()
+            .filter_map(|c| {
+                let d = c.description.as_deref().filter(|d| !d.is_empty())?;
+                Some((Ident::new(c.name.clone()).ok()?, d.to_string()))
+            })
+            .collect();
+        if columns.is_empty() { Vec::new() } else { vec![Step::PersistColumnDocs { relation: relation.clone(), columns }] }
+    }
+
+    fn lake_formation(&self) -> Vec<Step> {
+        let tags = self.cfg.lf_tags_config.clone().filter(|t| t.enabled);
+        let grants = self.cfg.lf_grants.clone().filter(|g| g.data_cell_filters.enabled);
+        if tags.is_none() && grants.is_none() {
+            return Vec::new();
+        }
+        vec![Step::LakeFormation {
+            database: self.model.schema.clone(),
+            table: self.model.alias.clone(),
+            catalog_id: self.target.catalog_id.clone(),
+            tags,
+            grants,
+        }]
+    }
+
+    fn delta_prefix(&self) -> Option<&str> {
+        self.cfg.delta_athena_prefix.as_deref().or(self.target.delta_athena_prefix.as_deref()).filter(|p| !p.is_empty())
+    }
+
+    fn delta_manifest(&self, relation: &RelationName, location: String, create: bool) -> Result<Vec<Step>, PlanError> {
+        let Some(prefix) = self.delta_prefix() else { return Ok(Vec::new()) };
+        let manifest_table = RelationName::new(&self.model.schema, format!("{prefix}_{}", self.model.alias))
+            .map_err(self.sql_err("delta_athena_prefix"))?;
+        Ok(vec![Step::DeltaManifest {
+            table: relation.clone(),
+            manifest_table,
+            location,
+            partition_by: self.cfg.partition_by.iter().filter(|p| p.is_identity()).map(|p| p.column().clone()).collect(),
+            create,
+        }])
+    }
+
+    fn expire(&self, relation: &RelationName) -> Vec<Step> {
+        if self.format() == FileFormat::Iceberg && self.cfg.iceberg_expire_snapshots {
+            vec![Step::ExpireSnapshots {
+                relation: relation.clone(),
+                catalog: self.target.iceberg_catalog.as_deref().and_then(|c| Ident::new(c).ok()),
+                retain_last: 1,
+            }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The location the table will have after the build (for the Delta manifest).
+    fn built_location(&self) -> Result<String, PlanError> {
+        match (&self.cfg.custom_location, self.existing) {
+            (Some(c), _) => Ok(c.clone()),
+            (None, Existing::Table(t)) if t.known_format() == Some(self.format()) && self.format().atomic_replace() => {
+                t.location.clone().map(Ok).unwrap_or_else(|| self.standard_location())
+            }
+            (None, Existing::Table(_)) => Ok(self.versioned(&self.standard_location()?)),
+            (None, _) => self.standard_location(),
+        }
+    }
+
+    // ---- table -------------------------------------------------------------------------------------------------
+
+    fn table(&mut self) -> Result<Built, PlanError> {
+        let format = self.format();
+        self.check_format(format)?;
+        if format == FileFormat::Hudi && !self.cfg.unique_key.is_empty() {
+            self.warnings.push("unique_key is not used by a Hudi table materialization (only by incremental)".into());
+        }
+        let mut steps = self.hooks(HookPhase::Pre);
+        let (relation, build) = self.rebuild(format)?;
+        steps.extend(build);
+        if matches!(self.existing, Existing::Table(t) if t.known_format() == Some(format)) {
+            steps.extend(self.expire(&relation));
+        }
+        steps.extend(self.persist_column_docs(&relation));
+        if format == FileFormat::Delta {
+            let loc = self.built_location()?;
+            steps.extend(self.delta_manifest(&relation, loc, true)?);
+        }
+        steps.extend(self.lake_formation());
+        steps.extend(self.hooks(HookPhase::Post));
+        Ok((relation, steps))
+    }
+
+    // ---- view --------------------------------------------------------------------------------------------------
+
+    fn view(&mut self) -> Result<Built, PlanError> {
+        let format = self.format();
+        if format == FileFormat::Iceberg {
+            // The Glue catalog has no Iceberg views: dbt-glue builds a table, and so do we (and say so).
+            self.warnings.push(
+                "file_format iceberg with materialized view builds an Iceberg table (the Glue catalog has no Iceberg views)"
+                    .into(),
+            );
+            return self.table();
+        }
+        if format.is_lakehouse() && format != FileFormat::S3Tables && self.cfg.file_format_set {
+            self.warnings.push(format!("file_format `{format}` has no effect on a view"));
+        }
+        self.check_format(if format == FileFormat::S3Tables { format } else { FileFormat::Parquet })?;
+        let relation = if format == FileFormat::S3Tables { self.relation(format)? } else { self.relation(FileFormat::Parquet)? };
+        let mut steps = self.hooks(HookPhase::Pre);
+        if let Existing::Table(t) = self.existing {
+            steps.push(Step::CheckQuery { view: self.check_view()?, query: self.query(FileFormat::Parquet) });
+            let fmt = t.known_format().unwrap_or(FileFormat::Parquet);
+            steps.push(Step::Drop { relation: self.existing_relation(t)?, kind: DropKind::Table, purge: self.purge(fmt) });
+        }
+        steps.push(Step::CreateView {
+            relation: relation.clone(),
+            query: Query { sql: self.model.sql.clone(), add_iceberg_timestamp: false },
+            comment: self.comment(),
+        });
+        steps.extend(self.lake_formation());
+        steps.extend(self.hooks(HookPhase::Post));
+        Ok((relation, steps))
+    }
+
+    // ---- incremental -------------------------------------------------------------------------------------------
+
+    fn incremental(&mut self) -> Result<Built, PlanError> {
+        let format = self.format();
+        let strategy = self.cfg.incremental_strategy;
+        self.check_format(format)?;
+        if strategy == IncrementalStrategy::Merge && !format.supports_merge() {
+            return Err(self.err(
+                "incremental_strategy",
+                ConfigProblem::MergeNeedsLakehouseFormat { format: format.as_str(), allowed: FileFormat::merge_formats() },
+            ));
+        }
+        if format == FileFormat::Hudi && self.cfg.unique_key.is_empty() {
+            return Err(self.err("unique_key", ConfigProblem::Required { why: "for Hudi incremental models" }));
+        }
+        if strategy == IncrementalStrategy::Merge && self.cfg.unique_key.is_empty() && format != FileFormat::Hudi {
+            self.warnings.push(
+                "merge without unique_key: the merge condition is FALSE, so every row is inserted (like append)".into(),
+            );
+        }
+        if format == FileFormat::Hudi {
+            return self.hudi();
+        }
+        let full_refresh = self.full_refresh();
+        let incremental_run = match self.existing {
+            Existing::Absent | Existing::View => false,
+            Existing::Table(t) => match t.known_format() {
+                Some(f) if f == format => !full_refresh,
+                _ if full_refresh => false,
+                Some(f) if !f.is_lakehouse() && !format.is_lakehouse() => {
+                    self.warnings.push(format!(
+                        "the existing table is {f}, the model is configured as {format}; new rows are written in the \
+                         table's format until a --full-refresh"
+                    ));
+                    true
+                }
+                _ => {
+                    return Err(self.err(
+                        "file_format",
+                        ConfigProblem::ExistingFormatMismatch {
+                            relation: self.existing_relation(t)?.to_string(),
+                            existing: t.format_name(),
+                            configured: format.as_str(),
+                        },
+                    ));
+                }
+            },
+        };
+        let mut steps = self.hooks(HookPhase::Pre);
+        if !incremental_run {
+            let (relation, build) = self.rebuild(format)?;
+            steps.extend(build);
+            if matches!(self.existing, Existing::Table(t) if t.known_format() == Some(format)) {
+                steps.extend(self.expire(&relation));
+            }
+            steps.extend(self.persist_column_docs(&relation));
+            steps.extend(self.hooks(HookPhase::Post));
+            steps.extend(self.lake_formation());
+            if format == FileFormat::Delta {
+                let loc = self.built_location()?;
+                steps.extend(self.delta_manifest(&relation, loc, true)?);
+            }
+            return Ok((relation, steps));
+        }
+        let Existing::Table(existing) = self.existing else { unreachable!("incremental run needs a table") };
+        let relation = self.relation(existing.known_format().unwrap_or(format))?;
+        let (tmp, kind) = self.temp_relation(format)?;
+        steps.push(Step::CreateTempRelation { relation: tmp.clone(), kind, format, query: self.query(format) });
+        if self.cfg.on_schema_change != crate::config::OnSchemaChange::Ignore {
+            steps.push(Step::SyncSchema {
+                target: relation.clone(),
+                source: tmp.clone(),
+                mode: self.cfg.on_schema_change,
+                format,
+                ignore_prefix: None,
+            });
+        }
+        steps.extend(self.hooks(HookPhase::SqlHeader));
+        steps.push(match strategy {
+            IncrementalStrategy::Append => Step::InsertInto { target: relation.clone(), source: tmp.clone() },
+            IncrementalStrategy::InsertOverwrite => Step::InsertOverwrite {
+                target: relation.clone(),
+                source: tmp.clone(),
+                partitions: if self.cfg.partition_by.is_empty() {
+                    Partitions::Whole
+                } else {
+                    Partitions::Dynamic(
+                        self.cfg.partition_by.iter().filter(|p| p.is_identity()).map(|p| p.column().clone()).collect(),
+                    )
+                },
+                format,
+            },
+            IncrementalStrategy::Merge => Step::Merge {
+                target: relation.clone(),
+                source: tmp.clone(),
+                keys: self
+                    .cfg
+                    .unique_key
+                    .iter()
+                    .map(|k| Ident::new(k.trim()))
+                    .collect::<Result<_, _>>()
+                    .map_err(self.sql_err("unique_key"))?,
+                predicates: self.cfg.incremental_predicates.clone(),
+                update: match (&self.cfg.merge_update_columns, &self.cfg.merge_exclude_columns) {
+                    (Some(only), _) => UpdateColumns::Only(only.clone()),
+                    (None, Some(ex)) => UpdateColumns::AllExcept(ex.clone()),
+                    (None, None) => UpdateColumns::All,
+                },
+            },
+        });
+        steps.extend(self.expire(&relation));
+        steps.extend(self.persist_column_docs(&relation));
+        steps.extend(self.hooks(HookPhase::Post));
+        steps.extend(self.lake_formation());
+        steps.push(Step::Drop {
+            relation: tmp,
+            kind: if kind == TempKind::View { DropKind::View } else { DropKind::Table },
+            purge: kind == TempKind::Table && self.purge(format),
+        });
+        if format == FileFormat::Delta {
+            let loc = existing.location.clone().map(Ok).unwrap_or_else(|| self.location())?;
+            steps.extend(self.delta_manifest(&relation, loc, false)?);
+        }
+        Ok((relation, steps))
+    }
+
+    /// `<alias>_<custom_temp_suffix>`: a temporary view, or for Iceberg / S3 Tables (unless use_iceberg_temp_views)
+    /// a table in temp_schema or the model's schema.
+    fn temp_relation(&self, format: FileFormat) -> Result<(RelationName, TempKind), PlanError> {
+        let name = format!("{}_{}", self.model.alias, self.cfg.custom_temp_suffix);
+        if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
+            let schema = self.target.temp_schema.clone().unwrap_or_else(|| self.model.schema.clone());
+            let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
+                .map_err(self.sql_err("temp_schema"))?;
+            Ok((r, TempKind::Table))
+        } else {
+            Ok((RelationName::temp_view(name).map_err(self.sql_err("custom_temp_suffix"))?, TempKind::View))
+        }
+    }
+
+    fn hudi(&mut self) -> Result<Built, PlanError> {
+        let relation = self.relation(FileFormat::Hudi)?;
+        let full_refresh = self.full_refresh();
+        let mut steps = self.hooks(HookPhase::Pre);
+        let (write_relation, location, operation, swap_from) = match self.existing {
+            Existing::Absent => (relation.clone(), self.location()?, HudiOperation::BulkInsert, None),
+            Existing::View => {
+                steps.push(Step::CheckQuery { view: self.check_view()?, query: self.query(FileFormat::Hudi) });
+                steps.push(Step::Drop { relation: relation.clone(), kind: DropKind::View, purge: false });
+                (relation.clone(), self.location()?, HudiOperation::BulkInsert, None)
+            }
+            Existing::Table(t) if t.known_format() == Some(FileFormat::Hudi) => {
+                let op = if full_refresh { HudiOperation::InsertOverwriteTable } else { HudiOperation::Upsert };
+                (relation.clone(), t.location.clone().map(Ok).unwrap_or_else(|| self.location())?, op, None)
+            }
+            Existing::Table(t) if full_refresh => {
+                let staging = relation
+                    .with_identifier(format!("{}__dbt_swap", self.model.alias))
+                    .map_err(self.sql_err("alias"))?;
+                let at = self.versioned(&self.location()?);
+                (staging, at, HudiOperation::BulkInsert, Some(t))
+            }
+            Existing::Table(t) => {
+                return Err(self.err(
+                    "file_format",
+                    ConfigProblem::ExistingFormatMismatch {
+                        relation: self.existing_relation(t)?.to_string(),
+                        existing: t.format_name(),
+                        configured: "hudi",
+                    },
+                ));
+            }
+        };
+        steps.push(Step::HudiWrite {
+            relation: write_relation.clone(),
+            location,
+            query: self.model.sql.clone(),
+            options: self.hudi_options(&write_relation, operation),
+            operation,
+            substitute_variables: self.cfg.substitute_variables.clone(),
+        });
+        if let Some(t) = swap_from {
+            steps.push(Step::SwapTable {
+                target: relation.clone(),
+                staging: write_relation,
+                old_location: t.location.clone(),
+                delete_old_location: false,
+            });
+        }
+        steps.extend(self.persist_column_docs(&relation));
+        steps.extend(self.hooks(HookPhase::Post));
+        steps.extend(self.lake_formation());
+        Ok((relation, steps))
+    }
+
+    /// dbt-glue's Hudi options: base < partition < operation < `hudi_options` (the user wins).
+    fn hudi_options(&self, relation: &RelationName, op: HudiOperation) -> BTreeMap<String, String> {
+        let mut o = BTreeMap::new();
+        let mut set = |k: &str, v: &str| {
+            o.insert(k.to_string(), v.to_string());
+        };
+        let table = relation.identifier.as_str();
+        set("className", "org.apache.hudi");
+        set("hoodie.datasource.hive_sync.use_jdbc", "false");
+        set("hoodie.datasource.write.precombine.field", "update_hudi_ts");
+        set("hoodie.datasource.write.recordkey.field", &self.cfg.unique_key.join(","));
+        set("hoodie.table.name", table);
+        set("hoodie.datasource.hive_sync.database", &self.model.schema);
+        set("hoodie.datasource.hive_sync.table", table);
+        set("hoodie.datasource.hive_sync.enable", "true");
+        set("hoodie.datasource.write.hive_style_partitioning", "true");
+        let parts: Vec<&str> = self.cfg.partition_by.iter().map(|p| p.column().as_str()).collect();
+        if parts.is_empty() {
+            set("hoodie.datasource.hive_sync.partition_extractor_class", "org.apache.hudi.hive.NonPartitionedExtractor");
+            set("hoodie.datasource.write.keygenerator.class", "org.apache.hudi.keygen.NonpartitionedKeyGenerator");
+        } else {
+            set("hoodie.datasource.write.partitionpath.field", &parts.join(","));
+            set("hoodie.datasource.hive_sync.partition_extractor_class", "org.apache.hudi.hive.MultiPartKeysValueExtractor");
+            set("hoodie.datasource.hive_sync.partition_fields", &parts.join(","));
+        }
+        set("hoodie.index.type", "GLOBAL_BLOOM");
+        set("hoodie.bloom.index.update.partition.path", "true");
+        match op {
+            HudiOperation::BulkInsert => set("hoodie.datasource.write.operation", "bulk_insert"),
+            HudiOperation::Upsert => {
+                set("hoodie.datasource.write.operation", "upsert");
+                set("hoodie.cleaner.policy", "KEEP_LATEST_COMMITS");
+                set("hoodie.cleaner.commits.retained", "10");
+            }
+            HudiOperation::InsertOverwriteTable => set("hoodie.datasource.write.operation", "insert_overwrite_table"),
+        }
+        for (k, v) in &self.cfg.hudi_options {
+            o.insert(k.clone(), v.clone());
+        }
+        o
+    }
+
+    // ---- seed --------------------------------------------------------------------------------------------------
+
+    fn seed(&mut self) -> Result<Built, PlanError> {
+        let format = self.target.seed_format;
+        if self.cfg.file_format_set && self.cfg.file_format != format {
+            self.warnings.push(format!(
+                "seeds are written as the profile's seed_format `{format}`; file_format `{}` is ignored, as in dbt-glue",
+                self.cfg.file_format
+            ));
+        }
+        self.check_format(format)?;
+        let relation = self.relation(format)?;
+        if let Existing::Table(t) = self.existing
+            && t.known_format().is_some_and(|f| f != format)
+            && !self.full_refresh()
+        {
+            return Err(self.err(
+                "seed_format",
+                ConfigProblem::ExistingFormatMismatch {
+                    relation: relation.to_string(),
+                    existing: t.format_name(),
+                    configured: format.as_str(),
+                },
+            ));
+        }
+        let mut steps = self.hooks(HookPhase::Pre);
+        if matches!(self.existing, Existing::View) {
+            steps.push(Step::Drop { relation: relation.clone(), kind: DropKind::View, purge: false });
+        }
+        steps.push(Step::LoadSeed {
+            relation: relation.clone(),
+            path: self.model.seed_path.clone(),
+            format,
+            mode: self.target.seed_mode,
+            location: if format == FileFormat::S3Tables { None } else { Some(self.location()?) },
+            column_types: self.cfg.column_types.clone(),
+            casting: self.target.enable_spark_seed_casting,
+            exists: matches!(self.existing, Existing::Table(_)),
+            replace: self.full_refresh(),
+        });
+        steps.extend(self.lake_formation());
+        steps.extend(self.hooks(HookPhase::Post));
+        Ok((relation, steps))
+    }
+
+    // ---- snapshot ----------------------------------------------------------------------------------------------
+
+    fn snapshot(&mut self) -> Result<Built, PlanError> {
+        let format = self.format();
+        const ALLOWED: [FileFormat; 4] = [FileFormat::Delta, FileFormat::Iceberg, FileFormat::Hudi, FileFormat::S3Tables];
+        if !ALLOWED.contains(&format) {
+            return Err(self.err(
+                "file_format",
+                ConfigProblem::FormatNotAllowed {
+                    format: format.as_str(),
+                    materialization: "snapshot (it needs MERGE)",
+                    allowed: ALLOWED.iter().map(|f| f.as_str()).collect(),
+                },
+            ));
+        }
+        self.check_format(format)?;
+        if self.cfg.unique_key.is_empty() {
+            return Err(self.err("unique_key", ConfigProblem::Required { why: "for a snapshot" }));
+        }
+        let Some(config) = self.cfg.snapshot.clone() else {
+            return Err(self.err("strategy", ConfigProblem::Required { why: "for a snapshot" }));
+        };
+        let unique_key = self
+            .cfg
+            .unique_key
+            .iter()
+            .map(|k| crate::config::key_part(k).ok_or_else(|| self.err("unique_key", ConfigProblem::Invalid("empty key".into()))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let spec = SnapshotSpec { unique_key, config };
+        let relation = self.relation(format)?;
+        let mut steps = self.hooks(HookPhase::Pre);
+        match self.existing {
+            Existing::Absent => {
+                let table = self.table_spec(relation.clone(), format, Some(self.location()?));
+                steps.push(Step::SnapshotCreate { table, spec, query: self.model.sql.clone() });
+            }
+            Existing::View => {
+                return Err(self.err(
+                    "materialized",
+                    ConfigProblem::ExistingRelation {
+                        relation: relation.to_string(),
+                        existing: "a view",
+                        why: "a snapshot keeps history in a table; drop the view or choose another name",
+                    },
+                ));
+            }
+            Existing::Table(t) if t.known_format() != Some(format) => {
+                return Err(self.err(
+                    "file_format",
+                    ConfigProblem::ExistingFormatMismatch {
+                        relation: relation.to_string(),
+                        existing: t.format_name(),
+                        configured: format.as_str(),
+                    },
+                ));
+            }
+            Existing::Table(_) => {
+                let name = format!("{}__dbt_tmp", self.model.alias);
+                let (staging, kind) = if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
+                    let schema = self.target.temp_schema.clone().unwrap_or_else(|| self.model.schema.clone());
+                    let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
+                        .map_err(self.sql_err("temp_schema"))?;
+                    (r, TempKind::Table)
+                } else {
+                    (RelationName::temp_view(name).map_err(self.sql_err("alias"))?, TempKind::View)
+                };
+                steps.push(Step::SnapshotStaging {
+                    staging: staging.clone(),
+                    kind,
+                    target: relation.clone(),
+                    spec: spec.clone(),
+                    query: self.model.sql.clone(),
+                });
+                steps.push(Step::SyncSchema {
+                    target: relation.clone(),
+                    source: staging.clone(),
+                    mode: crate::config::OnSchemaChange::AppendNewColumns,
+                    format,
+                    ignore_prefix: Some("dbt_".into()),
+                });
+                steps.push(Step::RefreshTable { relation: relation.clone() });
+                steps.push(Step::SnapshotMerge { target: relation.clone(), staging: staging.clone(), spec });
+                steps.extend(self.persist_column_docs(&relation));
+                steps.extend(self.lake_formation());
+                steps.extend(self.hooks(HookPhase::Post));
+                steps.push(Step::Drop {
+                    relation: staging,
+                    kind: if kind == TempKind::View { DropKind::View } else { DropKind::Table },
+                    purge: kind == TempKind::Table && self.purge(format),
+                });
+                return Ok((relation, steps));
+            }
+        }
+        steps.extend(self.persist_column_docs(&relation));
+        steps.extend(self.lake_formation());
+        steps.extend(self.hooks(HookPhase::Post));
+        Ok((relation, steps))
+    }
+}

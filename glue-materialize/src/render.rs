@@ -1,0 +1,310 @@
+//! Renders plan steps to Spark SQL through `glue-sql`. Steps that are not SQL (catalog swaps, seed loads, Hudi
+//! writes, Lake Formation) render as [`Rendered::Native`]: a description; each engine lowers them to its protocol.
+
+use glue_sql::ddl::{self, AlterTable, CreateTable, CreateView, Drop, DropKind, ExpireSnapshots, SymlinkManifestTable};
+use glue_sql::dml::{Insert, MatchedAction, MergeClause, MergeInto, NotMatchedAction, PartitionSpec, Source};
+use glue_sql::snapshot::{ChangeDetection, SnapshotSql};
+use glue_sql::types::ColumnDef;
+use glue_sql::{Ident, RelationName, SqlFragment, quote_ident};
+
+use crate::config::{FileFormat, SnapshotStrategy};
+use crate::error::RenderError;
+use crate::plan::Plan;
+use crate::schema::{SchemaDiff, schema_change};
+use crate::step::{Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind, UpdateColumns};
+
+/// What the late-bound steps need from the live warehouse, and the run's clock.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RenderContext {
+    /// The time used for Iceberg snapshot expiry (`yyyy-MM-dd HH:mm:ss`, UTC).
+    pub now: String,
+    /// The target table's columns (from `DESCRIBE` on the engine).
+    pub target_columns: Option<Vec<ColumnDef>>,
+    /// The new rows' columns (the model query's output, or the temp relation's).
+    pub source_columns: Option<Vec<ColumnDef>>,
+}
+
+/// One rendered piece of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    /// A Spark SQL statement.
+    Sql(String),
+    /// An action that is not SQL: what it is and its arguments.
+    Native {
+        /// The action (`swap-table`, `load-seed`, …).
+        action: &'static str,
+        /// Its arguments, one per line.
+        detail: String,
+    },
+}
+
+/// Renders every step of a plan (for `glue plan` and golden files).
+pub fn render_plan(plan: &Plan, ctx: &RenderContext) -> Vec<Result<Vec<Rendered>, RenderError>> {
+    plan.steps.iter().map(|s| render_step(s, ctx)).collect()
+}
+
+fn names(cols: &[ColumnDef]) -> Vec<Ident> {
+    cols.iter().map(|c| c.name.clone()).collect()
+}
+
+fn target_cols<'a>(ctx: &'a RenderContext, step: &'static str) -> Result<&'a [ColumnDef], RenderError> {
+    ctx.target_columns.as_deref().ok_or(RenderError::NeedsColumns { step, which: "target" })
+}
+
+fn source_cols<'a>(ctx: &'a RenderContext, step: &'static str) -> Result<&'a [ColumnDef], RenderError> {
+    ctx.source_columns.as_deref().ok_or(RenderError::NeedsColumns { step, which: "source" })
+}
+
+/// The query of a step, with `update_iceberg_ts` appended when asked.
+fn query_sql(q: &Query, ctx: &RenderContext) -> Result<SqlFragment, RenderError> {
+    if !q.add_iceberg_timestamp {
+        return Ok(q.sql.clone());
+    }
+    const TS: &str = "update_iceberg_ts";
+    let cols: Vec<String> = source_cols(ctx, "add_iceberg_timestamp")?
+        .iter()
+        .filter(|c| !c.name.as_str().eq_ignore_ascii_case(TS))
+        .map(|c| format!("s.{}", c.name))
+        .collect();
+    let mut select = cols.join(", ");
+    if !select.is_empty() {
+        select.push_str(", ");
+    }
+    Ok(SqlFragment::new(format!(
+        "WITH source_data AS (\n{}\n)\nSELECT {select}current_timestamp() AS {} FROM source_data AS s",
+        q.sql.trimmed(),
+        quote_ident(TS)
+    )))
+}
+
+fn create_table(spec: &TableSpec, query: SqlFragment, replace: bool) -> CreateTable {
+    let mut c = CreateTable::as_query(spec.relation.clone(), query)
+        .or_replace(replace)
+        .using(spec.format.provider())
+        .options(spec.options.clone())
+        .partition_fields(spec.partition_by.clone())
+        .properties(spec.properties.clone());
+    if let Some((cols, n)) = &spec.clustered_by {
+        c = c.clustered_by(cols.clone(), *n);
+    }
+    if let Some(l) = &spec.location {
+        c = c.location(l.clone());
+    }
+    if let Some(d) = &spec.comment {
+        c = c.comment(d.clone());
+    }
+    c
+}
+
+fn snapshot_sql(spec: &SnapshotSpec, ctx: &RenderContext, needs_check_cols: bool) -> Result<SnapshotSql, RenderError> {
+    let c = &spec.config;
+    let detection = match c.strategy {
+        SnapshotStrategy::Timestamp => ChangeDetection::Timestamp {
+            updated_at: c.updated_at.clone().unwrap_or_else(|| SqlFragment::new("current_timestamp()")),
+        },
+        SnapshotStrategy::Check => {
+            let columns = match &c.check_cols {
+                Some(cols) => cols.clone(),
+                None if needs_check_cols => names(source_cols(ctx, "SnapshotStaging (check_cols: all)")?)
+                    .into_iter()
+                    .filter(|n| !n.as_str().to_lowercase().starts_with("dbt_"))
+                    .collect(),
+                None => Vec::new(),
+            };
+            ChangeDetection::Check { columns, updated_at: c.updated_at.clone() }
+        }
+    };
+    Ok(SnapshotSql {
+        unique_key: spec.unique_key.clone(),
+        detection,
+        hard_deletes: c.hard_deletes.into(),
+        valid_to_current: c.dbt_valid_to_current.clone(),
+        columns: c.meta_columns.clone(),
+    })
+}
+
+fn native(action: &'static str, detail: String) -> Vec<Rendered> {
+    vec![Rendered::Native { action, detail }]
+}
+
+/// Renders one step.
+pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, RenderError> {
+    let sql = |s: String| Ok(vec![Rendered::Sql(s)]);
+    match step {
+        Step::Hook { sql: s, .. } => sql(s.trimmed().to_string()),
+        Step::CheckQuery { view, query } => Ok(vec![
+            Rendered::Sql(CreateView::temporary(view.clone(), query_sql(query, ctx)?).to_sql()),
+            Rendered::Sql(Drop::view(RelationName::temp_view(view.as_str())?).to_sql()),
+        ]),
+        Step::Drop { relation, kind, purge } => {
+            let d = match kind {
+                DropKind::Table => Drop::table(relation.clone()),
+                DropKind::View => Drop::view(relation.clone()),
+            };
+            sql(d.purge(*purge).to_sql())
+        }
+        Step::CreateTableAs { table, query, replace } => {
+            sql(create_table(table, query_sql(query, ctx)?, *replace).to_sql())
+        }
+        Step::SwapTable { target, staging, old_location, delete_old_location } => Ok(native(
+            "swap-table",
+            format!(
+                "point {} at the table built as {}\nremove the entry {}\nold location: {} ({})",
+                target.without_catalog(),
+                staging.without_catalog(),
+                staging.without_catalog(),
+                old_location.as_deref().unwrap_or("unknown"),
+                if *delete_old_location { "deleted after the switch" } else { "kept" }
+            ),
+        )),
+        Step::DeleteLocation { location } => Ok(native("delete-location", location.clone())),
+        Step::CreateView { relation, query, comment } => {
+            let mut v = CreateView::new(relation.clone(), query_sql(query, ctx)?);
+            if let Some(c) = comment {
+                v = v.comment(c.clone());
+            }
+            sql(v.to_sql())
+        }
+        Step::CreateTempRelation { relation, kind, format, query } => {
+            let q = query_sql(query, ctx)?;
+            match kind {
+                TempKind::View => sql(CreateView::temporary(relation.identifier.clone(), q).to_sql()),
+                TempKind::Table => {
+                    let using = if *format == FileFormat::S3Tables { None } else { Some(format.provider()) };
+                    let mut c = CreateTable::as_query(relation.clone(), q).or_replace(true);
+                    c.using = using;
+                    sql(c.to_sql())
+                }
+            }
+        }
+        Step::SyncSchema { target, mode, format, ignore_prefix, .. } => {
+            let diff = SchemaDiff::between(
+                source_cols(ctx, "SyncSchema")?,
+                target_cols(ctx, "SyncSchema")?,
+                ignore_prefix.as_deref(),
+            );
+            let alters = schema_change(target, &diff, *mode, *format)?;
+            Ok(alters.iter().map(|a| Rendered::Sql(a.to_sql())).collect())
+        }
+        Step::InsertInto { target, source } => {
+            let cols = names(target_cols(ctx, "InsertInto")?);
+            sql(Insert::into(target.clone(), Source::Relation(source.clone())).columns(cols).to_sql())
+        }
+        Step::InsertOverwrite { target, source, partitions, format } => {
+            let cols = names(target_cols(ctx, "InsertOverwrite")?);
+            let mut i = Insert::overwrite(target.clone(), Source::Relation(source.clone())).columns(cols);
+            // Hive-style tables name their partition columns; Delta and Iceberg tables take none (their dynamic
+            // overwrite replaces the partitions present in the data).
+            if let Partitions::Dynamic(p) = partitions
+                && !format.is_lakehouse()
+            {
+                i = i.partition(p.iter().cloned().map(PartitionSpec::Dynamic).collect());
+            }
+            sql(i.to_sql())
+        }
+        Step::Merge { target, source, keys, predicates, update } => {
+            let all = names(target_cols(ctx, "Merge")?);
+            let update_cols: Vec<Ident> = match update {
+                UpdateColumns::All => all.clone(),
+                UpdateColumns::Only(c) => c.clone(),
+                UpdateColumns::AllExcept(ex) => {
+                    all.iter().filter(|c| !ex.iter().any(|e| e.as_str().eq_ignore_ascii_case(c.as_str()))).cloned().collect()
+                }
+            };
+            let matched = if update_cols.is_empty() { MatchedAction::UpdateAll } else { MatchedAction::UpdateColumns(update_cols) };
+            let m = MergeInto::upsert(target.clone(), Source::Relation(source.clone()), keys.clone())
+                .predicates(predicates.clone())
+                .clauses(vec![
+                    MergeClause::Matched(None, matched),
+                    MergeClause::NotMatched(None, NotMatchedAction::InsertColumns(all)),
+                ]);
+            sql(m.to_sql())
+        }
+        Step::HudiWrite { relation, location, operation, options, substitute_variables, .. } => Ok(native(
+            "hudi-write",
+            format!(
+                "write the query to {relation} at {location} as Hudi ({operation:?})\noptions: {}\n\
+                 substitute_variables: {substitute_variables:?}",
+                options.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+        Step::ExpireSnapshots { relation, catalog, retain_last } => sql(ExpireSnapshots {
+            catalog: catalog.clone(),
+            table: relation.clone(),
+            older_than: ctx.now.clone(),
+            retain_last: *retain_last,
+        }
+        .to_sql()),
+        Step::DeltaManifest { table, manifest_table, location, partition_by, create } => {
+            let mut out =
+                native("delta-generate-manifest", format!("GENERATE symlink_format_manifest for {table} at {location}"));
+            if *create {
+                let cols = target_cols(ctx, "DeltaManifest")?;
+                let is_part = |c: &ColumnDef| partition_by.iter().any(|p| p.as_str().eq_ignore_ascii_case(c.name.as_str()));
+                out.push(Rendered::Sql(Drop::table(manifest_table.clone()).to_sql()));
+                out.push(Rendered::Sql(
+                    SymlinkManifestTable {
+                        relation: manifest_table.clone(),
+                        columns: cols.iter().filter(|c| !is_part(c)).cloned().collect(),
+                        partition_columns: cols.iter().filter(|c| is_part(c)).cloned().collect(),
+                        delta_location: location.clone(),
+                        if_not_exists: false,
+                    }
+                    .to_sql(),
+                ));
+            }
+            if !partition_by.is_empty() {
+                out.push(Rendered::Sql(ddl::repair_table(manifest_table)));
+            }
+            out.extend(native(
+                "glue-add-location",
+                format!("add {location} to StorageDescriptor.AdditionalLocations of {manifest_table}"),
+            ));
+            Ok(out)
+        }
+        Step::SnapshotStaging { staging, kind, target, spec, query } => {
+            let s = snapshot_sql(spec, ctx, true)?;
+            let needs_source = s.hard_deletes == glue_sql::snapshot::HardDeletes::NewRecord;
+            let source_columns = if needs_source { names(source_cols(ctx, "SnapshotStaging")?) } else { Vec::new() };
+            let select = SqlFragment::new(s.staging_select(query, target, &source_columns));
+            match kind {
+                TempKind::View => sql(CreateView::temporary(staging.identifier.clone(), select).to_sql()),
+                TempKind::Table => sql(CreateTable::as_query(staging.clone(), select).or_replace(true).using("iceberg").to_sql()),
+            }
+        }
+        Step::SnapshotCreate { table, spec, query } => {
+            let s = snapshot_sql(spec, ctx, false)?;
+            sql(create_table(table, SqlFragment::new(s.build_select(query)), false).to_sql())
+        }
+        Step::SnapshotMerge { target, staging, spec } => {
+            let s = snapshot_sql(spec, ctx, false)?;
+            let insert = ctx.target_columns.as_deref().map(names).unwrap_or_default();
+            sql(s.merge(target.clone(), staging.clone(), insert).to_sql())
+        }
+        Step::LoadSeed { relation, path, format, mode, location, column_types, casting, exists, replace } => Ok(native(
+            "load-seed",
+            format!(
+                "load {} into {relation} as {format} (mode {mode}{}{})\nlocation: {}\ncolumn_types: {column_types:?}{}",
+                path.as_deref().unwrap_or("<csv>"),
+                if *exists { ", table exists" } else { "" },
+                if *replace { ", full refresh: rebuild" } else { "" },
+                location.as_deref().unwrap_or("managed"),
+                if *casting { "\nspark seed casting" } else { "" },
+            ),
+        )),
+        Step::RefreshTable { relation } => sql(ddl::refresh_table(relation)),
+        Step::PersistColumnDocs { relation, columns } => Ok(columns
+            .iter()
+            .map(|(c, d)| Rendered::Sql(AlterTable::ColumnComment(relation.clone(), c.clone(), d.clone()).to_sql()))
+            .collect()),
+        Step::LakeFormation { database, table, catalog_id, tags, grants } => Ok(native(
+            "lake-formation",
+            format!(
+                "reconcile {database}.{table} (catalog {})\ntags: {}\ndata-cell filters: {}",
+                catalog_id.as_deref().unwrap_or("caller's account"),
+                tags.as_ref().map(|t| format!("{t:?}")).unwrap_or_else(|| "-".into()),
+                grants.as_ref().map(|g| format!("{:?}", g.data_cell_filters)).unwrap_or_else(|| "-".into()),
+            ),
+        )),
+    }
+}

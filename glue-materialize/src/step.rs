@@ -1,0 +1,400 @@
+//! The typed steps of a plan.
+
+use std::collections::BTreeMap;
+
+use glue_sql::ddl::DropKind;
+use glue_sql::snapshot::KeyPart;
+use glue_sql::types::PartitionField;
+use glue_sql::{Ident, RelationName, SqlFragment};
+
+use crate::config::{FileFormat, OnSchemaChange, SeedMode, SnapshotConfig};
+use crate::lakeformation::{LfGrants, LfTagsConfig};
+
+/// A table's physical definition, as CREATE TABLE needs it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TableSpec {
+    /// The table.
+    pub relation: RelationName,
+    /// Its format.
+    pub format: FileFormat,
+    /// `PARTITIONED BY`.
+    pub partition_by: Vec<PartitionField>,
+    /// `CLUSTERED BY … INTO n BUCKETS`.
+    pub clustered_by: Option<(Vec<Ident>, u32)>,
+    /// `TBLPROPERTIES`.
+    pub properties: BTreeMap<String, String>,
+    /// Writer `OPTIONS` (Delta `write_options`).
+    pub options: BTreeMap<String, String>,
+    /// `LOCATION` (none for S3 Tables, whose storage is managed).
+    pub location: Option<String>,
+    /// `COMMENT` (persist_docs.relation).
+    pub comment: Option<String>,
+}
+
+/// The model's query as a step uses it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Query {
+    /// The compiled SELECT.
+    pub sql: SqlFragment,
+    /// Append `current_timestamp() AS update_iceberg_ts` (`add_iceberg_timestamp`; late-bound: needs the query's
+    /// columns to drop an existing `update_iceberg_ts`).
+    pub add_iceberg_timestamp: bool,
+}
+
+/// Where a hook runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum HookPhase {
+    /// `sql_header`, run just before the main statement on the same session.
+    SqlHeader,
+    /// `pre-hook`.
+    Pre,
+    /// `post-hook`.
+    Post,
+}
+
+/// What a temporary relation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TempKind {
+    /// A session temporary view.
+    View,
+    /// A physical table (Iceberg without `use_iceberg_temp_views`).
+    Table,
+}
+
+/// Which partitions an INSERT OVERWRITE replaces.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Partitions {
+    /// The whole table (no partition_by).
+    Whole,
+    /// Only the partitions present in the new data (dynamic partition overwrite, which every glue-rs session
+    /// enables at creation). The identity partition columns are listed for Hive-style tables.
+    Dynamic(Vec<Ident>),
+}
+
+/// Which columns a MERGE updates on a match.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum UpdateColumns {
+    /// Every target column (late-bound).
+    All,
+    /// `merge_update_columns`.
+    Only(Vec<Ident>),
+    /// Every target column but `merge_exclude_columns` (late-bound).
+    AllExcept(Vec<Ident>),
+}
+
+/// The Hudi write operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum HudiOperation {
+    /// First write: `bulk_insert`, mode Overwrite.
+    BulkInsert,
+    /// Incremental: `upsert`, mode Append.
+    Upsert,
+    /// Full refresh of an existing table: `insert_overwrite_table`, mode Append (one atomic Hudi commit, unlike the
+    /// reference's Overwrite mode, which deletes the path first).
+    InsertOverwriteTable,
+}
+
+/// A snapshot's change-detection settings.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotSpec {
+    /// The unique key.
+    pub unique_key: Vec<KeyPart>,
+    /// Strategy, columns, hard deletes, meta column names.
+    pub config: SnapshotConfig,
+}
+
+/// One step of a plan. Engines run the steps in order; the renderer turns each into Spark SQL or, for steps that
+/// are not SQL (catalog swaps, seed loads, Hudi writes, Lake Formation), into a description the engine lowers to its
+/// own protocol.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum Step {
+    /// A hook or the sql_header.
+    Hook {
+        /// When.
+        phase: HookPhase,
+        /// The SQL.
+        sql: SqlFragment,
+    },
+    /// Analyse the query through a temporary view before anything is dropped.
+    CheckQuery {
+        /// The temporary view.
+        view: Ident,
+        /// The query.
+        query: Query,
+    },
+    /// DROP TABLE / VIEW IF EXISTS.
+    Drop {
+        /// The relation.
+        relation: RelationName,
+        /// Table or view.
+        kind: DropKind,
+        /// `PURGE`.
+        purge: bool,
+    },
+    /// CREATE [OR REPLACE] TABLE … AS.
+    CreateTableAs {
+        /// The table.
+        table: TableSpec,
+        /// The rows.
+        query: Query,
+        /// `OR REPLACE` (atomic in Delta / Iceberg).
+        replace: bool,
+    },
+    /// Switch the catalog entry of `target` to the table built as `staging` (one catalog update: location,
+    /// columns, partition keys; tags and grants on the entry are kept), remove the staging entry, then delete the old
+    /// data when `delete_old_location` is set.
+    SwapTable {
+        /// The table replaced.
+        target: RelationName,
+        /// The freshly built table.
+        staging: RelationName,
+        /// The old table's data location.
+        old_location: Option<String>,
+        /// Delete the old location after the switch (only for locations glue-rs derived itself).
+        delete_old_location: bool,
+    },
+    /// Delete every object under a location glue-rs owns (a staging copy).
+    DeleteLocation {
+        /// The location.
+        location: String,
+    },
+    /// CREATE OR REPLACE VIEW.
+    CreateView {
+        /// The view.
+        relation: RelationName,
+        /// Its query.
+        query: Query,
+        /// `COMMENT` (persist_docs.relation).
+        comment: Option<String>,
+    },
+    /// The temporary relation an incremental run merges from.
+    CreateTempRelation {
+        /// Its name.
+        relation: RelationName,
+        /// View or table.
+        kind: TempKind,
+        /// Format of a physical temp table.
+        format: FileFormat,
+        /// The rows.
+        query: Query,
+    },
+    /// Compare the source's columns with the target's and apply `on_schema_change` (late-bound).
+    SyncSchema {
+        /// The table.
+        target: RelationName,
+        /// The relation holding the new rows.
+        source: RelationName,
+        /// What to do.
+        mode: OnSchemaChange,
+        /// The table's format (what ALTERs it takes).
+        format: FileFormat,
+        /// Source columns starting with this prefix are not added (snapshots: `dbt_`).
+        ignore_prefix: Option<String>,
+    },
+    /// INSERT INTO target SELECT <target columns> FROM source.
+    InsertInto {
+        /// The table.
+        target: RelationName,
+        /// The rows.
+        source: RelationName,
+    },
+    /// INSERT OVERWRITE target [PARTITION (…)] SELECT <target columns> FROM source.
+    InsertOverwrite {
+        /// The table.
+        target: RelationName,
+        /// The rows.
+        source: RelationName,
+        /// What is replaced.
+        partitions: Partitions,
+        /// The table's format (Iceberg and Delta take no PARTITION clause).
+        format: FileFormat,
+    },
+    /// MERGE INTO target USING source.
+    Merge {
+        /// The table.
+        target: RelationName,
+        /// The rows.
+        source: RelationName,
+        /// unique_key columns (empty: `ON FALSE`).
+        keys: Vec<Ident>,
+        /// incremental_predicates.
+        predicates: Vec<SqlFragment>,
+        /// Columns updated on a match.
+        update: UpdateColumns,
+    },
+    /// A Hudi datasource write (not SQL).
+    HudiWrite {
+        /// The table (no catalog).
+        relation: RelationName,
+        /// Its base path.
+        location: String,
+        /// The rows.
+        query: SqlFragment,
+        /// The write options (defaults, partition options, operation, then `hudi_options`).
+        options: BTreeMap<String, String>,
+        /// The operation.
+        operation: HudiOperation,
+        /// `substitute_variables`.
+        substitute_variables: Vec<String>,
+    },
+    /// Iceberg: expire every snapshot but the newest.
+    ExpireSnapshots {
+        /// The table (catalog-qualified).
+        relation: RelationName,
+        /// The Spark catalog holding the procedure.
+        catalog: Option<Ident>,
+        /// Snapshots kept.
+        retain_last: u32,
+    },
+    /// Delta: (re)generate the symlink manifest and keep the Athena table `<prefix>_<table>` over it.
+    DeltaManifest {
+        /// The Delta table.
+        table: RelationName,
+        /// The Athena table.
+        manifest_table: RelationName,
+        /// The Delta table's location.
+        location: String,
+        /// Identity partition columns.
+        partition_by: Vec<Ident>,
+        /// Create the Athena table (first build) or only refresh it.
+        create: bool,
+    },
+    /// Build the snapshot staging relation (the rows that change).
+    SnapshotStaging {
+        /// Its name.
+        staging: RelationName,
+        /// View or table.
+        kind: TempKind,
+        /// The snapshot table.
+        target: RelationName,
+        /// Change detection.
+        spec: SnapshotSpec,
+        /// The snapshot's query.
+        query: SqlFragment,
+    },
+    /// First build of a snapshot table.
+    SnapshotCreate {
+        /// The table.
+        table: TableSpec,
+        /// Change detection.
+        spec: SnapshotSpec,
+        /// The snapshot's query.
+        query: SqlFragment,
+    },
+    /// Apply the staging rows to the snapshot table.
+    SnapshotMerge {
+        /// The snapshot table.
+        target: RelationName,
+        /// The staging relation.
+        staging: RelationName,
+        /// Change detection.
+        spec: SnapshotSpec,
+    },
+    /// Load a CSV seed (not SQL).
+    LoadSeed {
+        /// The table.
+        relation: RelationName,
+        /// The CSV file.
+        path: Option<String>,
+        /// Writer format (profile `seed_format`).
+        format: FileFormat,
+        /// Writer mode (profile `seed_mode`).
+        mode: SeedMode,
+        /// Table location.
+        location: Option<String>,
+        /// `column_types`.
+        column_types: BTreeMap<String, String>,
+        /// `enable_spark_seed_casting`.
+        casting: bool,
+        /// The table exists.
+        exists: bool,
+        /// Rebuild instead of writing into the existing table (full refresh).
+        replace: bool,
+    },
+    /// REFRESH TABLE.
+    RefreshTable {
+        /// The table.
+        relation: RelationName,
+    },
+    /// Column comments from documented columns.
+    PersistColumnDocs {
+        /// The table.
+        relation: RelationName,
+        /// Column and comment.
+        columns: Vec<(Ident, String)>,
+    },
+    /// Reconcile Lake Formation tags and data-cell filters (not SQL).
+    LakeFormation {
+        /// Glue database (no catalog prefix).
+        database: String,
+        /// Glue table.
+        table: String,
+        /// Catalog id (cross-account), else the caller's account.
+        catalog_id: Option<String>,
+        /// `lf_tags_config`.
+        tags: Option<LfTagsConfig>,
+        /// `lf_grants`.
+        grants: Option<LfGrants>,
+    },
+}
+
+macro_rules! step_kinds {
+    ($($kind:ident),+ $(,)?) => {
+        /// The kind of a step, for capability checks.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        pub enum StepKind { $(#[allow(missing_docs)] $kind),+ }
+
+        impl StepKind {
+            /// Every kind.
+            pub const ALL: &'static [StepKind] = &[$(StepKind::$kind),+];
+        }
+
+        impl Step {
+            /// This step's kind.
+            pub fn kind(&self) -> StepKind {
+                match self { $(Step::$kind { .. } => StepKind::$kind),+ }
+            }
+        }
+    };
+}
+
+step_kinds!(
+    Hook,
+    CheckQuery,
+    Drop,
+    CreateTableAs,
+    SwapTable,
+    DeleteLocation,
+    CreateView,
+    CreateTempRelation,
+    SyncSchema,
+    InsertInto,
+    InsertOverwrite,
+    Merge,
+    HudiWrite,
+    ExpireSnapshots,
+    DeltaManifest,
+    SnapshotStaging,
+    SnapshotCreate,
+    SnapshotMerge,
+    LoadSeed,
+    RefreshTable,
+    PersistColumnDocs,
+    LakeFormation,
+);
+
+impl Step {
+    /// The table format this step writes, when it writes one.
+    pub fn format(&self) -> Option<FileFormat> {
+        match self {
+            Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => Some(table.format),
+            Step::CreateTempRelation { kind: TempKind::Table, format, .. } => Some(*format),
+            Step::SyncSchema { format, .. } | Step::InsertOverwrite { format, .. } => Some(*format),
+            Step::HudiWrite { .. } => Some(FileFormat::Hudi),
+            Step::ExpireSnapshots { .. } => Some(FileFormat::Iceberg),
+            Step::DeltaManifest { .. } => Some(FileFormat::Delta),
+            Step::LoadSeed { format, .. } => Some(*format),
+            _ => None,
+        }
+    }
+}
