@@ -111,7 +111,10 @@ impl FileFormat {
 
     /// Delta, Iceberg, Hudi and S3 Tables: table formats with their own transaction log.
     pub fn is_lakehouse(self) -> bool {
-        matches!(self, Self::Delta | Self::Iceberg | Self::Hudi | Self::S3Tables)
+        matches!(
+            self,
+            Self::Delta | Self::Iceberg | Self::Hudi | Self::S3Tables
+        )
     }
 
     /// Formats with MERGE INTO.
@@ -146,7 +149,11 @@ impl FileFormat {
 
     /// The formats the merge strategy accepts.
     pub fn merge_formats() -> Vec<&'static str> {
-        Self::ALL.iter().filter(|f| f.supports_merge()).map(|f| f.as_str()).collect()
+        Self::ALL
+            .iter()
+            .filter(|f| f.supports_merge())
+            .map(|f| f.as_str())
+            .collect()
     }
 }
 
@@ -351,7 +358,13 @@ pub(crate) struct Fields<'a> {
 }
 
 fn wrong(field: &str, expected: &'static str, got: &Value) -> ConfigError {
-    ConfigError::new(field, ConfigProblem::WrongType { expected, got: got.to_string() })
+    ConfigError::new(
+        field,
+        ConfigProblem::WrongType {
+            expected,
+            got: got.to_string(),
+        },
+    )
 }
 
 impl<'a> Fields<'a> {
@@ -361,7 +374,8 @@ impl<'a> Fields<'a> {
 
     /// The value of the first present, non-null key among `keys`, with the key found.
     pub(crate) fn get(&self, keys: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-        keys.iter().find_map(|k| self.map.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+        keys.iter()
+            .find_map(|k| self.map.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
     }
 
     pub(crate) fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
@@ -393,7 +407,13 @@ impl<'a> Fields<'a> {
         match self.get(&[key]) {
             None => Ok(None),
             Some((k, Value::String(s))) => parse(s).map(Some).ok_or_else(|| {
-                ConfigError::new(k, ConfigProblem::UnknownValue { value: s.clone(), allowed: names.to_vec() })
+                ConfigError::new(
+                    k,
+                    ConfigProblem::UnknownValue {
+                        value: s.clone(),
+                        allowed: names.to_vec(),
+                    },
+                )
             }),
             Some((k, v)) => Err(wrong(k, "a string", v)),
         }
@@ -407,13 +427,18 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub(crate) fn ident_list(&self, keys: &[&'static str]) -> Result<Option<Vec<Ident>>, ConfigError> {
+    pub(crate) fn ident_list(
+        &self,
+        keys: &[&'static str],
+    ) -> Result<Option<Vec<Ident>>, ConfigError> {
         match self.get(keys) {
             None => Ok(None),
             Some((k, v)) => string_list(k, v)?
                 .into_iter()
                 .map(|s| {
-                    Ident::new(s).map_err(|_| ConfigError::new(k, ConfigProblem::Invalid("empty column name".into())))
+                    Ident::new(s).map_err(|_| {
+                        ConfigError::new(k, ConfigProblem::Invalid("empty column name".into()))
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
@@ -421,7 +446,10 @@ impl<'a> Fields<'a> {
     }
 
     /// A map of string to string (numbers and booleans are written as Spark expects them: `true`, `10`).
-    pub(crate) fn string_map(&self, key: &'static str) -> Result<BTreeMap<String, String>, ConfigError> {
+    pub(crate) fn string_map(
+        &self,
+        key: &'static str,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
         match self.get(&[key]) {
             None => Ok(BTreeMap::new()),
             Some((k, v)) => string_map(k, v),
@@ -429,7 +457,10 @@ impl<'a> Fields<'a> {
     }
 
     /// An object.
-    pub(crate) fn object(&self, key: &'static str) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
+    pub(crate) fn object(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
         match self.get(&[key]) {
             None => Ok(None),
             Some((_, Value::Object(m))) => Ok(Some(m)),
@@ -447,7 +478,10 @@ pub(crate) fn parse_bool(field: &str, v: &Value) -> Result<bool, ConfigError> {
             "false" => Ok(false),
             _ => Err(ConfigError::new(
                 field,
-                ConfigProblem::UnknownValue { value: s.clone(), allowed: vec!["true", "false", "'True'", "'False'"] },
+                ConfigProblem::UnknownValue {
+                    value: s.clone(),
+                    allowed: vec!["true", "false", "'True'", "'False'"],
+                },
             )),
         },
         v => Err(wrong(field, "a boolean", v)),
@@ -469,14 +503,22 @@ pub(crate) fn string_list(field: &str, v: &Value) -> Result<Vec<String>, ConfigE
 }
 
 pub(crate) fn string_map(field: &str, v: &Value) -> Result<BTreeMap<String, String>, ConfigError> {
-    let Value::Object(m) = v else { return Err(wrong(field, "a mapping", v)) };
+    let Value::Object(m) = v else {
+        return Err(wrong(field, "a mapping", v));
+    };
     m.iter()
         .map(|(k, v)| {
             let s = match v {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
-                other => return Err(wrong(&format!("{field}.{k}"), "a string, number or boolean", other)),
+                other => {
+                    return Err(wrong(
+                        &format!("{field}.{k}"),
+                        "a string, number or boolean",
+                        other,
+                    ));
+                }
             };
             Ok((k.clone(), s))
         })
@@ -484,20 +526,33 @@ pub(crate) fn string_map(field: &str, v: &Value) -> Result<BTreeMap<String, Stri
 }
 
 fn hooks(f: &Fields<'_>, keys: &[&'static str]) -> Result<Vec<SqlFragment>, ConfigError> {
-    let Some((k, v)) = f.get(keys) else { return Ok(Vec::new()) };
+    let Some((k, v)) = f.get(keys) else {
+        return Ok(Vec::new());
+    };
     let one = |v: &Value| -> Result<SqlFragment, ConfigError> {
         match v {
             Value::String(s) => Ok(SqlFragment::new(s.clone())),
             Value::Object(m) => match m.get("sql") {
                 Some(Value::String(s)) => Ok(SqlFragment::new(s.clone())),
-                _ => Err(wrong(k, "a hook: a SQL string or {sql: ..., transaction: ...}", v)),
+                _ => Err(wrong(
+                    k,
+                    "a hook: a SQL string or {sql: ..., transaction: ...}",
+                    v,
+                )),
             },
             other => Err(wrong(k, "a SQL string or a list of them", other)),
         }
     };
     match v {
-        Value::Array(items) => items.iter().map(one).filter(|h| !matches!(h, Ok(s) if s.is_blank())).collect(),
-        v => Ok(vec![one(v)?].into_iter().filter(|h| !h.is_blank()).collect()),
+        Value::Array(items) => items
+            .iter()
+            .map(one)
+            .filter(|h| !matches!(h, Ok(s) if s.is_blank()))
+            .collect(),
+        v => Ok(vec![one(v)?]
+            .into_iter()
+            .filter(|h| !h.is_blank())
+            .collect()),
     }
 }
 
@@ -514,9 +569,14 @@ impl ModelConfig {
         let f = Fields::new(map);
         let d = Self::default();
         let materialized = f
-            .enum_value("materialized", Materialization::parse, Materialization::NAMES)?
+            .enum_value(
+                "materialized",
+                Materialization::parse,
+                Materialization::NAMES,
+            )?
             .unwrap_or(d.materialized);
-        let file_format_value = f.enum_value("file_format", FileFormat::parse, FileFormat::NAMES)?;
+        let file_format_value =
+            f.enum_value("file_format", FileFormat::parse, FileFormat::NAMES)?;
         let file_format = file_format_value.unwrap_or(d.file_format);
         let partition_by = f
             .string_list(&["partition_by"])?
@@ -546,10 +606,14 @@ impl ModelConfig {
         }
         let buckets = match f.get(&["buckets"]) {
             None => None,
-            Some((_, Value::Number(n))) if n.as_u64().is_some_and(|b| b > 0 && b <= u32::MAX as u64) => {
+            Some((_, Value::Number(n)))
+                if n.as_u64().is_some_and(|b| b > 0 && b <= u32::MAX as u64) =>
+            {
                 Some(n.as_u64().unwrap_or_default() as u32)
             }
-            Some((_, Value::String(s))) if s.trim().parse::<u32>().is_ok_and(|b| b > 0) => s.trim().parse().ok(),
+            Some((_, Value::String(s))) if s.trim().parse::<u32>().is_ok_and(|b| b > 0) => {
+                s.trim().parse().ok()
+            }
             Some((k, v)) => return Err(wrong(k, "a positive whole number", v)),
         };
         let persist_docs = match f.get(&["persist_docs"]) {
@@ -560,23 +624,42 @@ impl ModelConfig {
                 let columns = pf.bool("columns", false).map_err(|e| prefix(k, e))?;
                 PersistDocs { relation, columns }
             }
-            Some((k, v)) => return Err(wrong(k, "a dict such as {relation: true, columns: true}", v)),
+            Some((k, v)) => {
+                return Err(wrong(
+                    k,
+                    "a dict such as {relation: true, columns: true}",
+                    v,
+                ));
+            }
         };
-        let custom_location = f.string(&["custom_location"])?.filter(|l| !l.is_empty() && l != "empty");
+        let custom_location = f
+            .string(&["custom_location"])?
+            .filter(|l| !l.is_empty() && l != "empty");
         let custom_temp_suffix = match f.string(&["custom_temp_suffix"])? {
             Some(s) if s.is_empty() => {
-                return Err(ConfigError::new("custom_temp_suffix", ConfigProblem::Invalid("must not be empty".into())));
+                return Err(ConfigError::new(
+                    "custom_temp_suffix",
+                    ConfigProblem::Invalid("must not be empty".into()),
+                ));
             }
             Some(s) => s.trim_start_matches('_').to_string(),
             None => d.custom_temp_suffix,
         };
-        let snapshot = if materialized == Materialization::Snapshot { Some(snapshot_config(&f)?) } else { None };
+        let snapshot = if materialized == Materialization::Snapshot {
+            Some(snapshot_config(&f)?)
+        } else {
+            None
+        };
         let cfg = Self {
             materialized,
             file_format,
             file_format_set: file_format_value.is_some(),
             incremental_strategy: f
-                .enum_value("incremental_strategy", IncrementalStrategy::parse, IncrementalStrategy::NAMES)?
+                .enum_value(
+                    "incremental_strategy",
+                    IncrementalStrategy::parse,
+                    IncrementalStrategy::NAMES,
+                )?
                 .unwrap_or(d.incremental_strategy),
             partition_by,
             clustered_by: f.ident_list(&["clustered_by"])?.unwrap_or_default(),
@@ -584,7 +667,11 @@ impl ModelConfig {
             custom_location,
             table_properties: f.string_map("table_properties")?,
             hudi_options: f.string_map("hudi_options")?,
-            unique_key: f.string_list(&["unique_key"])?.into_iter().filter(|k| !k.trim().is_empty()).collect(),
+            unique_key: f
+                .string_list(&["unique_key"])?
+                .into_iter()
+                .filter(|k| !k.trim().is_empty())
+                .collect(),
             incremental_predicates: f
                 .string_list(&["incremental_predicates", "predicates"])?
                 .into_iter()
@@ -594,20 +681,36 @@ impl ModelConfig {
             merge_update_columns: f.ident_list(&["merge_update_columns"])?,
             merge_exclude_columns: f.ident_list(&["merge_exclude_columns"])?,
             on_schema_change: f
-                .enum_value("on_schema_change", OnSchemaChange::parse, OnSchemaChange::NAMES)?
+                .enum_value(
+                    "on_schema_change",
+                    OnSchemaChange::parse,
+                    OnSchemaChange::NAMES,
+                )?
                 .unwrap_or(d.on_schema_change),
             persist_docs,
-            iceberg_expire_snapshots: f.bool("iceberg_expire_snapshots", d.iceberg_expire_snapshots)?,
+            iceberg_expire_snapshots: f
+                .bool("iceberg_expire_snapshots", d.iceberg_expire_snapshots)?,
             add_iceberg_timestamp: f.bool("add_iceberg_timestamp", false)?,
             purge_dropped_iceberg_data: f.bool("purge_dropped_iceberg_data", false)?,
             use_iceberg_temp_views: f.bool("use_iceberg_temp_views", false)?,
             custom_temp_suffix,
-            sql_header: f.string(&["sql_header"])?.map(SqlFragment::new).filter(|h| !h.is_blank()),
+            sql_header: f
+                .string(&["sql_header"])?
+                .map(SqlFragment::new)
+                .filter(|h| !h.is_blank()),
             substitute_variables: f.string_list(&["substitute_variables"])?,
-            delta_athena_prefix: f.string(&["delta_athena_prefix"])?.filter(|p| !p.is_empty()),
+            delta_athena_prefix: f
+                .string(&["delta_athena_prefix"])?
+                .filter(|p| !p.is_empty()),
             write_options: f.string_map("write_options")?,
-            lf_tags_config: f.object("lf_tags_config")?.map(LfTagsConfig::from_json).transpose()?,
-            lf_grants: f.object("lf_grants")?.map(LfGrants::from_json).transpose()?,
+            lf_tags_config: f
+                .object("lf_tags_config")?
+                .map(LfTagsConfig::from_json)
+                .transpose()?,
+            lf_grants: f
+                .object("lf_grants")?
+                .map(LfGrants::from_json)
+                .transpose()?,
             full_refresh: f.opt_bool("full_refresh")?,
             pre_hook: hooks(&f, &["pre-hook", "pre_hook"])?,
             post_hook: hooks(&f, &["post-hook", "post_hook"])?,
@@ -621,15 +724,25 @@ impl ModelConfig {
     /// Checks the combinations that no single field shows.
     fn check_combinations(&self) -> Result<(), ConfigError> {
         if self.buckets.is_some() && self.clustered_by.is_empty() {
-            return Err(ConfigError::new("buckets", ConfigProblem::Needs { other: "clustered_by" }));
+            return Err(ConfigError::new(
+                "buckets",
+                ConfigProblem::Needs {
+                    other: "clustered_by",
+                },
+            ));
         }
         if !self.clustered_by.is_empty() && self.buckets.is_none() {
-            return Err(ConfigError::new("clustered_by", ConfigProblem::Needs { other: "buckets" }));
+            return Err(ConfigError::new(
+                "clustered_by",
+                ConfigProblem::Needs { other: "buckets" },
+            ));
         }
         if self.merge_update_columns.is_some() && self.merge_exclude_columns.is_some() {
             return Err(ConfigError::new(
                 "merge_update_columns",
-                ConfigProblem::MutuallyExclusive { other: "merge_exclude_columns" },
+                ConfigProblem::MutuallyExclusive {
+                    other: "merge_exclude_columns",
+                },
             ));
         }
         Ok(())
@@ -637,20 +750,43 @@ impl ModelConfig {
 }
 
 fn prefix(parent: &str, e: ConfigError) -> ConfigError {
-    ConfigError { field: format!("{parent}.{}", e.field), ..e }
+    ConfigError {
+        field: format!("{parent}.{}", e.field),
+        ..e
+    }
 }
 
 fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
     let strategy = f
         .enum_value("strategy", SnapshotStrategy::parse, SnapshotStrategy::NAMES)?
-        .ok_or_else(|| ConfigError::new("strategy", ConfigProblem::Required { why: "for a snapshot" }))?;
-    let updated_at = f.string(&["updated_at"])?.map(SqlFragment::new).filter(|u| !u.is_blank());
+        .ok_or_else(|| {
+            ConfigError::new(
+                "strategy",
+                ConfigProblem::Required {
+                    why: "for a snapshot",
+                },
+            )
+        })?;
+    let updated_at = f
+        .string(&["updated_at"])?
+        .map(SqlFragment::new)
+        .filter(|u| !u.is_blank());
     if strategy == SnapshotStrategy::Timestamp && updated_at.is_none() {
-        return Err(ConfigError::new("updated_at", ConfigProblem::Required { why: "by the timestamp strategy" }));
+        return Err(ConfigError::new(
+            "updated_at",
+            ConfigProblem::Required {
+                why: "by the timestamp strategy",
+            },
+        ));
     }
     let check_cols = match f.get(&["check_cols"]) {
         None if strategy == SnapshotStrategy::Check => {
-            return Err(ConfigError::new("check_cols", ConfigProblem::Required { why: "by the check strategy" }));
+            return Err(ConfigError::new(
+                "check_cols",
+                ConfigProblem::Required {
+                    why: "by the check strategy",
+                },
+            ));
         }
         None => None,
         Some((_, Value::String(s))) if s.eq_ignore_ascii_case("all") => None,
@@ -658,16 +794,31 @@ fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
     };
     let legacy = f.bool("invalidate_hard_deletes", false)?;
     let hard_deletes = f
-        .enum_value("hard_deletes", HardDeletesMode::parse, HardDeletesMode::NAMES)?
-        .unwrap_or(if legacy { HardDeletesMode::Invalidate } else { HardDeletesMode::Ignore });
+        .enum_value(
+            "hard_deletes",
+            HardDeletesMode::parse,
+            HardDeletesMode::NAMES,
+        )?
+        .unwrap_or(if legacy {
+            HardDeletesMode::Invalidate
+        } else {
+            HardDeletesMode::Ignore
+        });
     let mut meta_columns = MetaColumns::default();
     if let Some(m) = f.object("snapshot_meta_column_names")? {
         for (k, v) in m {
             let Value::String(name) = v else {
-                return Err(wrong(&format!("snapshot_meta_column_names.{k}"), "a column name", v));
+                return Err(wrong(
+                    &format!("snapshot_meta_column_names.{k}"),
+                    "a column name",
+                    v,
+                ));
             };
             let ident = Ident::new(name.clone()).map_err(|_| {
-                ConfigError::new(format!("snapshot_meta_column_names.{k}"), ConfigProblem::Invalid("empty".into()))
+                ConfigError::new(
+                    format!("snapshot_meta_column_names.{k}"),
+                    ConfigProblem::Invalid("empty".into()),
+                )
             })?;
             let slot = match k.as_str() {
                 "dbt_valid_from" => &mut meta_columns.dbt_valid_from,
@@ -680,7 +831,13 @@ fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
                         "snapshot_meta_column_names",
                         ConfigProblem::UnknownValue {
                             value: other.to_string(),
-                            allowed: vec!["dbt_valid_from", "dbt_valid_to", "dbt_scd_id", "dbt_updated_at", "dbt_is_deleted"],
+                            allowed: vec![
+                                "dbt_valid_from",
+                                "dbt_valid_to",
+                                "dbt_scd_id",
+                                "dbt_updated_at",
+                                "dbt_is_deleted",
+                            ],
                         },
                     ));
                 }
@@ -693,7 +850,10 @@ fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
         updated_at,
         check_cols,
         hard_deletes,
-        dbt_valid_to_current: f.string(&["dbt_valid_to_current"])?.map(SqlFragment::new).filter(|v| !v.is_blank()),
+        dbt_valid_to_current: f
+            .string(&["dbt_valid_to_current"])?
+            .map(SqlFragment::new)
+            .filter(|v| !v.is_blank()),
         meta_columns,
     })
 }
@@ -718,8 +878,11 @@ mod tests {
 
     #[test]
     fn reference_boolean_strings() {
-        let c = ModelConfig::from_json(&json!({"iceberg_expire_snapshots": "False", "purge_dropped_iceberg_data": "True",
-            "use_iceberg_temp_views": true})).unwrap();
+        let c = ModelConfig::from_json(
+            &json!({"iceberg_expire_snapshots": "False", "purge_dropped_iceberg_data": "True",
+            "use_iceberg_temp_views": true}),
+        )
+        .unwrap();
         assert!(!c.iceberg_expire_snapshots);
         assert!(c.purge_dropped_iceberg_data);
         assert!(c.use_iceberg_temp_views);
@@ -730,7 +893,8 @@ mod tests {
     #[test]
     fn case_insensitive_formats_and_lists() {
         let c = ModelConfig::from_json(&json!({"file_format": "Iceberg", "unique_key": ["a", "b"],
-            "partition_by": "days(ts)"})).unwrap();
+            "partition_by": "days(ts)"}))
+        .unwrap();
         assert_eq!(c.file_format, FileFormat::Iceberg);
         assert_eq!(c.unique_key, vec!["a", "b"]);
         assert!(!c.partition_by[0].is_identity());
@@ -738,8 +902,10 @@ mod tests {
 
     #[test]
     fn hooks_in_all_shapes() {
-        let c = ModelConfig::from_json(&json!({"pre-hook": "select 1", "post_hook": ["select 2", {"sql": "select 3"}, ""]}))
-            .unwrap();
+        let c = ModelConfig::from_json(
+            &json!({"pre-hook": "select 1", "post_hook": ["select 2", {"sql": "select 3"}, ""]}),
+        )
+        .unwrap();
         assert_eq!(c.pre_hook.len(), 1);
         assert_eq!(c.post_hook.len(), 2);
     }

@@ -156,12 +156,19 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error on `field`.
     pub fn new(field: impl Into<String>, problem: ConfigProblem) -> Self {
-        Self { field: field.into(), problem }
+        Self {
+            field: field.into(),
+            problem,
+        }
     }
 
     /// Attaches the model.
     pub fn for_model(self, model: &ModelRef) -> PlanError {
-        PlanError { model: model.clone(), field: self.field, problem: self.problem }
+        PlanError {
+            model: model.clone(),
+            field: self.field,
+            problem: self.problem,
+        }
     }
 }
 

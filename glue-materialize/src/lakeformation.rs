@@ -26,14 +26,20 @@ pub struct LfTagsConfig {
 impl LfTagsConfig {
     pub(crate) fn from_json(m: &Map<String, Value>) -> Result<Self, ConfigError> {
         let f = Fields::new(m);
-        let p = |e: ConfigError| ConfigError { field: format!("lf_tags_config.{}", e.field), ..e };
+        let p = |e: ConfigError| ConfigError {
+            field: format!("lf_tags_config.{}", e.field),
+            ..e
+        };
         let mut tags_columns = BTreeMap::new();
         if let Some(cols) = f.object("tags_columns").map_err(p)? {
             for (key, values) in cols {
                 let Value::Object(values) = values else {
                     return Err(p(ConfigError::new(
                         format!("tags_columns.{key}"),
-                        ConfigProblem::WrongType { expected: "a mapping of tag value to columns", got: values.to_string() },
+                        ConfigProblem::WrongType {
+                            expected: "a mapping of tag value to columns",
+                            got: values.to_string(),
+                        },
                     )));
                 };
                 let mut per_value = BTreeMap::new();
@@ -105,7 +111,10 @@ impl LfGrants {
             return Ok(Self::default());
         };
         let base = "lf_grants.data_cell_filters";
-        let p = |e: ConfigError| ConfigError { field: format!("{base}.{}", e.field), ..e };
+        let p = |e: ConfigError| ConfigError {
+            field: format!("{base}.{}", e.field),
+            ..e
+        };
         let df = Fields::new(dcf);
         let mut filters = BTreeMap::new();
         if let Some(fs) = df.object("filters").map_err(p)? {
@@ -114,16 +123,24 @@ impl LfGrants {
                 let Value::Object(spec) = spec else {
                     return Err(ConfigError::new(
                         field,
-                        ConfigProblem::WrongType { expected: "a filter mapping", got: spec.to_string() },
+                        ConfigProblem::WrongType {
+                            expected: "a filter mapping",
+                            got: spec.to_string(),
+                        },
                     ));
                 };
                 let sf = Fields::new(spec);
-                let fp = |e: ConfigError| ConfigError { field: format!("{field}.{}", e.field), ..e };
+                let fp = |e: ConfigError| ConfigError {
+                    field: format!("{field}.{}", e.field),
+                    ..e
+                };
                 let principals = sf.string_list(&["principals"]).map_err(fp)?;
                 if principals.is_empty() {
                     return Err(ConfigError::new(
                         format!("{field}.principals"),
-                        ConfigProblem::Required { why: "for a data-cell filter (who may read through it)" },
+                        ConfigProblem::Required {
+                            why: "for a data-cell filter (who may read through it)",
+                        },
                     ));
                 }
                 let only = sf.string_list(&["column_names"]).map_err(fp)?;
@@ -135,12 +152,24 @@ impl LfGrants {
                     (false, false) => {
                         return Err(ConfigError::new(
                             format!("{field}.column_names"),
-                            ConfigProblem::MutuallyExclusive { other: "excluded_column_names" },
+                            ConfigProblem::MutuallyExclusive {
+                                other: "excluded_column_names",
+                            },
                         ));
                     }
                 };
-                let row_filter = sf.string(&["row_filter"]).map_err(fp)?.unwrap_or_else(|| "TRUE".into());
-                filters.insert(name.clone(), CellFilter { row_filter, principals, columns });
+                let row_filter = sf
+                    .string(&["row_filter"])
+                    .map_err(fp)?
+                    .unwrap_or_else(|| "TRUE".into());
+                filters.insert(
+                    name.clone(),
+                    CellFilter {
+                        row_filter,
+                        principals,
+                        columns,
+                    },
+                );
             }
         }
         let enabled = match dcf.get("enabled") {
@@ -167,7 +196,10 @@ mod tests {
         let v = json!({"data_cell_filters": {"enabled": true, "filters": {"f": {"row_filter": "x > 1",
             "principals": ["arn:aws:iam::1:user/u"], "column_names": ["a"], "excluded_column_names": ["b"]}}}});
         let e = LfGrants::from_json(v.as_object().unwrap()).unwrap_err();
-        assert_eq!(e.field, "lf_grants.data_cell_filters.filters.f.column_names");
+        assert_eq!(
+            e.field,
+            "lf_grants.data_cell_filters.filters.f.column_names"
+        );
     }
 
     #[test]

@@ -43,7 +43,12 @@ pub struct Model {
 
 impl Model {
     /// A model named `name` in `schema`, alias = name.
-    pub fn new(name: impl Into<String>, schema: impl Into<String>, sql: impl Into<SqlFragment>, config: ModelConfig) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        schema: impl Into<String>,
+        sql: impl Into<SqlFragment>,
+        config: ModelConfig,
+    ) -> Self {
         let name = name.into();
         Self {
             alias: name.clone(),
@@ -60,7 +65,10 @@ impl Model {
 
     /// The reference used in errors.
     pub fn model_ref(&self) -> ModelRef {
-        ModelRef { name: self.name.clone(), path: self.path.clone() }
+        ModelRef {
+            name: self.name.clone(),
+            path: self.path.clone(),
+        }
     }
 }
 
@@ -135,7 +143,12 @@ pub struct ExistingTable {
 impl ExistingTable {
     /// A table of a known format, without details.
     pub fn of(format: FileFormat) -> Self {
-        Self { format: TableFormat::Known(format), location: None, columns: Vec::new(), partition_columns: Vec::new() }
+        Self {
+            format: TableFormat::Known(format),
+            location: None,
+            columns: Vec::new(),
+            partition_columns: Vec::new(),
+        }
     }
 
     /// The format when known.
@@ -177,6 +190,9 @@ pub struct PlanFlags {
 
 impl Default for PlanFlags {
     fn default() -> Self {
-        Self { full_refresh: false, invocation_id: "00000000".into() }
+        Self {
+            full_refresh: false,
+            invocation_id: "00000000".into(),
+        }
     }
 }

@@ -9,7 +9,8 @@ use crate::config::{FileFormat, IncrementalStrategy, Materialization, ModelConfi
 use crate::error::{ConfigProblem, ModelRef, PlanError};
 use crate::model::{Existing, ExistingTable, Model, PlanFlags, Target};
 use crate::step::{
-    HookPhase, HudiOperation, Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind, UpdateColumns,
+    HookPhase, HudiOperation, Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind,
+    UpdateColumns,
 };
 
 /// An ordered list of typed steps that builds one model, with the warnings planning produced.
@@ -42,8 +43,20 @@ pub struct Plan {
 /// let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind()).collect();
 /// assert_eq!(kinds, [StepKind::CreateTempRelation, StepKind::Merge, StepKind::ExpireSnapshots, StepKind::Drop]);
 /// ```
-pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFlags) -> Result<Plan, PlanError> {
-    let mut p = Planner { model, cfg: &model.config, existing, target, flags, warnings: Vec::new() };
+pub fn plan(
+    model: &Model,
+    existing: &Existing,
+    target: &Target,
+    flags: &PlanFlags,
+) -> Result<Plan, PlanError> {
+    let mut p = Planner {
+        model,
+        cfg: &model.config,
+        existing,
+        target,
+        flags,
+        warnings: Vec::new(),
+    };
     let (relation, steps) = match model.config.materialized {
         Materialization::Ephemeral => (None, Vec::new()),
         Materialization::Table => p.table().map(|(r, s)| (Some(r), s))?,
@@ -62,7 +75,10 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
 }
 
 /// Plans the creation of a schema (Glue database) at `<location>/<schema>/`.
-pub fn plan_schema(schema: &str, target: &Target) -> Result<glue_sql::ddl::CreateDatabase, SqlError> {
+pub fn plan_schema(
+    schema: &str,
+    target: &Target,
+) -> Result<glue_sql::ddl::CreateDatabase, SqlError> {
     let mut c = glue_sql::ddl::CreateDatabase::new(Ident::named(schema, "schema")?);
     if let Some(l) = &target.location {
         c = c.location(format!("{}/{schema}/", l.trim_end_matches('/')));
@@ -87,7 +103,11 @@ impl Planner<'_> {
     }
 
     fn err(&self, field: &str, problem: ConfigProblem) -> PlanError {
-        PlanError { model: self.mref(), field: field.to_string(), problem }
+        PlanError {
+            model: self.mref(),
+            field: field.to_string(),
+            problem,
+        }
     }
 
     fn sql_err<'s>(&'s self, field: &'s str) -> impl Fn(SqlError) -> PlanError + 's {
@@ -108,7 +128,11 @@ impl Planner<'_> {
             return Err(self.err("file_format", ConfigProblem::S3TablesWithoutCatalog));
         }
         if format.is_lakehouse() {
-            let needed = if format == FileFormat::S3Tables { FileFormat::Iceberg } else { format };
+            let needed = if format == FileFormat::S3Tables {
+                FileFormat::Iceberg
+            } else {
+                format
+            };
             if !self.target.datalake_formats.contains(&needed) {
                 self.warnings.push(format!(
                     "file_format `{format}` but the profile's datalake_formats does not list `{needed}`: \
@@ -121,7 +145,11 @@ impl Planner<'_> {
 
     fn relation(&self, format: FileFormat) -> Result<RelationName, PlanError> {
         if format.in_iceberg_catalog() {
-            RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), &self.model.schema, &self.model.alias)
+            RelationName::in_catalog(
+                self.target.iceberg_catalog.as_deref(),
+                &self.model.schema,
+                &self.model.alias,
+            )
         } else {
             RelationName::new(&self.model.schema, &self.model.alias)
         }
@@ -161,14 +189,27 @@ impl Planner<'_> {
 
     /// A fresh sibling of `base` for a rebuilt table's data.
     fn versioned(&self, base: &str) -> String {
-        format!("{}__v{}", base.trim_end_matches('/'), self.flags.invocation_id)
+        format!(
+            "{}__v{}",
+            base.trim_end_matches('/'),
+            self.flags.invocation_id
+        )
     }
 
     fn comment(&self) -> Option<String> {
-        if self.cfg.persist_docs.relation { self.model.description.clone().filter(|d| !d.is_empty()) } else { None }
+        if self.cfg.persist_docs.relation {
+            self.model.description.clone().filter(|d| !d.is_empty())
+        } else {
+            None
+        }
     }
 
-    fn table_spec(&self, relation: RelationName, format: FileFormat, location: Option<String>) -> TableSpec {
+    fn table_spec(
+        &self,
+        relation: RelationName,
+        format: FileFormat,
+        location: Option<String>,
+    ) -> TableSpec {
         TableSpec {
             relation,
             format,
@@ -176,8 +217,16 @@ impl Planner<'_> {
             clustered_by: (!self.cfg.clustered_by.is_empty())
                 .then(|| (self.cfg.clustered_by.clone(), self.cfg.buckets.unwrap_or(1))),
             properties: self.cfg.table_properties.clone(),
-            options: if format == FileFormat::Delta { self.cfg.write_options.clone() } else { BTreeMap::new() },
-            location: if format == FileFormat::S3Tables { None } else { location },
+            options: if format == FileFormat::Delta {
+                self.cfg.write_options.clone()
+            } else {
+                BTreeMap::new()
+            },
+            location: if format == FileFormat::S3Tables {
+                None
+            } else {
+                location
+            },
             comment: self.comment(),
         }
     }
@@ -195,11 +244,14 @@ impl Planner<'_> {
             HookPhase::Post => self.cfg.post_hook.clone(),
             HookPhase::SqlHeader => self.cfg.sql_header.iter().cloned().collect(),
         };
-        list.into_iter().map(|sql| Step::Hook { phase, sql }).collect()
+        list.into_iter()
+            .map(|sql| Step::Hook { phase, sql })
+            .collect()
     }
 
     fn purge(&self, format: FileFormat) -> bool {
-        format == FileFormat::S3Tables || (format == FileFormat::Iceberg && self.cfg.purge_dropped_iceberg_data)
+        format == FileFormat::S3Tables
+            || (format == FileFormat::Iceberg && self.cfg.purge_dropped_iceberg_data)
     }
 
     fn check_view(&self) -> Result<Ident, PlanError> {
@@ -215,19 +267,31 @@ impl Planner<'_> {
             Existing::Absent => {
                 let spec = self.table_spec(relation.clone(), format, Some(self.location()?));
                 steps.extend(self.hooks(HookPhase::SqlHeader));
-                steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: format.atomic_replace() });
+                steps.push(Step::CreateTableAs {
+                    table: spec,
+                    query: self.query(format),
+                    replace: format.atomic_replace(),
+                });
             }
             Existing::View => {
                 // A view holds no data: check the query first, then drop the view and build the table.
                 let spec = self.table_spec(relation.clone(), format, Some(self.location()?));
-                steps.push(Step::CheckQuery { view: self.check_view()?, query: self.query(format) });
+                steps.push(Step::CheckQuery {
+                    view: self.check_view()?,
+                    query: self.query(format),
+                });
                 steps.push(Step::Drop {
-                    relation: RelationName::new(&self.model.schema, &self.model.alias).map_err(self.sql_err("schema"))?,
+                    relation: RelationName::new(&self.model.schema, &self.model.alias)
+                        .map_err(self.sql_err("schema"))?,
                     kind: DropKind::View,
                     purge: false,
                 });
                 steps.extend(self.hooks(HookPhase::SqlHeader));
-                steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: format.atomic_replace() });
+                steps.push(Step::CreateTableAs {
+                    table: spec,
+                    query: self.query(format),
+                    replace: format.atomic_replace(),
+                });
             }
             Existing::Table(t) if t.known_format() == Some(format) && format.atomic_replace() => {
                 // CREATE OR REPLACE swaps the data atomically; keep the table where it is.
@@ -238,7 +302,11 @@ impl Planner<'_> {
                 };
                 let spec = self.table_spec(relation.clone(), format, Some(location));
                 steps.extend(self.hooks(HookPhase::SqlHeader));
-                steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: true });
+                steps.push(Step::CreateTableAs {
+                    table: spec,
+                    query: self.query(format),
+                    replace: true,
+                });
             }
             Existing::Table(t) => {
                 let staging = relation
@@ -251,23 +319,44 @@ impl Planner<'_> {
                     let staged_at = self.versioned(&custom);
                     let spec = self.table_spec(staging.clone(), format, Some(staged_at.clone()));
                     steps.extend(self.hooks(HookPhase::SqlHeader));
-                    steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: false });
+                    steps.push(Step::CreateTableAs {
+                        table: spec,
+                        query: self.query(format),
+                        replace: false,
+                    });
                     steps.push(Step::Drop {
                         relation: self.existing_relation(t)?,
                         kind: DropKind::Table,
                         purge: self.purge(t.known_format().unwrap_or(FileFormat::Parquet)),
                     });
-                    let copy = Query { sql: SqlFragment::new(format!("SELECT * FROM {staging}")), add_iceberg_timestamp: false };
+                    let copy = Query {
+                        sql: SqlFragment::new(format!("SELECT * FROM {staging}")),
+                        add_iceberg_timestamp: false,
+                    };
                     let spec = self.table_spec(relation.clone(), format, Some(custom));
-                    steps.push(Step::CreateTableAs { table: spec, query: copy, replace: format.atomic_replace() });
-                    steps.push(Step::Drop { relation: staging, kind: DropKind::Table, purge: false });
-                    steps.push(Step::DeleteLocation { location: staged_at });
+                    steps.push(Step::CreateTableAs {
+                        table: spec,
+                        query: copy,
+                        replace: format.atomic_replace(),
+                    });
+                    steps.push(Step::Drop {
+                        relation: staging,
+                        kind: DropKind::Table,
+                        purge: false,
+                    });
+                    steps.push(Step::DeleteLocation {
+                        location: staged_at,
+                    });
                 } else {
                     let standard = self.standard_location()?;
                     let staged_at = self.versioned(&standard);
                     let spec = self.table_spec(staging.clone(), format, Some(staged_at));
                     steps.extend(self.hooks(HookPhase::SqlHeader));
-                    steps.push(Step::CreateTableAs { table: spec, query: self.query(format), replace: false });
+                    steps.push(Step::CreateTableAs {
+                        table: spec,
+                        query: self.query(format),
+                        replace: false,
+                    });
                     let delete_old = t.location.as_deref().is_some_and(|l| {
                         let l = l.trim_end_matches('/');
                         l == standard || l.starts_with(&format!("{standard}__v"))
@@ -297,12 +386,23 @@ impl Planner<'_> {
                 Some((Ident::new(c.name.clone()).ok()?, d.to_string()))
             })
             .collect();
-        if columns.is_empty() { Vec::new() } else { vec![Step::PersistColumnDocs { relation: relation.clone(), columns }] }
+        if columns.is_empty() {
+            Vec::new()
+        } else {
+            vec![Step::PersistColumnDocs {
+                relation: relation.clone(),
+                columns,
+            }]
+        }
     }
 
     fn lake_formation(&self) -> Vec<Step> {
         let tags = self.cfg.lf_tags_config.clone().filter(|t| t.enabled);
-        let grants = self.cfg.lf_grants.clone().filter(|g| g.data_cell_filters.enabled);
+        let grants = self
+            .cfg
+            .lf_grants
+            .clone()
+            .filter(|g| g.data_cell_filters.enabled);
         if tags.is_none() && grants.is_none() {
             return Vec::new();
         }
@@ -316,18 +416,36 @@ impl Planner<'_> {
     }
 
     fn delta_prefix(&self) -> Option<&str> {
-        self.cfg.delta_athena_prefix.as_deref().or(self.target.delta_athena_prefix.as_deref()).filter(|p| !p.is_empty())
+        self.cfg
+            .delta_athena_prefix
+            .as_deref()
+            .or(self.target.delta_athena_prefix.as_deref())
+            .filter(|p| !p.is_empty())
     }
 
-    fn delta_manifest(&self, relation: &RelationName, location: String, create: bool) -> Result<Vec<Step>, PlanError> {
-        let Some(prefix) = self.delta_prefix() else { return Ok(Vec::new()) };
-        let manifest_table = RelationName::new(&self.model.schema, format!("{prefix}_{}", self.model.alias))
-            .map_err(self.sql_err("delta_athena_prefix"))?;
+    fn delta_manifest(
+        &self,
+        relation: &RelationName,
+        location: String,
+        create: bool,
+    ) -> Result<Vec<Step>, PlanError> {
+        let Some(prefix) = self.delta_prefix() else {
+            return Ok(Vec::new());
+        };
+        let manifest_table =
+            RelationName::new(&self.model.schema, format!("{prefix}_{}", self.model.alias))
+                .map_err(self.sql_err("delta_athena_prefix"))?;
         Ok(vec![Step::DeltaManifest {
             table: relation.clone(),
             manifest_table,
             location,
-            partition_by: self.cfg.partition_by.iter().filter(|p| p.is_identity()).map(|p| p.column().clone()).collect(),
+            partition_by: self
+                .cfg
+                .partition_by
+                .iter()
+                .filter(|p| p.is_identity())
+                .map(|p| p.column().clone())
+                .collect(),
             create,
         }])
     }
@@ -336,7 +454,11 @@ impl Planner<'_> {
         if self.format() == FileFormat::Iceberg && self.cfg.iceberg_expire_snapshots {
             vec![Step::ExpireSnapshots {
                 relation: relation.clone(),
-                catalog: self.target.iceberg_catalog.as_deref().and_then(|c| Ident::new(c).ok()),
+                catalog: self
+                    .target
+                    .iceberg_catalog
+                    .as_deref()
+                    .and_then(|c| Ident::new(c).ok()),
                 retain_last: 1,
             }]
         } else {
@@ -348,8 +470,13 @@ impl Planner<'_> {
     fn built_location(&self) -> Result<String, PlanError> {
         match (&self.cfg.custom_location, self.existing) {
             (Some(c), _) => Ok(c.clone()),
-            (None, Existing::Table(t)) if t.known_format() == Some(self.format()) && self.format().atomic_replace() => {
-                t.location.clone().map(Ok).unwrap_or_else(|| self.standard_location())
+            (None, Existing::Table(t))
+                if t.known_format() == Some(self.format()) && self.format().atomic_replace() =>
+            {
+                t.location
+                    .clone()
+                    .map(Ok)
+                    .unwrap_or_else(|| self.standard_location())
             }
             (None, Existing::Table(_)) => Ok(self.versioned(&self.standard_location()?)),
             (None, _) => self.standard_location(),
@@ -362,7 +489,10 @@ impl Planner<'_> {
         let format = self.format();
         self.check_format(format)?;
         if format == FileFormat::Hudi && !self.cfg.unique_key.is_empty() {
-            self.warnings.push("unique_key is not used by a Hudi table materialization (only by incremental)".into());
+            self.warnings.push(
+                "unique_key is not used by a Hudi table materialization (only by incremental)"
+                    .into(),
+            );
         }
         let mut steps = self.hooks(HookPhase::Pre);
         let (relation, build) = self.rebuild(format)?;
@@ -393,19 +523,38 @@ impl Planner<'_> {
             return self.table();
         }
         if format.is_lakehouse() && format != FileFormat::S3Tables && self.cfg.file_format_set {
-            self.warnings.push(format!("file_format `{format}` has no effect on a view"));
+            self.warnings
+                .push(format!("file_format `{format}` has no effect on a view"));
         }
-        self.check_format(if format == FileFormat::S3Tables { format } else { FileFormat::Parquet })?;
-        let relation = if format == FileFormat::S3Tables { self.relation(format)? } else { self.relation(FileFormat::Parquet)? };
+        self.check_format(if format == FileFormat::S3Tables {
+            format
+        } else {
+            FileFormat::Parquet
+        })?;
+        let relation = if format == FileFormat::S3Tables {
+            self.relation(format)?
+        } else {
+            self.relation(FileFormat::Parquet)?
+        };
         let mut steps = self.hooks(HookPhase::Pre);
         if let Existing::Table(t) = self.existing {
-            steps.push(Step::CheckQuery { view: self.check_view()?, query: self.query(FileFormat::Parquet) });
+            steps.push(Step::CheckQuery {
+                view: self.check_view()?,
+                query: self.query(FileFormat::Parquet),
+            });
             let fmt = t.known_format().unwrap_or(FileFormat::Parquet);
-            steps.push(Step::Drop { relation: self.existing_relation(t)?, kind: DropKind::Table, purge: self.purge(fmt) });
+            steps.push(Step::Drop {
+                relation: self.existing_relation(t)?,
+                kind: DropKind::Table,
+                purge: self.purge(fmt),
+            });
         }
         steps.push(Step::CreateView {
             relation: relation.clone(),
-            query: Query { sql: self.model.sql.clone(), add_iceberg_timestamp: false },
+            query: Query {
+                sql: self.model.sql.clone(),
+                add_iceberg_timestamp: false,
+            },
             comment: self.comment(),
         });
         steps.extend(self.lake_formation());
@@ -422,13 +571,24 @@ impl Planner<'_> {
         if strategy == IncrementalStrategy::Merge && !format.supports_merge() {
             return Err(self.err(
                 "incremental_strategy",
-                ConfigProblem::MergeNeedsLakehouseFormat { format: format.as_str(), allowed: FileFormat::merge_formats() },
+                ConfigProblem::MergeNeedsLakehouseFormat {
+                    format: format.as_str(),
+                    allowed: FileFormat::merge_formats(),
+                },
             ));
         }
         if format == FileFormat::Hudi && self.cfg.unique_key.is_empty() {
-            return Err(self.err("unique_key", ConfigProblem::Required { why: "for Hudi incremental models" }));
+            return Err(self.err(
+                "unique_key",
+                ConfigProblem::Required {
+                    why: "for Hudi incremental models",
+                },
+            ));
         }
-        if strategy == IncrementalStrategy::Merge && self.cfg.unique_key.is_empty() && format != FileFormat::Hudi {
+        if strategy == IncrementalStrategy::Merge
+            && self.cfg.unique_key.is_empty()
+            && format != FileFormat::Hudi
+        {
             self.warnings.push(
                 "merge without unique_key: the merge condition is FALSE, so every row is inserted (like append)".into(),
             );
@@ -477,10 +637,17 @@ impl Planner<'_> {
             }
             return Ok((relation, steps));
         }
-        let Existing::Table(existing) = self.existing else { unreachable!("incremental run needs a table") };
+        let Existing::Table(existing) = self.existing else {
+            unreachable!("incremental run needs a table")
+        };
         let relation = self.relation(existing.known_format().unwrap_or(format))?;
         let (tmp, kind) = self.temp_relation(format)?;
-        steps.push(Step::CreateTempRelation { relation: tmp.clone(), kind, format, query: self.query(format) });
+        steps.push(Step::CreateTempRelation {
+            relation: tmp.clone(),
+            kind,
+            format,
+            query: self.query(format),
+        });
         if self.cfg.on_schema_change != crate::config::OnSchemaChange::Ignore {
             steps.push(Step::SyncSchema {
                 target: relation.clone(),
@@ -492,7 +659,10 @@ impl Planner<'_> {
         }
         steps.extend(self.hooks(HookPhase::SqlHeader));
         steps.push(match strategy {
-            IncrementalStrategy::Append => Step::InsertInto { target: relation.clone(), source: tmp.clone() },
+            IncrementalStrategy::Append => Step::InsertInto {
+                target: relation.clone(),
+                source: tmp.clone(),
+            },
             IncrementalStrategy::InsertOverwrite => Step::InsertOverwrite {
                 target: relation.clone(),
                 source: tmp.clone(),
@@ -500,7 +670,12 @@ impl Planner<'_> {
                     Partitions::Whole
                 } else {
                     Partitions::Dynamic(
-                        self.cfg.partition_by.iter().filter(|p| p.is_identity()).map(|p| p.column().clone()).collect(),
+                        self.cfg
+                            .partition_by
+                            .iter()
+                            .filter(|p| p.is_identity())
+                            .map(|p| p.column().clone())
+                            .collect(),
                     )
                 },
                 format,
@@ -516,7 +691,10 @@ impl Planner<'_> {
                     .collect::<Result<_, _>>()
                     .map_err(self.sql_err("unique_key"))?,
                 predicates: self.cfg.incremental_predicates.clone(),
-                update: match (&self.cfg.merge_update_columns, &self.cfg.merge_exclude_columns) {
+                update: match (
+                    &self.cfg.merge_update_columns,
+                    &self.cfg.merge_exclude_columns,
+                ) {
                     (Some(only), _) => UpdateColumns::Only(only.clone()),
                     (None, Some(ex)) => UpdateColumns::AllExcept(ex.clone()),
                     (None, None) => UpdateColumns::All,
@@ -529,11 +707,19 @@ impl Planner<'_> {
         steps.extend(self.lake_formation());
         steps.push(Step::Drop {
             relation: tmp,
-            kind: if kind == TempKind::View { DropKind::View } else { DropKind::Table },
+            kind: if kind == TempKind::View {
+                DropKind::View
+            } else {
+                DropKind::Table
+            },
             purge: kind == TempKind::Table && self.purge(format),
         });
         if format == FileFormat::Delta {
-            let loc = existing.location.clone().map(Ok).unwrap_or_else(|| self.location())?;
+            let loc = existing
+                .location
+                .clone()
+                .map(Ok)
+                .unwrap_or_else(|| self.location())?;
             steps.extend(self.delta_manifest(&relation, loc, false)?);
         }
         Ok((relation, steps))
@@ -544,12 +730,19 @@ impl Planner<'_> {
     fn temp_relation(&self, format: FileFormat) -> Result<(RelationName, TempKind), PlanError> {
         let name = format!("{}_{}", self.model.alias, self.cfg.custom_temp_suffix);
         if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
-            let schema = self.target.temp_schema.clone().unwrap_or_else(|| self.model.schema.clone());
+            let schema = self
+                .target
+                .temp_schema
+                .clone()
+                .unwrap_or_else(|| self.model.schema.clone());
             let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
                 .map_err(self.sql_err("temp_schema"))?;
             Ok((r, TempKind::Table))
         } else {
-            Ok((RelationName::temp_view(name).map_err(self.sql_err("custom_temp_suffix"))?, TempKind::View))
+            Ok((
+                RelationName::temp_view(name).map_err(self.sql_err("custom_temp_suffix"))?,
+                TempKind::View,
+            ))
         }
     }
 
@@ -558,15 +751,44 @@ impl Planner<'_> {
         let full_refresh = self.full_refresh();
         let mut steps = self.hooks(HookPhase::Pre);
         let (write_relation, location, operation, swap_from) = match self.existing {
-            Existing::Absent => (relation.clone(), self.location()?, HudiOperation::BulkInsert, None),
+            Existing::Absent => (
+                relation.clone(),
+                self.location()?,
+                HudiOperation::BulkInsert,
+                None,
+            ),
             Existing::View => {
-                steps.push(Step::CheckQuery { view: self.check_view()?, query: self.query(FileFormat::Hudi) });
-                steps.push(Step::Drop { relation: relation.clone(), kind: DropKind::View, purge: false });
-                (relation.clone(), self.location()?, HudiOperation::BulkInsert, None)
+                steps.push(Step::CheckQuery {
+                    view: self.check_view()?,
+                    query: self.query(FileFormat::Hudi),
+                });
+                steps.push(Step::Drop {
+                    relation: relation.clone(),
+                    kind: DropKind::View,
+                    purge: false,
+                });
+                (
+                    relation.clone(),
+                    self.location()?,
+                    HudiOperation::BulkInsert,
+                    None,
+                )
             }
             Existing::Table(t) if t.known_format() == Some(FileFormat::Hudi) => {
-                let op = if full_refresh { HudiOperation::InsertOverwriteTable } else { HudiOperation::Upsert };
-                (relation.clone(), t.location.clone().map(Ok).unwrap_or_else(|| self.location())?, op, None)
+                let op = if full_refresh {
+                    HudiOperation::InsertOverwriteTable
+                } else {
+                    HudiOperation::Upsert
+                };
+                (
+                    relation.clone(),
+                    t.location
+                        .clone()
+                        .map(Ok)
+                        .unwrap_or_else(|| self.location())?,
+                    op,
+                    None,
+                )
             }
             Existing::Table(t) if full_refresh => {
                 let staging = relation
@@ -618,20 +840,43 @@ impl Planner<'_> {
         set("className", "org.apache.hudi");
         set("hoodie.datasource.hive_sync.use_jdbc", "false");
         set("hoodie.datasource.write.precombine.field", "update_hudi_ts");
-        set("hoodie.datasource.write.recordkey.field", &self.cfg.unique_key.join(","));
+        set(
+            "hoodie.datasource.write.recordkey.field",
+            &self.cfg.unique_key.join(","),
+        );
         set("hoodie.table.name", table);
         set("hoodie.datasource.hive_sync.database", &self.model.schema);
         set("hoodie.datasource.hive_sync.table", table);
         set("hoodie.datasource.hive_sync.enable", "true");
         set("hoodie.datasource.write.hive_style_partitioning", "true");
-        let parts: Vec<&str> = self.cfg.partition_by.iter().map(|p| p.column().as_str()).collect();
+        let parts: Vec<&str> = self
+            .cfg
+            .partition_by
+            .iter()
+            .map(|p| p.column().as_str())
+            .collect();
         if parts.is_empty() {
-            set("hoodie.datasource.hive_sync.partition_extractor_class", "org.apache.hudi.hive.NonPartitionedExtractor");
-            set("hoodie.datasource.write.keygenerator.class", "org.apache.hudi.keygen.NonpartitionedKeyGenerator");
+            set(
+                "hoodie.datasource.hive_sync.partition_extractor_class",
+                "org.apache.hudi.hive.NonPartitionedExtractor",
+            );
+            set(
+                "hoodie.datasource.write.keygenerator.class",
+                "org.apache.hudi.keygen.NonpartitionedKeyGenerator",
+            );
         } else {
-            set("hoodie.datasource.write.partitionpath.field", &parts.join(","));
-            set("hoodie.datasource.hive_sync.partition_extractor_class", "org.apache.hudi.hive.MultiPartKeysValueExtractor");
-            set("hoodie.datasource.hive_sync.partition_fields", &parts.join(","));
+            set(
+                "hoodie.datasource.write.partitionpath.field",
+                &parts.join(","),
+            );
+            set(
+                "hoodie.datasource.hive_sync.partition_extractor_class",
+                "org.apache.hudi.hive.MultiPartKeysValueExtractor",
+            );
+            set(
+                "hoodie.datasource.hive_sync.partition_fields",
+                &parts.join(","),
+            );
         }
         set("hoodie.index.type", "GLOBAL_BLOOM");
         set("hoodie.bloom.index.update.partition.path", "true");
@@ -642,7 +887,10 @@ impl Planner<'_> {
                 set("hoodie.cleaner.policy", "KEEP_LATEST_COMMITS");
                 set("hoodie.cleaner.commits.retained", "10");
             }
-            HudiOperation::InsertOverwriteTable => set("hoodie.datasource.write.operation", "insert_overwrite_table"),
+            HudiOperation::InsertOverwriteTable => set(
+                "hoodie.datasource.write.operation",
+                "insert_overwrite_table",
+            ),
         }
         for (k, v) in &self.cfg.hudi_options {
             o.insert(k.clone(), v.clone());
@@ -677,14 +925,22 @@ impl Planner<'_> {
         }
         let mut steps = self.hooks(HookPhase::Pre);
         if matches!(self.existing, Existing::View) {
-            steps.push(Step::Drop { relation: relation.clone(), kind: DropKind::View, purge: false });
+            steps.push(Step::Drop {
+                relation: relation.clone(),
+                kind: DropKind::View,
+                purge: false,
+            });
         }
         steps.push(Step::LoadSeed {
             relation: relation.clone(),
             path: self.model.seed_path.clone(),
             format,
             mode: self.target.seed_mode,
-            location: if format == FileFormat::S3Tables { None } else { Some(self.location()?) },
+            location: if format == FileFormat::S3Tables {
+                None
+            } else {
+                Some(self.location()?)
+            },
             column_types: self.cfg.column_types.clone(),
             casting: self.target.enable_spark_seed_casting,
             exists: matches!(self.existing, Existing::Table(_)),
@@ -699,7 +955,12 @@ impl Planner<'_> {
 
     fn snapshot(&mut self) -> Result<Built, PlanError> {
         let format = self.format();
-        const ALLOWED: [FileFormat; 4] = [FileFormat::Delta, FileFormat::Iceberg, FileFormat::Hudi, FileFormat::S3Tables];
+        const ALLOWED: [FileFormat; 4] = [
+            FileFormat::Delta,
+            FileFormat::Iceberg,
+            FileFormat::Hudi,
+            FileFormat::S3Tables,
+        ];
         if !ALLOWED.contains(&format) {
             return Err(self.err(
                 "file_format",
@@ -712,16 +973,30 @@ impl Planner<'_> {
         }
         self.check_format(format)?;
         if self.cfg.unique_key.is_empty() {
-            return Err(self.err("unique_key", ConfigProblem::Required { why: "for a snapshot" }));
+            return Err(self.err(
+                "unique_key",
+                ConfigProblem::Required {
+                    why: "for a snapshot",
+                },
+            ));
         }
         let Some(config) = self.cfg.snapshot.clone() else {
-            return Err(self.err("strategy", ConfigProblem::Required { why: "for a snapshot" }));
+            return Err(self.err(
+                "strategy",
+                ConfigProblem::Required {
+                    why: "for a snapshot",
+                },
+            ));
         };
         let unique_key = self
             .cfg
             .unique_key
             .iter()
-            .map(|k| crate::config::key_part(k).ok_or_else(|| self.err("unique_key", ConfigProblem::Invalid("empty key".into()))))
+            .map(|k| {
+                crate::config::key_part(k).ok_or_else(|| {
+                    self.err("unique_key", ConfigProblem::Invalid("empty key".into()))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let spec = SnapshotSpec { unique_key, config };
         let relation = self.relation(format)?;
@@ -729,7 +1004,11 @@ impl Planner<'_> {
         match self.existing {
             Existing::Absent => {
                 let table = self.table_spec(relation.clone(), format, Some(self.location()?));
-                steps.push(Step::SnapshotCreate { table, spec, query: self.model.sql.clone() });
+                steps.push(Step::SnapshotCreate {
+                    table,
+                    spec,
+                    query: self.model.sql.clone(),
+                });
             }
             Existing::View => {
                 return Err(self.err(
@@ -753,14 +1032,26 @@ impl Planner<'_> {
             }
             Existing::Table(_) => {
                 let name = format!("{}__dbt_tmp", self.model.alias);
-                let (staging, kind) = if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
-                    let schema = self.target.temp_schema.clone().unwrap_or_else(|| self.model.schema.clone());
-                    let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
+                let (staging, kind) =
+                    if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
+                        let schema = self
+                            .target
+                            .temp_schema
+                            .clone()
+                            .unwrap_or_else(|| self.model.schema.clone());
+                        let r = RelationName::in_catalog(
+                            self.target.iceberg_catalog.as_deref(),
+                            schema,
+                            name,
+                        )
                         .map_err(self.sql_err("temp_schema"))?;
-                    (r, TempKind::Table)
-                } else {
-                    (RelationName::temp_view(name).map_err(self.sql_err("alias"))?, TempKind::View)
-                };
+                        (r, TempKind::Table)
+                    } else {
+                        (
+                            RelationName::temp_view(name).map_err(self.sql_err("alias"))?,
+                            TempKind::View,
+                        )
+                    };
                 steps.push(Step::SnapshotStaging {
                     staging: staging.clone(),
                     kind,
@@ -775,14 +1066,24 @@ impl Planner<'_> {
                     format,
                     ignore_prefix: Some("dbt_".into()),
                 });
-                steps.push(Step::RefreshTable { relation: relation.clone() });
-                steps.push(Step::SnapshotMerge { target: relation.clone(), staging: staging.clone(), spec });
+                steps.push(Step::RefreshTable {
+                    relation: relation.clone(),
+                });
+                steps.push(Step::SnapshotMerge {
+                    target: relation.clone(),
+                    staging: staging.clone(),
+                    spec,
+                });
                 steps.extend(self.persist_column_docs(&relation));
                 steps.extend(self.lake_formation());
                 steps.extend(self.hooks(HookPhase::Post));
                 steps.push(Step::Drop {
                     relation: staging,
-                    kind: if kind == TempKind::View { DropKind::View } else { DropKind::Table },
+                    kind: if kind == TempKind::View {
+                        DropKind::View
+                    } else {
+                        DropKind::Table
+                    },
                     purge: kind == TempKind::Table && self.purge(format),
                 });
                 return Ok((relation, steps));

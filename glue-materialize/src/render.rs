@@ -1,8 +1,13 @@
 //! Renders plan steps to Spark SQL through `glue-sql`. Steps that are not SQL (catalog swaps, seed loads, Hudi
 //! writes, Lake Formation) render as [`Rendered::Native`]: a description; each engine lowers them to its protocol.
 
-use glue_sql::ddl::{self, AlterTable, CreateTable, CreateView, Drop, DropKind, ExpireSnapshots, SymlinkManifestTable};
-use glue_sql::dml::{Insert, MatchedAction, MergeClause, MergeInto, NotMatchedAction, PartitionSpec, Source};
+use glue_sql::ddl::{
+    self, AlterTable, CreateTable, CreateView, Drop, DropKind, ExpireSnapshots,
+    SymlinkManifestTable,
+};
+use glue_sql::dml::{
+    Insert, MatchedAction, MergeClause, MergeInto, NotMatchedAction, PartitionSpec, Source,
+};
 use glue_sql::snapshot::{ChangeDetection, SnapshotSql};
 use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName, SqlFragment, quote_ident};
@@ -47,12 +52,28 @@ fn names(cols: &[ColumnDef]) -> Vec<Ident> {
     cols.iter().map(|c| c.name.clone()).collect()
 }
 
-fn target_cols<'a>(ctx: &'a RenderContext, step: &'static str) -> Result<&'a [ColumnDef], RenderError> {
-    ctx.target_columns.as_deref().ok_or(RenderError::NeedsColumns { step, which: "target" })
+fn target_cols<'a>(
+    ctx: &'a RenderContext,
+    step: &'static str,
+) -> Result<&'a [ColumnDef], RenderError> {
+    ctx.target_columns
+        .as_deref()
+        .ok_or(RenderError::NeedsColumns {
+            step,
+            which: "target",
+        })
 }
 
-fn source_cols<'a>(ctx: &'a RenderContext, step: &'static str) -> Result<&'a [ColumnDef], RenderError> {
-    ctx.source_columns.as_deref().ok_or(RenderError::NeedsColumns { step, which: "source" })
+fn source_cols<'a>(
+    ctx: &'a RenderContext,
+    step: &'static str,
+) -> Result<&'a [ColumnDef], RenderError> {
+    ctx.source_columns
+        .as_deref()
+        .ok_or(RenderError::NeedsColumns {
+            step,
+            which: "source",
+        })
 }
 
 /// The query of a step, with `update_iceberg_ts` appended when asked.
@@ -96,22 +117,34 @@ fn create_table(spec: &TableSpec, query: SqlFragment, replace: bool) -> CreateTa
     c
 }
 
-fn snapshot_sql(spec: &SnapshotSpec, ctx: &RenderContext, needs_check_cols: bool) -> Result<SnapshotSql, RenderError> {
+fn snapshot_sql(
+    spec: &SnapshotSpec,
+    ctx: &RenderContext,
+    needs_check_cols: bool,
+) -> Result<SnapshotSql, RenderError> {
     let c = &spec.config;
     let detection = match c.strategy {
         SnapshotStrategy::Timestamp => ChangeDetection::Timestamp {
-            updated_at: c.updated_at.clone().unwrap_or_else(|| SqlFragment::new("current_timestamp()")),
+            updated_at: c
+                .updated_at
+                .clone()
+                .unwrap_or_else(|| SqlFragment::new("current_timestamp()")),
         },
         SnapshotStrategy::Check => {
             let columns = match &c.check_cols {
                 Some(cols) => cols.clone(),
-                None if needs_check_cols => names(source_cols(ctx, "SnapshotStaging (check_cols: all)")?)
-                    .into_iter()
-                    .filter(|n| !n.as_str().to_lowercase().starts_with("dbt_"))
-                    .collect(),
+                None if needs_check_cols => {
+                    names(source_cols(ctx, "SnapshotStaging (check_cols: all)")?)
+                        .into_iter()
+                        .filter(|n| !n.as_str().to_lowercase().starts_with("dbt_"))
+                        .collect()
+                }
                 None => Vec::new(),
             };
-            ChangeDetection::Check { columns, updated_at: c.updated_at.clone() }
+            ChangeDetection::Check {
+                columns,
+                updated_at: c.updated_at.clone(),
+            }
         }
     };
     Ok(SnapshotSql {
@@ -136,17 +169,28 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             Rendered::Sql(CreateView::temporary(view.clone(), query_sql(query, ctx)?).to_sql()),
             Rendered::Sql(Drop::view(RelationName::temp_view(view.as_str())?).to_sql()),
         ]),
-        Step::Drop { relation, kind, purge } => {
+        Step::Drop {
+            relation,
+            kind,
+            purge,
+        } => {
             let d = match kind {
                 DropKind::Table => Drop::table(relation.clone()),
                 DropKind::View => Drop::view(relation.clone()),
             };
             sql(d.purge(*purge).to_sql())
         }
-        Step::CreateTableAs { table, query, replace } => {
-            sql(create_table(table, query_sql(query, ctx)?, *replace).to_sql())
-        }
-        Step::SwapTable { target, staging, old_location, delete_old_location } => Ok(native(
+        Step::CreateTableAs {
+            table,
+            query,
+            replace,
+        } => sql(create_table(table, query_sql(query, ctx)?, *replace).to_sql()),
+        Step::SwapTable {
+            target,
+            staging,
+            old_location,
+            delete_old_location,
+        } => Ok(native(
             "swap-table",
             format!(
                 "point {} at the table built as {}\nremove the entry {}\nold location: {} ({})",
@@ -154,30 +198,55 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
                 staging.without_catalog(),
                 staging.without_catalog(),
                 old_location.as_deref().unwrap_or("unknown"),
-                if *delete_old_location { "deleted after the switch" } else { "kept" }
+                if *delete_old_location {
+                    "deleted after the switch"
+                } else {
+                    "kept"
+                }
             ),
         )),
         Step::DeleteLocation { location } => Ok(native("delete-location", location.clone())),
-        Step::CreateView { relation, query, comment } => {
+        Step::CreateView {
+            relation,
+            query,
+            comment,
+        } => {
             let mut v = CreateView::new(relation.clone(), query_sql(query, ctx)?);
             if let Some(c) = comment {
                 v = v.comment(c.clone());
             }
             sql(v.to_sql())
         }
-        Step::CreateTempRelation { relation, kind, format, query } => {
+        Step::CreateTempRelation {
+            relation,
+            kind,
+            format,
+            query,
+        } => {
             let q = query_sql(query, ctx)?;
             match kind {
-                TempKind::View => sql(CreateView::temporary(relation.identifier.clone(), q).to_sql()),
+                TempKind::View => {
+                    sql(CreateView::temporary(relation.identifier.clone(), q).to_sql())
+                }
                 TempKind::Table => {
-                    let using = if *format == FileFormat::S3Tables { None } else { Some(format.provider()) };
+                    let using = if *format == FileFormat::S3Tables {
+                        None
+                    } else {
+                        Some(format.provider())
+                    };
                     let mut c = CreateTable::as_query(relation.clone(), q).or_replace(true);
                     c.using = using;
                     sql(c.to_sql())
                 }
             }
         }
-        Step::SyncSchema { target, mode, format, ignore_prefix, .. } => {
+        Step::SyncSchema {
+            target,
+            mode,
+            format,
+            ignore_prefix,
+            ..
+        } => {
             let diff = SchemaDiff::between(
                 source_cols(ctx, "SyncSchema")?,
                 target_cols(ctx, "SyncSchema")?,
@@ -188,11 +257,21 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         }
         Step::InsertInto { target, source } => {
             let cols = names(target_cols(ctx, "InsertInto")?);
-            sql(Insert::into(target.clone(), Source::Relation(source.clone())).columns(cols).to_sql())
+            sql(
+                Insert::into(target.clone(), Source::Relation(source.clone()))
+                    .columns(cols)
+                    .to_sql(),
+            )
         }
-        Step::InsertOverwrite { target, source, partitions, format } => {
+        Step::InsertOverwrite {
+            target,
+            source,
+            partitions,
+            format,
+        } => {
             let cols = names(target_cols(ctx, "InsertOverwrite")?);
-            let mut i = Insert::overwrite(target.clone(), Source::Relation(source.clone())).columns(cols);
+            let mut i =
+                Insert::overwrite(target.clone(), Source::Relation(source.clone())).columns(cols);
             // Hive-style tables name their partition columns; Delta and Iceberg tables take none (their dynamic
             // overwrite replaces the partitions present in the data).
             if let Partitions::Dynamic(p) = partitions
@@ -202,45 +281,91 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             }
             sql(i.to_sql())
         }
-        Step::Merge { target, source, keys, predicates, update } => {
+        Step::Merge {
+            target,
+            source,
+            keys,
+            predicates,
+            update,
+        } => {
             let all = names(target_cols(ctx, "Merge")?);
             let update_cols: Vec<Ident> = match update {
                 UpdateColumns::All => all.clone(),
                 UpdateColumns::Only(c) => c.clone(),
-                UpdateColumns::AllExcept(ex) => {
-                    all.iter().filter(|c| !ex.iter().any(|e| e.as_str().eq_ignore_ascii_case(c.as_str()))).cloned().collect()
-                }
+                UpdateColumns::AllExcept(ex) => all
+                    .iter()
+                    .filter(|c| {
+                        !ex.iter()
+                            .any(|e| e.as_str().eq_ignore_ascii_case(c.as_str()))
+                    })
+                    .cloned()
+                    .collect(),
             };
-            let matched = if update_cols.is_empty() { MatchedAction::UpdateAll } else { MatchedAction::UpdateColumns(update_cols) };
-            let m = MergeInto::upsert(target.clone(), Source::Relation(source.clone()), keys.clone())
-                .predicates(predicates.clone())
-                .clauses(vec![
-                    MergeClause::Matched(None, matched),
-                    MergeClause::NotMatched(None, NotMatchedAction::InsertColumns(all)),
-                ]);
+            let matched = if update_cols.is_empty() {
+                MatchedAction::UpdateAll
+            } else {
+                MatchedAction::UpdateColumns(update_cols)
+            };
+            let m = MergeInto::upsert(
+                target.clone(),
+                Source::Relation(source.clone()),
+                keys.clone(),
+            )
+            .predicates(predicates.clone())
+            .clauses(vec![
+                MergeClause::Matched(None, matched),
+                MergeClause::NotMatched(None, NotMatchedAction::InsertColumns(all)),
+            ]);
             sql(m.to_sql())
         }
-        Step::HudiWrite { relation, location, operation, options, substitute_variables, .. } => Ok(native(
+        Step::HudiWrite {
+            relation,
+            location,
+            operation,
+            options,
+            substitute_variables,
+            ..
+        } => Ok(native(
             "hudi-write",
             format!(
                 "write the query to {relation} at {location} as Hudi ({operation:?})\noptions: {}\n\
                  substitute_variables: {substitute_variables:?}",
-                options.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+                options
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
-        Step::ExpireSnapshots { relation, catalog, retain_last } => sql(ExpireSnapshots {
+        Step::ExpireSnapshots {
+            relation,
+            catalog,
+            retain_last,
+        } => sql(ExpireSnapshots {
             catalog: catalog.clone(),
             table: relation.clone(),
             older_than: ctx.now.clone(),
             retain_last: *retain_last,
         }
         .to_sql()),
-        Step::DeltaManifest { table, manifest_table, location, partition_by, create } => {
-            let mut out =
-                native("delta-generate-manifest", format!("GENERATE symlink_format_manifest for {table} at {location}"));
+        Step::DeltaManifest {
+            table,
+            manifest_table,
+            location,
+            partition_by,
+            create,
+        } => {
+            let mut out = native(
+                "delta-generate-manifest",
+                format!("GENERATE symlink_format_manifest for {table} at {location}"),
+            );
             if *create {
                 let cols = target_cols(ctx, "DeltaManifest")?;
-                let is_part = |c: &ColumnDef| partition_by.iter().any(|p| p.as_str().eq_ignore_ascii_case(c.name.as_str()));
+                let is_part = |c: &ColumnDef| {
+                    partition_by
+                        .iter()
+                        .any(|p| p.as_str().eq_ignore_ascii_case(c.name.as_str()))
+                };
                 out.push(Rendered::Sql(Drop::table(manifest_table.clone()).to_sql()));
                 out.push(Rendered::Sql(
                     SymlinkManifestTable {
@@ -258,36 +383,71 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             }
             out.extend(native(
                 "glue-add-location",
-                format!("add {location} to StorageDescriptor.AdditionalLocations of {manifest_table}"),
+                format!(
+                    "add {location} to StorageDescriptor.AdditionalLocations of {manifest_table}"
+                ),
             ));
             Ok(out)
         }
-        Step::SnapshotStaging { staging, kind, target, spec, query } => {
+        Step::SnapshotStaging {
+            staging,
+            kind,
+            target,
+            spec,
+            query,
+        } => {
             let s = snapshot_sql(spec, ctx, true)?;
             let needs_source = s.hard_deletes == glue_sql::snapshot::HardDeletes::NewRecord;
-            let source_columns = if needs_source { names(source_cols(ctx, "SnapshotStaging")?) } else { Vec::new() };
+            let source_columns = if needs_source {
+                names(source_cols(ctx, "SnapshotStaging")?)
+            } else {
+                Vec::new()
+            };
             let select = SqlFragment::new(s.staging_select(query, target, &source_columns));
             match kind {
-                TempKind::View => sql(CreateView::temporary(staging.identifier.clone(), select).to_sql()),
-                TempKind::Table => sql(CreateTable::as_query(staging.clone(), select).or_replace(true).using("iceberg").to_sql()),
+                TempKind::View => {
+                    sql(CreateView::temporary(staging.identifier.clone(), select).to_sql())
+                }
+                TempKind::Table => sql(CreateTable::as_query(staging.clone(), select)
+                    .or_replace(true)
+                    .using("iceberg")
+                    .to_sql()),
             }
         }
         Step::SnapshotCreate { table, spec, query } => {
             let s = snapshot_sql(spec, ctx, false)?;
             sql(create_table(table, SqlFragment::new(s.build_select(query)), false).to_sql())
         }
-        Step::SnapshotMerge { target, staging, spec } => {
+        Step::SnapshotMerge {
+            target,
+            staging,
+            spec,
+        } => {
             let s = snapshot_sql(spec, ctx, false)?;
             let insert = ctx.target_columns.as_deref().map(names).unwrap_or_default();
             sql(s.merge(target.clone(), staging.clone(), insert).to_sql())
         }
-        Step::LoadSeed { relation, path, format, mode, location, column_types, casting, exists, replace } => Ok(native(
+        Step::LoadSeed {
+            relation,
+            path,
+            format,
+            mode,
+            location,
+            column_types,
+            casting,
+            exists,
+            replace,
+        } => Ok(native(
             "load-seed",
             format!(
                 "load {} into {relation} as {format} (mode {mode}{}{})\nlocation: {}\ncolumn_types: {column_types:?}{}",
                 path.as_deref().unwrap_or("<csv>"),
                 if *exists { ", table exists" } else { "" },
-                if *replace { ", full refresh: rebuild" } else { "" },
+                if *replace {
+                    ", full refresh: rebuild"
+                } else {
+                    ""
+                },
                 location.as_deref().unwrap_or("managed"),
                 if *casting { "\nspark seed casting" } else { "" },
             ),
@@ -295,15 +455,30 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         Step::RefreshTable { relation } => sql(ddl::refresh_table(relation)),
         Step::PersistColumnDocs { relation, columns } => Ok(columns
             .iter()
-            .map(|(c, d)| Rendered::Sql(AlterTable::ColumnComment(relation.clone(), c.clone(), d.clone()).to_sql()))
+            .map(|(c, d)| {
+                Rendered::Sql(
+                    AlterTable::ColumnComment(relation.clone(), c.clone(), d.clone()).to_sql(),
+                )
+            })
             .collect()),
-        Step::LakeFormation { database, table, catalog_id, tags, grants } => Ok(native(
+        Step::LakeFormation {
+            database,
+            table,
+            catalog_id,
+            tags,
+            grants,
+        } => Ok(native(
             "lake-formation",
             format!(
                 "reconcile {database}.{table} (catalog {})\ntags: {}\ndata-cell filters: {}",
                 catalog_id.as_deref().unwrap_or("caller's account"),
-                tags.as_ref().map(|t| format!("{t:?}")).unwrap_or_else(|| "-".into()),
-                grants.as_ref().map(|g| format!("{:?}", g.data_cell_filters)).unwrap_or_else(|| "-".into()),
+                tags.as_ref()
+                    .map(|t| format!("{t:?}"))
+                    .unwrap_or_else(|| "-".into()),
+                grants
+                    .as_ref()
+                    .map(|g| format!("{:?}", g.data_cell_filters))
+                    .unwrap_or_else(|| "-".into()),
             ),
         )),
     }

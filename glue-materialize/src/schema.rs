@@ -1,9 +1,9 @@
 //! `on_schema_change`: the difference between the new rows' columns and the table's, and the ALTERs that apply it.
 //! Pure: engines describe both relations and call [`schema_change`].
 
+use glue_sql::RelationName;
 use glue_sql::ddl::AlterTable;
 use glue_sql::types::ColumnDef;
-use glue_sql::RelationName;
 use thiserror::Error;
 
 use crate::config::{FileFormat, OnSchemaChange};
@@ -21,21 +21,35 @@ pub struct SchemaDiff {
 
 impl SchemaDiff {
     /// Compares; source columns starting with `ignore_prefix` are left out (snapshot meta columns).
-    pub fn between(source: &[ColumnDef], target: &[ColumnDef], ignore_prefix: Option<&str>) -> Self {
+    pub fn between(
+        source: &[ColumnDef],
+        target: &[ColumnDef],
+        ignore_prefix: Option<&str>,
+    ) -> Self {
         let key = |c: &ColumnDef| c.name.as_str().to_lowercase();
-        let ignored = |c: &ColumnDef| ignore_prefix.is_some_and(|p| key(c).starts_with(&p.to_lowercase()));
+        let ignored =
+            |c: &ColumnDef| ignore_prefix.is_some_and(|p| key(c).starts_with(&p.to_lowercase()));
         let mut d = Self::default();
         for s in source.iter().filter(|c| !ignored(c)) {
             match target.iter().find(|t| key(t) == key(s)) {
                 None => d.added.push(s.clone()),
-                Some(t) if !t.data_type.as_str().eq_ignore_ascii_case(s.data_type.as_str()) => {
+                Some(t)
+                    if !t
+                        .data_type
+                        .as_str()
+                        .eq_ignore_ascii_case(s.data_type.as_str()) =>
+                {
                     d.retyped.push((t.clone(), s.clone()))
                 }
                 Some(_) => {}
             }
         }
         if ignore_prefix.is_none() {
-            d.removed = target.iter().filter(|t| !source.iter().any(|s| key(s) == key(t))).cloned().collect();
+            d.removed = target
+                .iter()
+                .filter(|t| !source.iter().any(|s| key(s) == key(t)))
+                .cloned()
+                .collect();
         }
         d
     }
@@ -55,8 +69,11 @@ impl SchemaDiff {
             parts.push(format!("missing columns: {}", names(&self.removed)));
         }
         if !self.retyped.is_empty() {
-            let r: Vec<String> =
-                self.retyped.iter().map(|(t, s)| format!("{} {} -> {}", t.name, t.data_type, s.data_type)).collect();
+            let r: Vec<String> = self
+                .retyped
+                .iter()
+                .map(|(t, s)| format!("{} {} -> {}", t.name, t.data_type, s.data_type))
+                .collect();
             parts.push(format!("changed types: {}", r.join(", ")));
         }
         parts.join("; ")
@@ -108,7 +125,10 @@ pub fn schema_change(
     match mode {
         OnSchemaChange::Ignore => {}
         OnSchemaChange::Fail => {
-            return Err(SchemaChangeError::Changed { target: target.to_string(), diff: diff.describe() });
+            return Err(SchemaChangeError::Changed {
+                target: target.to_string(),
+                diff: diff.describe(),
+            });
         }
         OnSchemaChange::AppendNewColumns | OnSchemaChange::SyncAllColumns => {
             if !diff.added.is_empty() {
@@ -122,13 +142,20 @@ pub fn schema_change(
                     if !format.can_drop_columns() {
                         return Err(unsupported("drop columns"));
                     }
-                    out.push(AlterTable::DropColumns(target.clone(), diff.removed.iter().map(|c| c.name.clone()).collect()));
+                    out.push(AlterTable::DropColumns(
+                        target.clone(),
+                        diff.removed.iter().map(|c| c.name.clone()).collect(),
+                    ));
                 }
                 for (t, s) in &diff.retyped {
                     if !format.in_iceberg_catalog() {
                         return Err(unsupported("change column types"));
                     }
-                    out.push(AlterTable::AlterColumnType(target.clone(), t.name.clone(), s.data_type.clone()));
+                    out.push(AlterTable::AlterColumnType(
+                        target.clone(),
+                        t.name.clone(),
+                        s.data_type.clone(),
+                    ));
                 }
             }
         }
@@ -147,20 +174,61 @@ mod tests {
     #[test]
     fn modes() {
         let t = RelationName::new("s", "t").unwrap();
-        let diff = SchemaDiff::between(&[c("ID", "bigint"), c("x", "string")], &[c("id", "bigint"), c("y", "int")], None);
+        let diff = SchemaDiff::between(
+            &[c("ID", "bigint"), c("x", "string")],
+            &[c("id", "bigint"), c("y", "int")],
+            None,
+        );
         assert_eq!(diff.added, vec![c("x", "string")]);
         assert_eq!(diff.removed, vec![c("y", "int")]);
         assert!(schema_change(&t, &diff, OnSchemaChange::Fail, FileFormat::Parquet).is_err());
-        let a = schema_change(&t, &diff, OnSchemaChange::AppendNewColumns, FileFormat::Parquet).unwrap();
+        let a = schema_change(
+            &t,
+            &diff,
+            OnSchemaChange::AppendNewColumns,
+            FileFormat::Parquet,
+        )
+        .unwrap();
         assert_eq!(a.len(), 1);
-        assert!(schema_change(&t, &diff, OnSchemaChange::SyncAllColumns, FileFormat::Parquet).is_err());
-        assert_eq!(schema_change(&t, &diff, OnSchemaChange::SyncAllColumns, FileFormat::Iceberg).unwrap().len(), 2);
-        assert!(schema_change(&t, &SchemaDiff::default(), OnSchemaChange::Fail, FileFormat::Parquet).unwrap().is_empty());
+        assert!(
+            schema_change(
+                &t,
+                &diff,
+                OnSchemaChange::SyncAllColumns,
+                FileFormat::Parquet
+            )
+            .is_err()
+        );
+        assert_eq!(
+            schema_change(
+                &t,
+                &diff,
+                OnSchemaChange::SyncAllColumns,
+                FileFormat::Iceberg
+            )
+            .unwrap()
+            .len(),
+            2
+        );
+        assert!(
+            schema_change(
+                &t,
+                &SchemaDiff::default(),
+                OnSchemaChange::Fail,
+                FileFormat::Parquet
+            )
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
     fn prefix_is_ignored() {
-        let d = SchemaDiff::between(&[c("dbt_change_type", "string"), c("id", "int")], &[c("id", "int"), c("dbt_scd_id", "string")], Some("dbt_"));
+        let d = SchemaDiff::between(
+            &[c("dbt_change_type", "string"), c("id", "int")],
+            &[c("id", "int"), c("dbt_scd_id", "string")],
+            Some("dbt_"),
+        );
         assert!(d.is_empty());
     }
 }

@@ -387,14 +387,181 @@ impl Step {
     /// The table format this step writes, when it writes one.
     pub fn format(&self) -> Option<FileFormat> {
         match self {
-            Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => Some(table.format),
-            Step::CreateTempRelation { kind: TempKind::Table, format, .. } => Some(*format),
+            Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => {
+                Some(table.format)
+            }
+            Step::CreateTempRelation {
+                kind: TempKind::Table,
+                format,
+                ..
+            } => Some(*format),
             Step::SyncSchema { format, .. } | Step::InsertOverwrite { format, .. } => Some(*format),
             Step::HudiWrite { .. } => Some(FileFormat::Hudi),
             Step::ExpireSnapshots { .. } => Some(FileFormat::Iceberg),
             Step::DeltaManifest { .. } => Some(FileFormat::Delta),
             Step::LoadSeed { format, .. } => Some(*format),
             _ => None,
+        }
+    }
+}
+
+fn loc(l: &Option<String>) -> String {
+    l.as_deref()
+        .map(|l| format!(" location={l}"))
+        .unwrap_or_default()
+}
+
+impl std::fmt::Display for Step {
+    /// A one-line summary (the rendered SQL carries the detail).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Hook { phase, .. } => write!(f, "Hook {phase:?}"),
+            Step::CheckQuery { view, .. } => write!(f, "CheckQuery via temporary view {view}"),
+            Step::Drop {
+                relation,
+                kind,
+                purge,
+            } => {
+                write!(
+                    f,
+                    "Drop {kind:?} {relation}{}",
+                    if *purge { " purge" } else { "" }
+                )
+            }
+            Step::CreateTableAs {
+                table,
+                replace,
+                query,
+            } => write!(
+                f,
+                "CreateTableAs {} format={}{}{}{}",
+                table.relation,
+                table.format,
+                if *replace { " replace" } else { "" },
+                loc(&table.location),
+                if query.add_iceberg_timestamp {
+                    " +update_iceberg_ts"
+                } else {
+                    ""
+                }
+            ),
+            Step::SwapTable {
+                target,
+                staging,
+                delete_old_location,
+                ..
+            } => write!(
+                f,
+                "SwapTable {target} <- {staging}{}",
+                if *delete_old_location {
+                    " (old location deleted)"
+                } else {
+                    ""
+                }
+            ),
+            Step::DeleteLocation { location } => write!(f, "DeleteLocation {location}"),
+            Step::CreateView { relation, .. } => write!(f, "CreateView {relation}"),
+            Step::CreateTempRelation { relation, kind, .. } => {
+                write!(f, "CreateTempRelation {kind:?} {relation}")
+            }
+            Step::SyncSchema {
+                target,
+                source,
+                mode,
+                ..
+            } => write!(f, "SyncSchema {mode} {target} from {source}"),
+            Step::InsertInto { target, source } => write!(f, "InsertInto {target} from {source}"),
+            Step::InsertOverwrite {
+                target,
+                source,
+                partitions,
+                ..
+            } => {
+                write!(
+                    f,
+                    "InsertOverwrite {target} from {source} partitions={partitions:?}"
+                )
+            }
+            Step::Merge {
+                target,
+                source,
+                keys,
+                update,
+                predicates,
+            } => write!(
+                f,
+                "Merge {target} from {source} keys=[{}] update={update:?} predicates={}",
+                keys.iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                predicates.len()
+            ),
+            Step::HudiWrite {
+                relation,
+                operation,
+                location,
+                ..
+            } => {
+                write!(f, "HudiWrite {relation} {operation:?} location={location}")
+            }
+            Step::ExpireSnapshots {
+                relation,
+                retain_last,
+                ..
+            } => {
+                write!(f, "ExpireSnapshots {relation} retain_last={retain_last}")
+            }
+            Step::DeltaManifest {
+                manifest_table,
+                create,
+                ..
+            } => {
+                write!(
+                    f,
+                    "DeltaManifest {manifest_table}{}",
+                    if *create { " create" } else { " refresh" }
+                )
+            }
+            Step::SnapshotStaging { staging, kind, .. } => {
+                write!(f, "SnapshotStaging {kind:?} {staging}")
+            }
+            Step::SnapshotCreate { table, .. } => {
+                write!(
+                    f,
+                    "SnapshotCreate {} format={}{}",
+                    table.relation,
+                    table.format,
+                    loc(&table.location)
+                )
+            }
+            Step::SnapshotMerge {
+                target, staging, ..
+            } => write!(f, "SnapshotMerge {target} from {staging}"),
+            Step::LoadSeed {
+                relation,
+                format,
+                mode,
+                exists,
+                replace,
+                ..
+            } => write!(
+                f,
+                "LoadSeed {relation} format={format} mode={mode}{}{}",
+                if *exists { " exists" } else { "" },
+                if *replace { " replace" } else { "" }
+            ),
+            Step::RefreshTable { relation } => write!(f, "RefreshTable {relation}"),
+            Step::PersistColumnDocs { relation, columns } => {
+                write!(
+                    f,
+                    "PersistColumnDocs {relation} ({} columns)",
+                    columns.len()
+                )
+            }
+            Step::LakeFormation {
+                database, table, ..
+            } => write!(f, "LakeFormation {database}.{table}"),
         }
     }
 }

@@ -85,7 +85,11 @@ pub fn check_select(sql: &str) -> Result<(), SyntaxError> {
     let statements = Parser::parse_sql(&SparkDialect, sql).map_err(from_parser_error)?;
     match statements.as_slice() {
         [Statement::Query(_)] => Ok(()),
-        [] => Err(SyntaxError { message: "the model's SQL is empty".into(), line: None, column: None }),
+        [] => Err(SyntaxError {
+            message: "the model's SQL is empty".into(),
+            line: None,
+            column: None,
+        }),
         [_] => Err(SyntaxError {
             message: "the model's SQL is not a query (expected SELECT, WITH or VALUES)".into(),
             line: Some(1),
@@ -105,7 +109,11 @@ fn from_parser_error(e: ParserError) -> SyntaxError {
         ParserError::RecursionLimitExceeded => "the query nests too deeply".to_string(),
     };
     let (message, line, column) = split_position(&text);
-    SyntaxError { message, line, column }
+    SyntaxError {
+        message,
+        line,
+        column,
+    }
 }
 
 /// sqlparser appends " at Line: L, Column: C" to its messages.

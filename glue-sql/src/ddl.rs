@@ -49,12 +49,18 @@ pub struct CreateTable {
 impl CreateTable {
     /// `CREATE TABLE relation … AS query`.
     pub fn as_query(relation: RelationName, query: SqlFragment) -> Self {
-        Self { query: Some(query), ..Self::bare(relation) }
+        Self {
+            query: Some(query),
+            ..Self::bare(relation)
+        }
     }
 
     /// `CREATE TABLE relation (columns) …`.
     pub fn with_columns(relation: RelationName, columns: Vec<ColumnDef>) -> Self {
-        Self { columns, ..Self::bare(relation) }
+        Self {
+            columns,
+            ..Self::bare(relation)
+        }
     }
 
     fn bare(relation: RelationName) -> Self {
@@ -104,7 +110,10 @@ impl CreateTable {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.partitioned_by = idents(columns, "partition column")?.into_iter().map(PartitionField::Column).collect();
+        self.partitioned_by = idents(columns, "partition column")?
+            .into_iter()
+            .map(PartitionField::Column)
+            .collect();
         Ok(self)
     }
 
@@ -140,7 +149,11 @@ impl CreateTable {
 
     /// Renders the statement.
     pub fn to_sql(&self) -> String {
-        let mut s = String::from(if self.replace { "CREATE OR REPLACE TABLE " } else { "CREATE TABLE " });
+        let mut s = String::from(if self.replace {
+            "CREATE OR REPLACE TABLE "
+        } else {
+            "CREATE TABLE "
+        });
         if self.if_not_exists {
             s.push_str("IF NOT EXISTS ");
         }
@@ -159,14 +172,24 @@ impl CreateTable {
             s.push_str(&format!("\nOPTIONS ({})", kv_list(&self.options, " ")));
         }
         if !self.partitioned_by.is_empty() {
-            let p: Vec<String> = self.partitioned_by.iter().map(PartitionField::to_sql).collect();
+            let p: Vec<String> = self
+                .partitioned_by
+                .iter()
+                .map(PartitionField::to_sql)
+                .collect();
             s.push_str(&format!("\nPARTITIONED BY ({})", p.join(", ")));
         }
         if let Some((cols, n)) = &self.clustered_by {
-            s.push_str(&format!("\nCLUSTERED BY ({}) INTO {n} BUCKETS", join_idents(cols)));
+            s.push_str(&format!(
+                "\nCLUSTERED BY ({}) INTO {n} BUCKETS",
+                join_idents(cols)
+            ));
         }
         if !self.properties.is_empty() {
-            s.push_str(&format!("\nTBLPROPERTIES ({})", kv_list(&self.properties, " = ")));
+            s.push_str(&format!(
+                "\nTBLPROPERTIES ({})",
+                kv_list(&self.properties, " = ")
+            ));
         }
         if let Some(l) = &self.location {
             s.push_str(&format!("\nLOCATION {}", string_literal(l)));
@@ -200,13 +223,29 @@ pub struct CreateView {
 impl CreateView {
     /// `CREATE OR REPLACE VIEW relation AS query`.
     pub fn new(relation: RelationName, query: SqlFragment) -> Self {
-        Self { replace: true, temporary: false, relation, comment: None, query }
+        Self {
+            replace: true,
+            temporary: false,
+            relation,
+            comment: None,
+            query,
+        }
     }
 
     /// `CREATE OR REPLACE TEMPORARY VIEW name AS query` (the name is rendered unqualified).
     pub fn temporary(name: Ident, query: SqlFragment) -> Self {
-        let relation = RelationName { catalog: None, schema: None, identifier: name };
-        Self { replace: true, temporary: true, relation, comment: None, query }
+        let relation = RelationName {
+            catalog: None,
+            schema: None,
+            identifier: name,
+        };
+        Self {
+            replace: true,
+            temporary: true,
+            relation,
+            comment: None,
+            query,
+        }
     }
 
     /// Sets `OR REPLACE`.
@@ -266,12 +305,22 @@ pub struct Drop {
 impl Drop {
     /// `DROP TABLE IF EXISTS relation`.
     pub fn table(relation: RelationName) -> Self {
-        Self { kind: DropKind::Table, relation, if_exists: true, purge: false }
+        Self {
+            kind: DropKind::Table,
+            relation,
+            if_exists: true,
+            purge: false,
+        }
     }
 
     /// `DROP VIEW IF EXISTS relation`.
     pub fn view(relation: RelationName) -> Self {
-        Self { kind: DropKind::View, relation, if_exists: true, purge: false }
+        Self {
+            kind: DropKind::View,
+            relation,
+            if_exists: true,
+            purge: false,
+        }
     }
 
     /// Adds `PURGE` (tables only; ignored for views).
@@ -287,7 +336,11 @@ impl Drop {
             DropKind::View => "VIEW",
         };
         let ie = if self.if_exists { "IF EXISTS " } else { "" };
-        let purge = if self.purge && self.kind == DropKind::Table { " PURGE" } else { "" };
+        let purge = if self.purge && self.kind == DropKind::Table {
+            " PURGE"
+        } else {
+            ""
+        };
         format!("DROP {kind} {ie}{}{purge}", self.relation)
     }
 }
@@ -317,12 +370,23 @@ impl AlterTable {
                 let c: Vec<String> = cols.iter().map(ColumnDef::to_sql).collect();
                 format!("ALTER TABLE {t} ADD COLUMNS ({})", c.join(", "))
             }
-            Self::DropColumns(t, cols) => format!("ALTER TABLE {t} DROP COLUMNS ({})", join_idents(cols)),
-            Self::AlterColumnType(t, c, ty) => format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty}"),
-            Self::SetProperties(t, p) => format!("ALTER TABLE {t} SET TBLPROPERTIES ({})", kv_list(p, " = ")),
-            Self::SetLocation(t, l) => format!("ALTER TABLE {t} SET LOCATION {}", string_literal(l)),
+            Self::DropColumns(t, cols) => {
+                format!("ALTER TABLE {t} DROP COLUMNS ({})", join_idents(cols))
+            }
+            Self::AlterColumnType(t, c, ty) => {
+                format!("ALTER TABLE {t} ALTER COLUMN {c} TYPE {ty}")
+            }
+            Self::SetProperties(t, p) => {
+                format!("ALTER TABLE {t} SET TBLPROPERTIES ({})", kv_list(p, " = "))
+            }
+            Self::SetLocation(t, l) => {
+                format!("ALTER TABLE {t} SET LOCATION {}", string_literal(l))
+            }
             Self::ColumnComment(t, c, comment) => {
-                format!("ALTER TABLE {t} ALTER COLUMN {c} COMMENT {}", string_literal(comment))
+                format!(
+                    "ALTER TABLE {t} ALTER COLUMN {c} COMMENT {}",
+                    string_literal(comment)
+                )
             }
         }
     }
@@ -344,7 +408,12 @@ pub struct CreateDatabase {
 impl CreateDatabase {
     /// `CREATE DATABASE IF NOT EXISTS name`.
     pub fn new(name: Ident) -> Self {
-        Self { name, if_not_exists: true, comment: None, location: None }
+        Self {
+            name,
+            if_not_exists: true,
+            comment: None,
+            location: None,
+        }
     }
 
     /// Sets the location.
@@ -361,7 +430,15 @@ impl CreateDatabase {
 
     /// Renders the statement.
     pub fn to_sql(&self) -> String {
-        let mut s = format!("CREATE DATABASE {}{}", if self.if_not_exists { "IF NOT EXISTS " } else { "" }, self.name);
+        let mut s = format!(
+            "CREATE DATABASE {}{}",
+            if self.if_not_exists {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            },
+            self.name
+        );
         if let Some(c) = &self.comment {
             s.push_str(&format!("\nCOMMENT {}", string_literal(c)));
         }
@@ -422,7 +499,10 @@ pub struct SymlinkManifestTable {
 impl SymlinkManifestTable {
     /// The manifest directory for a Delta table location.
     pub fn manifest_location(delta_location: &str) -> String {
-        format!("{}/_symlink_format_manifest/", delta_location.trim_end_matches('/'))
+        format!(
+            "{}/_symlink_format_manifest/",
+            delta_location.trim_end_matches('/')
+        )
     }
 
     /// Renders the statement.
@@ -430,18 +510,31 @@ impl SymlinkManifestTable {
         let cols: Vec<String> = self.columns.iter().map(ColumnDef::to_sql).collect();
         let mut s = format!(
             "CREATE EXTERNAL TABLE {}{} (\n  {}\n)",
-            if self.if_not_exists { "IF NOT EXISTS " } else { "" },
+            if self.if_not_exists {
+                "IF NOT EXISTS "
+            } else {
+                ""
+            },
             self.relation,
             cols.join(",\n  ")
         );
         if !self.partition_columns.is_empty() {
-            let p: Vec<String> = self.partition_columns.iter().map(ColumnDef::to_sql).collect();
+            let p: Vec<String> = self
+                .partition_columns
+                .iter()
+                .map(ColumnDef::to_sql)
+                .collect();
             s.push_str(&format!("\nPARTITIONED BY ({})", p.join(", ")));
         }
-        s.push_str("\nROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'");
+        s.push_str(
+            "\nROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'",
+        );
         s.push_str("\nSTORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'");
         s.push_str("\nOUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'");
-        s.push_str(&format!("\nLOCATION {}", string_literal(&Self::manifest_location(&self.delta_location))));
+        s.push_str(&format!(
+            "\nLOCATION {}",
+            string_literal(&Self::manifest_location(&self.delta_location))
+        ));
         s
     }
 }
@@ -491,8 +584,14 @@ mod tests {
 
     #[test]
     fn drops() {
-        assert_eq!(Drop::table(rel()).purge(true).to_sql(), "DROP TABLE IF EXISTS `s`.`t` PURGE");
-        assert_eq!(Drop::view(rel()).purge(true).to_sql(), "DROP VIEW IF EXISTS `s`.`t`");
+        assert_eq!(
+            Drop::table(rel()).purge(true).to_sql(),
+            "DROP TABLE IF EXISTS `s`.`t` PURGE"
+        );
+        assert_eq!(
+            Drop::view(rel()).purge(true).to_sql(),
+            "DROP VIEW IF EXISTS `s`.`t`"
+        );
     }
 
     #[test]

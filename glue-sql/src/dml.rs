@@ -48,12 +48,21 @@ pub struct Insert {
 impl Insert {
     /// `INSERT INTO TABLE target SELECT * FROM source`.
     pub fn into(target: RelationName, source: Source) -> Self {
-        Self { overwrite: false, target, partition: Vec::new(), columns: Vec::new(), source }
+        Self {
+            overwrite: false,
+            target,
+            partition: Vec::new(),
+            columns: Vec::new(),
+            source,
+        }
     }
 
     /// `INSERT OVERWRITE TABLE target SELECT * FROM source`.
     pub fn overwrite(target: RelationName, source: Source) -> Self {
-        Self { overwrite: true, ..Self::into(target, source) }
+        Self {
+            overwrite: true,
+            ..Self::into(target, source)
+        }
     }
 
     /// Selects these columns, in this order.
@@ -70,7 +79,11 @@ impl Insert {
 
     /// Renders the statement.
     pub fn to_sql(&self) -> String {
-        let mut s = format!("INSERT {} TABLE {}", if self.overwrite { "OVERWRITE" } else { "INTO" }, self.target);
+        let mut s = format!(
+            "INSERT {} TABLE {}",
+            if self.overwrite { "OVERWRITE" } else { "INTO" },
+            self.target
+        );
         if !self.partition.is_empty() {
             let p: Vec<String> = self
                 .partition
@@ -82,7 +95,11 @@ impl Insert {
                 .collect();
             s.push_str(&format!(" PARTITION ({})", p.join(", ")));
         }
-        let cols = if self.columns.is_empty() { "*".to_string() } else { join_idents(&self.columns) };
+        let cols = if self.columns.is_empty() {
+            "*".to_string()
+        } else {
+            join_idents(&self.columns)
+        };
         s.push_str(&format!("\nSELECT {cols} FROM {}", self.source.as_from()));
         s
     }
@@ -169,11 +186,19 @@ impl MergeInto {
 
     /// Renders the ON condition.
     pub fn on_condition(&self) -> String {
-        let mut parts: Vec<String> = self.predicates.iter().map(|p| format!("({}\n)", p.trimmed())).collect();
+        let mut parts: Vec<String> = self
+            .predicates
+            .iter()
+            .map(|p| format!("({}\n)", p.trimmed()))
+            .collect();
         for k in &self.keys {
             parts.push(format!("{SOURCE_ALIAS}.{k} = {DEST_ALIAS}.{k}"));
         }
-        if parts.is_empty() { "FALSE".to_string() } else { parts.join("\n  AND ") }
+        if parts.is_empty() {
+            "FALSE".to_string()
+        } else {
+            parts.join("\n  AND ")
+        }
     }
 
     /// Renders the statement.
@@ -192,8 +217,10 @@ impl MergeInto {
                     match action {
                         MatchedAction::UpdateAll => s.push_str(" THEN UPDATE SET *"),
                         MatchedAction::UpdateColumns(cols) => {
-                            let sets: Vec<String> =
-                                cols.iter().map(|c| format!("{DEST_ALIAS}.{c} = {SOURCE_ALIAS}.{c}")).collect();
+                            let sets: Vec<String> = cols
+                                .iter()
+                                .map(|c| format!("{c} = {SOURCE_ALIAS}.{c}"))
+                                .collect();
                             s.push_str(&format!(" THEN UPDATE SET {}", sets.join(", ")));
                         }
                         MatchedAction::Delete => s.push_str(" THEN DELETE"),
@@ -205,7 +232,8 @@ impl MergeInto {
                     match action {
                         NotMatchedAction::InsertAll => s.push_str(" THEN INSERT *"),
                         NotMatchedAction::InsertColumns(cols) => {
-                            let vals: Vec<String> = cols.iter().map(|c| format!("{SOURCE_ALIAS}.{c}")).collect();
+                            let vals: Vec<String> =
+                                cols.iter().map(|c| format!("{SOURCE_ALIAS}.{c}")).collect();
                             s.push_str(&format!(
                                 " THEN INSERT ({}) VALUES ({})",
                                 join_idents(cols),
@@ -240,12 +268,19 @@ mod tests {
         let i = Insert::overwrite(t(), src)
             .partition(vec![PartitionSpec::Dynamic(Ident::new("dt").unwrap())])
             .columns(vec![Ident::new("id").unwrap(), Ident::new("dt").unwrap()]);
-        assert_eq!(i.to_sql(), "INSERT OVERWRITE TABLE `s`.`t` PARTITION (`dt`)\nSELECT `id`, `dt` FROM `t_tmp`");
+        assert_eq!(
+            i.to_sql(),
+            "INSERT OVERWRITE TABLE `s`.`t` PARTITION (`dt`)\nSELECT `id`, `dt` FROM `t_tmp`"
+        );
     }
 
     #[test]
     fn merge_without_keys_is_false() {
-        let m = MergeInto::upsert(t(), Source::Relation(RelationName::temp_view("v").unwrap()), vec![]);
+        let m = MergeInto::upsert(
+            t(),
+            Source::Relation(RelationName::temp_view("v").unwrap()),
+            vec![],
+        );
         assert!(m.to_sql().contains("\nON FALSE\n"));
     }
 

@@ -9,6 +9,14 @@ pub enum SqlError {
         /// What the identifier was for (e.g. "schema", "partition column").
         context: &'static str,
     },
+    /// A name Spark SQL cannot carry (it holds `${`, which Spark's variable substitution rewrites).
+    #[error("identifier `{name}`{} holds `${{`, which Spark's variable substitution rewrites; rename it", context_suffix(.context))]
+    Unrepresentable {
+        /// The name.
+        name: String,
+        /// What the identifier was for.
+        context: &'static str,
+    },
     /// A data type string is not a Spark type.
     #[error("invalid Spark data type `{0}`")]
     InvalidType(String),
@@ -26,5 +34,9 @@ pub enum SqlError {
 }
 
 fn context_suffix(context: &str) -> String {
-    if context.is_empty() { String::new() } else { format!(" ({context})") }
+    if context.is_empty() {
+        String::new()
+    } else {
+        format!(" ({context})")
+    }
 }

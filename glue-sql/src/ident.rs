@@ -24,25 +24,29 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 /// A non-empty identifier (database, table, column, catalog). Renders quoted.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Ident(String);
 
 impl Ident {
-    /// Makes an identifier; fails on an empty name.
+    /// Makes an identifier; fails on an empty name or one holding `${` (see [`Ident::named`]).
     pub fn new(name: impl Into<String>) -> Result<Self, SqlError> {
-        let name = name.into();
-        if name.is_empty() {
-            return Err(SqlError::EmptyIdentifier { context: "" });
-        }
-        Ok(Self(name))
+        Self::named(name, "")
     }
 
     /// Makes an identifier, naming what it is for in the error.
+    ///
+    /// Refused: the empty name, and names holding `${`, which Spark's variable substitution
+    /// (`spark.sql.variable.substitute`, on by default) rewrites even inside backticks, so no quoting can carry them.
     pub fn named(name: impl Into<String>, context: &'static str) -> Result<Self, SqlError> {
         let name = name.into();
         if name.is_empty() {
             return Err(SqlError::EmptyIdentifier { context });
+        }
+        if name.contains("${") {
+            return Err(SqlError::Unrepresentable { name, context });
         }
         Ok(Self(name))
     }
@@ -96,7 +100,10 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    names.into_iter().map(|n| Ident::named(n, context)).collect()
+    names
+        .into_iter()
+        .map(|n| Ident::named(n, context))
+        .collect()
 }
 
 /// Joins quoted identifiers with `, `.
@@ -125,6 +132,14 @@ mod tests {
 
     #[test]
     fn empty_is_refused() {
-        assert_eq!(Ident::named("", "schema"), Err(SqlError::EmptyIdentifier { context: "schema" }));
+        assert_eq!(
+            Ident::named("", "schema"),
+            Err(SqlError::EmptyIdentifier { context: "schema" })
+        );
+        assert!(matches!(
+            Ident::new("a${b}"),
+            Err(SqlError::Unrepresentable { .. })
+        ));
+        assert!(Ident::new("a$ {b}").is_ok());
     }
 }

@@ -12,8 +12,10 @@
 pub fn string_literal(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('\'');
+    let mut prev = '\0';
     for c in value.chars() {
         match c {
+            '{' if prev == '$' => out.push_str("\\{"),
             '\\' => out.push_str("\\\\"),
             '\'' => out.push_str("\\'"),
             '\n' => out.push_str("\\n"),
@@ -24,6 +26,7 @@ pub fn string_literal(value: &str) -> String {
             }
             c => out.push(c),
         }
+        prev = c;
     }
     out.push('\'');
     out
@@ -46,5 +49,6 @@ mod tests {
         assert_eq!(string_literal("\u{0}12"), r"'\u000012'");
         assert_eq!(string_literal("naïve 🦀 \"q\" `b`"), "'naïve 🦀 \"q\" `b`'");
         assert_eq!(string_literal("%_"), "'%_'");
+        assert_eq!(string_literal("${a}{b}"), r"'$\{a}{b}'");
     }
 }

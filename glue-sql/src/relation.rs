@@ -7,7 +7,9 @@ use crate::{Ident, SqlError, string_literal};
 /// Glue has no database level above the schema (dbt's `database` is always the schema), so a name has at most a
 /// catalog (the Iceberg / S3 Tables Spark catalog, `glue_catalog` by default), a schema (the Glue database) and an
 /// identifier. Every part renders backtick-quoted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct RelationName {
     /// Spark catalog (Iceberg / S3 Tables), rendered first when present.
     pub catalog: Option<Ident>,
@@ -29,7 +31,11 @@ impl RelationName {
 
     /// A temporary view: the identifier alone, never qualified.
     pub fn temp_view(identifier: impl Into<String>) -> Result<Self, SqlError> {
-        Ok(Self { catalog: None, schema: None, identifier: Ident::named(identifier, "identifier")? })
+        Ok(Self {
+            catalog: None,
+            schema: None,
+            identifier: Ident::named(identifier, "identifier")?,
+        })
     }
 
     /// `catalog.schema.identifier` with dbt-glue's catalog-prefix rule: with a catalog, a schema that already starts
@@ -63,17 +69,26 @@ impl RelationName {
 
     /// The same name with another identifier (e.g. a staging or temporary relation beside the target).
     pub fn with_identifier(&self, identifier: impl Into<String>) -> Result<Self, SqlError> {
-        Ok(Self { identifier: Ident::named(identifier, "identifier")?, ..self.clone() })
+        Ok(Self {
+            identifier: Ident::named(identifier, "identifier")?,
+            ..self.clone()
+        })
     }
 
     /// The same name in another schema (e.g. the profile's `temp_schema`).
     pub fn with_schema(&self, schema: impl Into<String>) -> Result<Self, SqlError> {
-        Ok(Self { schema: Some(Ident::named(schema, "schema")?), ..self.clone() })
+        Ok(Self {
+            schema: Some(Ident::named(schema, "schema")?),
+            ..self.clone()
+        })
     }
 
     /// The name without its catalog, as the Glue Data Catalog and Lake Formation APIs want it.
     pub fn without_catalog(&self) -> Self {
-        Self { catalog: None, ..self.clone() }
+        Self {
+            catalog: None,
+            ..self.clone()
+        }
     }
 
     /// True for a temporary view name (no schema).
@@ -94,15 +109,25 @@ impl RelationName {
     /// Parses a dotted, optionally backtick-quoted name of one to three parts (`t`, `s.t`, `c.s.t`).
     pub fn parse(text: &str) -> Result<Self, SqlError> {
         let parts = split_name(text)?;
-        let mut parts = parts.into_iter().map(Ident::new).collect::<Result<Vec<_>, _>>()?;
-        let bad = |reason| SqlError::InvalidRelation { name: text.to_string(), reason };
+        let mut parts = parts
+            .into_iter()
+            .map(Ident::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let bad = |reason| SqlError::InvalidRelation {
+            name: text.to_string(),
+            reason,
+        };
         let identifier = parts.pop().ok_or_else(|| bad("empty name"))?;
         let schema = parts.pop();
         let catalog = parts.pop();
         if !parts.is_empty() {
             return Err(bad("more than three parts"));
         }
-        Ok(Self { catalog, schema, identifier })
+        Ok(Self {
+            catalog,
+            schema,
+            identifier,
+        })
     }
 }
 
@@ -121,7 +146,10 @@ pub(crate) fn strip_catalog_prefix<'a>(schema: &'a str, catalog: &str) -> &'a st
 }
 
 fn split_name(text: &str) -> Result<Vec<String>, SqlError> {
-    let bad = |reason| SqlError::InvalidRelation { name: text.to_string(), reason };
+    let bad = |reason| SqlError::InvalidRelation {
+        name: text.to_string(),
+        reason,
+    };
     let mut parts = Vec::new();
     let mut cur = String::new();
     let mut chars = text.chars().peekable();
@@ -178,7 +206,10 @@ mod tests {
     #[test]
     fn renders_parts() {
         assert_eq!(RelationName::new("s", "t").unwrap().to_string(), "`s`.`t`");
-        assert_eq!(RelationName::temp_view("t_tmp").unwrap().to_string(), "`t_tmp`");
+        assert_eq!(
+            RelationName::temp_view("t_tmp").unwrap().to_string(),
+            "`t_tmp`"
+        );
         let r = RelationName::in_catalog(None, "s", "t").unwrap();
         assert_eq!(r.to_string(), "`s`.`t`");
         let r = RelationName::in_catalog(Some(""), "s", "t").unwrap();

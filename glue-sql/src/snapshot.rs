@@ -3,7 +3,9 @@
 //! ignore / invalidate / new_record, `dbt_valid_to_current`) with dbt-glue's Spark specifics (md5 hash of
 //! `coalesce(cast(… as string), '')` parts joined by `'|'`, `current_timestamp()` as the snapshot time).
 
-use crate::dml::{DEST_ALIAS, MatchedAction, MergeClause, MergeInto, NotMatchedAction, SOURCE_ALIAS, Source};
+use crate::dml::{
+    DEST_ALIAS, MatchedAction, MergeClause, MergeInto, NotMatchedAction, SOURCE_ALIAS, Source,
+};
 use crate::{Ident, RelationName, SqlFragment, quote_ident};
 
 /// The meta column names (dbt's `snapshot_meta_column_names`).
@@ -50,9 +52,16 @@ impl KeyPart {
         if t.is_empty() {
             return None;
         }
-        let plain = t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        let plain = t
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
             && t.chars().all(|c| c.is_alphanumeric() || c == '_');
-        Some(if plain { Self::Column(Ident::new(t).ok()?) } else { Self::Expr(SqlFragment::new(t)) })
+        Some(if plain {
+            Self::Column(Ident::new(t).ok()?)
+        } else {
+            Self::Expr(SqlFragment::new(t))
+        })
     }
 
     fn to_sql(&self) -> String {
@@ -112,15 +121,23 @@ impl SnapshotSql {
     fn updated_at(&self) -> String {
         match &self.detection {
             ChangeDetection::Timestamp { updated_at } => format!("({})", updated_at.trimmed()),
-            ChangeDetection::Check { updated_at: Some(u), .. } => format!("({})", u.trimmed()),
-            ChangeDetection::Check { updated_at: None, .. } => NOW.to_string(),
+            ChangeDetection::Check {
+                updated_at: Some(u),
+                ..
+            } => format!("({})", u.trimmed()),
+            ChangeDetection::Check {
+                updated_at: None, ..
+            } => NOW.to_string(),
         }
     }
 
     fn scd_id(&self) -> String {
         let mut parts: Vec<String> = self.unique_key.iter().map(KeyPart::to_sql).collect();
         parts.push(self.updated_at());
-        let hashed: Vec<String> = parts.iter().map(|p| format!("coalesce(cast({p} as string), '')")).collect();
+        let hashed: Vec<String> = parts
+            .iter()
+            .map(|p| format!("coalesce(cast({p} as string), '')"))
+            .collect();
         format!("md5({})", hashed.join(" || '|' || "))
     }
 
@@ -128,7 +145,9 @@ impl SnapshotSql {
         if self.unique_key.len() == 1 {
             vec![quote_ident("dbt_unique_key")]
         } else {
-            (1..=self.unique_key.len()).map(|i| quote_ident(&format!("dbt_unique_key_{i}"))).collect()
+            (1..=self.unique_key.len())
+                .map(|i| quote_ident(&format!("dbt_unique_key_{i}")))
+                .collect()
         }
     }
 
@@ -142,7 +161,11 @@ impl SnapshotSql {
     }
 
     fn key_join(&self, left: &str, right: &str) -> String {
-        self.key_names().iter().map(|n| format!("{left}.{n} = {right}.{n}")).collect::<Vec<_>>().join(" AND ")
+        self.key_names()
+            .iter()
+            .map(|n| format!("{left}.{n} = {right}.{n}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
     }
 
     fn key_is_null(&self, rel: &str) -> String {
@@ -150,14 +173,21 @@ impl SnapshotSql {
     }
 
     fn valid_to_current(&self) -> String {
-        self.valid_to_current.as_ref().map(|v| format!("({})", v.trimmed())).unwrap_or_else(|| "NULL".into())
+        self.valid_to_current
+            .as_ref()
+            .map(|v| format!("({})", v.trimmed()))
+            .unwrap_or_else(|| "NULL".into())
     }
 
-    fn current_filter(&self, rel: &str) -> String {
-        let vt = &self.columns.dbt_valid_to;
+    /// `dbt_valid_to IS NULL` (or equal to `dbt_valid_to_current`), qualified with `rel` when given.
+    fn current_filter(&self, rel: Option<&str>) -> String {
+        let vt = match rel {
+            Some(r) => format!("{r}.{}", self.columns.dbt_valid_to),
+            None => self.columns.dbt_valid_to.quoted(),
+        };
         match &self.valid_to_current {
-            Some(v) => format!("({rel}.{vt} = ({}) OR {rel}.{vt} IS NULL)", v.trimmed()),
-            None => format!("{rel}.{vt} IS NULL"),
+            Some(v) => format!("({vt} = ({}) OR {vt} IS NULL)", v.trimmed()),
+            None => format!("{vt} IS NULL"),
         }
     }
 
@@ -210,7 +240,12 @@ impl SnapshotSql {
     /// The staging SELECT: one row per change (`dbt_change_type` insert / update / delete) between the source and
     /// the current snapshot rows of `target`. `source_columns` is needed only for `hard_deletes: new_record` (the
     /// columns copied into the deletion records).
-    pub fn staging_select(&self, source: &SqlFragment, target: &RelationName, source_columns: &[Ident]) -> String {
+    pub fn staging_select(
+        &self,
+        source: &SqlFragment,
+        target: &RelationName,
+        source_columns: &[Ident],
+    ) -> String {
         let c = &self.columns;
         let u = self.updated_at();
         let keys = self.key_fields();
@@ -218,10 +253,13 @@ impl SnapshotSql {
         let new_record = self.hard_deletes == HardDeletes::NewRecord;
         let join = self.key_join("snapshotted_data", "source_data");
         let mut s = String::new();
-        s.push_str(&format!("WITH snapshot_query AS (\n{}\n),\n", source.trimmed()));
+        s.push_str(&format!(
+            "WITH snapshot_query AS (\n{}\n),\n",
+            source.trimmed()
+        ));
         s.push_str(&format!(
             "snapshotted_data AS (\n  SELECT *, {keys}\n  FROM {target}\n  WHERE {}\n),\n",
-            self.current_filter(&target.to_string())
+            self.current_filter(None)
         ));
         s.push_str(&format!(
             "insertions_source_data AS (\n  SELECT *, {keys},\n    {u} AS {},\n    {u} AS {},\n    \
@@ -239,7 +277,9 @@ impl SnapshotSql {
             c.dbt_updated_at, c.dbt_valid_from, c.dbt_valid_to
         ));
         if deletes {
-            s.push_str(&format!("deletes_source_data AS (\n  SELECT *, {keys}\n  FROM snapshot_query\n),\n"));
+            s.push_str(&format!(
+                "deletes_source_data AS (\n  SELECT *, {keys}\n  FROM snapshot_query\n),\n"
+            ));
         }
         let is_deleted_true = format!("snapshotted_data.{} = 'True'", c.dbt_is_deleted);
         s.push_str(&format!(
@@ -279,9 +319,15 @@ impl SnapshotSql {
             ));
         }
         if new_record {
-            let copied: Vec<String> = source_columns.iter().map(|col| format!("snapshotted_data.{col}")).collect();
-            let keys_again: Vec<String> =
-                self.key_names().iter().map(|n| format!("snapshotted_data.{n}")).collect();
+            let copied: Vec<String> = source_columns
+                .iter()
+                .map(|col| format!("snapshotted_data.{col}"))
+                .collect();
+            let keys_again: Vec<String> = self
+                .key_names()
+                .iter()
+                .map(|n| format!("snapshotted_data.{n}"))
+                .collect();
             let mut scd_parts: Vec<String> = keys_again.clone();
             scd_parts.push(NOW.to_string());
             let scd = scd_parts
@@ -318,12 +364,16 @@ impl SnapshotSql {
 
     /// The merge applying a staging relation to the snapshot table: close changed rows, insert new versions.
     /// `insert_columns` are the target's columns (empty renders `INSERT *`).
-    pub fn merge(&self, target: RelationName, staging: RelationName, insert_columns: Vec<Ident>) -> MergeInto {
+    pub fn merge(
+        &self,
+        target: RelationName,
+        staging: RelationName,
+        insert_columns: Vec<Ident>,
+    ) -> MergeInto {
         let c = &self.columns;
-        let current = self.current_filter(DEST_ALIAS);
-        let matched = format!(
-            "{current}\n  AND {SOURCE_ALIAS}.dbt_change_type IN ('update', 'delete')"
-        );
+        let current = self.current_filter(Some(DEST_ALIAS));
+        let matched =
+            format!("{current}\n  AND {SOURCE_ALIAS}.dbt_change_type IN ('update', 'delete')");
         let insert = if insert_columns.is_empty() {
             NotMatchedAction::InsertAll
         } else {
@@ -337,7 +387,9 @@ impl SnapshotSql {
                 MatchedAction::UpdateColumns(vec![c.dbt_valid_to.clone()]),
             ),
             MergeClause::NotMatched(
-                Some(SqlFragment::new(format!("{SOURCE_ALIAS}.dbt_change_type = 'insert'"))),
+                Some(SqlFragment::new(format!(
+                    "{SOURCE_ALIAS}.dbt_change_type = 'insert'"
+                ))),
                 insert,
             ),
         ];
@@ -352,7 +404,9 @@ mod tests {
     fn spec(hd: HardDeletes) -> SnapshotSql {
         SnapshotSql {
             unique_key: vec![KeyPart::parse("id").unwrap()],
-            detection: ChangeDetection::Timestamp { updated_at: "updated_at".into() },
+            detection: ChangeDetection::Timestamp {
+                updated_at: "updated_at".into(),
+            },
             hard_deletes: hd,
             valid_to_current: None,
             columns: MetaColumns::default(),
@@ -370,15 +424,30 @@ mod tests {
     fn staging_has_deletes_only_when_asked() {
         let t = RelationName::new("s", "snap").unwrap();
         let src: SqlFragment = "select * from src".into();
-        assert!(!spec(HardDeletes::Ignore).staging_select(&src, &t, &[]).contains("deletes AS"));
-        assert!(spec(HardDeletes::Invalidate).staging_select(&src, &t, &[]).contains("deletes AS"));
-        let nr = spec(HardDeletes::NewRecord).staging_select(&src, &t, &[Ident::new("id").unwrap()]);
+        assert!(
+            !spec(HardDeletes::Ignore)
+                .staging_select(&src, &t, &[])
+                .contains("deletes AS")
+        );
+        assert!(
+            spec(HardDeletes::Invalidate)
+                .staging_select(&src, &t, &[])
+                .contains("deletes AS")
+        );
+        let nr =
+            spec(HardDeletes::NewRecord).staging_select(&src, &t, &[Ident::new("id").unwrap()]);
         assert!(nr.contains("deletion_records AS"));
     }
 
     #[test]
     fn key_expressions() {
-        assert_eq!(KeyPart::parse("id"), Some(KeyPart::Column(Ident::new("id").unwrap())));
-        assert!(matches!(KeyPart::parse("id || '-' || dt"), Some(KeyPart::Expr(_))));
+        assert_eq!(
+            KeyPart::parse("id"),
+            Some(KeyPart::Column(Ident::new("id").unwrap()))
+        );
+        assert!(matches!(
+            KeyPart::parse("id || '-' || dt"),
+            Some(KeyPart::Expr(_))
+        ));
     }
 }

@@ -18,9 +18,14 @@ impl SparkType {
         let text = text.into();
         let t = text.trim();
         let ok = !t.is_empty()
-            && t.chars().all(|c| c.is_ascii_alphanumeric() || " _<>,:()`".contains(c))
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || " _<>,:()`".contains(c))
             && balanced(t);
-        if ok { Ok(Self(t.to_string())) } else { Err(SqlError::InvalidType(text)) }
+        if ok {
+            Ok(Self(t.to_string()))
+        } else {
+            Err(SqlError::InvalidType(text))
+        }
     }
 
     /// The type text.
@@ -77,13 +82,22 @@ pub struct ColumnDef {
 impl ColumnDef {
     /// A column without comment.
     pub fn new(name: impl Into<String>, data_type: impl Into<String>) -> Result<Self, SqlError> {
-        Ok(Self { name: Ident::named(name, "column")?, data_type: SparkType::new(data_type)?, comment: None })
+        Ok(Self {
+            name: Ident::named(name, "column")?,
+            data_type: SparkType::new(data_type)?,
+            comment: None,
+        })
     }
 
     /// Renders the definition.
     pub fn to_sql(&self) -> String {
         match &self.comment {
-            Some(c) => format!("{} {} COMMENT {}", self.name, self.data_type, string_literal(c)),
+            Some(c) => format!(
+                "{} {} COMMENT {}",
+                self.name,
+                self.data_type,
+                string_literal(c)
+            ),
             None => format!("{} {}", self.name, self.data_type),
         }
     }
@@ -174,7 +188,11 @@ impl PartitionField {
         };
         let args: Vec<&str> = e[open + 1..e.len() - 1].split(',').map(str::trim).collect();
         match (transform.takes_width(), args.as_slice()) {
-            (false, [col]) => Some(Self::Transform { transform, width: None, column: Ident::new(unquote(col)).ok()? }),
+            (false, [col]) => Some(Self::Transform {
+                transform,
+                width: None,
+                column: Ident::new(unquote(col)).ok()?,
+            }),
             (true, [w, col]) => Some(Self::Transform {
                 transform,
                 width: Some(w.parse().ok()?),
@@ -200,8 +218,16 @@ impl PartitionField {
     pub fn to_sql(&self) -> String {
         match self {
             Self::Column(c) => c.quoted(),
-            Self::Transform { transform, width: Some(w), column } => format!("{}({w}, {column})", transform.name()),
-            Self::Transform { transform, width: None, column } => format!("{}({column})", transform.name()),
+            Self::Transform {
+                transform,
+                width: Some(w),
+                column,
+            } => format!("{}({w}, {column})", transform.name()),
+            Self::Transform {
+                transform,
+                width: None,
+                column,
+            } => format!("{}({column})", transform.name()),
         }
     }
 }
@@ -231,8 +257,14 @@ mod tests {
     #[test]
     fn partition_fields() {
         assert_eq!(PartitionField::parse("dt").unwrap().to_sql(), "`dt`");
-        assert_eq!(PartitionField::parse("days(ts)").unwrap().to_sql(), "days(`ts`)");
-        assert_eq!(PartitionField::parse("bucket(16, id)").unwrap().to_sql(), "bucket(16, `id`)");
+        assert_eq!(
+            PartitionField::parse("days(ts)").unwrap().to_sql(),
+            "days(`ts`)"
+        );
+        assert_eq!(
+            PartitionField::parse("bucket(16, id)").unwrap().to_sql(),
+            "bucket(16, `id`)"
+        );
         assert_eq!(PartitionField::parse("`a b`").unwrap().to_sql(), "`a b`");
         assert!(PartitionField::parse("bucket(x, id)").is_none());
         assert!(PartitionField::parse("foo(id)").is_none());
