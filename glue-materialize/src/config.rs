@@ -721,6 +721,11 @@ impl ModelConfig {
         Ok(cfg)
     }
 
+    /// [`ModelConfig::from_json`] with the model named in the error.
+    pub fn from_json_for(model: &crate::error::ModelRef, config: &Value) -> Result<Self, crate::error::PlanError> {
+        Self::from_json(config).map_err(|e| e.for_model(model))
+    }
+
     /// Checks the combinations that no single field shows.
     fn check_combinations(&self) -> Result<(), ConfigError> {
         if self.buckets.is_some() && self.clustered_by.is_empty() {

@@ -917,7 +917,7 @@ impl Planner<'_> {
             return Err(self.err(
                 "seed_format",
                 ConfigProblem::ExistingFormatMismatch {
-                    relation: relation.to_string(),
+                    relation: self.existing_relation(t)?.to_string(),
                     existing: t.format_name(),
                     configured: format.as_str(),
                 },
@@ -1024,7 +1024,7 @@ impl Planner<'_> {
                 return Err(self.err(
                     "file_format",
                     ConfigProblem::ExistingFormatMismatch {
-                        relation: relation.to_string(),
+                        relation: self.existing_relation(t)?.to_string(),
                         existing: t.format_name(),
                         configured: format.as_str(),
                     },
