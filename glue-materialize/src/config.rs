@@ -722,7 +722,10 @@ impl ModelConfig {
     }
 
     /// [`ModelConfig::from_json`] with the model named in the error.
-    pub fn from_json_for(model: &crate::error::ModelRef, config: &Value) -> Result<Self, crate::error::PlanError> {
+    pub fn from_json_for(
+        model: &crate::error::ModelRef,
+        config: &Value,
+    ) -> Result<Self, crate::error::PlanError> {
         Self::from_json(config).map_err(|e| e.for_model(model))
     }
 

@@ -36,3 +36,8 @@ pub use model::{ColumnDoc, Existing, ExistingTable, Model, PlanFlags, TableForma
 pub use plan::{Plan, plan, plan_schema};
 pub use render::{RenderContext, Rendered, render_plan, render_step};
 pub use step::{Step, StepKind};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -161,10 +161,19 @@ impl ExistingTable {
 
     /// Describes the format for messages.
     pub fn format_name(&self) -> String {
-        match &self.format {
-            TableFormat::Known(f) => format!("a {f} table"),
-            TableFormat::Other(p) => format!("a `{p}` table"),
-        }
+        let name = match &self.format {
+            TableFormat::Known(f) => f.to_string(),
+            TableFormat::Other(p) => format!("`{p}`"),
+        };
+        let article = if name
+            .trim_start_matches('`')
+            .starts_with(['a', 'e', 'i', 'o', 'u'])
+        {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name} table")
     }
 }
 

@@ -45,3 +45,8 @@ pub use fragment::SqlFragment;
 pub use ident::{Ident, quote_ident};
 pub use literal::{string_literal, timestamp_literal};
 pub use relation::RelationName;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The whole test suite of glue-rs: the Rust tests, then the checks against Spark itself (Spark 3.5 as Glue 5 runs it,
+# with Iceberg's SQL extensions, ANSI mode off): every golden statement must parse with Spark's parser, and the
+# quoting corpus must round-trip through Spark unchanged. Needs Java 17 and Python 3 with pip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glue-rs/target}"
+export INSTA_UPDATE=no          # a golden file that differs fails the run; it is never rewritten here
+export SPARK_LOCAL_IP=127.0.0.1
+venv="${GLUE_RS_SPARK_VENV:-$HOME/.cache/glue-rs/spark35}"
+
+echo "== cargo test (workspace)"
+cargo test --workspace --locked
+
+echo "== Spark oracle: $venv"
+command -v java >/dev/null || { echo "java not found: the Spark checks need Java 17" >&2; exit 1; }
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/spark/requirements.txt
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cargo run --quiet --locked -p glue-sql --example quoting_corpus > "$work/corpus.jsonl"
+
+echo "== Spark parser on every golden statement"
+"$venv/bin/python" tools/spark/parse_golden.py glue-materialize/tests/golden
+echo "== quoting round trip through Spark"
+"$venv/bin/python" tools/spark/quoting_roundtrip.py "$work/corpus.jsonl"
+echo "== all checks passed"
