@@ -114,6 +114,26 @@ impl Planner<'_> {
         move |e| self.err(field, ConfigProblem::Invalid(e.to_string()))
     }
 
+    /// The existing table has another format than the configuration asks for.
+    fn format_mismatch(
+        &self,
+        field: &str,
+        t: &ExistingTable,
+        configured: &'static str,
+    ) -> PlanError {
+        match self.existing_relation(t) {
+            Ok(r) => self.err(
+                field,
+                ConfigProblem::ExistingFormatMismatch {
+                    relation: r.to_string(),
+                    existing: t.format_name(),
+                    configured,
+                },
+            ),
+            Err(e) => e,
+        }
+    }
+
     fn format(&self) -> FileFormat {
         self.cfg.file_format
     }
@@ -610,14 +630,7 @@ impl Planner<'_> {
                     true
                 }
                 _ => {
-                    return Err(self.err(
-                        "file_format",
-                        ConfigProblem::ExistingFormatMismatch {
-                            relation: self.existing_relation(t)?.to_string(),
-                            existing: t.format_name(),
-                            configured: format.as_str(),
-                        },
-                    ));
+                    return Err(self.format_mismatch("file_format", t, format.as_str()));
                 }
             },
         };
@@ -798,14 +811,7 @@ impl Planner<'_> {
                 (staging, at, HudiOperation::BulkInsert, Some(t))
             }
             Existing::Table(t) => {
-                return Err(self.err(
-                    "file_format",
-                    ConfigProblem::ExistingFormatMismatch {
-                        relation: self.existing_relation(t)?.to_string(),
-                        existing: t.format_name(),
-                        configured: "hudi",
-                    },
-                ));
+                return Err(self.format_mismatch("file_format", t, "hudi"));
             }
         };
         steps.push(Step::HudiWrite {
@@ -914,14 +920,7 @@ impl Planner<'_> {
             && t.known_format().is_some_and(|f| f != format)
             && !self.full_refresh()
         {
-            return Err(self.err(
-                "seed_format",
-                ConfigProblem::ExistingFormatMismatch {
-                    relation: self.existing_relation(t)?.to_string(),
-                    existing: t.format_name(),
-                    configured: format.as_str(),
-                },
-            ));
+            return Err(self.format_mismatch("seed_format", t, format.as_str()));
         }
         let mut steps = self.hooks(HookPhase::Pre);
         if matches!(self.existing, Existing::View) {
@@ -1021,14 +1020,7 @@ impl Planner<'_> {
                 ));
             }
             Existing::Table(t) if t.known_format() != Some(format) => {
-                return Err(self.err(
-                    "file_format",
-                    ConfigProblem::ExistingFormatMismatch {
-                        relation: self.existing_relation(t)?.to_string(),
-                        existing: t.format_name(),
-                        configured: format.as_str(),
-                    },
-                ));
+                return Err(self.format_mismatch("file_format", t, format.as_str()));
             }
             Existing::Table(_) => {
                 let name = format!("{}__dbt_tmp", self.model.alias);
