@@ -113,3 +113,48 @@ pub trait Engine: Send + Sync {
     /// Describes a relation's columns.
     async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Existing, ExistingTable, Model, ModelConfig, PlanFlags, Target, plan};
+
+    fn merge_plan() -> Plan {
+        let cfg = ModelConfig::from_json(
+            &serde_json::json!({"materialized": "incremental", "file_format": "iceberg",
+            "incremental_strategy": "merge", "unique_key": "id"}),
+        )
+        .unwrap();
+        let m = Model::new("m", "s", "select 1 as id", cfg);
+        let e = Existing::Table(ExistingTable::of(FileFormat::Iceberg));
+        plan(
+            &m,
+            &e,
+            &Target::new("s", Some("/w".into())),
+            &PlanFlags::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn capabilities_refuse_what_the_engine_cannot_run() {
+        let p = merge_plan();
+        let all = Capabilities {
+            engine: "test engine",
+            formats: FileFormat::ALL.iter().copied().collect(),
+            steps: StepKind::ALL.iter().copied().collect(),
+        };
+        assert!(all.check(&p).is_ok());
+        let mut no_merge = all.clone();
+        no_merge.steps.remove(&StepKind::Merge);
+        let e = no_merge.check(&p).unwrap_err().to_string();
+        assert!(
+            e.starts_with("unsupported on test engine: step Merge of model `m`"),
+            "{e}"
+        );
+        let mut no_iceberg = all.clone();
+        no_iceberg.formats.remove(&FileFormat::Iceberg);
+        let e = no_iceberg.check(&p).unwrap_err().to_string();
+        assert!(e.contains("file_format `iceberg`"), "{e}");
+    }
+}

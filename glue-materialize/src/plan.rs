@@ -619,20 +619,24 @@ impl Planner<'_> {
         let full_refresh = self.full_refresh();
         let incremental_run = match self.existing {
             Existing::Absent | Existing::View => false,
-            Existing::Table(t) => match t.known_format() {
-                Some(f) if f == format => !full_refresh,
-                _ if full_refresh => false,
-                Some(f) if !f.is_lakehouse() && !format.is_lakehouse() => {
-                    self.warnings.push(format!(
-                        "the existing table is {f}, the model is configured as {format}; new rows are written in the \
-                         table's format until a --full-refresh"
-                    ));
-                    true
-                }
-                _ => {
-                    return Err(self.format_mismatch("file_format", t, format.as_str()));
-                }
-            },
+            Existing::Table(t) if t.known_format() == Some(format) => !full_refresh,
+            Existing::Table(_) if full_refresh => false,
+            // Plain formats read and write each other's rows; a table whose provider is unknown (a crawler's or
+            // Athena's table) is treated as plain too. The lakehouse formats need a rebuild.
+            Existing::Table(t)
+                if !format.is_lakehouse()
+                    && !t.known_format().is_some_and(FileFormat::is_lakehouse) =>
+            {
+                self.warnings.push(format!(
+                    "the existing table is {}, the model is configured as {format}; new rows are written in the \
+                     table's format until a --full-refresh",
+                    t.format_name()
+                ));
+                true
+            }
+            Existing::Table(t) => {
+                return Err(self.format_mismatch("file_format", t, format.as_str()));
+            }
         };
         let mut steps = self.hooks(HookPhase::Pre);
         if !incremental_run {
