@@ -1,0 +1,142 @@
+//! Property tests of quoting against a model of Spark's lexer (the Spark round trip itself runs in
+//! `tools/spark/quoting_roundtrip.py`): a rendered literal read back Spark's way, and a rendered relation name parsed
+//! back, give the original.
+
+use glue_sql::{Ident, RelationName, string_literal};
+use proptest::prelude::*;
+
+/// Spark's variable-substitution opener.
+const SUBST: &str = "${";
+
+fn holds_subst(parts: &[&String]) -> bool {
+    parts.iter().any(|p| p.contains(SUBST))
+}
+
+/// Spark's `unescapeSQLString` for a single-quoted literal, after `${…}` variable substitution with no variables
+/// defined (substitution turns `${x}` into the empty string).
+fn spark_reads(literal: &str) -> String {
+    assert!(
+        literal.starts_with('\'') && literal.ends_with('\'') && literal.len() >= 2,
+        "{literal}"
+    );
+    let body = &literal[1..literal.len() - 1];
+    let body = substitute(body);
+    let chars: Vec<char> = body.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            panic!("unescaped quote inside {literal}");
+        }
+        if c != '\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let n = chars[i + 1];
+        if n == 'u'
+            && i + 5 < chars.len()
+            && chars[i + 2..i + 6].iter().all(|h| h.is_ascii_hexdigit())
+        {
+            let code: String = chars[i + 2..i + 6].iter().collect();
+            out.push(char::from_u32(u32::from_str_radix(&code, 16).unwrap()).unwrap());
+            i += 6;
+            continue;
+        }
+        if ('0'..='3').contains(&n)
+            && i + 3 < chars.len()
+            && ('0'..='7').contains(&chars[i + 2])
+            && ('0'..='7').contains(&chars[i + 3])
+        {
+            let code: String = chars[i + 1..i + 4].iter().collect();
+            out.push(char::from_u32(u32::from_str_radix(&code, 8).unwrap()).unwrap());
+            i += 4;
+            continue;
+        }
+        match n {
+            '0' => out.push('\0'),
+            'b' => out.push('\u{8}'),
+            'n' => out.push('\n'),
+            'r' => out.push('\r'),
+            't' => out.push('\t'),
+            'Z' => out.push('\u{1a}'),
+            '%' => out.push_str("\\%"),
+            '_' => out.push_str("\\_"),
+            other => out.push(other),
+        }
+        i += 2;
+    }
+    out
+}
+
+/// Spark's variable substitution: `${name}` (no `$`, `}` or space inside) becomes the empty string.
+fn substitute(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        match after.find(|c| c == '}' || c == '$' || c == ' ') {
+            Some(end) if end > 0 && after.as_bytes()[end] == b'}' => {
+                out.push_str(&rest[..start]);
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..start + 2]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn nasty() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("'".to_string()),
+            Just("\\".to_string()),
+            Just("`".to_string()),
+            Just("\"".to_string()),
+            Just("${".to_string()),
+            Just("}".to_string()),
+            Just("$".to_string()),
+            Just("\n".to_string()),
+            Just("\\u0041".to_string()),
+            Just("\\012".to_string()),
+            any::<char>().prop_map(|c| c.to_string()),
+            "[a-z0-9 ._%]{0,4}",
+        ],
+        0..12,
+    )
+    .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn literals_read_back_unchanged(s in nasty()) {
+        prop_assert_eq!(spark_reads(&string_literal(&s)), s);
+    }
+
+    #[test]
+    fn relation_names_parse_back(a in nasty(), b in nasty(), c in nasty()) {
+        if let Ok(r) = RelationName::in_catalog(Some(a.as_str()), b.as_str(), c.as_str()) {
+            prop_assert_eq!(RelationName::parse(&r.to_string()).unwrap(), r);
+        } else {
+            // Refused only when a part is empty (also once the catalog prefix is stripped) or holds `${`.
+            let stripped_empty = b.len() == a.len() + 1 && b.to_lowercase() == a.to_lowercase() + ".";
+            let refused = a.is_empty() || b.is_empty() || c.is_empty() || stripped_empty || holds_subst(&[&a, &b, &c]);
+            prop_assert!(refused);
+        }
+    }
+
+    #[test]
+    fn identifiers_never_hold_substitution(s in nasty()) {
+        match Ident::new(s.clone()) {
+            Ok(i) => prop_assert!(!i.quoted().contains(SUBST)),
+            Err(_) => prop_assert!(s.is_empty() || s.contains(SUBST)),
+        }
+    }
+}
