@@ -120,14 +120,14 @@ pub struct PlanError {
     pub model: ModelRef,
     /// The configuration field at fault (`file_format`, `unique_key`, or a profile field such as `location`).
     pub field: String,
-    /// What is wrong.
-    pub problem: ConfigProblem,
+    /// What is wrong (boxed: errors stay small on the happy path).
+    pub problem: Box<ConfigProblem>,
 }
 
 impl PlanError {
     /// A short stable name of the error kind (used in golden files and tests).
     pub fn kind(&self) -> &'static str {
-        match &self.problem {
+        match &*self.problem {
             ConfigProblem::UnknownValue { .. } => "UnknownValue",
             ConfigProblem::WrongType { .. } => "WrongType",
             ConfigProblem::MergeNeedsLakehouseFormat { .. } => "MergeNeedsLakehouseFormat",
@@ -167,7 +167,7 @@ impl ConfigError {
         PlanError {
             model: model.clone(),
             field: self.field,
-            problem: self.problem,
+            problem: Box::new(self.problem),
         }
     }
 }

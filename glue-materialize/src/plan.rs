@@ -106,7 +106,7 @@ impl Planner<'_> {
         PlanError {
             model: self.mref(),
             field: field.to_string(),
-            problem,
+            problem: Box::new(problem),
         }
     }
 

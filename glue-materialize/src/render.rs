@@ -76,8 +76,8 @@ fn source_cols<'a>(
         })
 }
 
-/// The query of a step, with `update_iceberg_ts` appended when asked.
-fn query_sql(q: &Query, ctx: &RenderContext) -> Result<SqlFragment, RenderError> {
+/// The query of a step, with `update_iceberg_ts` appended when asked (needs the query's columns then).
+pub fn query_sql(q: &Query, ctx: &RenderContext) -> Result<SqlFragment, RenderError> {
     if !q.add_iceberg_timestamp {
         return Ok(q.sql.clone());
     }
@@ -117,7 +117,9 @@ fn create_table(spec: &TableSpec, query: SqlFragment, replace: bool) -> CreateTa
     c
 }
 
-fn snapshot_sql(
+/// The snapshot SQL builder of a step's spec: the SQL that decides which rows change, shared by every engine.
+/// `needs_check_cols` resolves `check_cols: all` from the context's source columns (the staging step needs it).
+pub fn snapshot_sql(
     spec: &SnapshotSpec,
     ctx: &RenderContext,
     needs_check_cols: bool,

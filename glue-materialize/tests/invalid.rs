@@ -25,17 +25,19 @@ fn try_plan(
 
 fn keep(_: &mut glue_materialize::Target) {}
 
+/// (case, config, target tweak, expected kind, expected field, texts the message must hold)
+type Case = (
+    &'static str,
+    Value,
+    fn(&mut glue_materialize::Target),
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+);
+
 #[test]
 fn invalid_configurations_are_named_errors() {
-    // (case, config, target tweak, expected kind, expected field, text the message must hold)
-    let cases: Vec<(
-        &str,
-        Value,
-        fn(&mut glue_materialize::Target),
-        &str,
-        &str,
-        &[&str],
-    )> = vec![
+    let cases: Vec<Case> = vec![
         (
             "unknown strategy",
             json!({"materialized": "incremental", "incremental_strategy": "upsert"}),

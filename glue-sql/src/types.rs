@@ -46,7 +46,7 @@ fn balanced(t: &str) -> bool {
             return false;
         }
     }
-    depth == 0 && t.matches('`').count() % 2 == 0
+    depth == 0 && t.matches('`').count().is_multiple_of(2)
 }
 
 impl TryFrom<String> for SparkType {

@@ -76,7 +76,7 @@ fn substitute(text: &str) -> String {
     let mut rest = text;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
-        match after.find(|c| c == '}' || c == '$' || c == ' ') {
+        match after.find(['}', '$', ' ']) {
             Some(end) if end > 0 && after.as_bytes()[end] == b'}' => {
                 out.push_str(&rest[..start]);
                 rest = &after[end + 1..];

@@ -1,0 +1,1217 @@
+//! `LocalEngine`: the `Engine` of glue-materialize on a local warehouse directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use async_trait::async_trait;
+use datafusion::datasource::view::ViewTable;
+use datafusion::logical_expr::{Expr, cast};
+use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext, ident};
+use glue_materialize::engine::{Capabilities, PlanOutcome, RelationInfo};
+use glue_materialize::render::{RenderContext, query_sql, snapshot_sql};
+use glue_materialize::schema::{SchemaDiff, schema_change};
+use glue_materialize::step::{Partitions, Query, Step, TableSpec, TempKind, UpdateColumns};
+use glue_materialize::{
+    Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, StepKind, TableFormat,
+};
+use glue_sql::ddl::{AlterTable, DropKind};
+use glue_sql::dml::{DEST_ALIAS, SOURCE_ALIAS};
+use glue_sql::types::ColumnDef;
+use glue_sql::{RelationName, SqlFragment};
+
+use crate::catalog::{Catalog, ColumnEntry, DatabaseEntry, EntryKind, TableEntry, table_key};
+use crate::error::LocalError;
+use crate::session::{self, WarehouseCatalog};
+use crate::types::{arrow_type, spark_type};
+use crate::{delta, failpoint, plain};
+
+/// The formats the embedded engine writes.
+pub const FORMATS: [FileFormat; 4] = [
+    FileFormat::Parquet,
+    FileFormat::Csv,
+    FileFormat::Json,
+    FileFormat::Delta,
+];
+
+/// The embedded engine over one warehouse directory.
+pub struct LocalEngine {
+    root: PathBuf,
+    catalog: Catalog,
+    ctx: SessionContext,
+    warehouse: WarehouseCatalog,
+    now: String,
+}
+
+impl std::fmt::Debug for LocalEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalEngine")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+fn is_plain(f: FileFormat) -> bool {
+    matches!(f, FileFormat::Parquet | FileFormat::Csv | FileFormat::Json)
+}
+
+impl LocalEngine {
+    /// Opens (or starts) the warehouse at `root`; unqualified names resolve to `current_schema` after temp views.
+    pub fn open(root: impl Into<PathBuf>, current_schema: &str) -> Result<Self, LocalError> {
+        let root = root.into();
+        std::fs::create_dir_all(&root)
+            .map_err(|e| LocalError::io(format!("creating {}", root.display()), e))?;
+        let root = root
+            .canonicalize()
+            .map_err(|e| LocalError::io(format!("resolving {}", root.display()), e))?;
+        let catalog = Catalog::new(&root);
+        catalog.read()?; // a corrupt catalog is reported now, not at the first query
+        let (ctx, warehouse) = session::new_context(catalog.clone(), current_schema);
+        Ok(Self {
+            root,
+            catalog,
+            ctx,
+            warehouse,
+            now: String::new(),
+        })
+    }
+
+    /// The warehouse directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The warehouse catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The DataFusion session.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs Spark SQL and returns a DataFrame.
+    pub async fn sql(&self, sql: &str) -> Result<DataFrame, LocalError> {
+        session::sql(&self.ctx, sql)
+            .await
+            .map_err(LocalError::df("query"))
+    }
+
+    fn provider(&self) -> Result<&WarehouseCatalog, LocalError> {
+        Ok(&self.warehouse)
+    }
+
+    /// Creates a database (schema) directory and catalog entry if missing.
+    pub fn create_schema(&self, schema: &str) -> Result<(), LocalError> {
+        let location = self.root.join(schema.to_lowercase());
+        std::fs::create_dir_all(&location)
+            .map_err(|e| LocalError::io(format!("creating {}", location.display()), e))?;
+        self.catalog.update(|s| {
+            s.databases
+                .entry(schema.to_lowercase())
+                .or_insert(DatabaseEntry {
+                    location: location.display().to_string(),
+                    comment: None,
+                });
+            Ok(())
+        })
+    }
+
+    /// A plan location as a local path: plain paths and `file://` URLs; anything else is refused.
+    fn local_path(&self, location: &str) -> Result<PathBuf, LocalError> {
+        let l = location.strip_prefix("file://").unwrap_or(location);
+        if l.contains("://") {
+            return Err(LocalError::Unsupported(format!(
+                "location `{location}`: the embedded engine writes local paths only (set the profile's location to a \
+                 directory)"
+            )));
+        }
+        Ok(PathBuf::from(l))
+    }
+
+    fn inside_warehouse(&self, path: &Path) -> bool {
+        path.canonicalize()
+            .is_ok_and(|p| p.starts_with(&self.root) && p != self.root)
+    }
+
+    fn entry(&self, r: &RelationName) -> Result<Option<TableEntry>, LocalError> {
+        Ok(self
+            .catalog
+            .read()?
+            .table(r.schema_str(), r.identifier.as_str())
+            .cloned())
+    }
+
+    fn require(&self, r: &RelationName) -> Result<TableEntry, LocalError> {
+        self.entry(r)?
+            .ok_or_else(|| LocalError::NotFound(r.to_string()))
+    }
+
+    /// The columns of a relation: a temporary view's, a view's or a table's.
+    async fn columns_of(&self, r: &RelationName) -> Result<Vec<ColumnDef>, LocalError> {
+        if r.is_temporary() {
+            let t = self
+                .provider()?
+                .temp(r.identifier.as_str())
+                .ok_or_else(|| LocalError::NotFound(r.to_string()))?;
+            return schema_columns(&t.schema());
+        }
+        let e = self.require(r)?;
+        if e.kind == EntryKind::View {
+            let df = self
+                .sql(&format!("SELECT * FROM {}", r.without_catalog()))
+                .await?;
+            return schema_columns(df.schema().as_arrow());
+        }
+        e.columns
+            .iter()
+            .map(|c| {
+                let mut d = ColumnDef::new(c.name.clone(), c.data_type.clone())
+                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                d.comment = c.comment.clone();
+                Ok(d)
+            })
+            .collect()
+    }
+
+    fn render_ctx(
+        &self,
+        target: Option<Vec<ColumnDef>>,
+        source: Option<Vec<ColumnDef>>,
+    ) -> RenderContext {
+        RenderContext {
+            now: self.now.clone(),
+            target_columns: target,
+            source_columns: source,
+        }
+    }
+
+    /// The model query of a step as a DataFrame (with `update_iceberg_ts` when asked).
+    async fn query_df(&self, q: &Query) -> Result<DataFrame, LocalError> {
+        let mut ctx = self.render_ctx(None, None);
+        if q.add_iceberg_timestamp {
+            let df = self.sql(q.sql.as_str()).await?;
+            ctx.source_columns = Some(schema_columns(df.schema().as_arrow())?);
+        }
+        let sql = query_sql(q, &ctx).map_err(|e| LocalError::Data(e.to_string()))?;
+        self.sql(sql.as_str()).await
+    }
+
+    // ---- steps -----------------------------------------------------------------------------------------------
+
+    /// Runs one step.
+    pub async fn run_step(&self, step: &Step) -> Result<(), LocalError> {
+        match step {
+            Step::Hook { sql, .. } => {
+                self.sql(sql.as_str())
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(LocalError::df("running a hook"))?;
+            }
+            Step::CheckQuery { query, .. } => {
+                self.query_df(query).await?; // planning analyses the query; nothing runs
+            }
+            Step::Drop { relation, kind, .. } => self.drop_relation(relation, *kind)?,
+            Step::CreateTableAs {
+                table,
+                query,
+                replace,
+            } => {
+                let df = self.query_df(query).await?;
+                self.create_table(table, df, *replace).await?;
+            }
+            Step::SwapTable {
+                target, staging, ..
+            } => self.swap(target, staging)?,
+            Step::DeleteLocation { location } => {
+                let p = self.local_path(location)?;
+                if self.inside_warehouse(&p) {
+                    plain::remove_dir(&p)?;
+                }
+            }
+            Step::CreateView {
+                relation,
+                query,
+                comment,
+            } => {
+                let sql = query_sql(query, &self.render_ctx(None, None))
+                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let df = self.sql(sql.as_str()).await?;
+                let columns = column_entries(df.schema().as_arrow())?;
+                let key = table_key(relation.schema_str(), relation.identifier.as_str());
+                let entry = TableEntry {
+                    kind: EntryKind::View,
+                    format: None,
+                    location: None,
+                    columns,
+                    partition_columns: vec![],
+                    clustered_by: None,
+                    properties: BTreeMap::new(),
+                    comment: comment.clone(),
+                    view_sql: Some(sql.trimmed().to_string()),
+                    version: 1,
+                    previous_location: None,
+                };
+                self.catalog.update(|s| {
+                    if s.tables
+                        .get(&key)
+                        .is_some_and(|e| e.kind == EntryKind::Table)
+                    {
+                        return Err(LocalError::Data(format!(
+                            "{relation} is a table; drop it before creating a view"
+                        )));
+                    }
+                    s.tables.insert(key.clone(), entry);
+                    Ok(())
+                })?;
+            }
+            Step::CreateTempRelation {
+                relation,
+                kind,
+                query,
+                ..
+            } => {
+                if *kind == TempKind::Table {
+                    return Err(LocalError::Unsupported(
+                        "physical temp tables (Iceberg temp relations)".into(),
+                    ));
+                }
+                let df = self.query_df(query).await?;
+                self.register_temp(relation.identifier.as_str(), df);
+            }
+            Step::SyncSchema {
+                target,
+                source,
+                mode,
+                format,
+                ignore_prefix,
+            } => {
+                let src = self.columns_of(source).await?;
+                let tgt = self.columns_of(target).await?;
+                let diff = SchemaDiff::between(&src, &tgt, ignore_prefix.as_deref());
+                let alters = schema_change(target, &diff, *mode, *format)?;
+                for a in alters {
+                    self.alter(&a).await?;
+                }
+            }
+            Step::InsertInto { target, source } => {
+                let df = self.conformed(target, source).await?;
+                self.write_rows(target, df, RowsWrite::Append).await?;
+            }
+            Step::InsertOverwrite {
+                target,
+                source,
+                partitions,
+                ..
+            } => {
+                let df = self.conformed(target, source).await?;
+                let mode = match partitions {
+                    Partitions::Whole => RowsWrite::ReplaceAll,
+                    Partitions::Dynamic(_) => RowsWrite::ReplacePartitions,
+                };
+                self.write_rows(target, df, mode).await?;
+            }
+            Step::Merge {
+                target,
+                source,
+                keys,
+                predicates,
+                update,
+            } => {
+                self.merge(target, source, keys, predicates, update).await?;
+            }
+            Step::SnapshotCreate { table, spec, query } => {
+                let s = snapshot_sql(spec, &self.render_ctx(None, None), false)
+                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let df = self.sql(&s.build_select(query)).await?;
+                self.create_table(table, df, false).await?;
+            }
+            Step::SnapshotStaging {
+                staging,
+                kind,
+                target,
+                spec,
+                query,
+            } => {
+                if *kind == TempKind::Table {
+                    return Err(LocalError::Unsupported(
+                        "physical snapshot staging tables (Iceberg)".into(),
+                    ));
+                }
+                let src = schema_columns(self.sql(query.as_str()).await?.schema().as_arrow())?;
+                let s = snapshot_sql(spec, &self.render_ctx(None, Some(src.clone())), true)
+                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let names: Vec<_> = src.iter().map(|c| c.name.clone()).collect();
+                let df = self
+                    .sql(&s.staging_select(query, &target.without_catalog(), &names))
+                    .await?;
+                self.register_temp(staging.identifier.as_str(), df);
+            }
+            Step::SnapshotMerge {
+                target,
+                staging,
+                spec,
+            } => self.snapshot_merge(target, staging, spec).await?,
+            Step::LoadSeed {
+                relation,
+                path,
+                format,
+                mode,
+                location,
+                column_types,
+                exists,
+                replace,
+                ..
+            } => {
+                self.load_seed(
+                    relation,
+                    path.as_deref(),
+                    *format,
+                    *mode,
+                    location.as_deref(),
+                    column_types,
+                    *exists,
+                    *replace,
+                )
+                .await?;
+            }
+            Step::RefreshTable { .. } => {} // no caches: every query reads the catalog and the files afresh
+            Step::PersistColumnDocs { relation, columns } => {
+                let key = table_key(relation.schema_str(), relation.identifier.as_str());
+                self.catalog.update(|s| {
+                    let e = s
+                        .tables
+                        .get_mut(&key)
+                        .ok_or_else(|| LocalError::NotFound(relation.to_string()))?;
+                    for (name, comment) in columns {
+                        if let Some(c) = e
+                            .columns
+                            .iter_mut()
+                            .find(|c| c.name.eq_ignore_ascii_case(name.as_str()))
+                        {
+                            c.comment = Some(comment.clone());
+                        }
+                    }
+                    Ok(())
+                })?;
+            }
+            Step::DeltaManifest { location, .. } => {
+                // The symlink manifest is written as on Glue; the Athena table over it is a Glue-only artefact.
+                delta::generate_manifest(&self.local_path(location)?.display().to_string()).await?;
+            }
+            Step::HudiWrite { .. } => {
+                return Err(LocalError::Unsupported("file_format hudi".into()));
+            }
+            Step::ExpireSnapshots { .. } => {
+                return Err(LocalError::Unsupported("Iceberg snapshot expiry".into()));
+            }
+            Step::LakeFormation { .. } => {
+                return Err(LocalError::Unsupported(
+                    "Lake Formation tags and data-cell filters (an AWS service)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn register_temp(&self, name: &str, df: DataFrame) {
+        let plan = df.logical_plan().clone();
+        let view = ViewTable::new(plan, None);
+        if let Ok(p) = self.provider() {
+            p.register_temp(name, Arc::new(view));
+        }
+    }
+
+    fn drop_relation(&self, r: &RelationName, kind: DropKind) -> Result<(), LocalError> {
+        if r.is_temporary() {
+            self.provider()?.drop_temp(r.identifier.as_str());
+            return Ok(());
+        }
+        let key = table_key(r.schema_str(), r.identifier.as_str());
+        let removed = self.catalog.update(|s| {
+            match s.tables.get(&key) {
+                None => return Ok(None),
+                Some(e) if (e.kind == EntryKind::View) != (kind == DropKind::View) => {
+                    let what = if e.kind == EntryKind::View {
+                        "a view"
+                    } else {
+                        "a table"
+                    };
+                    return Err(LocalError::Data(format!("cannot drop {r}: it is {what}")));
+                }
+                Some(_) => {}
+            }
+            Ok(s.tables.remove(&key))
+        })?;
+        // Tables glue-rs created inside the warehouse are managed: their files go with them.
+        if let Some(e) = removed {
+            for l in e.location.iter().chain(e.previous_location.iter()) {
+                let p = self.local_path(l)?;
+                if self.inside_warehouse(&p) {
+                    plain::remove_dir(&p)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_table(
+        &self,
+        spec: &TableSpec,
+        df: DataFrame,
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        let r = &spec.relation;
+        let format = spec.format;
+        if !FORMATS.contains(&format) {
+            return Err(LocalError::Unsupported(format!("file_format {format}")));
+        }
+        let existing = self.entry(r)?;
+        if let Some(e) = &existing
+            && (!replace || e.kind == EntryKind::View)
+        {
+            return Err(LocalError::Data(format!("{r} already exists")));
+        }
+        let location = spec.location.clone().unwrap_or_else(|| {
+            self.root
+                .join(r.schema_str())
+                .join(r.identifier.as_str())
+                .display()
+                .to_string()
+        });
+        let partition_by: Vec<String> = spec
+            .partition_by
+            .iter()
+            .map(|p| p.column().as_str().to_string())
+            .collect();
+        if spec.partition_by.iter().any(|p| !p.is_identity()) {
+            return Err(LocalError::Unsupported(
+                "Iceberg partition transforms".into(),
+            ));
+        }
+        let df = partition_columns_last(df, &partition_by)?;
+        let columns = column_entries(df.schema().as_arrow())?;
+        let path = self.local_path(&location)?;
+        let version = existing.as_ref().map(|e| e.version + 1).unwrap_or(1);
+        let (data_location, previous) = if format == FileFormat::Delta {
+            // CREATE OR REPLACE is one Delta commit; a first CREATE over a Delta log that no catalog entry owns
+            // (a table dropped outside the warehouse) replaces it too, as Spark's CTAS would.
+            let mode = delta::WriteMode::Replace;
+            let owner = self
+                .catalog
+                .read()?
+                .tables
+                .into_iter()
+                .find(|(_, e)| e.location.as_deref().is_some_and(|l| Path::new(l) == path));
+            if let Some((key, _)) = owner
+                && key != table_key(r.schema_str(), r.identifier.as_str())
+            {
+                return Err(LocalError::Data(format!(
+                    "{} holds the data of table {key}",
+                    path.display()
+                )));
+            }
+            let desc = spec.comment.as_deref();
+            delta::write(
+                &self.ctx,
+                &path.display().to_string(),
+                df,
+                mode,
+                delta::TableMeta {
+                    partition_by: &partition_by,
+                    name: r.identifier.as_str(),
+                    description: desc,
+                    properties: &spec.properties,
+                },
+            )
+            .await?;
+            (path.display().to_string(), None)
+        } else {
+            // Plain formats: a fresh directory, never files mixed into a live table's.
+            let dir = match &existing {
+                Some(e) => PathBuf::from(plain::next_version_dir(
+                    e.location.as_deref().unwrap_or(&location),
+                    version,
+                )),
+                None => path.clone(),
+            };
+            if !plain::data_files(&dir)?.is_empty() {
+                let live = self
+                    .catalog
+                    .read()?
+                    .tables
+                    .values()
+                    .any(|e| e.location.as_deref().is_some_and(|l| Path::new(l) == dir));
+                if live {
+                    return Err(LocalError::Data(format!(
+                        "{} holds the data of another table",
+                        dir.display()
+                    )));
+                }
+                plain::remove_dir(&dir)?; // leftovers of a dropped table or a crashed write
+            }
+            plain::write_files(df, &dir, format, &partition_by).await?;
+            (
+                dir.display().to_string(),
+                existing.as_ref().and_then(|e| e.location.clone()),
+            )
+        };
+        let entry = TableEntry {
+            kind: EntryKind::Table,
+            format: Some(format),
+            location: Some(data_location),
+            columns: with_comments(columns, existing.as_ref()),
+            partition_columns: partition_by,
+            clustered_by: spec
+                .clustered_by
+                .as_ref()
+                .map(|(c, n)| (c.iter().map(|i| i.as_str().to_string()).collect(), *n)),
+            properties: spec.properties.clone(),
+            comment: spec.comment.clone(),
+            view_sql: None,
+            version,
+            previous_location: previous,
+        };
+        self.commit_entry(r, entry)
+    }
+
+    /// Writes a table entry, deleting the data of the version before the previous one.
+    fn commit_entry(&self, r: &RelationName, entry: TableEntry) -> Result<(), LocalError> {
+        failpoint::hit("catalog.before_switch");
+        let key = table_key(r.schema_str(), r.identifier.as_str());
+        let stale = self.catalog.update(|s| {
+            let old = s.tables.insert(key.clone(), entry.clone());
+            Ok(old.and_then(|o| o.previous_location).filter(|p| {
+                Some(p) != entry.location.as_ref() && Some(p) != entry.previous_location.as_ref()
+            }))
+        })?;
+        failpoint::hit("catalog.after_switch");
+        if let Some(p) = stale {
+            let p = self.local_path(&p)?;
+            if self.inside_warehouse(&p) {
+                plain::remove_dir(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn swap(&self, target: &RelationName, staging: &RelationName) -> Result<(), LocalError> {
+        let tkey = table_key(target.schema_str(), target.identifier.as_str());
+        let skey = table_key(staging.schema_str(), staging.identifier.as_str());
+        failpoint::hit("swap.before_switch");
+        let stale = self.catalog.update(|s| {
+            let mut new = s
+                .tables
+                .remove(&skey)
+                .ok_or_else(|| LocalError::NotFound(staging.to_string()))?;
+            let old = s.tables.remove(&tkey);
+            let (version, previous, stale) = match &old {
+                Some(o) => (
+                    o.version + 1,
+                    o.location.clone(),
+                    o.previous_location.clone(),
+                ),
+                None => (1, None, None),
+            };
+            new.version = version;
+            new.previous_location = previous;
+            if let Some(o) = &old {
+                new.columns = with_comments(new.columns, Some(o));
+            }
+            s.tables.insert(tkey.clone(), new);
+            Ok(stale)
+        })?;
+        failpoint::hit("swap.after_switch");
+        if let Some(p) = stale {
+            let p = self.local_path(&p)?;
+            if self.inside_warehouse(&p) {
+                plain::remove_dir(&p)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn alter(&self, a: &AlterTable) -> Result<(), LocalError> {
+        match a {
+            AlterTable::AddColumns(t, cols) => {
+                let e = self.require(t)?;
+                if e.format == Some(FileFormat::Delta) {
+                    // A Delta schema change is a commit: append no rows with the wider schema.
+                    let mut fields: Vec<Expr> =
+                        e.columns.iter().map(|c| ident(c.name.as_str())).collect();
+                    for c in cols {
+                        let dt = arrow_type(c.data_type.as_str())?;
+                        fields.push(
+                            cast(
+                                Expr::Literal(datafusion::scalar::ScalarValue::Null, None),
+                                dt,
+                            )
+                            .alias(c.name.as_str()),
+                        );
+                    }
+                    let df = self
+                        .sql(&format!("SELECT * FROM {} LIMIT 0", t.without_catalog()))
+                        .await?;
+                    let df = df
+                        .select(fields)
+                        .map_err(LocalError::df("adding columns"))?;
+                    let loc = e.location.clone().unwrap_or_default();
+                    delta::write(
+                        &self.ctx,
+                        &loc,
+                        df,
+                        delta::WriteMode::Append,
+                        delta::TableMeta {
+                            partition_by: &e.partition_columns,
+                            name: t.identifier.as_str(),
+                            description: None,
+                            properties: &BTreeMap::new(),
+                        },
+                    )
+                    .await?;
+                }
+                let key = table_key(t.schema_str(), t.identifier.as_str());
+                self.catalog.update(|s| {
+                    let e = s
+                        .tables
+                        .get_mut(&key)
+                        .ok_or_else(|| LocalError::NotFound(t.to_string()))?;
+                    // New columns go before the partition columns, as Spark shows them.
+                    let at = e.columns.len() - e.partition_columns.len().min(e.columns.len());
+                    for (i, c) in cols.iter().enumerate() {
+                        e.columns.insert(
+                            at + i,
+                            ColumnEntry {
+                                name: c.name.as_str().to_string(),
+                                data_type: c.data_type.as_str().to_string(),
+                                comment: c.comment.clone(),
+                            },
+                        );
+                    }
+                    Ok(())
+                })
+            }
+            other => Err(LocalError::Unsupported(format!("`{}`", other.to_sql()))),
+        }
+    }
+
+    /// The source rows in the target's column order and types (by name, case-insensitive).
+    async fn conformed(
+        &self,
+        target: &RelationName,
+        source: &RelationName,
+    ) -> Result<DataFrame, LocalError> {
+        let tgt = self.columns_of(target).await?;
+        let df = self.sql(&format!("SELECT * FROM {source}")).await?;
+        let src_names: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mut exprs = Vec::new();
+        for c in &tgt {
+            let Some(name) = src_names
+                .iter()
+                .find(|n| n.eq_ignore_ascii_case(c.name.as_str()))
+            else {
+                return Err(LocalError::Data(format!(
+                    "the new rows of {target} lack column `{}` (on_schema_change keeps the table's columns)",
+                    c.name.as_str()
+                )));
+            };
+            exprs.push(
+                cast(ident(name.as_str()), arrow_type(c.data_type.as_str())?)
+                    .alias(c.name.as_str()),
+            );
+        }
+        df.select(exprs)
+            .map_err(LocalError::df(format!("selecting the columns of {target}")))
+    }
+
+    async fn write_rows(
+        &self,
+        target: &RelationName,
+        df: DataFrame,
+        mode: RowsWrite,
+    ) -> Result<(), LocalError> {
+        let e = self.require(target)?;
+        let format = e
+            .format
+            .ok_or_else(|| LocalError::Data(format!("{target} has no format")))?;
+        let loc = e
+            .location
+            .clone()
+            .ok_or_else(|| LocalError::Data(format!("{target} has no location")))?;
+        if format == FileFormat::Delta {
+            let mode = match mode {
+                RowsWrite::Append => delta::WriteMode::Append,
+                RowsWrite::ReplaceAll => delta::WriteMode::Replace,
+                RowsWrite::ReplacePartitions => delta::WriteMode::ReplaceWhere(
+                    self.partition_predicate(&df, &e.partition_columns).await?,
+                ),
+            };
+            delta::write(
+                &self.ctx,
+                &loc,
+                df,
+                mode,
+                delta::TableMeta {
+                    partition_by: &e.partition_columns,
+                    name: target.identifier.as_str(),
+                    description: None,
+                    properties: &BTreeMap::new(),
+                },
+            )
+            .await?;
+            return Ok(());
+        }
+        if !is_plain(format) {
+            return Err(LocalError::Unsupported(format!(
+                "writing rows to a {format} table"
+            )));
+        }
+        let version = e.version + 1;
+        let new_dir = PathBuf::from(plain::next_version_dir(&loc, version));
+        plain::remove_dir(&new_dir)?; // leftovers of a crashed write
+        let old_dir = self.local_path(&loc)?;
+        let df = partition_columns_last(df, &e.partition_columns)?;
+        plain::write_files(df, &new_dir, format, &e.partition_columns).await?;
+        match mode {
+            RowsWrite::Append => plain::link_files(&old_dir, &new_dir, |_| true)?,
+            RowsWrite::ReplaceAll => {}
+            RowsWrite::ReplacePartitions => {
+                let touched = plain::partition_dirs(&new_dir)?;
+                plain::link_files(&old_dir, &new_dir, |part| !touched.contains(part))?;
+            }
+        }
+        let mut entry = e.clone();
+        entry.version = version;
+        entry.previous_location = Some(loc);
+        entry.location = Some(new_dir.display().to_string());
+        self.commit_entry(target, entry)
+    }
+
+    /// `col IN (…)` over the partition values present in `df` (the partitions a dynamic overwrite replaces).
+    async fn partition_predicate(
+        &self,
+        df: &DataFrame,
+        cols: &[String],
+    ) -> Result<String, LocalError> {
+        if cols.is_empty() {
+            return Ok("TRUE".into());
+        }
+        let exprs: Vec<Expr> = cols
+            .iter()
+            .map(|c| cast(ident(c.as_str()), arrow_schema::DataType::Utf8).alias(c.as_str()))
+            .collect();
+        let batches = df
+            .clone()
+            .select(exprs)
+            .and_then(|d| d.distinct())
+            .map_err(LocalError::df("partition values"))?
+            .collect()
+            .await
+            .map_err(LocalError::df("partition values"))?;
+        let mut disjuncts = Vec::new();
+        for b in &batches {
+            for row in 0..b.num_rows() {
+                let mut conj = Vec::new();
+                for (i, c) in cols.iter().enumerate() {
+                    let col = b.column(i);
+                    let q = glue_sql::quote_ident(c);
+                    if col.is_null(row) {
+                        conj.push(format!("{q} IS NULL"));
+                    } else {
+                        let v =
+                            arrow_array::cast::AsArray::as_string::<i32>(col.as_ref()).value(row);
+                        conj.push(format!("CAST({q} AS STRING) = {}", sql_string(v)));
+                    }
+                }
+                disjuncts.push(format!("({})", conj.join(" AND ")));
+            }
+        }
+        Ok(if disjuncts.is_empty() {
+            "FALSE".into()
+        } else {
+            disjuncts.join(" OR ")
+        })
+    }
+
+    async fn merge(
+        &self,
+        target: &RelationName,
+        source: &RelationName,
+        keys: &[glue_sql::Ident],
+        predicates: &[SqlFragment],
+        update: &UpdateColumns,
+    ) -> Result<(), LocalError> {
+        let e = self.require(target)?;
+        if e.format != Some(FileFormat::Delta) {
+            return Err(LocalError::Unsupported(format!(
+                "MERGE into a {} table",
+                e.format.map(|f| f.to_string()).unwrap_or_default()
+            )));
+        }
+        let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
+        let mut on: Vec<String> = predicates
+            .iter()
+            .map(|p| format!("({})", p.trimmed()))
+            .collect();
+        for k in keys {
+            on.push(format!("{SOURCE_ALIAS}.{k} = {DEST_ALIAS}.{k}"));
+        }
+        let on = if on.is_empty() {
+            "FALSE".to_string()
+        } else {
+            on.join(" AND ")
+        };
+        let update_cols: Vec<String> = match update {
+            UpdateColumns::All => tgt.clone(),
+            UpdateColumns::Only(c) => c.iter().map(|i| i.as_str().to_string()).collect(),
+            UpdateColumns::AllExcept(ex) => tgt
+                .iter()
+                .filter(|c| !ex.iter().any(|x| x.as_str().eq_ignore_ascii_case(c)))
+                .cloned()
+                .collect(),
+        };
+        let set = |cols: &[String]| -> Vec<(String, String)> {
+            cols.iter()
+                .map(|c| {
+                    (
+                        c.clone(),
+                        format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c)),
+                    )
+                })
+                .collect()
+        };
+        let spec = delta::MergeSpec {
+            on,
+            update: Some(delta::MergeClause {
+                predicate: None,
+                set: set(&update_cols),
+            }),
+            insert: Some(delta::MergeClause {
+                predicate: None,
+                set: set(&tgt),
+            }),
+        };
+        let df = self.conformed(target, source).await?;
+        delta::merge(
+            &self.ctx,
+            e.location.as_deref().unwrap_or_default(),
+            df,
+            SOURCE_ALIAS,
+            DEST_ALIAS,
+            spec,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn snapshot_merge(
+        &self,
+        target: &RelationName,
+        staging: &RelationName,
+        spec: &glue_materialize::step::SnapshotSpec,
+    ) -> Result<(), LocalError> {
+        let e = self.require(target)?;
+        if e.format != Some(FileFormat::Delta) {
+            return Err(LocalError::Unsupported(format!(
+                "snapshots on {} tables",
+                e.format.map(|f| f.to_string()).unwrap_or_default()
+            )));
+        }
+        let m = &spec.config.meta_columns;
+        let vt = format!("{DEST_ALIAS}.{}", m.dbt_valid_to);
+        let current = match &spec.config.dbt_valid_to_current {
+            Some(v) => format!("({vt} = ({}) OR {vt} IS NULL)", v.trimmed()),
+            None => format!("{vt} IS NULL"),
+        };
+        let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
+        let src = self.sql(&format!("SELECT * FROM {staging}")).await?;
+        let src_names: Vec<String> = src
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let inserts: Vec<(String, String)> = tgt
+            .iter()
+            .filter(|c| src_names.iter().any(|s| s.eq_ignore_ascii_case(c)))
+            .map(|c| {
+                (
+                    c.clone(),
+                    format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c)),
+                )
+            })
+            .collect();
+        let merge = delta::MergeSpec {
+            on: format!(
+                "{SOURCE_ALIAS}.{} = {DEST_ALIAS}.{}",
+                m.dbt_scd_id, m.dbt_scd_id
+            ),
+            update: Some(delta::MergeClause {
+                predicate: Some(format!(
+                    "{current} AND {SOURCE_ALIAS}.dbt_change_type IN ('update', 'delete')"
+                )),
+                set: vec![(
+                    m.dbt_valid_to.as_str().to_string(),
+                    format!("{SOURCE_ALIAS}.{}", m.dbt_valid_to),
+                )],
+            }),
+            insert: Some(delta::MergeClause {
+                predicate: Some(format!("{SOURCE_ALIAS}.dbt_change_type = 'insert'")),
+                set: inserts,
+            }),
+        };
+        delta::merge(
+            &self.ctx,
+            e.location.as_deref().unwrap_or_default(),
+            src,
+            SOURCE_ALIAS,
+            DEST_ALIAS,
+            merge,
+        )
+        .await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn load_seed(
+        &self,
+        relation: &RelationName,
+        path: Option<&str>,
+        format: FileFormat,
+        mode: glue_materialize::config::SeedMode,
+        location: Option<&str>,
+        column_types: &BTreeMap<String, String>,
+        exists: bool,
+        replace: bool,
+    ) -> Result<(), LocalError> {
+        use glue_materialize::config::SeedMode;
+        let path =
+            path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
+        let df = self
+            .ctx
+            .read_csv(
+                path,
+                CsvReadOptions::new().has_header(true).file_extension(""),
+            )
+            .await
+            .map_err(LocalError::df(format!("reading seed {path}")))?;
+        let mut exprs = Vec::new();
+        for f in df.schema().fields() {
+            let name = f.name();
+            match column_types
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            {
+                Some((_, t)) => {
+                    exprs.push(cast(ident(name.as_str()), arrow_type(t)?).alias(name.as_str()))
+                }
+                None => exprs.push(ident(name.as_str())),
+            }
+        }
+        let df = df
+            .select(exprs)
+            .map_err(LocalError::df(format!("typing seed {path}")))?;
+        let exists = exists && self.entry(relation)?.is_some();
+        match (exists, mode, replace) {
+            (true, SeedMode::Ignore, false) => Ok(()),
+            (true, SeedMode::ErrorIfExists, false) => {
+                Err(LocalError::Data(format!("seed table {relation} exists")))
+            }
+            (true, SeedMode::Append, false) => {
+                let tmp = format!("{}__seed", relation.identifier.as_str());
+                self.register_temp(&tmp, df);
+                let src = RelationName::temp_view(tmp.clone())
+                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let rows = self.conformed(relation, &src).await?;
+                self.provider()?.drop_temp(&tmp);
+                self.write_rows(relation, rows, RowsWrite::Append).await
+            }
+            _ => {
+                let spec = TableSpec {
+                    relation: relation.clone(),
+                    format,
+                    partition_by: vec![],
+                    clustered_by: None,
+                    properties: BTreeMap::new(),
+                    options: BTreeMap::new(),
+                    location: location.map(str::to_string),
+                    comment: None,
+                };
+                self.create_table(&spec, df, exists).await
+            }
+        }
+    }
+}
+
+/// How rows are written into an existing table.
+#[derive(Debug, Clone, Copy)]
+enum RowsWrite {
+    Append,
+    ReplaceAll,
+    ReplacePartitions,
+}
+
+fn sql_string(v: &str) -> String {
+    // deltalake parses predicates with sqlparser's generic dialect: standard '' escaping.
+    format!("'{}'", v.replace('\'', "''"))
+}
+
+/// Moves the partition columns to the end, in partition order (Spark's layout).
+fn partition_columns_last(df: DataFrame, partition_by: &[String]) -> Result<DataFrame, LocalError> {
+    if partition_by.is_empty() {
+        return Ok(df);
+    }
+    let names: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut exprs: Vec<Expr> = names
+        .iter()
+        .filter(|n| !partition_by.iter().any(|p| p.eq_ignore_ascii_case(n)))
+        .map(|n| ident(n.as_str()))
+        .collect();
+    for p in partition_by {
+        let n = names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(p))
+            .ok_or_else(|| {
+                LocalError::Data(format!(
+                    "partition column `{p}` is not in the model's columns"
+                ))
+            })?;
+        exprs.push(ident(n.as_str()));
+    }
+    df.select(exprs)
+        .map_err(LocalError::df("ordering partition columns"))
+}
+
+fn column_entries(schema: &arrow_schema::Schema) -> Result<Vec<ColumnEntry>, LocalError> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(ColumnEntry {
+                name: f.name().clone(),
+                data_type: spark_type(f.data_type())?,
+                comment: None,
+            })
+        })
+        .collect()
+}
+
+fn with_comments(mut cols: Vec<ColumnEntry>, old: Option<&TableEntry>) -> Vec<ColumnEntry> {
+    if let Some(o) = old {
+        for c in &mut cols {
+            if c.comment.is_none() {
+                c.comment = o
+                    .columns
+                    .iter()
+                    .find(|x| x.name.eq_ignore_ascii_case(&c.name))
+                    .and_then(|x| x.comment.clone());
+            }
+        }
+    }
+    cols
+}
+
+fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, LocalError> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            ColumnDef::new(f.name().clone(), spark_type(f.data_type())?)
+                .map_err(|e| LocalError::Data(e.to_string()))
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Engine for LocalEngine {
+    fn capabilities(&self) -> Capabilities {
+        let unsupported = [
+            StepKind::HudiWrite,
+            StepKind::ExpireSnapshots,
+            StepKind::LakeFormation,
+        ];
+        Capabilities {
+            engine: "the embedded engine",
+            formats: FORMATS.into_iter().collect(),
+            steps: StepKind::ALL
+                .iter()
+                .copied()
+                .filter(|k| !unsupported.contains(k))
+                .collect(),
+        }
+    }
+
+    async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
+        self.capabilities().check(plan)?;
+        if let Some(r) = &plan.relation
+            && !r.is_temporary()
+        {
+            self.create_schema(r.schema_str())?;
+            self.provider()?.set_current_schema(r.schema_str());
+        }
+        let mut outcome = PlanOutcome::default();
+        for step in &plan.steps {
+            self.run_step(step).await.map_err(|e| match e {
+                LocalError::Unsupported(c) => EngineError::Unsupported {
+                    engine: "the embedded engine",
+                    construct: c,
+                },
+                other => EngineError::Other {
+                    context: format!("model `{}`, step {step}", plan.model),
+                    source: Box::new(other),
+                },
+            })?;
+            outcome.executed.push(step.to_string());
+        }
+        Ok(outcome)
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        let df = self.sql(sql).await?;
+        Ok(df.collect().await.map_err(LocalError::df("query"))?)
+    }
+
+    async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
+        let state = self.catalog.read()?;
+        let mut out = Vec::new();
+        for (name, e) in state.tables_in(schema) {
+            let existing = match e.kind {
+                EntryKind::View => Existing::View,
+                EntryKind::Table => Existing::Table(ExistingTable {
+                    format: e
+                        .format
+                        .map(TableFormat::Known)
+                        .unwrap_or_else(|| TableFormat::Other("unknown".into())),
+                    location: e.location.clone(),
+                    columns: e
+                        .columns
+                        .iter()
+                        .filter_map(|c| ColumnDef::new(c.name.clone(), c.data_type.clone()).ok())
+                        .collect(),
+                    partition_columns: e.partition_columns.clone(),
+                }),
+            };
+            let name = RelationName::new(schema.to_lowercase(), name)
+                .map_err(|e| LocalError::Data(e.to_string()))?;
+            out.push(RelationInfo { name, existing });
+        }
+        Ok(out)
+    }
+
+    async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
+        Ok(self.columns_of(relation).await?)
+    }
+}

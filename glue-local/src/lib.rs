@@ -1,0 +1,22 @@
+//! # glue-local: the embedded engine of glue-rs
+//!
+//! Runs `glue-materialize` plans on a local warehouse directory with no AWS account and no JVM: DataFusion (with
+//! `datafusion-spark`'s functions and Spark's NULL ordering) for SQL, Parquet / CSV / JSON tables with Hive-style
+//! partitions, Delta tables through `deltalake`. A persistent catalog ([`catalog`]) holds databases, tables and views
+//! across processes; every write becomes visible at once (a Delta commit, or a catalog switch to a new version
+//! directory) and a crash leaves the previous table readable.
+//!
+//! What it does not run (Hudi, Iceberg, Lake Formation, snapshot expiry) fails with
+//! `unsupported on the embedded engine: …` before anything is written ([`LocalEngine`]'s `capabilities`).
+
+pub mod catalog;
+mod delta;
+mod engine;
+mod error;
+pub mod failpoint;
+mod plain;
+pub mod session;
+pub mod types;
+
+pub use engine::{FORMATS, LocalEngine};
+pub use error::LocalError;
