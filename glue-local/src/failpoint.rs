@@ -1,18 +1,32 @@
-//! Failpoints for the crash-safety tests: when the environment variable `GLUE_LOCAL_FAILPOINT` names a failpoint,
-//! the process kills itself with SIGKILL there (no destructors, no flush), as a crash would. Unset, `hit` is one
-//! environment lookup on write paths only.
+//! Failpoints for the crash-safety tests: when the environment variable `GLUE_LOCAL_FAILPOINT` names a failpoint
+//! (`name`, or `name@n` for its n-th hit in the process), the process kills itself with SIGKILL there: no
+//! destructors, no flush, as a crash would. Unset, `hit` is one environment lookup, on write paths only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The environment variable naming the failpoint to crash at.
 pub const ENV: &str = "GLUE_LOCAL_FAILPOINT";
 
-/// Crashes the process if `name` is the configured failpoint.
+static HITS: AtomicU64 = AtomicU64::new(0);
+
+/// Crashes the process if `name` is the configured failpoint (at its configured hit).
 pub fn hit(name: &str) {
-    if std::env::var_os(ENV).is_some_and(|v| v == name) {
-        // SIGKILL ourselves: the closest thing to pulling the plug that a test can do.
+    let Some(v) = std::env::var_os(ENV) else {
+        return;
+    };
+    let v = v.to_string_lossy();
+    let (point, nth) = match v.split_once('@') {
+        Some((p, n)) => (p, n.parse::<u64>().unwrap_or(1)),
+        None => (v.as_ref(), 1),
+    };
+    if point != name {
+        return;
+    }
+    if HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth {
         let pid = std::process::id().to_string();
         let _ = std::process::Command::new("kill")
             .args(["-9", &pid])
             .status();
-        std::process::abort();
+        std::process::abort(); // only if `kill` is missing
     }
 }

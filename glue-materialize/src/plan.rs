@@ -332,6 +332,12 @@ impl Planner<'_> {
                 let staging = relation
                     .with_identifier(format!("{}__dbt_swap", self.model.alias))
                     .map_err(self.sql_err("alias"))?;
+                // A staging table left by a run that crashed before its swap is dropped first.
+                steps.push(Step::Drop {
+                    relation: staging.clone(),
+                    kind: DropKind::Table,
+                    purge: false,
+                });
                 if let Some(custom) = self.cfg.custom_location.clone() {
                     // The user's path is kept: build a staging copy beside it, then rebuild the table at the
                     // path from the staging copy. If the build fails the old table is untouched; if the copy
@@ -812,6 +818,11 @@ impl Planner<'_> {
                     .with_identifier(format!("{}__dbt_swap", self.model.alias))
                     .map_err(self.sql_err("alias"))?;
                 let at = self.versioned(&self.location()?);
+                steps.push(Step::Drop {
+                    relation: staging.clone(),
+                    kind: DropKind::Table,
+                    purge: false,
+                });
                 (staging, at, HudiOperation::BulkInsert, Some(t))
             }
             Existing::Table(t) => {

@@ -10,8 +10,28 @@ use serde_json::Value;
 
 pub const SCHEMA: &str = "analytics";
 
+pub enum Dir {
+    Owned(tempfile::TempDir),
+    Borrowed(std::path::PathBuf),
+}
+
+impl Dir {
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Dir::Owned(t) => t.path(),
+            Dir::Borrowed(p) => p,
+        }
+    }
+}
+
+fn target_for(engine: &LocalEngine) -> Target {
+    let mut target = Target::new(SCHEMA, Some(engine.root().display().to_string()));
+    target.datalake_formats = [glue_materialize::FileFormat::Delta].into_iter().collect();
+    target
+}
+
 pub struct World {
-    pub dir: tempfile::TempDir,
+    pub dir: Dir,
     pub engine: LocalEngine,
     pub target: Target,
 }
@@ -20,10 +40,20 @@ impl World {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let engine = LocalEngine::open(dir.path(), SCHEMA).unwrap();
-        let mut target = Target::new(SCHEMA, Some(engine.root().display().to_string()));
-        target.datalake_formats = [glue_materialize::FileFormat::Delta].into_iter().collect();
+        let target = target_for(&engine);
         Self {
-            dir,
+            dir: Dir::Owned(dir),
+            engine,
+            target,
+        }
+    }
+
+    /// A second view of an existing warehouse (another "process").
+    pub fn at(path: &std::path::Path) -> Self {
+        let engine = LocalEngine::open(path, SCHEMA).unwrap();
+        let target = target_for(&engine);
+        Self {
+            dir: Dir::Borrowed(path.to_path_buf()),
             engine,
             target,
         }
@@ -45,7 +75,7 @@ impl World {
         let m = Model::new(name, SCHEMA, sql, cfg);
         let flags = PlanFlags {
             full_refresh,
-            invocation_id: format!("t{}", rand_id()),
+            invocation_id: format!("p{}n{}", std::process::id(), rand_id()),
         };
         plan(&m, &self.existing(name).await, &self.target, &flags).unwrap()
     }
