@@ -70,6 +70,22 @@ impl World {
             .unwrap_or(Existing::Absent)
     }
 
+    pub async fn try_plan(
+        &self,
+        name: &str,
+        config: Value,
+        sql: &str,
+        full_refresh: bool,
+    ) -> Result<Plan, glue_materialize::PlanError> {
+        let cfg = ModelConfig::from_json(&config).unwrap();
+        let m = Model::new(name, SCHEMA, sql, cfg);
+        let flags = PlanFlags {
+            full_refresh,
+            invocation_id: format!("p{}n{}", std::process::id(), rand_id()),
+        };
+        plan(&m, &self.existing(name).await, &self.target, &flags)
+    }
+
     pub async fn plan(&self, name: &str, config: Value, sql: &str, full_refresh: bool) -> Plan {
         let cfg = ModelConfig::from_json(&config).unwrap();
         let m = Model::new(name, SCHEMA, sql, cfg);
@@ -86,6 +102,30 @@ impl World {
         if let Err(e) = self.engine.execute(&p).await {
             panic!("{name}: {e}\nplan: {:#?}", p.steps);
         }
+    }
+
+    /// Plans and runs a model in another schema.
+    pub async fn run_in(&self, schema: &str, name: &str, config: Value, sql: &str) {
+        let cfg = ModelConfig::from_json(&config).unwrap();
+        let m = Model::new(name, schema, sql, cfg);
+        let existing = self
+            .engine
+            .list_relations(schema)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.name.identifier.as_str() == name)
+            .map(|r| r.existing)
+            .unwrap_or(Existing::Absent);
+        let flags = PlanFlags {
+            full_refresh: true,
+            invocation_id: format!("p{}n{}", std::process::id(), rand_id()),
+        };
+        let p = plan(&m, &existing, &self.target, &flags).unwrap();
+        self.engine
+            .execute(&p)
+            .await
+            .unwrap_or_else(|e| panic!("{schema}.{name}: {e}"));
     }
 
     pub async fn run_full_refresh(&self, name: &str, config: Value, sql: &str) {
