@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite of glue-rs: the Rust tests, then the checks against Spark itself (Spark 3.5 as Glue 5 runs it,
-# with Iceberg's SQL extensions, ANSI mode off): every golden statement must parse with Spark's parser, and the
-# quoting corpus must round-trip through Spark unchanged. Needs Java 17 and Python 3 with pip.
+# with Iceberg's SQL extensions, ANSI mode off): every golden statement must parse with Spark's parser, the quoting
+# corpus must round-trip through Spark unchanged, and every query of the semantics corpus must give the embedded
+# engine's answer or its clear "unsupported" error. Needs Java 17 and Python 3 with pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,4 +27,8 @@ echo "== Spark parser on every golden statement"
 "$venv/bin/python" tools/spark/parse_golden.py glue-materialize/tests/golden
 echo "== quoting round trip through Spark"
 "$venv/bin/python" tools/spark/quoting_roundtrip.py "$work/corpus.jsonl"
+echo "== Spark semantics corpus: the embedded engine against Spark"
+"$venv/bin/python" tools/spark/semantics.py gen "$work/queries.jsonl"
+cargo run --quiet --locked -p glue-local --example run_queries -- "$work/queries.jsonl" "$work/engine.jsonl"
+TZ=UTC "$venv/bin/python" tools/spark/semantics.py compare "$work/queries.jsonl" "$work/engine.jsonl"
 echo "== all checks passed"

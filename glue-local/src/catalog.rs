@@ -137,11 +137,10 @@ impl Catalog {
         let path = self.path();
         match fs::read(&path) {
             Ok(bytes) => {
-                let state: CatalogState =
-                    serde_json::from_slice(&bytes).map_err(|e| LocalError::CorruptCatalog {
-                        path: path.display().to_string(),
-                        reason: e.to_string(),
-                    })?;
+                let state: CatalogState = serde_json::from_slice(&bytes).map_err(|e| LocalError::CorruptCatalog {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
                 if state.format_version > FORMAT_VERSION {
                     return Err(LocalError::CorruptCatalog {
                         path: path.display().to_string(),
@@ -163,12 +162,8 @@ impl Catalog {
 
     /// Applies `change` to the catalog under the writer lock and replaces the file atomically. Returns what `change`
     /// returned. If `change` fails, nothing is written.
-    pub fn update<T>(
-        &self,
-        change: impl FnOnce(&mut CatalogState) -> Result<T, LocalError>,
-    ) -> Result<T, LocalError> {
-        fs::create_dir_all(&self.root)
-            .map_err(|e| LocalError::io(format!("creating {}", self.root.display()), e))?;
+    pub fn update<T>(&self, change: impl FnOnce(&mut CatalogState) -> Result<T, LocalError>) -> Result<T, LocalError> {
+        fs::create_dir_all(&self.root).map_err(|e| LocalError::io(format!("creating {}", self.root.display()), e))?;
         let lock_path = self.root.join(LOCK_FILE);
         let lock = OpenOptions::new()
             .create(true)
@@ -188,19 +183,15 @@ impl Catalog {
 
     fn write_atomically(&self, state: &CatalogState) -> Result<(), LocalError> {
         let path = self.path();
-        let tmp = self
-            .root
-            .join(format!(".{CATALOG_FILE}.{}.tmp", std::process::id()));
-        let bytes =
-            serde_json::to_vec_pretty(state).map_err(|e| LocalError::Internal(e.to_string()))?;
+        let tmp = self.root.join(format!(".{CATALOG_FILE}.{}.tmp", std::process::id()));
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| LocalError::Internal(e.to_string()))?;
         let io = |what: &str, e| LocalError::io(format!("{what} {}", tmp.display()), e);
         let mut f = File::create(&tmp).map_err(|e| io("creating", e))?;
         f.write_all(&bytes).map_err(|e| io("writing", e))?;
         f.sync_all().map_err(|e| io("syncing", e))?;
         drop(f);
         crate::failpoint::hit("catalog.before_rename");
-        fs::rename(&tmp, &path)
-            .map_err(|e| LocalError::io(format!("replacing {}", path.display()), e))?;
+        fs::rename(&tmp, &path).map_err(|e| LocalError::io(format!("replacing {}", path.display()), e))?;
         sync_dir(&self.root)?;
         Ok(())
     }

@@ -19,8 +19,7 @@ fn url(location: &str) -> Result<Url, LocalError> {
     let abs = path
         .canonicalize()
         .map_err(|e| LocalError::io(format!("resolving {location}"), e))?;
-    Url::from_directory_path(&abs)
-        .map_err(|_| LocalError::Data(format!("{location} is not a local directory")))
+    Url::from_directory_path(&abs).map_err(|_| LocalError::Data(format!("{location} is not a local directory")))
 }
 
 /// Opens the Delta table at `location` (an uninitialised table when there is none yet).
@@ -97,9 +96,7 @@ pub async fn write(
         WriteMode::Replace => w
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite),
-        WriteMode::Append => w
-            .with_save_mode(SaveMode::Append)
-            .with_schema_mode(SchemaMode::Merge),
+        WriteMode::Append => w.with_save_mode(SaveMode::Append).with_schema_mode(SchemaMode::Merge),
         WriteMode::ReplaceWhere(p) => w.with_save_mode(SaveMode::Overwrite).with_replace_where(p),
     };
     crate::failpoint::hit("delta.before_commit");
@@ -177,8 +174,9 @@ pub async fn merge(
 /// Writes the symlink-format manifest next to the Delta log (what Athena reads).
 pub async fn generate_manifest(location: &str) -> Result<(), LocalError> {
     let table = open(location).await?;
-    table.generate().await.map_err(LocalError::delta(format!(
-        "generating the manifest of {location}"
-    )))?;
+    table
+        .generate()
+        .await
+        .map_err(LocalError::delta(format!("generating the manifest of {location}")))?;
     Ok(())
 }

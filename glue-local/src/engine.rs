@@ -13,9 +13,7 @@ use glue_materialize::engine::{Capabilities, PlanOutcome, RelationInfo};
 use glue_materialize::render::{RenderContext, query_sql, snapshot_sql};
 use glue_materialize::schema::{SchemaDiff, schema_change};
 use glue_materialize::step::{Partitions, Query, Step, TableSpec, TempKind, UpdateColumns};
-use glue_materialize::{
-    Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, StepKind, TableFormat,
-};
+use glue_materialize::{Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, StepKind, TableFormat};
 use glue_sql::ddl::{AlterTable, DropKind};
 use glue_sql::dml::{DEST_ALIAS, SOURCE_ALIAS};
 use glue_sql::types::ColumnDef;
@@ -46,9 +44,7 @@ pub struct LocalEngine {
 
 impl std::fmt::Debug for LocalEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalEngine")
-            .field("root", &self.root)
-            .finish()
+        f.debug_struct("LocalEngine").field("root", &self.root).finish()
     }
 }
 
@@ -60,8 +56,7 @@ impl LocalEngine {
     /// Opens (or starts) the warehouse at `root`; unqualified names resolve to `current_schema` after temp views.
     pub fn open(root: impl Into<PathBuf>, current_schema: &str) -> Result<Self, LocalError> {
         let root = root.into();
-        std::fs::create_dir_all(&root)
-            .map_err(|e| LocalError::io(format!("creating {}", root.display()), e))?;
+        std::fs::create_dir_all(&root).map_err(|e| LocalError::io(format!("creating {}", root.display()), e))?;
         let root = root
             .canonicalize()
             .map_err(|e| LocalError::io(format!("resolving {}", root.display()), e))?;
@@ -94,9 +89,22 @@ impl LocalEngine {
 
     /// Runs Spark SQL and returns a DataFrame.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, LocalError> {
-        session::sql(&self.ctx, sql)
-            .await
-            .map_err(LocalError::df("query"))
+        session::sql(&self.ctx, sql).await.map_err(|e| {
+            if crate::spark::is_unsupported(&e) {
+                let m = e.strip_backtrace();
+                let m = m
+                    .split("unsupported on the embedded engine: ")
+                    .nth(1)
+                    .map(str::to_string)
+                    .unwrap_or(m);
+                LocalError::Unsupported(m)
+            } else {
+                LocalError::DataFusion {
+                    context: "query".into(),
+                    source: e,
+                }
+            }
+        })
     }
 
     fn provider(&self) -> Result<&WarehouseCatalog, LocalError> {
@@ -109,12 +117,10 @@ impl LocalEngine {
         std::fs::create_dir_all(&location)
             .map_err(|e| LocalError::io(format!("creating {}", location.display()), e))?;
         self.catalog.update(|s| {
-            s.databases
-                .entry(schema.to_lowercase())
-                .or_insert(DatabaseEntry {
-                    location: location.display().to_string(),
-                    comment: None,
-                });
+            s.databases.entry(schema.to_lowercase()).or_insert(DatabaseEntry {
+                location: location.display().to_string(),
+                comment: None,
+            });
             Ok(())
         })
     }
@@ -145,8 +151,7 @@ impl LocalEngine {
     }
 
     fn require(&self, r: &RelationName) -> Result<TableEntry, LocalError> {
-        self.entry(r)?
-            .ok_or_else(|| LocalError::NotFound(r.to_string()))
+        self.entry(r)?.ok_or_else(|| LocalError::NotFound(r.to_string()))
     }
 
     /// The columns of a relation: a temporary view's, a view's or a table's.
@@ -160,27 +165,21 @@ impl LocalEngine {
         }
         let e = self.require(r)?;
         if e.kind == EntryKind::View {
-            let df = self
-                .sql(&format!("SELECT * FROM {}", r.without_catalog()))
-                .await?;
+            let df = self.sql(&format!("SELECT * FROM {}", r.without_catalog())).await?;
             return schema_columns(df.schema().as_arrow());
         }
         e.columns
             .iter()
             .map(|c| {
-                let mut d = ColumnDef::new(c.name.clone(), c.data_type.clone())
-                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let mut d =
+                    ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|e| LocalError::Data(e.to_string()))?;
                 d.comment = c.comment.clone();
                 Ok(d)
             })
             .collect()
     }
 
-    fn render_ctx(
-        &self,
-        target: Option<Vec<ColumnDef>>,
-        source: Option<Vec<ColumnDef>>,
-    ) -> RenderContext {
+    fn render_ctx(&self, target: Option<Vec<ColumnDef>>, source: Option<Vec<ColumnDef>>) -> RenderContext {
         RenderContext {
             now: self.now.clone(),
             target_columns: target,
@@ -215,17 +214,11 @@ impl LocalEngine {
                 self.query_df(query).await?; // planning analyses the query; nothing runs
             }
             Step::Drop { relation, kind, .. } => self.drop_relation(relation, *kind)?,
-            Step::CreateTableAs {
-                table,
-                query,
-                replace,
-            } => {
+            Step::CreateTableAs { table, query, replace } => {
                 let df = self.query_df(query).await?;
                 self.create_table(table, df, *replace).await?;
             }
-            Step::SwapTable {
-                target, staging, ..
-            } => self.swap(target, staging)?,
+            Step::SwapTable { target, staging, .. } => self.swap(target, staging)?,
             Step::DeleteLocation { location } => {
                 let p = self.local_path(location)?;
                 if self.inside_warehouse(&p) {
@@ -237,8 +230,8 @@ impl LocalEngine {
                 query,
                 comment,
             } => {
-                let sql = query_sql(query, &self.render_ctx(None, None))
-                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let sql =
+                    query_sql(query, &self.render_ctx(None, None)).map_err(|e| LocalError::Data(e.to_string()))?;
                 let df = self.sql(sql.as_str()).await?;
                 let columns = column_entries(df.schema().as_arrow())?;
                 let key = table_key(relation.schema_str(), relation.identifier.as_str());
@@ -256,10 +249,7 @@ impl LocalEngine {
                     previous_location: None,
                 };
                 self.catalog.update(|s| {
-                    if s.tables
-                        .get(&key)
-                        .is_some_and(|e| e.kind == EntryKind::Table)
-                    {
+                    if s.tables.get(&key).is_some_and(|e| e.kind == EntryKind::Table) {
                         return Err(LocalError::Data(format!(
                             "{relation} is a table; drop it before creating a view"
                         )));
@@ -269,10 +259,7 @@ impl LocalEngine {
                 })?;
             }
             Step::CreateTempRelation {
-                relation,
-                kind,
-                query,
-                ..
+                relation, kind, query, ..
             } => {
                 if *kind == TempKind::Table {
                     return Err(LocalError::Unsupported(
@@ -350,11 +337,7 @@ impl LocalEngine {
                     .await?;
                 self.register_temp(staging.identifier.as_str(), df);
             }
-            Step::SnapshotMerge {
-                target,
-                staging,
-                spec,
-            } => self.snapshot_merge(target, staging, spec).await?,
+            Step::SnapshotMerge { target, staging, spec } => self.snapshot_merge(target, staging, spec).await?,
             Step::LoadSeed {
                 relation,
                 path,
@@ -435,11 +418,7 @@ impl LocalEngine {
             match s.tables.get(&key) {
                 None => return Ok(None),
                 Some(e) if (e.kind == EntryKind::View) != (kind == DropKind::View) => {
-                    let what = if e.kind == EntryKind::View {
-                        "a view"
-                    } else {
-                        "a table"
-                    };
+                    let what = if e.kind == EntryKind::View { "a view" } else { "a table" };
                     return Err(LocalError::Data(format!("cannot drop {r}: it is {what}")));
                 }
                 Some(_) => {}
@@ -458,12 +437,7 @@ impl LocalEngine {
         Ok(())
     }
 
-    async fn create_table(
-        &self,
-        spec: &TableSpec,
-        df: DataFrame,
-        replace: bool,
-    ) -> Result<(), LocalError> {
+    async fn create_table(&self, spec: &TableSpec, df: DataFrame, replace: bool) -> Result<(), LocalError> {
         let r = &spec.relation;
         let format = spec.format;
         if !FORMATS.contains(&format) {
@@ -488,9 +462,7 @@ impl LocalEngine {
             .map(|p| p.column().as_str().to_string())
             .collect();
         if spec.partition_by.iter().any(|p| !p.is_identity()) {
-            return Err(LocalError::Unsupported(
-                "Iceberg partition transforms".into(),
-            ));
+            return Err(LocalError::Unsupported("Iceberg partition transforms".into()));
         }
         let df = partition_columns_last(df, &partition_by)?;
         let columns = column_entries(df.schema().as_arrow())?;
@@ -584,9 +556,9 @@ impl LocalEngine {
         let key = table_key(r.schema_str(), r.identifier.as_str());
         let stale = self.catalog.update(|s| {
             let old = s.tables.insert(key.clone(), entry.clone());
-            Ok(old.and_then(|o| o.previous_location).filter(|p| {
-                Some(p) != entry.location.as_ref() && Some(p) != entry.previous_location.as_ref()
-            }))
+            Ok(old
+                .and_then(|o| o.previous_location)
+                .filter(|p| Some(p) != entry.location.as_ref() && Some(p) != entry.previous_location.as_ref()))
         })?;
         failpoint::hit("catalog.after_switch");
         if let Some(p) = stale {
@@ -609,11 +581,7 @@ impl LocalEngine {
                 .ok_or_else(|| LocalError::NotFound(staging.to_string()))?;
             let old = s.tables.remove(&tkey);
             let (version, previous, stale) = match &old {
-                Some(o) => (
-                    o.version + 1,
-                    o.location.clone(),
-                    o.previous_location.clone(),
-                ),
+                Some(o) => (o.version + 1, o.location.clone(), o.previous_location.clone()),
                 None => (1, None, None),
             };
             new.version = version;
@@ -640,24 +608,17 @@ impl LocalEngine {
                 let e = self.require(t)?;
                 if e.format == Some(FileFormat::Delta) {
                     // A Delta schema change is a commit: append no rows with the wider schema.
-                    let mut fields: Vec<Expr> =
-                        e.columns.iter().map(|c| ident(c.name.as_str())).collect();
+                    let mut fields: Vec<Expr> = e.columns.iter().map(|c| ident(c.name.as_str())).collect();
                     for c in cols {
                         let dt = arrow_type(c.data_type.as_str())?;
                         fields.push(
-                            cast(
-                                Expr::Literal(datafusion::scalar::ScalarValue::Null, None),
-                                dt,
-                            )
-                            .alias(c.name.as_str()),
+                            cast(Expr::Literal(datafusion::scalar::ScalarValue::Null, None), dt).alias(c.name.as_str()),
                         );
                     }
                     let df = self
                         .sql(&format!("SELECT * FROM {} LIMIT 0", t.without_catalog()))
                         .await?;
-                    let df = df
-                        .select(fields)
-                        .map_err(LocalError::df("adding columns"))?;
+                    let df = df.select(fields).map_err(LocalError::df("adding columns"))?;
                     let loc = e.location.clone().unwrap_or_default();
                     delta::write(
                         &self.ctx,
@@ -699,45 +660,25 @@ impl LocalEngine {
     }
 
     /// The source rows in the target's column order and types (by name, case-insensitive).
-    async fn conformed(
-        &self,
-        target: &RelationName,
-        source: &RelationName,
-    ) -> Result<DataFrame, LocalError> {
+    async fn conformed(&self, target: &RelationName, source: &RelationName) -> Result<DataFrame, LocalError> {
         let tgt = self.columns_of(target).await?;
         let df = self.sql(&format!("SELECT * FROM {source}")).await?;
-        let src_names: Vec<String> = df
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let src_names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
         let mut exprs = Vec::new();
         for c in &tgt {
-            let Some(name) = src_names
-                .iter()
-                .find(|n| n.eq_ignore_ascii_case(c.name.as_str()))
-            else {
+            let Some(name) = src_names.iter().find(|n| n.eq_ignore_ascii_case(c.name.as_str())) else {
                 return Err(LocalError::Data(format!(
                     "the new rows of {target} lack column `{}` (on_schema_change keeps the table's columns)",
                     c.name.as_str()
                 )));
             };
-            exprs.push(
-                cast(ident(name.as_str()), arrow_type(c.data_type.as_str())?)
-                    .alias(c.name.as_str()),
-            );
+            exprs.push(cast(ident(name.as_str()), arrow_type(c.data_type.as_str())?).alias(c.name.as_str()));
         }
         df.select(exprs)
             .map_err(LocalError::df(format!("selecting the columns of {target}")))
     }
 
-    async fn write_rows(
-        &self,
-        target: &RelationName,
-        df: DataFrame,
-        mode: RowsWrite,
-    ) -> Result<(), LocalError> {
+    async fn write_rows(&self, target: &RelationName, df: DataFrame, mode: RowsWrite) -> Result<(), LocalError> {
         let e = self.require(target)?;
         let format = e
             .format
@@ -750,9 +691,9 @@ impl LocalEngine {
             let mode = match mode {
                 RowsWrite::Append => delta::WriteMode::Append,
                 RowsWrite::ReplaceAll => delta::WriteMode::Replace,
-                RowsWrite::ReplacePartitions => delta::WriteMode::ReplaceWhere(
-                    self.partition_predicate(&df, &e.partition_columns).await?,
-                ),
+                RowsWrite::ReplacePartitions => {
+                    delta::WriteMode::ReplaceWhere(self.partition_predicate(&df, &e.partition_columns).await?)
+                }
             };
             delta::write(
                 &self.ctx,
@@ -770,9 +711,7 @@ impl LocalEngine {
             return Ok(());
         }
         if !is_plain(format) {
-            return Err(LocalError::Unsupported(format!(
-                "writing rows to a {format} table"
-            )));
+            return Err(LocalError::Unsupported(format!("writing rows to a {format} table")));
         }
         let version = e.version + 1;
         let new_dir = PathBuf::from(plain::next_version_dir(&loc, version));
@@ -796,11 +735,7 @@ impl LocalEngine {
     }
 
     /// `col IN (…)` over the partition values present in `df` (the partitions a dynamic overwrite replaces).
-    async fn partition_predicate(
-        &self,
-        df: &DataFrame,
-        cols: &[String],
-    ) -> Result<String, LocalError> {
+    async fn partition_predicate(&self, df: &DataFrame, cols: &[String]) -> Result<String, LocalError> {
         if cols.is_empty() {
             return Ok("TRUE".into());
         }
@@ -826,8 +761,7 @@ impl LocalEngine {
                     if col.is_null(row) {
                         conj.push(format!("{q} IS NULL"));
                     } else {
-                        let v =
-                            arrow_array::cast::AsArray::as_string::<i32>(col.as_ref()).value(row);
+                        let v = arrow_array::cast::AsArray::as_string::<i32>(col.as_ref()).value(row);
                         conj.push(format!("CAST({q} AS STRING) = {}", sql_string(v)));
                     }
                 }
@@ -857,10 +791,7 @@ impl LocalEngine {
             )));
         }
         let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
-        let mut on: Vec<String> = predicates
-            .iter()
-            .map(|p| format!("({})", p.trimmed()))
-            .collect();
+        let mut on: Vec<String> = predicates.iter().map(|p| format!("({})", p.trimmed())).collect();
         for k in keys {
             on.push(format!("{SOURCE_ALIAS}.{k} = {DEST_ALIAS}.{k}"));
         }
@@ -880,12 +811,7 @@ impl LocalEngine {
         };
         let set = |cols: &[String]| -> Vec<(String, String)> {
             cols.iter()
-                .map(|c| {
-                    (
-                        c.clone(),
-                        format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c)),
-                    )
-                })
+                .map(|c| (c.clone(), format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c))))
                 .collect()
         };
         let spec = delta::MergeSpec {
@@ -933,27 +859,14 @@ impl LocalEngine {
         };
         let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
         let src = self.sql(&format!("SELECT * FROM {staging}")).await?;
-        let src_names: Vec<String> = src
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let src_names: Vec<String> = src.schema().fields().iter().map(|f| f.name().clone()).collect();
         let inserts: Vec<(String, String)> = tgt
             .iter()
             .filter(|c| src_names.iter().any(|s| s.eq_ignore_ascii_case(c)))
-            .map(|c| {
-                (
-                    c.clone(),
-                    format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c)),
-                )
-            })
+            .map(|c| (c.clone(), format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c))))
             .collect();
         let merge = delta::MergeSpec {
-            on: format!(
-                "{SOURCE_ALIAS}.{} = {DEST_ALIAS}.{}",
-                m.dbt_scd_id, m.dbt_scd_id
-            ),
+            on: format!("{SOURCE_ALIAS}.{} = {DEST_ALIAS}.{}", m.dbt_scd_id, m.dbt_scd_id),
             update: Some(delta::MergeClause {
                 predicate: Some(format!(
                     "{current} AND {SOURCE_ALIAS}.dbt_change_type IN ('update', 'delete')"
@@ -993,26 +906,17 @@ impl LocalEngine {
         replace: bool,
     ) -> Result<(), LocalError> {
         use glue_materialize::config::SeedMode;
-        let path =
-            path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
+        let path = path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
         let df = self
             .ctx
-            .read_csv(
-                path,
-                CsvReadOptions::new().has_header(true).file_extension(""),
-            )
+            .read_csv(path, CsvReadOptions::new().has_header(true).file_extension(""))
             .await
             .map_err(LocalError::df(format!("reading seed {path}")))?;
         let mut exprs = Vec::new();
         for f in df.schema().fields() {
             let name = f.name();
-            match column_types
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            {
-                Some((_, t)) => {
-                    exprs.push(cast(ident(name.as_str()), arrow_type(t)?).alias(name.as_str()))
-                }
+            match column_types.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+                Some((_, t)) => exprs.push(cast(ident(name.as_str()), arrow_type(t)?).alias(name.as_str())),
                 None => exprs.push(ident(name.as_str())),
             }
         }
@@ -1022,14 +926,11 @@ impl LocalEngine {
         let exists = exists && self.entry(relation)?.is_some();
         match (exists, mode, replace) {
             (true, SeedMode::Ignore, false) => Ok(()),
-            (true, SeedMode::ErrorIfExists, false) => {
-                Err(LocalError::Data(format!("seed table {relation} exists")))
-            }
+            (true, SeedMode::ErrorIfExists, false) => Err(LocalError::Data(format!("seed table {relation} exists"))),
             (true, SeedMode::Append, false) => {
                 let tmp = format!("{}__seed", relation.identifier.as_str());
                 self.register_temp(&tmp, df);
-                let src = RelationName::temp_view(tmp.clone())
-                    .map_err(|e| LocalError::Data(e.to_string()))?;
+                let src = RelationName::temp_view(tmp.clone()).map_err(|e| LocalError::Data(e.to_string()))?;
                 let rows = self.conformed(relation, &src).await?;
                 self.provider()?.drop_temp(&tmp);
                 self.write_rows(relation, rows, RowsWrite::Append).await
@@ -1069,12 +970,7 @@ fn partition_columns_last(df: DataFrame, partition_by: &[String]) -> Result<Data
     if partition_by.is_empty() {
         return Ok(df);
     }
-    let names: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
     let mut exprs: Vec<Expr> = names
         .iter()
         .filter(|n| !partition_by.iter().any(|p| p.eq_ignore_ascii_case(n)))
@@ -1084,15 +980,10 @@ fn partition_columns_last(df: DataFrame, partition_by: &[String]) -> Result<Data
         let n = names
             .iter()
             .find(|n| n.eq_ignore_ascii_case(p))
-            .ok_or_else(|| {
-                LocalError::Data(format!(
-                    "partition column `{p}` is not in the model's columns"
-                ))
-            })?;
+            .ok_or_else(|| LocalError::Data(format!("partition column `{p}` is not in the model's columns")))?;
         exprs.push(ident(n.as_str()));
     }
-    df.select(exprs)
-        .map_err(LocalError::df("ordering partition columns"))
+    df.select(exprs).map_err(LocalError::df("ordering partition columns"))
 }
 
 fn column_entries(schema: &arrow_schema::Schema) -> Result<Vec<ColumnEntry>, LocalError> {
@@ -1129,8 +1020,7 @@ fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, Local
         .fields()
         .iter()
         .map(|f| {
-            ColumnDef::new(f.name().clone(), spark_type(f.data_type())?)
-                .map_err(|e| LocalError::Data(e.to_string()))
+            ColumnDef::new(f.name().clone(), spark_type(f.data_type())?).map_err(|e| LocalError::Data(e.to_string()))
         })
         .collect()
 }
@@ -1138,11 +1028,7 @@ fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, Local
 #[async_trait]
 impl Engine for LocalEngine {
     fn capabilities(&self) -> Capabilities {
-        let unsupported = [
-            StepKind::HudiWrite,
-            StepKind::ExpireSnapshots,
-            StepKind::LakeFormation,
-        ];
+        let unsupported = [StepKind::HudiWrite, StepKind::ExpireSnapshots, StepKind::LakeFormation];
         Capabilities {
             engine: "the embedded engine",
             formats: FORMATS.into_iter().collect(),
@@ -1204,8 +1090,7 @@ impl Engine for LocalEngine {
                     partition_columns: e.partition_columns.clone(),
                 }),
             };
-            let name = RelationName::new(schema.to_lowercase(), name)
-                .map_err(|e| LocalError::Data(e.to_string()))?;
+            let name = RelationName::new(schema.to_lowercase(), name).map_err(|e| LocalError::Data(e.to_string()))?;
             out.push(RelationInfo { name, existing });
         }
         Ok(out)

@@ -64,16 +64,12 @@ impl LocalError {
         }
     }
 
-    pub(crate) fn df(
-        context: impl Into<String>,
-    ) -> impl FnOnce(datafusion::error::DataFusionError) -> Self {
+    pub(crate) fn df(context: impl Into<String>) -> impl FnOnce(datafusion::error::DataFusionError) -> Self {
         let context = context.into();
         move |source| Self::DataFusion { context, source }
     }
 
-    pub(crate) fn delta(
-        context: impl Into<String>,
-    ) -> impl FnOnce(deltalake::DeltaTableError) -> Self {
+    pub(crate) fn delta(context: impl Into<String>) -> impl FnOnce(deltalake::DeltaTableError) -> Self {
         let context = context.into();
         move |source| Self::Delta { context, source }
     }

@@ -24,9 +24,7 @@ pub fn hit(name: &str) {
     }
     if HITS.fetch_add(1, Ordering::SeqCst) + 1 == nth {
         let pid = std::process::id().to_string();
-        let _ = std::process::Command::new("kill")
-            .args(["-9", &pid])
-            .status();
+        let _ = std::process::Command::new("kill").args(["-9", &pid]).status();
         std::process::abort(); // only if `kill` is missing
     }
 }

@@ -16,6 +16,7 @@ mod error;
 pub mod failpoint;
 mod plain;
 pub mod session;
+pub mod spark;
 pub mod types;
 
 pub use engine::{FORMATS, LocalEngine};

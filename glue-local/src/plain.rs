@@ -20,8 +20,7 @@ pub async fn write_files(
     format: FileFormat,
     partition_by: &[String],
 ) -> Result<(), LocalError> {
-    fs::create_dir_all(dir)
-        .map_err(|e| LocalError::io(format!("creating {}", dir.display()), e))?;
+    fs::create_dir_all(dir).map_err(|e| LocalError::io(format!("creating {}", dir.display()), e))?;
     let path = format!("{}/", dir.display());
     let opts = DataFrameWriteOptions::new().with_partition_by(partition_by.to_vec());
     let ctx = format!("writing {format} files to {}", dir.display());
@@ -37,9 +36,7 @@ pub async fn write_files(
         }
         FileFormat::Json => df.write_json(&path, opts, None).await.map(|_| ()),
         other => {
-            return Err(LocalError::Unsupported(format!(
-                "writing {other} as plain files"
-            )));
+            return Err(LocalError::Unsupported(format!("writing {other} as plain files")));
         }
     }
     .map_err(LocalError::df(ctx))
@@ -57,8 +54,7 @@ pub fn data_files(dir: &Path) -> Result<Vec<PathBuf>, LocalError> {
 }
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LocalError> {
-    let entries =
-        fs::read_dir(dir).map_err(|e| LocalError::io(format!("listing {}", dir.display()), e))?;
+    let entries = fs::read_dir(dir).map_err(|e| LocalError::io(format!("listing {}", dir.display()), e))?;
     for e in entries {
         let e = e.map_err(|e| LocalError::io(format!("listing {}", dir.display()), e))?;
         let p = e.path();
@@ -93,12 +89,10 @@ pub fn link_files(from: &Path, to: &Path, keep: impl Fn(&Path) -> bool) -> Resul
         let src = from.join(&rel);
         let dst = to.join(&rel);
         if let Some(parent) = dst.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| LocalError::io(format!("creating {}", parent.display()), e))?;
+            fs::create_dir_all(parent).map_err(|e| LocalError::io(format!("creating {}", parent.display()), e))?;
         }
         if fs::hard_link(&src, &dst).is_err() {
-            fs::copy(&src, &dst)
-                .map_err(|e| LocalError::io(format!("copying {}", src.display()), e))?;
+            fs::copy(&src, &dst).map_err(|e| LocalError::io(format!("copying {}", src.display()), e))?;
         }
     }
     Ok(())
@@ -113,11 +107,7 @@ pub fn next_version_dir(location: &str, version: u64) -> String {
 fn strip_version(l: &str) -> &str {
     if let Some(i) = l.rfind("__v") {
         let tail = &l[i + 3..];
-        if !tail.is_empty()
-            && tail
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !tail.is_empty() && tail.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return &l[..i];
         }
     }

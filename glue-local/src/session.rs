@@ -12,9 +12,7 @@ use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::json::JsonFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::view::ViewTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
@@ -38,20 +36,24 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(CATALOG_NAMES[0], TEMP_SCHEMA)
         .with_information_schema(false)
-        .with_target_partitions(
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
-        );
+        .with_target_partitions(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
     let opts = config.options_mut();
     opts.sql_parser.default_null_ordering = "nulls_min".into(); // Spark: NULLS FIRST for ASC, LAST for DESC
     opts.sql_parser.enable_ident_normalization = true; // unquoted names fold to lower case, as in the Glue catalog
+    opts.sql_parser.parse_float_as_decimal = true; // Spark: `1.1` is DECIMAL(2,1), not a double
     opts.sql_parser.map_string_types_to_utf8view = false; // `string` is Utf8, what Spark writes to Parquet
     opts.execution.parquet.schema_force_view_types = false;
-    let state = SessionStateBuilder::new()
+    let mut builder = SessionStateBuilder::new()
         .with_config(config)
         .with_default_features()
-        .with_spark_features()
+        .with_spark_features();
+    // Spark's arithmetic is planned before anything else.
+    builder
+        .expr_planners()
+        .get_or_insert_with(Vec::new)
+        .insert(0, Arc::new(crate::spark::SparkArithmetic));
+    let state = builder
+        .with_analyzer_rule(Arc::new(crate::spark::SparkCasts))
         // Delta writes and merges plan extension nodes of their own.
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
@@ -130,11 +132,7 @@ impl WarehouseCatalog {
     }
 
     /// The DataFusion table of a catalog entry.
-    async fn provider(
-        &self,
-        name: &str,
-        entry: &TableEntry,
-    ) -> Result<Arc<dyn TableProvider>, DataFusionError> {
+    async fn provider(&self, name: &str, entry: &TableEntry) -> Result<Arc<dyn TableProvider>, DataFusionError> {
         match entry.kind {
             EntryKind::View => {
                 let sql = entry.view_sql.as_deref().unwrap_or_default();
@@ -143,23 +141,18 @@ impl WarehouseCatalog {
                 Ok(Arc::new(ViewTable::new(plan, Some(sql.to_string()))))
             }
             EntryKind::Table => {
-                let location = entry.location.as_deref().ok_or_else(|| {
-                    DataFusionError::Plan(format!("table {name} has no location"))
-                })?;
+                let location = entry
+                    .location
+                    .as_deref()
+                    .ok_or_else(|| DataFusionError::Plan(format!("table {name} has no location")))?;
                 match entry.format {
-                    Some(FileFormat::Delta) => {
-                        crate::delta::provider(location).await.map_err(to_df)
-                    }
+                    Some(FileFormat::Delta) => crate::delta::provider(location).await.map_err(to_df),
                     Some(f @ (FileFormat::Parquet | FileFormat::Csv | FileFormat::Json)) => {
-                        listing_table(&self.state()?, location, f, entry)
-                            .await
-                            .map_err(to_df)
+                        listing_table(&self.state()?, location, f, entry).await.map_err(to_df)
                     }
                     other => Err(DataFusionError::NotImplemented(format!(
                         "unsupported on the embedded engine: reading {name} ({})",
-                        other
-                            .map(|f| f.to_string())
-                            .unwrap_or_else(|| "unknown format".into())
+                        other.map(|f| f.to_string()).unwrap_or_else(|| "unknown format".into())
                     ))),
                 }
             }
@@ -178,32 +171,21 @@ pub(crate) async fn listing_table(
     format: FileFormat,
     entry: &TableEntry,
 ) -> Result<Arc<dyn TableProvider>, LocalError> {
-    let url = ListingTableUrl::parse(dir_url(location))
-        .map_err(LocalError::df(format!("table location {location}")))?;
-    let (fmt, ext): (
-        Arc<dyn datafusion::datasource::file_format::FileFormat>,
-        &str,
-    ) = match format {
+    let url =
+        ListingTableUrl::parse(dir_url(location)).map_err(LocalError::df(format!("table location {location}")))?;
+    let (fmt, ext): (Arc<dyn datafusion::datasource::file_format::FileFormat>, &str) = match format {
         FileFormat::Parquet => (Arc::new(ParquetFormat::default()), ".parquet"),
-        FileFormat::Csv => (
-            Arc::new(CsvFormat::default().with_has_header(false)),
-            ".csv",
-        ),
+        FileFormat::Csv => (Arc::new(CsvFormat::default().with_has_header(false)), ".csv"),
         FileFormat::Json => (Arc::new(JsonFormat::default()), ".json"),
         other => {
-            return Err(LocalError::Unsupported(format!(
-                "{other} tables as listing tables"
-            )));
+            return Err(LocalError::Unsupported(format!("{other} tables as listing tables")));
         }
     };
     let partition_cols = entry
         .partition_columns
         .iter()
         .map(|p| {
-            let c = entry
-                .columns
-                .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(p));
+            let c = entry.columns.iter().find(|c| c.name.eq_ignore_ascii_case(p));
             let t = c
                 .map(|c| arrow_type(&c.data_type))
                 .transpose()?
@@ -217,19 +199,8 @@ pub(crate) async fn listing_table(
     let data_fields = entry
         .columns
         .iter()
-        .filter(|c| {
-            !entry
-                .partition_columns
-                .iter()
-                .any(|p| p.eq_ignore_ascii_case(&c.name))
-        })
-        .map(|c| {
-            Ok(arrow_schema::Field::new(
-                &c.name,
-                arrow_type(&c.data_type)?,
-                true,
-            ))
-        })
+        .filter(|c| !entry.partition_columns.iter().any(|p| p.eq_ignore_ascii_case(&c.name)))
+        .map(|c| Ok(arrow_schema::Field::new(&c.name, arrow_type(&c.data_type)?, true)))
         .collect::<Result<Vec<_>, LocalError>>()?;
     let schema = Arc::new(arrow_schema::Schema::new(data_fields));
     let config = ListingTableConfig::new(url)
@@ -262,7 +233,11 @@ pub async fn plan_sql(
             statements.len()
         )));
     }
-    let statement = statements.pop_front().expect("one statement");
+    let mut statement = statements.pop_front().expect("one statement");
+    if let datafusion::sql::parser::Statement::Statement(s) = &mut statement {
+        crate::spark::rewrite(s)
+            .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
+    }
     state.statement_to_plan(statement).await
 }
 
@@ -323,11 +298,7 @@ impl SchemaProvider for WarehouseSchema {
         self.catalog
             .catalog
             .read()
-            .map(|s| {
-                s.tables_in(&self.schema)
-                    .map(|(n, _)| n.to_string())
-                    .collect()
-            })
+            .map(|s| s.tables_in(&self.schema).map(|(n, _)| n.to_string()).collect())
             .unwrap_or_default()
     }
 
@@ -337,11 +308,7 @@ impl SchemaProvider for WarehouseSchema {
                 return Ok(Some(t));
             }
             (
-                self.catalog
-                    .current_schema
-                    .read()
-                    .expect("schema lock")
-                    .clone(),
+                self.catalog.current_schema.read().expect("schema lock").clone(),
                 name.to_lowercase(),
             )
         } else {
@@ -349,11 +316,7 @@ impl SchemaProvider for WarehouseSchema {
         };
         let state = self.catalog.catalog.read().map_err(to_df)?;
         match state.table(&schema, &name) {
-            Some(entry) => Ok(Some(
-                self.catalog
-                    .provider(&format!("{schema}.{name}"), entry)
-                    .await?,
-            )),
+            Some(entry) => Ok(Some(self.catalog.provider(&format!("{schema}.{name}"), entry).await?)),
             None => Ok(None),
         }
     }
@@ -363,11 +326,7 @@ impl SchemaProvider for WarehouseSchema {
             return true;
         }
         let schema = if self.schema == TEMP_SCHEMA {
-            self.catalog
-                .current_schema
-                .read()
-                .expect("schema lock")
-                .clone()
+            self.catalog.current_schema.read().expect("schema lock").clone()
         } else {
             self.schema.clone()
         };

@@ -22,10 +22,9 @@ pub fn spark_type(dt: &DataType) -> Result<String, LocalError> {
         DataType::Float16 | DataType::Float32 => "float".into(),
         DataType::Float64 => "double".into(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
-        DataType::Binary
-        | DataType::LargeBinary
-        | DataType::BinaryView
-        | DataType::FixedSizeBinary(_) => "binary".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView | DataType::FixedSizeBinary(_) => {
+            "binary".into()
+        }
         DataType::Date32 | DataType::Date64 => "date".into(),
         DataType::Timestamp(_, Some(_)) => "timestamp".into(),
         DataType::Timestamp(_, None) => "timestamp_ntz".into(),
@@ -34,10 +33,7 @@ pub fn spark_type(dt: &DataType) -> Result<String, LocalError> {
         }
         DataType::Decimal256(p, s) => format!("decimal({},{s})", (*p).min(38)),
         DataType::Null => "void".into(),
-        DataType::List(f)
-        | DataType::LargeList(f)
-        | DataType::ListView(f)
-        | DataType::FixedSizeList(f, _) => {
+        DataType::List(f) | DataType::LargeList(f) | DataType::ListView(f) | DataType::FixedSizeList(f, _) => {
             format!("array<{}>", spark_type(f.data_type())?)
         }
         DataType::Struct(fields) => {
@@ -56,9 +52,7 @@ pub fn spark_type(dt: &DataType) -> Result<String, LocalError> {
                 )
             }
             other => {
-                return Err(LocalError::Data(format!(
-                    "map with entries {other} has no Spark type"
-                )));
+                return Err(LocalError::Data(format!("map with entries {other} has no Spark type")));
             }
         },
         DataType::Dictionary(_, v) => spark_type(v)?,
@@ -74,10 +68,7 @@ pub fn spark_type(dt: &DataType) -> Result<String, LocalError> {
 pub fn arrow_type(spark: &str) -> Result<DataType, LocalError> {
     let t = spark.trim().to_ascii_lowercase();
     let bad = || LocalError::Data(format!("unknown Spark type `{spark}`"));
-    if let Some(inner) = t
-        .strip_prefix("decimal(")
-        .or_else(|| t.strip_prefix("numeric("))
-    {
+    if let Some(inner) = t.strip_prefix("decimal(").or_else(|| t.strip_prefix("numeric(")) {
         let inner = inner.strip_suffix(')').ok_or_else(bad)?;
         let (p, s) = inner.split_once(',').unwrap_or((inner, "0"));
         let p: u8 = p.trim().parse().map_err(|_| bad())?;
@@ -128,9 +119,7 @@ pub fn arrow_type(spark: &str) -> Result<DataType, LocalError> {
         "string" | "varchar" | "char" => DataType::Utf8,
         "binary" => DataType::Binary,
         "date" => DataType::Date32,
-        "timestamp" | "timestamp_ltz" => {
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-        }
+        "timestamp" | "timestamp_ltz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         "timestamp_ntz" => DataType::Timestamp(TimeUnit::Microsecond, None),
         "void" => DataType::Null,
         _ => return Err(bad()),

@@ -55,9 +55,7 @@ fn spawn_writer(dir: &std::path::Path, role: &str, failpoint: Option<&str>) -> s
 }
 
 async fn state(w: &World) -> String {
-    let rows = w
-        .rows("select count(*), min(v), max(v) from analytics.t")
-        .await;
+    let rows = w.rows("select count(*), min(v), max(v) from analytics.t").await;
     rows.join(";")
 }
 
@@ -72,10 +70,7 @@ async fn scenario(role: &str, setup_cfg: serde_json::Value, failpoints: &[&str],
         let mut reads = 0;
         loop {
             let s = state(&World::at(w.dir.path())).await;
-            assert!(
-                s == old_state || s == new_state,
-                "{role} at {fp}: reader saw {s}"
-            );
+            assert!(s == old_state || s == new_state, "{role} at {fp}: reader saw {s}");
             reads += 1;
             if child.try_wait().unwrap().is_some() {
                 break;
@@ -88,9 +83,7 @@ async fn scenario(role: &str, setup_cfg: serde_json::Value, failpoints: &[&str],
             "{role}: the writer was meant to die at {fp} ({status})"
         );
         // After the crash: the catalog reads, the table is old or new whole.
-        glue_local::catalog::Catalog::new(w.dir.path())
-            .read()
-            .unwrap();
+        glue_local::catalog::Catalog::new(w.dir.path()).read().unwrap();
         let after = state(&World::at(w.dir.path())).await;
         assert!(
             after == old_state || after == new_state,
@@ -98,10 +91,7 @@ async fn scenario(role: &str, setup_cfg: serde_json::Value, failpoints: &[&str],
         );
         // The same write succeeds when run again.
         let status = spawn_writer(w.dir.path(), role, None).wait().unwrap();
-        assert!(
-            status.success(),
-            "{role}: the rerun after a crash at {fp} failed"
-        );
+        assert!(status.success(), "{role}: the rerun after a crash at {fp} failed");
         assert_eq!(
             state(&World::at(w.dir.path())).await,
             new_state,
@@ -142,11 +132,5 @@ async fn table_replace_survives_a_crash_at_every_failpoint() {
 
 #[tokio::test]
 async fn merge_survives_a_crash_at_every_failpoint() {
-    scenario(
-        "merge-delta",
-        merge_cfg(),
-        &["delta.before_commit@1"],
-        "300|new|new",
-    )
-    .await;
+    scenario("merge-delta", merge_cfg(), &["delta.before_commit@1"], "300|new|new").await;
 }

@@ -53,8 +53,7 @@ struct Cell {
 
 impl Cell {
     fn config(&self, format: FileFormat) -> Value {
-        let mut cfg =
-            json!({"materialized": self.mat.as_str(), "on_schema_change": self.osc.as_str()});
+        let mut cfg = json!({"materialized": self.mat.as_str(), "on_schema_change": self.osc.as_str()});
         let o = cfg.as_object_mut().unwrap();
         if self.mat != Materialization::Seed {
             o.insert("file_format".into(), json!(format.as_str()));
@@ -113,20 +112,12 @@ fn cells(mat: Materialization, format: FileFormat) -> Vec<Cell> {
 /// Builds the world of a cell: the source with OLD rows, the existing relation from them, then NEW rows.
 async fn world_for(cell: &Cell) -> World {
     let w = World::new();
-    w.run_in("raw", "orders", json!({"materialized": "table"}), OLD)
-        .await;
+    w.run_in("raw", "orders", json!({"materialized": "table"}), OLD).await;
     let seed_csv = w.dir.path().join("orders.csv");
-    std::fs::write(
-        &seed_csv,
-        "id,name,updated_at,dt\n1,a,2024-01-01 00:00:00,2024-01-01\n",
-    )
-    .unwrap();
+    std::fs::write(&seed_csv, "id,name,updated_at,dt\n1,a,2024-01-01 00:00:00,2024-01-01\n").unwrap();
     match cell.ex {
         Ex::None => {}
-        Ex::View => {
-            w.run("orders", json!({"materialized": "view"}), MODEL_SQL)
-                .await
-        }
+        Ex::View => w.run("orders", json!({"materialized": "view"}), MODEL_SQL).await,
         Ex::Same | Ex::Other => {
             let format = if cell.ex == Ex::Same {
                 cell.format
@@ -147,8 +138,7 @@ async fn world_for(cell: &Cell) -> World {
             }
         }
     }
-    w.run_in("raw", "orders", json!({"materialized": "table"}), NEW)
-        .await;
+    w.run_in("raw", "orders", json!({"materialized": "table"}), NEW).await;
     w
 }
 
@@ -170,9 +160,7 @@ fn expected(cell: &Cell, existed_as_table: bool, plan: &Plan) -> Vec<String> {
     }
     match cell.strategy.unwrap() {
         IncrementalStrategy::Append => rows(&["1|a", "2|b", "3|c", "3|C", "4|d"]),
-        IncrementalStrategy::InsertOverwrite if cell.partitioned => {
-            rows(&["1|a", "2|b", "3|C", "4|d"])
-        }
+        IncrementalStrategy::InsertOverwrite if cell.partitioned => rows(&["1|a", "2|b", "3|C", "4|d"]),
         IncrementalStrategy::InsertOverwrite => new,
         IncrementalStrategy::Merge if cell.uk == 0 => rows(&["1|a", "2|b", "3|c", "3|C", "4|d"]),
         IncrementalStrategy::Merge => rows(&["1|a", "2|b", "3|C", "4|d"]),
@@ -202,12 +190,10 @@ async fn every_golden_plan_runs_or_is_refused() {
                 let synthetic = match cell.ex {
                     Ex::None => glue_materialize::Existing::Absent,
                     Ex::View => glue_materialize::Existing::View,
-                    Ex::Same => glue_materialize::Existing::Table(
-                        glue_materialize::ExistingTable::of(*format),
-                    ),
-                    Ex::Other => glue_materialize::Existing::Table(
-                        glue_materialize::ExistingTable::of(other_format(*format)),
-                    ),
+                    Ex::Same => glue_materialize::Existing::Table(glue_materialize::ExistingTable::of(*format)),
+                    Ex::Other => {
+                        glue_materialize::Existing::Table(glue_materialize::ExistingTable::of(other_format(*format)))
+                    }
                 };
                 let mut target = glue_materialize::Target::new(SCHEMA, Some("/warehouse".into()));
                 target.datalake_formats = [FileFormat::Delta].into_iter().collect();
@@ -239,10 +225,7 @@ async fn every_golden_plan_runs_or_is_refused() {
                 let ctx = format!("{cell:?}");
                 if !supported {
                     let e = result.expect_err(&ctx).to_string();
-                    assert!(
-                        e.starts_with("unsupported on the embedded engine"),
-                        "{ctx}: {e}"
-                    );
+                    assert!(e.starts_with("unsupported on the embedded engine"), "{ctx}: {e}");
                     assert_eq!(
                         probe.engine.catalog().read().unwrap(),
                         before,
@@ -258,11 +241,7 @@ async fn every_golden_plan_runs_or_is_refused() {
                 let existed_as_table = matches!(existing, glue_materialize::Existing::Table(_));
                 match mat {
                     Materialization::Ephemeral => {
-                        assert_eq!(
-                            probe.engine.catalog().read().unwrap(),
-                            before,
-                            "{ctx}: ephemeral wrote"
-                        );
+                        assert_eq!(probe.engine.catalog().read().unwrap(), before, "{ctx}: ephemeral wrote");
                     }
                     Materialization::Seed => {
                         assert_eq!(
@@ -273,9 +252,7 @@ async fn every_golden_plan_runs_or_is_refused() {
                     }
                     Materialization::Snapshot => {
                         let current = probe
-                            .rows(
-                                "select id, name from analytics.orders where dbt_valid_to is null",
-                            )
+                            .rows("select id, name from analytics.orders where dbt_valid_to is null")
                             .await;
                         if existed_as_table {
                             assert_eq!(current, rows(&["1|a", "2|b", "3|C", "4|d"]), "{ctx}");
@@ -299,16 +276,11 @@ async fn every_golden_plan_runs_or_is_refused() {
                     }
                 }
                 // Hive-style tables keep one directory per partition value.
-                if cell.partitioned
-                    && matches!(mat, Materialization::Table | Materialization::Incremental)
-                {
+                if cell.partitioned && matches!(mat, Materialization::Table | Materialization::Incremental) {
                     let state = probe.engine.catalog().read().unwrap();
                     let e = state.table(SCHEMA, "orders").unwrap();
                     assert_eq!(e.partition_columns, ["dt"], "{ctx}");
-                    if matches!(
-                        e.format,
-                        Some(FileFormat::Parquet | FileFormat::Csv | FileFormat::Json)
-                    ) {
+                    if matches!(e.format, Some(FileFormat::Parquet | FileFormat::Csv | FileFormat::Json)) {
                         let dir = std::path::Path::new(e.location.as_deref().unwrap());
                         let parts: BTreeSet<String> = std::fs::read_dir(dir)
                             .unwrap()

@@ -7,9 +7,9 @@ mod common;
 use common::*;
 use serde_json::json;
 
-const V1: &str = "select * from (values (1, 'a', '2024-01-01'), (2, 'b', '2024-01-01'), (3, 'c', '2024-01-02')) as t(id, name, dt)";
-const V2: &str =
-    "select * from (values (3, 'C', '2024-01-02'), (4, 'd', '2024-01-03')) as t(id, name, dt)";
+const V1: &str =
+    "select * from (values (1, 'a', '2024-01-01'), (2, 'b', '2024-01-01'), (3, 'c', '2024-01-02')) as t(id, name, dt)";
+const V2: &str = "select * from (values (3, 'C', '2024-01-02'), (4, 'd', '2024-01-03')) as t(id, name, dt)";
 
 #[tokio::test]
 async fn append_adds_rows() {
@@ -30,19 +30,13 @@ async fn append_adds_rows() {
 async fn insert_overwrite_replaces_only_touched_partitions() {
     for format in ["parquet", "delta"] {
         let w = World::new();
-        let cfg =
-            json!({"materialized": "incremental", "file_format": format, "partition_by": ["dt"]});
+        let cfg = json!({"materialized": "incremental", "file_format": format, "partition_by": ["dt"]});
         w.run("daily", cfg.clone(), V1).await;
         w.run("daily", cfg, V2).await;
         // 2024-01-01 untouched, 2024-01-02 replaced, 2024-01-03 added.
         assert_eq!(
             w.rows("select id, name, dt from analytics.daily").await,
-            [
-                "1|a|2024-01-01",
-                "2|b|2024-01-01",
-                "3|C|2024-01-02",
-                "4|d|2024-01-03"
-            ],
+            ["1|a|2024-01-01", "2|b|2024-01-01", "3|C|2024-01-02", "4|d|2024-01-03"],
             "{format}"
         );
     }
@@ -71,12 +65,7 @@ async fn merge_updates_and_inserts() {
     w.run("customers", cfg, V2).await;
     assert_eq!(
         w.rows("select id, name, dt from analytics.customers").await,
-        [
-            "1|a|2024-01-01",
-            "2|b|2024-01-01",
-            "3|C|2024-01-02",
-            "4|d|2024-01-03"
-        ]
+        ["1|a|2024-01-01", "2|b|2024-01-01", "3|C|2024-01-02", "4|d|2024-01-03"]
     );
 }
 
@@ -116,15 +105,10 @@ async fn table_rebuild_and_views() {
     w.run("t", json!({"materialized": "table"}), V2).await;
     assert_eq!(w.rows("select * from analytics.v").await, ["3", "4"]);
     // The table becomes a view, then a table again.
-    w.run("t", json!({"materialized": "view"}), "select 7 as id")
-        .await;
+    w.run("t", json!({"materialized": "view"}), "select 7 as id").await;
     assert_eq!(w.rows("select id from analytics.t").await, ["7"]);
-    w.run(
-        "t",
-        json!({"materialized": "table", "file_format": "delta"}),
-        V2,
-    )
-    .await;
+    w.run("t", json!({"materialized": "table", "file_format": "delta"}), V2)
+        .await;
     assert_eq!(w.rows("select id from analytics.t").await, ["3", "4"]);
 }
 
@@ -135,8 +119,7 @@ async fn on_schema_change_append_new_columns() {
         let cfg = json!({"materialized": "incremental", "incremental_strategy": "append", "file_format": format,
             "on_schema_change": "append_new_columns"});
         w.run("wide", cfg.clone(), "select 1 as id").await;
-        w.run("wide", cfg.clone(), "select 2 as id, 'x' as extra")
-            .await;
+        w.run("wide", cfg.clone(), "select 2 as id, 'x' as extra").await;
         assert_eq!(
             w.rows("select id, extra from analytics.wide").await,
             ["1|NULL", "2|x"],
@@ -145,12 +128,7 @@ async fn on_schema_change_append_new_columns() {
         let fail = json!({"materialized": "incremental", "incremental_strategy": "append", "file_format": format,
             "on_schema_change": "fail"});
         let p = w
-            .plan(
-                "wide",
-                fail,
-                "select 3 as id, 'y' as extra, 1.5 as more",
-                false,
-            )
+            .plan("wide", fail, "select 3 as id, 'y' as extra, 1.5 as more", false)
             .await;
         let e = glue_materialize::Engine::execute(&w.engine, &p)
             .await
@@ -168,14 +146,9 @@ async fn on_schema_change_append_new_columns() {
 #[tokio::test]
 async fn unsupported_formats_fail_before_writing() {
     let w = World::new();
-    for (format, extra) in [
-        ("hudi", json!({"unique_key": "id"})),
-        ("iceberg", json!({})),
-    ] {
+    for (format, extra) in [("hudi", json!({"unique_key": "id"})), ("iceberg", json!({}))] {
         let mut cfg = json!({"materialized": "incremental", "file_format": format});
-        cfg.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
+        cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let p = w.plan("x", cfg, V1, false).await;
         let e = glue_materialize::Engine::execute(&w.engine, &p)
             .await

@@ -8,9 +8,7 @@ use serde_json::json;
 fn snapshot_cfg(extra: serde_json::Value) -> serde_json::Value {
     let mut c = json!({"materialized": "snapshot", "file_format": "delta", "unique_key": "id",
         "strategy": "timestamp", "updated_at": "updated_at"});
-    c.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     c
 }
 
@@ -30,7 +28,8 @@ async fn timestamp_snapshot_keeps_history() {
     // id 1 changed: the old version is closed, a new one is current; id 2 is untouched (hard deletes ignored);
     // id 3 is new.
     assert_eq!(
-        w.rows("select id, name, cast(dbt_valid_from as string), cast(dbt_valid_to as string) from analytics.snap").await,
+        w.rows("select id, name, cast(dbt_valid_from as string), cast(dbt_valid_to as string) from analytics.snap")
+            .await,
         [
             "1|A|2024-01-02T00:00:00|NULL",
             "1|a|2024-01-01T00:00:00|2024-01-02T00:00:00",
@@ -46,9 +45,7 @@ async fn timestamp_snapshot_keeps_history() {
 #[tokio::test]
 async fn check_snapshot_with_invalidated_hard_deletes() {
     let w = World::new();
-    let cfg = snapshot_cfg(
-        json!({"strategy": "check", "check_cols": ["name"], "hard_deletes": "invalidate"}),
-    );
+    let cfg = snapshot_cfg(json!({"strategy": "check", "check_cols": ["name"], "hard_deletes": "invalidate"}));
     w.run("snap", cfg.clone(), DAY1).await;
     w.run("snap", cfg, DAY2).await;
     // id 2 disappeared from the source: its row is closed.
@@ -63,19 +60,12 @@ async fn check_snapshot_with_invalidated_hard_deletes() {
 async fn seeds_typed_and_reloaded() {
     let w = World::new();
     let csv = w.dir.path().join("people.csv");
-    std::fs::write(
-        &csv,
-        "id,name,joined\n1,Ann,2024-01-01\n2,\"Bo, Jr\",2024-02-01\n",
-    )
-    .unwrap();
+    std::fs::write(&csv, "id,name,joined\n1,Ann,2024-01-01\n2,\"Bo, Jr\",2024-02-01\n").unwrap();
     let cfg = json!({"materialized": "seed", "column_types": {"id": "int", "joined": "date"}});
     seed(&w, &csv, cfg.clone()).await;
-    let cols = glue_materialize::Engine::describe(
-        &w.engine,
-        &glue_sql::RelationName::new(SCHEMA, "people").unwrap(),
-    )
-    .await
-    .unwrap();
+    let cols = glue_materialize::Engine::describe(&w.engine, &glue_sql::RelationName::new(SCHEMA, "people").unwrap())
+        .await
+        .unwrap();
     let types: Vec<String> = cols
         .iter()
         .map(|c| format!("{} {}", c.name.as_str(), c.data_type))
@@ -85,8 +75,7 @@ async fn seeds_typed_and_reloaded() {
     std::fs::write(&csv, "id,name,joined\n3,Cy,2024-03-01\n").unwrap();
     seed(&w, &csv, cfg).await;
     assert_eq!(
-        w.rows("select id, name, joined from analytics.people")
-            .await,
+        w.rows("select id, name, joined from analytics.people").await,
         ["3|Cy|2024-03-01"]
     );
 }
@@ -95,14 +84,6 @@ async fn seed(w: &World, csv: &std::path::Path, cfg: serde_json::Value) {
     let c = glue_materialize::ModelConfig::from_json(&cfg).unwrap();
     let mut m = glue_materialize::Model::new("people", SCHEMA, "", c);
     m.seed_path = Some(csv.display().to_string());
-    let p = glue_materialize::plan(
-        &m,
-        &w.existing("people").await,
-        &w.target,
-        &Default::default(),
-    )
-    .unwrap();
-    glue_materialize::Engine::execute(&w.engine, &p)
-        .await
-        .unwrap();
+    let p = glue_materialize::plan(&m, &w.existing("people").await, &w.target, &Default::default()).unwrap();
+    glue_materialize::Engine::execute(&w.engine, &p).await.unwrap();
 }

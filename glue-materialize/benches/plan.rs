@@ -7,8 +7,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use glue_materialize::render::{RenderContext, render_step};
 use glue_materialize::{
-    Existing, ExistingTable, FileFormat, Materialization, Model, ModelConfig, PlanFlags, Target,
-    plan,
+    Existing, ExistingTable, FileFormat, Materialization, Model, ModelConfig, PlanFlags, Target, plan,
 };
 use glue_sql::types::ColumnDef;
 use serde_json::json;

@@ -4,17 +4,13 @@
 //! `cargo run -p glue-materialize --example plan`
 
 use glue_materialize::render::{RenderContext, Rendered, render_step};
-use glue_materialize::{
-    Existing, ExistingTable, FileFormat, Model, ModelConfig, PlanFlags, Target, plan,
-};
+use glue_materialize::{Existing, ExistingTable, FileFormat, Model, ModelConfig, PlanFlags, Target, plan};
 use glue_sql::types::ColumnDef;
 use serde_json::json;
 
 fn main() {
     let mut target = Target::new("glue_shop", Some("s3://glue-shop-lake/warehouse".into()));
-    target.datalake_formats = [FileFormat::Delta, FileFormat::Iceberg]
-        .into_iter()
-        .collect();
+    target.datalake_formats = [FileFormat::Delta, FileFormat::Iceberg].into_iter().collect();
     let c = |n: &str, t: &str| ColumnDef::new(n, t).unwrap();
     let order_columns = vec![
         c("order_id", "bigint"),
@@ -75,10 +71,7 @@ fn main() {
         match plan(&model, &existing, &target, &PlanFlags::default()) {
             Err(e) => println!("-- {name}: {e}\n"),
             Ok(p) => {
-                println!(
-                    "-- {name} ({}); the warehouse holds {existing_text}",
-                    p.materialization
-                );
+                println!("-- {name} ({}); the warehouse holds {existing_text}", p.materialization);
                 for w in &p.warnings {
                     println!("-- warning: {w}");
                 }

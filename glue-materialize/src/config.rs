@@ -111,10 +111,7 @@ impl FileFormat {
 
     /// Delta, Iceberg, Hudi and S3 Tables: table formats with their own transaction log.
     pub fn is_lakehouse(self) -> bool {
-        matches!(
-            self,
-            Self::Delta | Self::Iceberg | Self::Hudi | Self::S3Tables
-        )
+        matches!(self, Self::Delta | Self::Iceberg | Self::Hudi | Self::S3Tables)
     }
 
     /// Formats with MERGE INTO.
@@ -427,18 +424,13 @@ impl<'a> Fields<'a> {
         }
     }
 
-    pub(crate) fn ident_list(
-        &self,
-        keys: &[&'static str],
-    ) -> Result<Option<Vec<Ident>>, ConfigError> {
+    pub(crate) fn ident_list(&self, keys: &[&'static str]) -> Result<Option<Vec<Ident>>, ConfigError> {
         match self.get(keys) {
             None => Ok(None),
             Some((k, v)) => string_list(k, v)?
                 .into_iter()
                 .map(|s| {
-                    Ident::new(s).map_err(|_| {
-                        ConfigError::new(k, ConfigProblem::Invalid("empty column name".into()))
-                    })
+                    Ident::new(s).map_err(|_| ConfigError::new(k, ConfigProblem::Invalid("empty column name".into())))
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
@@ -446,10 +438,7 @@ impl<'a> Fields<'a> {
     }
 
     /// A map of string to string (numbers and booleans are written as Spark expects them: `true`, `10`).
-    pub(crate) fn string_map(
-        &self,
-        key: &'static str,
-    ) -> Result<BTreeMap<String, String>, ConfigError> {
+    pub(crate) fn string_map(&self, key: &'static str) -> Result<BTreeMap<String, String>, ConfigError> {
         match self.get(&[key]) {
             None => Ok(BTreeMap::new()),
             Some((k, v)) => string_map(k, v),
@@ -457,10 +446,7 @@ impl<'a> Fields<'a> {
     }
 
     /// An object.
-    pub(crate) fn object(
-        &self,
-        key: &'static str,
-    ) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
+    pub(crate) fn object(&self, key: &'static str) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
         match self.get(&[key]) {
             None => Ok(None),
             Some((_, Value::Object(m))) => Ok(Some(m)),
@@ -513,11 +499,7 @@ pub(crate) fn string_map(field: &str, v: &Value) -> Result<BTreeMap<String, Stri
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
                 other => {
-                    return Err(wrong(
-                        &format!("{field}.{k}"),
-                        "a string, number or boolean",
-                        other,
-                    ));
+                    return Err(wrong(&format!("{field}.{k}"), "a string, number or boolean", other));
                 }
             };
             Ok((k.clone(), s))
@@ -534,11 +516,7 @@ fn hooks(f: &Fields<'_>, keys: &[&'static str]) -> Result<Vec<SqlFragment>, Conf
             Value::String(s) => Ok(SqlFragment::new(s.clone())),
             Value::Object(m) => match m.get("sql") {
                 Some(Value::String(s)) => Ok(SqlFragment::new(s.clone())),
-                _ => Err(wrong(
-                    k,
-                    "a hook: a SQL string or {sql: ..., transaction: ...}",
-                    v,
-                )),
+                _ => Err(wrong(k, "a hook: a SQL string or {sql: ..., transaction: ...}", v)),
             },
             other => Err(wrong(k, "a SQL string or a list of them", other)),
         }
@@ -549,10 +527,7 @@ fn hooks(f: &Fields<'_>, keys: &[&'static str]) -> Result<Vec<SqlFragment>, Conf
             .map(one)
             .filter(|h| !matches!(h, Ok(s) if s.is_blank()))
             .collect(),
-        v => Ok(vec![one(v)?]
-            .into_iter()
-            .filter(|h| !h.is_blank())
-            .collect()),
+        v => Ok(vec![one(v)?].into_iter().filter(|h| !h.is_blank()).collect()),
     }
 }
 
@@ -569,14 +544,9 @@ impl ModelConfig {
         let f = Fields::new(map);
         let d = Self::default();
         let materialized = f
-            .enum_value(
-                "materialized",
-                Materialization::parse,
-                Materialization::NAMES,
-            )?
+            .enum_value("materialized", Materialization::parse, Materialization::NAMES)?
             .unwrap_or(d.materialized);
-        let file_format_value =
-            f.enum_value("file_format", FileFormat::parse, FileFormat::NAMES)?;
+        let file_format_value = f.enum_value("file_format", FileFormat::parse, FileFormat::NAMES)?;
         let file_format = file_format_value.unwrap_or(d.file_format);
         let partition_by = f
             .string_list(&["partition_by"])?
@@ -606,14 +576,10 @@ impl ModelConfig {
         }
         let buckets = match f.get(&["buckets"]) {
             None => None,
-            Some((_, Value::Number(n)))
-                if n.as_u64().is_some_and(|b| b > 0 && b <= u32::MAX as u64) =>
-            {
+            Some((_, Value::Number(n))) if n.as_u64().is_some_and(|b| b > 0 && b <= u32::MAX as u64) => {
                 Some(n.as_u64().unwrap_or_default() as u32)
             }
-            Some((_, Value::String(s))) if s.trim().parse::<u32>().is_ok_and(|b| b > 0) => {
-                s.trim().parse().ok()
-            }
+            Some((_, Value::String(s))) if s.trim().parse::<u32>().is_ok_and(|b| b > 0) => s.trim().parse().ok(),
             Some((k, v)) => return Err(wrong(k, "a positive whole number", v)),
         };
         let persist_docs = match f.get(&["persist_docs"]) {
@@ -625,11 +591,7 @@ impl ModelConfig {
                 PersistDocs { relation, columns }
             }
             Some((k, v)) => {
-                return Err(wrong(
-                    k,
-                    "a dict such as {relation: true, columns: true}",
-                    v,
-                ));
+                return Err(wrong(k, "a dict such as {relation: true, columns: true}", v));
             }
         };
         let custom_location = f
@@ -681,15 +643,10 @@ impl ModelConfig {
             merge_update_columns: f.ident_list(&["merge_update_columns"])?,
             merge_exclude_columns: f.ident_list(&["merge_exclude_columns"])?,
             on_schema_change: f
-                .enum_value(
-                    "on_schema_change",
-                    OnSchemaChange::parse,
-                    OnSchemaChange::NAMES,
-                )?
+                .enum_value("on_schema_change", OnSchemaChange::parse, OnSchemaChange::NAMES)?
                 .unwrap_or(d.on_schema_change),
             persist_docs,
-            iceberg_expire_snapshots: f
-                .bool("iceberg_expire_snapshots", d.iceberg_expire_snapshots)?,
+            iceberg_expire_snapshots: f.bool("iceberg_expire_snapshots", d.iceberg_expire_snapshots)?,
             add_iceberg_timestamp: f.bool("add_iceberg_timestamp", false)?,
             purge_dropped_iceberg_data: f.bool("purge_dropped_iceberg_data", false)?,
             use_iceberg_temp_views: f.bool("use_iceberg_temp_views", false)?,
@@ -699,18 +656,10 @@ impl ModelConfig {
                 .map(SqlFragment::new)
                 .filter(|h| !h.is_blank()),
             substitute_variables: f.string_list(&["substitute_variables"])?,
-            delta_athena_prefix: f
-                .string(&["delta_athena_prefix"])?
-                .filter(|p| !p.is_empty()),
+            delta_athena_prefix: f.string(&["delta_athena_prefix"])?.filter(|p| !p.is_empty()),
             write_options: f.string_map("write_options")?,
-            lf_tags_config: f
-                .object("lf_tags_config")?
-                .map(LfTagsConfig::from_json)
-                .transpose()?,
-            lf_grants: f
-                .object("lf_grants")?
-                .map(LfGrants::from_json)
-                .transpose()?,
+            lf_tags_config: f.object("lf_tags_config")?.map(LfTagsConfig::from_json).transpose()?,
+            lf_grants: f.object("lf_grants")?.map(LfGrants::from_json).transpose()?,
             full_refresh: f.opt_bool("full_refresh")?,
             pre_hook: hooks(&f, &["pre-hook", "pre_hook"])?,
             post_hook: hooks(&f, &["post-hook", "post_hook"])?,
@@ -722,10 +671,7 @@ impl ModelConfig {
     }
 
     /// [`ModelConfig::from_json`] with the model named in the error.
-    pub fn from_json_for(
-        model: &crate::error::ModelRef,
-        config: &Value,
-    ) -> Result<Self, crate::error::PlanError> {
+    pub fn from_json_for(model: &crate::error::ModelRef, config: &Value) -> Result<Self, crate::error::PlanError> {
         Self::from_json(config).map_err(|e| e.for_model(model))
     }
 
@@ -734,9 +680,7 @@ impl ModelConfig {
         if self.buckets.is_some() && self.clustered_by.is_empty() {
             return Err(ConfigError::new(
                 "buckets",
-                ConfigProblem::Needs {
-                    other: "clustered_by",
-                },
+                ConfigProblem::Needs { other: "clustered_by" },
             ));
         }
         if !self.clustered_by.is_empty() && self.buckets.is_none() {
@@ -767,14 +711,7 @@ fn prefix(parent: &str, e: ConfigError) -> ConfigError {
 fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
     let strategy = f
         .enum_value("strategy", SnapshotStrategy::parse, SnapshotStrategy::NAMES)?
-        .ok_or_else(|| {
-            ConfigError::new(
-                "strategy",
-                ConfigProblem::Required {
-                    why: "for a snapshot",
-                },
-            )
-        })?;
+        .ok_or_else(|| ConfigError::new("strategy", ConfigProblem::Required { why: "for a snapshot" }))?;
     let updated_at = f
         .string(&["updated_at"])?
         .map(SqlFragment::new)
@@ -802,11 +739,7 @@ fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
     };
     let legacy = f.bool("invalidate_hard_deletes", false)?;
     let hard_deletes = f
-        .enum_value(
-            "hard_deletes",
-            HardDeletesMode::parse,
-            HardDeletesMode::NAMES,
-        )?
+        .enum_value("hard_deletes", HardDeletesMode::parse, HardDeletesMode::NAMES)?
         .unwrap_or(if legacy {
             HardDeletesMode::Invalidate
         } else {
@@ -816,11 +749,7 @@ fn snapshot_config(f: &Fields<'_>) -> Result<SnapshotConfig, ConfigError> {
     if let Some(m) = f.object("snapshot_meta_column_names")? {
         for (k, v) in m {
             let Value::String(name) = v else {
-                return Err(wrong(
-                    &format!("snapshot_meta_column_names.{k}"),
-                    "a column name",
-                    v,
-                ));
+                return Err(wrong(&format!("snapshot_meta_column_names.{k}"), "a column name", v));
             };
             let ident = Ident::new(name.clone()).map_err(|_| {
                 ConfigError::new(

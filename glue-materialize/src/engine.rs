@@ -127,13 +127,7 @@ mod tests {
         .unwrap();
         let m = Model::new("m", "s", "select 1 as id", cfg);
         let e = Existing::Table(ExistingTable::of(FileFormat::Iceberg));
-        plan(
-            &m,
-            &e,
-            &Target::new("s", Some("/w".into())),
-            &PlanFlags::default(),
-        )
-        .unwrap()
+        plan(&m, &e, &Target::new("s", Some("/w".into())), &PlanFlags::default()).unwrap()
     }
 
     #[test]

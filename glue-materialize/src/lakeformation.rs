@@ -158,10 +158,7 @@ impl LfGrants {
                         ));
                     }
                 };
-                let row_filter = sf
-                    .string(&["row_filter"])
-                    .map_err(fp)?
-                    .unwrap_or_else(|| "TRUE".into());
+                let row_filter = sf.string(&["row_filter"]).map_err(fp)?.unwrap_or_else(|| "TRUE".into());
                 filters.insert(
                     name.clone(),
                     CellFilter {
@@ -196,10 +193,7 @@ mod tests {
         let v = json!({"data_cell_filters": {"enabled": true, "filters": {"f": {"row_filter": "x > 1",
             "principals": ["arn:aws:iam::1:user/u"], "column_names": ["a"], "excluded_column_names": ["b"]}}}});
         let e = LfGrants::from_json(v.as_object().unwrap()).unwrap_err();
-        assert_eq!(
-            e.field,
-            "lf_grants.data_cell_filters.filters.f.column_names"
-        );
+        assert_eq!(e.field, "lf_grants.data_cell_filters.filters.f.column_names");
     }
 
     #[test]

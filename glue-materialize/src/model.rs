@@ -165,10 +165,7 @@ impl ExistingTable {
             TableFormat::Known(f) => f.to_string(),
             TableFormat::Other(p) => format!("`{p}`"),
         };
-        let article = if name
-            .trim_start_matches('`')
-            .starts_with(['a', 'e', 'i', 'o', 'u'])
-        {
+        let article = if name.trim_start_matches('`').starts_with(['a', 'e', 'i', 'o', 'u']) {
             "an"
         } else {
             "a"

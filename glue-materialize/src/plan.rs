@@ -9,8 +9,7 @@ use crate::config::{FileFormat, IncrementalStrategy, Materialization, ModelConfi
 use crate::error::{ConfigProblem, ModelRef, PlanError};
 use crate::model::{Existing, ExistingTable, Model, PlanFlags, Target};
 use crate::step::{
-    HookPhase, HudiOperation, Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind,
-    UpdateColumns,
+    HookPhase, HudiOperation, Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind, UpdateColumns,
 };
 
 /// An ordered list of typed steps that builds one model, with the warnings planning produced.
@@ -43,12 +42,7 @@ pub struct Plan {
 /// let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind()).collect();
 /// assert_eq!(kinds, [StepKind::CreateTempRelation, StepKind::Merge, StepKind::ExpireSnapshots, StepKind::Drop]);
 /// ```
-pub fn plan(
-    model: &Model,
-    existing: &Existing,
-    target: &Target,
-    flags: &PlanFlags,
-) -> Result<Plan, PlanError> {
+pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFlags) -> Result<Plan, PlanError> {
     let mut p = Planner {
         model,
         cfg: &model.config,
@@ -75,10 +69,7 @@ pub fn plan(
 }
 
 /// Plans the creation of a schema (Glue database) at `<location>/<schema>/`.
-pub fn plan_schema(
-    schema: &str,
-    target: &Target,
-) -> Result<glue_sql::ddl::CreateDatabase, SqlError> {
+pub fn plan_schema(schema: &str, target: &Target) -> Result<glue_sql::ddl::CreateDatabase, SqlError> {
     let mut c = glue_sql::ddl::CreateDatabase::new(Ident::named(schema, "schema")?);
     if let Some(l) = &target.location {
         c = c.location(format!("{}/{schema}/", l.trim_end_matches('/')));
@@ -115,12 +106,7 @@ impl Planner<'_> {
     }
 
     /// The existing table has another format than the configuration asks for.
-    fn format_mismatch(
-        &self,
-        field: &str,
-        t: &ExistingTable,
-        configured: &'static str,
-    ) -> PlanError {
+    fn format_mismatch(&self, field: &str, t: &ExistingTable, configured: &'static str) -> PlanError {
         match self.existing_relation(t) {
             Ok(r) => self.err(
                 field,
@@ -209,11 +195,7 @@ impl Planner<'_> {
 
     /// A fresh sibling of `base` for a rebuilt table's data.
     fn versioned(&self, base: &str) -> String {
-        format!(
-            "{}__v{}",
-            base.trim_end_matches('/'),
-            self.flags.invocation_id
-        )
+        format!("{}__v{}", base.trim_end_matches('/'), self.flags.invocation_id)
     }
 
     fn comment(&self) -> Option<String> {
@@ -224,12 +206,7 @@ impl Planner<'_> {
         }
     }
 
-    fn table_spec(
-        &self,
-        relation: RelationName,
-        format: FileFormat,
-        location: Option<String>,
-    ) -> TableSpec {
+    fn table_spec(&self, relation: RelationName, format: FileFormat, location: Option<String>) -> TableSpec {
         TableSpec {
             relation,
             format,
@@ -242,11 +219,7 @@ impl Planner<'_> {
             } else {
                 BTreeMap::new()
             },
-            location: if format == FileFormat::S3Tables {
-                None
-            } else {
-                location
-            },
+            location: if format == FileFormat::S3Tables { None } else { location },
             comment: self.comment(),
         }
     }
@@ -264,14 +237,11 @@ impl Planner<'_> {
             HookPhase::Post => self.cfg.post_hook.clone(),
             HookPhase::SqlHeader => self.cfg.sql_header.iter().cloned().collect(),
         };
-        list.into_iter()
-            .map(|sql| Step::Hook { phase, sql })
-            .collect()
+        list.into_iter().map(|sql| Step::Hook { phase, sql }).collect()
     }
 
     fn purge(&self, format: FileFormat) -> bool {
-        format == FileFormat::S3Tables
-            || (format == FileFormat::Iceberg && self.cfg.purge_dropped_iceberg_data)
+        format == FileFormat::S3Tables || (format == FileFormat::Iceberg && self.cfg.purge_dropped_iceberg_data)
     }
 
     fn check_view(&self) -> Result<Ident, PlanError> {
@@ -370,9 +340,7 @@ impl Planner<'_> {
                         kind: DropKind::Table,
                         purge: false,
                     });
-                    steps.push(Step::DeleteLocation {
-                        location: staged_at,
-                    });
+                    steps.push(Step::DeleteLocation { location: staged_at });
                 } else {
                     let standard = self.standard_location()?;
                     let staged_at = self.versioned(&standard);
@@ -424,11 +392,7 @@ impl Planner<'_> {
 
     fn lake_formation(&self) -> Vec<Step> {
         let tags = self.cfg.lf_tags_config.clone().filter(|t| t.enabled);
-        let grants = self
-            .cfg
-            .lf_grants
-            .clone()
-            .filter(|g| g.data_cell_filters.enabled);
+        let grants = self.cfg.lf_grants.clone().filter(|g| g.data_cell_filters.enabled);
         if tags.is_none() && grants.is_none() {
             return Vec::new();
         }
@@ -449,18 +413,12 @@ impl Planner<'_> {
             .filter(|p| !p.is_empty())
     }
 
-    fn delta_manifest(
-        &self,
-        relation: &RelationName,
-        location: String,
-        create: bool,
-    ) -> Result<Vec<Step>, PlanError> {
+    fn delta_manifest(&self, relation: &RelationName, location: String, create: bool) -> Result<Vec<Step>, PlanError> {
         let Some(prefix) = self.delta_prefix() else {
             return Ok(Vec::new());
         };
-        let manifest_table =
-            RelationName::new(&self.model.schema, format!("{prefix}_{}", self.model.alias))
-                .map_err(self.sql_err("delta_athena_prefix"))?;
+        let manifest_table = RelationName::new(&self.model.schema, format!("{prefix}_{}", self.model.alias))
+            .map_err(self.sql_err("delta_athena_prefix"))?;
         Ok(vec![Step::DeltaManifest {
             table: relation.clone(),
             manifest_table,
@@ -480,11 +438,7 @@ impl Planner<'_> {
         if self.format() == FileFormat::Iceberg && self.cfg.iceberg_expire_snapshots {
             vec![Step::ExpireSnapshots {
                 relation: relation.clone(),
-                catalog: self
-                    .target
-                    .iceberg_catalog
-                    .as_deref()
-                    .and_then(|c| Ident::new(c).ok()),
+                catalog: self.target.iceberg_catalog.as_deref().and_then(|c| Ident::new(c).ok()),
                 retain_last: 1,
             }]
         } else {
@@ -496,13 +450,8 @@ impl Planner<'_> {
     fn built_location(&self) -> Result<String, PlanError> {
         match (&self.cfg.custom_location, self.existing) {
             (Some(c), _) => Ok(c.clone()),
-            (None, Existing::Table(t))
-                if t.known_format() == Some(self.format()) && self.format().atomic_replace() =>
-            {
-                t.location
-                    .clone()
-                    .map(Ok)
-                    .unwrap_or_else(|| self.standard_location())
+            (None, Existing::Table(t)) if t.known_format() == Some(self.format()) && self.format().atomic_replace() => {
+                t.location.clone().map(Ok).unwrap_or_else(|| self.standard_location())
             }
             (None, Existing::Table(_)) => Ok(self.versioned(&self.standard_location()?)),
             (None, _) => self.standard_location(),
@@ -515,10 +464,8 @@ impl Planner<'_> {
         let format = self.format();
         self.check_format(format)?;
         if format == FileFormat::Hudi && !self.cfg.unique_key.is_empty() {
-            self.warnings.push(
-                "unique_key is not used by a Hudi table materialization (only by incremental)"
-                    .into(),
-            );
+            self.warnings
+                .push("unique_key is not used by a Hudi table materialization (only by incremental)".into());
         }
         let mut steps = self.hooks(HookPhase::Pre);
         let (relation, build) = self.rebuild(format)?;
@@ -611,10 +558,7 @@ impl Planner<'_> {
                 },
             ));
         }
-        if strategy == IncrementalStrategy::Merge
-            && self.cfg.unique_key.is_empty()
-            && format != FileFormat::Hudi
-        {
+        if strategy == IncrementalStrategy::Merge && self.cfg.unique_key.is_empty() && format != FileFormat::Hudi {
             self.warnings.push(
                 "merge without unique_key: the merge condition is FALSE, so every row is inserted (like append)".into(),
             );
@@ -629,10 +573,7 @@ impl Planner<'_> {
             Existing::Table(_) if full_refresh => false,
             // Plain formats read and write each other's rows; a table whose provider is unknown (a crawler's or
             // Athena's table) is treated as plain too. The lakehouse formats need a rebuild.
-            Existing::Table(t)
-                if !format.is_lakehouse()
-                    && !t.known_format().is_some_and(FileFormat::is_lakehouse) =>
-            {
+            Existing::Table(t) if !format.is_lakehouse() && !t.known_format().is_some_and(FileFormat::is_lakehouse) => {
                 self.warnings.push(format!(
                     "the existing table is {}, the model is configured as {format}; new rows are written in the \
                      table's format until a --full-refresh",
@@ -714,10 +655,7 @@ impl Planner<'_> {
                     .collect::<Result<_, _>>()
                     .map_err(self.sql_err("unique_key"))?,
                 predicates: self.cfg.incremental_predicates.clone(),
-                update: match (
-                    &self.cfg.merge_update_columns,
-                    &self.cfg.merge_exclude_columns,
-                ) {
+                update: match (&self.cfg.merge_update_columns, &self.cfg.merge_exclude_columns) {
                     (Some(only), _) => UpdateColumns::Only(only.clone()),
                     (None, Some(ex)) => UpdateColumns::AllExcept(ex.clone()),
                     (None, None) => UpdateColumns::All,
@@ -738,11 +676,7 @@ impl Planner<'_> {
             purge: kind == TempKind::Table && self.purge(format),
         });
         if format == FileFormat::Delta {
-            let loc = existing
-                .location
-                .clone()
-                .map(Ok)
-                .unwrap_or_else(|| self.location())?;
+            let loc = existing.location.clone().map(Ok).unwrap_or_else(|| self.location())?;
             steps.extend(self.delta_manifest(&relation, loc, false)?);
         }
         Ok((relation, steps))
@@ -774,12 +708,7 @@ impl Planner<'_> {
         let full_refresh = self.full_refresh();
         let mut steps = self.hooks(HookPhase::Pre);
         let (write_relation, location, operation, swap_from) = match self.existing {
-            Existing::Absent => (
-                relation.clone(),
-                self.location()?,
-                HudiOperation::BulkInsert,
-                None,
-            ),
+            Existing::Absent => (relation.clone(), self.location()?, HudiOperation::BulkInsert, None),
             Existing::View => {
                 steps.push(Step::CheckQuery {
                     view: self.check_view()?,
@@ -790,12 +719,7 @@ impl Planner<'_> {
                     kind: DropKind::View,
                     purge: false,
                 });
-                (
-                    relation.clone(),
-                    self.location()?,
-                    HudiOperation::BulkInsert,
-                    None,
-                )
+                (relation.clone(), self.location()?, HudiOperation::BulkInsert, None)
             }
             Existing::Table(t) if t.known_format() == Some(FileFormat::Hudi) => {
                 let op = if full_refresh {
@@ -805,10 +729,7 @@ impl Planner<'_> {
                 };
                 (
                     relation.clone(),
-                    t.location
-                        .clone()
-                        .map(Ok)
-                        .unwrap_or_else(|| self.location())?,
+                    t.location.clone().map(Ok).unwrap_or_else(|| self.location())?,
                     op,
                     None,
                 )
@@ -870,12 +791,7 @@ impl Planner<'_> {
         set("hoodie.datasource.hive_sync.table", table);
         set("hoodie.datasource.hive_sync.enable", "true");
         set("hoodie.datasource.write.hive_style_partitioning", "true");
-        let parts: Vec<&str> = self
-            .cfg
-            .partition_by
-            .iter()
-            .map(|p| p.column().as_str())
-            .collect();
+        let parts: Vec<&str> = self.cfg.partition_by.iter().map(|p| p.column().as_str()).collect();
         if parts.is_empty() {
             set(
                 "hoodie.datasource.hive_sync.partition_extractor_class",
@@ -886,18 +802,12 @@ impl Planner<'_> {
                 "org.apache.hudi.keygen.NonpartitionedKeyGenerator",
             );
         } else {
-            set(
-                "hoodie.datasource.write.partitionpath.field",
-                &parts.join(","),
-            );
+            set("hoodie.datasource.write.partitionpath.field", &parts.join(","));
             set(
                 "hoodie.datasource.hive_sync.partition_extractor_class",
                 "org.apache.hudi.hive.MultiPartKeysValueExtractor",
             );
-            set(
-                "hoodie.datasource.hive_sync.partition_fields",
-                &parts.join(","),
-            );
+            set("hoodie.datasource.hive_sync.partition_fields", &parts.join(","));
         }
         set("hoodie.index.type", "GLOBAL_BLOOM");
         set("hoodie.bloom.index.update.partition.path", "true");
@@ -908,10 +818,7 @@ impl Planner<'_> {
                 set("hoodie.cleaner.policy", "KEEP_LATEST_COMMITS");
                 set("hoodie.cleaner.commits.retained", "10");
             }
-            HudiOperation::InsertOverwriteTable => set(
-                "hoodie.datasource.write.operation",
-                "insert_overwrite_table",
-            ),
+            HudiOperation::InsertOverwriteTable => set("hoodie.datasource.write.operation", "insert_overwrite_table"),
         }
         for (k, v) in &self.cfg.hudi_options {
             o.insert(k.clone(), v.clone());
@@ -987,29 +894,18 @@ impl Planner<'_> {
         }
         self.check_format(format)?;
         if self.cfg.unique_key.is_empty() {
-            return Err(self.err(
-                "unique_key",
-                ConfigProblem::Required {
-                    why: "for a snapshot",
-                },
-            ));
+            return Err(self.err("unique_key", ConfigProblem::Required { why: "for a snapshot" }));
         }
         let Some(config) = self.cfg.snapshot.clone() else {
-            return Err(self.err(
-                "strategy",
-                ConfigProblem::Required {
-                    why: "for a snapshot",
-                },
-            ));
+            return Err(self.err("strategy", ConfigProblem::Required { why: "for a snapshot" }));
         };
         let unique_key = self
             .cfg
             .unique_key
             .iter()
             .map(|k| {
-                crate::config::key_part(k).ok_or_else(|| {
-                    self.err("unique_key", ConfigProblem::Invalid("empty key".into()))
-                })
+                crate::config::key_part(k)
+                    .ok_or_else(|| self.err("unique_key", ConfigProblem::Invalid("empty key".into())))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let spec = SnapshotSpec { unique_key, config };
@@ -1039,26 +935,21 @@ impl Planner<'_> {
             }
             Existing::Table(_) => {
                 let name = format!("{}__dbt_tmp", self.model.alias);
-                let (staging, kind) =
-                    if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
-                        let schema = self
-                            .target
-                            .temp_schema
-                            .clone()
-                            .unwrap_or_else(|| self.model.schema.clone());
-                        let r = RelationName::in_catalog(
-                            self.target.iceberg_catalog.as_deref(),
-                            schema,
-                            name,
-                        )
+                let (staging, kind) = if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
+                    let schema = self
+                        .target
+                        .temp_schema
+                        .clone()
+                        .unwrap_or_else(|| self.model.schema.clone());
+                    let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
                         .map_err(self.sql_err("temp_schema"))?;
-                        (r, TempKind::Table)
-                    } else {
-                        (
-                            RelationName::temp_view(name).map_err(self.sql_err("alias"))?,
-                            TempKind::View,
-                        )
-                    };
+                    (r, TempKind::Table)
+                } else {
+                    (
+                        RelationName::temp_view(name).map_err(self.sql_err("alias"))?,
+                        TempKind::View,
+                    )
+                };
                 steps.push(Step::SnapshotStaging {
                     staging: staging.clone(),
                     kind,

@@ -1,13 +1,8 @@
 //! Renders plan steps to Spark SQL through `glue-sql`. Steps that are not SQL (catalog swaps, seed loads, Hudi
 //! writes, Lake Formation) render as [`Rendered::Native`]: a description; each engine lowers them to its protocol.
 
-use glue_sql::ddl::{
-    self, AlterTable, CreateTable, CreateView, Drop, DropKind, ExpireSnapshots,
-    SymlinkManifestTable,
-};
-use glue_sql::dml::{
-    Insert, MatchedAction, MergeClause, MergeInto, NotMatchedAction, PartitionSpec, Source,
-};
+use glue_sql::ddl::{self, AlterTable, CreateTable, CreateView, Drop, DropKind, ExpireSnapshots, SymlinkManifestTable};
+use glue_sql::dml::{Insert, MatchedAction, MergeClause, MergeInto, NotMatchedAction, PartitionSpec, Source};
 use glue_sql::snapshot::{ChangeDetection, SnapshotSql};
 use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName, SqlFragment, quote_ident};
@@ -52,28 +47,16 @@ fn names(cols: &[ColumnDef]) -> Vec<Ident> {
     cols.iter().map(|c| c.name.clone()).collect()
 }
 
-fn target_cols<'a>(
-    ctx: &'a RenderContext,
-    step: &'static str,
-) -> Result<&'a [ColumnDef], RenderError> {
+fn target_cols<'a>(ctx: &'a RenderContext, step: &'static str) -> Result<&'a [ColumnDef], RenderError> {
     ctx.target_columns
         .as_deref()
-        .ok_or(RenderError::NeedsColumns {
-            step,
-            which: "target",
-        })
+        .ok_or(RenderError::NeedsColumns { step, which: "target" })
 }
 
-fn source_cols<'a>(
-    ctx: &'a RenderContext,
-    step: &'static str,
-) -> Result<&'a [ColumnDef], RenderError> {
+fn source_cols<'a>(ctx: &'a RenderContext, step: &'static str) -> Result<&'a [ColumnDef], RenderError> {
     ctx.source_columns
         .as_deref()
-        .ok_or(RenderError::NeedsColumns {
-            step,
-            which: "source",
-        })
+        .ok_or(RenderError::NeedsColumns { step, which: "source" })
 }
 
 /// The query of a step, with `update_iceberg_ts` appended when asked (needs the query's columns then).
@@ -135,12 +118,10 @@ pub fn snapshot_sql(
         SnapshotStrategy::Check => {
             let columns = match &c.check_cols {
                 Some(cols) => cols.clone(),
-                None if needs_check_cols => {
-                    names(source_cols(ctx, "SnapshotStaging (check_cols: all)")?)
-                        .into_iter()
-                        .filter(|n| !n.as_str().to_lowercase().starts_with("dbt_"))
-                        .collect()
-                }
+                None if needs_check_cols => names(source_cols(ctx, "SnapshotStaging (check_cols: all)")?)
+                    .into_iter()
+                    .filter(|n| !n.as_str().to_lowercase().starts_with("dbt_"))
+                    .collect(),
                 None => Vec::new(),
             };
             ChangeDetection::Check {
@@ -171,22 +152,16 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             Rendered::Sql(CreateView::temporary(view.clone(), query_sql(query, ctx)?).to_sql()),
             Rendered::Sql(Drop::view(RelationName::temp_view(view.as_str())?).to_sql()),
         ]),
-        Step::Drop {
-            relation,
-            kind,
-            purge,
-        } => {
+        Step::Drop { relation, kind, purge } => {
             let d = match kind {
                 DropKind::Table => Drop::table(relation.clone()),
                 DropKind::View => Drop::view(relation.clone()),
             };
             sql(d.purge(*purge).to_sql())
         }
-        Step::CreateTableAs {
-            table,
-            query,
-            replace,
-        } => sql(create_table(table, query_sql(query, ctx)?, *replace).to_sql()),
+        Step::CreateTableAs { table, query, replace } => {
+            sql(create_table(table, query_sql(query, ctx)?, *replace).to_sql())
+        }
         Step::SwapTable {
             target,
             staging,
@@ -227,9 +202,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         } => {
             let q = query_sql(query, ctx)?;
             match kind {
-                TempKind::View => {
-                    sql(CreateView::temporary(relation.identifier.clone(), q).to_sql())
-                }
+                TempKind::View => sql(CreateView::temporary(relation.identifier.clone(), q).to_sql()),
                 TempKind::Table => {
                     let using = if *format == FileFormat::S3Tables {
                         None
@@ -259,11 +232,9 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         }
         Step::InsertInto { target, source } => {
             let cols = names(target_cols(ctx, "InsertInto")?);
-            sql(
-                Insert::into(target.clone(), Source::Relation(source.clone()))
-                    .columns(cols)
-                    .to_sql(),
-            )
+            sql(Insert::into(target.clone(), Source::Relation(source.clone()))
+                .columns(cols)
+                .to_sql())
         }
         Step::InsertOverwrite {
             target,
@@ -272,8 +243,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             format,
         } => {
             let cols = names(target_cols(ctx, "InsertOverwrite")?);
-            let mut i =
-                Insert::overwrite(target.clone(), Source::Relation(source.clone())).columns(cols);
+            let mut i = Insert::overwrite(target.clone(), Source::Relation(source.clone())).columns(cols);
             // Hive-style tables name their partition columns; Delta and Iceberg tables take none (their dynamic
             // overwrite replaces the partitions present in the data).
             if let Partitions::Dynamic(p) = partitions
@@ -296,10 +266,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
                 UpdateColumns::Only(c) => c.clone(),
                 UpdateColumns::AllExcept(ex) => all
                     .iter()
-                    .filter(|c| {
-                        !ex.iter()
-                            .any(|e| e.as_str().eq_ignore_ascii_case(c.as_str()))
-                    })
+                    .filter(|c| !ex.iter().any(|e| e.as_str().eq_ignore_ascii_case(c.as_str())))
                     .cloned()
                     .collect(),
             };
@@ -308,16 +275,12 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             } else {
                 MatchedAction::UpdateColumns(update_cols)
             };
-            let m = MergeInto::upsert(
-                target.clone(),
-                Source::Relation(source.clone()),
-                keys.clone(),
-            )
-            .predicates(predicates.clone())
-            .clauses(vec![
-                MergeClause::Matched(None, matched),
-                MergeClause::NotMatched(None, NotMatchedAction::InsertColumns(all)),
-            ]);
+            let m = MergeInto::upsert(target.clone(), Source::Relation(source.clone()), keys.clone())
+                .predicates(predicates.clone())
+                .clauses(vec![
+                    MergeClause::Matched(None, matched),
+                    MergeClause::NotMatched(None, NotMatchedAction::InsertColumns(all)),
+                ]);
             sql(m.to_sql())
         }
         Step::HudiWrite {
@@ -385,9 +348,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             }
             out.extend(native(
                 "glue-add-location",
-                format!(
-                    "add {location} to StorageDescriptor.AdditionalLocations of {manifest_table}"
-                ),
+                format!("add {location} to StorageDescriptor.AdditionalLocations of {manifest_table}"),
             ));
             Ok(out)
         }
@@ -407,9 +368,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             };
             let select = SqlFragment::new(s.staging_select(query, target, &source_columns));
             match kind {
-                TempKind::View => {
-                    sql(CreateView::temporary(staging.identifier.clone(), select).to_sql())
-                }
+                TempKind::View => sql(CreateView::temporary(staging.identifier.clone(), select).to_sql()),
                 TempKind::Table => sql(CreateTable::as_query(staging.clone(), select)
                     .or_replace(true)
                     .using("iceberg")
@@ -420,11 +379,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             let s = snapshot_sql(spec, ctx, false)?;
             sql(create_table(table, SqlFragment::new(s.build_select(query)), false).to_sql())
         }
-        Step::SnapshotMerge {
-            target,
-            staging,
-            spec,
-        } => {
+        Step::SnapshotMerge { target, staging, spec } => {
             let s = snapshot_sql(spec, ctx, false)?;
             let insert = ctx.target_columns.as_deref().map(names).unwrap_or_default();
             sql(s.merge(target.clone(), staging.clone(), insert).to_sql())
@@ -445,11 +400,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
                 "load {} into {relation} as {format} (mode {mode}{}{})\nlocation: {}\ncolumn_types: {column_types:?}{}",
                 path.as_deref().unwrap_or("<csv>"),
                 if *exists { ", table exists" } else { "" },
-                if *replace {
-                    ", full refresh: rebuild"
-                } else {
-                    ""
-                },
+                if *replace { ", full refresh: rebuild" } else { "" },
                 location.as_deref().unwrap_or("managed"),
                 if *casting { "\nspark seed casting" } else { "" },
             ),
@@ -457,11 +408,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         Step::RefreshTable { relation } => sql(ddl::refresh_table(relation)),
         Step::PersistColumnDocs { relation, columns } => Ok(columns
             .iter()
-            .map(|(c, d)| {
-                Rendered::Sql(
-                    AlterTable::ColumnComment(relation.clone(), c.clone(), d.clone()).to_sql(),
-                )
-            })
+            .map(|(c, d)| Rendered::Sql(AlterTable::ColumnComment(relation.clone(), c.clone(), d.clone()).to_sql()))
             .collect()),
         Step::LakeFormation {
             database,
@@ -474,9 +421,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             format!(
                 "reconcile {database}.{table} (catalog {})\ntags: {}\ndata-cell filters: {}",
                 catalog_id.as_deref().unwrap_or("caller's account"),
-                tags.as_ref()
-                    .map(|t| format!("{t:?}"))
-                    .unwrap_or_else(|| "-".into()),
+                tags.as_ref().map(|t| format!("{t:?}")).unwrap_or_else(|| "-".into()),
                 grants
                     .as_ref()
                     .map(|g| format!("{:?}", g.data_cell_filters))

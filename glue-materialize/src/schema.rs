@@ -21,24 +21,14 @@ pub struct SchemaDiff {
 
 impl SchemaDiff {
     /// Compares; source columns starting with `ignore_prefix` are left out (snapshot meta columns).
-    pub fn between(
-        source: &[ColumnDef],
-        target: &[ColumnDef],
-        ignore_prefix: Option<&str>,
-    ) -> Self {
+    pub fn between(source: &[ColumnDef], target: &[ColumnDef], ignore_prefix: Option<&str>) -> Self {
         let key = |c: &ColumnDef| c.name.as_str().to_lowercase();
-        let ignored =
-            |c: &ColumnDef| ignore_prefix.is_some_and(|p| key(c).starts_with(&p.to_lowercase()));
+        let ignored = |c: &ColumnDef| ignore_prefix.is_some_and(|p| key(c).starts_with(&p.to_lowercase()));
         let mut d = Self::default();
         for s in source.iter().filter(|c| !ignored(c)) {
             match target.iter().find(|t| key(t) == key(s)) {
                 None => d.added.push(s.clone()),
-                Some(t)
-                    if !t
-                        .data_type
-                        .as_str()
-                        .eq_ignore_ascii_case(s.data_type.as_str()) =>
-                {
+                Some(t) if !t.data_type.as_str().eq_ignore_ascii_case(s.data_type.as_str()) => {
                     d.retyped.push((t.clone(), s.clone()))
                 }
                 Some(_) => {}
@@ -182,43 +172,19 @@ mod tests {
         assert_eq!(diff.added, vec![c("x", "string")]);
         assert_eq!(diff.removed, vec![c("y", "int")]);
         assert!(schema_change(&t, &diff, OnSchemaChange::Fail, FileFormat::Parquet).is_err());
-        let a = schema_change(
-            &t,
-            &diff,
-            OnSchemaChange::AppendNewColumns,
-            FileFormat::Parquet,
-        )
-        .unwrap();
+        let a = schema_change(&t, &diff, OnSchemaChange::AppendNewColumns, FileFormat::Parquet).unwrap();
         assert_eq!(a.len(), 1);
-        assert!(
-            schema_change(
-                &t,
-                &diff,
-                OnSchemaChange::SyncAllColumns,
-                FileFormat::Parquet
-            )
-            .is_err()
-        );
+        assert!(schema_change(&t, &diff, OnSchemaChange::SyncAllColumns, FileFormat::Parquet).is_err());
         assert_eq!(
-            schema_change(
-                &t,
-                &diff,
-                OnSchemaChange::SyncAllColumns,
-                FileFormat::Iceberg
-            )
-            .unwrap()
-            .len(),
+            schema_change(&t, &diff, OnSchemaChange::SyncAllColumns, FileFormat::Iceberg)
+                .unwrap()
+                .len(),
             2
         );
         assert!(
-            schema_change(
-                &t,
-                &SchemaDiff::default(),
-                OnSchemaChange::Fail,
-                FileFormat::Parquet
-            )
-            .unwrap()
-            .is_empty()
+            schema_change(&t, &SchemaDiff::default(), OnSchemaChange::Fail, FileFormat::Parquet)
+                .unwrap()
+                .is_empty()
         );
     }
 

@@ -387,9 +387,7 @@ impl Step {
     /// The table format this step writes, when it writes one.
     pub fn format(&self) -> Option<FileFormat> {
         match self {
-            Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => {
-                Some(table.format)
-            }
+            Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => Some(table.format),
             Step::CreateTempRelation {
                 kind: TempKind::Table,
                 format,
@@ -406,9 +404,7 @@ impl Step {
 }
 
 fn loc(l: &Option<String>) -> String {
-    l.as_deref()
-        .map(|l| format!(" location={l}"))
-        .unwrap_or_default()
+    l.as_deref().map(|l| format!(" location={l}")).unwrap_or_default()
 }
 
 impl std::fmt::Display for Step {
@@ -417,22 +413,10 @@ impl std::fmt::Display for Step {
         match self {
             Step::Hook { phase, .. } => write!(f, "Hook {phase:?}"),
             Step::CheckQuery { view, .. } => write!(f, "CheckQuery via temporary view {view}"),
-            Step::Drop {
-                relation,
-                kind,
-                purge,
-            } => {
-                write!(
-                    f,
-                    "Drop {kind:?} {relation}{}",
-                    if *purge { " purge" } else { "" }
-                )
+            Step::Drop { relation, kind, purge } => {
+                write!(f, "Drop {kind:?} {relation}{}", if *purge { " purge" } else { "" })
             }
-            Step::CreateTableAs {
-                table,
-                replace,
-                query,
-            } => write!(
+            Step::CreateTableAs { table, replace, query } => write!(
                 f,
                 "CreateTableAs {} format={}{}{}{}",
                 table.relation,
@@ -465,10 +449,7 @@ impl std::fmt::Display for Step {
                 write!(f, "CreateTempRelation {kind:?} {relation}")
             }
             Step::SyncSchema {
-                target,
-                source,
-                mode,
-                ..
+                target, source, mode, ..
             } => write!(f, "SyncSchema {mode} {target} from {source}"),
             Step::InsertInto { target, source } => write!(f, "InsertInto {target} from {source}"),
             Step::InsertOverwrite {
@@ -477,10 +458,7 @@ impl std::fmt::Display for Step {
                 partitions,
                 ..
             } => {
-                write!(
-                    f,
-                    "InsertOverwrite {target} from {source} partitions={partitions:?}"
-                )
+                write!(f, "InsertOverwrite {target} from {source} partitions={partitions:?}")
             }
             Step::Merge {
                 target,
@@ -491,10 +469,7 @@ impl std::fmt::Display for Step {
             } => write!(
                 f,
                 "Merge {target} from {source} keys=[{}] update={update:?} predicates={}",
-                keys.iter()
-                    .map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
                 predicates.len()
             ),
             Step::HudiWrite {
@@ -506,16 +481,12 @@ impl std::fmt::Display for Step {
                 write!(f, "HudiWrite {relation} {operation:?} location={location}")
             }
             Step::ExpireSnapshots {
-                relation,
-                retain_last,
-                ..
+                relation, retain_last, ..
             } => {
                 write!(f, "ExpireSnapshots {relation} retain_last={retain_last}")
             }
             Step::DeltaManifest {
-                manifest_table,
-                create,
-                ..
+                manifest_table, create, ..
             } => {
                 write!(
                     f,
@@ -535,9 +506,7 @@ impl std::fmt::Display for Step {
                     loc(&table.location)
                 )
             }
-            Step::SnapshotMerge {
-                target, staging, ..
-            } => write!(f, "SnapshotMerge {target} from {staging}"),
+            Step::SnapshotMerge { target, staging, .. } => write!(f, "SnapshotMerge {target} from {staging}"),
             Step::LoadSeed {
                 relation,
                 format,
@@ -553,15 +522,9 @@ impl std::fmt::Display for Step {
             ),
             Step::RefreshTable { relation } => write!(f, "RefreshTable {relation}"),
             Step::PersistColumnDocs { relation, columns } => {
-                write!(
-                    f,
-                    "PersistColumnDocs {relation} ({} columns)",
-                    columns.len()
-                )
+                write!(f, "PersistColumnDocs {relation} ({} columns)", columns.len())
             }
-            Step::LakeFormation {
-                database, table, ..
-            } => write!(f, "LakeFormation {database}.{table}"),
+            Step::LakeFormation { database, table, .. } => write!(f, "LakeFormation {database}.{table}"),
         }
     }
 }

@@ -6,9 +6,7 @@ mod common;
 
 use common::*;
 use glue_materialize::config::SeedMode;
-use glue_materialize::{
-    ColumnDoc, Existing, ExistingTable, FileFormat, PlanFlags, TableFormat, Target, plan,
-};
+use glue_materialize::{ColumnDoc, Existing, ExistingTable, FileFormat, PlanFlags, TableFormat, Target, plan};
 use serde_json::{Value, json};
 
 struct Case {
@@ -79,11 +77,7 @@ fn cases() -> Vec<Case> {
         ),
         Case {
             target: |t| t.root_location = true,
-            ..case(
-                "root_location",
-                json!({"materialized": "table"}),
-                Existing::Absent,
-            )
+            ..case("root_location", json!({"materialized": "table"}), Existing::Absent)
         },
         Case {
             target: |t| t.temp_schema = Some("scratch".into()),
@@ -304,11 +298,7 @@ fn feature_plans() {
         let existing = match &c.existing {
             Existing::Absent => "none".to_string(),
             Existing::View => "view".to_string(),
-            Existing::Table(t) => format!(
-                "{} at {}",
-                t.format_name(),
-                t.location.as_deref().unwrap_or("?")
-            ),
+            Existing::Table(t) => format!("{} at {}", t.format_name(), t.location.as_deref().unwrap_or("?")),
         };
         let text = format!(
             "config: {}\nexisting: {existing}\nfull_refresh: {}\n\n{}",

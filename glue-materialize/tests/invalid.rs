@@ -7,10 +7,7 @@ use common::*;
 use glue_materialize::{Existing, ModelConfig, ModelRef, PlanError, PlanFlags, plan};
 use serde_json::{Value, json};
 
-fn try_plan(
-    config: Value,
-    tweak_target: fn(&mut glue_materialize::Target),
-) -> Result<(), PlanError> {
+fn try_plan(config: Value, tweak_target: fn(&mut glue_materialize::Target)) -> Result<(), PlanError> {
     let mref = ModelRef {
         name: "orders".into(),
         path: Some("models/orders.sql".into()),
@@ -93,10 +90,7 @@ fn invalid_configurations_are_named_errors() {
             keep,
             "UnknownValue",
             "on_schema_change",
-            &[
-                "`evolve`",
-                "ignore, fail, append_new_columns, sync_all_columns",
-            ],
+            &["`evolve`", "ignore, fail, append_new_columns, sync_all_columns"],
         ),
         (
             "bad file_format",

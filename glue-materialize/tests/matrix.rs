@@ -102,7 +102,9 @@ fn cell_outcomes(mat: Materialization, format: FileFormat) -> (Vec<String>, Vec<
                                 partitioned as u8,
                                 ["none", "one", "many"][uk],
                                 osc.as_str(),
-                                strategy.map(|s| format!(" strategy={:<16}", s.as_str())).unwrap_or_default(),
+                                strategy
+                                    .map(|s| format!(" strategy={:<16}", s.as_str()))
+                                    .unwrap_or_default(),
                                 id + 1
                             ));
                         }

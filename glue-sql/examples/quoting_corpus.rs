@@ -11,9 +11,7 @@ fn json_string(s: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -73,10 +71,7 @@ const PIECES: &[&str] = &[
 ];
 
 fn main() {
-    let count: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1200);
+    let count: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1200);
     let mut values: Vec<String> = vec![
         String::new(),
         "it's".into(),
@@ -106,9 +101,7 @@ fn main() {
     }
     for v in &values {
         // Names glue-sql refuses (empty, or holding `${`) have no identifier form.
-        let ident = glue_sql::Ident::new(v.as_str())
-            .map(|i| i.quoted())
-            .unwrap_or_default();
+        let ident = glue_sql::Ident::new(v.as_str()).map(|i| i.quoted()).unwrap_or_default();
         println!(
             "{{\"value\": {}, \"literal\": {}, \"ident\": {}}}",
             json_string(v),

@@ -109,11 +109,7 @@ fn from_parser_error(e: ParserError) -> SyntaxError {
         ParserError::RecursionLimitExceeded => "the query nests too deeply".to_string(),
     };
     let (message, line, column) = split_position(&text);
-    SyntaxError {
-        message,
-        line,
-        column,
-    }
+    SyntaxError { message, line, column }
 }
 
 /// sqlparser appends " at Line: L, Column: C" to its messages.

@@ -172,24 +172,14 @@ impl CreateTable {
             s.push_str(&format!("\nOPTIONS ({})", kv_list(&self.options, " ")));
         }
         if !self.partitioned_by.is_empty() {
-            let p: Vec<String> = self
-                .partitioned_by
-                .iter()
-                .map(PartitionField::to_sql)
-                .collect();
+            let p: Vec<String> = self.partitioned_by.iter().map(PartitionField::to_sql).collect();
             s.push_str(&format!("\nPARTITIONED BY ({})", p.join(", ")));
         }
         if let Some((cols, n)) = &self.clustered_by {
-            s.push_str(&format!(
-                "\nCLUSTERED BY ({}) INTO {n} BUCKETS",
-                join_idents(cols)
-            ));
+            s.push_str(&format!("\nCLUSTERED BY ({}) INTO {n} BUCKETS", join_idents(cols)));
         }
         if !self.properties.is_empty() {
-            s.push_str(&format!(
-                "\nTBLPROPERTIES ({})",
-                kv_list(&self.properties, " = ")
-            ));
+            s.push_str(&format!("\nTBLPROPERTIES ({})", kv_list(&self.properties, " = ")));
         }
         if let Some(l) = &self.location {
             s.push_str(&format!("\nLOCATION {}", string_literal(l)));
@@ -383,10 +373,7 @@ impl AlterTable {
                 format!("ALTER TABLE {t} SET LOCATION {}", string_literal(l))
             }
             Self::ColumnComment(t, c, comment) => {
-                format!(
-                    "ALTER TABLE {t} ALTER COLUMN {c} COMMENT {}",
-                    string_literal(comment)
-                )
+                format!("ALTER TABLE {t} ALTER COLUMN {c} COMMENT {}", string_literal(comment))
             }
         }
     }
@@ -432,11 +419,7 @@ impl CreateDatabase {
     pub fn to_sql(&self) -> String {
         let mut s = format!(
             "CREATE DATABASE {}{}",
-            if self.if_not_exists {
-                "IF NOT EXISTS "
-            } else {
-                ""
-            },
+            if self.if_not_exists { "IF NOT EXISTS " } else { "" },
             self.name
         );
         if let Some(c) = &self.comment {
@@ -499,10 +482,7 @@ pub struct SymlinkManifestTable {
 impl SymlinkManifestTable {
     /// The manifest directory for a Delta table location.
     pub fn manifest_location(delta_location: &str) -> String {
-        format!(
-            "{}/_symlink_format_manifest/",
-            delta_location.trim_end_matches('/')
-        )
+        format!("{}/_symlink_format_manifest/", delta_location.trim_end_matches('/'))
     }
 
     /// Renders the statement.
@@ -510,25 +490,15 @@ impl SymlinkManifestTable {
         let cols: Vec<String> = self.columns.iter().map(ColumnDef::to_sql).collect();
         let mut s = format!(
             "CREATE EXTERNAL TABLE {}{} (\n  {}\n)",
-            if self.if_not_exists {
-                "IF NOT EXISTS "
-            } else {
-                ""
-            },
+            if self.if_not_exists { "IF NOT EXISTS " } else { "" },
             self.relation,
             cols.join(",\n  ")
         );
         if !self.partition_columns.is_empty() {
-            let p: Vec<String> = self
-                .partition_columns
-                .iter()
-                .map(ColumnDef::to_sql)
-                .collect();
+            let p: Vec<String> = self.partition_columns.iter().map(ColumnDef::to_sql).collect();
             s.push_str(&format!("\nPARTITIONED BY ({})", p.join(", ")));
         }
-        s.push_str(
-            "\nROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'",
-        );
+        s.push_str("\nROW FORMAT SERDE 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'");
         s.push_str("\nSTORED AS INPUTFORMAT 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat'");
         s.push_str("\nOUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'");
         s.push_str(&format!(
@@ -588,10 +558,7 @@ mod tests {
             Drop::table(rel()).purge(true).to_sql(),
             "DROP TABLE IF EXISTS `s`.`t` PURGE"
         );
-        assert_eq!(
-            Drop::view(rel()).purge(true).to_sql(),
-            "DROP VIEW IF EXISTS `s`.`t`"
-        );
+        assert_eq!(Drop::view(rel()).purge(true).to_sql(), "DROP VIEW IF EXISTS `s`.`t`");
     }
 
     #[test]

@@ -186,11 +186,7 @@ impl MergeInto {
 
     /// Renders the ON condition.
     pub fn on_condition(&self) -> String {
-        let mut parts: Vec<String> = self
-            .predicates
-            .iter()
-            .map(|p| format!("({}\n)", p.trimmed()))
-            .collect();
+        let mut parts: Vec<String> = self.predicates.iter().map(|p| format!("({}\n)", p.trimmed())).collect();
         for k in &self.keys {
             parts.push(format!("{SOURCE_ALIAS}.{k} = {DEST_ALIAS}.{k}"));
         }
@@ -217,10 +213,7 @@ impl MergeInto {
                     match action {
                         MatchedAction::UpdateAll => s.push_str(" THEN UPDATE SET *"),
                         MatchedAction::UpdateColumns(cols) => {
-                            let sets: Vec<String> = cols
-                                .iter()
-                                .map(|c| format!("{c} = {SOURCE_ALIAS}.{c}"))
-                                .collect();
+                            let sets: Vec<String> = cols.iter().map(|c| format!("{c} = {SOURCE_ALIAS}.{c}")).collect();
                             s.push_str(&format!(" THEN UPDATE SET {}", sets.join(", ")));
                         }
                         MatchedAction::Delete => s.push_str(" THEN DELETE"),
@@ -232,8 +225,7 @@ impl MergeInto {
                     match action {
                         NotMatchedAction::InsertAll => s.push_str(" THEN INSERT *"),
                         NotMatchedAction::InsertColumns(cols) => {
-                            let vals: Vec<String> =
-                                cols.iter().map(|c| format!("{SOURCE_ALIAS}.{c}")).collect();
+                            let vals: Vec<String> = cols.iter().map(|c| format!("{SOURCE_ALIAS}.{c}")).collect();
                             s.push_str(&format!(
                                 " THEN INSERT ({}) VALUES ({})",
                                 join_idents(cols),
@@ -276,11 +268,7 @@ mod tests {
 
     #[test]
     fn merge_without_keys_is_false() {
-        let m = MergeInto::upsert(
-            t(),
-            Source::Relation(RelationName::temp_view("v").unwrap()),
-            vec![],
-        );
+        let m = MergeInto::upsert(t(), Source::Relation(RelationName::temp_view("v").unwrap()), vec![]);
         assert!(m.to_sql().contains("\nON FALSE\n"));
     }
 

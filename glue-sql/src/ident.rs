@@ -24,9 +24,7 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 /// A non-empty identifier (database, table, column, catalog). Renders quoted.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Ident(String);
 
@@ -100,10 +98,7 @@ where
     I: IntoIterator<Item = S>,
     S: Into<String>,
 {
-    names
-        .into_iter()
-        .map(|n| Ident::named(n, context))
-        .collect()
+    names.into_iter().map(|n| Ident::named(n, context)).collect()
 }
 
 /// Joins quoted identifiers with `, `.
@@ -136,10 +131,7 @@ mod tests {
             Ident::named("", "schema"),
             Err(SqlError::EmptyIdentifier { context: "schema" })
         );
-        assert!(matches!(
-            Ident::new("a${b}"),
-            Err(SqlError::Unrepresentable { .. })
-        ));
+        assert!(matches!(Ident::new("a${b}"), Err(SqlError::Unrepresentable { .. })));
         assert!(Ident::new("a$ {b}").is_ok());
     }
 }

@@ -7,9 +7,7 @@ use crate::{Ident, SqlError, string_literal};
 /// Glue has no database level above the schema (dbt's `database` is always the schema), so a name has at most a
 /// catalog (the Iceberg / S3 Tables Spark catalog, `glue_catalog` by default), a schema (the Glue database) and an
 /// identifier. Every part renders backtick-quoted.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct RelationName {
     /// Spark catalog (Iceberg / S3 Tables), rendered first when present.
     pub catalog: Option<Ident>,
@@ -109,10 +107,7 @@ impl RelationName {
     /// Parses a dotted, optionally backtick-quoted name of one to three parts (`t`, `s.t`, `c.s.t`).
     pub fn parse(text: &str) -> Result<Self, SqlError> {
         let parts = split_name(text)?;
-        let mut parts = parts
-            .into_iter()
-            .map(Ident::new)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut parts = parts.into_iter().map(Ident::new).collect::<Result<Vec<_>, _>>()?;
         let bad = |reason| SqlError::InvalidRelation {
             name: text.to_string(),
             reason,
@@ -206,10 +201,7 @@ mod tests {
     #[test]
     fn renders_parts() {
         assert_eq!(RelationName::new("s", "t").unwrap().to_string(), "`s`.`t`");
-        assert_eq!(
-            RelationName::temp_view("t_tmp").unwrap().to_string(),
-            "`t_tmp`"
-        );
+        assert_eq!(RelationName::temp_view("t_tmp").unwrap().to_string(), "`t_tmp`");
         let r = RelationName::in_catalog(None, "s", "t").unwrap();
         assert_eq!(r.to_string(), "`s`.`t`");
         let r = RelationName::in_catalog(Some(""), "s", "t").unwrap();

@@ -3,9 +3,7 @@
 //! ignore / invalidate / new_record, `dbt_valid_to_current`) with dbt-glue's Spark specifics (md5 hash of
 //! `coalesce(cast(… as string), '')` parts joined by `'|'`, `current_timestamp()` as the snapshot time).
 
-use crate::dml::{
-    DEST_ALIAS, MatchedAction, MergeClause, MergeInto, NotMatchedAction, SOURCE_ALIAS, Source,
-};
+use crate::dml::{DEST_ALIAS, MatchedAction, MergeClause, MergeInto, NotMatchedAction, SOURCE_ALIAS, Source};
 use crate::{Ident, RelationName, SqlFragment, quote_ident};
 
 /// The meta column names (dbt's `snapshot_meta_column_names`).
@@ -52,10 +50,7 @@ impl KeyPart {
         if t.is_empty() {
             return None;
         }
-        let plain = t
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_')
+        let plain = t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
             && t.chars().all(|c| c.is_alphanumeric() || c == '_');
         Some(if plain {
             Self::Column(Ident::new(t).ok()?)
@@ -122,12 +117,9 @@ impl SnapshotSql {
         match &self.detection {
             ChangeDetection::Timestamp { updated_at } => format!("({})", updated_at.trimmed()),
             ChangeDetection::Check {
-                updated_at: Some(u),
-                ..
+                updated_at: Some(u), ..
             } => format!("({})", u.trimmed()),
-            ChangeDetection::Check {
-                updated_at: None, ..
-            } => NOW.to_string(),
+            ChangeDetection::Check { updated_at: None, .. } => NOW.to_string(),
         }
     }
 
@@ -240,12 +232,7 @@ impl SnapshotSql {
     /// The staging SELECT: one row per change (`dbt_change_type` insert / update / delete) between the source and
     /// the current snapshot rows of `target`. `source_columns` is needed only for `hard_deletes: new_record` (the
     /// columns copied into the deletion records).
-    pub fn staging_select(
-        &self,
-        source: &SqlFragment,
-        target: &RelationName,
-        source_columns: &[Ident],
-    ) -> String {
+    pub fn staging_select(&self, source: &SqlFragment, target: &RelationName, source_columns: &[Ident]) -> String {
         let c = &self.columns;
         let u = self.updated_at();
         let keys = self.key_fields();
@@ -253,10 +240,7 @@ impl SnapshotSql {
         let new_record = self.hard_deletes == HardDeletes::NewRecord;
         let join = self.key_join("snapshotted_data", "source_data");
         let mut s = String::new();
-        s.push_str(&format!(
-            "WITH snapshot_query AS (\n{}\n),\n",
-            source.trimmed()
-        ));
+        s.push_str(&format!("WITH snapshot_query AS (\n{}\n),\n", source.trimmed()));
         s.push_str(&format!(
             "snapshotted_data AS (\n  SELECT *, {keys}\n  FROM {target}\n  WHERE {}\n),\n",
             self.current_filter(None)
@@ -286,19 +270,35 @@ impl SnapshotSql {
             "insertions AS (\n  SELECT 'insert' AS dbt_change_type, source_data.*{}\n  \
              FROM insertions_source_data AS source_data\n  LEFT OUTER JOIN snapshotted_data ON {join}\n  \
              WHERE {}\n     OR (NOT {} AND ({}{}))\n),\n",
-            if new_record { format!(", 'False' AS {}", c.dbt_is_deleted) } else { String::new() },
+            if new_record {
+                format!(", 'False' AS {}", c.dbt_is_deleted)
+            } else {
+                String::new()
+            },
             self.key_is_null("snapshotted_data"),
             self.key_is_null("snapshotted_data"),
             self.row_changed(),
-            if new_record { format!(" OR {is_deleted_true}") } else { String::new() },
+            if new_record {
+                format!(" OR {is_deleted_true}")
+            } else {
+                String::new()
+            },
         ));
         s.push_str(&format!(
             "updates AS (\n  SELECT 'update' AS dbt_change_type, source_data.*, snapshotted_data.{}{}\n  \
              FROM updates_source_data AS source_data\n  JOIN snapshotted_data ON {join}\n  WHERE ({}){}\n)",
             c.dbt_scd_id,
-            if new_record { format!(", snapshotted_data.{}", c.dbt_is_deleted) } else { String::new() },
+            if new_record {
+                format!(", snapshotted_data.{}", c.dbt_is_deleted)
+            } else {
+                String::new()
+            },
             self.row_changed(),
-            if new_record { format!(" OR {is_deleted_true}") } else { String::new() },
+            if new_record {
+                format!(" OR {is_deleted_true}")
+            } else {
+                String::new()
+            },
         ));
         let not_already_deleted = format!(
             " AND NOT ({is_deleted_true} AND snapshotted_data.{} IS NULL)",
@@ -313,9 +313,17 @@ impl SnapshotSql {
                 c.dbt_updated_at,
                 c.dbt_valid_to,
                 c.dbt_scd_id,
-                if new_record { format!(", snapshotted_data.{}", c.dbt_is_deleted) } else { String::new() },
+                if new_record {
+                    format!(", snapshotted_data.{}", c.dbt_is_deleted)
+                } else {
+                    String::new()
+                },
                 self.key_is_null("source_data"),
-                if new_record { not_already_deleted.clone() } else { String::new() },
+                if new_record {
+                    not_already_deleted.clone()
+                } else {
+                    String::new()
+                },
             ));
         }
         if new_record {
@@ -364,16 +372,10 @@ impl SnapshotSql {
 
     /// The merge applying a staging relation to the snapshot table: close changed rows, insert new versions.
     /// `insert_columns` are the target's columns (empty renders `INSERT *`).
-    pub fn merge(
-        &self,
-        target: RelationName,
-        staging: RelationName,
-        insert_columns: Vec<Ident>,
-    ) -> MergeInto {
+    pub fn merge(&self, target: RelationName, staging: RelationName, insert_columns: Vec<Ident>) -> MergeInto {
         let c = &self.columns;
         let current = self.current_filter(Some(DEST_ALIAS));
-        let matched =
-            format!("{current}\n  AND {SOURCE_ALIAS}.dbt_change_type IN ('update', 'delete')");
+        let matched = format!("{current}\n  AND {SOURCE_ALIAS}.dbt_change_type IN ('update', 'delete')");
         let insert = if insert_columns.is_empty() {
             NotMatchedAction::InsertAll
         } else {
@@ -387,9 +389,7 @@ impl SnapshotSql {
                 MatchedAction::UpdateColumns(vec![c.dbt_valid_to.clone()]),
             ),
             MergeClause::NotMatched(
-                Some(SqlFragment::new(format!(
-                    "{SOURCE_ALIAS}.dbt_change_type = 'insert'"
-                ))),
+                Some(SqlFragment::new(format!("{SOURCE_ALIAS}.dbt_change_type = 'insert'"))),
                 insert,
             ),
         ];
@@ -416,7 +416,9 @@ mod tests {
     #[test]
     fn build_select_adds_meta_columns() {
         let s = spec(HardDeletes::Ignore).build_select(&"select * from src".into());
-        assert!(s.contains("md5(coalesce(cast(`id` as string), '') || '|' || coalesce(cast((updated_at) as string), ''))"));
+        assert!(
+            s.contains("md5(coalesce(cast(`id` as string), '') || '|' || coalesce(cast((updated_at) as string), ''))")
+        );
         assert!(s.contains("AS `dbt_valid_to`"));
     }
 
@@ -434,20 +436,13 @@ mod tests {
                 .staging_select(&src, &t, &[])
                 .contains("deletes AS")
         );
-        let nr =
-            spec(HardDeletes::NewRecord).staging_select(&src, &t, &[Ident::new("id").unwrap()]);
+        let nr = spec(HardDeletes::NewRecord).staging_select(&src, &t, &[Ident::new("id").unwrap()]);
         assert!(nr.contains("deletion_records AS"));
     }
 
     #[test]
     fn key_expressions() {
-        assert_eq!(
-            KeyPart::parse("id"),
-            Some(KeyPart::Column(Ident::new("id").unwrap()))
-        );
-        assert!(matches!(
-            KeyPart::parse("id || '-' || dt"),
-            Some(KeyPart::Expr(_))
-        ));
+        assert_eq!(KeyPart::parse("id"), Some(KeyPart::Column(Ident::new("id").unwrap())));
+        assert!(matches!(KeyPart::parse("id || '-' || dt"), Some(KeyPart::Expr(_))));
     }
 }

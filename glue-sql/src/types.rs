@@ -17,10 +17,8 @@ impl SparkType {
     pub fn new(text: impl Into<String>) -> Result<Self, SqlError> {
         let text = text.into();
         let t = text.trim();
-        let ok = !t.is_empty()
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || " _<>,:()`".contains(c))
-            && balanced(t);
+        let ok =
+            !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || " _<>,:()`".contains(c)) && balanced(t);
         if ok {
             Ok(Self(t.to_string()))
         } else {
@@ -92,12 +90,7 @@ impl ColumnDef {
     /// Renders the definition.
     pub fn to_sql(&self) -> String {
         match &self.comment {
-            Some(c) => format!(
-                "{} {} COMMENT {}",
-                self.name,
-                self.data_type,
-                string_literal(c)
-            ),
+            Some(c) => format!("{} {} COMMENT {}", self.name, self.data_type, string_literal(c)),
             None => format!("{} {}", self.name, self.data_type),
         }
     }
@@ -257,10 +250,7 @@ mod tests {
     #[test]
     fn partition_fields() {
         assert_eq!(PartitionField::parse("dt").unwrap().to_sql(), "`dt`");
-        assert_eq!(
-            PartitionField::parse("days(ts)").unwrap().to_sql(),
-            "days(`ts`)"
-        );
+        assert_eq!(PartitionField::parse("days(ts)").unwrap().to_sql(), "days(`ts`)");
         assert_eq!(
             PartitionField::parse("bucket(16, id)").unwrap().to_sql(),
             "bucket(16, `id`)"

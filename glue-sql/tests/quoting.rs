@@ -35,10 +35,7 @@ fn spark_reads(literal: &str) -> String {
             continue;
         }
         let n = chars[i + 1];
-        if n == 'u'
-            && i + 5 < chars.len()
-            && chars[i + 2..i + 6].iter().all(|h| h.is_ascii_hexdigit())
-        {
+        if n == 'u' && i + 5 < chars.len() && chars[i + 2..i + 6].iter().all(|h| h.is_ascii_hexdigit()) {
             let code: String = chars[i + 2..i + 6].iter().collect();
             out.push(char::from_u32(u32::from_str_radix(&code, 16).unwrap()).unwrap());
             i += 6;

@@ -130,19 +130,12 @@ impl World {
 
     pub async fn run_full_refresh(&self, name: &str, config: Value, sql: &str) {
         let p = self.plan(name, config, sql, true).await;
-        self.engine
-            .execute(&p)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        self.engine.execute(&p).await.unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 
     /// Rows of a query as strings, sorted.
     pub async fn rows(&self, sql: &str) -> Vec<String> {
-        let batches = self
-            .engine
-            .query(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let batches = self.engine.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
         let mut rows = render(&batches);
         rows.sort();
         rows

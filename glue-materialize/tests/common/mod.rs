@@ -3,9 +3,7 @@
 #![allow(dead_code)]
 
 use glue_materialize::render::{RenderContext, Rendered, render_step};
-use glue_materialize::{
-    Existing, ExistingTable, FileFormat, Model, ModelConfig, Plan, PlanError, TableFormat, Target,
-};
+use glue_materialize::{Existing, ExistingTable, FileFormat, Model, ModelConfig, Plan, PlanError, TableFormat, Target};
 use glue_sql::types::ColumnDef;
 
 pub const SCHEMA: &str = "analytics";
@@ -58,8 +56,7 @@ fn after_sync(ctx: &mut RenderContext, step: &glue_materialize::Step, rendered: 
     if !matches!(step, glue_materialize::Step::SyncSchema { .. }) || rendered.is_empty() {
         return;
     }
-    let (Some(source), Some(target)) = (ctx.source_columns.clone(), ctx.target_columns.as_mut())
-    else {
+    let (Some(source), Some(target)) = (ctx.source_columns.clone(), ctx.target_columns.as_mut()) else {
         return;
     };
     for c in source {
@@ -83,8 +80,7 @@ pub fn target() -> Target {
 }
 
 pub fn model(config: serde_json::Value) -> Model {
-    let cfg =
-        ModelConfig::from_json(&config).unwrap_or_else(|e| panic!("fixture config {config}: {e}"));
+    let cfg = ModelConfig::from_json(&config).unwrap_or_else(|e| panic!("fixture config {config}: {e}"));
     let mut m = Model::new("orders", SCHEMA, SQL, cfg);
     m.path = Some("models/orders.sql".into());
     m
@@ -122,11 +118,10 @@ pub fn golden(result: &Result<Plan, PlanError>) -> String {
                         after_sync(&mut ctx, s, &parts);
                         for r in parts {
                             match r {
-                                Rendered::Sql(sql) => {
-                                    out.push_str(&format!("--- sql\n{sql}\n--- end\n"))
+                                Rendered::Sql(sql) => out.push_str(&format!("--- sql\n{sql}\n--- end\n")),
+                                Rendered::Native { action, detail } => {
+                                    out.push_str(&format!("--- native {action}\n{detail}\n--- end\n"))
                                 }
-                                Rendered::Native { action, detail } => out
-                                    .push_str(&format!("--- native {action}\n{detail}\n--- end\n")),
                             }
                         }
                     }
