@@ -21,3 +21,8 @@ pub mod types;
 
 pub use engine::{FORMATS, LocalEngine};
 pub use error::LocalError;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
