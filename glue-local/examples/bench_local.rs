@@ -22,7 +22,11 @@ fn rows_sql(n: u64, offset: u64) -> String {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
+        })
         .unwrap_or(0)
 }
 
@@ -35,11 +39,18 @@ async fn main() {
     target.datalake_formats = [glue_materialize::FileFormat::Delta].into_iter().collect();
     let cfg = match format {
         "parquet" => json!({"materialized": "incremental", "file_format": "parquet", "incremental_strategy": "append"}),
-        _ => json!({"materialized": "incremental", "file_format": "delta", "incremental_strategy": "merge", "unique_key": "id"}),
+        _ => {
+            json!({"materialized": "incremental", "file_format": "delta", "incremental_strategy": "merge", "unique_key": "id"})
+        }
     };
     let mut timings = Vec::new();
     for (phase, sql) in [("ctas", rows_sql(n, 0)), ("incremental", rows_sql(n, n / 2))] {
-        let m = Model::new("t", "bench", sql.as_str(), ModelConfig::from_json(&cfg).expect("config"));
+        let m = Model::new(
+            "t",
+            "bench",
+            sql.as_str(),
+            ModelConfig::from_json(&cfg).expect("config"),
+        );
         let existing = engine
             .list_relations("bench")
             .await

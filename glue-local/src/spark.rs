@@ -6,6 +6,9 @@
 //! - `/` on integers divides as doubles (`7 / 2` is 3.5); on decimals the result has Spark's precision and scale
 //!   (`1.0 / 3` is 0.333333); `/` and `%` by zero are NULL, not an error;
 //! - `regexp_replace` replaces every match;
+//! - Spark's names for DataFusion functions: `year`, `month`, `day(ofmonth)`, `hour`, `minute`, `quarter`,
+//!   `dayofyear`, `weekofyear`, `dayofweek`, `isnull`, `isnotnull`, `string`, `startswith`, `endswith`, `sign`,
+//!   `locate`; INT day counts for `date_add`, `date_sub`, `add_months`;
 //! - NULLs sort first in ascending order (set in the session's parser options);
 //! - Spark's functions come from `datafusion-spark`.
 //!
@@ -65,6 +68,9 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
                             ))));
                     }
                 }
+                if let Some(new) = spark_function(&name, f) {
+                    *e = new;
+                }
             }
             _ => {}
         }
@@ -73,6 +79,103 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
     match flow {
         ControlFlow::Break(construct) => Err(construct),
         ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+fn unnamed(e: SqlExpr) -> FunctionArg {
+    FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+}
+
+fn args_of(f: &sqlparser::ast::Function) -> Option<Vec<SqlExpr>> {
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Spark functions DataFusion knows under another name or shape. `None` leaves the call as it is.
+fn spark_function(name: &str, f: &mut sqlparser::ast::Function) -> Option<SqlExpr> {
+    use sqlparser::ast::{DataType as SqlType, Ident, ObjectName};
+    if f.over.is_some() || f.name.0.len() != 1 {
+        return None;
+    }
+    let args = args_of(f)?;
+    let rename = |f: &mut sqlparser::ast::Function, to: &str| f.name = ObjectName::from(vec![Ident::new(to)]);
+    let date_part = |part: &str, arg: SqlExpr| {
+        let mut g = f.clone();
+        rename(&mut g, "date_part");
+        if let FunctionArguments::List(list) = &mut g.args {
+            list.args = vec![
+                unnamed(SqlExpr::value(Value::SingleQuotedString(part.into()))),
+                unnamed(arg),
+            ];
+        }
+        SqlExpr::Function(g)
+    };
+    let part = match name {
+        "year" => Some("year"),
+        "month" => Some("month"),
+        "day" | "dayofmonth" => Some("day"),
+        "hour" => Some("hour"),
+        "minute" => Some("minute"),
+        "quarter" => Some("quarter"),
+        "dayofyear" => Some("doy"),
+        "weekofyear" => Some("week"),
+        _ => None,
+    };
+    match (name, args.as_slice()) {
+        (_, [x]) if part.is_some() => Some(date_part(part.unwrap_or_default(), x.clone())),
+        // 1 = Sunday … 7 = Saturday (datafusion-spark's date_part follows Spark here).
+        ("dayofweek", [x]) => Some(date_part("dow", x.clone())),
+        ("isnull", [x]) => Some(SqlExpr::IsNull(Box::new(x.clone()))),
+        ("isnotnull", [x]) => Some(SqlExpr::IsNotNull(Box::new(x.clone()))),
+        ("string", [x]) => Some(SqlExpr::Cast {
+            kind: CastKind::TryCast,
+            expr: Box::new(x.clone()),
+            data_type: SqlType::String(None),
+            array: false,
+            format: None,
+        }),
+        ("startswith" | "endswith" | "sign", _) => {
+            rename(
+                f,
+                match name {
+                    "startswith" => "starts_with",
+                    "endswith" => "ends_with",
+                    _ => "signum",
+                },
+            );
+            None
+        }
+        // locate(substr, str) is strpos(str, substr).
+        ("locate", [sub, s]) => {
+            rename(f, "strpos");
+            if let FunctionArguments::List(list) = &mut f.args {
+                list.args = vec![unnamed(s.clone()), unnamed(sub.clone())];
+            }
+            None
+        }
+        // Spark's integer literals are INT; the date functions take INT day/month counts.
+        ("date_add" | "date_sub" | "add_months", [d, n]) => {
+            if let FunctionArguments::List(list) = &mut f.args {
+                let n = SqlExpr::Cast {
+                    kind: CastKind::TryCast,
+                    expr: Box::new(n.clone()),
+                    data_type: SqlType::Int(None),
+                    array: false,
+                    format: None,
+                };
+                list.args = vec![unnamed(d.clone()), unnamed(n)];
+            }
+            None
+        }
+        _ => None,
     }
 }
 
