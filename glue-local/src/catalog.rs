@@ -78,6 +78,9 @@ pub struct TableEntry {
     /// listed it just before a switch can finish, deleted at the next switch.
     #[serde(default)]
     pub previous_location: Option<String>,
+    /// Iceberg tables: the current metadata file (the catalog pointer Iceberg commits switch).
+    #[serde(default)]
+    pub iceberg_metadata: Option<String>,
 }
 
 /// The whole catalog.
@@ -235,6 +238,7 @@ mod tests {
                     view_sql: Some("select 1".into()),
                     version: 1,
                     previous_location: None,
+                    iceberg_metadata: None,
                 },
             );
             Ok(())

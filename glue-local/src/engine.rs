@@ -26,11 +26,12 @@ use crate::types::{arrow_type, spark_type};
 use crate::{delta, failpoint, plain};
 
 /// The formats the embedded engine writes.
-pub const FORMATS: [FileFormat; 4] = [
+pub const FORMATS: [FileFormat; 5] = [
     FileFormat::Parquet,
     FileFormat::Csv,
     FileFormat::Json,
     FileFormat::Delta,
+    FileFormat::Iceberg,
 ];
 
 /// The embedded engine over one warehouse directory.
@@ -247,6 +248,7 @@ impl LocalEngine {
                     view_sql: Some(sql.trimmed().to_string()),
                     version: 1,
                     previous_location: None,
+                    iceberg_metadata: None,
                 };
                 self.catalog.update(|s| {
                     if s.tables.get(&key).is_some_and(|e| e.kind == EntryKind::Table) {
@@ -261,13 +263,23 @@ impl LocalEngine {
             Step::CreateTempRelation {
                 relation, kind, query, ..
             } => {
-                if *kind == TempKind::Table {
-                    return Err(LocalError::Unsupported(
-                        "physical temp tables (Iceberg temp relations)".into(),
-                    ));
-                }
                 let df = self.query_df(query).await?;
-                self.register_temp(relation.identifier.as_str(), df);
+                if *kind == TempKind::Table {
+                    // A physical temp table (Iceberg without use_iceberg_temp_views): an Iceberg table.
+                    let spec = TableSpec {
+                        relation: relation.clone(),
+                        format: FileFormat::Iceberg,
+                        partition_by: vec![],
+                        clustered_by: None,
+                        properties: BTreeMap::new(),
+                        options: BTreeMap::new(),
+                        location: None,
+                        comment: None,
+                    };
+                    self.create_table(&spec, df, true).await?;
+                } else {
+                    self.register_temp(relation.identifier.as_str(), df);
+                }
             }
             Step::SyncSchema {
                 target,
@@ -388,9 +400,9 @@ impl LocalEngine {
             Step::HudiWrite { .. } => {
                 return Err(LocalError::Unsupported("file_format hudi".into()));
             }
-            Step::ExpireSnapshots { .. } => {
-                return Err(LocalError::Unsupported("Iceberg snapshot expiry".into()));
-            }
+            Step::ExpireSnapshots {
+                relation, retain_last, ..
+            } => self.expire_snapshots(relation, *retain_last).await?,
             Step::LakeFormation { .. } => {
                 return Err(LocalError::Unsupported(
                     "Lake Formation tags and data-cell filters (an AWS service)".into(),
@@ -463,6 +475,9 @@ impl LocalEngine {
             .collect();
         if spec.partition_by.iter().any(|p| !p.is_identity()) {
             return Err(LocalError::Unsupported("Iceberg partition transforms".into()));
+        }
+        if format == FileFormat::Iceberg {
+            return self.create_iceberg(spec, df, existing.as_ref(), &location).await;
         }
         let df = partition_columns_last(df, &partition_by)?;
         let columns = column_entries(df.schema().as_arrow())?;
@@ -546,6 +561,7 @@ impl LocalEngine {
             view_sql: None,
             version,
             previous_location: previous,
+            iceberg_metadata: None,
         };
         self.commit_entry(r, entry)
     }
@@ -709,6 +725,9 @@ impl LocalEngine {
             )
             .await?;
             return Ok(());
+        }
+        if format == FileFormat::Iceberg {
+            return self.iceberg_write_rows(target, &e, df, mode).await;
         }
         if !is_plain(format) {
             return Err(LocalError::Unsupported(format!("writing rows to a {format} table")));
@@ -893,6 +912,223 @@ impl LocalEngine {
         Ok(())
     }
 
+    /// Refuses, before anything runs, the steps whose target format the engine cannot serve: MERGE needs Delta here.
+    async fn precheck(&self, plan: &Plan) -> Result<(), LocalError> {
+        let mut merge_targets: Vec<(&RelationName, Option<FileFormat>)> = Vec::new();
+        for step in &plan.steps {
+            match step {
+                Step::Merge { target, .. } | Step::SnapshotMerge { target, .. } => {
+                    merge_targets.push((target, self.entry(target)?.and_then(|e| e.format)));
+                }
+                // A snapshot's later runs MERGE: only Delta can take them here.
+                Step::SnapshotCreate { table, .. } if table.format != FileFormat::Delta => {
+                    return Err(LocalError::Unsupported(format!(
+                        "snapshots on {} tables (MERGE)",
+                        table.format
+                    )));
+                }
+                _ => {}
+            }
+        }
+        for (target, format) in merge_targets {
+            if let Some(f) = format
+                && f != FileFormat::Delta
+            {
+                return Err(LocalError::Unsupported(format!("MERGE into the {f} table {target}")));
+            }
+        }
+        Ok(())
+    }
+
+    fn iceberg(&self) -> Result<crate::iceberg::WarehouseIceberg, LocalError> {
+        crate::iceberg::WarehouseIceberg::new(self.catalog.clone()).map_err(ice_err("opening the Iceberg catalog"))
+    }
+
+    /// Builds an Iceberg table version from rows under a staging name, then switches the catalog entry to it.
+    async fn create_iceberg(
+        &self,
+        spec: &TableSpec,
+        df: DataFrame,
+        existing: Option<&TableEntry>,
+        location: &str,
+    ) -> Result<(), LocalError> {
+        use iceberg::Catalog as _;
+        let r = &spec.relation;
+        let ice = self.iceberg()?;
+        let ns = iceberg::NamespaceIdent::new(r.schema_str().to_lowercase());
+        ice.create_namespace(&ns, Default::default())
+            .await
+            .map_err(ice_err("creating the namespace"))?;
+        let version = existing.map(|e| e.version + 1).unwrap_or(1);
+        let stage_name = format!("{}__dbt_stage", r.identifier.as_str().to_lowercase());
+        let stage = r
+            .without_catalog()
+            .with_identifier(stage_name.clone())
+            .map_err(|e| LocalError::Data(e.to_string()))?;
+        self.drop_relation(&stage, DropKind::Table)?; // left by a crashed run
+        let dir = match existing {
+            Some(e) => PathBuf::from(plain::next_version_dir(
+                e.location.as_deref().unwrap_or(location),
+                version,
+            )),
+            None => self.local_path(location)?,
+        };
+        plain::remove_dir(&dir.join("metadata"))?;
+        plain::remove_dir(&dir.join("data"))?;
+        let df = crate::iceberg::conform_rows(df).map_err(ice_err("preparing rows"))?;
+        let arrow = df.schema().as_arrow().clone();
+        let schema =
+            iceberg::arrow::arrow_schema_to_schema_auto_assign_ids(&arrow).map_err(ice_err("the table schema"))?;
+        let partition = crate::iceberg::partition_spec(&schema, &spec.partition_by).map_err(ice_err("partition_by"))?;
+        let creation = iceberg::TableCreation::builder()
+            .name(stage_name.clone())
+            .location(dir.display().to_string())
+            .schema(schema)
+            .partition_spec(partition)
+            .properties(spec.properties.clone())
+            .build();
+        ice.create_table(&ns, creation)
+            .await
+            .map_err(ice_err(format!("creating {r}")))?;
+        self.iceberg_append(&ns, &stage_name, df).await?;
+        let skey = table_key(r.schema_str(), &stage_name);
+        let partition_columns: Vec<String> = spec
+            .partition_by
+            .iter()
+            .map(|p| p.column().as_str().to_string())
+            .collect();
+        self.catalog.update(|s| {
+            let e = s
+                .tables
+                .get_mut(&skey)
+                .ok_or_else(|| LocalError::NotFound(skey.clone()))?;
+            e.comment = spec.comment.clone();
+            e.partition_columns = partition_columns.clone();
+            e.clustered_by = spec
+                .clustered_by
+                .as_ref()
+                .map(|(c, n)| (c.iter().map(|i| i.as_str().to_string()).collect(), *n));
+            e.properties = spec.properties.clone();
+            Ok(())
+        })?;
+        self.swap(&r.without_catalog(), &stage)
+    }
+
+    /// Appends rows to an Iceberg table in one commit (`fast_append`).
+    async fn iceberg_append(&self, ns: &iceberg::NamespaceIdent, table: &str, df: DataFrame) -> Result<(), LocalError> {
+        let ice = Arc::new(self.iceberg()?);
+        let provider = iceberg_datafusion::IcebergCatalogProvider::try_new(ice)
+            .await
+            .map_err(ice_err("opening the Iceberg catalog"))?;
+        let schema = datafusion::catalog::CatalogProvider::schema(&provider, &ns.as_ref().join("."))
+            .ok_or_else(|| LocalError::NotFound(ns.as_ref().join(".")))?;
+        let t = schema
+            .table(table)
+            .await
+            .map_err(LocalError::df("opening the Iceberg table"))?
+            .ok_or_else(|| LocalError::NotFound(table.to_string()))?;
+        let df = crate::iceberg::conform_rows(df).map_err(ice_err("preparing rows"))?;
+        let state = self.ctx.state();
+        let input = df
+            .create_physical_plan()
+            .await
+            .map_err(LocalError::df("planning the rows"))?;
+        let sink = t
+            .insert_into(&state, input, datafusion::logical_expr::dml::InsertOp::Append)
+            .await
+            .map_err(LocalError::df(format!("appending to {table}")))?;
+        datafusion::physical_plan::collect(sink, self.ctx.task_ctx())
+            .await
+            .map_err(LocalError::df(format!("appending to {table}")))?;
+        Ok(())
+    }
+
+    async fn iceberg_write_rows(
+        &self,
+        target: &RelationName,
+        e: &TableEntry,
+        df: DataFrame,
+        mode: RowsWrite,
+    ) -> Result<(), LocalError> {
+        let spec = TableSpec {
+            relation: target.clone(),
+            format: FileFormat::Iceberg,
+            partition_by: e
+                .partition_columns
+                .iter()
+                .filter_map(|p| glue_sql::types::PartitionField::parse(p))
+                .collect(),
+            clustered_by: None,
+            properties: e.properties.clone(),
+            options: BTreeMap::new(),
+            location: e.location.clone(),
+            comment: e.comment.clone(),
+        };
+        match mode {
+            RowsWrite::Append => {
+                let ns = iceberg::NamespaceIdent::new(target.schema_str().to_lowercase());
+                self.iceberg_append(&ns, &target.identifier.as_str().to_lowercase(), df)
+                    .await
+            }
+            // iceberg-rust commits appends only: a rebuild writes a new table version and switches to it.
+            RowsWrite::ReplaceAll => self.create_table(&spec, df, true).await,
+            RowsWrite::ReplacePartitions => {
+                let cols = &e.partition_columns;
+                if cols.is_empty() {
+                    return self.create_table(&spec, df, true).await;
+                }
+                let new_parts = df
+                    .clone()
+                    .select(cols.iter().map(|c| ident(c.as_str())).collect::<Vec<_>>())
+                    .and_then(|d| d.distinct())
+                    .map_err(LocalError::df("partition values"))?;
+                let old = self.sql(&format!("SELECT * FROM {}", target.without_catalog())).await?;
+                let kept = old
+                    .join(
+                        new_parts,
+                        datafusion::common::JoinType::LeftAnti,
+                        &cols.iter().map(String::as_str).collect::<Vec<_>>(),
+                        &cols.iter().map(String::as_str).collect::<Vec<_>>(),
+                        None,
+                    )
+                    .map_err(LocalError::df("kept partitions"))?;
+                let kept = kept.collect().await.map_err(LocalError::df("kept partitions"))?;
+                let kept = self.ctx.read_batches(kept).map_err(LocalError::df("kept partitions"))?;
+                let all = kept.union(df).map_err(LocalError::df("partition overwrite"))?;
+                self.create_table(&spec, all, true).await
+            }
+        }
+    }
+
+    async fn expire_snapshots(&self, relation: &RelationName, retain_last: u32) -> Result<(), LocalError> {
+        use iceberg::Catalog as _;
+        use iceberg::transaction::{ApplyTransactionAction, Transaction};
+        let ice = self.iceberg()?;
+        let ident = iceberg::TableIdent::new(
+            iceberg::NamespaceIdent::new(relation.schema_str().to_lowercase()),
+            relation.identifier.as_str().to_lowercase(),
+        );
+        let table = ice
+            .load_table(&ident)
+            .await
+            .map_err(ice_err(format!("loading {relation}")))?;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(i64::MAX);
+        let tx = Transaction::new(&table);
+        let tx = tx
+            .expire_snapshots()
+            .expire_older_than_ms(now_ms)
+            .retain_last(retain_last.max(1) as usize)
+            .apply(tx)
+            .map_err(ice_err("expiring snapshots"))?;
+        tx.commit(&ice)
+            .await
+            .map_err(ice_err(format!("expiring the snapshots of {relation}")))?;
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn load_seed(
         &self,
@@ -950,6 +1186,11 @@ impl LocalEngine {
             }
         }
     }
+}
+
+fn ice_err(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> LocalError {
+    let context = context.into();
+    move |e| LocalError::Data(format!("{context}: {e}"))
 }
 
 /// How rows are written into an existing table.
@@ -1028,7 +1269,7 @@ fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, Local
 #[async_trait]
 impl Engine for LocalEngine {
     fn capabilities(&self) -> Capabilities {
-        let unsupported = [StepKind::HudiWrite, StepKind::ExpireSnapshots, StepKind::LakeFormation];
+        let unsupported = [StepKind::HudiWrite, StepKind::LakeFormation];
         Capabilities {
             engine: "the embedded engine",
             formats: FORMATS.into_iter().collect(),
@@ -1042,6 +1283,7 @@ impl Engine for LocalEngine {
 
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
+        self.precheck(plan).await.map_err(EngineError::from)?;
         if let Some(r) = &plan.relation
             && !r.is_temporary()
         {

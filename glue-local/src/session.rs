@@ -147,6 +147,21 @@ impl WarehouseCatalog {
                     .ok_or_else(|| DataFusionError::Plan(format!("table {name} has no location")))?;
                 match entry.format {
                     Some(FileFormat::Delta) => crate::delta::provider(location).await.map_err(to_df),
+                    Some(FileFormat::Iceberg) => {
+                        use iceberg::Catalog as _;
+                        let ice = crate::iceberg::WarehouseIceberg::new(self.catalog.clone())
+                            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                        let (schema, table) = name.split_once('.').unwrap_or(("", name));
+                        let ident = iceberg::TableIdent::new(iceberg::NamespaceIdent::new(schema.into()), table.into());
+                        let t = ice
+                            .load_table(&ident)
+                            .await
+                            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                        let p = iceberg_datafusion::IcebergStaticTableProvider::try_new_from_table(t)
+                            .await
+                            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+                        Ok(Arc::new(p))
+                    }
                     Some(f @ (FileFormat::Parquet | FileFormat::Csv | FileFormat::Json)) => {
                         listing_table(&self.state()?, location, f, entry).await.map_err(to_df)
                     }
