@@ -810,24 +810,23 @@ impl LocalEngine {
             )));
         }
         let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
-        let mut on: Vec<String> = predicates.iter().map(|p| format!("({})", p.trimmed())).collect();
-        for k in keys {
-            on.push(format!("{SOURCE_ALIAS}.{k} = {DEST_ALIAS}.{k}"));
-        }
-        let on = if on.is_empty() {
-            "FALSE".to_string()
-        } else {
-            on.join(" AND ")
-        };
-        let update_cols: Vec<String> = match update {
-            UpdateColumns::All => tgt.clone(),
-            UpdateColumns::Only(c) => c.iter().map(|i| i.as_str().to_string()).collect(),
-            UpdateColumns::AllExcept(ex) => tgt
-                .iter()
-                .filter(|c| !ex.iter().any(|x| x.as_str().eq_ignore_ascii_case(c)))
-                .cloned()
-                .collect(),
-        };
+        // The same ON condition the Spark engines render (user predicates, then the keys; FALSE without either).
+        let on = glue_sql::dml::MergeInto::upsert(
+            target.clone(),
+            glue_sql::dml::Source::Relation(source.clone()),
+            keys.to_vec(),
+        )
+        .predicates(predicates.to_vec())
+        .on_condition();
+        let target_idents: Vec<glue_sql::Ident> = tgt
+            .iter()
+            .filter_map(|c| glue_sql::Ident::new(c.as_str()).ok())
+            .collect();
+        let update_cols: Vec<String> = update
+            .resolve(&target_idents)
+            .iter()
+            .map(|i| i.as_str().to_string())
+            .collect();
         let set = |cols: &[String]| -> Vec<(String, String)> {
             cols.iter()
                 .map(|c| (c.clone(), format!("{SOURCE_ALIAS}.{}", glue_sql::quote_ident(c))))

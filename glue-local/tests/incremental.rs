@@ -146,7 +146,7 @@ async fn on_schema_change_append_new_columns() {
 #[tokio::test]
 async fn unsupported_formats_fail_before_writing() {
     let w = World::new();
-    for (format, extra) in [("hudi", json!({"unique_key": "id"})), ("iceberg", json!({}))] {
+    for (format, extra) in [("hudi", json!({"unique_key": "id"})), ("s3tables", json!({}))] {
         let mut cfg = json!({"materialized": "incremental", "file_format": format});
         cfg.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let p = w.plan("x", cfg, V1, false).await;

@@ -11,7 +11,7 @@ use crate::config::{FileFormat, SnapshotStrategy};
 use crate::error::RenderError;
 use crate::plan::Plan;
 use crate::schema::{SchemaDiff, schema_change};
-use crate::step::{Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind, UpdateColumns};
+use crate::step::{Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind};
 
 /// What the late-bound steps need from the live warehouse, and the run's clock.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -261,15 +261,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             update,
         } => {
             let all = names(target_cols(ctx, "Merge")?);
-            let update_cols: Vec<Ident> = match update {
-                UpdateColumns::All => all.clone(),
-                UpdateColumns::Only(c) => c.clone(),
-                UpdateColumns::AllExcept(ex) => all
-                    .iter()
-                    .filter(|c| !ex.iter().any(|e| e.as_str().eq_ignore_ascii_case(c.as_str())))
-                    .cloned()
-                    .collect(),
-            };
+            let update_cols = update.resolve(&all);
             let matched = if update_cols.is_empty() {
                 MatchedAction::UpdateAll
             } else {

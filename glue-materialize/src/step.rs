@@ -82,6 +82,21 @@ pub enum UpdateColumns {
     AllExcept(Vec<Ident>),
 }
 
+impl UpdateColumns {
+    /// The columns updated, given the target's columns (names compared case-insensitively, as Spark does).
+    pub fn resolve(&self, target_columns: &[Ident]) -> Vec<Ident> {
+        match self {
+            UpdateColumns::All => target_columns.to_vec(),
+            UpdateColumns::Only(c) => c.clone(),
+            UpdateColumns::AllExcept(ex) => target_columns
+                .iter()
+                .filter(|c| !ex.iter().any(|e| e.as_str().eq_ignore_ascii_case(c.as_str())))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// The Hudi write operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum HudiOperation {
