@@ -290,7 +290,20 @@ impl ExprPlanner for SparkArithmetic {
                 scale = (38 - int_digits).max(scale.min(6));
                 precision = 38;
             }
-            let q = divide(cast(expr.left, DataType::Float64), cast(expr.right, DataType::Float64));
+            // DataFusion divides decimals exactly to its own scale: give the dividend enough scale for Spark's
+            // digits plus one to round on (as far as 38 digits allow), then take Spark's type (rounding half up).
+            let (int_digits, _) = (p1 - s1, s1);
+            let dividend_scale = (38 - int_digits).min(scale + s2 + 1).max(s1);
+            let l = cast(
+                expr.left,
+                DataType::Decimal128((int_digits + dividend_scale) as u8, dividend_scale as i8),
+            );
+            let r = if matches!(rt, DataType::Decimal128(..)) {
+                expr.right
+            } else {
+                cast(expr.right, DataType::Decimal128(p2 as u8, s2 as i8))
+            };
+            let q = divide(l, r);
             return Ok(PlannerResult::Planned(cast(
                 q,
                 DataType::Decimal128(precision as u8, scale as i8),

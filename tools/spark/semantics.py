@@ -31,7 +31,9 @@ def corpus():
     # integer, decimal and double division; modulo; by zero
     for a, b in [("7", "2"), ("-7", "2"), ("7", "0"), ("0", "0"), ("7L", "2"), ("1", "3"), ("7.0", "2"),
                  ("7.5", "2.5"), ("1.0", "3"), ("7d", "2"), ("7d", "0"), ("cast(7 as decimal(10,2))", "3"),
-                 ("cast(1 as decimal(38,10))", "cast(3 as decimal(38,10))"), ("null", "2"), ("7", "null")]:
+                 ("cast(1 as decimal(38,10))", "cast(3 as decimal(38,10))"), ("null", "2"), ("7", "null"),
+                 ("cast(99.99 as decimal(10,2))", "7"), ("cast(1 as decimal(20,2))", "cast(3 as bigint)"),
+                 ("123456789.12", "0.07")]:
         add(f"select {a} / {b} as r")
         add(f"select {a} % {b} as r")
     # casts of good and bad strings
@@ -81,7 +83,9 @@ def corpus():
               "select k, s, count(*) from {T} group by grouping sets ((k), (s))", "select sum(distinct k) from {T}",
               "select max(s), min(s) from {T}", "select k, first(s) from {T} group by k", "select bool_and(x > 0) from {T}",
               "select percentile_approx(x, 0.5) from {T}", "select count_if(x > 0) from {T}",
-              "select k, sum(x) filter (where n is not null) from {T} group by k", "select approx_count_distinct(s) from {T}"]:
+              "select k, sum(x) filter (where n is not null) from {T} group by k", "select approx_count_distinct(s) from {T}",
+              "select k, sum(cast(x as decimal(10,2))) / count(*) from {T} group by k",
+              "select s, avg(cast(x as decimal(10,2))) from {T} group by s"]:
         add(g.format(T=T))
     # miscellaneous expressions
     for e in ["1 + null", "null = null", "null <=> null", "1 <=> null", "greatest(1, null, 3)", "least(1, 2)",
