@@ -24,7 +24,15 @@ async fn existing(engine: &LocalEngine, name: &str) -> Existing {
         .unwrap_or(Existing::Absent)
 }
 
-async fn run(engine: &LocalEngine, target: &Target, name: &str, config: Value, sql: &str, seed: Option<PathBuf>) {
+/// Plans and runs one model; false when it failed (the message says why).
+async fn run(
+    engine: &LocalEngine,
+    target: &Target,
+    name: &str,
+    config: Value,
+    sql: &str,
+    seed: Option<PathBuf>,
+) -> bool {
     let mut model = Model::new(name, SCHEMA, sql, ModelConfig::from_json(&config).expect("config"));
     model.seed_path = seed.map(|p| p.display().to_string());
     let flags = PlanFlags {
@@ -34,20 +42,30 @@ async fn run(engine: &LocalEngine, target: &Target, name: &str, config: Value, s
     let p = plan(&model, &existing(engine, name).await, target, &flags).expect("plan");
     let steps: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
     match engine.execute(&p).await {
-        Ok(_) => println!("OK   {name}: {}", steps.join("; ")),
-        Err(e) => println!("FAIL {name}: {e}"),
+        Ok(_) => {
+            println!("OK   {name}: {}", steps.join("; "));
+            true
+        }
+        Err(e) => {
+            println!("FAIL {name}: {e}");
+            false
+        }
     }
 }
 
 #[tokio::main]
 async fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root");
     let warehouse = root.join("target").join("glue_shop_warehouse");
     let _ = std::fs::remove_dir_all(&warehouse);
     let engine = LocalEngine::open(&warehouse, SCHEMA).expect("open the warehouse");
     let mut target = Target::new(SCHEMA, Some(engine.root().display().to_string()));
     target.datalake_formats = [FileFormat::Delta, FileFormat::Iceberg].into_iter().collect();
     let seed = root.join("examples/glue_shop/seeds/raw_orders.csv");
+    let mut ok = true;
     for round in 1..=2 {
         println!("== run {round}");
         run(
@@ -69,7 +87,7 @@ async fn main() {
             None,
         )
         .await;
-        run(&engine, &target, "customers", json!({"materialized": "table", "partition_by": ["status"]}),
+        ok &= run(&engine, &target, "customers", json!({"materialized": "table", "partition_by": ["status"]}),
             "select customer_id, status, count(*) as orders, sum(amount) as revenue, sum(amount) / count(*) as avg_order \
              from glue_shop.stg_orders group by customer_id, status", None).await;
         run(
@@ -102,4 +120,7 @@ async fn main() {
         println!("\n{SCHEMA}.{t}\n{}", pretty_format_batches(&batches).expect("format"));
     }
     println!("\nwarehouse: {}", warehouse.display());
+    if !ok {
+        std::process::exit(1);
+    }
 }
