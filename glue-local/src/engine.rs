@@ -108,10 +108,6 @@ impl LocalEngine {
         })
     }
 
-    fn provider(&self) -> Result<&WarehouseCatalog, LocalError> {
-        Ok(&self.warehouse)
-    }
-
     /// Creates a database (schema) directory and catalog entry if missing.
     pub fn create_schema(&self, schema: &str) -> Result<(), LocalError> {
         let location = self.root.join(schema.to_lowercase());
@@ -138,6 +134,15 @@ impl LocalEngine {
         Ok(PathBuf::from(l))
     }
 
+    /// Deletes a data directory if glue-rs owns it (inside the warehouse); locations elsewhere are left alone.
+    fn remove_owned(&self, location: &str) -> Result<(), LocalError> {
+        let p = self.local_path(location)?;
+        if self.inside_warehouse(&p) {
+            plain::remove_dir(&p)?;
+        }
+        Ok(())
+    }
+
     fn inside_warehouse(&self, path: &Path) -> bool {
         path.canonicalize()
             .is_ok_and(|p| p.starts_with(&self.root) && p != self.root)
@@ -159,7 +164,7 @@ impl LocalEngine {
     async fn columns_of(&self, r: &RelationName) -> Result<Vec<ColumnDef>, LocalError> {
         if r.is_temporary() {
             let t = self
-                .provider()?
+                .warehouse
                 .temp(r.identifier.as_str())
                 .ok_or_else(|| LocalError::NotFound(r.to_string()))?;
             return schema_columns(&t.schema());
@@ -220,12 +225,7 @@ impl LocalEngine {
                 self.create_table(table, df, *replace).await?;
             }
             Step::SwapTable { target, staging, .. } => self.swap(target, staging)?,
-            Step::DeleteLocation { location } => {
-                let p = self.local_path(location)?;
-                if self.inside_warehouse(&p) {
-                    plain::remove_dir(&p)?;
-                }
-            }
+            Step::DeleteLocation { location } => self.remove_owned(location)?,
             Step::CreateView {
                 relation,
                 query,
@@ -235,7 +235,7 @@ impl LocalEngine {
                     query_sql(query, &self.render_ctx(None, None)).map_err(|e| LocalError::Data(e.to_string()))?;
                 let df = self.sql(sql.as_str()).await?;
                 let columns = column_entries(df.schema().as_arrow())?;
-                let key = table_key(relation.schema_str(), relation.identifier.as_str());
+                let key = key_of(relation);
                 let entry = TableEntry {
                     kind: EntryKind::View,
                     format: None,
@@ -375,7 +375,7 @@ impl LocalEngine {
             }
             Step::RefreshTable { .. } => {} // no caches: every query reads the catalog and the files afresh
             Step::PersistColumnDocs { relation, columns } => {
-                let key = table_key(relation.schema_str(), relation.identifier.as_str());
+                let key = key_of(relation);
                 self.catalog.update(|s| {
                     let e = s
                         .tables
@@ -415,17 +415,15 @@ impl LocalEngine {
     fn register_temp(&self, name: &str, df: DataFrame) {
         let plan = df.logical_plan().clone();
         let view = ViewTable::new(plan, None);
-        if let Ok(p) = self.provider() {
-            p.register_temp(name, Arc::new(view));
-        }
+        self.warehouse.register_temp(name, Arc::new(view));
     }
 
     fn drop_relation(&self, r: &RelationName, kind: DropKind) -> Result<(), LocalError> {
         if r.is_temporary() {
-            self.provider()?.drop_temp(r.identifier.as_str());
+            self.warehouse.drop_temp(r.identifier.as_str());
             return Ok(());
         }
-        let key = table_key(r.schema_str(), r.identifier.as_str());
+        let key = key_of(r);
         let removed = self.catalog.update(|s| {
             match s.tables.get(&key) {
                 None => return Ok(None),
@@ -440,10 +438,7 @@ impl LocalEngine {
         // Tables glue-rs created inside the warehouse are managed: their files go with them.
         if let Some(e) = removed {
             for l in e.location.iter().chain(e.previous_location.iter()) {
-                let p = self.local_path(l)?;
-                if self.inside_warehouse(&p) {
-                    plain::remove_dir(&p)?;
-                }
+                self.remove_owned(l)?;
             }
         }
         Ok(())
@@ -494,7 +489,7 @@ impl LocalEngine {
                 .into_iter()
                 .find(|(_, e)| e.location.as_deref().is_some_and(|l| Path::new(l) == path));
             if let Some((key, _)) = owner
-                && key != table_key(r.schema_str(), r.identifier.as_str())
+                && key != key_of(r)
             {
                 return Err(LocalError::Data(format!(
                     "{} holds the data of table {key}",
@@ -569,7 +564,7 @@ impl LocalEngine {
     /// Writes a table entry, deleting the data of the version before the previous one.
     fn commit_entry(&self, r: &RelationName, entry: TableEntry) -> Result<(), LocalError> {
         failpoint::hit("catalog.before_switch");
-        let key = table_key(r.schema_str(), r.identifier.as_str());
+        let key = key_of(r);
         let stale = self.catalog.update(|s| {
             let old = s.tables.insert(key.clone(), entry.clone());
             Ok(old
@@ -578,17 +573,14 @@ impl LocalEngine {
         })?;
         failpoint::hit("catalog.after_switch");
         if let Some(p) = stale {
-            let p = self.local_path(&p)?;
-            if self.inside_warehouse(&p) {
-                plain::remove_dir(&p)?;
-            }
+            self.remove_owned(&p)?;
         }
         Ok(())
     }
 
     fn swap(&self, target: &RelationName, staging: &RelationName) -> Result<(), LocalError> {
-        let tkey = table_key(target.schema_str(), target.identifier.as_str());
-        let skey = table_key(staging.schema_str(), staging.identifier.as_str());
+        let tkey = key_of(target);
+        let skey = key_of(staging);
         failpoint::hit("swap.before_switch");
         let stale = self.catalog.update(|s| {
             let mut new = s
@@ -610,10 +602,7 @@ impl LocalEngine {
         })?;
         failpoint::hit("swap.after_switch");
         if let Some(p) = stale {
-            let p = self.local_path(&p)?;
-            if self.inside_warehouse(&p) {
-                plain::remove_dir(&p)?;
-            }
+            self.remove_owned(&p)?;
         }
         Ok(())
     }
@@ -650,7 +639,7 @@ impl LocalEngine {
                     )
                     .await?;
                 }
-                let key = table_key(t.schema_str(), t.identifier.as_str());
+                let key = key_of(t);
                 self.catalog.update(|s| {
                     let e = s
                         .tables
@@ -1167,7 +1156,7 @@ impl LocalEngine {
                 self.register_temp(&tmp, df);
                 let src = RelationName::temp_view(tmp.clone()).map_err(|e| LocalError::Data(e.to_string()))?;
                 let rows = self.conformed(relation, &src).await?;
-                self.provider()?.drop_temp(&tmp);
+                self.warehouse.drop_temp(&tmp);
                 self.write_rows(relation, rows, RowsWrite::Append).await
             }
             _ => {
@@ -1185,6 +1174,11 @@ impl LocalEngine {
             }
         }
     }
+}
+
+/// The catalog key of a relation (its catalog prefix does not matter: one warehouse).
+fn key_of(r: &RelationName) -> String {
+    table_key(r.schema_str(), r.identifier.as_str())
 }
 
 fn ice_err(context: impl Into<String>) -> impl FnOnce(iceberg::Error) -> LocalError {
@@ -1287,7 +1281,7 @@ impl Engine for LocalEngine {
             && !r.is_temporary()
         {
             self.create_schema(r.schema_str())?;
-            self.provider()?.set_current_schema(r.schema_str());
+            self.warehouse.set_current_schema(r.schema_str());
         }
         let mut outcome = PlanOutcome::default();
         for step in &plan.steps {

@@ -60,8 +60,13 @@ impl World {
     }
 
     pub async fn existing(&self, name: &str) -> Existing {
+        self.existing_in(SCHEMA, name).await
+    }
+
+    /// What the warehouse holds under `schema.name`.
+    pub async fn existing_in(&self, schema: &str, name: &str) -> Existing {
         self.engine
-            .list_relations(SCHEMA)
+            .list_relations(schema)
             .await
             .unwrap()
             .into_iter()
@@ -108,15 +113,7 @@ impl World {
     pub async fn run_in(&self, schema: &str, name: &str, config: Value, sql: &str) {
         let cfg = ModelConfig::from_json(&config).unwrap();
         let m = Model::new(name, schema, sql, cfg);
-        let existing = self
-            .engine
-            .list_relations(schema)
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|r| r.name.identifier.as_str() == name)
-            .map(|r| r.existing)
-            .unwrap_or(Existing::Absent);
+        let existing = self.existing_in(schema, name).await;
         let flags = PlanFlags {
             full_refresh: true,
             invocation_id: format!("p{}n{}", std::process::id(), rand_id()),
