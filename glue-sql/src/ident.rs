@@ -23,6 +23,35 @@ pub fn quote_ident(name: &str) -> String {
     out
 }
 
+/// Quotes `name` only when Spark needs it: a name of ASCII letters, digits and underscores that does not start with a
+/// digit and is not a reserved word (one a table or column alias cannot be) stays bare (as dbt-spark renders relations); anything else is [`quote_ident`]ed.
+///
+/// ```
+/// assert_eq!(glue_sql::quote_ident_if_needed("orders_2024"), "orders_2024");
+/// assert_eq!(glue_sql::quote_ident_if_needed("select"), "`select`");
+/// assert_eq!(glue_sql::quote_ident_if_needed("my table"), "`my table`");
+/// ```
+pub fn quote_ident_if_needed(name: &str) -> std::borrow::Cow<'_, str> {
+    let plain = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain && !is_reserved(name) {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(quote_ident(name))
+    }
+}
+
+fn is_reserved(name: &str) -> bool {
+    use sqlparser::keywords::{
+        ALL_KEYWORDS, ALL_KEYWORDS_INDEX, RESERVED_FOR_COLUMN_ALIAS, RESERVED_FOR_IDENTIFIER, RESERVED_FOR_TABLE_ALIAS,
+    };
+    let upper = name.to_ascii_uppercase();
+    ALL_KEYWORDS.binary_search(&upper.as_str()).is_ok_and(|i| {
+        let k = ALL_KEYWORDS_INDEX[i];
+        RESERVED_FOR_TABLE_ALIAS.contains(&k) || RESERVED_FOR_COLUMN_ALIAS.contains(&k) || RESERVED_FOR_IDENTIFIER.contains(&k)
+    })
+}
+
 /// A non-empty identifier (database, table, column, catalog). Renders quoted.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -42,7 +42,7 @@ pub mod types;
 pub use check::{SparkDialect, SyntaxError, check_select};
 pub use error::SqlError;
 pub use fragment::SqlFragment;
-pub use ident::{Ident, quote_ident};
+pub use ident::{Ident, quote_ident, quote_ident_if_needed};
 pub use literal::{string_literal, timestamp_literal};
 pub use relation::RelationName;
 

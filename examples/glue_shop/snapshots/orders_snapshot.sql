@@ -1,0 +1,9 @@
+{% snapshot orders_snapshot %}
+{{ config(
+    schema='snapshots',
+    unique_key='order_id',
+    strategy='timestamp',
+    updated_at='updated_at'
+) }}
+select order_id, customer_id, status, amount, updated_at from {{ ref('stg_orders') }}
+{% endsnapshot %}

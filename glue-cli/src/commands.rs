@@ -1,0 +1,722 @@
+//! The commands that are not node runs: plan, run-operation, source freshness, docs generate, debug, clean, deps, init.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, plan as make_plan};
+use serde_json::{Map, Value, json};
+
+use crate::cli::{ProjectArgs, SelectArgs};
+use crate::dag::Dag;
+use crate::error::{CliError, Result};
+use crate::jinja::{Mode, NodeCtx};
+use crate::loader::Manifest;
+use crate::node::ResourceType;
+use crate::profile::{EngineChoice, Profile};
+use crate::project::Project;
+use crate::report::Reporter;
+use crate::run::{Invocation, ManifestResolver, RunSettings};
+
+fn invocation(
+    manifest: Manifest,
+    profile: &Profile,
+    reporter: Arc<Reporter>,
+    engine: Option<Arc<dyn Engine>>,
+) -> Arc<Invocation> {
+    let target_dir = manifest.project.root.join(&manifest.project.target_path);
+    *manifest.shared.engine.write().unwrap() = engine.clone();
+    let resolver = Arc::new(ManifestResolver::new(&manifest, false));
+    *manifest.shared.resolver.write().unwrap() = Some(resolver.clone());
+    Arc::new(Invocation {
+        target: profile.target.clone(),
+        manifest,
+        engine,
+        settings: RunSettings {
+            full_refresh: false,
+            threads: 1,
+            empty: false,
+            fail_fast: false,
+            store_failures: false,
+        },
+        reporter,
+        target_dir,
+        compiled: Mutex::new(Default::default()),
+        resolver,
+    })
+}
+
+fn local_engine(profile: &Profile) -> Result<Option<Arc<dyn Engine>>> {
+    match &profile.engine {
+        EngineChoice::Local { warehouse } => Ok(Some(Arc::new(
+            glue_local::LocalEngine::open(warehouse, &profile.target.schema).map_err(|e| CliError::Engine {
+                context: format!("opening {}", warehouse.display()),
+                message: e.to_string(),
+            })?,
+        ))),
+        _ => Ok(None),
+    }
+}
+
+/// Compiles inline SQL (with the project's macros) on a blocking thread.
+pub fn compile_inline(inv: &Invocation, sql: &str) -> Result<String> {
+    let m = &inv.manifest;
+    let ctx = NodeCtx::new(
+        m.shared.clone(),
+        Mode::Execute,
+        m.project.name.clone(),
+        Value::Null,
+        None,
+        Map::new(),
+        false,
+    );
+    m.jinja.render("--inline", sql, &ctx).map_err(|e| CliError::Jinja {
+        at: crate::error::Location {
+            file: "--inline".into(),
+            line: e.line,
+        },
+        what: "inline SQL".into(),
+        message: e.message,
+    })
+}
+
+/// Rows as a table, CSV or JSON.
+pub fn format_rows(batches: &[RecordBatch], output: &str) -> String {
+    let table = minijinja::Value::from_object(crate::jinja::objects::Table::from_batches(batches));
+    let names: Vec<String> = table
+        .get_attr("column_names")
+        .ok()
+        .and_then(|v| v.try_iter().ok().map(|i| i.map(|x| x.to_string()).collect()))
+        .unwrap_or_default();
+    let rows: Vec<Vec<minijinja::Value>> = table
+        .try_iter()
+        .map(|it| {
+            it.map(|r| r.try_iter().map(|c| c.collect()).unwrap_or_default())
+                .collect()
+        })
+        .unwrap_or_default();
+    let cell = |v: &minijinja::Value| if v.is_none() { "NULL".to_string() } else { v.to_string() };
+    match output {
+        "json" => {
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    Value::Object(
+                        names
+                            .iter()
+                            .cloned()
+                            .zip(r.iter().map(|v| serde_json::to_value(v).unwrap_or(Value::Null)))
+                            .collect(),
+                    )
+                })
+                .collect();
+            serde_json::to_string_pretty(&json!({"show": list})).unwrap_or_default()
+        }
+        "csv" => {
+            let mut out = names.join(",");
+            for r in &rows {
+                out.push('\n');
+                out.push_str(
+                    &r.iter()
+                        .map(|v| {
+                            let s = cell(v);
+                            if s.contains([',', '"', '\n']) {
+                                format!("\"{}\"", s.replace('"', "\"\""))
+                            } else {
+                                s
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(","),
+                );
+            }
+            out
+        }
+        _ => {
+            let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+            for r in &rows {
+                for (i, v) in r.iter().enumerate() {
+                    widths[i] = widths[i].max(cell(v).chars().count());
+                }
+            }
+            let line = |cells: Vec<String>| -> String {
+                format!(
+                    "| {} |",
+                    cells
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                )
+            };
+            let mut out = line(names.clone());
+            out.push_str(&format!(
+                "\n|{}|",
+                widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+")
+            ));
+            for r in &rows {
+                out.push('\n');
+                out.push_str(&line(r.iter().map(cell).collect()));
+            }
+            out
+        }
+    }
+}
+
+/// `glue plan`: each selected model's steps as Spark SQL. Uses the catalog state when the target is the embedded
+/// engine; remote targets are planned as if nothing existed (no session is started).
+pub async fn plan(
+    manifest: Manifest,
+    profile: Profile,
+    reporter: Arc<Reporter>,
+    sel: &SelectArgs,
+    full_refresh: bool,
+) -> Result<i32> {
+    let dag = Dag::new(&manifest.nodes)?;
+    let engine = local_engine(&profile)?;
+    let ids = {
+        let u = crate::select::Universe {
+            nodes: &manifest.nodes,
+            dag: &dag,
+            state: None,
+        };
+        let chosen = if sel.select.is_empty() {
+            manifest.nodes.keys().cloned().collect()
+        } else {
+            crate::select::expression(&u, &sel.select)?
+        };
+        let mut chosen: std::collections::BTreeSet<String> = chosen
+            .into_iter()
+            .filter(|id| {
+                manifest.nodes[id].resource_type.builds_relation() && manifest.nodes[id].materialized() != "ephemeral"
+            })
+            .collect();
+        if !sel.exclude.is_empty() {
+            for id in crate::select::expression(&u, &sel.exclude)? {
+                chosen.remove(&id);
+            }
+        }
+        dag.order(&chosen)?
+    };
+    if engine.is_none() {
+        reporter.line(
+            "Plan",
+            "-- remote target: planned against an empty catalog (no session is started)",
+        );
+    }
+    let inv = invocation(manifest, &profile, reporter.clone(), engine.clone());
+    let mut failed = false;
+    for id in ids {
+        let node = inv.manifest.nodes[&id].clone();
+        let existing = match &engine {
+            Some(e) => e
+                .list_relations(&node.schema)
+                .await
+                .ok()
+                .and_then(|l| {
+                    l.into_iter()
+                        .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
+                })
+                .map(|r| r.existing)
+                .unwrap_or(Existing::Absent),
+            None => Existing::Absent,
+        };
+        let fr = match node.config.get("full_refresh") {
+            Some(Value::Bool(b)) => *b,
+            _ => full_refresh,
+        };
+        let is_incr = node.materialized() == "incremental" && matches!(existing, Existing::Table(_)) && !fr;
+        let inv2 = inv.clone();
+        let n2 = node.clone();
+        let compiled = if node.resource_type == ResourceType::Seed {
+            Ok(crate::run::Compiled {
+                sql: String::new(),
+                config: node.config.clone(),
+            })
+        } else {
+            tokio::task::spawn_blocking(move || inv2.compile(&n2, is_incr))
+                .await
+                .map_err(|e| CliError::Engine {
+                    context: "plan".into(),
+                    message: e.to_string(),
+                })?
+        };
+        let result = compiled.and_then(|c| {
+            let mut config = c.config;
+            match node.resource_type {
+                ResourceType::Seed => {
+                    config.insert("materialized".into(), json!("seed"));
+                }
+                ResourceType::Snapshot => {
+                    config.insert("materialized".into(), json!("snapshot"));
+                }
+                _ => {}
+            }
+            let r = glue_materialize::ModelRef {
+                name: node.name.clone(),
+                path: Some(node.file.display().to_string()),
+            };
+            let cfg = ModelConfig::from_json_for(&r, &Value::Object(config))
+                .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+            let mut model = Model::new(node.name.clone(), node.schema.clone(), c.sql, cfg);
+            model.alias = node.alias.clone();
+            model.seed_path = node.seed_path.as_ref().map(|p| p.display().to_string());
+            let flags = PlanFlags {
+                full_refresh: fr,
+                invocation_id: inv.manifest.shared.invocation_id.clone(),
+            };
+            make_plan(&model, &existing, &inv.target, &flags)
+                .map_err(|e| CliError::project(&node.file, None, e.to_string()))
+        });
+        match result {
+            Ok(p) => {
+                reporter.raw(&format!(
+                    "-- ===== {} ({}) =====",
+                    node.unique_id,
+                    crate::run::describe(&node)
+                ));
+                reporter.raw(&crate::run::render_plan_text(&p));
+            }
+            Err(e) => {
+                failed = true;
+                reporter.error(&e.to_string());
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `glue run-operation`.
+pub async fn run_operation(
+    manifest: Manifest,
+    profile: Profile,
+    reporter: Arc<Reporter>,
+    name: &str,
+    args: Option<&str>,
+) -> Result<i32> {
+    let engine = local_engine(&profile)?;
+    let inv = invocation(manifest, &profile, reporter.clone(), engine);
+    let kwargs: BTreeMap<String, minijinja::Value> = match args {
+        Some(a) => match crate::yaml::parse(Path::new("--args"), a)? {
+            Value::Object(m) => m
+                .into_iter()
+                .map(|(k, v)| (k, minijinja::Value::from_serialize(v)))
+                .collect(),
+            Value::Null => BTreeMap::new(),
+            other => return Err(CliError::Usage(format!("--args must be a YAML mapping, got `{other}`"))),
+        },
+        None => BTreeMap::new(),
+    };
+    let name = name.to_string();
+    let inv2 = inv.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let m = &inv2.manifest;
+        let ctx = NodeCtx::new(
+            m.shared.clone(),
+            Mode::Execute,
+            m.project.name.clone(),
+            Value::Null,
+            None,
+            Map::new(),
+            false,
+        );
+        m.jinja
+            .call_macro(&name, vec![], kwargs, &ctx)
+            .map_err(|e| CliError::Jinja {
+                at: crate::error::Location {
+                    file: e.file.clone().unwrap_or_default().into(),
+                    line: e.line,
+                },
+                what: format!("macro `{name}`"),
+                message: e.message,
+            })
+    })
+    .await
+    .map_err(|e| CliError::Engine {
+        context: "run-operation".into(),
+        message: e.to_string(),
+    })??;
+    let text = out.to_string();
+    if !text.trim().is_empty() {
+        reporter.debug(text.trim());
+    }
+    Ok(0)
+}
+
+/// `glue source freshness`: `max(loaded_at_field)` per source table against its `freshness` thresholds;
+/// writes `target/sources.json`.
+pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Reporter>, sel: &SelectArgs) -> Result<i32> {
+    let engine = local_engine(&profile)?.ok_or_else(|| CliError::Engine {
+        context: "source freshness".into(),
+        message: "needs an engine; this build has the embedded engine only".into(),
+    })?;
+    let dag = Dag::new(&manifest.nodes)?;
+    let u = crate::select::Universe {
+        nodes: &manifest.nodes,
+        dag: &dag,
+        state: None,
+    };
+    let chosen: Vec<String> = if sel.select.is_empty() {
+        manifest.nodes.keys().cloned().collect()
+    } else {
+        crate::select::expression(&u, &sel.select)?.into_iter().collect()
+    };
+    let mut results = Vec::new();
+    let mut worst = 0;
+    for id in chosen {
+        let n = &manifest.nodes[&id];
+        let Some(s) = &n.source else { continue };
+        let (Some(field), Some(fresh)) = (&s.loaded_at_field, &s.freshness) else {
+            continue;
+        };
+        if fresh.is_null() {
+            continue;
+        }
+        let rel = crate::jinja::Relation::new(n.schema.clone(), n.alias.clone());
+        let mut q = format!(
+            "select max({field}) as max_loaded_at, current_timestamp() as snapshotted_at, \
+             cast(unix_timestamp(current_timestamp()) - unix_timestamp(max({field})) as double) as age from {rel}"
+        );
+        if let Some(f) = fresh.get("filter").and_then(Value::as_str) {
+            q.push_str(&format!(" where {f}"));
+        }
+        let status = match engine.query(&q).await {
+            Ok(b) => {
+                let t = minijinja::Value::from_object(crate::jinja::objects::Table::from_batches(&b));
+                let row = t.get_item_by_index(0).unwrap_or_default();
+                let age = row
+                    .get_item_by_index(2)
+                    .ok()
+                    .and_then(|v| v.to_string().parse::<f64>().ok());
+                let limit = |k: &str| -> Option<f64> {
+                    let w = fresh.get(k)?;
+                    let count = w.get("count")?.as_f64()?;
+                    let secs = match w.get("period")?.as_str()? {
+                        "minute" => 60.0,
+                        "hour" => 3600.0,
+                        "day" => 86400.0,
+                        _ => return None,
+                    };
+                    Some(count * secs)
+                };
+                match age {
+                    None => "error",
+                    Some(a) if limit("error_after").is_some_and(|l| a > l) => "error",
+                    Some(a) if limit("warn_after").is_some_and(|l| a > l) => "warn",
+                    Some(_) => "pass",
+                }
+            }
+            Err(_) => "runtime error",
+        };
+        worst = worst.max(match status {
+            "pass" => 0,
+            "warn" => 0,
+            _ => 1,
+        });
+        reporter.line(
+            "SourceFreshness",
+            &crate::report::dotted(
+                &format!("freshness of {}.{}", s.source_name, n.name),
+                &format!("[{}]", status.to_uppercase()),
+            ),
+        );
+        results.push(json!({"unique_id": id, "status": status}));
+    }
+    let out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": {}}, "results": results, "elapsed_time": 0.0});
+    crate::run::write_file(
+        &manifest
+            .project
+            .root
+            .join(&manifest.project.target_path)
+            .join("sources.json"),
+        &serde_json::to_string_pretty(&out).unwrap_or_default(),
+    )?;
+    Ok(worst)
+}
+
+/// `glue docs generate`: manifest.json and catalog.json (columns of every built relation).
+pub async fn docs_generate(manifest: Manifest, profile: Profile, reporter: Arc<Reporter>) -> Result<i32> {
+    let engine = local_engine(&profile)?;
+    let target_dir = manifest.project.root.join(&manifest.project.target_path);
+    let mut nodes = Map::new();
+    let mut sources = Map::new();
+    if let Some(e) = &engine {
+        for n in manifest.nodes.values() {
+            if !(n.resource_type.builds_relation() || n.resource_type == ResourceType::Source)
+                || n.materialized() == "ephemeral"
+            {
+                continue;
+            }
+            let Ok(name) = glue_sql::RelationName::new(n.schema.clone(), n.alias.clone()) else {
+                continue;
+            };
+            let Ok(cols) = e.describe(&name).await else { continue };
+            let kind = e
+                .list_relations(&n.schema)
+                .await
+                .ok()
+                .and_then(|l| {
+                    l.into_iter()
+                        .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&n.alias))
+                })
+                .map(|r| {
+                    if matches!(r.existing, Existing::View) {
+                        "view"
+                    } else {
+                        "table"
+                    }
+                })
+                .unwrap_or("table");
+            let columns: Map<String, Value> = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.as_str().to_string(), json!({"type": c.data_type.to_string(), "index": i + 1, "name": c.name.as_str(), "comment": Value::Null})))
+                .collect();
+            let entry = json!({"metadata": {"type": kind, "schema": n.schema, "name": n.alias, "database": n.database, "comment": Value::Null, "owner": Value::Null}, "columns": columns, "stats": {"has_stats": {"id": "has_stats", "label": "Has Stats?", "value": false, "include": false, "description": "Indicates whether there are statistics for this table"}}, "unique_id": n.unique_id});
+            if n.resource_type == ResourceType::Source {
+                sources.insert(n.unique_id.clone(), entry);
+            } else {
+                nodes.insert(n.unique_id.clone(), entry);
+            }
+        }
+    }
+    let catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": {}}, "nodes": nodes, "sources": sources, "errors": Value::Null});
+    let inv = invocation(manifest, &profile, reporter.clone(), engine);
+    let mv = crate::artifacts::manifest_json(&inv.manifest, &Default::default());
+    crate::run::write_file(
+        &target_dir.join("manifest.json"),
+        &serde_json::to_string_pretty(&mv).unwrap_or_default(),
+    )?;
+    crate::run::write_file(
+        &target_dir.join("catalog.json"),
+        &serde_json::to_string_pretty(&catalog).unwrap_or_default(),
+    )?;
+    reporter.line(
+        "CatalogWritten",
+        &format!("Catalog written to {}", target_dir.join("catalog.json").display()),
+    );
+    Ok(0)
+}
+
+/// `glue debug`.
+pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> {
+    let dir = args.project_dir.clone().unwrap_or_else(|| ".".into());
+    let proj = Project::load(&dir)?;
+    reporter.line("Debug", &format!("project `{}` at {}: OK", proj.name, dir.display()));
+    let dirs = crate::profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
+    let render = |s: &str| -> std::result::Result<String, String> {
+        let mut env = minijinja::Environment::new();
+        env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
+            crate::jinja::context_env_var(&n, d)
+        });
+        env.render_str(s, ()).map_err(|e| e.to_string())
+    };
+    let profile = crate::profile::load(
+        &dirs,
+        proj.profile.as_deref().unwrap_or(&proj.name),
+        args.target.as_deref(),
+        &dir,
+        &render,
+    )?;
+    reporter.line(
+        "Debug",
+        &format!(
+            "profile `{}`, target `{}` ({}): OK",
+            profile.name,
+            profile.target_name,
+            profile.path.display()
+        ),
+    );
+    reporter.line(
+        "Debug",
+        &format!(
+            "engine: {}, schema: {}, threads: {}",
+            profile.engine.name(),
+            profile.target.schema,
+            profile.threads
+        ),
+    );
+    match local_engine(&profile)? {
+        Some(e) => match e.query("select 1 as ok").await {
+            Ok(_) => reporter.line("Debug", "connection: OK (select 1)"),
+            Err(err) => {
+                reporter.error(&format!("connection: {err}"));
+                return Ok(1);
+            }
+        },
+        None => reporter.line(
+            "Debug",
+            "connection: not checked (remote engines arrive with issues #6 and #7)",
+        ),
+    }
+    reporter.line("Debug", "All checks passed!");
+    Ok(0)
+}
+
+/// `glue clean`: removes the clean-targets inside the project.
+pub fn clean(proj: &Project, reporter: &Reporter) -> Result<i32> {
+    let root = proj.root.canonicalize().map_err(|e| CliError::io(&proj.root, e))?;
+    for t in &proj.clean_targets {
+        let p = root.join(t);
+        if !p.exists() {
+            continue;
+        }
+        let c = p.canonicalize().map_err(|e| CliError::io(&p, e))?;
+        if !c.starts_with(&root) || c == root {
+            return Err(CliError::project(
+                root.join("dbt_project.yml"),
+                None,
+                format!("clean-target `{t}` is outside the project; refusing to delete it"),
+            ));
+        }
+        std::fs::remove_dir_all(&c).map_err(|e| CliError::io(&c, e))?;
+        reporter.line("Clean", &format!("Cleaned {t}/"));
+    }
+    Ok(0)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    for e in walkdir::WalkDir::new(from).into_iter() {
+        let e = e.map_err(|e| CliError::Usage(e.to_string()))?;
+        let rel = e.path().strip_prefix(from).unwrap_or(e.path());
+        if rel.components().any(|c| c.as_os_str() == ".git") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).map_err(|er| CliError::io(&dest, er))?;
+        } else {
+            std::fs::copy(e.path(), &dest).map_err(|er| CliError::io(&dest, er))?;
+        }
+    }
+    Ok(())
+}
+
+/// `glue deps`: installs `local:` and `git:` packages of packages.yml / dependencies.yml into `dbt_packages/`.
+pub fn deps(proj: &Project, reporter: &Reporter) -> Result<i32> {
+    let file = ["packages.yml", "dependencies.yml"]
+        .iter()
+        .map(|f| proj.root.join(f))
+        .find(|p| p.exists());
+    let Some(file) = file else {
+        reporter.line("Deps", "No packages.yml; nothing to install.");
+        return Ok(0);
+    };
+    let v = crate::yaml::read(&file)?;
+    let install = proj.root.join(&proj.packages_install_path);
+    std::fs::create_dir_all(&install).map_err(|e| CliError::io(&install, e))?;
+    for (i, p) in v
+        .get("packages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let staging = install.join(format!(".glue_deps_{i}"));
+        let _ = std::fs::remove_dir_all(&staging);
+        let src_dir = if let Some(local) = p.get("local").and_then(Value::as_str) {
+            let src = proj.root.join(local);
+            if !src.join("dbt_project.yml").exists() {
+                return Err(CliError::project(
+                    &file,
+                    None,
+                    format!("local package `{local}` has no dbt_project.yml"),
+                ));
+            }
+            copy_dir(&src, &staging)?;
+            staging.clone()
+        } else if let Some(url) = p.get("git").and_then(Value::as_str) {
+            let out = std::process::Command::new("git")
+                .args(["clone", "--quiet", url])
+                .arg(&staging)
+                .output()
+                .map_err(|e| CliError::io("git", e))?;
+            if !out.status.success() {
+                return Err(CliError::project(
+                    &file,
+                    None,
+                    format!(
+                        "git clone {url} failed: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                ));
+            }
+            if let Some(rev) = p
+                .get("revision")
+                .map(|r| r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()))
+            {
+                let out = std::process::Command::new("git")
+                    .arg("-C")
+                    .arg(&staging)
+                    .args(["checkout", "--quiet", &rev])
+                    .output()
+                    .map_err(|e| CliError::io("git", e))?;
+                if !out.status.success() {
+                    return Err(CliError::project(
+                        &file,
+                        None,
+                        format!(
+                            "git checkout {rev} of {url} failed: {}",
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        ),
+                    ));
+                }
+            }
+            match p.get("subdirectory").and_then(Value::as_str) {
+                Some(sub) => staging.join(sub),
+                None => staging.clone(),
+            }
+        } else {
+            return Err(CliError::project(
+                &file,
+                None,
+                format!(
+                    "package entry `{p}`: glue installs `local:` and `git:` packages (hub packages need the network)"
+                ),
+            ));
+        };
+        let pkg = Project::load(&src_dir)?;
+        let dest = install.join(&pkg.name);
+        let _ = std::fs::remove_dir_all(&dest);
+        if src_dir == staging {
+            std::fs::rename(&staging, &dest).map_err(|e| CliError::io(&dest, e))?;
+        } else {
+            copy_dir(&src_dir, &dest)?;
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        reporter.line(
+            "DepsInstall",
+            &format!("Installed package {} into {}", pkg.name, dest.display()),
+        );
+    }
+    Ok(0)
+}
+
+/// `glue init <name>`: a project that runs on the embedded engine.
+pub fn init(name: &str, reporter: &Reporter) -> Result<i32> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(CliError::Usage(format!(
+            "project name `{name}` must be letters, digits and underscores"
+        )));
+    }
+    let root = Path::new(name);
+    if root.exists() {
+        return Err(CliError::Usage(format!("{name} already exists")));
+    }
+    let files = [
+        ("dbt_project.yml", format!("name: {name}\nversion: '1.0.0'\nprofile: {name}\n\nmodels:\n  {name}:\n    +materialized: view\n")),
+        ("profiles.yml", format!("{name}:\n  target: local\n  outputs:\n    local:\n      type: glue\n      engine: local\n      warehouse: warehouse\n      schema: {name}\n      threads: 4\n")),
+        ("models/my_first_model.sql", "select 1 as id, 'hello' as greeting\n".to_string()),
+        ("models/schema.yml", "version: 2\nmodels:\n  - name: my_first_model\n    columns:\n      - name: id\n        data_tests: [unique, not_null]\n".to_string()),
+    ];
+    for (f, text) in files {
+        crate::run::write_file(&root.join(f), &text)?;
+    }
+    reporter.line(
+        "Init",
+        &format!("Created {name}/. Run `glue build --project-dir {name}`."),
+    );
+    Ok(0)
+}

@@ -1,0 +1,336 @@
+//! The objects dbt code sees in Jinja: relations, `run_query` tables, columns, and the `modules` namespace.
+
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::DataType;
+use minijinja::value::{Enumerator, Kwargs, Object, ObjectRepr, Value, from_args};
+use minijinja::{Error, ErrorKind, State};
+
+/// A relation as dbt's `api.Relation` shows it: renders `schema.identifier` (quoted only where Spark needs it, as
+/// dbt-spark renders it); ephemeral models render as their CTE name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    /// `database` (a Glue catalog id; usually none).
+    pub database: Option<String>,
+    /// Schema.
+    pub schema: Option<String>,
+    /// Identifier.
+    pub identifier: String,
+    /// `table`, `view`, `ephemeral`… when known.
+    pub kind: Option<String>,
+    /// For ephemeral models: the CTE name it renders as.
+    pub cte: Option<String>,
+    /// Overrides the rendering (test `where`: a subquery).
+    pub rendered: Option<String>,
+}
+
+impl Relation {
+    /// A relation `schema.identifier`.
+    pub fn new(schema: impl Into<String>, identifier: impl Into<String>) -> Self {
+        Self {
+            database: None,
+            schema: Some(schema.into()),
+            identifier: identifier.into(),
+            kind: None,
+            cte: None,
+            rendered: None,
+        }
+    }
+
+    /// The SQL text of the relation.
+    pub fn render_sql(&self) -> String {
+        if let Some(r) = &self.rendered {
+            return r.clone();
+        }
+        if let Some(c) = &self.cte {
+            return c.clone();
+        }
+        let mut out = String::new();
+        if let Some(s) = &self.schema {
+            out.push_str(&glue_sql::quote_ident_if_needed(s));
+            out.push('.');
+        }
+        out.push_str(&glue_sql::quote_ident_if_needed(&self.identifier));
+        out
+    }
+
+    /// As a Jinja value.
+    pub fn into_value(self) -> Value {
+        Value::from_object(self)
+    }
+}
+
+impl std::fmt::Display for Relation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render_sql())
+    }
+}
+
+impl Object for Relation {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let kind = self.kind.as_deref().unwrap_or("");
+        Some(match key.as_str()? {
+            "database" => Value::from(self.database.clone()),
+            "schema" => Value::from(self.schema.clone()),
+            "identifier" | "name" | "table" => Value::from(self.identifier.clone()),
+            "type" => Value::from(self.kind.clone()),
+            "is_table" => Value::from(kind == "table"),
+            "is_view" => Value::from(kind == "view"),
+            "is_cte" => Value::from(self.cte.is_some()),
+            "is_iceberg" | "is_delta" | "is_hudi" => Value::from(false),
+            "path" => Value::from_serialize(serde_json::json!({
+                "database": self.database, "schema": self.schema, "identifier": self.identifier})),
+            _ => return None,
+        })
+    }
+
+    fn call_method(self: &Arc<Self>, _: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "render" | "quote" | "include" | "__str__" => match method {
+                "render" | "__str__" => Ok(Value::from(self.render_sql())),
+                _ => Ok(Value::from_object((**self).clone())),
+            },
+            "incorporate" => {
+                let (kwargs,): (Kwargs,) = from_args(args)?;
+                let mut r = (**self).clone();
+                if let Ok(Some(t)) = kwargs.get::<Option<String>>("type") {
+                    r.kind = Some(t);
+                }
+                if let Ok(path) = kwargs.get::<Value>("path")
+                    && !path.is_undefined()
+                {
+                    if let Ok(Some(i)) = path.get_attr("identifier").map(|v| v.as_str().map(str::to_string)) {
+                        r.identifier = i;
+                    }
+                    if let Ok(Some(s)) = path.get_attr("schema").map(|v| v.as_str().map(str::to_string)) {
+                        r.schema = Some(s);
+                    }
+                }
+                Ok(Value::from_object(r))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("relations have no method `{method}`"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render_sql())
+    }
+}
+
+/// A column of a relation (`adapter.get_columns_in_relation`).
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Name.
+    pub name: String,
+    /// Spark type text.
+    pub data_type: String,
+}
+
+impl Object for Column {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        Some(match key.as_str()? {
+            "name" | "column" => Value::from(self.name.clone()),
+            "quoted" => Value::from(glue_sql::quote_ident(&self.name)),
+            "data_type" | "dtype" => Value::from(self.data_type.clone()),
+            _ => return None,
+        })
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<Column {} ({})>", self.name, self.data_type)
+    }
+}
+
+/// One cell as a Jinja value.
+fn cell(batch: &RecordBatch, col: usize, row: usize) -> Value {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    let a = batch.column(col);
+    if a.is_null(row) {
+        return Value::from(());
+    }
+    match a.data_type() {
+        DataType::Boolean => Value::from(a.as_boolean().value(row)),
+        DataType::Int8 => Value::from(a.as_primitive::<Int8Type>().value(row)),
+        DataType::Int16 => Value::from(a.as_primitive::<Int16Type>().value(row)),
+        DataType::Int32 => Value::from(a.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => Value::from(a.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt64 => Value::from(a.as_primitive::<UInt64Type>().value(row)),
+        DataType::UInt32 => Value::from(a.as_primitive::<UInt32Type>().value(row)),
+        DataType::Float32 => Value::from(a.as_primitive::<Float32Type>().value(row) as f64),
+        DataType::Float64 => Value::from(a.as_primitive::<Float64Type>().value(row)),
+        DataType::Utf8 => Value::from(a.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => Value::from(a.as_string::<i64>().value(row)),
+        DataType::Utf8View => Value::from(a.as_string_view().value(row)),
+        _ => {
+            let opts = arrow_cast_display(a, row);
+            Value::from(opts)
+        }
+    }
+}
+
+fn arrow_cast_display(a: &dyn arrow_array::Array, row: usize) -> String {
+    let fmt = arrow_cast::display::ArrayFormatter::try_new(a, &arrow_cast::display::FormatOptions::default());
+    match fmt {
+        Ok(f) => f.value(row).to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A query result as dbt's agate table shows it: `rows`, `columns`, `column_names`, iteration over rows,
+/// `table[0][1]`, `row['name']`.
+#[derive(Debug)]
+pub struct Table {
+    names: Vec<String>,
+    rows: Vec<Value>,
+}
+
+impl Table {
+    /// From Arrow batches.
+    pub fn from_batches(batches: &[RecordBatch]) -> Self {
+        let names: Vec<String> = batches
+            .first()
+            .map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect())
+            .unwrap_or_default();
+        let names_arc: Arc<Vec<String>> = Arc::new(names.clone());
+        let mut rows = Vec::new();
+        for b in batches {
+            for r in 0..b.num_rows() {
+                let values = (0..b.num_columns()).map(|c| cell(b, c, r)).collect();
+                rows.push(Value::from_object(Row {
+                    names: names_arc.clone(),
+                    values,
+                }));
+            }
+        }
+        Self { names, rows }
+    }
+
+    /// The rows, for `load_result(...)['data']`.
+    pub fn rows(&self) -> Value {
+        Value::from(self.rows.clone())
+    }
+}
+
+impl Object for Table {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.rows.get(i).cloned();
+        }
+        Some(match key.as_str()? {
+            "rows" => Value::from(self.rows.clone()),
+            "column_names" => Value::from(self.names.clone()),
+            "columns" => Value::from_object(Columns {
+                names: self.names.clone(),
+                rows: self.rows.clone(),
+            }),
+            _ => return None,
+        })
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.rows.clone())
+    }
+}
+
+/// `table.columns`: a sequence of columns, also addressable by name, each with `values()` and `name`.
+#[derive(Debug)]
+struct Columns {
+    names: Vec<String>,
+    rows: Vec<Value>,
+}
+
+impl Columns {
+    fn column(&self, i: usize) -> Value {
+        let values: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| r.get_item_by_index(i).unwrap_or_default())
+            .collect();
+        Value::from_object(ColumnValues {
+            name: self.names[i].clone(),
+            values,
+        })
+    }
+}
+
+impl Object for Columns {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return (i < self.names.len()).then(|| self.column(i));
+        }
+        let name = key.as_str()?;
+        self.names.iter().position(|n| n == name).map(|i| self.column(i))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values((0..self.names.len()).map(|i| self.column(i)).collect())
+    }
+}
+
+#[derive(Debug)]
+struct ColumnValues {
+    name: String,
+    values: Vec<Value>,
+}
+
+impl Object for ColumnValues {
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match key.as_str()? {
+            "name" => Some(Value::from(self.name.clone())),
+            _ => None,
+        }
+    }
+
+    fn call_method(self: &Arc<Self>, _: &State<'_, '_>, method: &str, _: &[Value]) -> Result<Value, Error> {
+        match method {
+            "values" => Ok(Value::from(self.values.clone())),
+            _ => Err(Error::from(ErrorKind::UnknownMethod)),
+        }
+    }
+}
+
+/// A result row: a sequence of values that also answers `row['column']` and `row.column`.
+#[derive(Debug)]
+struct Row {
+    names: Arc<Vec<String>>,
+    values: Vec<Value>,
+}
+
+impl Object for Row {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(i) = key.as_usize() {
+            return self.values.get(i).cloned();
+        }
+        let name = key.as_str()?;
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| self.values[i].clone())
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Values(self.values.clone())
+    }
+}

@@ -1,0 +1,24 @@
+#![recursion_limit = "256"]
+//! # glue-cli: the `glue` command
+//!
+//! Runs dbt projects written for dbt-glue: loads the project ([`project`], [`profile`], [`loader`]), renders Jinja
+//! with dbt's context ([`jinja`]), builds the DAG and selects nodes ([`dag`], [`select`]), plans each model with
+//! `glue-materialize` and runs it on an `Engine` ([`run`], [`unit`]), and writes dbt's artifacts ([`artifacts`]).
+
+pub mod artifacts;
+pub mod cli;
+pub mod commands;
+pub mod dag;
+pub mod error;
+pub mod jinja;
+pub mod loader;
+pub mod node;
+pub mod profile;
+pub mod project;
+pub mod report;
+pub mod run;
+pub mod select;
+pub mod unit;
+pub mod yaml;
+
+pub use error::{CliError, Result};

@@ -1,0 +1,398 @@
+//! `profiles.yml`: finding it, rendering `env_var()` in its values, choosing the target and the engine.
+
+use std::path::{Path, PathBuf};
+
+use glue_materialize::config::SeedMode;
+use glue_materialize::{FileFormat, Target};
+use serde_json::{Map, Value};
+
+use crate::error::{CliError, Result};
+use crate::yaml;
+
+/// Keys a `glue` output may hold (the reference page's options plus glue-rs's engine choice). Others warn.
+const OUTPUT_KEYS: &[&str] = &[
+    "type",
+    "engine",
+    "warehouse",
+    "method",
+    "host",
+    "token",
+    "session_type",
+    "role_arn",
+    "region",
+    "workers",
+    "worker_type",
+    "schema",
+    "database",
+    "session_provisioning_timeout_in_seconds",
+    "location",
+    "root_location",
+    "query_timeout_in_minutes",
+    "idle_timeout",
+    "glue_version",
+    "security_configuration",
+    "connections",
+    "conf",
+    "extra_py_files",
+    "extra_jars",
+    "delta_athena_prefix",
+    "tags",
+    "seed_format",
+    "seed_mode",
+    "default_arguments",
+    "iceberg_glue_commit_lock_table",
+    "use_interactive_session_role_for_api_calls",
+    "lf_tags",
+    "glue_session_id",
+    "glue_session_reuse",
+    "datalake_formats",
+    "enable_spark_seed_casting",
+    "custom_iceberg_catalog_namespace",
+    "temp_schema",
+    "catalog_id",
+    "threads",
+    "query-comment",
+    "project_name",
+    "enable_session_per_model",
+    "aws_profile",
+];
+
+/// Which engine runs the project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// The embedded engine (`engine: local`) on a warehouse directory.
+    Local {
+        /// The warehouse directory.
+        warehouse: PathBuf,
+    },
+    /// AWS Glue Interactive Sessions (the default for `type: glue`).
+    GlueSession,
+    /// A Spark Connect server (`method: spark_connect`, `host: sc://…`).
+    SparkConnect {
+        /// The `sc://` URL.
+        host: String,
+    },
+}
+
+impl EngineChoice {
+    /// A short name for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Local { .. } => "local",
+            Self::GlueSession => "glue",
+            Self::SparkConnect { .. } => "spark_connect",
+        }
+    }
+}
+
+/// The chosen output of a profile.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The profiles file it came from.
+    pub path: PathBuf,
+    /// Profile name.
+    pub name: String,
+    /// Target name.
+    pub target_name: String,
+    /// The output's fields after rendering (secrets included: never log this map).
+    pub output: Map<String, Value>,
+    /// The engine.
+    pub engine: EngineChoice,
+    /// `threads` (default 1).
+    pub threads: usize,
+    /// What the planner needs.
+    pub target: Target,
+    /// Warnings (unknown keys).
+    pub warnings: Vec<String>,
+}
+
+/// Where `profiles.yml` is looked for, in dbt's order.
+pub fn profiles_dirs(explicit: Option<&Path>, project_dir: &Path) -> Vec<PathBuf> {
+    if let Some(p) = explicit {
+        return vec![p.to_path_buf()];
+    }
+    let mut out = Vec::new();
+    if let Some(d) = std::env::var_os("DBT_PROFILES_DIR") {
+        out.push(PathBuf::from(d));
+    }
+    out.push(project_dir.to_path_buf());
+    if let Some(home) = std::env::var_os("HOME") {
+        out.push(PathBuf::from(home).join(".dbt"));
+    }
+    out
+}
+
+/// Renders a string value of `profiles.yml` (`{{ env_var('X') }}` and friends).
+pub type Renderer<'a> = &'a dyn Fn(&str) -> std::result::Result<String, String>;
+
+fn render_values(v: &mut Value, path: &Path, field: &str, render: Renderer<'_>) -> Result<()> {
+    match v {
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            let out = render(s).map_err(|m| CliError::Profile {
+                path: path.to_path_buf(),
+                message: format!("field `{field}`: {m}"),
+            })?;
+            *s = out;
+        }
+        Value::Array(items) => {
+            for i in items {
+                render_values(i, path, field, render)?;
+            }
+        }
+        Value::Object(m) => {
+            for (k, i) in m.iter_mut() {
+                render_values(i, path, &format!("{field}.{k}"), render)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Loads the profile `name` and its target (`target` or the profile's default).
+pub fn load(
+    dirs: &[PathBuf],
+    name: &str,
+    target: Option<&str>,
+    project_dir: &Path,
+    render: Renderer<'_>,
+) -> Result<Profile> {
+    let path = dirs
+        .iter()
+        .map(|d| d.join("profiles.yml"))
+        .find(|p| p.exists())
+        .ok_or_else(|| CliError::Profile {
+            path: dirs.first().cloned().unwrap_or_default(),
+            message: format!(
+                "no profiles.yml found (looked in {}); pass --profiles-dir",
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    let all = yaml::read(&path)?;
+    let profile = all.get(name).ok_or_else(|| CliError::Profile {
+        path: path.clone(),
+        message: format!("profile `{name}` (named by dbt_project.yml) is not defined"),
+    })?;
+    let target_name = match target {
+        Some(t) => t.to_string(),
+        None => match profile.get("target") {
+            Some(Value::String(t)) => {
+                let mut t = Value::String(t.clone());
+                render_values(&mut t, &path, "target", render)?;
+                t.as_str().unwrap_or_default().to_string()
+            }
+            _ => {
+                return Err(CliError::Profile {
+                    path,
+                    message: format!("profile `{name}` has no `target:` and none was given with --target"),
+                });
+            }
+        },
+    };
+    let outputs = profile
+        .get("outputs")
+        .and_then(Value::as_object)
+        .ok_or_else(|| CliError::Profile {
+            path: path.clone(),
+            message: format!("profile `{name}` has no `outputs:`"),
+        })?;
+    let mut output = outputs.get(&target_name).cloned().ok_or_else(|| CliError::Profile {
+        path: path.clone(),
+        message: format!(
+            "target `{target_name}` is not an output of profile `{name}` (outputs: {})",
+            outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    render_values(&mut output, &path, &format!("{name}.outputs.{target_name}"), render)?;
+    let Value::Object(output) = output else {
+        return Err(CliError::Profile {
+            path,
+            message: format!("output `{target_name}` of profile `{name}` must be a mapping"),
+        });
+    };
+    from_output(path, name, &target_name, output, project_dir)
+}
+
+fn field_err(path: &Path, target: &str, field: &str, msg: impl std::fmt::Display) -> CliError {
+    CliError::Profile {
+        path: path.to_path_buf(),
+        message: format!("target `{target}`, field `{field}`: {msg}"),
+    }
+}
+
+fn bool_of(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn from_output(
+    path: PathBuf,
+    name: &str,
+    target_name: &str,
+    output: Map<String, Value>,
+    project_dir: &Path,
+) -> Result<Profile> {
+    let s = |k: &str| -> Result<Option<String>> {
+        match output.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+            Some(v) => Err(field_err(
+                &path,
+                target_name,
+                k,
+                format!("expected a string, got `{v}`"),
+            )),
+        }
+    };
+    let mut warnings = Vec::new();
+    for k in output.keys() {
+        if !OUTPUT_KEYS.contains(&k.as_str()) {
+            warnings.push(format!(
+                "{}: target `{target_name}`: unknown key `{k}` (ignored)",
+                path.display()
+            ));
+        }
+    }
+    match s("type")?.as_deref() {
+        Some("glue") => {}
+        Some(other) => {
+            return Err(field_err(
+                &path,
+                target_name,
+                "type",
+                format!("`{other}` is not supported; use `glue`"),
+            ));
+        }
+        None => return Err(field_err(&path, target_name, "type", "is required (`type: glue`)")),
+    }
+    let engine = match (s("engine")?.as_deref(), s("method")?.as_deref()) {
+        (Some("local"), _) => {
+            let wh = s("warehouse")?.ok_or_else(|| {
+                field_err(
+                    &path,
+                    target_name,
+                    "warehouse",
+                    "is required with `engine: local` (a directory)",
+                )
+            })?;
+            let wh = PathBuf::from(wh);
+            let wh = if wh.is_absolute() { wh } else { project_dir.join(wh) };
+            let wh = std::path::absolute(&wh).unwrap_or(wh);
+            EngineChoice::Local { warehouse: wh }
+        }
+        (Some("glue") | None, Some("spark_connect")) => {
+            let host = s("host")?
+                .ok_or_else(|| field_err(&path, target_name, "host", "is required with `method: spark_connect`"))?;
+            EngineChoice::SparkConnect { host }
+        }
+        (Some("glue") | None, None | Some("session")) => EngineChoice::GlueSession,
+        (Some(other), _) => {
+            return Err(field_err(
+                &path,
+                target_name,
+                "engine",
+                format!("`{other}` is not an engine; use `local` or `glue`"),
+            ));
+        }
+        (_, Some(other)) => {
+            return Err(field_err(
+                &path,
+                target_name,
+                "method",
+                format!("`{other}` is not a method; use `session` or `spark_connect`"),
+            ));
+        }
+    };
+    let schema = s("schema")?
+        .or(s("database")?)
+        .ok_or_else(|| field_err(&path, target_name, "schema", "is required"))?;
+    let location = match (s("location")?, &engine) {
+        (Some(l), _) => Some(l),
+        (None, EngineChoice::Local { warehouse }) => Some(warehouse.display().to_string()),
+        (None, _) => None,
+    };
+    let mut target = Target::new(schema, location);
+    if let Some(v) = output.get("root_location") {
+        target.root_location =
+            bool_of(v).ok_or_else(|| field_err(&path, target_name, "root_location", "expected true or false"))?;
+    }
+    target.temp_schema = s("temp_schema")?;
+    if let Some(ns) = s("custom_iceberg_catalog_namespace")? {
+        target.iceberg_catalog = (!ns.is_empty()).then_some(ns);
+    }
+    if let Some(f) = s("datalake_formats")? {
+        for part in f.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let fmt = FileFormat::parse(part).filter(|f| f.is_lakehouse()).ok_or_else(|| {
+                field_err(
+                    &path,
+                    target_name,
+                    "datalake_formats",
+                    format!("`{part}` is not delta, iceberg or hudi"),
+                )
+            })?;
+            target.datalake_formats.insert(fmt);
+        }
+    }
+    if matches!(engine, EngineChoice::Local { .. }) {
+        // The embedded engine always has Delta and Iceberg.
+        target.datalake_formats.insert(FileFormat::Delta);
+        target.datalake_formats.insert(FileFormat::Iceberg);
+    }
+    target.catalog_id = s("catalog_id")?;
+    target.delta_athena_prefix = s("delta_athena_prefix")?;
+    if let Some(f) = s("seed_format")? {
+        target.seed_format = FileFormat::parse(&f)
+            .ok_or_else(|| field_err(&path, target_name, "seed_format", format!("`{f}` is not a file format")))?;
+    }
+    if let Some(m) = s("seed_mode")? {
+        target.seed_mode = SeedMode::parse(&m).ok_or_else(|| {
+            field_err(
+                &path,
+                target_name,
+                "seed_mode",
+                format!("`{m}` is not overwrite or append"),
+            )
+        })?;
+    }
+    if let Some(v) = output.get("enable_spark_seed_casting") {
+        target.enable_spark_seed_casting = bool_of(v).ok_or_else(|| {
+            field_err(
+                &path,
+                target_name,
+                "enable_spark_seed_casting",
+                "expected true or false",
+            )
+        })?;
+    }
+    let threads = match output.get("threads") {
+        None | Some(Value::Null) => 1,
+        Some(v) => v
+            .as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| field_err(&path, target_name, "threads", "expected a positive integer"))?
+            as usize,
+    };
+    Ok(Profile {
+        path,
+        name: name.to_string(),
+        target_name: target_name.to_string(),
+        output,
+        engine,
+        threads,
+        target,
+        warnings,
+    })
+}

@@ -1,0 +1,145 @@
+//! Terminal output like dbt's: `N of M START …` / `OK created … [OK in 0.42s]` lines, a progress bar on a TTY,
+//! the summary, and `--log-format json`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// dbt's text lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Writes the run's lines.
+pub struct Reporter {
+    format: LogFormat,
+    bar: Mutex<Option<ProgressBar>>,
+    quiet: bool,
+}
+
+impl std::fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reporter").field("format", &self.format).finish()
+    }
+}
+
+fn now() -> String {
+    chrono::Local::now().format("%H:%M:%S").to_string()
+}
+
+/// Pads `left` with dots so `right` lands at dbt's column.
+pub fn dotted(left: &str, right: &str) -> String {
+    let width: usize = 80;
+    let n = width
+        .saturating_sub(left.chars().count() + right.chars().count() + 2)
+        .max(1);
+    format!("{left} {} {right}", ".".repeat(n))
+}
+
+impl Reporter {
+    /// A reporter.
+    pub fn new(format: LogFormat, quiet: bool) -> Self {
+        Self {
+            format,
+            bar: Mutex::new(None),
+            quiet,
+        }
+    }
+
+    /// Starts the progress bar for `total` nodes (TTY and text format only).
+    pub fn start_progress(&self, total: u64) {
+        if self.format == LogFormat::Text && std::io::stderr().is_terminal() && total > 1 && !self.quiet {
+            let pb = ProgressBar::new(total);
+            pb.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            *self.bar.lock().unwrap() = Some(pb);
+        }
+    }
+
+    /// Advances the progress bar.
+    pub fn tick(&self, msg: &str) {
+        if let Some(pb) = &*self.bar.lock().unwrap() {
+            pb.inc(1);
+            pb.set_message(msg.to_string());
+        }
+    }
+
+    /// Ends the progress bar.
+    pub fn finish_progress(&self) {
+        if let Some(pb) = self.bar.lock().unwrap().take() {
+            pb.finish_and_clear();
+        }
+    }
+
+    /// An info line (`level` info) with an event name for JSON.
+    pub fn line(&self, event: &str, text: &str) {
+        self.emit("info", event, text, serde_json::Value::Null);
+    }
+
+    /// A line with structured data for JSON output.
+    pub fn event(&self, level: &str, event: &str, text: &str, data: serde_json::Value) {
+        self.emit(level, event, text, data);
+    }
+
+    /// A warning.
+    pub fn warn(&self, text: &str) {
+        self.emit(
+            "warn",
+            "Warning",
+            &format!("[WARNING]: {text}"),
+            serde_json::Value::Null,
+        );
+    }
+
+    /// An error line.
+    pub fn error(&self, text: &str) {
+        self.emit("error", "Error", text, serde_json::Value::Null);
+    }
+
+    /// A debug line (JSON only).
+    pub fn debug(&self, text: &str) {
+        if self.format == LogFormat::Json {
+            self.emit("debug", "Debug", text, serde_json::Value::Null);
+        }
+    }
+
+    fn emit(&self, level: &str, event: &str, text: &str, data: serde_json::Value) {
+        if self.quiet && level != "error" {
+            return;
+        }
+        let out = match self.format {
+            LogFormat::Text => text
+                .lines()
+                .map(|l| format!("{}  {l}", now()))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            LogFormat::Json => serde_json::json!({
+                "info": {"name": event, "level": level, "msg": text, "ts": chrono::Utc::now().to_rfc3339()},
+                "data": data,
+            })
+            .to_string(),
+        };
+        match &*self.bar.lock().unwrap() {
+            Some(pb) => pb.println(out),
+            None => {
+                let mut o = std::io::stdout().lock();
+                let _ = writeln!(o, "{out}");
+            }
+        }
+    }
+
+    /// Prints raw output (tables of `show`, `ls` lines) without timestamps.
+    pub fn raw(&self, text: &str) {
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{text}");
+    }
+}

@@ -1,0 +1,917 @@
+//! Executing nodes: compile (Jinja, execute mode), plan (glue-materialize), execute (an `Engine`), tests, and the
+//! scheduler that runs up to `--threads` nodes at once and skips the descendants of failures.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
+
+use glue_materialize::{Engine, Existing, Materialization, Model, ModelConfig, PlanFlags, Target, plan};
+use minijinja::Value as JValue;
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use crate::error::{CliError, Location};
+use crate::jinja::{Mode, NodeCtx, Relation, RenderError, Resolver};
+use crate::loader::{Manifest, node_value};
+use crate::node::{Attached, Node, ResourceType};
+use crate::report::{Reporter, dotted};
+
+/// A node's outcome, as `run_results.json` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Built.
+    Success,
+    /// Failed to build (or a test errored).
+    Error,
+    /// Not run because an upstream node failed.
+    Skipped,
+    /// Test passed.
+    Pass,
+    /// Test failed.
+    Fail,
+    /// Test warned.
+    Warn,
+}
+
+impl Status {
+    /// dbt's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Skipped => "skipped",
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+        }
+    }
+
+    /// Whether descendants may run.
+    pub fn ok(self) -> bool {
+        matches!(self, Self::Success | Self::Pass | Self::Warn)
+    }
+}
+
+/// One node's result.
+#[derive(Debug, Clone)]
+pub struct NodeResult {
+    /// Its id.
+    pub unique_id: String,
+    /// Status.
+    pub status: Status,
+    /// Message (error text, `OK`, `INSERT 4`…).
+    pub message: String,
+    /// Seconds.
+    pub execution_time: f64,
+    /// Compiled SQL.
+    pub compiled_code: Option<String>,
+    /// Test failures.
+    pub failures: Option<u64>,
+    /// Rows affected.
+    pub rows_affected: Option<u64>,
+    /// Relation built.
+    pub relation_name: Option<String>,
+    /// Start and end (RFC 3339).
+    pub timing: (String, String),
+    /// The worker that ran it.
+    pub thread_id: String,
+}
+
+/// Run-wide settings.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// `--full-refresh`.
+    pub full_refresh: bool,
+    /// Threads.
+    pub threads: usize,
+    /// `--empty`: models read no rows from refs and sources.
+    pub empty: bool,
+    /// Whether tests stop the run on failure (`--fail-fast`).
+    pub fail_fast: bool,
+    /// `--store-failures`.
+    pub store_failures: bool,
+}
+
+/// Everything a run needs.
+pub struct Invocation {
+    /// The project.
+    pub manifest: Manifest,
+    /// The planner's target.
+    pub target: Target,
+    /// The engine (none for compile-only commands on remote targets).
+    pub engine: Option<Arc<dyn Engine>>,
+    /// Settings.
+    pub settings: RunSettings,
+    /// Output.
+    pub reporter: Arc<Reporter>,
+    /// `target/` directory.
+    pub target_dir: PathBuf,
+    /// Compiled SQL per node (filled as nodes compile).
+    pub compiled: Mutex<HashMap<String, String>>,
+    /// The resolver installed in the Jinja state.
+    pub resolver: Arc<ManifestResolver>,
+}
+
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation").field("manifest", &self.manifest).finish()
+    }
+}
+
+/// Resolves `ref` / `source` to relations of the manifest (ephemeral models become CTE names).
+#[derive(Debug, Clone)]
+pub struct ManifestResolver {
+    by_name: HashMap<(String, String), (String, String, Option<String>, String)>,
+    any: HashMap<String, (String, String, Option<String>, String)>,
+    sources: HashMap<(String, String), (String, String, Option<String>)>,
+    root: String,
+    /// Unit test fixtures: ref/source name → rendered subquery.
+    pub overrides: HashMap<String, String>,
+    /// `--empty`.
+    pub empty: bool,
+}
+
+impl ManifestResolver {
+    /// From a manifest.
+    pub fn new(m: &Manifest, empty: bool) -> Self {
+        let mut by_name = HashMap::new();
+        let mut any = HashMap::new();
+        let mut sources = HashMap::new();
+        for n in m.nodes.values() {
+            if n.resource_type.builds_relation() {
+                let v = (
+                    n.schema.clone(),
+                    n.alias.clone(),
+                    n.database.clone(),
+                    n.materialized().to_string(),
+                );
+                by_name.insert((n.package.clone(), n.name.clone()), v.clone());
+                any.entry(n.name.clone()).or_insert(v);
+            }
+            if let Some(s) = &n.source {
+                sources.insert(
+                    (s.source_name.clone(), n.name.clone()),
+                    (n.schema.clone(), n.alias.clone(), n.database.clone()),
+                );
+            }
+        }
+        Self {
+            by_name,
+            any,
+            sources,
+            root: m.project.name.clone(),
+            overrides: HashMap::new(),
+            empty,
+        }
+    }
+
+    fn emptied(&self, mut r: Relation) -> Relation {
+        if self.empty && r.cte.is_none() {
+            r.rendered = Some(format!(
+                "(select * from {} where false limit 0) _dbt_empty",
+                r.render_sql()
+            ));
+        }
+        r
+    }
+}
+
+impl Resolver for ManifestResolver {
+    fn resolve_ref(&self, from: &str, package: Option<&str>, name: &str) -> Result<Relation, String> {
+        if let Some(sub) = self.overrides.get(&format!("ref:{name}")) {
+            let mut r = Relation::new("", name);
+            r.rendered = Some(sub.clone());
+            return Ok(r);
+        }
+        let found = match package {
+            Some(p) => self.by_name.get(&(p.to_string(), name.to_string())),
+            None => self
+                .by_name
+                .get(&(from.to_string(), name.to_string()))
+                .or_else(|| self.by_name.get(&(self.root.clone(), name.to_string())))
+                .or_else(|| self.any.get(name)),
+        };
+        let (schema, alias, db, mat) =
+            found.ok_or_else(|| format!("ref('{name}'): no such model, seed or snapshot"))?;
+        let mut r = Relation::new(schema.clone(), alias.clone());
+        r.database = db.clone();
+        if mat == "ephemeral" {
+            r.cte = Some(format!("__dbt__cte__{name}"));
+        }
+        r.kind = Some(if mat == "view" { "view" } else { "table" }.into());
+        Ok(self.emptied(r))
+    }
+
+    fn resolve_source(&self, source: &str, table: &str) -> Result<Relation, String> {
+        if let Some(sub) = self.overrides.get(&format!("source:{source}.{table}")) {
+            let mut r = Relation::new("", table);
+            r.rendered = Some(sub.clone());
+            return Ok(r);
+        }
+        let (schema, ident, db) = self
+            .sources
+            .get(&(source.to_string(), table.to_string()))
+            .ok_or_else(|| format!("source('{source}', '{table}'): no such source table"))?;
+        let mut r = Relation::new(schema.clone(), ident.clone());
+        r.database = db.clone();
+        Ok(self.emptied(r))
+    }
+}
+
+static WITH: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?is)^\s*with\s").unwrap());
+
+/// dbt's CTE injection: `with __dbt__cte__a as (...)` before the model's SQL (merged into its own `with`).
+pub fn inject_ctes(sql: &str, ctes: &[(String, String)]) -> String {
+    if ctes.is_empty() {
+        return sql.to_string();
+    }
+    let list = ctes
+        .iter()
+        .map(|(name, body)| format!("{name} as (\n{body}\n)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match WITH.find(sql) {
+        Some(m) => format!("with {list}, {}", &sql[m.end()..]),
+        None => format!("with {list}\n{sql}"),
+    }
+}
+
+fn rfc3339_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn jinja_error(node: &Node, e: RenderError) -> CliError {
+    let file = e
+        .file
+        .clone()
+        .filter(|f| !f.starts_with('<'))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| node.file.clone());
+    let line = if file == node.file {
+        e.line.map(|l| l + node.line - 1)
+    } else {
+        e.line
+    };
+    CliError::Jinja {
+        at: Location { file, line },
+        what: format!("{} `{}`", node.resource_type.as_str(), node.name),
+        message: e.message,
+    }
+}
+
+/// What compiling a node produced.
+pub struct Compiled {
+    /// The SQL.
+    pub sql: String,
+    /// Config after execute-mode rendering (hooks rendered).
+    pub config: Map<String, Value>,
+}
+
+impl Invocation {
+    fn node(&self, id: &str) -> &Node {
+        &self.manifest.nodes[id]
+    }
+
+    /// The node context for execute-mode rendering.
+    pub fn ctx(&self, node: &Node, is_incremental: bool) -> Arc<NodeCtx> {
+        NodeCtx::new(
+            self.manifest.shared.clone(),
+            Mode::Execute,
+            node.package.clone(),
+            node_value(node),
+            Some({
+                let mut r = Relation::new(node.schema.clone(), node.alias.clone());
+                r.database = node.database.clone();
+                if let Some(Value::String(fixture)) = node.config.get("__unit_this") {
+                    r.rendered = Some(fixture.clone());
+                }
+                r
+            }),
+            node.config.clone(),
+            is_incremental,
+        )
+    }
+
+    /// Compiles a model, snapshot or singular test (execute mode) with its ephemeral CTEs. Call on a blocking thread.
+    pub fn compile(&self, node: &Node, is_incremental: bool) -> Result<Compiled, CliError> {
+        self.compile_with(node, is_incremental, None)
+    }
+
+    /// [`Invocation::compile`] with a resolver for this node only (unit test fixtures).
+    pub fn compile_with(
+        &self,
+        node: &Node,
+        is_incremental: bool,
+        resolver: Option<Arc<dyn Resolver>>,
+    ) -> Result<Compiled, CliError> {
+        let ctx = self.ctx(node, is_incremental);
+        if let Some(r) = resolver {
+            let _ = ctx.resolver_override.set(r);
+        }
+        let sql = self
+            .manifest
+            .jinja
+            .render(&node.file.display().to_string(), &node.raw_code, &ctx)
+            .map_err(|e| jinja_error(node, e))?;
+        let mut ctes = Vec::new();
+        let mut seen = BTreeSet::new();
+        self.ephemeral_ctes(node, &mut ctes, &mut seen)?;
+        let mut config = node.config.clone();
+        for hook in ["pre-hook", "post-hook"] {
+            if let Some(v) = config.get(hook).cloned() {
+                let list = match v {
+                    Value::Array(a) => a,
+                    other => vec![other],
+                };
+                let mut out = Vec::new();
+                for h in list {
+                    let text = match &h {
+                        Value::String(s) => s.clone(),
+                        Value::Object(m) => m.get("sql").and_then(Value::as_str).unwrap_or("").to_string(),
+                        _ => continue,
+                    };
+                    let r = self
+                        .manifest
+                        .jinja
+                        .render(&format!("{} ({hook})", node.file.display()), &text, &ctx)
+                        .map_err(|e| jinja_error(node, e))?;
+                    out.push(Value::String(r));
+                }
+                config.insert(hook.into(), Value::Array(out));
+            }
+        }
+        let sql = inject_ctes(&sql, &ctes);
+        self.compiled
+            .lock()
+            .unwrap()
+            .insert(node.unique_id.clone(), sql.clone());
+        Ok(Compiled { sql, config })
+    }
+
+    fn ephemeral_ctes(
+        &self,
+        node: &Node,
+        out: &mut Vec<(String, String)>,
+        seen: &mut BTreeSet<String>,
+    ) -> Result<(), CliError> {
+        for d in &node.depends_on {
+            let Some(dep) = self.manifest.nodes.get(d) else {
+                continue;
+            };
+            if dep.resource_type != ResourceType::Model || dep.materialized() != "ephemeral" || !seen.insert(d.clone())
+            {
+                continue;
+            }
+            self.ephemeral_ctes(dep, out, seen)?;
+            let ctx = self.ctx(dep, false);
+            let sql = self
+                .manifest
+                .jinja
+                .render(&dep.file.display().to_string(), &dep.raw_code, &ctx)
+                .map_err(|e| jinja_error(dep, e))?;
+            out.push((format!("__dbt__cte__{}", dep.name), sql.trim().to_string()));
+        }
+        Ok(())
+    }
+
+    async fn existing(&self, engine: &Arc<dyn Engine>, node: &Node) -> Result<Existing, CliError> {
+        let list = engine
+            .list_relations(&node.schema)
+            .await
+            .map_err(|e| CliError::Engine {
+                context: format!("listing schema {}", node.schema),
+                message: e.to_string(),
+            })?;
+        Ok(list
+            .into_iter()
+            .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
+            .map(|r| r.existing)
+            .unwrap_or(Existing::Absent))
+    }
+
+    fn write_target_file(&self, kind: &str, node: &Node, text: &str) {
+        let p = self.target_dir.join(kind).join(&node.package).join(&node.file);
+        let p = if node.resource_type == ResourceType::Test && node.test.is_some() {
+            p.with_file_name(format!("{}.sql", node.name))
+        } else if node.resource_type == ResourceType::Snapshot {
+            p.with_file_name(format!("{}.sql", node.name))
+        } else {
+            p
+        };
+        if let Some(d) = p.parent() {
+            let _ = std::fs::create_dir_all(d);
+        }
+        let _ = std::fs::write(p, text);
+    }
+
+    fn full_refresh_for(&self, node: &Node) -> bool {
+        match node.config.get("full_refresh") {
+            Some(Value::Bool(b)) => *b,
+            _ => self.settings.full_refresh,
+        }
+    }
+
+    /// Compiles a node on a blocking thread (Jinja may run queries).
+    async fn compile_blocking(self: &Arc<Self>, id: &str, is_incremental: bool) -> Result<Compiled, CliError> {
+        let me = self.clone();
+        let id = id.to_string();
+        tokio::task::spawn_blocking(move || {
+            let node = me.node(&id).clone();
+            me.compile(&node, is_incremental)
+        })
+        .await
+        .map_err(|e| CliError::Engine {
+            context: "compiling".into(),
+            message: e.to_string(),
+        })?
+    }
+
+    /// Builds a model, seed or snapshot.
+    async fn build(self: &Arc<Self>, id: &str) -> Result<(String, Option<u64>, Option<String>), CliError> {
+        let node = self.node(id).clone();
+        let engine = self.engine.clone().ok_or_else(|| CliError::Engine {
+            context: format!("{} `{}`", node.resource_type.as_str(), node.name),
+            message: "no engine is configured for this target".into(),
+        })?;
+        if node.language == "python" {
+            return Err(CliError::project(
+                &node.file,
+                None,
+                format!(
+                    "model `{}` is a Python model; the embedded engine runs SQL only (run it on a Glue session target)",
+                    node.name
+                ),
+            ));
+        }
+        let existing = self.existing(&engine, &node).await?;
+        let full_refresh = self.full_refresh_for(&node);
+        let is_incremental =
+            node.materialized() == "incremental" && matches!(existing, Existing::Table(_)) && !full_refresh;
+        let compiled = match node.resource_type {
+            ResourceType::Seed => Compiled {
+                sql: String::new(),
+                config: node.config.clone(),
+            },
+            _ => self.compile_blocking(id, is_incremental).await?,
+        };
+        if node.resource_type != ResourceType::Seed {
+            self.write_target_file("compiled", &node, &compiled.sql);
+        }
+        let mut config = compiled.config;
+        if node.resource_type == ResourceType::Seed {
+            config.insert("materialized".into(), Value::String("seed".into()));
+        }
+        if node.resource_type == ResourceType::Snapshot {
+            config.insert("materialized".into(), Value::String("snapshot".into()));
+        }
+        let model_ref = glue_materialize::ModelRef {
+            name: node.name.clone(),
+            path: Some(node.file.display().to_string()),
+        };
+        let cfg = ModelConfig::from_json_for(&model_ref, &Value::Object(config))
+            .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+        let mut model = Model::new(node.name.clone(), node.schema.clone(), compiled.sql.clone(), cfg);
+        model.alias = node.alias.clone();
+        model.path = Some(node.file.display().to_string());
+        model.description = (!node.description.is_empty()).then(|| node.description.clone());
+        model.columns = node
+            .columns
+            .iter()
+            .map(|c| glue_materialize::ColumnDoc {
+                name: c.name.clone(),
+                description: (!c.description.is_empty()).then(|| c.description.clone()),
+            })
+            .collect();
+        model.seed_path = node.seed_path.as_ref().map(|p| p.display().to_string());
+        let flags = PlanFlags {
+            full_refresh,
+            invocation_id: self.manifest.shared.invocation_id.clone(),
+        };
+        let p = plan(&model, &existing, &self.target, &flags)
+            .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+        for w in &p.warnings {
+            self.reporter.warn(&format!("{}: {w}", node.name));
+        }
+        let rendered = render_plan_text(&p);
+        self.write_target_file("run", &node, &rendered);
+        engine.capabilities().check(&p).map_err(|e| CliError::Engine {
+            context: format!("{} `{}`", node.resource_type.as_str(), node.name),
+            message: e.to_string(),
+        })?;
+        let outcome = engine.execute(&p).await.map_err(|e| CliError::Engine {
+            context: format!(
+                "{} `{}` ({})",
+                node.resource_type.as_str(),
+                node.name,
+                node.file.display()
+            ),
+            message: e.to_string(),
+        })?;
+        let msg = match node.resource_type {
+            ResourceType::Seed => match outcome.rows_affected {
+                Some(n) => format!("INSERT {n}"),
+                None => "OK".into(),
+            },
+            _ => "OK".into(),
+        };
+        Ok((msg, outcome.rows_affected, Some(compiled.sql)))
+    }
+
+    /// The SQL of a data test (before the failure-count wrapper).
+    pub fn test_sql(&self, node: &Node) -> Result<String, CliError> {
+        let Some(t) = &node.test else {
+            return Ok(self.compile(node, false)?.sql);
+        };
+        let ctx = self.ctx(node, false);
+        let jinja = &self.manifest.jinja;
+        let resolver = self
+            .manifest
+            .shared
+            .resolver
+            .read()
+            .unwrap()
+            .clone()
+            .ok_or_else(|| CliError::Engine {
+                context: "tests".into(),
+                message: "the project is not resolved".into(),
+            })?;
+        let relation = match &t.attached {
+            Attached::Ref(p, m) => resolver.resolve_ref(&node.package, p.as_deref(), m),
+            Attached::Source(s, tb) => resolver.resolve_source(s, tb),
+        }
+        .map_err(|m| CliError::project(&node.file, Some(node.line), m))?;
+        let model = jinja
+            .call_macro("get_where_subquery", vec![relation.into_value()], BTreeMap::new(), &ctx)
+            .map_err(|e| jinja_error(node, e))?;
+        let mut kwargs = BTreeMap::new();
+        kwargs.insert("model".to_string(), model);
+        static REF_ARG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*(ref|source)\s*\(.*\)\s*$").unwrap());
+        for (k, v) in &t.kwargs {
+            let val = match v {
+                Value::String(s) if REF_ARG.is_match(s) => jinja.eval(s, &ctx).map_err(|e| jinja_error(node, e))?,
+                other => JValue::from_serialize(other),
+            };
+            kwargs.insert(k.clone(), val);
+        }
+        let macro_name = format!("test_{}", t.name);
+        let out = match &t.namespace {
+            Some(ns) => {
+                let tmpl = jinja.macros().in_package(ns, &macro_name).ok_or_else(|| {
+                    CliError::project(
+                        &node.file,
+                        Some(node.line),
+                        format!("no test `{}` in package `{ns}`", t.name),
+                    )
+                })?;
+                let _ = tmpl;
+                jinja.call_macro(&macro_name, vec![], kwargs, &ctx)
+            }
+            None => jinja.call_macro(&macro_name, vec![], kwargs, &ctx),
+        }
+        .map_err(|e| jinja_error(node, e))?;
+        Ok(out.to_string())
+    }
+
+    fn test_wrapper(&self, node: &Node, main_sql: &str) -> Result<String, CliError> {
+        let ctx = self.ctx(node, false);
+        let s = |k: &str, d: &str| -> String {
+            node.config
+                .get(k)
+                .and_then(|v| v.as_str().map(str::to_string).or_else(|| Some(v.to_string())))
+                .unwrap_or_else(|| d.to_string())
+        };
+        let limit = node
+            .config
+            .get("limit")
+            .filter(|v| !v.is_null())
+            .map(JValue::from_serialize)
+            .unwrap_or(JValue::from(()));
+        self.manifest
+            .jinja
+            .call_macro(
+                "get_test_sql",
+                vec![
+                    JValue::from(main_sql),
+                    JValue::from(s("fail_calc", "count(*)")),
+                    JValue::from(s("warn_if", "!= 0")),
+                    JValue::from(s("error_if", "!= 0")),
+                    limit,
+                ],
+                BTreeMap::new(),
+                &ctx,
+            )
+            .map(|v| v.to_string())
+            .map_err(|e| jinja_error(node, e))
+    }
+
+    /// Runs a data test: (status, failures, message, compiled SQL).
+    async fn test(self: &Arc<Self>, id: &str) -> Result<(Status, u64, String, String), CliError> {
+        let node = self.node(id).clone();
+        let engine = self.engine.clone().ok_or_else(|| CliError::Engine {
+            context: format!("test `{}`", node.name),
+            message: "no engine is configured for this target".into(),
+        })?;
+        let me = self.clone();
+        let id2 = id.to_string();
+        let (main_sql, wrapped) = tokio::task::spawn_blocking(move || {
+            let node = me.node(&id2).clone();
+            let main = me.test_sql(&node)?;
+            let wrapped = me.test_wrapper(&node, &main)?;
+            Ok::<_, CliError>((main, wrapped))
+        })
+        .await
+        .map_err(|e| CliError::Engine {
+            context: "test".into(),
+            message: e.to_string(),
+        })??;
+        self.compiled
+            .lock()
+            .unwrap()
+            .insert(node.unique_id.clone(), main_sql.clone());
+        self.write_target_file("compiled", &node, &main_sql);
+        self.write_target_file("run", &node, &wrapped);
+        let batches = engine.query(&wrapped).await.map_err(|e| CliError::Engine {
+            context: format!("test `{}` ({})", node.name, node.file.display()),
+            message: e.to_string(),
+        })?;
+        let table = crate::jinja::objects::Table::from_batches(&batches);
+        let first = JValue::from_object(table).get_item_by_index(0).unwrap_or_default();
+        let num = |i: usize| -> u64 {
+            let v = first.get_item_by_index(i).unwrap_or_default();
+            v.as_i64()
+                .map(|n| n as u64)
+                .or_else(|| v.to_string().parse::<f64>().ok().map(|f| f as u64))
+                .unwrap_or(0)
+        };
+        let truth = |i: usize| first.get_item_by_index(i).map(|v| v.is_true()).unwrap_or(false);
+        let failures = num(0);
+        let (should_warn, should_error) = (truth(1), truth(2));
+        let severity = node
+            .config
+            .get("severity")
+            .and_then(Value::as_str)
+            .unwrap_or("error")
+            .to_ascii_lowercase();
+        let store = match node.config.get("store_failures") {
+            Some(Value::Bool(b)) => *b,
+            _ => self.settings.store_failures,
+        };
+        if store {
+            self.store_failures(&engine, &node, &main_sql).await?;
+        }
+        let status = if severity == "error" && should_error {
+            Status::Fail
+        } else if should_warn {
+            Status::Warn
+        } else {
+            Status::Pass
+        };
+        let msg = match status {
+            Status::Pass => "PASS".to_string(),
+            _ => format!(
+                "Got {failures} result{}, configured to {} if {}",
+                if failures == 1 { "" } else { "s" },
+                if status == Status::Fail { "fail" } else { "warn" },
+                node.config
+                    .get(if status == Status::Fail { "error_if" } else { "warn_if" })
+                    .and_then(Value::as_str)
+                    .unwrap_or("!= 0")
+            ),
+        };
+        Ok((status, failures, msg, main_sql))
+    }
+
+    async fn store_failures(&self, engine: &Arc<dyn Engine>, node: &Node, sql: &str) -> Result<(), CliError> {
+        let mut cfg = Map::new();
+        cfg.insert("materialized".into(), Value::String("table".into()));
+        let cfg = ModelConfig::from_json(&Value::Object(cfg)).map_err(|e| CliError::Engine {
+            context: "store_failures".into(),
+            message: e.to_string(),
+        })?;
+        let mut model = Model::new(node.name.clone(), node.schema.clone(), sql.to_string(), cfg);
+        model.alias = node
+            .config
+            .get("alias")
+            .and_then(Value::as_str)
+            .unwrap_or(&node.name)
+            .to_string();
+        let existing = engine
+            .list_relations(&node.schema)
+            .await
+            .ok()
+            .and_then(|l| {
+                l.into_iter()
+                    .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&model.alias))
+            })
+            .map(|r| r.existing)
+            .unwrap_or(Existing::Absent);
+        let flags = PlanFlags {
+            full_refresh: true,
+            invocation_id: self.manifest.shared.invocation_id.clone(),
+        };
+        let p = plan(&model, &existing, &self.target, &flags)
+            .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+        engine.execute(&p).await.map_err(|e| CliError::Engine {
+            context: format!("storing failures of test `{}`", node.name),
+            message: e.to_string(),
+        })?;
+        Ok(())
+    }
+
+    /// Runs one node and reports it.
+    pub async fn run_one(self: &Arc<Self>, id: &str, index: usize, total: usize) -> NodeResult {
+        let node = self.node(id).clone();
+        let started = rfc3339_now();
+        let t0 = Instant::now();
+        let desc = describe(&node);
+        self.reporter.line(
+            "NodeStart",
+            &dotted(&format!("{index} of {total} START {desc}"), "[RUN]"),
+        );
+        let (status, message, failures, rows, compiled) = match node.resource_type {
+            ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => match self.build(id).await {
+                Ok((msg, rows, sql)) => (Status::Success, msg, None, rows, sql),
+                Err(e) => (Status::Error, e.to_string(), None, None, None),
+            },
+            ResourceType::Test => match self.test(id).await {
+                Ok((s, f, m, sql)) => (s, m, Some(f), None, Some(sql)),
+                Err(e) => (Status::Error, e.to_string(), None, None, None),
+            },
+            ResourceType::UnitTest => match crate::unit::run(self, id).await {
+                Ok((s, m, sql)) => (s, m, None, None, Some(sql)),
+                Err(e) => (Status::Error, e.to_string(), None, None, None),
+            },
+            ResourceType::Source => (Status::Success, "OK".into(), None, None, None),
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        let tag = match status {
+            Status::Success => format!("[{} in {secs:.2}s]", message.lines().next().unwrap_or("OK")),
+            Status::Pass => format!("[PASS in {secs:.2}s]"),
+            Status::Warn => format!("[WARN {} in {secs:.2}s]", failures.unwrap_or(0)),
+            Status::Fail => format!("[FAIL {} in {secs:.2}s]", failures.unwrap_or(0)),
+            Status::Error => format!("[ERROR in {secs:.2}s]"),
+            Status::Skipped => "[SKIP]".into(),
+        };
+        let verb = match (status, node.resource_type) {
+            (Status::Success, ResourceType::Seed) => format!("OK loaded {desc}"),
+            (Status::Success, ResourceType::Snapshot) => format!("OK snapshotted {desc}"),
+            (Status::Success, _) => format!("OK created {desc}"),
+            (Status::Error, _) => format!("ERROR creating {desc}"),
+            (Status::Pass, _) => format!("PASS {}", node.name),
+            (Status::Warn, _) => format!("WARN {} {}", failures.unwrap_or(0), node.name),
+            (Status::Fail, _) => format!("FAIL {} {}", failures.unwrap_or(0), node.name),
+            (Status::Skipped, _) => format!("SKIP {desc}"),
+        };
+        let level = if status.ok() { "info" } else { "error" };
+        self.reporter.event(
+            level,
+            "NodeFinished",
+            &dotted(&format!("{index} of {total} {verb}"), &tag),
+            serde_json::json!({"unique_id": id, "status": status.as_str(), "execution_time": secs}),
+        );
+        self.reporter.tick(&node.name);
+        NodeResult {
+            unique_id: id.to_string(),
+            status,
+            message,
+            execution_time: secs,
+            compiled_code: compiled,
+            failures,
+            rows_affected: rows,
+            relation_name: node.resource_type.builds_relation().then(|| node.relation_display()),
+            timing: (started, rfc3339_now()),
+            thread_id: format!("Thread-{}", index % self.settings.threads.max(1) + 1),
+        }
+    }
+
+    /// Runs `order` (topologically sorted ids) with up to `threads` at once; a failed node skips its descendants
+    /// within the selection (through `parents`).
+    pub async fn run_all(
+        self: &Arc<Self>,
+        order: Vec<String>,
+        parents: HashMap<String, Vec<String>>,
+    ) -> Vec<NodeResult> {
+        let total = order.len();
+        self.reporter.start_progress(total as u64);
+        let mut results: BTreeMap<String, NodeResult> = BTreeMap::new();
+        let mut pending: Vec<String> = order.clone();
+        let mut running = tokio::task::JoinSet::new();
+        let mut index = 0usize;
+        let mut done: HashMap<String, bool> = HashMap::new();
+        let mut stop = false;
+        loop {
+            // Start every ready node.
+            let mut i = 0;
+            while i < pending.len() && running.len() < self.settings.threads.max(1) {
+                let id = &pending[i];
+                let ps = parents.get(id).cloned().unwrap_or_default();
+                if ps.iter().any(|p| !done.contains_key(p)) {
+                    i += 1;
+                    continue;
+                }
+                let id = pending.remove(i);
+                index += 1;
+                if stop || ps.iter().any(|p| done.get(p) == Some(&false)) {
+                    let node = self.node(&id);
+                    let desc = describe(node);
+                    self.reporter.line(
+                        "NodeSkipped",
+                        &dotted(&format!("{index} of {total} SKIP {desc}"), "[SKIP]"),
+                    );
+                    self.reporter.tick(&node.name);
+                    let now = rfc3339_now();
+                    done.insert(id.clone(), false);
+                    results.insert(
+                        id.clone(),
+                        NodeResult {
+                            unique_id: id.clone(),
+                            status: Status::Skipped,
+                            message: "skipped: an upstream node failed".into(),
+                            execution_time: 0.0,
+                            compiled_code: None,
+                            failures: None,
+                            rows_affected: None,
+                            relation_name: None,
+                            timing: (now.clone(), now),
+                            thread_id: "main".into(),
+                        },
+                    );
+                    i = 0;
+                    continue;
+                }
+                let me = self.clone();
+                let n = index;
+                running.spawn(async move { me.run_one(&id, n, total).await });
+            }
+            let Some(r) = running.join_next().await else { break };
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    self.reporter.error(&format!("a worker failed: {e}"));
+                    continue;
+                }
+            };
+            let ok = r.status.ok();
+            if !ok && self.settings.fail_fast {
+                stop = true;
+            }
+            done.insert(r.unique_id.clone(), ok);
+            results.insert(r.unique_id.clone(), r);
+        }
+        self.reporter.finish_progress();
+        order.into_iter().filter_map(|id| results.remove(&id)).collect()
+    }
+}
+
+/// dbt's description of a node in run lines: `sql view model schema.name`.
+pub fn describe(node: &Node) -> String {
+    match node.resource_type {
+        ResourceType::Model => format!("sql {} model {}", node.materialized(), node.relation_display()),
+        ResourceType::Seed => format!("seed file {}", node.relation_display()),
+        ResourceType::Snapshot => format!("snapshot {}", node.relation_display()),
+        ResourceType::Test => format!("test {}", node.name),
+        ResourceType::UnitTest => format!("unit_test {}", node.name),
+        ResourceType::Source => format!("source {}", node.name),
+    }
+}
+
+/// The plan as text: each step rendered to Spark SQL (or described, for non-SQL actions).
+pub fn render_plan_text(p: &glue_materialize::Plan) -> String {
+    let ctx = glue_materialize::RenderContext::default();
+    let mut out = String::new();
+    for (step, r) in p.steps.iter().zip(glue_materialize::render_plan(p, &ctx)) {
+        out.push_str(&format!("-- {step}\n"));
+        match r {
+            Ok(list) => {
+                for x in list {
+                    match x {
+                        glue_materialize::Rendered::Sql(s) => out.push_str(&format!("{s};\n")),
+                        glue_materialize::Rendered::Native { action, detail } => {
+                            out.push_str(&format!("-- [{action}]\n"));
+                            for l in detail.lines() {
+                                out.push_str(&format!("--   {l}\n"));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => out.push_str(&format!("-- (rendered by the engine at run time: {e})\n")),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Materialization of a node, typed (for summaries).
+pub fn materialization(node: &Node) -> Option<Materialization> {
+    Materialization::parse(node.materialized())
+}
+
+/// Writes a file under `target/`, creating directories.
+pub fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
+    }
+    std::fs::write(path, text).map_err(|e| CliError::io(path, e))
+}
