@@ -435,8 +435,14 @@ fn universe_select(m: &Manifest, dag: &Dag, sel: &SelectArgs, types: &[ResourceT
     Ok(chosen
         .into_iter()
         .filter(|id| m.nodes.get(id).is_some_and(|n| types.contains(&n.resource_type)))
-        .filter(|id| !(m.nodes[id].resource_type == ResourceType::Model && m.nodes[id].materialized() == "ephemeral"))
         .collect())
+}
+
+/// Ephemeral models are never run or compiled on their own (they are inlined as CTEs).
+fn without_ephemeral(m: &Manifest, ids: BTreeSet<String>) -> BTreeSet<String> {
+    ids.into_iter()
+        .filter(|id| !(m.nodes[id].resource_type == ResourceType::Model && m.nodes[id].materialized() == "ephemeral"))
+        .collect()
 }
 
 /// Which command ran (for run_results args and retry).
@@ -660,7 +666,7 @@ async fn run_nodes(
     let types = types_for(cmd_name);
     let selected = match only {
         Some(ids) => ids,
-        None => universe_select(&l.manifest, &dag, sel, &types)?,
+        None => without_ephemeral(&l.manifest, universe_select(&l.manifest, &dag, sel, &types)?),
     };
     let engine = open_engine(&l.profile)?;
     let settings = settings(run, &l.profile);

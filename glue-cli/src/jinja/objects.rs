@@ -179,7 +179,11 @@ fn cell(batch: &RecordBatch, col: usize, row: usize) -> Value {
 }
 
 fn arrow_cast_display(a: &dyn arrow_array::Array, row: usize) -> String {
-    let fmt = arrow_cast::display::ArrayFormatter::try_new(a, &arrow_cast::display::FormatOptions::default());
+    // Spark's rendering of dates and timestamps (`2024-01-01 09:00:00`), not ISO 8601's.
+    let opts = arrow_cast::display::FormatOptions::default()
+        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
+        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f"));
+    let fmt = arrow_cast::display::ArrayFormatter::try_new(a, &opts);
     match fmt {
         Ok(f) => f.value(row).to_string(),
         Err(_) => String::new(),

@@ -1,0 +1,106 @@
+//! Helpers: run the real `glue` binary in a project directory.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Output of one `glue` run.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs `glue <args>` with `--project-dir dir` appended where the command takes it.
+pub fn glue(dir: &Path, args: &[&str]) -> Out {
+    let out = Command::new(env!("CARGO_BIN_EXE_glue"))
+        .args(args)
+        .arg("--project-dir")
+        .arg(dir)
+        .env_remove("DBT_PROFILES_DIR")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run glue");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+/// Writes `files` (path, text) under a new temporary project, with a local-engine profile unless one is given.
+pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let has = |f: &str| files.iter().any(|(p, _)| *p == f);
+    if !has("dbt_project.yml") {
+        write(dir.path(), "dbt_project.yml", "name: proj\nprofile: proj\n");
+    }
+    if !has("profiles.yml") {
+        write(
+            dir.path(),
+            "profiles.yml",
+            "proj:\n  target: dev\n  outputs:\n    dev:\n      type: glue\n      engine: local\n      warehouse: wh\n      schema: s\n",
+        );
+    }
+    for (p, text) in files {
+        write(dir.path(), p, text);
+    }
+    dir
+}
+
+pub fn write(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for e in walk(from) {
+        let rel = e.strip_prefix(from).unwrap();
+        if rel.components().any(|c| c.as_os_str() == "target") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if e.is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+            std::fs::copy(&e, &dest).unwrap();
+        }
+    }
+}
+
+fn walk(p: &Path) -> Vec<PathBuf> {
+    let mut out = vec![p.to_path_buf()];
+    if p.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            out.extend(walk(&e.unwrap().path()));
+        }
+    }
+    out
+}
+
+/// `glue show --inline <sql> --output json` rows.
+pub fn rows(dir: &Path, sql: &str) -> Vec<serde_json::Value> {
+    let out = glue(
+        dir,
+        &["show", "--inline", sql, "--limit", "1000", "--output", "json", "-q"],
+    );
+    assert_eq!(out.code, 0, "show failed: {}", out.all());
+    let v: serde_json::Value =
+        serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+    v["show"].as_array().unwrap().clone()
+}
