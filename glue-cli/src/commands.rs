@@ -258,8 +258,8 @@ pub async fn plan(
                 name: node.name.clone(),
                 path: Some(node.file.display().to_string()),
             };
-            let cfg = ModelConfig::from_json_for(&r, &Value::Object(config))
-                .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+            let cfg =
+                ModelConfig::from_json_for(&r, &Value::Object(config)).map_err(|e| CliError::Plan(e.to_string()))?;
             let mut model = Model::new(node.name.clone(), node.schema.clone(), c.sql, cfg);
             model.alias = node.alias.clone();
             model.seed_path = node.seed_path.as_ref().map(|p| p.display().to_string());
@@ -267,8 +267,7 @@ pub async fn plan(
                 full_refresh: fr,
                 invocation_id: inv.manifest.shared.invocation_id.clone(),
             };
-            make_plan(&model, &existing, &inv.target, &flags)
-                .map_err(|e| CliError::project(&node.file, None, e.to_string()))
+            make_plan(&model, &existing, &inv.target, &flags).map_err(|e| CliError::Plan(e.to_string()))
         });
         match result {
             Ok(p) => {

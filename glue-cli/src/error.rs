@@ -79,6 +79,9 @@ pub enum CliError {
         /// What is wrong.
         message: String,
     },
+    /// A model's configuration or plan is invalid (the message names the file, model and field).
+    #[error("{0}")]
+    Plan(String),
     /// Command-line usage.
     #[error("{0}")]
     Usage(String),

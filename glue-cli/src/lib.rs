@@ -22,3 +22,8 @@ pub mod unit;
 pub mod yaml;
 
 pub use error::{CliError, Result};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

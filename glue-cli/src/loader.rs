@@ -122,7 +122,7 @@ pub const KNOWN_CONFIG_KEYS: &[&str] = &[
 ];
 
 /// Where `log()`, `print()` and Jinja warnings go.
-pub type LogSink = Arc<dyn Fn(crate::jinja::LogLevel, &str) + Send + Sync>;
+pub type LogSink = crate::jinja::LogFn;
 
 /// Options of the load.
 #[derive(Clone)]
@@ -217,16 +217,19 @@ fn columns_of(
     Ok(cols)
 }
 
+type SourceTable = (PathBuf, usize, String, Map<String, Value>, Map<String, Value>);
+
 /// Everything the YAML files declare.
 #[derive(Default)]
 struct Properties {
     patches: HashMap<(ResourceType, String, String), Patch>,
-    sources: Vec<(PathBuf, usize, String, Map<String, Value>, Map<String, Value>)>,
+    /// (file, line, package, the source entry, the table entry).
+    sources: Vec<SourceTable>,
     yaml_snapshots: Vec<(PathBuf, usize, Map<String, Value>)>,
     unit_tests: Vec<(PathBuf, usize, Map<String, Value>)>,
 }
 
-fn read_properties(pkg: &Project, props: &mut Properties) -> Result<()> {
+fn read_properties(project_root: &Path, pkg: &Project, props: &mut Properties) -> Result<()> {
     let dirs: Vec<String> = pkg
         .model_paths
         .iter()
@@ -239,12 +242,7 @@ fn read_properties(pkg: &Project, props: &mut Properties) -> Result<()> {
         .collect();
     for f in files_under(&pkg.root, &dirs, &["yml", "yaml"]) {
         let text = read(&f)?;
-        let relf = rel(&pkg.root, &f);
-        let shown = if pkg.root.join("dbt_project.yml").exists() && pkg.name.is_empty() {
-            relf.clone()
-        } else {
-            relf.clone()
-        };
+        let shown = rel(project_root, &f);
         let v = yaml::parse(&shown, &text)?;
         let Value::Object(m) = v else { continue };
         let mut cursor = 0;
@@ -451,14 +449,13 @@ fn string_config(cfg: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
-struct Loader<'a> {
-    root: &'a Project,
+struct Loader {
     jinja: Arc<Jinja>,
     shared: Arc<Shared>,
     warnings: Vec<String>,
 }
 
-impl Loader<'_> {
+impl Loader {
     fn jinja_err(&self, node: &Node, e: crate::jinja::RenderError) -> CliError {
         let file = e
             .file
@@ -563,11 +560,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         let mut generic_dirs: Vec<String> = p.test_paths.iter().map(|t| format!("{t}/generic")).collect();
         generic_dirs.extend(p.macro_paths.iter().cloned());
         for f in files_under(&p.root, &generic_dirs, &["sql", "jinja"]) {
-            let shown = if p.name == project.name {
-                rel(&project.root, &f)
-            } else {
-                rel(&project.root, &f)
-            };
+            let shown = rel(&project.root, &f);
             macro_files.push(MacroFile {
                 package: p.name.clone(),
                 name: shown.display().to_string(),
@@ -600,7 +593,6 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         log: opts.log.clone(),
     });
     let mut loader = Loader {
-        root: &project,
         jinja: jinja.clone(),
         shared: shared.clone(),
         warnings: Vec::new(),
@@ -608,7 +600,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
 
     let mut props = Properties::default();
     for p in &all {
-        read_properties(p, &mut props)?;
+        read_properties(&project.root, p, &mut props)?;
     }
 
     let mut nodes: Vec<Node> = Vec::new();
@@ -862,6 +854,25 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
             n.checksum = checksum(&n.raw_code);
         }
         warn_unknown_keys(&n, &n.config, &mut loader.warnings);
+        if n.resource_type.builds_relation() && n.enabled() {
+            // Every key of the reference is checked now, so `compile` and `plan` report bad values too.
+            let mut cfg = n.config.clone();
+            match n.resource_type {
+                ResourceType::Seed => {
+                    cfg.insert("materialized".into(), Value::String("seed".into()));
+                }
+                ResourceType::Snapshot => {
+                    cfg.insert("materialized".into(), Value::String("snapshot".into()));
+                }
+                _ => {}
+            }
+            let r = glue_materialize::ModelRef {
+                name: n.name.clone(),
+                path: Some(n.file.display().to_string()),
+            };
+            glue_materialize::ModelConfig::from_json_for(&r, &Value::Object(cfg))
+                .map_err(|e| CliError::Plan(e.to_string()))?;
+        }
         finished.push(n);
     }
     for ((rt, pkg, name), patch) in props.patches {
@@ -1082,7 +1093,7 @@ fn generic_test(
     attached: Attached,
     column: Option<String>,
     t: &Value,
-    loader: &mut Loader<'_>,
+    loader: &mut Loader,
 ) -> Result<Node> {
     let (test_name, mut args) = match t {
         Value::String(s) => (s.clone(), Map::new()),

@@ -326,8 +326,7 @@ pub fn tree_layers(tree: &Value, fqn: &[String]) -> Vec<Map<String, Value>> {
     let mut out = Vec::new();
     let mut level = tree;
     let mut depth = 0;
-    loop {
-        let Value::Object(m) = level else { break };
+    while let Value::Object(m) = level {
         let next = fqn.get(depth);
         let mut layer = Map::new();
         for (k, v) in m {

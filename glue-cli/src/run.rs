@@ -119,11 +119,14 @@ impl std::fmt::Debug for Invocation {
     }
 }
 
+/// (schema, alias, database, materialized) of a node that builds a relation.
+type Built = (String, String, Option<String>, String);
+
 /// Resolves `ref` / `source` to relations of the manifest (ephemeral models become CTE names).
 #[derive(Debug, Clone)]
 pub struct ManifestResolver {
-    by_name: HashMap<(String, String), (String, String, Option<String>, String)>,
-    any: HashMap<String, (String, String, Option<String>, String)>,
+    by_name: HashMap<(String, String), Built>,
+    any: HashMap<String, Built>,
     sources: HashMap<(String, String), (String, String, Option<String>)>,
     root: String,
     /// Unit test fixtures: ref/source name → rendered subquery.
@@ -392,9 +395,9 @@ impl Invocation {
 
     fn write_target_file(&self, kind: &str, node: &Node, text: &str) {
         let p = self.target_dir.join(kind).join(&node.package).join(&node.file);
-        let p = if node.resource_type == ResourceType::Test && node.test.is_some() {
-            p.with_file_name(format!("{}.sql", node.name))
-        } else if node.resource_type == ResourceType::Snapshot {
+        let p = if (node.resource_type == ResourceType::Test && node.test.is_some())
+            || node.resource_type == ResourceType::Snapshot
+        {
             p.with_file_name(format!("{}.sql", node.name))
         } else {
             p
@@ -470,7 +473,7 @@ impl Invocation {
             path: Some(node.file.display().to_string()),
         };
         let cfg = ModelConfig::from_json_for(&model_ref, &Value::Object(config))
-            .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+            .map_err(|e| CliError::Plan(e.to_string()))?;
         let mut model = Model::new(node.name.clone(), node.schema.clone(), compiled.sql.clone(), cfg);
         model.alias = node.alias.clone();
         model.path = Some(node.file.display().to_string());
@@ -488,8 +491,7 @@ impl Invocation {
             full_refresh,
             invocation_id: self.manifest.shared.invocation_id.clone(),
         };
-        let p = plan(&model, &existing, &self.target, &flags)
-            .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+        let p = plan(&model, &existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
         for w in &p.warnings {
             self.reporter.warn(&format!("{}: {w}", node.name));
         }
@@ -710,8 +712,7 @@ impl Invocation {
             full_refresh: true,
             invocation_id: self.manifest.shared.invocation_id.clone(),
         };
-        let p = plan(&model, &existing, &self.target, &flags)
-            .map_err(|e| CliError::project(&node.file, None, e.to_string()))?;
+        let p = plan(&model, &existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
         engine.execute(&p).await.map_err(|e| CliError::Engine {
             context: format!("storing failures of test `{}`", node.name),
             message: e.to_string(),

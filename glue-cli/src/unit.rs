@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
-use glue_materialize::Engine;
 use regex::Regex;
 use serde_json::{Map, Value};
 

@@ -48,7 +48,9 @@ fn is_reserved(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
     ALL_KEYWORDS.binary_search(&upper.as_str()).is_ok_and(|i| {
         let k = ALL_KEYWORDS_INDEX[i];
-        RESERVED_FOR_TABLE_ALIAS.contains(&k) || RESERVED_FOR_COLUMN_ALIAS.contains(&k) || RESERVED_FOR_IDENTIFIER.contains(&k)
+        RESERVED_FOR_TABLE_ALIAS.contains(&k)
+            || RESERVED_FOR_COLUMN_ALIAS.contains(&k)
+            || RESERVED_FOR_IDENTIFIER.contains(&k)
     })
 }
 

@@ -64,8 +64,11 @@ pub struct Shared {
     /// The runtime used to block on engine calls from Jinja (rendering runs on blocking threads).
     pub handle: Option<tokio::runtime::Handle>,
     /// Where `log`, `print` and warnings go.
-    pub log: Arc<dyn Fn(LogLevel, &str) + Send + Sync>,
+    pub log: LogFn,
 }
+
+/// A sink for `log()`, `print()` and warnings.
+pub type LogFn = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

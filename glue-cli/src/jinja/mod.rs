@@ -13,7 +13,7 @@ use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
 use regex::Regex;
 
 pub use context::env_var as context_env_var;
-pub use context::{LogLevel, Mode, NodeCtx, Resolver, Shared};
+pub use context::{LogFn, LogLevel, Mode, NodeCtx, Resolver, Shared};
 pub use modules::md5_hex;
 pub use objects::Relation;
 
