@@ -2,7 +2,8 @@
 # The whole test suite of glue-rs: the Rust tests, then the checks against Spark itself (Spark 3.5 as Glue 5 runs it,
 # with Iceberg's SQL extensions, ANSI mode off): every golden statement must parse with Spark's parser, the quoting
 # corpus must round-trip through Spark unchanged, and every query of the semantics corpus must give the embedded
-# engine's answer or its clear "unsupported" error. Needs Java 17 and Python 3 with pip.
+# engine's answer or its clear "unsupported" error. Then dbt's own adapter test scenarios (fixtures read from the pip
+# package dbt-tests-adapter) run through the `glue` binary. Needs Java 17 and Python 3 with pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,4 +32,11 @@ echo "== Spark semantics corpus: the embedded engine against Spark"
 "$venv/bin/python" tools/spark/semantics.py gen "$work/queries.jsonl"
 cargo run --quiet --locked -p glue-local --example run_queries -- "$work/queries.jsonl" "$work/engine.jsonl"
 TZ=UTC "$venv/bin/python" tools/spark/semantics.py compare "$work/queries.jsonl" "$work/engine.jsonl"
+echo "== dbt's adapter test scenarios (pip dbt-tests-adapter) through glue on the embedded engine"
+dbt_venv="${GLUE_RS_DBT_VENV:-$HOME/.cache/glue-rs/dbt111}"
+[ -x "$dbt_venv/bin/python" ] || python3 -m venv "$dbt_venv"
+"$dbt_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/dbt/requirements.txt
+cargo build --quiet --locked -p glue-cli
+"$dbt_venv/bin/python" tools/dbt/adapter_suites.py "$CARGO_TARGET_DIR/debug/glue"
+
 echo "== all checks passed"

@@ -876,12 +876,35 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         finished.push(n);
     }
     for ((rt, pkg, name), patch) in props.patches {
-        loader.warnings.push(format!(
-            "{}:{}: properties for {} `{name}` of package `{pkg}`, which does not exist",
-            patch.file.display(),
-            patch.line,
-            rt.as_str()
-        ));
+        let other = finished
+            .iter()
+            .find(|n| n.package == pkg && n.name == name && n.resource_type.builds_relation());
+        loader.warnings.push(match other {
+            Some(n) => format!(
+                "{}:{}: `{name}` is a {}, described under `{}s:`; its tests apply, its other properties do not",
+                patch.file.display(),
+                patch.line,
+                n.resource_type.as_str(),
+                rt.as_str()
+            ),
+            None => format!(
+                "{}:{}: properties for {} `{name}` of package `{pkg}`, which does not exist",
+                patch.file.display(),
+                patch.line,
+                rt.as_str()
+            ),
+        });
+        // As dbt does, the tests are generated anyway: they reach the relation through ref().
+        for (col, t) in patch.tests {
+            generic_tests.push((
+                pkg.clone(),
+                patch.file.clone(),
+                patch.line,
+                Attached::Ref(None, name.clone()),
+                col,
+                t,
+            ));
+        }
     }
 
     // Sources.

@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""dbt's adapter test scenarios, run through `glue` on the embedded engine.
+
+The fixtures (models, seeds, snapshots, tests, YAML) are read from the installed `dbt-tests-adapter` package
+(`dbt.tests.adapter.basic.files`), assembled into projects exactly as the suites' fixtures assemble them, and the
+suites' expectations are asserted on glue's results (`target/run_results.json`, `target/catalog.json`,
+`target/manifest.json`) and on the tables' rows. dbt-glue runs the same suites (see ../shared/spec/tests.md), with
+seeds and snapshots as Delta for the snapshot suites.
+
+One difference from the pytest originals: `update_rows` (an UPDATE on the seed table in the snapshot suites) is done by
+rewriting the seed's CSV and reloading it with `glue seed`, which leaves the same rows.
+
+usage: adapter_suites.py <path to the glue binary>
+"""
+
+import csv
+import datetime
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+
+from dbt.tests.adapter.basic import files
+
+GLUE = os.path.abspath(sys.argv[1])
+SCHEMA = "test_schema"
+
+
+class Project:
+    def __init__(self, name, models=None, seeds=None, tests=None, snapshots=None, project_extra=None):
+        self.dir = tempfile.mkdtemp(prefix=f"glue_suite_{name}_")
+        project = {"name": name, "profile": "test", "config-version": 2}
+        project.update(project_extra or {})
+        # YAML is a superset of JSON.
+        self.write("dbt_project.yml", json.dumps(project, indent=2))
+        self.write(
+            "profiles.yml",
+            json.dumps({"test": {"target": "dev", "outputs": {"dev": {
+                "type": "glue", "engine": "local", "warehouse": "warehouse", "schema": SCHEMA, "threads": 4}}}}),
+        )
+        for folder, content in (("models", models), ("seeds", seeds), ("tests", tests), ("snapshots", snapshots)):
+            for fname, text in (content or {}).items():
+                self.write(os.path.join(folder, fname), text)
+
+    def write(self, rel, text):
+        path = os.path.join(self.dir, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+    def glue(self, *args, expect_pass=True):
+        proc = subprocess.run([GLUE, *args, "--project-dir", self.dir], capture_output=True, text=True)
+        if expect_pass and proc.returncode != 0:
+            raise AssertionError(f"glue {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+        if proc.returncode not in (0, 1):
+            raise AssertionError(f"glue {' '.join(args)} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def run(self, *args, expect_pass=True):
+        """A node command; returns run_results.json's results."""
+        self.glue(*args, expect_pass=expect_pass)
+        with open(os.path.join(self.dir, "target", "run_results.json")) as f:
+            return json.load(f)["results"]
+
+    def rows(self, sql):
+        proc = self.glue("show", "--inline", sql, "--limit", "100000", "--output", "json", "-q")
+        return json.loads(proc.stdout)["show"]
+
+    def count(self, name):
+        return self.rows(f"select count(*) as n from {{{{ ref('{name}') }}}}")[0]["n"]
+
+    def docs(self):
+        self.glue("docs", "generate")
+        with open(os.path.join(self.dir, "target", "catalog.json")) as f:
+            return json.load(f)
+
+    def manifest(self):
+        with open(os.path.join(self.dir, "target", "manifest.json")) as f:
+            return json.load(f)
+
+    def relation_types(self, expected):
+        catalog = self.docs()
+        got = {}
+        for node in catalog["nodes"].values():
+            got[node["metadata"]["name"]] = node["metadata"]["type"]
+        for name, kind in expected.items():
+            assert got.get(name) == kind, f"relation {name}: expected {kind}, got {got.get(name)}"
+
+    def equal(self, names):
+        def multiset(name):
+            return sorted(json.dumps(r, sort_keys=True) for r in self.rows(f"select * from {{{{ ref('{name}') }}}}"))
+
+        first = multiset(names[0])
+        assert first, f"{names[0]} is empty"
+        for other in names[1:]:
+            rows = multiset(other)
+            assert rows == first, f"{other} differs from {names[0]}: {len(rows)} vs {len(first)} rows"
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def names(results):
+    return sorted(r["unique_id"].split(".")[2] for r in results)
+
+
+def status(results, name):
+    return next(r["status"] for r in results if r["unique_id"].split(".")[2] == name)
+
+
+# Each suite mirrors the class of the same name in dbt.tests.adapter.basic.
+
+def simple_materializations():
+    p = Project("base", models={
+        "view_model.sql": files.base_view_sql,
+        "table_model.sql": files.base_table_sql,
+        "swappable.sql": files.base_materialized_var_sql,
+        "schema.yml": files.schema_base_yml,
+    }, seeds={"base.csv": files.seeds_base_csv})
+    assert len(p.run("seed")) == 1
+    results = p.run("run")
+    assert names(results) == ["swappable", "table_model", "view_model"], names(results)
+    p.relation_types({"base": "table", "view_model": "view", "table_model": "table", "swappable": "table"})
+    assert p.count("base") == 10
+    p.equal(["base", "view_model", "table_model", "swappable"])
+    catalog = p.docs()
+    assert len(catalog["nodes"]) == 4, len(catalog["nodes"])
+    assert len(catalog["sources"]) == 1, len(catalog["sources"])
+    assert len(p.run("run", "-m", "swappable", "--vars", "materialized_var: view")) == 1
+    p.relation_types({"base": "table", "view_model": "view", "table_model": "table", "swappable": "view"})
+    assert len(p.run("run", "-m", "swappable", "--vars", "materialized_var: incremental")) == 1
+    p.relation_types({"base": "table", "view_model": "view", "table_model": "table", "swappable": "table"})
+    p.equal(["base", "swappable"])
+    return p
+
+
+def singular_tests():
+    p = Project("singular_tests", tests={"passing.sql": files.test_passing_sql, "failing.sql": files.test_failing_sql})
+    results = p.run("test", expect_pass=False)
+    assert names(results) == ["failing", "passing"], names(results)
+    assert status(results, "passing") == "pass"
+    assert status(results, "failing") == "fail"
+    return p
+
+
+def singular_tests_ephemeral():
+    p = Project("singular_tests_ephemeral", seeds={"base.csv": files.seeds_base_csv}, models={
+        "ephemeral.sql": files.ephemeral_with_cte_sql,
+        "passing_model.sql": files.test_ephemeral_passing_sql,
+        "failing_model.sql": files.test_ephemeral_failing_sql,
+        "schema.yml": files.schema_base_yml,
+    }, tests={"passing.sql": files.test_ephemeral_passing_sql, "failing.sql": files.test_ephemeral_failing_sql})
+    assert names(p.run("seed")) == ["base"]
+    results = p.run("test", expect_pass=False)
+    assert names(results) == ["failing", "passing"], names(results)
+    assert status(results, "passing") == "pass"
+    assert status(results, "failing") == "fail"
+    assert names(p.run("run")) == ["failing_model", "passing_model"]
+    return p
+
+
+def empty():
+    p = Project("empty")
+    assert len(p.run("seed")) == 0
+    assert os.path.exists(os.path.join(p.dir, "target", "run_results.json"))
+    assert len(p.run("run")) == 0
+    assert not os.path.exists(os.path.join(p.dir, "target", "catalog.json"))
+    catalog = p.docs()
+    assert len(catalog["nodes"]) == 0 and len(catalog["sources"]) == 0
+    return p
+
+
+def ephemeral():
+    p = Project("ephemeral", seeds={"base.csv": files.seeds_base_csv}, models={
+        "ephemeral.sql": files.base_ephemeral_sql,
+        "view_model.sql": files.ephemeral_view_sql,
+        "table_model.sql": files.ephemeral_table_sql,
+        "schema.yml": files.schema_base_yml,
+    })
+    assert names(p.run("seed")) == ["base"]
+    assert names(p.run("run")) == ["table_model", "view_model"]
+    assert p.count("base") == 10
+    p.equal(["base", "view_model", "table_model"])
+    catalog = p.docs()
+    assert len(catalog["nodes"]) == 3 and len(catalog["sources"]) == 1, (len(catalog["nodes"]), len(catalog["sources"]))
+    manifest = p.manifest()
+    assert len(manifest["nodes"]) == 4 and len(manifest["sources"]) == 1
+    return p
+
+
+def incremental():
+    # dbt-glue's TestIncrementalGlue sets the append strategy (its default, insert_overwrite without partitions,
+    # replaces the whole table).
+    p = Project("incremental", models={"incremental.sql": files.incremental_sql, "schema.yml": files.schema_base_yml},
+                seeds={"base.csv": files.seeds_base_csv, "added.csv": files.seeds_added_csv},
+                project_extra={"models": {"+incremental_strategy": "append"}})
+    assert len(p.run("seed")) == 2
+    assert p.count("base") == 10 and p.count("added") == 20
+    assert len(p.run("run", "--vars", "seed_name: base")) == 1
+    p.equal(["base", "incremental"])
+    assert len(p.run("run", "--vars", "seed_name: added")) == 1
+    p.equal(["added", "incremental"])
+    catalog = p.docs()
+    assert len(catalog["nodes"]) == 3 and len(catalog["sources"]) == 1
+    return p
+
+
+def generic_tests():
+    p = Project("generic_tests", seeds={"base.csv": files.seeds_base_csv, "schema.yml": files.generic_test_seed_yml},
+                models={
+                    "view_model.sql": files.base_view_sql,
+                    "table_model.sql": files.base_table_sql,
+                    "schema.yml": files.schema_base_yml,
+                    "schema_view.yml": files.generic_test_view_yml,
+                    "schema_table.yml": files.generic_test_table_yml,
+                })
+    p.run("seed")
+    assert len(p.run("test", "-m", "base")) == 1
+    assert len(p.run("run")) == 2
+    results = p.run("test")
+    assert len(results) == 3 and all(r["status"] == "pass" for r in results), results
+    return p
+
+
+def table_materialization():
+    p = Project("table_materialization", seeds={"seed.csv": files.seeds_base_csv},
+                models={"materialized.sql": "{{ config(materialized='table') }}\nselect * from {{ ref('seed') }}"})
+    p.run("seed")
+    p.run("run")
+    p.equal(["seed", "materialized"])
+    return p
+
+
+SNAPSHOT_PROJECT = {"seeds": {"+file_format": "delta"}, "snapshots": {"+file_format": "delta"}}
+
+
+def shift_added_rows(p, column, where):
+    """dbt's update_rows on the seed `added`: `some_date` one hour later (add_timestamp's default) or `name` suffixed
+    with `_updated` (add_string), for the ids in `where`; cumulative like the UPDATE it stands for."""
+    with open(os.path.join(p.dir, "seeds", "added.csv")) as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if where(int(r["id"])):
+            if column == "some_date":
+                t = datetime.datetime.fromisoformat(r["some_date"]) + datetime.timedelta(hours=1)
+                r["some_date"] = t.isoformat()
+            else:
+                r[column] = r[column] + "_updated"
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    p.write("seeds/added.csv", out.getvalue())
+    p.run("seed", "-s", "added")
+
+
+def snapshot_check_cols():
+    p = Project("snapshot_strategy_check_cols", seeds={"base.csv": files.seeds_base_csv, "added.csv": files.seeds_added_csv},
+                snapshots={"cc_all_snapshot.sql": files.cc_all_snapshot_sql, "cc_date_snapshot.sql": files.cc_date_snapshot_sql,
+                           "cc_name_snapshot.sql": files.cc_name_snapshot_sql}, project_extra=SNAPSHOT_PROJECT)
+    assert len(p.run("seed")) == 2
+    assert all(r["status"] == "success" for r in p.run("snapshot"))
+    for s in ("cc_all_snapshot", "cc_name_snapshot", "cc_date_snapshot"):
+        assert p.count(s) == 10, (s, p.count(s))
+    assert all(r["status"] == "success" for r in p.run("snapshot", "--vars", "seed_name: added"))
+    for s in ("cc_all_snapshot", "cc_name_snapshot", "cc_date_snapshot"):
+        assert p.count(s) == 20, (s, p.count(s))
+    shift_added_rows(p, "some_date", lambda i: 10 < i < 21)
+    assert all(r["status"] == "success" for r in p.run("snapshot", "--vars", "seed_name: added"))
+    counts = [p.count(s) for s in ("cc_all_snapshot", "cc_date_snapshot", "cc_name_snapshot")]
+    assert counts == [30, 30, 20], counts
+    shift_added_rows(p, "name", lambda i: i < 11)
+    assert all(r["status"] == "success" for r in p.run("snapshot", "--vars", "seed_name: added"))
+    counts = [p.count(s) for s in ("cc_all_snapshot", "cc_date_snapshot", "cc_name_snapshot")]
+    assert counts == [40, 30, 30], counts
+    return p
+
+
+def snapshot_timestamp():
+    p = Project("snapshot_strategy_timestamp", seeds={"base.csv": files.seeds_base_csv, "newcolumns.csv": files.seeds_newcolumns_csv,
+                "added.csv": files.seeds_added_csv}, snapshots={"ts_snapshot.sql": files.ts_snapshot_sql},
+                project_extra=SNAPSHOT_PROJECT)
+    assert len(p.run("seed")) == 3
+    assert len(p.run("snapshot")) == 1
+    assert p.count("ts_snapshot") == 10
+    p.run("snapshot", "--vars", "seed_name: added")
+    assert p.count("ts_snapshot") == 20
+    shift_added_rows(p, "some_date", lambda i: 10 < i < 21)
+    p.run("snapshot", "--vars", "seed_name: added")
+    assert p.count("ts_snapshot") == 30
+    # A name change without a newer updated_at is not a new version (timestamp strategy).
+    shift_added_rows(p, "name", lambda i: i < 11)
+    p.run("snapshot", "--vars", "seed_name: added")
+    assert p.count("ts_snapshot") == 30
+    return p
+
+
+SUITES = [simple_materializations, singular_tests, singular_tests_ephemeral, empty, ephemeral, incremental,
+          generic_tests, table_materialization, snapshot_check_cols, snapshot_timestamp]
+
+
+def main():
+    failed = 0
+    for suite in SUITES:
+        try:
+            p = suite()
+            p.close()
+            print(f"PASS {suite.__name__}")
+        except Exception:
+            failed += 1
+            print(f"FAIL {suite.__name__}\n{traceback.format_exc()}")
+    print(f"{len(SUITES) - failed} of {len(SUITES)} dbt adapter suites passed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
