@@ -38,5 +38,7 @@ dbt_venv="${GLUE_RS_DBT_VENV:-$HOME/.cache/glue-rs/dbt111}"
 "$dbt_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/dbt/requirements.txt
 cargo build --quiet --locked -p glue-cli
 "$dbt_venv/bin/python" tools/dbt/adapter_suites.py "$CARGO_TARGET_DIR/debug/glue"
+echo "== dbt reads glue's manifest.json (dbt ls --select state:... --state)"
+"$dbt_venv/bin/python" tools/dbt/state_check.py "$CARGO_TARGET_DIR/debug/glue" "$dbt_venv/bin"
 
 echo "== all checks passed"

@@ -88,7 +88,6 @@ fn node_config(n: &Node) -> Value {
                     })
                     .collect(),
             ),
-            ("severity", Value::String(s)) => json!(s.to_uppercase()),
             _ => v.clone(),
         };
         c.insert(k.clone(), v);
@@ -121,7 +120,7 @@ fn node_entry(m: &Manifest, n: &Node, compiled: Option<&String>) -> Value {
         "unique_id": n.unique_id,
         "fqn": n.fqn,
         "alias": n.alias,
-        "checksum": {"name": "sha256", "checksum": n.checksum},
+        "checksum": if n.checksum.is_empty() { json!({"name": "none", "checksum": ""}) } else { json!({"name": "sha256", "checksum": n.checksum}) },
         "config": node_config(n),
         "tags": n.tags(),
         "description": n.description,
@@ -131,12 +130,13 @@ fn node_entry(m: &Manifest, n: &Node, compiled: Option<&String>) -> Value {
         "docs": {"show": true, "node_color": Value::Null},
         "patch_path": n.patch_path,
         "build_path": Value::Null,
-        "unrendered_config": {},
+        "unrendered_config": n.unrendered,
         "created_at": 0.0,
         "config_call_dict": {},
         "unrendered_config_call_dict": {},
         "relation_name": (n.resource_type.builds_relation() && n.materialized() != "ephemeral").then(|| n.relation_display()),
-        "raw_code": n.raw_code,
+        // dbt strips model and test files; a snapshot's raw code is its block's body as written.
+        "raw_code": if n.resource_type == ResourceType::Snapshot { n.raw_code.as_str() } else { n.raw_code.trim() },
         "doc_blocks": [],
         "language": n.language,
         "refs": n.refs.iter().map(|(p, name)| json!({"name": name, "package": p, "version": Value::Null})).collect::<Vec<_>>(),
@@ -198,8 +198,25 @@ fn node_entry(m: &Manifest, n: &Node, compiled: Option<&String>) -> Value {
     v
 }
 
+/// dbt's normalized `freshness`: both thresholds and the filter present.
+fn freshness(v: Option<&Value>) -> Value {
+    let none = json!({"count": Value::Null, "period": Value::Null});
+    let get = |k: &str| v.and_then(|f| f.get(k)).filter(|x| !x.is_null());
+    json!({
+        "warn_after": get("warn_after").cloned().unwrap_or(none.clone()),
+        "error_after": get("error_after").cloned().unwrap_or(none),
+        "filter": get("filter").cloned().unwrap_or(Value::Null),
+    })
+}
+
 fn source_entry(n: &Node) -> Value {
     let s = n.source.as_ref().expect("source");
+    let fresh = freshness(s.freshness.as_ref());
+    let mut unrendered =
+        json!({"loaded_at_field": s.loaded_at_field, "loaded_at_query": Value::Null, "meta": {}, "tags": []});
+    if s.freshness.as_ref().is_some_and(|f| !f.is_null()) {
+        unrendered["freshness"] = fresh.clone();
+    }
     json!({
         "database": n.database,
         "schema": n.schema,
@@ -217,20 +234,20 @@ fn source_entry(n: &Node) -> Value {
         "quoting": {"database": Value::Null, "schema": Value::Null, "identifier": Value::Null, "column": Value::Null},
         "loaded_at_field": s.loaded_at_field,
         "loaded_at_query": Value::Null,
-        "freshness": s.freshness.clone().unwrap_or(json!({"warn_after": {"count": Value::Null, "period": Value::Null}, "error_after": {"count": Value::Null, "period": Value::Null}, "filter": Value::Null})),
+        "freshness": fresh,
         "external": Value::Null,
         "description": n.description,
         "columns": n.columns.iter().map(|c| (c.name.clone(), json!({"name": c.name, "description": c.description, "meta": c.meta, "data_type": c.data_type, "constraints": [], "quote": Value::Null, "tags": [], "granularity": Value::Null, "doc_blocks": [], "config": {"meta": {}, "tags": []}}))).collect::<Map<_, _>>(),
         "meta": {},
         "source_meta": {},
         "tags": [],
-        "config": {"enabled": true, "event_time": Value::Null, "freshness": Value::Null, "meta": {}, "tags": [], "loaded_at_field": Value::Null, "loaded_at_query": Value::Null},
+        "config": {"enabled": true, "event_time": Value::Null, "freshness": fresh, "meta": {}, "tags": [], "loaded_at_field": s.loaded_at_field, "loaded_at_query": Value::Null},
         "patch_path": Value::Null,
-        "unrendered_config": {},
+        "unrendered_config": unrendered,
         "relation_name": n.relation_display(),
         "created_at": 0.0,
-        "unrendered_database": Value::Null,
-        "unrendered_schema": Value::Null,
+        "unrendered_database": s.unrendered_database,
+        "unrendered_schema": s.unrendered_schema,
         "doc_blocks": [],
     })
 }
@@ -274,26 +291,28 @@ pub fn manifest_json(m: &Manifest, compiled: &std::collections::HashMap<String, 
             }
         }
     }
-    let macros: Map<String, Value> = m
-        .macro_files
-        .iter()
-        .flat_map(|f| {
-            let re = regex::Regex::new(r"\{%-?\s*macro\s+([A-Za-z_][A-Za-z0-9_]*)").unwrap();
-            re.captures_iter(&f.source)
-                .map(|c| {
-                    let name = c[1].to_string();
-                    let id = format!("macro.{}.{}", f.package, name);
-                    (
-                        id.clone(),
-                        json!({"name": name, "resource_type": "macro", "package_name": f.package, "path": f.name,
-                            "original_file_path": f.name, "unique_id": id, "macro_sql": "", "depends_on": {"macros": []},
-                            "description": "", "meta": {}, "docs": {"show": true, "node_color": Value::Null},
-                            "patch_path": Value::Null, "arguments": [], "created_at": 0.0, "supported_languages": Value::Null}),
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let mut macros = Map::new();
+    for f in &m.macro_files {
+        // The text as written (`{% test %}` blocks included), as dbt stores `macro_sql`.
+        let source = crate::jinja::preprocess_macros(&f.source);
+        let originals = crate::jinja::split_blocks(&f.source);
+        for (i, (name, text)) in crate::jinja::split_macros(&source)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            let text = originals.get(i).cloned().unwrap_or(text);
+            let id = format!("macro.{}.{}", f.package, name);
+            macros.insert(
+                id.clone(),
+                json!({"name": name, "resource_type": "macro", "package_name": f.package, "path": f.name,
+                    "original_file_path": f.name, "unique_id": id, "macro_sql": text.trim_start_matches('\n'),
+                    "depends_on": {"macros": []}, "description": "", "meta": {},
+                    "docs": {"show": true, "node_color": Value::Null}, "patch_path": Value::Null, "arguments": [],
+                    "created_at": 0.0, "supported_languages": Value::Null}),
+            );
+        }
+    }
     json!({
         "metadata": {
             "dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v12.json",

@@ -178,6 +178,61 @@ fn checksum(text: &str) -> String {
     format!("{:x}", md5::compute(text.as_bytes()))
 }
 
+/// dbt's file checksum: sha256 of the contents without surrounding whitespace.
+fn sha256_of(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.trim().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Python's `repr()` of a string (dbt hashes `repr()` of test metadata into test ids).
+fn py_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::new();
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// `repr(get_hashable_md(value))` of dbt's generic test parser: mappings with sorted keys, lists, and `str()` of
+/// every leaf.
+fn py_hashable_repr(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let items: Vec<String> = keys
+                .iter()
+                .map(|k| format!("{}: {}", py_repr_str(k), py_hashable_repr(&m[*k])))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(py_hashable_repr).collect::<Vec<_>>().join(", ")),
+        Value::Null => py_repr_str("None"),
+        Value::Bool(b) => py_repr_str(if *b { "True" } else { "False" }),
+        Value::Number(n) => py_repr_str(&n.to_string()),
+        Value::String(s) => py_repr_str(s),
+    }
+}
+
 /// YAML properties of one node (`models:` / `seeds:` / `snapshots:` entries).
 #[derive(Debug, Clone, Default)]
 struct Patch {
@@ -496,6 +551,9 @@ impl Loader {
             .render(&name, &node.raw_code, &ctx)
             .map_err(|e| self.jinja_err(node, e))?;
         node.config = ctx.config.lock().unwrap().clone();
+        for call in ctx.config_calls.lock().unwrap().iter() {
+            merge_layer(&mut node.unrendered, call);
+        }
         node.refs.extend(ctx.refs.lock().unwrap().drain(..));
         node.sources.extend(ctx.sources.lock().unwrap().drain(..));
         Ok(())
@@ -667,7 +725,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
                 String::new(),
                 "sql",
             );
-            n.checksum = checksum(&read(&f)?);
+            n.checksum = sha256_of(&read(&f)?);
             n.seed_path = Some(f.clone());
             nodes.push(n);
         }
@@ -696,7 +754,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
                 let mut n = new_node(
                     ResourceType::Snapshot,
                     p,
-                    name,
+                    name.clone(),
                     shown_root(&f),
                     path.display().to_string(),
                     fqn,
@@ -704,6 +762,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
                     "sql",
                 );
                 n.line = line;
+                n.checksum = sha256_of(&text);
                 nodes.push(n);
             }
         }
@@ -833,6 +892,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
             }
         }
         merge_layer(&mut cfg, &yaml_cfg);
+        n.unrendered = cfg.clone();
         n.config = cfg;
         n.schema = opts
             .target
@@ -851,7 +911,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
             n.schema = format!("{}_dbt_test__audit", n.schema);
         }
         if n.checksum.is_empty() {
-            n.checksum = checksum(&n.raw_code);
+            n.checksum = sha256_of(&n.raw_code);
         }
         warn_unknown_keys(&n, &n.config, &mut loader.warnings);
         if n.resource_type.builds_relation() && n.enabled() {
@@ -943,8 +1003,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
                 other => Ok(other),
             }
         };
-        let schema = render(yaml::string(file, "schema", src.get("schema"))?)?.unwrap_or_else(|| source_name.clone());
-        let database = render(yaml::string(file, "database", src.get("database"))?)?;
+        let unrendered_schema = yaml::string(file, "schema", src.get("schema"))?;
+        let unrendered_database = yaml::string(file, "database", src.get("database"))?;
+        let schema = render(unrendered_schema.clone())?.unwrap_or_else(|| source_name.clone());
+        let database = render(unrendered_database.clone())?;
         let identifier =
             render(yaml::string(file, "identifier", table.get("identifier"))?)?.unwrap_or_else(|| table_name.clone());
         let mut n = new_node(
@@ -990,6 +1052,8 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
                 table.get("loaded_at_field").or(src.get("loaded_at_field")),
             )?,
             freshness: table.get("freshness").or(src.get("freshness")).cloned(),
+            unrendered_schema,
+            unrendered_database,
         });
         let mut cfg = Map::new();
         merge_layer(
@@ -1065,6 +1129,7 @@ fn new_node(
         path,
         fqn,
         checksum: String::new(),
+        unrendered: Map::new(),
         raw_code: raw,
         language: language.into(),
         config: Map::new(),
@@ -1210,9 +1275,39 @@ fn generic_test(
         ),
         None => full,
     };
-    let hash = &checksum(&format!("{name}{}", serde_json::to_string(&args).unwrap_or_default()))[..10];
+    // dbt's test id: md5(name + repr(hashable test metadata)), last 10 hex digits, so ids match dbt's manifest.
+    let mut hash_kwargs = args.clone();
+    let model_expr = match &attached {
+        Attached::Ref(Some(pk), m) => format!("ref('{pk}', '{m}')"),
+        Attached::Ref(None, m) => format!("ref('{m}')"),
+        Attached::Source(s, t) => format!("source('{s}', '{t}')"),
+    };
+    hash_kwargs.insert(
+        "model".into(),
+        Value::String(format!("{{{{ get_where_subquery({model_expr}) }}}}")),
+    );
+    let metadata = serde_json::json!({"namespace": namespace, "name": short, "kwargs": hash_kwargs});
+    let digest = checksum(&format!("{name}{}", py_hashable_repr(&metadata)));
+    let hash = &digest[digest.len() - 10..];
     let fqn = vec![p.name.clone(), name.clone()];
-    let raw = format!("{{{{ test_{short}(**_dbt_generic_test_kwargs) }}}}");
+    // dbt's raw code of a generic test: the macro call, then the test's own config as a config() call.
+    let config_call: Vec<String> = config
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}=\"{}\"", s.replace('"', "\\\"")),
+            Value::Bool(b) => format!("{k}={}", if *b { "True" } else { "False" }),
+            Value::Null => format!("{k}=None"),
+            other => format!("{k}={other}"),
+        })
+        .collect();
+    let raw = if config_call.is_empty() {
+        format!("{{{{ test_{short}(**_dbt_generic_test_kwargs) }}}}")
+    } else {
+        format!(
+            "{{{{ test_{short}(**_dbt_generic_test_kwargs) }}}}{{{{ config({}) }}}}",
+            config_call.join(",")
+        )
+    };
     let mut n = new_node(
         ResourceType::Test,
         p,
@@ -1226,6 +1321,8 @@ fn generic_test(
     n.unique_id = format!("test.{}.{}.{}", p.name, name, hash);
     n.line = line;
     let mut cfg = config_layers(p, root, |p| &p.tests, &fqn);
+    n.unrendered = cfg.clone();
+    merge_layer(&mut n.unrendered, &config);
     merge_layer(&mut cfg, &config);
     n.config = cfg;
     n.schema = format!(

@@ -118,6 +118,10 @@ pub struct SourceInfo {
     pub loaded_at_field: Option<String>,
     /// `freshness`.
     pub freshness: Option<Value>,
+    /// `schema` as written (before Jinja), for `state:modified.relation`.
+    pub unrendered_schema: Option<String>,
+    /// `database` as written.
+    pub unrendered_database: Option<String>,
 }
 
 /// One node.
@@ -145,6 +149,8 @@ pub struct Node {
     pub language: String,
     /// Merged config.
     pub config: Map<String, Value>,
+    /// The config as written (project tree, YAML, `config()` calls), for `state:modified` comparisons.
+    pub unrendered: Map<String, Value>,
     /// Description.
     pub description: String,
     /// Documented columns.

@@ -115,10 +115,9 @@ fn state_modified(u: &Universe<'_>, n: &Node, what: &str) -> Result<bool> {
             "needs --state <dir of a previous manifest.json>",
         ));
     };
-    let old = state
-        .get("nodes")
-        .and_then(|m| m.get(&n.unique_id))
-        .or_else(|| state.get("sources").and_then(|m| m.get(&n.unique_id)));
+    let old = ["nodes", "sources", "unit_tests"]
+        .iter()
+        .find_map(|k| state.get(*k).and_then(|m| m.get(&n.unique_id)));
     let Some(old) = old else {
         return Ok(matches!(what, "modified" | "new"));
     };
@@ -130,7 +129,21 @@ fn state_modified(u: &Universe<'_>, n: &Node, what: &str) -> Result<bool> {
         .and_then(|c| c.get("checksum"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let body = n.resource_type != ResourceType::Source && old_sum != n.checksum;
+    let body = match (&n.unit, n.resource_type) {
+        (_, ResourceType::Source) => false,
+        (Some(u), _) => {
+            let given: Vec<Value> = u.given.iter().map(|(i, r)| serde_json::json!([i, r])).collect();
+            let old_given: Vec<Value> = old
+                .get("given")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|g| serde_json::json!([g["input"], g["rows"]]))
+                .collect();
+            given != old_given || old.pointer("/expect/rows") != Some(&serde_json::json!(u.expect))
+        }
+        _ => old_sum != n.checksum,
+    };
     let cfg = {
         let old_cfg = old.get("config").cloned().unwrap_or(Value::Null);
         let mut changed = false;

@@ -118,6 +118,15 @@ pub fn split_macros(source: &str) -> Result<Vec<(String, String)>, (usize, Strin
     Ok(out)
 }
 
+static ANY_BLOCK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)\{%-?\s*(macro|test)\s+[A-Za-z_][A-Za-z0-9_]*.*?\{%-?\s*end(macro|test)\s*-?%\}").unwrap()
+});
+
+/// The top-level `{% macro %}` / `{% test %}` blocks of a file as written (for the manifest's `macro_sql`).
+pub fn split_blocks(source: &str) -> Vec<String> {
+    ANY_BLOCK.find_iter(source).map(|m| m.as_str().to_string()).collect()
+}
+
 /// The file part of a template name (`macros/x.sql#my_macro` → `macros/x.sql`).
 pub fn template_file(name: &str) -> &str {
     name.split_once('#').map(|(f, _)| f).unwrap_or(name)
