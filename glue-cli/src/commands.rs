@@ -374,41 +374,52 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
             continue;
         }
         let rel = crate::jinja::Relation::new(n.schema.clone(), n.alias.clone());
-        let mut q = format!(
-            "select max({field}) as max_loaded_at, current_timestamp() as snapshotted_at, \
-             cast(unix_timestamp(current_timestamp()) - unix_timestamp(max({field})) as double) as age from {rel}"
-        );
+        let mut q = format!("select max({field}) as max_loaded_at from {rel}");
         if let Some(f) = fresh.get("filter").and_then(Value::as_str) {
             q.push_str(&format!(" where {f}"));
         }
-        let status = match engine.query(&q).await {
+        let limit = |k: &str| -> Option<f64> {
+            let w = fresh.get(k)?;
+            let count = w.get("count")?.as_f64()?;
+            let secs = match w.get("period")?.as_str()? {
+                "minute" => 60.0,
+                "hour" => 3600.0,
+                "day" => 86400.0,
+                _ => return None,
+            };
+            Some(count * secs)
+        };
+        let (status, detail) = match engine.query(&q).await {
             Ok(b) => {
                 let t = minijinja::Value::from_object(crate::jinja::objects::Table::from_batches(&b));
-                let row = t.get_item_by_index(0).unwrap_or_default();
-                let age = row
-                    .get_item_by_index(2)
-                    .ok()
-                    .and_then(|v| v.to_string().parse::<f64>().ok());
-                let limit = |k: &str| -> Option<f64> {
-                    let w = fresh.get(k)?;
-                    let count = w.get("count")?.as_f64()?;
-                    let secs = match w.get("period")?.as_str()? {
-                        "minute" => 60.0,
-                        "hour" => 3600.0,
-                        "day" => 86400.0,
-                        _ => return None,
-                    };
-                    Some(count * secs)
-                };
-                match age {
-                    None => "error",
-                    Some(a) if limit("error_after").is_some_and(|l| a > l) => "error",
-                    Some(a) if limit("warn_after").is_some_and(|l| a > l) => "warn",
-                    Some(_) => "pass",
+                let max = t
+                    .get_item_by_index(0)
+                    .and_then(|r| r.get_item_by_index(0))
+                    .unwrap_or_default();
+                let text = max.to_string();
+                let parsed = chrono::NaiveDateTime::parse_from_str(&text, "%Y-%m-%d %H:%M:%S%.f").or_else(|_| {
+                    chrono::NaiveDateTime::parse_from_str(&format!("{text} 00:00:00"), "%Y-%m-%d %H:%M:%S")
+                });
+                match parsed {
+                    Ok(t) if !max.is_none() => {
+                        let age = (chrono::Utc::now().naive_utc() - t).num_milliseconds() as f64 / 1000.0;
+                        let status = if limit("error_after").is_some_and(|l| age > l) {
+                            "error"
+                        } else if limit("warn_after").is_some_and(|l| age > l) {
+                            "warn"
+                        } else {
+                            "pass"
+                        };
+                        (status, format!("max_loaded_at {text}, {age:.0}s old"))
+                    }
+                    _ => ("runtime error", format!("no usable max({field}): `{text}`")),
                 }
             }
-            Err(_) => "runtime error",
+            Err(e) => ("runtime error", e.to_string()),
         };
+        if status == "runtime error" {
+            reporter.error(&format!("freshness of {}.{}: {detail}", s.source_name, n.name));
+        }
         worst = worst.max(match status {
             "pass" => 0,
             "warn" => 0,
@@ -422,6 +433,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
             ),
         );
         results.push(json!({"unique_id": id, "status": status}));
+        let _ = detail;
     }
     let out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": {}}, "results": results, "elapsed_time": 0.0});
     crate::run::write_file(

@@ -644,7 +644,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         invocation_id: opts.invocation_id.clone(),
         run_started_at: chrono::Utc::now(),
         flags: minijinja::Value::from_serialize(&opts.flags),
-        graph: std::sync::RwLock::new(minijinja::Value::from(())),
+        // While parsing, `graph` is empty (as in dbt, it is filled for execution).
+        graph: std::sync::RwLock::new(minijinja::Value::from_serialize(
+            serde_json::json!({"nodes": {}, "sources": {}, "exposures": {}, "metrics": {}, "macros": {}}),
+        )),
         resolver: std::sync::RwLock::new(None),
         engine: std::sync::RwLock::new(None),
         handle: tokio::runtime::Handle::try_current().ok(),
@@ -1375,9 +1378,13 @@ fn generic_test(
     Ok(n)
 }
 
+/// Python's `str()` of a YAML value (dbt builds test names from it).
 fn value_str(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Null => "None".into(),
         other => other.to_string(),
     }
 }

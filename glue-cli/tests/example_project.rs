@@ -152,6 +152,16 @@ fn glue_shop_builds_then_runs_incrementally() {
     assert_eq!(s, vec![("placed".into(), false), ("shipped".into(), true)]);
     let n = rows(&dir, "select count(*) as n from {{ ref('orders_snapshot') }}");
     assert_eq!(n[0]["n"], json!(8));
+
+    // Source freshness: raw_orders has a loaded_at_field and a (generous) warn_after.
+    let out = glue(&dir, &["source", "freshness"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let sources: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target/sources.json")).unwrap()).unwrap();
+    assert_eq!(
+        sources["results"],
+        json!([{"unique_id": "source.glue_shop.raw.raw_orders", "status": "pass"}])
+    );
 }
 
 #[test]

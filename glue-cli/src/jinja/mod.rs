@@ -357,6 +357,25 @@ impl Jinja {
     pub fn new(root: &str, files: Vec<MacroFile>, dispatch: Vec<Dispatch>) -> Result<Self, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        // Python's str / dict / list methods (`.items()`, `.upper()`, `.split()` …) as dbt's Jinja has them.
+        env.set_unknown_method_callback(|state, value, method, args| {
+            match minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args) {
+                Err(e)
+                    if e.kind() == ErrorKind::UnknownMethod
+                        && matches!(method, "append" | "extend" | "update" | "pop" | "insert" | "remove" | "clear") =>
+                {
+                    Err(Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!(
+                            "`.{method}()` changes a list or mapping in place, which glue's Jinja (minijinja) does \
+                             not do; build a new value instead: `{{% set items = items + [x] %}}`, or \
+                             `{{% set ns = namespace(items=[]) %}}` … `{{% set ns.items = ns.items + [x] %}}` inside loops"
+                        ),
+                    ))
+                }
+                other => other,
+            }
+        });
         env.set_keep_trailing_newline(true);
         let mut macros = Macros {
             root: root.to_string(),

@@ -1,0 +1,192 @@
+//! The Jinja context and the commands beyond `build`, on a project that uses them all
+//! (`tests/fixtures/jinja_features`) and on small projects made here.
+
+mod common;
+
+use std::process::Command;
+
+use common::{copy_dir, glue, project, rows, write};
+use serde_json::json;
+
+fn features() -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("jinja_features");
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/jinja_features"),
+        &dir,
+    );
+    (tmp, dir)
+}
+
+#[test]
+fn jinja_context_end_to_end() {
+    let (_tmp, dir) = features();
+    let out = glue(&dir, &["build"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("starting dev"), "on-run-start log: {}", out.stdout);
+    assert!(
+        out.stdout.contains("pre-hook for jf.incremental_people"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("WARN 1 accepted_values_people_view_id__False__1"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("PASS no_blue"), "{}", out.stdout);
+
+    let mut v = rows(&dir, "select * from {{ ref('people_view') }}");
+    v.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(v.len(), 2);
+    assert_eq!(
+        v[0],
+        json!({"id": 1, "loud_name": "ANN", "color": "red", "from_yaml": 1, "from_json": "v", "regexed": "j_nj_",
+            "threshold": 2, "defaulted": "dflt", "from_env": "env_default"})
+    );
+    // generate_schema_name overridden by the project: the custom schema has no target prefix.
+    let c = rows(&dir, "select * from custom.people_counted");
+    assert_eq!(
+        c,
+        vec![json!({"people_rows": 3, "people_columns": "id|name|color", "ephemeral_rows": 2, "seed_nodes": 1})]
+    );
+
+    // is_incremental(): a new seed row arrives and only it is appended, flagged as incremental.
+    write(
+        &dir,
+        "seeds/people.csv",
+        "id,name,color\n1,Ann,red\n2,Bob,green\n3,Cid,blue\n4,Dee,red\n",
+    );
+    let out = glue(&dir, &["build", "-s", "people", "incremental_people"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let mut inc = rows(&dir, "select id, was_incremental from {{ ref('incremental_people') }}");
+    inc.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(
+        inc,
+        vec![
+            json!({"id": 1, "was_incremental": false}),
+            json!({"id": 2, "was_incremental": false}),
+            json!({"id": 3, "was_incremental": false}),
+            json!({"id": 4, "was_incremental": true})
+        ]
+    );
+
+    // compile prints one node's SQL; plan prints the Spark SQL without running.
+    let out = glue(&dir, &["compile", "-s", "people_view", "-q"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let compiled = std::fs::read_to_string(dir.join("target/compiled/jinja_features/models/people_view.sql")).unwrap();
+    assert!(compiled.contains("upper(name) as loud_name"), "{compiled}");
+    assert!(compiled.contains("where color in ('red', 'green')"), "{compiled}");
+    assert!(compiled.contains("from jf.people"), "{compiled}");
+    let out = glue(&dir, &["plan", "-s", "people_counted", "--full-refresh"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("`custom`.`people_counted`"), "{}", out.stdout);
+
+    // run-operation, selectors.yml, JSON logs.
+    let out = glue(&dir, &["run-operation", "grant_nothing"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains(r#"run-operation called with {"ok":true}"#),
+        "{}",
+        out.stdout
+    );
+    let out = glue(&dir, &["ls", "--selector", "only_custom", "--output", "name", "-q"]);
+    assert_eq!(out.stdout.trim(), "people_counted", "{}", out.all());
+    let out = glue(&dir, &["run", "-s", "people_view", "--log-format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let events: Vec<serde_json::Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["info"]["name"] == "NodeFinished" && e["data"]["status"] == "success")
+    );
+
+    // debug and clean.
+    let out = glue(&dir, &["debug"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("All checks passed"), "{}", out.stdout);
+    assert!(dir.join("target").exists());
+    let out = glue(&dir, &["clean"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(!dir.join("target").exists());
+}
+
+#[test]
+fn retry_runs_only_what_failed() {
+    let p = project(&[
+        ("models/good.sql", "select 1 as id"),
+        ("models/bad.sql", "select no_such_column"),
+        ("models/child.sql", "select * from {{ ref('bad') }}"),
+    ]);
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 1);
+    write(p.path(), "models/bad.sql", "select 2 as id");
+    let out = glue(p.path(), &["retry"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("PASS=2 WARN=0 ERROR=0 SKIP=0 TOTAL=2"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("s.good"), "{}", out.stdout);
+    let out = glue(p.path(), &["retry"]);
+    assert!(out.stdout.contains("Nothing to retry"), "{}", out.stdout);
+}
+
+#[test]
+fn deps_installs_a_git_package() {
+    let pkg = tempfile::tempdir().unwrap();
+    write(pkg.path(), "dbt_project.yml", "name: gitpkg\nversion: '1.0.0'\n");
+    write(pkg.path(), "macros/m.sql", "{% macro forty_two() %}42{% endmacro %}");
+    let git = |args: &[&str]| {
+        let out = Command::new("git").args(args).current_dir(pkg.path()).output().unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.email=t@t", "-c", "user.name=t", "add", "."]);
+    git(&["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "init"]);
+    git(&["tag", "v1"]);
+    let p = project(&[
+        (
+            "models/m.sql",
+            "{{ config(materialized='table') }} select {{ gitpkg.forty_two() }} as answer",
+        ),
+        (
+            "packages.yml",
+            &format!(
+                "packages:\n  - git: \"file://{}\"\n    revision: v1\n",
+                pkg.path().display()
+            ),
+        ),
+    ]);
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 2, "no package installed yet: {}", out.all());
+    let out = glue(p.path(), &["deps"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(p.path().join("dbt_packages/gitpkg/macros/m.sql").exists());
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(rows(p.path(), "select answer from s.m"), vec![json!({"answer": 42})]);
+}
+
+#[test]
+fn init_creates_a_project_that_builds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_glue"))
+        .args(["init", "fresh"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = glue(&tmp.path().join("fresh"), &["build"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("PASS=3 WARN=0 ERROR=0 SKIP=0 TOTAL=3"),
+        "{}",
+        out.stdout
+    );
+}
