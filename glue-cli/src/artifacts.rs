@@ -252,9 +252,66 @@ fn source_entry(n: &Node) -> Value {
     })
 }
 
-/// `manifest.json`.
+/// Writes `manifest.json` (compact, as dbt writes it), one node at a time so a large project never holds the whole
+/// document in memory.
+pub fn write_manifest(
+    m: &Manifest,
+    compiled: &std::collections::HashMap<String, String>,
+    w: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    let mut rest = manifest_without_nodes(m);
+    let rest = rest.as_object_mut().expect("an object");
+    rest.remove("nodes");
+    w.write_all(b"{\"nodes\":{")?;
+    let mut first = true;
+    for n in m.nodes.values() {
+        if matches!(n.resource_type, ResourceType::Source | ResourceType::UnitTest) {
+            continue;
+        }
+        if !first {
+            w.write_all(b",")?;
+        }
+        first = false;
+        serde_json::to_writer(&mut *w, &n.unique_id)?;
+        w.write_all(b":")?;
+        serde_json::to_writer(&mut *w, &node_entry(m, n, compiled.get(&n.unique_id)))?;
+    }
+    w.write_all(b"}")?;
+    for (k, v) in rest.iter() {
+        w.write_all(b",")?;
+        serde_json::to_writer(&mut *w, k)?;
+        w.write_all(b":")?;
+        serde_json::to_writer(&mut *w, v)?;
+    }
+    w.write_all(b"}")?;
+    w.flush()
+}
+
+/// Writes `manifest.json` at `path` (through a temporary file, so readers never see half a manifest).
+pub fn write_manifest_file(
+    m: &Manifest,
+    compiled: &std::collections::HashMap<String, String>,
+    path: &std::path::Path,
+) -> crate::Result<()> {
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| crate::CliError::io(dir, e))?;
+    let tmp = path.with_extension("json.tmp");
+    let f = std::fs::File::create(&tmp).map_err(|e| crate::CliError::io(&tmp, e))?;
+    let mut w = std::io::BufWriter::new(f);
+    write_manifest(m, compiled, &mut w).map_err(|e| crate::CliError::io(&tmp, e))?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(|e| crate::CliError::io(path, e))
+}
+
+/// `manifest.json` as a value (tests, small projects).
 pub fn manifest_json(m: &Manifest, compiled: &std::collections::HashMap<String, String>) -> Value {
-    let mut nodes = Map::new();
+    let mut buf = Vec::new();
+    write_manifest(m, compiled, &mut buf).expect("writing to memory");
+    serde_json::from_slice(&buf).expect("valid JSON")
+}
+
+fn manifest_without_nodes(m: &Manifest) -> Value {
+    let nodes = Map::new();
     let mut sources = Map::new();
     let mut unit_tests = Map::new();
     let mut parent_map: Map<String, Value> = Map::new();
@@ -286,9 +343,7 @@ pub fn manifest_json(m: &Manifest, compiled: &std::collections::HashMap<String, 
                     }),
                 );
             }
-            _ => {
-                nodes.insert(n.unique_id.clone(), node_entry(m, n, compiled.get(&n.unique_id)));
-            }
+            _ => {}
         }
     }
     let mut macros = Map::new();

@@ -1,6 +1,6 @@
 //! The `glue` command line (clap) and what each command does.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -345,11 +345,27 @@ fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Lo
     }
     let resolver: Arc<dyn crate::jinja::Resolver> = Arc::new(ManifestResolver::new(&manifest, false));
     *manifest.shared.resolver.write().unwrap() = Some(resolver);
-    let graph = json!({
-        "nodes": manifest.nodes.values().filter(|n| n.resource_type != ResourceType::Source).map(|n| (n.unique_id.clone(), loader::node_value(n))).collect::<Map<_, _>>(),
-        "sources": manifest.nodes.values().filter(|n| n.resource_type == ResourceType::Source).map(|n| (n.unique_id.clone(), loader::node_value(n))).collect::<Map<_, _>>(),
-    });
-    *manifest.shared.graph.write().unwrap() = minijinja::Value::from_serialize(&graph);
+    // `graph` holds every node; it is only built when some template mentions it (most projects never do, and on
+    // thousands of nodes it is the largest allocation of a run).
+    let uses_graph = manifest.nodes.values().any(|n| {
+        n.raw_code.contains("graph")
+            || ["pre-hook", "post-hook"]
+                .iter()
+                .any(|h| n.config.get(*h).is_some_and(|v| v.to_string().contains("graph")))
+    }) || manifest.macro_files.iter().any(|f| f.source.contains("graph"))
+        || manifest
+            .project
+            .on_run_start
+            .iter()
+            .chain(&manifest.project.on_run_end)
+            .any(|h| h.contains("graph"));
+    if uses_graph {
+        let graph = json!({
+            "nodes": manifest.nodes.values().filter(|n| n.resource_type != ResourceType::Source).map(|n| (n.unique_id.clone(), loader::node_value(n))).collect::<Map<_, _>>(),
+            "sources": manifest.nodes.values().filter(|n| n.resource_type == ResourceType::Source).map(|n| (n.unique_id.clone(), loader::node_value(n))).collect::<Map<_, _>>(),
+        });
+        *manifest.shared.graph.write().unwrap() = minijinja::Value::from_serialize(&graph);
+    }
     Ok(Loaded {
         manifest,
         profile,
@@ -647,11 +663,7 @@ fn invocation(l: Loaded, engine: Option<Arc<dyn Engine>>, settings: RunSettings)
 
 fn write_manifest(inv: &Invocation) -> Result<()> {
     let compiled = inv.compiled.lock().unwrap().clone();
-    let v = crate::artifacts::manifest_json(&inv.manifest, &compiled);
-    crate::run::write_file(
-        &inv.target_dir.join("manifest.json"),
-        &serde_json::to_string_pretty(&v).unwrap_or_default(),
-    )
+    crate::artifacts::write_manifest_file(&inv.manifest, &compiled, &inv.target_dir.join("manifest.json"))
 }
 
 async fn run_nodes(
@@ -982,6 +994,7 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
 
 async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Result<i32> {
     let dag = Dag::new(&l.manifest.nodes)?;
+    let threads = l.profile.threads;
     let engine = match &l.profile.engine {
         EngineChoice::Local { .. } => Some(open_engine(&l.profile)?),
         _ => None,
@@ -1010,49 +1023,68 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
         inv.reporter.raw(&out);
         return Ok(0);
     }
-    let mut failed = false;
-    for id in &order {
-        let inv2 = inv.clone();
-        let id2 = id.clone();
-        let engine = engine.clone();
-        let r = tokio::task::spawn_blocking(move || {
-            let node = inv2.manifest.nodes[&id2].clone();
-            let is_incr = node.materialized() == "incremental"
-                && engine.as_ref().is_some_and(|e| {
-                    tokio::runtime::Handle::current()
-                        .block_on(e.list_relations(&node.schema))
-                        .map(|l| {
-                            l.iter().any(|r| {
-                                r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias)
-                                    && matches!(r.existing, glue_materialize::Existing::Table(_))
-                            })
-                        })
-                        .unwrap_or(false)
-                });
-            if node.resource_type == ResourceType::Test {
-                inv2.test_sql(&node)
-            } else {
-                inv2.compile(&node, is_incr).map(|c| c.sql)
+    // The catalog is listed once per schema; nodes compile on `threads` blocking workers (compilation has no
+    // ordering constraints: ephemeral models are inlined per node).
+    let mut tables: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    if let Some(e) = &engine {
+        let schemas: BTreeSet<String> = order.iter().map(|id| inv.manifest.nodes[id].schema.clone()).collect();
+        for schema in schemas {
+            for r in e.list_relations(&schema).await.unwrap_or_default() {
+                if matches!(r.existing, glue_materialize::Existing::Table(_)) {
+                    tables.insert((schema.to_lowercase(), r.name.identifier.as_str().to_lowercase()));
+                }
             }
-        })
-        .await
-        .map_err(|e| CliError::Engine {
+        }
+    }
+    let tables = Arc::new(tables);
+    let workers = threads.max(1).min(order.len().max(1));
+    let chunk = order.len().div_ceil(workers).max(1);
+    let mut set = tokio::task::JoinSet::new();
+    for part in order.chunks(chunk) {
+        let part = part.to_vec();
+        let inv2 = inv.clone();
+        let tables = tables.clone();
+        set.spawn_blocking(move || {
+            part.into_iter()
+                .map(|id| {
+                    let node = &inv2.manifest.nodes[&id];
+                    let is_incr = node.materialized() == "incremental"
+                        && tables.contains(&(node.schema.to_lowercase(), node.alias.to_lowercase()));
+                    let r = if node.resource_type == ResourceType::Test {
+                        inv2.test_sql(node)
+                    } else {
+                        inv2.compile(node, is_incr).map(|c| c.sql)
+                    };
+                    if let Ok(sql) = &r {
+                        let p = inv2
+                            .target_dir
+                            .join("compiled")
+                            .join(&node.package)
+                            .join(if node.test.is_some() {
+                                PathBuf::from(format!("{}.sql", node.name))
+                            } else {
+                                node.file.clone()
+                            });
+                        crate::run::write_file(&p, sql)?;
+                    }
+                    Ok((id, r))
+                })
+                .collect::<Result<Vec<_>>>()
+        });
+    }
+    let mut outcomes = BTreeMap::new();
+    while let Some(r) = set.join_next().await {
+        let r = r.map_err(|e| CliError::Engine {
             context: "compile".into(),
             message: e.to_string(),
-        })?;
+        })??;
+        outcomes.extend(r);
+    }
+    let mut failed = false;
+    for (id, r) in outcomes {
         match r {
             Ok(sql) => {
-                let node = &inv.manifest.nodes[id];
-                let p = inv
-                    .target_dir
-                    .join("compiled")
-                    .join(&node.package)
-                    .join(if node.test.is_some() {
-                        PathBuf::from(format!("{}.sql", node.name))
-                    } else {
-                        node.file.clone()
-                    });
-                crate::run::write_file(&p, &sql)?;
+                let node = &inv.manifest.nodes[&id];
                 inv.compiled.lock().unwrap().insert(id.clone(), sql.clone());
                 if single {
                     inv.reporter

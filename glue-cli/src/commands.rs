@@ -495,11 +495,7 @@ pub async fn docs_generate(manifest: Manifest, profile: Profile, reporter: Arc<R
     }
     let catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": {}}, "nodes": nodes, "sources": sources, "errors": Value::Null});
     let inv = invocation(manifest, &profile, reporter.clone(), engine);
-    let mv = crate::artifacts::manifest_json(&inv.manifest, &Default::default());
-    crate::run::write_file(
-        &target_dir.join("manifest.json"),
-        &serde_json::to_string_pretty(&mv).unwrap_or_default(),
-    )?;
+    crate::artifacts::write_manifest_file(&inv.manifest, &Default::default(), &target_dir.join("manifest.json"))?;
     crate::run::write_file(
         &target_dir.join("catalog.json"),
         &serde_json::to_string_pretty(&catalog).unwrap_or_default(),

@@ -560,7 +560,67 @@ impl Loader {
     }
 
     /// schema / alias / database through the generate_* macros.
+    /// Whether `name` and its `default__` implementation are glue's built-in ones (not overridden by the project or
+    /// a package), so the result can be computed without rendering them.
+    fn builtin_naming(&self, package: &str, name: &str) -> bool {
+        let m = self.jinja.macros();
+        let is_builtin = |n: &str| {
+            m.resolve(package, n)
+                .is_some_and(|(p, _)| p == crate::jinja::BUILTIN_PACKAGE)
+        };
+        ["glue__", "spark__"]
+            .iter()
+            .all(|pre| !m.exists(&format!("{pre}{name}")))
+            && is_builtin(name)
+            && is_builtin(&format!("default__{name}"))
+    }
+
     fn name_node(&self, node: &mut Node) -> Result<()> {
+        let target_schema = || {
+            self.shared
+                .target
+                .get_attr("schema")
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        };
+        // dbt's default naming, computed directly when the project keeps glue's built-in macros (same results as
+        // rendering them; rendering three macros per node dominated loading large projects).
+        if self.builtin_naming(&node.package, "generate_schema_name")
+            && self.builtin_naming(&node.package, "generate_alias_name")
+            && self.builtin_naming(&node.package, "generate_database_name")
+        {
+            let snapshot_target = (node.resource_type == ResourceType::Snapshot)
+                .then(|| string_config(&node.config, "target_schema"))
+                .flatten();
+            node.schema = match (snapshot_target, string_config(&node.config, "schema")) {
+                (Some(s), _) => s,
+                (None, Some(custom)) => format!("{}_{}", target_schema(), custom.trim()),
+                (None, None) => target_schema(),
+            };
+            if let Some(alias) = string_config(&node.config, "alias").filter(|a| !a.trim().is_empty()) {
+                node.alias = alias.trim().to_string();
+            }
+            node.database = string_config(&node.config, "database")
+                .or(string_config(&node.config, "target_database"))
+                .map(|d| d.trim().to_string())
+                .or_else(|| {
+                    self.shared
+                        .target
+                        .get_attr("database")
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                })
+                .filter(|d| !d.is_empty());
+            if node.schema.is_empty() {
+                return Err(CliError::project(
+                    &node.file,
+                    None,
+                    format!("{} `{}`: the schema is empty", node.resource_type.as_str(), node.name),
+                ));
+            }
+            return Ok(());
+        }
         let ctx = self.ctx(node, Mode::Parse);
         let node_v = minijinja::Value::from_serialize(node_json(node));
         let snapshot = node.clone();
