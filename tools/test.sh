@@ -41,4 +41,10 @@ cargo build --quiet --locked -p glue-cli
 echo "== dbt reads glue's manifest.json (dbt ls --select state:... --state)"
 "$dbt_venv/bin/python" tools/dbt/state_check.py "$CARGO_TARGET_DIR/debug/glue" "$dbt_venv/bin"
 
+echo "== glue compile against dbt compile (dbt-spark, session method on local Spark 3.5)"
+spark_dbt_venv="${GLUE_RS_DBT_SPARK_VENV:-$HOME/.cache/glue-rs/dbtspark}"
+[ -x "$spark_dbt_venv/bin/python" ] || python3 -m venv "$spark_dbt_venv"
+"$spark_dbt_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/dbt/requirements-spark.txt
+"$spark_dbt_venv/bin/python" tools/dbt/compile_fidelity.py "$CARGO_TARGET_DIR/debug/glue" "$spark_dbt_venv/bin"
+
 echo "== all checks passed"

@@ -144,7 +144,7 @@ fn node_entry(m: &Manifest, n: &Node, compiled: Option<&String>) -> Value {
         "metrics": [],
         "functions": [],
         "depends_on": {"macros": macros, "nodes": n.depends_on},
-        "compiled_path": compiled.map(|_| format!("{}/compiled/{}/{}", m.project.target_path, n.package, n.file.display())),
+        "compiled_path": compiled.map(|_| crate::run::target_path(&std::path::Path::new(&m.project.target_path).join("compiled"), n).display().to_string()),
         "compiled": compiled.is_some(),
         "compiled_code": compiled,
         "extra_ctes_injected": compiled.is_some(),

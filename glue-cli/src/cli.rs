@@ -1056,15 +1056,7 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
                         inv2.compile(node, is_incr).map(|c| c.sql)
                     };
                     if let Ok(sql) = &r {
-                        let p = inv2
-                            .target_dir
-                            .join("compiled")
-                            .join(&node.package)
-                            .join(if node.test.is_some() {
-                                PathBuf::from(format!("{}.sql", node.name))
-                            } else {
-                                node.file.clone()
-                            });
+                        let p = crate::run::target_path(&inv2.target_dir.join("compiled"), node);
                         crate::run::write_file(&p, sql)?;
                     }
                     Ok((id, r))

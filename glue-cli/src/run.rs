@@ -394,14 +394,7 @@ impl Invocation {
     }
 
     fn write_target_file(&self, kind: &str, node: &Node, text: &str) {
-        let p = self.target_dir.join(kind).join(&node.package).join(&node.file);
-        let p = if (node.resource_type == ResourceType::Test && node.test.is_some())
-            || node.resource_type == ResourceType::Snapshot
-        {
-            p.with_file_name(format!("{}.sql", node.name))
-        } else {
-            p
-        };
+        let p = target_path(&self.target_dir.join(kind), node);
         if let Some(d) = p.parent() {
             let _ = std::fs::create_dir_all(d);
         }
@@ -862,6 +855,19 @@ impl Invocation {
         }
         self.reporter.finish_progress();
         order.into_iter().filter_map(|id| results.remove(&id)).collect()
+    }
+}
+
+/// Where a node's compiled or run SQL goes under `target/<kind>/`, as dbt places it: the node's file, a generic
+/// test under its YAML file (`models/schema.yml/<test>.sql`), a snapshot by its name.
+pub fn target_path(base: &Path, node: &Node) -> PathBuf {
+    let p = base.join(&node.package).join(&node.file);
+    if node.test.is_some() {
+        p.join(format!("{}.sql", node.name))
+    } else if node.resource_type == ResourceType::Snapshot {
+        p.with_file_name(format!("{}.sql", node.name))
+    } else {
+        p
     }
 }
 
