@@ -658,6 +658,7 @@ fn invocation(l: Loaded, engine: Option<Arc<dyn Engine>>, settings: RunSettings)
         target_dir,
         compiled: Mutex::new(HashMap::new()),
         resolver,
+        listings: Mutex::new(Default::default()),
     })
 }
 

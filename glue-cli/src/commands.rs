@@ -44,6 +44,7 @@ fn invocation(
         target_dir,
         compiled: Mutex::new(Default::default()),
         resolver,
+        listings: Mutex::new(Default::default()),
     })
 }
 

@@ -111,6 +111,8 @@ pub struct Invocation {
     pub compiled: Mutex<HashMap<String, String>>,
     /// The resolver installed in the Jinja state.
     pub resolver: Arc<ManifestResolver>,
+    /// Relations per schema, listed once per run (each node asks about its own relation once, before building it).
+    pub listings: Mutex<HashMap<String, Arc<Vec<glue_materialize::engine::RelationInfo>>>>,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -378,18 +380,32 @@ impl Invocation {
         Ok(())
     }
 
+    /// What exists under the node's name. Each schema is listed once per run: every node asks about its own
+    /// relation once, before building it, so a listing taken at the first question stays true for the questions
+    /// that follow (listing per node made a run quadratic in the number of models).
     async fn existing(&self, engine: &Arc<dyn Engine>, node: &Node) -> Result<Existing, CliError> {
-        let list = engine
-            .list_relations(&node.schema)
-            .await
-            .map_err(|e| CliError::Engine {
-                context: format!("listing schema {}", node.schema),
-                message: e.to_string(),
-            })?;
+        let key = node.schema.to_lowercase();
+        let cached = self.listings.lock().unwrap().get(&key).cloned();
+        let list = match cached {
+            Some(l) => l,
+            None => {
+                let l = Arc::new(
+                    engine
+                        .list_relations(&node.schema)
+                        .await
+                        .map_err(|e| CliError::Engine {
+                            context: format!("listing schema {}", node.schema),
+                            message: e.to_string(),
+                        })?,
+                );
+                self.listings.lock().unwrap().insert(key, l.clone());
+                l
+            }
+        };
         Ok(list
-            .into_iter()
+            .iter()
             .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
-            .map(|r| r.existing)
+            .map(|r| r.existing.clone())
             .unwrap_or(Existing::Absent))
     }
 
