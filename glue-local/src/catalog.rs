@@ -118,12 +118,17 @@ impl CatalogState {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     root: PathBuf,
+    /// The last file contents read or written and their parsed state (shared by clones).
+    cache: std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, CatalogState)>>>,
 }
 
 impl Catalog {
     /// The catalog of the warehouse at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            cache: Default::default(),
+        }
     }
 
     /// The warehouse directory.
@@ -138,29 +143,44 @@ impl Catalog {
     /// Reads the current catalog (empty when the warehouse has none yet). Never blocks on writers.
     pub fn read(&self) -> Result<CatalogState, LocalError> {
         let path = self.path();
-        match fs::read(&path) {
-            Ok(bytes) => {
-                let state: CatalogState = serde_json::from_slice(&bytes).map_err(|e| LocalError::CorruptCatalog {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-                if state.format_version > FORMAT_VERSION {
-                    return Err(LocalError::CorruptCatalog {
-                        path: path.display().to_string(),
-                        reason: format!(
-                            "written by a newer glue-rs (catalog format {}, this build reads {FORMAT_VERSION})",
-                            state.format_version
-                        ),
-                    });
-                }
-                Ok(state)
+        // The parsed state is reused while the file's bytes are unchanged: a run of many models reads the catalog
+        // for every statement, and parsing it each time made runs quadratic in the number of tables. Comparing the
+        // bytes (not mtimes or inodes) keeps this exact when other processes write.
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(CatalogState {
+                    format_version: FORMAT_VERSION,
+                    ..CatalogState::default()
+                });
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CatalogState {
-                format_version: FORMAT_VERSION,
-                ..CatalogState::default()
-            }),
-            Err(e) => Err(LocalError::io(format!("reading {}", path.display()), e)),
+            Err(e) => return Err(LocalError::io(format!("reading {}", path.display()), e)),
+        };
+        if let Some((cached, state)) = &*self.cache.lock().expect("catalog cache")
+            && *cached == bytes
+        {
+            return Ok(state.clone());
         }
+        let state = self.parse(&path, &bytes)?;
+        *self.cache.lock().expect("catalog cache") = Some((bytes, state.clone()));
+        Ok(state)
+    }
+
+    fn parse(&self, path: &Path, bytes: &[u8]) -> Result<CatalogState, LocalError> {
+        let state: CatalogState = serde_json::from_slice(bytes).map_err(|e| LocalError::CorruptCatalog {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        if state.format_version > FORMAT_VERSION {
+            return Err(LocalError::CorruptCatalog {
+                path: path.display().to_string(),
+                reason: format!(
+                    "written by a newer glue-rs (catalog format {}, this build reads {FORMAT_VERSION})",
+                    state.format_version
+                ),
+            });
+        }
+        Ok(state)
     }
 
     /// Applies `change` to the catalog under the writer lock and replaces the file atomically. Returns what `change`
@@ -179,12 +199,13 @@ impl Catalog {
         let mut state = self.read()?;
         let out = change(&mut state)?;
         state.format_version = FORMAT_VERSION;
-        self.write_atomically(&state)?;
+        let bytes = self.write_atomically(&state)?;
+        *self.cache.lock().expect("catalog cache") = Some((bytes, state));
         drop(lock); // releases the lock
         Ok(out)
     }
 
-    fn write_atomically(&self, state: &CatalogState) -> Result<(), LocalError> {
+    fn write_atomically(&self, state: &CatalogState) -> Result<Vec<u8>, LocalError> {
         let path = self.path();
         let tmp = self.root.join(format!(".{CATALOG_FILE}.{}.tmp", std::process::id()));
         let bytes = serde_json::to_vec_pretty(state).map_err(|e| LocalError::Internal(e.to_string()))?;
@@ -196,7 +217,7 @@ impl Catalog {
         crate::failpoint::hit("catalog.before_rename");
         fs::rename(&tmp, &path).map_err(|e| LocalError::io(format!("replacing {}", path.display()), e))?;
         sync_dir(&self.root)?;
-        Ok(())
+        Ok(bytes)
     }
 }
 
@@ -210,6 +231,38 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), LocalError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cached_read_sees_writes_by_another_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Catalog::new(dir.path());
+        let b = Catalog::new(dir.path()); // another process, as far as `a`'s cache knows
+        let db = |name: &str| DatabaseEntry {
+            location: format!("/w/{name}"),
+            comment: None,
+        };
+        a.update(|s| {
+            s.databases.insert("one".into(), db("one"));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(a.read().unwrap().databases.len(), 1);
+        assert_eq!(a.read().unwrap().databases.len(), 1); // served from the cache
+        b.update(|s| {
+            s.databases.insert("two".into(), db("two"));
+            Ok(())
+        })
+        .unwrap();
+        let seen: Vec<String> = a.read().unwrap().databases.keys().cloned().collect();
+        assert_eq!(seen, ["one", "two"]);
+        // Same length, different bytes: still re-read.
+        b.update(|s| {
+            s.databases.get_mut("two").unwrap().location = "/w/owt".into();
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(a.read().unwrap().databases["two"].location, "/w/owt");
+    }
 
     #[test]
     fn round_trip_and_case_folding() {
