@@ -7,6 +7,18 @@ use crate::loader::Manifest;
 use crate::node::{Node, ResourceType};
 use crate::run::NodeResult;
 
+/// `metadata.env` of every artifact: the `DBT_ENV_CUSTOM_ENV_*` variables, prefix removed (as dbt records them).
+pub fn custom_env() -> Value {
+    Value::Object(
+        std::env::vars()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("DBT_ENV_CUSTOM_ENV_")
+                    .map(|k| (k.to_string(), Value::String(v)))
+            })
+            .collect(),
+    )
+}
+
 /// The dbt version glue's artifacts are shaped after.
 pub const DBT_COMPAT_VERSION: &str = "1.11.0";
 
@@ -17,7 +29,7 @@ fn metadata(kind: &str, version: &str, invocation_id: &str) -> Value {
         "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "invocation_id": invocation_id,
         "invocation_started_at": Value::Null,
-        "env": {},
+        "env": custom_env(),
     })
 }
 
@@ -375,7 +387,7 @@ fn manifest_without_nodes(m: &Manifest) -> Value {
             "generated_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "invocation_id": m.shared.invocation_id,
             "invocation_started_at": Value::Null,
-            "env": {},
+            "env": custom_env(),
             "project_name": m.project.name,
             "project_id": crate::jinja::md5_hex(m.project.name.as_bytes()),
             "user_id": Value::Null,

@@ -226,6 +226,9 @@ pub enum Command {
         what: String,
         #[command(flatten)]
         project: ProjectArgs,
+        /// Only the catalog; no manifest.json.
+        #[arg(long)]
+        no_compile: bool,
     },
     /// Check the project, the profile and the engine.
     Debug {
@@ -974,9 +977,11 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
             let l = load(&project, reporter, flags_value(None))?;
             crate::commands::freshness(l.manifest, l.profile, l.reporter, &select).await
         }
-        Command::Docs { project, .. } => {
+        Command::Docs {
+            project, no_compile, ..
+        } => {
             let l = load(&project, reporter, flags_value(None))?;
-            crate::commands::docs_generate(l.manifest, l.profile, l.reporter).await
+            crate::commands::docs_generate(l.manifest, l.profile, l.reporter, no_compile).await
         }
         Command::Debug { project } => crate::commands::debug(&project, reporter).await,
         Command::Clean { project } => {

@@ -436,7 +436,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
         results.push(json!({"unique_id": id, "status": status}));
         let _ = detail;
     }
-    let out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": {}}, "results": results, "elapsed_time": 0.0});
+    let out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "results": results, "elapsed_time": 0.0});
     crate::run::write_file(
         &manifest
             .project
@@ -449,7 +449,12 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
 }
 
 /// `glue docs generate`: manifest.json and catalog.json (columns of every built relation).
-pub async fn docs_generate(manifest: Manifest, profile: Profile, reporter: Arc<Reporter>) -> Result<i32> {
+pub async fn docs_generate(
+    manifest: Manifest,
+    profile: Profile,
+    reporter: Arc<Reporter>,
+    no_compile: bool,
+) -> Result<i32> {
     let engine = local_engine(&profile)?;
     let target_dir = manifest.project.root.join(&manifest.project.target_path);
     let mut nodes = Map::new();
@@ -494,9 +499,11 @@ pub async fn docs_generate(manifest: Manifest, profile: Profile, reporter: Arc<R
             }
         }
     }
-    let catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": {}}, "nodes": nodes, "sources": sources, "errors": Value::Null});
+    let catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "nodes": nodes, "sources": sources, "errors": Value::Null});
     let inv = invocation(manifest, &profile, reporter.clone(), engine);
-    crate::artifacts::write_manifest_file(&inv.manifest, &Default::default(), &target_dir.join("manifest.json"))?;
+    if !no_compile {
+        crate::artifacts::write_manifest_file(&inv.manifest, &Default::default(), &target_dir.join("manifest.json"))?;
+    }
     crate::run::write_file(
         &target_dir.join("catalog.json"),
         &serde_json::to_string_pretty(&catalog).unwrap_or_default(),

@@ -1141,6 +1141,15 @@ impl LocalEngine {
             let name = f.name();
             match column_types.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
                 Some((_, t)) => exprs.push(cast(ident(name.as_str()), arrow_type(t)?).alias(name.as_str())),
+                // A column inferred as a timestamp is Spark's `timestamp` (with the session time zone, UTC here), as
+                // dbt-spark's seeds type it, not `timestamp_ntz`.
+                None if matches!(
+                    f.data_type(),
+                    datafusion::arrow::datatypes::DataType::Timestamp(_, None)
+                ) =>
+                {
+                    exprs.push(cast(ident(name.as_str()), arrow_type("timestamp")?).alias(name.as_str()))
+                }
                 None => exprs.push(ident(name.as_str())),
             }
         }

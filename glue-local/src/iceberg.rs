@@ -264,11 +264,17 @@ pub(crate) fn conform_rows(df: datafusion::prelude::DataFrame) -> Result<datafus
         .fields()
         .iter()
         .map(|f| match f.data_type() {
-            DataType::Timestamp(u, tz) if *u != TimeUnit::Microsecond => datafusion::logical_expr::cast(
-                ident(f.name().as_str()),
-                DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
-            )
-            .alias(f.name().as_str()),
+            // Iceberg's Arrow form: microseconds, and `timestamptz` as the "+00:00" zone (a zone named "UTC" is the
+            // same instants under another name, which the Parquet writer would refuse).
+            DataType::Timestamp(u, tz)
+                if *u != TimeUnit::Microsecond || tz.as_deref().is_some_and(|t| t != "+00:00") =>
+            {
+                datafusion::logical_expr::cast(
+                    ident(f.name().as_str()),
+                    DataType::Timestamp(TimeUnit::Microsecond, tz.as_ref().map(|_| "+00:00".into())),
+                )
+                .alias(f.name().as_str())
+            }
             DataType::Utf8View | DataType::LargeUtf8 => {
                 datafusion::logical_expr::cast(ident(f.name().as_str()), DataType::Utf8).alias(f.name().as_str())
             }

@@ -24,14 +24,15 @@ import sys
 import tempfile
 import traceback
 
-from dbt.tests.adapter.basic import files
+from dbt.tests.adapter.basic import expected_catalog, files
+from dbt.tests.adapter.basic import test_docs_generate as docs_files
 
 GLUE = os.path.abspath(sys.argv[1])
 SCHEMA = "test_schema"
 
 
 class Project:
-    def __init__(self, name, models=None, seeds=None, tests=None, snapshots=None, project_extra=None):
+    def __init__(self, name, models=None, seeds=None, tests=None, snapshots=None, project_extra=None, macros=None):
         self.dir = tempfile.mkdtemp(prefix=f"glue_suite_{name}_")
         project = {"name": name, "profile": "test", "config-version": 2}
         project.update(project_extra or {})
@@ -42,7 +43,8 @@ class Project:
             json.dumps({"test": {"target": "dev", "outputs": {"dev": {
                 "type": "glue", "engine": "local", "warehouse": "warehouse", "schema": SCHEMA, "threads": 4}}}}),
         )
-        for folder, content in (("models", models), ("seeds", seeds), ("tests", tests), ("snapshots", snapshots)):
+        for folder, content in (("models", models), ("seeds", seeds), ("tests", tests), ("snapshots", snapshots),
+                                ("macros", macros)):
             for fname, text in (content or {}).items():
                 self.write(os.path.join(folder, fname), text)
 
@@ -53,7 +55,8 @@ class Project:
             f.write(text)
 
     def glue(self, *args, expect_pass=True):
-        proc = subprocess.run([GLUE, *args, "--project-dir", self.dir], capture_output=True, text=True)
+        env = dict(os.environ, DBT_ENV_CUSTOM_ENV_env_key="env_value")
+        proc = subprocess.run([GLUE, *args, "--project-dir", self.dir], capture_output=True, text=True, env=env)
         if expect_pass and proc.returncode != 0:
             raise AssertionError(f"glue {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         if proc.returncode not in (0, 1):
@@ -299,8 +302,79 @@ def snapshot_timestamp():
     return p
 
 
+# BaseDocsGenerate / BaseDocsGenReferences: the expected catalogs are built by the package's own
+# expected_catalog functions, with glue's types (as each adapter passes its own): seeds infer bigint ids, Spark's
+# `string` and `timestamp`, relation types `view` / `table`, no owner, no database (Glue has one catalog).
+class _SuiteProject:
+    database = None
+    test_schema = SCHEMA
+
+
+GLUE_TYPES = dict(role=None, id_type="bigint", text_type="string", time_type="timestamp", view_type="view",
+                  table_type="table", model_stats=expected_catalog.no_stats())
+
+
+def docs_project(name, models):
+    return Project(name, seeds={"schema.yml": docs_files.seed__schema_yml, "seed.csv": docs_files.seed__seed_csv},
+                   macros={"schema.yml": docs_files.macros__schema_yml, "macro.md": docs_files.macros__macro_md,
+                           "dummy_test.sql": docs_files.macros__dummy_test_sql},
+                   snapshots={"snapshot_seed.sql": docs_files.snapshot__snapshot_seed_sql},
+                   models=models,
+                   project_extra={"asset-paths": ["assets", "invalid-asset-paths"],
+                                  "vars": {"test_schema": SCHEMA, "alternate_schema": SCHEMA + "_test"},
+                                  "seeds": {"quote_columns": True}})
+
+
+def verify_catalog(p, expected):
+    with open(os.path.join(p.dir, "target", "catalog.json")) as f:
+        catalog = json.load(f)
+    assert set(catalog) == {"errors", "metadata", "nodes", "sources"}, set(catalog)
+    assert catalog["metadata"]["dbt_schema_version"] == "https://schemas.getdbt.com/dbt/catalog/v1.json"
+    assert catalog["metadata"]["env"] == {"env_key": "env_value"}, catalog["metadata"]["env"]
+    assert not catalog["errors"]
+    for key in "nodes", "sources":
+        for unique_id, expected_node in expected[key].items():
+            assert unique_id in catalog[key], f"{unique_id} missing from catalog {key}: {sorted(catalog[key])}"
+            found = catalog[key][unique_id]
+            for node_key in expected_node:
+                assert node_key in found, (unique_id, node_key)
+                assert found[node_key] == expected_node[node_key], (
+                    f"{unique_id}.{node_key}: expected {expected_node[node_key]}, got {found[node_key]}")
+
+
+def run_and_generate(p, *args):
+    p.run("seed")
+    assert len(p.run("run")) == 2
+    for f in ("manifest.json", "run_results.json"):
+        os.remove(os.path.join(p.dir, "target", f))
+    p.glue("docs", "generate", *args)
+
+
+def docs_generate():
+    p = docs_project("test", {"schema.yml": docs_files.models__schema_yml,
+                              "second_model.sql": docs_files.models__second_model_sql,
+                              "readme.md": docs_files.models__readme_md, "model.sql": docs_files.models__model_sql})
+    run_and_generate(p, "--no-compile")
+    assert not os.path.exists(os.path.join(p.dir, "target", "manifest.json"))
+    run_and_generate(p)
+    verify_catalog(p, expected_catalog.base_expected_catalog(_SuiteProject, **GLUE_TYPES))
+    return p
+
+
+def docs_gen_references():
+    p = docs_project("test", {"schema.yml": docs_files.ref_models__schema_yml,
+                              "sources.yml": docs_files.ref_sources__schema_yml,
+                              "view_summary.sql": docs_files.ref_models__view_summary_sql,
+                              "ephemeral_summary.sql": docs_files.ref_models__ephemeral_summary_sql,
+                              "ephemeral_copy.sql": docs_files.ref_models__ephemeral_copy_sql,
+                              "docs.md": docs_files.ref_models__docs_md})
+    run_and_generate(p)
+    verify_catalog(p, expected_catalog.expected_references_catalog(_SuiteProject, bigint_type="bigint", **GLUE_TYPES))
+    return p
+
+
 SUITES = [simple_materializations, singular_tests, singular_tests_ephemeral, empty, ephemeral, incremental,
-          generic_tests, table_materialization, snapshot_check_cols, snapshot_timestamp]
+          generic_tests, table_materialization, snapshot_check_cols, snapshot_timestamp, docs_generate, docs_gen_references]
 
 
 def main():
