@@ -119,8 +119,11 @@ impl CatalogState {
 pub struct Catalog {
     root: PathBuf,
     /// The last file contents read or written and their parsed state (shared by clones).
-    cache: std::sync::Arc<std::sync::Mutex<Option<(Vec<u8>, CatalogState)>>>,
+    cache: std::sync::Arc<std::sync::Mutex<Option<ParsedFile>>>,
 }
+
+/// A catalog file's bytes and the state parsed from them.
+type ParsedFile = (Vec<u8>, CatalogState);
 
 impl Catalog {
     /// The catalog of the warehouse at `root` (created on first write).
