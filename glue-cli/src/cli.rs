@@ -1061,10 +1061,6 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
                     } else {
                         inv2.compile(node, is_incr).map(|c| c.sql)
                     };
-                    if let Ok(sql) = &r {
-                        let p = crate::run::target_path(&inv2.target_dir.join("compiled"), node);
-                        crate::run::write_file(&p, sql)?;
-                    }
                     Ok((id, r))
                 })
                 .collect::<Result<Vec<_>>>()
@@ -1079,10 +1075,13 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
         outcomes.extend(r);
     }
     let mut failed = false;
+    // Files are written from one thread: parallel creation in the same directories only contends on the
+    // file system's directory locks.
     for (id, r) in outcomes {
         match r {
             Ok(sql) => {
                 let node = &inv.manifest.nodes[&id];
+                crate::run::write_file(&crate::run::target_path(&inv.target_dir.join("compiled"), node), &sql)?;
                 inv.compiled.lock().unwrap().insert(id.clone(), sql.clone());
                 if single {
                     inv.reporter
