@@ -1449,6 +1449,36 @@ fn value_str(v: &Value) -> String {
     }
 }
 
+/// CSV fixture rows: the header names the columns; empty cells are NULL; values stay strings (the fixture SQL casts
+/// them to the input's column types, as dbt does).
+fn csv_rows(text: &str) -> std::result::Result<Vec<Map<String, Value>>, csv::Error> {
+    let mut r = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.trim().as_bytes());
+    let headers = r.headers()?.clone();
+    let mut out = Vec::new();
+    for rec in r.records() {
+        let rec = rec?;
+        out.push(
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| {
+                    (
+                        h.to_string(),
+                        if v.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::String(v.to_string())
+                        },
+                    )
+                })
+                .collect(),
+        );
+    }
+    Ok(out)
+}
+
 fn unit_test(p: &Project, file: &Path, line: usize, u: &Map<String, Value>) -> Result<Node> {
     let name = yaml::string(file, "unit_tests.name", u.get("name"))?
         .ok_or_else(|| CliError::project(file, Some(line), "a unit test has no `name`"))?;
@@ -1456,23 +1486,33 @@ fn unit_test(p: &Project, file: &Path, line: usize, u: &Map<String, Value>) -> R
         .ok_or_else(|| CliError::project(file, Some(line), format!("unit test `{name}` has no `model`")))?;
     let rows = |v: Option<&Value>, what: &str| -> Result<Vec<Map<String, Value>>> {
         let Some(v) = v else { return Ok(Vec::new()) };
-        if let Some(fmt) = v.get("format").and_then(Value::as_str)
-            && fmt != "dict"
-        {
-            return Err(CliError::project(
-                file,
-                Some(line),
-                format!("unit test `{name}`: {what} format `{fmt}` is not supported yet (use the dict format)"),
-            ));
-        }
-        match v.get("rows") {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(r)) => Ok(r.iter().filter_map(|r| r.as_object().cloned()).collect()),
-            Some(_) => Err(CliError::project(
-                file,
-                Some(line),
-                format!("unit test `{name}`: {what} rows must be a list"),
-            )),
+        let fmt = v.get("format").and_then(Value::as_str).unwrap_or("dict");
+        let fail = |msg: String| CliError::project(file, Some(line), format!("unit test `{name}`: {what} {msg}"));
+        match fmt {
+            "dict" => match v.get("rows") {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(r)) => Ok(r.iter().filter_map(|r| r.as_object().cloned()).collect()),
+                Some(_) => Err(fail("rows must be a list of mappings".into())),
+            },
+            "csv" => {
+                let text = match (v.get("rows"), v.get("fixture").and_then(Value::as_str)) {
+                    (Some(Value::String(t)), _) => t.clone(),
+                    (_, Some(fixture)) => {
+                        let found = p
+                            .test_paths
+                            .iter()
+                            .map(|t| p.root.join(t).join("fixtures").join(format!("{fixture}.csv")))
+                            .find(|f| f.exists())
+                            .ok_or_else(|| {
+                                fail(format!("fixture `{fixture}`: no {fixture}.csv under tests/fixtures"))
+                            })?;
+                        read(&found)?
+                    }
+                    _ => return Err(fail("in csv format needs `rows:` (CSV text) or `fixture:`".into())),
+                };
+                csv_rows(&text).map_err(|e| fail(format!("CSV: {e}")))
+            }
+            other => Err(fail(format!("format `{other}` is not supported (use dict or csv)"))),
         }
     };
     let mut given = Vec::new();

@@ -190,3 +190,28 @@ fn init_creates_a_project_that_builds() {
         out.stdout
     );
 }
+
+#[test]
+fn unit_tests_with_csv_fixtures_and_a_failing_expectation() {
+    let p = project(&[
+        ("seeds/items.csv", "id,price\n1,10\n2,20\n"),
+        (
+            "models/doubled.sql",
+            "select id, price * 2 as price2 from {{ ref('items') }}",
+        ),
+        ("tests/fixtures/items_fixture.csv", "id,price\n7,5\n8,\n"),
+        (
+            "models/unit.yml",
+            "unit_tests:\n  - name: doubles_inline\n    model: doubled\n    given:\n      - input: ref('items')\n        format: csv\n        rows: |\n          id,price\n          1,3\n    expect:\n      format: csv\n      rows: |\n        id,price2\n        1,6\n  - name: doubles_from_file\n    model: doubled\n    given:\n      - input: ref('items')\n        format: csv\n        fixture: items_fixture\n    expect:\n      rows:\n        - {id: 7, price2: 10}\n        - {id: 8, price2: null}\n  - name: wrong_on_purpose\n    model: doubled\n    given:\n      - input: ref('items')\n        rows:\n          - {id: 1, price: 1}\n    expect:\n      rows:\n        - {id: 1, price2: 3}\n",
+        ),
+    ]);
+    let out = glue(p.path(), &["seed"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = glue(p.path(), &["test"]);
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stdout.contains("PASS doubles_inline"), "{}", out.stdout);
+    assert!(out.stdout.contains("PASS doubles_from_file"), "{}", out.stdout);
+    assert!(out.stdout.contains("FAIL 0 wrong_on_purpose"), "{}", out.stdout);
+    assert!(out.stdout.contains("- expected, missing x1: 1 | 3"), "{}", out.stdout);
+    assert!(out.stdout.contains("+ actual, unexpected x1: 1 | 2"), "{}", out.stdout);
+}
