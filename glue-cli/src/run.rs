@@ -470,6 +470,9 @@ impl Invocation {
         if node.resource_type != ResourceType::Seed {
             self.write_target_file("compiled", &node, &compiled.sql);
         }
+        if node.resource_type == ResourceType::Model && contract_enforced(&node) {
+            check_contract(&engine, &node, &compiled.sql).await?;
+        }
         let mut config = compiled.config;
         if node.resource_type == ResourceType::Seed {
             config.insert("materialized".into(), Value::String("seed".into()));
@@ -872,6 +875,103 @@ impl Invocation {
         self.reporter.finish_progress();
         order.into_iter().filter_map(|id| results.remove(&id)).collect()
     }
+}
+
+/// Whether `contract: {enforced: true}` applies.
+pub fn contract_enforced(node: &Node) -> bool {
+    node.config
+        .get("contract")
+        .and_then(|c| c.get("enforced"))
+        .is_some_and(|e| e.as_bool() == Some(true) || e.as_str().is_some_and(|s| s.eq_ignore_ascii_case("true")))
+}
+
+/// A declared type in the spelling `DESCRIBE` uses (`integer` → `int`, `long` → `bigint`, `text` → `string` …).
+fn normalize_type(t: &str) -> String {
+    let t: String = t.to_ascii_lowercase().chars().filter(|c| !c.is_whitespace()).collect();
+    match t.as_str() {
+        "integer" => "int".into(),
+        "long" => "bigint".into(),
+        "short" => "smallint".into(),
+        "byte" => "tinyint".into(),
+        "real" => "float".into(),
+        "text" => "string".into(),
+        "bool" => "boolean".into(),
+        "decimal" | "numeric" | "dec" => "decimal(10,0)".into(),
+        "timestamp_ltz" => "timestamp".into(),
+        other if other.starts_with("varchar(") || other.starts_with("char(") => "string".into(),
+        other if other.starts_with("numeric(") || other.starts_with("dec(") => {
+            format!("decimal({}", other.split_once('(').map(|(_, r)| r).unwrap_or(""))
+        }
+        other => other.into(),
+    }
+}
+
+/// dbt's enforced model contract: the query's columns must be exactly the documented ones, with their `data_type`s.
+/// Checked before anything is written, with dbt's table of mismatches.
+async fn check_contract(engine: &Arc<dyn Engine>, node: &Node, sql: &str) -> Result<(), CliError> {
+    let undeclared: Vec<&str> = node
+        .columns
+        .iter()
+        .filter(|c| c.data_type.is_none())
+        .map(|c| c.name.as_str())
+        .collect();
+    if node.columns.is_empty() || !undeclared.is_empty() {
+        return Err(CliError::Plan(format!(
+            "{}: model `{}` has an enforced contract, so every column needs a `data_type` in its YAML{}",
+            node.file.display(),
+            node.name,
+            if undeclared.is_empty() {
+                String::new()
+            } else {
+                format!(" (missing: {})", undeclared.join(", "))
+            }
+        )));
+    }
+    let schema = engine.query_schema(sql).await.map_err(|e| CliError::Engine {
+        context: format!(
+            "model `{}` ({}): reading its columns for the contract",
+            node.name,
+            node.file.display()
+        ),
+        message: e.to_string(),
+    })?;
+    let actual: Vec<(String, String)> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let t = glue_local::types::spark_type(f.data_type()).unwrap_or_else(|_| f.data_type().to_string());
+            (f.name().clone(), t)
+        })
+        .collect();
+    let mut rows = Vec::new();
+    for c in &node.columns {
+        let want = normalize_type(c.data_type.as_deref().unwrap_or(""));
+        match actual.iter().find(|(n, _)| n.eq_ignore_ascii_case(&c.name)) {
+            None => rows.push((c.name.clone(), String::new(), want, "missing in definition")),
+            Some((_, got)) if normalize_type(got) != want => {
+                rows.push((c.name.clone(), got.clone(), want, "data type mismatch"))
+            }
+            Some(_) => {}
+        }
+    }
+    for (n, t) in &actual {
+        if !node.columns.iter().any(|c| c.name.eq_ignore_ascii_case(n)) {
+            rows.push((n.clone(), t.clone(), String::new(), "missing in contract"));
+        }
+    }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "{}: model `{}` has an enforced contract that failed; make the name, data_type and number of columns in the \
+         contract match the model's query:\n  | column_name | definition_type | contract_type | mismatch_reason |",
+        node.file.display(),
+        node.name
+    );
+    for (n, got, want, why) in rows {
+        msg.push_str(&format!("\n  | {n} | {got} | {want} | {why} |"));
+    }
+    Err(CliError::Plan(msg))
 }
 
 /// Where a node's compiled or run SQL goes under `target/<kind>/`, as dbt places it: the node's file, a generic

@@ -199,3 +199,37 @@ fn python_model_fails_clearly_on_the_embedded_engine() {
     assert_eq!(out.code, 1);
     assert_has(&out, &["models/py.py", "Python model", "embedded engine"]);
 }
+
+#[test]
+fn enforced_contract_names_every_mismatch_and_writes_nothing() {
+    let yml = "models:\n  - name: m\n    config:\n      contract: {enforced: true}\n    columns:\n      - name: id\n        data_type: integer\n      - name: name\n        data_type: string\n      - name: gone\n        data_type: date\n";
+    let p = project(&[
+        (
+            "models/m.sql",
+            "{{ config(materialized='table') }}\nselect cast(1 as int) as id, 2.5 as name, 'x' as extra",
+        ),
+        ("models/schema.yml", yml),
+    ]);
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 1);
+    assert_has(
+        &out,
+        &[
+            "models/m.sql: model `m` has an enforced contract that failed",
+            "| name | decimal(2,1) | string | data type mismatch |",
+            "| gone |  | date | missing in definition |",
+            "| extra | string |  | missing in contract |",
+        ],
+    );
+    assert!(!out.all().contains("| id |"), "{}", out.all());
+    let listed = glue(p.path(), &["show", "--inline", "select count(*) as n from s.m"]);
+    assert_ne!(listed.code, 0, "the table must not exist: {}", listed.all());
+    // Fixed, it builds.
+    write(
+        p.path(),
+        "models/m.sql",
+        "{{ config(materialized='table') }}\nselect cast(1 as int) as id, 'n' as name, current_date() as gone",
+    );
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+}

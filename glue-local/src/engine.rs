@@ -1314,6 +1314,11 @@ impl Engine for LocalEngine {
         Ok(df.collect().await.map_err(LocalError::df("query"))?)
     }
 
+    async fn query_schema(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
+        let df = self.sql(sql).await?;
+        Ok(Arc::new(df.schema().as_arrow().clone()))
+    }
+
     async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
         let state = self.catalog.read()?;
         let mut out = Vec::new();

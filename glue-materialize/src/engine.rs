@@ -107,6 +107,18 @@ pub trait Engine: Send + Sync {
     /// Runs a query and returns its rows.
     async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError>;
 
+    /// The columns a query returns, without its rows (model contracts). The default runs the query with no rows
+    /// wanted; engines that can plan without running override it.
+    async fn query_schema(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
+        let batches = self
+            .query(&format!("select * from (\n{sql}\n) glue_schema_probe limit 0"))
+            .await?;
+        batches.first().map(|b| b.schema()).ok_or_else(|| EngineError::Sql {
+            error_class: None,
+            message: "the engine returned no schema for the query".into(),
+        })
+    }
+
     /// Lists the relations of a schema (an absent schema lists nothing).
     async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError>;
 
