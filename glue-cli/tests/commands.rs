@@ -86,7 +86,7 @@ fn jinja_context_end_to_end() {
     let out = glue(&dir, &["run-operation", "grant_nothing"]);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(
-        out.stdout.contains(r#"run-operation called with {"ok":true}"#),
+        out.stdout.contains(r#"run-operation called with {"ok": true}"#),
         "{}",
         out.stdout
     );

@@ -66,6 +66,8 @@ def main():
             }}}}))
         env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PATH=BIN + os.pathsep + os.environ["PATH"])
         dbt = os.path.join(BIN, "dbt")
+        # Seeds first: dbt does not order a source after the seed it reads (glue does).
+        run([dbt, "seed", "--profiles-dir", dbt_dir], dbt_dir, env)
         run([dbt, "build", "--profiles-dir", dbt_dir], dbt_dir, env)
         shutil.rmtree(os.path.join(dbt_dir, "target"), ignore_errors=True)
         run([dbt, "compile", "--profiles-dir", dbt_dir], dbt_dir, env)

@@ -530,10 +530,51 @@ fn load_result_fn(state: &State, name: String) -> Result<Value, Error> {
         .unwrap_or(Value::from(())))
 }
 
+/// Python's `json.dumps` layout (`{"a": 1, "b": [1, 2]}`, non-ASCII escaped), as dbt's `tojson` prints.
+struct PyJson;
+
+impl serde_json::ser::Formatter for PyJson {
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+        for c in fragment.chars() {
+            if c.is_ascii() {
+                w.write_all(&[c as u8])?;
+            } else {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    write!(w, "\\u{unit:04x}")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// dbt's `tojson(value, sort_keys=False)`: mappings keep their order.
+pub fn to_py_json(v: &impl serde::Serialize) -> Result<String, Error> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, PyJson);
+    v.serialize(&mut ser)
+        .map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+    String::from_utf8(out).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
+}
+
 fn tojson_fn(v: Value, kwargs: Kwargs) -> Result<String, Error> {
-    let sort: Option<bool> = kwargs.get("sort_keys")?;
-    let _ = sort;
-    serde_json::to_string(&v).map_err(|e| Error::new(ErrorKind::BadSerialization, e.to_string()))
+    match kwargs.get::<Option<bool>>("sort_keys")? {
+        Some(true) => to_py_json(&to_json(&v)?), // serde_json's maps sort their keys
+        _ => to_py_json(&v),
+    }
 }
 
 fn fromjson_fn(s: String, default: Option<Value>) -> Result<Value, Error> {
