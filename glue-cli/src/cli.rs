@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
@@ -376,7 +376,8 @@ fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Lo
     })
 }
 
-fn open_engine(profile: &Profile) -> Result<Arc<dyn Engine>> {
+/// The engine of the profile's target; `Err` when that engine is not in this build.
+pub fn open_engine(profile: &Profile) -> Result<Arc<dyn Engine>> {
     match &profile.engine {
         EngineChoice::Local { warehouse } => {
             let e = glue_local::LocalEngine::open(warehouse, &profile.target.schema).map_err(|e| CliError::Engine {
@@ -648,21 +649,7 @@ fn settings(run: &RunArgs, profile: &Profile) -> RunSettings {
 }
 
 fn invocation(l: Loaded, engine: Option<Arc<dyn Engine>>, settings: RunSettings) -> Arc<Invocation> {
-    let target_dir = l.manifest.project.root.join(&l.manifest.project.target_path);
-    *l.manifest.shared.engine.write().unwrap() = engine.clone();
-    let resolver = Arc::new(ManifestResolver::new(&l.manifest, settings.empty));
-    *l.manifest.shared.resolver.write().unwrap() = Some(resolver.clone());
-    Arc::new(Invocation {
-        target: l.profile.target.clone(),
-        manifest: l.manifest,
-        engine,
-        settings,
-        reporter: l.reporter,
-        target_dir,
-        compiled: Mutex::new(HashMap::new()),
-        resolver,
-        listings: Mutex::new(Default::default()),
-    })
+    Invocation::new(l.manifest, l.profile.target.clone(), engine, settings, l.reporter)
 }
 
 fn write_manifest(inv: &Invocation) -> Result<()> {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, plan as make_plan};
@@ -17,7 +17,7 @@ use crate::node::ResourceType;
 use crate::profile::{EngineChoice, Profile};
 use crate::project::Project;
 use crate::report::Reporter;
-use crate::run::{Invocation, ManifestResolver, RunSettings};
+use crate::run::{Invocation, RunSettings};
 
 fn invocation(
     manifest: Manifest,
@@ -25,37 +25,19 @@ fn invocation(
     reporter: Arc<Reporter>,
     engine: Option<Arc<dyn Engine>>,
 ) -> Arc<Invocation> {
-    let target_dir = manifest.project.root.join(&manifest.project.target_path);
-    *manifest.shared.engine.write().unwrap() = engine.clone();
-    let resolver = Arc::new(ManifestResolver::new(&manifest, false));
-    *manifest.shared.resolver.write().unwrap() = Some(resolver.clone());
-    Arc::new(Invocation {
-        target: profile.target.clone(),
+    Invocation::new(
         manifest,
+        profile.target.clone(),
         engine,
-        settings: RunSettings {
-            full_refresh: false,
-            threads: 1,
-            empty: false,
-            fail_fast: false,
-            store_failures: false,
-        },
+        RunSettings::default(),
         reporter,
-        target_dir,
-        compiled: Mutex::new(Default::default()),
-        resolver,
-        listings: Mutex::new(Default::default()),
-    })
+    )
 }
 
+/// The embedded engine when the target uses it; remote targets get none (these commands never start a session).
 fn local_engine(profile: &Profile) -> Result<Option<Arc<dyn Engine>>> {
     match &profile.engine {
-        EngineChoice::Local { warehouse } => Ok(Some(Arc::new(
-            glue_local::LocalEngine::open(warehouse, &profile.target.schema).map_err(|e| CliError::Engine {
-                context: format!("opening {}", warehouse.display()),
-                message: e.to_string(),
-            })?,
-        ))),
+        EngineChoice::Local { .. } => crate::cli::open_engine(profile).map(Some),
         _ => Ok(None),
     }
 }

@@ -164,6 +164,23 @@ fn files_under(root: &Path, dirs: &[String], exts: &[&str]) -> Vec<PathBuf> {
     out
 }
 
+/// Where a resource file sits: its path under the resource folder (`staging/stg_orders.sql`) and the directories
+/// of its fqn (`["staging"]`).
+fn placement(root: &Path, dirs: &[String], f: &Path) -> (PathBuf, Vec<String>) {
+    let base = dirs
+        .iter()
+        .map(|d| root.join(d))
+        .find(|d| f.starts_with(d))
+        .unwrap_or_default();
+    let path = rel(&base, f);
+    let folders = path
+        .parent()
+        .into_iter()
+        .flat_map(|d| d.iter().map(|c| c.to_string_lossy().into_owned()))
+        .collect();
+    (path, folders)
+}
+
 fn rel(root: &Path, p: &Path) -> PathBuf {
     p.strip_prefix(root)
         .map(Path::to_path_buf)
@@ -729,20 +746,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         let shown_root = |f: &Path| rel(&project.root, f);
         // Models.
         for f in files_under(&p.root, &p.model_paths, &["sql", "py"]) {
-            let base = p
-                .model_paths
-                .iter()
-                .map(|d| p.root.join(d))
-                .find(|d| f.starts_with(d))
-                .unwrap_or_default();
-            let path = rel(&base, &f);
+            let (path, folders) = placement(&p.root, &p.model_paths, &f);
             let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
             let mut fqn = vec![p.name.clone()];
-            fqn.extend(
-                path.parent()
-                    .into_iter()
-                    .flat_map(|d| d.iter().map(|c| c.to_string_lossy().into_owned())),
-            );
+            fqn.extend(folders);
             fqn.push(name.clone());
             let raw = read(&f)?;
             let language = if f.extension().is_some_and(|e| e == "py") {
@@ -763,20 +770,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         }
         // Seeds.
         for f in files_under(&p.root, &p.seed_paths, &["csv"]) {
-            let base = p
-                .seed_paths
-                .iter()
-                .map(|d| p.root.join(d))
-                .find(|d| f.starts_with(d))
-                .unwrap_or_default();
-            let path = rel(&base, &f);
+            let (path, folders) = placement(&p.root, &p.seed_paths, &f);
             let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
             let mut fqn = vec![p.name.clone()];
-            fqn.extend(
-                path.parent()
-                    .into_iter()
-                    .flat_map(|d| d.iter().map(|c| c.to_string_lossy().into_owned())),
-            );
+            fqn.extend(folders);
             fqn.push(name.clone());
             let mut n = new_node(
                 ResourceType::Seed,
@@ -795,23 +792,13 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         // Snapshots ({% snapshot %} blocks).
         for f in files_under(&p.root, &p.snapshot_paths, &["sql"]) {
             let text = read(&f)?;
-            let base = p
-                .snapshot_paths
-                .iter()
-                .map(|d| p.root.join(d))
-                .find(|d| f.starts_with(d))
-                .unwrap_or_default();
-            let path = rel(&base, &f);
+            let (path, folders) = placement(&p.root, &p.snapshot_paths, &f);
             for cap in SNAPSHOT_BLOCK.captures_iter(&text) {
                 let name = cap[1].to_string();
                 let body = cap.get(2).unwrap();
                 let line = text[..body.start()].matches('\n').count() + 1;
                 let mut fqn = vec![p.name.clone()];
-                fqn.extend(
-                    path.parent()
-                        .into_iter()
-                        .flat_map(|d| d.iter().map(|c| c.to_string_lossy().into_owned())),
-                );
+                fqn.extend(folders.iter().cloned());
                 fqn.push(f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string());
                 fqn.push(name.clone());
                 let mut n = new_node(
@@ -837,20 +824,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
             {
                 continue;
             }
-            let base = p
-                .test_paths
-                .iter()
-                .map(|d| p.root.join(d))
-                .find(|d| f.starts_with(d))
-                .unwrap_or_default();
-            let path = rel(&base, &f);
+            let (path, folders) = placement(&p.root, &p.test_paths, &f);
             let name = f.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
             let mut fqn = vec![p.name.clone()];
-            fqn.extend(
-                path.parent()
-                    .into_iter()
-                    .flat_map(|d| d.iter().map(|c| c.to_string_lossy().into_owned())),
-            );
+            fqn.extend(folders);
             fqn.push(name.clone());
             let raw = read(&f)?;
             nodes.push(new_node(

@@ -93,6 +93,19 @@ pub struct RunSettings {
     pub store_failures: bool,
 }
 
+impl Default for RunSettings {
+    /// One thread, nothing forced: what commands that do not run nodes use.
+    fn default() -> Self {
+        Self {
+            full_refresh: false,
+            threads: 1,
+            empty: false,
+            fail_fast: false,
+            store_failures: false,
+        }
+    }
+}
+
 /// Everything a run needs.
 pub struct Invocation {
     /// The project.
@@ -274,6 +287,31 @@ pub struct Compiled {
 }
 
 impl Invocation {
+    /// An invocation: installs the engine and a resolver (with `--empty` applied) into the Jinja state.
+    pub fn new(
+        manifest: Manifest,
+        target: Target,
+        engine: Option<Arc<dyn Engine>>,
+        settings: RunSettings,
+        reporter: Arc<Reporter>,
+    ) -> Arc<Self> {
+        let target_dir = manifest.project.root.join(&manifest.project.target_path);
+        *manifest.shared.engine.write().unwrap() = engine.clone();
+        let resolver = Arc::new(ManifestResolver::new(&manifest, settings.empty));
+        *manifest.shared.resolver.write().unwrap() = Some(resolver.clone());
+        Arc::new(Self {
+            manifest,
+            target,
+            engine,
+            settings,
+            reporter,
+            target_dir,
+            compiled: Mutex::new(HashMap::new()),
+            resolver,
+            listings: Mutex::new(HashMap::new()),
+        })
+    }
+
     fn node(&self, id: &str) -> &Node {
         &self.manifest.nodes[id]
     }
