@@ -357,6 +357,9 @@ impl Jinja {
     pub fn new(root: &str, files: Vec<MacroFile>, dispatch: Vec<Dispatch>) -> Result<Self, RenderError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Lenient);
+        // SQL is never escaped, whatever the template's name (minijinja would JSON-escape `.yml` names: YAML-defined
+        // snapshots and tests are rendered under their YAML file's name).
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         // Python's str / dict / list methods (`.items()`, `.upper()`, `.split()` …) as dbt's Jinja has them.
         env.set_unknown_method_callback(|state, value, method, args| {
             match minijinja_contrib::pycompat::unknown_method_callback(state, value, method, args) {
