@@ -217,14 +217,12 @@ fn unit_tests_with_csv_fixtures_and_a_failing_expectation() {
 }
 
 #[test]
-fn yaml_defined_snapshot_with_hard_deletes() {
-    // (dbt_valid_to_current with a Delta merge fails on the embedded engine today: delta-rs cannot write the merge
-    // predicate; see the stop note.)
+fn yaml_defined_snapshot_with_hard_deletes_and_valid_to_current() {
     let p = project(&[
         ("seeds/src.csv", "id,status\n1,a\n2,b\n"),
         (
             "snapshots/snaps.yml",
-            "snapshots:\n  - name: src_history\n    relation: ref('src')\n    config:\n      schema: snaps\n      file_format: delta\n      unique_key: id\n      strategy: check\n      check_cols: [status]\n      hard_deletes: invalidate\n",
+            "snapshots:\n  - name: src_history\n    relation: ref('src')\n    config:\n      schema: snaps\n      file_format: delta\n      unique_key: id\n      strategy: check\n      check_cols: [status]\n      hard_deletes: invalidate\n      dbt_valid_to_current: \"cast('9999-12-31' as timestamp)\"\n",
         ),
     ]);
     let out = glue(p.path(), &["build"]);
@@ -240,16 +238,22 @@ fn yaml_defined_snapshot_with_hard_deletes() {
     assert_eq!(out.code, 0, "{}", out.all());
     let mut r = rows(
         p.path(),
-        "select id, status, cast(dbt_valid_to as string) as valid_to from s_snaps.src_history",
+        "select id, status, dbt_valid_to as valid_to from s_snaps.src_history",
     );
     r.sort_by_key(|x| (x["id"].as_i64(), x["status"].as_str().map(str::to_string)));
     assert_eq!(r.len(), 3, "{r:?}");
     assert_eq!((r[0]["id"].clone(), r[0]["status"].clone()), (json!(1), json!("a")));
-    assert!(!r[0]["valid_to"].is_null(), "the old version of 1 is closed: {r:?}");
+    assert!(
+        !r[0]["valid_to"].is_null() && r[0]["valid_to"] != json!("9999-12-31 00:00:00"),
+        "the old version of 1 is closed: {r:?}"
+    );
     assert_eq!(
         (r[1]["id"].clone(), r[1]["status"].clone(), r[1]["valid_to"].clone()),
-        (json!(1), json!("c"), json!(null))
+        (json!(1), json!("c"), json!("9999-12-31 00:00:00"))
     );
     assert_eq!((r[2]["id"].clone(), r[2]["status"].clone()), (json!(2), json!("b")));
-    assert!(!r[2]["valid_to"].is_null(), "the deleted row is invalidated: {r:?}");
+    assert!(
+        !r[2]["valid_to"].is_null() && r[2]["valid_to"] != json!("9999-12-31 00:00:00"),
+        "the deleted row is invalidated: {r:?}"
+    );
 }

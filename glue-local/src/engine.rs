@@ -861,7 +861,29 @@ impl LocalEngine {
         let m = &spec.config.meta_columns;
         let vt = format!("{DEST_ALIAS}.{}", m.dbt_valid_to);
         let current = match &spec.config.dbt_valid_to_current {
-            Some(v) => format!("({vt} = ({}) OR {vt} IS NULL)", v.trimmed()),
+            Some(v) => {
+                // delta-rs must write the merge predicate into its log and cannot for casts to timestamps: the
+                // current-row marker is evaluated first and compared as text.
+                let marker = self
+                    .sql(&format!("SELECT CAST(({}) AS STRING) AS v", v.trimmed()))
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(LocalError::df("evaluating dbt_valid_to_current"))?;
+                let text = marker
+                    .first()
+                    .filter(|b| b.num_rows() == 1)
+                    .and_then(|b| {
+                        datafusion::arrow::util::display::ArrayFormatter::try_new(b.column(0), &Default::default())
+                            .ok()
+                            .map(|f| f.value(0).to_string())
+                    })
+                    .ok_or_else(|| LocalError::Data("dbt_valid_to_current did not evaluate to one value".into()))?;
+                format!(
+                    "(CAST({vt} AS STRING) = {} OR {vt} IS NULL)",
+                    glue_sql::string_literal(&text)
+                )
+            }
             None => format!("{vt} IS NULL"),
         };
         let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();

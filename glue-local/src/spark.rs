@@ -47,8 +47,15 @@ const JAVA_PATTERN_FUNCTIONS: [(&str, usize); 6] = [
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
     let flow = visit_expressions_mut(statement, |e| {
         match e {
-            SqlExpr::Cast { kind, .. } if matches!(kind, CastKind::Cast | CastKind::DoubleColon) => {
-                *kind = CastKind::TryCast;
+            SqlExpr::Cast { kind, data_type, .. } => {
+                if matches!(kind, CastKind::Cast | CastKind::DoubleColon) {
+                    *kind = CastKind::TryCast;
+                }
+                // Spark timestamps have microsecond precision (years 1–9999); DataFusion's default is nanoseconds,
+                // which cannot hold `9999-12-31` (the usual dbt_valid_to_current): the cast would give NULL.
+                if let sqlparser::ast::DataType::Timestamp(precision @ None, _) = data_type {
+                    *precision = Some(6);
+                }
             }
             SqlExpr::Function(f) => {
                 let name = f.name.to_string().to_ascii_lowercase();
