@@ -53,11 +53,16 @@ fn root() -> PathBuf {
 }
 
 fn cache() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/glue-rs")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".cache/glue-rs")
 }
 
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Runs a command; a failure names it.
@@ -87,7 +92,9 @@ fn venv(name: &str, requirements: &[&str]) -> Result<PathBuf, String> {
 }
 
 fn release_glue() -> Result<PathBuf, String> {
-    run(Command::new(env!("CARGO")).args(["build", "--release", "--locked", "-p", "glue-cli"]).current_dir(root()))?;
+    run(Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "-p", "glue-cli"])
+        .current_dir(root()))?;
     Ok(target_dir().join("release/glue"))
 }
 
@@ -110,7 +117,9 @@ fn main() -> ExitCode {
         Task::Bench {
             which: Bench::Local { rows },
         } => (|| {
-            let bin = venv("bench", &["duckdb"])?;
+            // The dbt venv pins duckdb (through dbt-duckdb) too.
+            let req = root().join("tools/dbt/requirements.txt");
+            let bin = venv("dbt111", &["-r", &req.display().to_string()])?;
             run(Command::new(bin.join("python"))
                 .arg(root().join("tools/bench/local_vs_duckdb.py"))
                 .arg(rows.to_string())
