@@ -518,16 +518,7 @@ fn run_hooks(inv: &Arc<Invocation>, hooks: &[String], phase: &str, results: Opti
     }
     let handle = tokio::runtime::Handle::current();
     for (i, h) in hooks.iter().enumerate() {
-        let ctx = NodeCtx::new(
-            m.shared.clone(),
-            Mode::Execute,
-            m.project.name.clone(),
-            Value::Null,
-            None,
-            Map::new(),
-            false,
-        )
-        .with_extra(extra.clone());
+        let ctx = NodeCtx::project(m.shared.clone(), Mode::Execute, m.project.name.clone()).with_extra(extra.clone());
         let jinja = m.jinja.clone();
         let h2 = h.clone();
         let name = format!("dbt_project.yml ({phase} {})", i + 1);

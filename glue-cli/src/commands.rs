@@ -45,15 +45,7 @@ fn local_engine(profile: &Profile) -> Result<Option<Arc<dyn Engine>>> {
 /// Compiles inline SQL (with the project's macros) on a blocking thread.
 pub fn compile_inline(inv: &Invocation, sql: &str) -> Result<String> {
     let m = &inv.manifest;
-    let ctx = NodeCtx::new(
-        m.shared.clone(),
-        Mode::Execute,
-        m.project.name.clone(),
-        Value::Null,
-        None,
-        Map::new(),
-        false,
-    );
+    let ctx = NodeCtx::project(m.shared.clone(), Mode::Execute, m.project.name.clone());
     m.jinja.render("--inline", sql, &ctx).map_err(|e| CliError::Jinja {
         at: crate::error::Location {
             file: "--inline".into(),
@@ -295,15 +287,7 @@ pub async fn run_operation(
     let inv2 = inv.clone();
     let out = tokio::task::spawn_blocking(move || {
         let m = &inv2.manifest;
-        let ctx = NodeCtx::new(
-            m.shared.clone(),
-            Mode::Execute,
-            m.project.name.clone(),
-            Value::Null,
-            None,
-            Map::new(),
-            false,
-        );
+        let ctx = NodeCtx::project(m.shared.clone(), Mode::Execute, m.project.name.clone());
         m.jinja
             .call_macro(&name, vec![], kwargs, &ctx)
             .map_err(|e| CliError::Jinja {

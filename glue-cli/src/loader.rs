@@ -495,6 +495,24 @@ fn node_json(n: &Node) -> Value {
     })
 }
 
+/// The rendering context of a node: `model` is the node, `this` its relation (a unit test's `this` fixture when set).
+pub fn node_context(shared: &Arc<Shared>, mode: Mode, node: &Node, is_incremental: bool) -> Arc<NodeCtx> {
+    let mut this = Relation::new(node.schema.clone(), node.alias.clone());
+    this.database = node.database.clone();
+    if let Some(Value::String(fixture)) = node.config.get("__unit_this") {
+        this.rendered = Some(fixture.clone());
+    }
+    NodeCtx::new(
+        shared.clone(),
+        mode,
+        node.package.clone(),
+        node_json(node),
+        Some(this),
+        node.config.clone(),
+        is_incremental,
+    )
+}
+
 /// Public form of the node mapping (`model` in Jinja, `graph.nodes` entries).
 pub fn node_value(n: &Node) -> Value {
     node_json(n)
@@ -546,15 +564,7 @@ impl Loader {
     }
 
     fn ctx(&self, node: &Node, mode: Mode) -> Arc<NodeCtx> {
-        NodeCtx::new(
-            self.shared.clone(),
-            mode,
-            node.package.clone(),
-            node_json(node),
-            Some(Relation::new(node.schema.clone(), node.alias.clone())),
-            node.config.clone(),
-            false,
-        )
+        node_context(&self.shared, mode, node, false)
     }
 
     /// Renders the node in parse mode: records refs, sources and `config()` calls.
@@ -1022,15 +1032,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         let render = |v: Option<String>| -> Result<Option<String>> {
             match v {
                 Some(s) if s.contains("{{") => {
-                    let ctx = NodeCtx::new(
-                        shared.clone(),
-                        Mode::Parse,
-                        pkg.clone(),
-                        Value::Null,
-                        None,
-                        Map::new(),
-                        false,
-                    );
+                    let ctx = NodeCtx::project(shared.clone(), Mode::Parse, pkg.clone());
                     jinja.render_str(&s, &ctx).map(Some).map_err(|e| CliError::Jinja {
                         at: crate::error::Location {
                             file: file.clone(),
@@ -1380,15 +1382,7 @@ fn generic_test(
         if let Value::String(s) = v
             && REF_ARG.is_match(s)
         {
-            let ctx = NodeCtx::new(
-                loader.shared.clone(),
-                Mode::Parse,
-                p.name.clone(),
-                Value::Null,
-                None,
-                Map::new(),
-                false,
-            );
+            let ctx = NodeCtx::project(loader.shared.clone(), Mode::Parse, p.name.clone());
             loader.jinja.eval(s, &ctx).map_err(|e| CliError::Jinja {
                 at: crate::error::Location {
                     file: file.to_path_buf(),

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{CliError, Location};
 use crate::jinja::{Mode, NodeCtx, Relation, RenderError, Resolver};
-use crate::loader::{Manifest, node_value};
+use crate::loader::Manifest;
 use crate::node::{Attached, Node, ResourceType};
 use crate::report::{Reporter, dotted};
 
@@ -318,22 +318,7 @@ impl Invocation {
 
     /// The node context for execute-mode rendering.
     pub fn ctx(&self, node: &Node, is_incremental: bool) -> Arc<NodeCtx> {
-        NodeCtx::new(
-            self.manifest.shared.clone(),
-            Mode::Execute,
-            node.package.clone(),
-            node_value(node),
-            Some({
-                let mut r = Relation::new(node.schema.clone(), node.alias.clone());
-                r.database = node.database.clone();
-                if let Some(Value::String(fixture)) = node.config.get("__unit_this") {
-                    r.rendered = Some(fixture.clone());
-                }
-                r
-            }),
-            node.config.clone(),
-            is_incremental,
-        )
+        crate::loader::node_context(&self.manifest.shared, Mode::Execute, node, is_incremental)
     }
 
     /// Compiles a model, snapshot or singular test (execute mode) with its ephemeral CTEs. Call on a blocking thread.

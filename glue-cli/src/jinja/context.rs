@@ -150,6 +150,12 @@ impl NodeCtx {
         })
     }
 
+    /// A context that belongs to no node (hooks, `run-operation`, `--inline`, YAML values): `model` and `this` are
+    /// none, the config is empty.
+    pub fn project(shared: Arc<Shared>, mode: Mode, package: impl Into<String>) -> Arc<Self> {
+        Self::new(shared, mode, package, serde_json::Value::Null, None, Map::new(), false)
+    }
+
     /// The same with extra variables.
     pub fn with_extra(self: Arc<Self>, extra: Map<String, serde_json::Value>) -> Arc<Self> {
         let mut me = Arc::try_unwrap(self).unwrap_or_else(|a| a.clone_fresh());
