@@ -575,6 +575,23 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Runs git; a failure names what was being done (from `file`) and git's message.
+fn git(file: &Path, args: &[&str], what: &str) -> Result<()> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .output()
+        .map_err(|e| CliError::io("git", e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(CliError::project(
+            file,
+            None,
+            format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        ))
+    }
+}
+
 /// `glue deps`: installs `local:` and `git:` packages of packages.yml / dependencies.yml into `dbt_packages/`.
 pub fn deps(proj: &Project, reporter: &Reporter) -> Result<i32> {
     let file = ["packages.yml", "dependencies.yml"]
@@ -609,41 +626,21 @@ pub fn deps(proj: &Project, reporter: &Reporter) -> Result<i32> {
             copy_dir(&src, &staging)?;
             staging.clone()
         } else if let Some(url) = p.get("git").and_then(Value::as_str) {
-            let out = std::process::Command::new("git")
-                .args(["clone", "--quiet", url])
-                .arg(&staging)
-                .output()
-                .map_err(|e| CliError::io("git", e))?;
-            if !out.status.success() {
-                return Err(CliError::project(
-                    &file,
-                    None,
-                    format!(
-                        "git clone {url} failed: {}",
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ),
-                ));
-            }
+            git(
+                &file,
+                &["clone", "--quiet", url, &staging.display().to_string()],
+                &format!("git clone {url}"),
+            )?;
             if let Some(rev) = p
                 .get("revision")
                 .map(|r| r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()))
             {
-                let out = std::process::Command::new("git")
-                    .arg("-C")
-                    .arg(&staging)
-                    .args(["checkout", "--quiet", &rev])
-                    .output()
-                    .map_err(|e| CliError::io("git", e))?;
-                if !out.status.success() {
-                    return Err(CliError::project(
-                        &file,
-                        None,
-                        format!(
-                            "git checkout {rev} of {url} failed: {}",
-                            String::from_utf8_lossy(&out.stderr).trim()
-                        ),
-                    ));
-                }
+                let dir = staging.display().to_string();
+                git(
+                    &file,
+                    &["-C", &dir, "checkout", "--quiet", &rev],
+                    &format!("git checkout {rev} of {url}"),
+                )?;
             }
             match p.get("subdirectory").and_then(Value::as_str) {
                 Some(sub) => staging.join(sub),

@@ -546,23 +546,6 @@ struct Loader {
 }
 
 impl Loader {
-    fn jinja_err(&self, node: &Node, e: crate::jinja::RenderError) -> CliError {
-        let file = e
-            .file
-            .clone()
-            .filter(|f| !f.starts_with('<'))
-            .map(PathBuf::from)
-            .unwrap_or_else(|| node.file.clone());
-        CliError::Jinja {
-            at: crate::error::Location {
-                file,
-                line: e.line.map(|l| l + node.line.saturating_sub(1)),
-            },
-            what: format!("{} `{}`", node.resource_type.as_str(), node.name),
-            message: e.message,
-        }
-    }
-
     fn ctx(&self, node: &Node, mode: Mode) -> Arc<NodeCtx> {
         node_context(&self.shared, mode, node, false)
     }
@@ -576,7 +559,7 @@ impl Loader {
         let name = node.file.display().to_string();
         self.jinja
             .render(&name, &node.raw_code, &ctx)
-            .map_err(|e| self.jinja_err(node, e))?;
+            .map_err(|e| node.jinja_error(e))?;
         node.config = ctx.config.lock().unwrap().clone();
         for call in ctx.config_calls.lock().unwrap().iter() {
             merge_layer(&mut node.unrendered, call);
@@ -661,7 +644,7 @@ impl Loader {
                     BTreeMap::new(),
                     &ctx,
                 )
-                .map_err(|e| self.jinja_err(node_ref, e))?;
+                .map_err(|e| node_ref.jinja_error(e))?;
             Ok(v.to_string().trim().to_string())
         };
         let target_schema = (node.resource_type == ResourceType::Snapshot)

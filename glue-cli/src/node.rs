@@ -216,6 +216,28 @@ impl Node {
         self.file.display().to_string()
     }
 
+    /// A Jinja failure while rendering this node, at the file and line where it happened: a line in the node's
+    /// own file is shifted by where the node starts in it (snapshot blocks, YAML entries); a line in a macro file
+    /// is that file's.
+    pub fn jinja_error(&self, e: crate::jinja::RenderError) -> crate::error::CliError {
+        let file = e
+            .file
+            .clone()
+            .filter(|f| !f.starts_with('<'))
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.file.clone());
+        let line = if file == self.file {
+            e.line.map(|l| l + self.line.saturating_sub(1))
+        } else {
+            e.line
+        };
+        crate::error::CliError::Jinja {
+            at: crate::error::Location { file, line },
+            what: format!("{} `{}`", self.resource_type.as_str(), self.name),
+            message: e.message,
+        }
+    }
+
     /// Whether the node is enabled.
     pub fn enabled(&self) -> bool {
         !matches!(self.config.get("enabled"), Some(Value::Bool(false)))

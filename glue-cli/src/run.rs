@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
-use glue_materialize::{Engine, Existing, Materialization, Model, ModelConfig, PlanFlags, Target, plan};
+use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, Target, plan};
 use minijinja::Value as JValue;
 use regex::Regex;
 use serde_json::{Map, Value};
 
-use crate::error::{CliError, Location};
-use crate::jinja::{Mode, NodeCtx, Relation, RenderError, Resolver};
+use crate::error::CliError;
+use crate::jinja::{Mode, NodeCtx, Relation, Resolver};
 use crate::loader::Manifest;
 use crate::node::{Attached, Node, ResourceType};
 use crate::report::{Reporter, dotted};
@@ -259,25 +259,6 @@ fn rfc3339_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn jinja_error(node: &Node, e: RenderError) -> CliError {
-    let file = e
-        .file
-        .clone()
-        .filter(|f| !f.starts_with('<'))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| node.file.clone());
-    let line = if file == node.file {
-        e.line.map(|l| l + node.line - 1)
-    } else {
-        e.line
-    };
-    CliError::Jinja {
-        at: Location { file, line },
-        what: format!("{} `{}`", node.resource_type.as_str(), node.name),
-        message: e.message,
-    }
-}
-
 /// What compiling a node produced.
 pub struct Compiled {
     /// The SQL.
@@ -341,7 +322,7 @@ impl Invocation {
             .manifest
             .jinja
             .render(&node.file.display().to_string(), &node.raw_code, &ctx)
-            .map_err(|e| jinja_error(node, e))?;
+            .map_err(|e| node.jinja_error(e))?;
         let mut ctes = Vec::new();
         let mut seen = BTreeSet::new();
         self.ephemeral_ctes(node, &mut ctes, &mut seen)?;
@@ -363,7 +344,7 @@ impl Invocation {
                         .manifest
                         .jinja
                         .render(&format!("{} ({hook})", node.file.display()), &text, &ctx)
-                        .map_err(|e| jinja_error(node, e))?;
+                        .map_err(|e| node.jinja_error(e))?;
                     out.push(Value::String(r));
                 }
                 config.insert(hook.into(), Value::Array(out));
@@ -397,7 +378,7 @@ impl Invocation {
                 .manifest
                 .jinja
                 .render(&dep.file.display().to_string(), &dep.raw_code, &ctx)
-                .map_err(|e| jinja_error(dep, e))?;
+                .map_err(|e| dep.jinja_error(e))?;
             out.push((format!("__dbt__cte__{}", dep.name), sql.trim().to_string()));
         }
         Ok(())
@@ -580,33 +561,30 @@ impl Invocation {
         .map_err(|m| CliError::project(&node.file, Some(node.line), m))?;
         let model = jinja
             .call_macro("get_where_subquery", vec![relation.into_value()], BTreeMap::new(), &ctx)
-            .map_err(|e| jinja_error(node, e))?;
+            .map_err(|e| node.jinja_error(e))?;
         let mut kwargs = BTreeMap::new();
         kwargs.insert("model".to_string(), model);
         static REF_ARG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*(ref|source)\s*\(.*\)\s*$").unwrap());
         for (k, v) in &t.kwargs {
             let val = match v {
-                Value::String(s) if REF_ARG.is_match(s) => jinja.eval(s, &ctx).map_err(|e| jinja_error(node, e))?,
+                Value::String(s) if REF_ARG.is_match(s) => jinja.eval(s, &ctx).map_err(|e| node.jinja_error(e))?,
                 other => JValue::from_serialize(other),
             };
             kwargs.insert(k.clone(), val);
         }
         let macro_name = format!("test_{}", t.name);
-        let out = match &t.namespace {
-            Some(ns) => {
-                let tmpl = jinja.macros().in_package(ns, &macro_name).ok_or_else(|| {
-                    CliError::project(
-                        &node.file,
-                        Some(node.line),
-                        format!("no test `{}` in package `{ns}`", t.name),
-                    )
-                })?;
-                let _ = tmpl;
-                jinja.call_macro(&macro_name, vec![], kwargs, &ctx)
-            }
-            None => jinja.call_macro(&macro_name, vec![], kwargs, &ctx),
+        if let Some(ns) = &t.namespace
+            && jinja.macros().in_package(ns, &macro_name).is_none()
+        {
+            return Err(CliError::project(
+                &node.file,
+                Some(node.line),
+                format!("no test `{}` in package `{ns}`", t.name),
+            ));
         }
-        .map_err(|e| jinja_error(node, e))?;
+        let out = jinja
+            .call_macro(&macro_name, vec![], kwargs, &ctx)
+            .map_err(|e| node.jinja_error(e))?;
         Ok(out.to_string())
     }
 
@@ -639,7 +617,7 @@ impl Invocation {
                 &ctx,
             )
             .map(|v| v.to_string())
-            .map_err(|e| jinja_error(node, e))
+            .map_err(|e| node.jinja_error(e))
     }
 
     /// Runs a data test: (status, failures, message, compiled SQL).
@@ -1047,11 +1025,6 @@ pub fn render_plan_text(p: &glue_materialize::Plan) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Materialization of a node, typed (for summaries).
-pub fn materialization(node: &Node) -> Option<Materialization> {
-    Materialization::parse(node.materialized())
 }
 
 /// Writes a file under `target/`, creating directories.

@@ -192,8 +192,7 @@ impl Macros {
         for prefix in ADAPTER_PREFIXES {
             let full = format!("{prefix}__{name}");
             for p in order.iter().map(String::as_str).chain([BUILTIN_PACKAGE]) {
-                if let Some(t) = self.in_package(p, &full) {
-                    let _ = t;
+                if self.in_package(p, &full).is_some() {
                     return Some((p.to_string(), full));
                 }
             }
