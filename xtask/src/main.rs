@@ -1,12 +1,25 @@
 //! `cargo xtask`: glue-rs's task runner.
 //!
+//! The test world (see `world.rs` and the README's backend × feature matrix):
+//! - `cargo xtask up [--only sim,spark,sail]`: starts the Glue simulator, a pyspark 4.0 Spark Connect server and Sail,
+//!   health-checks them and prints their endpoints (also in `~/.cache/glue-rs/world/world.json`).
+//! - `cargo xtask down`: stops them by process group.
+//! - `cargo xtask it`: the integration suites against the world (started and stopped here unless one is running):
+//!   the simulator's pytest suite, then the Rust smoke tests (`cargo test -p xtask --features it`).
+//! - `cargo xtask ci`: what `.ci/run` runs: `tools/test.sh` (cargo test, Spark oracle, dbt suites), then `it`.
+//!
+//! Benchmarks:
 //! - `cargo xtask bench compile [--models N] [--run-models M]`: `glue compile` of a generated N-model project beside
 //!   `dbt parse` / `dbt compile`, and `glue run` of M models beside `dbt run` on dbt-duckdb (tools/bench/dbt_compare.py),
 //!   in one script; ratios, wall time, user CPU and peak RSS.
 //! - `cargo xtask bench local [--rows R]`: the embedded engine beside DuckDB on the same SQL
 //!   (tools/bench/local_vs_duckdb.py).
 //!
-//! Python tools run in pinned venvs under `~/.cache/glue-rs/` (created here when missing); glue is built in release.
+//! Python tools run in pinned venvs under `~/.cache/glue-rs/` (created here when missing, see `venv.rs`); glue is built
+//! in release for benchmarks.
+
+mod venv;
+mod world;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,6 +35,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
+    /// Start the test world and print its endpoints.
+    Up {
+        /// Only these services (the simulator always runs).
+        #[arg(long, value_delimiter = ',')]
+        only: Option<Vec<world::ServiceKind>>,
+        /// Extra arguments for the simulator (testing the failure path).
+        #[arg(long, hide = true, allow_hyphen_values = true)]
+        sim_arg: Vec<String>,
+    },
+    /// Stop the test world.
+    Down,
+    /// The integration suites against the test world.
+    It,
+    /// What CI runs: tools/test.sh, then the integration suites.
+    Ci,
     /// Benchmarks against peers, run in the same script.
     Bench {
         #[command(subcommand)]
@@ -76,21 +104,6 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-/// A venv with a requirements file installed; returns its `bin` directory.
-fn venv(name: &str, requirements: &[&str]) -> Result<PathBuf, String> {
-    let dir = cache().join(name);
-    if !dir.join("bin/python").exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&dir))?;
-    }
-    let mut pip = Command::new(dir.join("bin/pip"));
-    pip.args(["install", "--quiet", "--disable-pip-version-check"]);
-    for r in requirements {
-        pip.arg(r);
-    }
-    run(&mut pip)?;
-    Ok(dir.join("bin"))
-}
-
 fn release_glue() -> Result<PathBuf, String> {
     run(Command::new(env!("CARGO"))
         .args(["build", "--release", "--locked", "-p", "glue-cli"])
@@ -98,14 +111,87 @@ fn release_glue() -> Result<PathBuf, String> {
     Ok(target_dir().join("release/glue"))
 }
 
+/// Stops a world this process started when Ctrl-C or SIGTERM arrives.
+fn stop_on_signal(dir: PathBuf) {
+    let _ = ctrlc::set_handler(move || {
+        if let Some(world) = world::World::load(&dir) {
+            eprintln!("xtask: interrupted, stopping the test world");
+            world.down();
+        }
+        std::process::exit(130);
+    });
+}
+
+fn up(only: Option<Vec<world::ServiceKind>>, sim_args: &[String]) -> Result<world::World, String> {
+    let dir = world::world_dir();
+    stop_on_signal(dir.clone());
+    let kinds = only.unwrap_or_else(world::ServiceKind::all);
+    let world = world::World::up(&dir, &kinds, sim_args)?;
+    for (name, value) in &world.endpoints {
+        println!("{name}: {value}");
+    }
+    Ok(world)
+}
+
+/// The integration suites; the world is started (and stopped, checking that no process survives) unless running.
+fn integration() -> Result<(), String> {
+    let dir = world::world_dir();
+    let running = world::World::load(&dir).filter(|w| w.survivors().len() == w.services.len());
+    let (world, owned) = match running {
+        Some(w) => (w, false),
+        None => (up(None, &[])?, true),
+    };
+    let result = suites(&world);
+    if owned {
+        world.down();
+        let survivors: Vec<u32> = world
+            .services
+            .iter()
+            .flat_map(|s| world::group_members(s.pgid))
+            .collect();
+        if !survivors.is_empty() {
+            return Err(format!("processes of the test world survived `down`: {survivors:?}"));
+        }
+        eprintln!("xtask: the test world is down, no process left");
+    }
+    result
+}
+
+fn suites(world: &world::World) -> Result<(), String> {
+    let env = world.env();
+    let sim = venv::ensure("spark35")?;
+    eprintln!("== the simulator's own tests (pytest, boto3)");
+    run(Command::new(sim.join("pytest"))
+        .args(["-q", "tests"])
+        .current_dir(root().join("xtask/sim"))
+        .envs(env.iter().map(|(k, v)| (k, v))))?;
+    eprintln!("== Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect)");
+    run(Command::new(env!("CARGO"))
+        .args(["test", "--locked", "-p", "xtask", "--features", "it", "--test", "smoke"])
+        .current_dir(root())
+        .envs(env.iter().map(|(k, v)| (k, v))))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Task::Up { only, sim_arg } => up(only, &sim_arg).map(|_| ()),
+        Task::Down => {
+            match world::World::load(&world::world_dir()) {
+                Some(world) => {
+                    world.down();
+                    eprintln!("xtask: the test world is down");
+                }
+                None => eprintln!("xtask: no test world is running"),
+            }
+            Ok(())
+        }
+        Task::It => integration(),
+        Task::Ci => run(&mut Command::new(root().join("tools/test.sh"))).and_then(|()| integration()),
         Task::Bench {
             which: Bench::Compile { models, run_models },
         } => (|| {
-            let req = root().join("tools/dbt/requirements.txt");
-            let bin = venv("dbt111", &["-r", &req.display().to_string()])?;
+            let bin = venv::ensure("dbt111")?;
             let glue = release_glue()?;
             run(Command::new(bin.join("python"))
                 .arg(root().join("tools/bench/dbt_compare.py"))
@@ -118,8 +204,7 @@ fn main() -> ExitCode {
             which: Bench::Local { rows },
         } => (|| {
             // The dbt venv pins duckdb (through dbt-duckdb) too.
-            let req = root().join("tools/dbt/requirements.txt");
-            let bin = venv("dbt111", &["-r", &req.display().to_string()])?;
+            let bin = venv::ensure("dbt111")?;
             run(Command::new(bin.join("python"))
                 .arg(root().join("tools/bench/local_vs_duckdb.py"))
                 .arg(rows.to_string())

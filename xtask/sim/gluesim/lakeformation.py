@@ -3,24 +3,25 @@
 moto 5.2.1 is too lenient or wrong for what the adapter does: it has no data cells filters (CreateDataCellsFilter is a
 404), `RevokePermissions` after two grants were merged raises KeyError (the merged permission changed its hash inside a
 set), any tag value can be assigned, `AddLFTagsToResource` replaces every tag of the resource, `GetResourceLFTags` of an
-untagged resource is a KeyError and nothing is inherited. So these operations are answered here, with state per catalog
-id (any 12-digit CatalogId is accepted: cross-account catalogs are real); data lake settings and registered locations
-(`*DataLakeSettings`, `*Resource`, `ListResources`) stay with moto, which the server re-pages.
+untagged resource is a KeyError and nothing is inherited. So the operations in `LakeFormation.OPERATIONS` are answered
+here (ListLFTags and ListPermissions included: the server's re-paging of moto's answers is not used for them), with
+state per catalog id: any 12-digit CatalogId is accepted, since cross-account catalogs are real. Data lake settings and
+registered locations (`*DataLakeSettings`, `*Resource`, `ListResources`) stay with moto, which the server re-pages.
 
 Which catalog a call works in: its `CatalogId`, else the CatalogId (TableCatalogId) inside its resource, else the
 simulator's account. The simulator has one Glue catalog; it stands for every catalog id's Data Catalog when checking
 that databases, tables and columns exist. Names of databases, tables and columns are lower case, as Glue stores them.
 
-Behaviour where AWS documents it (API reference, "tag-based access control notes"):
+Behaviour taken from AWS (API reference and service model, the "tag-based access control notes", reported behaviour):
 - LF-tag keys and values are stored in lower case; one value of a key per resource; at most 50 tags per resource.
 - AddLFTagsToResource / RemoveLFTagsFromResource: a tag key that does not exist → EntityNotFoundException "Tag key does
   not exist"; a value the key does not have → InvalidInputException naming key and value; a database, table or column
   that does not exist → EntityNotFoundException; Table with TableWildcard → InvalidInputException. The request is
-  checked whole before anything changes, so these are errors (HTTP 400), never `Failures`: AWS reports per-tag
+  checked whole before anything changes, and these are errors (HTTP 400), never `Failures`: AWS reports per-tag
   `Failures` for per-tag authorization problems, and the simulator has no Lake Formation authorization, so `Failures`
-  is always empty. Adding a key already on the resource replaces its value.
+  is always empty. Adding a key the resource already has replaces its value.
 - GetResourceLFTags (ShowAssignedLFTags false, the default): LFTagOnDatabase = the database's tags; LFTagsOnTable = the
-  table's tags with those inherited from the database; LFTagsOnColumns = every column (or the asked ones) with its
+  table's tags over those it inherits from the database; LFTagsOnColumns = every column (or the asked ones) with its
   tags over those of the table and database. ShowAssignedLFTags true: only tags assigned to each resource itself.
   Empty lists are left out of the answer (as moto does; clients must treat a missing list as empty).
 - Data cells filters: table must exist (EntityNotFoundException), duplicate name on the table → AlreadyExistsException,
@@ -31,6 +32,7 @@ Behaviour where AWS documents it (API reference, "tag-based access control notes
   that includes a grant option not held); revoking a permission also revokes its grant option; an entry left empty
   disappears. Batch* report failed entries in `Failures` [{RequestEntry, Error {ErrorCode, ErrorMessage}}] and apply
   the others. ListPermissions on a Table lists its TableWithColumns grants too (and its filters' with IncludeRelated).
+  Resources come back with their catalog ids filled in, names in lower case and column lists sorted.
 
 Choices where AWS's behaviour is not documented (kept simple, strict where a client bug would otherwise hide):
 - CreateLFTag of an existing key → InvalidInputException (the operation has no AlreadyExistsException in the model).
@@ -67,7 +69,7 @@ PERMISSIONS = frozenset({
 })  # fmt: skip
 RESOURCE_KINDS = ("Catalog", "Database", "Table", "TableWithColumns", "DataLocation", "DataCellsFilter", "LFTag",
                   "LFTagPolicy", "LFTagExpression")  # fmt: skip
-# ListPermissions ResourceType → resource kinds it selects.
+# ListPermissions ResourceType → the resource kinds it selects.
 RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
     "CATALOG": ("Catalog",), "DATABASE": ("Database",), "TABLE": ("Table", "TableWithColumns", "DataCellsFilter"),
     "DATA_LOCATION": ("DataLocation",), "LF_TAG": ("LFTag",), "LF_TAG_POLICY": ("LFTagPolicy",),
@@ -92,8 +94,12 @@ class Grant:
     grantable: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
-        return {"Principal": self.principal, "Resource": self.resource, "Permissions": sorted(self.permissions),
-                "PermissionsWithGrantOption": sorted(self.grantable)}  # fmt: skip
+        return {
+            "Principal": self.principal,
+            "Resource": self.resource,
+            "Permissions": sorted(self.permissions),
+            "PermissionsWithGrantOption": sorted(self.grantable),
+        }
 
 
 @dataclass
@@ -233,9 +239,11 @@ class LakeFormation:
             raise AwsError("InvalidInputException", f"Invalid ResourceShareType {share}")
         state = self._state(cid)
         with self._lock:
-            items = [] if share == "FOREIGN" else [
-                {"CatalogId": cid, "TagKey": k, "TagValues": list(v)} for k, v in sorted(state.tags.items())
-            ]  # fmt: skip
+            items = (
+                []
+                if share == "FOREIGN"
+                else [{"CatalogId": cid, "TagKey": k, "TagValues": list(v)} for k, v in sorted(state.tags.items())]
+            )
         return self._page(req, items, "LFTags")
 
     @staticmethod
@@ -358,7 +366,7 @@ class LakeFormation:
         cid = self._catalog_id(body.get("TableCatalogId"))
         parts = [body.get(k) for k in ("DatabaseName", "TableName", "Name")]
         if not all(isinstance(p, str) and p for p in parts):
-            raise AwsError("InvalidInputException", "TableCatalogId, DatabaseName, TableName and Name are required")
+            raise AwsError("InvalidInputException", "DatabaseName, TableName and Name are required")
         return cid, (parts[0].lower(), parts[1].lower(), parts[2])
 
     def _checked_filter(self, data: Any) -> tuple[str, tuple[str, str, str], dict[str, Any]]:
@@ -383,8 +391,13 @@ class LakeFormation:
         if not names and wildcard is None:
             raise AwsError("InvalidInputException", "Data cells filter needs either ColumnNames or ColumnWildcard.")
         where = f"{key[0]}.{key[1]}"
-        stored: dict[str, Any] = {"TableCatalogId": cid, "DatabaseName": key[0], "TableName": key[1], "Name": key[2],
-                                  "RowFilter": row}  # fmt: skip
+        stored: dict[str, Any] = {
+            "TableCatalogId": cid,
+            "DatabaseName": key[0],
+            "TableName": key[1],
+            "Name": key[2],
+            "RowFilter": row,
+        }
         if names:
             self._known_columns(names, columns, where)
             stored["ColumnNames"] = [n.lower() for n in names]
@@ -414,8 +427,10 @@ class LakeFormation:
             current = self._filter(state, key)
             expected = data.get("VersionId")
             if expected and expected != current["VersionId"]:
-                raise AwsError("ConcurrentModificationException",
-                               f"Data cells filter {key[2]} was modified: VersionId {expected} is not its current version.")  # fmt: skip
+                raise AwsError(
+                    "ConcurrentModificationException",
+                    f"Data cells filter {key[2]} was modified: VersionId {expected} is not its current version.",
+                )
             state.filters[key] = stored
         return {}
 
@@ -447,8 +462,11 @@ class LakeFormation:
         cid = self._catalog_id((table or {}).get("CatalogId"))
         state = self._state(cid)
         with self._lock:
-            items = [_copy(f) for k, f in sorted(state.filters.items())
-                     if table is None or k[:2] == (table["DatabaseName"].lower(), table["Name"].lower())]  # fmt: skip
+            items = [
+                _copy(f)
+                for k, f in sorted(state.filters.items())
+                if table is None or k[:2] == (table["DatabaseName"].lower(), table["Name"].lower())
+            ]
         return self._page(req, items, "DataCellsFilters")
 
     @staticmethod
@@ -500,8 +518,12 @@ class LakeFormation:
                 out["ColumnWildcard"] = {"ExcludedColumnNames": sorted({n.lower() for n in excluded})}
         elif kind == "DataCellsFilter":
             need("DatabaseName", "TableName", "Name")
-            out = {"TableCatalogId": r.get("TableCatalogId") or cid, "DatabaseName": r["DatabaseName"].lower(),
-                   "TableName": r["TableName"].lower(), "Name": r["Name"]}  # fmt: skip
+            out = {
+                "TableCatalogId": r.get("TableCatalogId") or cid,
+                "DatabaseName": r["DatabaseName"].lower(),
+                "TableName": r["TableName"].lower(),
+                "Name": r["Name"],
+            }
         elif kind == "DataLocation":
             need("ResourceArn")
             out["ResourceArn"] = r["ResourceArn"]
@@ -516,9 +538,13 @@ class LakeFormation:
                 )
             out["ResourceType"] = r["ResourceType"]
             if r.get("Expression"):
-                out["Expression"] = [{"TagKey": _tag_key(e.get("TagKey")),
-                                      "TagValues": sorted(set(_tag_values(e.get("TagValues"), "TagValues")))}
-                                     for e in r["Expression"]]  # fmt: skip
+                out["Expression"] = [
+                    {
+                        "TagKey": _tag_key(e.get("TagKey")),
+                        "TagValues": sorted(set(_tag_values(e.get("TagValues"), "TagValues"))),
+                    }
+                    for e in r["Expression"]
+                ]
             else:
                 out["ExpressionName"] = r["ExpressionName"]
         else:  # LFTagExpression
@@ -645,11 +671,12 @@ class LakeFormation:
         state = self._state(cid)
         with self._lock:
             items = [
-                g.to_json() for g in state.grants.values()
+                g.to_json()
+                for g in state.grants.values()
                 if (not principal or g.principal["DataLakePrincipalIdentifier"] == principal)
                 and (rtype is None or _selected_by_type(rtype, g.resource))
                 and (query is None or _selected_by_resource(query, g.resource, related))
-            ]  # fmt: skip
+            ]
         return self._page(req, items, "PrincipalResourcePermissions")
 
 

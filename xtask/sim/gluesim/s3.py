@@ -10,6 +10,7 @@ Requests are not authenticated: signatures are ignored.
 """
 
 import base64
+import contextlib
 import hashlib
 import ipaddress
 import json
@@ -65,11 +66,16 @@ class _Object:
     content_type: str
 
 
-def _sub(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
-    child = ET.SubElement(parent, tag)
-    if text is not None:
-        child.text = str(text)
-    return child
+def _element(tag: str, parent: ET.Element | None = None, namespace: str | None = NS, **fields: object) -> ET.Element:
+    """An XML element (a root one in `namespace`) with a child element per field that is not None."""
+    if parent is not None:
+        element = ET.SubElement(parent, tag)
+    else:
+        element = ET.Element(tag, xmlns=namespace) if namespace else ET.Element(tag)
+    for name, value in fields.items():
+        if value is not None:
+            ET.SubElement(element, name).text = str(value)
+    return element
 
 
 def _xml(root: ET.Element, status: int = 200) -> Response:
@@ -85,6 +91,10 @@ def _children(element: ET.Element, name: str) -> list[ET.Element]:
 def _text(element: ET.Element, name: str) -> str:
     found = _children(element, name)
     return (found[0].text or "") if found else ""
+
+
+def _precondition_failed() -> AwsError:
+    return AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold.", 412)
 
 
 def _iso(mtime: float) -> str:
@@ -188,15 +198,10 @@ class FileS3:
             operation = f"{VERBS.get(method, method.title())}{noun}{sub[:1].upper()}{sub[1:]}"
         return _Route(operation, bucket, key)
 
-    def _error(self, error: AwsError, route: _Route) -> Response:
-        root = ET.Element("Error")
-        _sub(root, "Code", error.code)
-        _sub(root, "Message", error.message)
-        if route.key:
-            _sub(root, "Key", route.key)
-        if route.bucket:
-            _sub(root, "BucketName", route.bucket)
-        return _xml(root, error.status)
+    @staticmethod
+    def _error(error: AwsError, route: _Route) -> Response:
+        return _xml(_element("Error", namespace=None, Code=error.code, Message=error.message, Key=route.key or None,
+                             BucketName=route.bucket or None), error.status)
 
     # -- storage ----------------------------------------------------------------------------------------------------
 
@@ -230,25 +235,25 @@ class FileS3:
         path = self._object_path(bucket, key)
         try:
             info = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            info = None
-        if info is None or not stat.S_ISREG(info.st_mode) or key.endswith("/"):
-            raise AwsError("NoSuchKey", "The specified key does not exist.", 404)
-        stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
-        try:
-            with open(self._meta_path(bucket, key)) as f:
-                meta = json.load(f)
-        except (OSError, ValueError):
-            meta = {}
-        if meta.get("stamp") != stamp:  # no sidecar, or one left from an older file: describe the file as it is
-            digest = hashlib.md5()
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(CHUNK), b""):
-                    digest.update(chunk)
-            meta = {"stamp": stamp, "etag": digest.hexdigest(), "content_type": DEFAULT_CONTENT_TYPE}
-            with self._lock:
-                if os.stat(path).st_ino == info.st_ino:
-                    self._write_meta(bucket, key, meta)
+            if not stat.S_ISREG(info.st_mode) or key.endswith("/"):
+                raise FileNotFoundError(path)
+            stamp = [info.st_size, info.st_mtime_ns, info.st_ino]
+            try:
+                with open(self._meta_path(bucket, key)) as f:
+                    meta = json.load(f)
+            except (OSError, ValueError):
+                meta = {}
+            if meta.get("stamp") != stamp:  # no sidecar, or one of an older file (e.g. Spark wrote this one)
+                digest = hashlib.md5()
+                with open(path, "rb") as f:
+                    for chunk in iter(lambda: f.read(CHUNK), b""):
+                        digest.update(chunk)
+                meta = {"stamp": stamp, "etag": digest.hexdigest(), "content_type": DEFAULT_CONTENT_TYPE}
+                with self._lock, contextlib.suppress(OSError):  # the sidecar only caches the MD5
+                    if os.stat(path).st_ino == info.st_ino:
+                        self._write_meta(bucket, key, meta)
+        except (FileNotFoundError, NotADirectoryError) as error:  # also when deleted meanwhile
+            raise AwsError("NoSuchKey", "The specified key does not exist.", 404) from error
         return _Object(path, info.st_size, info.st_mtime, meta["etag"], meta["content_type"])
 
     def _exists(self, bucket: str, key: str) -> _Object | None:
@@ -282,8 +287,7 @@ class FileS3:
                     if (conditions.if_match and not conditions.if_match.contains(current.etag)) or (
                             conditions.if_none_match and current is not None
                             and conditions.if_none_match.contains(current.etag)):
-                        raise AwsError("PreconditionFailed",
-                                       "At least one of the pre-conditions you specified did not hold.", 412)
+                        raise _precondition_failed()
                 os.makedirs(os.path.dirname(path), exist_ok=True)
                 os.replace(staged, path)
                 info = os.stat(path)
@@ -318,13 +322,11 @@ class FileS3:
     # -- buckets ----------------------------------------------------------------------------------------------------
 
     def _list_buckets(self, request: Request, bucket: str, key: str) -> Response:
-        root = ET.Element("ListAllMyBucketsResult", xmlns=NS)
-        buckets = _sub(root, "Buckets")
+        root = _element("ListAllMyBucketsResult")
+        buckets = _element("Buckets", root)
         for entry in sorted(os.scandir(self.root), key=lambda entry: entry.name):
             if entry.is_dir() and not entry.name.startswith("."):
-                item = _sub(buckets, "Bucket")
-                _sub(item, "Name", entry.name)
-                _sub(item, "CreationDate", _iso(entry.stat().st_mtime))
+                _element("Bucket", buckets, Name=entry.name, CreationDate=_iso(entry.stat().st_mtime))
         return _xml(root)
 
     def _create_bucket(self, request: Request, bucket: str, key: str) -> Response:
@@ -346,8 +348,8 @@ class FileS3:
 
     def _get_bucket_location(self, request: Request, bucket: str, key: str) -> Response:
         self._bucket_dir(bucket)
-        root = ET.Element("LocationConstraint", xmlns=NS)
-        root.text = None if self.region == "us-east-1" else self.region
+        root = _element("LocationConstraint")
+        root.text = None if self.region == "us-east-1" else self.region  # us-east-1 is the empty constraint
         return _xml(root)
 
     # -- listings ---------------------------------------------------------------------------------------------------
@@ -399,44 +401,27 @@ class FileS3:
         def encoded(value: str) -> str:
             return quote(value, safe="/") if encoding else value
 
-        root = ET.Element("ListBucketResult", xmlns=NS)
-        _sub(root, "Name", bucket)
-        _sub(root, "Prefix", encoded(prefix))
+        last = entries[-1][0] if truncated else None
         if v2:
-            if "continuation-token" in args:
-                _sub(root, "ContinuationToken", args["continuation-token"])
-            if "start-after" in args:
-                _sub(root, "StartAfter", encoded(args["start-after"]))
+            paging = {"ContinuationToken": token,
+                      "StartAfter": encoded(args["start-after"]) if "start-after" in args else None,
+                      "NextContinuationToken": last and base64.urlsafe_b64encode(last.encode()).decode()}
         else:
-            _sub(root, "Marker", encoded(marker))
-        if delimiter:
-            _sub(root, "Delimiter", encoded(delimiter))
-        if encoding:
-            _sub(root, "EncodingType", encoding)
-        _sub(root, "MaxKeys", max_keys)
-        _sub(root, "IsTruncated", str(truncated).lower())
-        if truncated and v2:
-            _sub(root, "NextContinuationToken", base64.urlsafe_b64encode(entries[-1][0].encode()).decode())
-        elif truncated:
-            _sub(root, "NextMarker", encoded(entries[-1][0]))
+            paging = {"Marker": encoded(marker), "NextMarker": last and encoded(last)}
+        root = _element("ListBucketResult", Name=bucket, Prefix=encoded(prefix), Delimiter=encoded(delimiter) or None,
+                        EncodingType=encoding, MaxKeys=max_keys, IsTruncated=str(truncated).lower(), **paging)
         count = 0
         for name, is_prefix in entries:
             if is_prefix:
-                _sub(_sub(root, "CommonPrefixes"), "Prefix", encoded(name))
-                count += 1
+                _element("CommonPrefixes", root, Prefix=encoded(name))
+            elif (obj := self._exists(bucket, name)) is not None:  # None: deleted since the walk
+                _element("Contents", root, Key=encoded(name), LastModified=_iso(obj.mtime), ETag=f'"{obj.etag}"',
+                         Size=obj.size, StorageClass="STANDARD")
+            else:
                 continue
-            obj = self._exists(bucket, name)
-            if obj is None:  # deleted since the walk
-                continue
-            contents = _sub(root, "Contents")
-            _sub(contents, "Key", encoded(name))
-            _sub(contents, "LastModified", _iso(obj.mtime))
-            _sub(contents, "ETag", f'"{obj.etag}"')
-            _sub(contents, "Size", obj.size)
-            _sub(contents, "StorageClass", "STANDARD")
             count += 1
         if v2:
-            _sub(root, "KeyCount", count)
+            _element("KeyCount", root).text = str(count)
         return _xml(root)
 
     # -- objects ----------------------------------------------------------------------------------------------------
@@ -446,7 +431,7 @@ class FileS3:
         headers = {"ETag": f'"{obj.etag}"', "Last-Modified": http_date(obj.mtime), "Accept-Ranges": "bytes",
                    "Content-Type": obj.content_type}
         if request.if_match and not request.if_match.contains(obj.etag):
-            raise AwsError("PreconditionFailed", "At least one of the pre-conditions you specified did not hold.", 412)
+            raise _precondition_failed()
         if request.if_none_match and request.if_none_match.contains(obj.etag):
             return Response(status=304, headers=headers)
         start, length, status = 0, obj.size, 200
@@ -494,10 +479,7 @@ class FileS3:
         content_type = (request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE) if replace \
             else original.content_type
         obj = self._publish(bucket, key, staged, etag, content_type)
-        root = ET.Element("CopyObjectResult", xmlns=NS)
-        _sub(root, "LastModified", _iso(obj.mtime))
-        _sub(root, "ETag", f'"{obj.etag}"')
-        return _xml(root)
+        return _xml(_element("CopyObjectResult", LastModified=_iso(obj.mtime), ETag=f'"{obj.etag}"'))
 
     def _remove(self, bucket: str, key: str) -> None:
         path = self._object_path(bucket, key)
@@ -522,24 +504,21 @@ class FileS3:
         except ET.ParseError as error:
             raise AwsError("MalformedXML", f"The XML you provided was not well-formed: {error}") from error
         quiet = _text(document, "Quiet").strip().lower() == "true"
-        root = ET.Element("DeleteResult", xmlns=NS)
+        root = _element("DeleteResult")
         for item in _children(document, "Object"):
             name = _text(item, "Key")
             try:
                 self._remove(bucket, name)
                 if not quiet:
-                    _sub(_sub(root, "Deleted"), "Key", name)
+                    _element("Deleted", root, Key=name)
             except AwsError as error:
-                failure = _sub(root, "Error")
-                _sub(failure, "Key", name)
-                _sub(failure, "Code", error.code)
-                _sub(failure, "Message", error.message)
+                _element("Error", root, Key=name, Code=error.code, Message=error.message)
         return _xml(root)
 
     # -- multipart uploads ------------------------------------------------------------------------------------------
 
-    def _upload(self, request: Request, bucket: str, key: str) -> str:
-        """The directory of the multipart upload named by ?uploadId= for this bucket and key."""
+    def _upload(self, request: Request, bucket: str, key: str) -> tuple[str, dict]:
+        """The directory and the description of the multipart upload named by ?uploadId= for this bucket and key."""
         upload_id = request.args.get("uploadId", "")
         folder = os.path.join(self.root, ".uploads", upload_id)
         try:
@@ -549,7 +528,7 @@ class FileS3:
             upload = {}
         if not re.fullmatch(r"[0-9a-f]{32}", upload_id) or (upload.get("bucket"), upload.get("key")) != (bucket, key):
             raise AwsError("NoSuchUpload", "The specified multipart upload does not exist.", 404)
-        return folder
+        return folder, upload
 
     def _create_multipart_upload(self, request: Request, bucket: str, key: str) -> Response:
         self._object_path(bucket, key)
@@ -559,14 +538,10 @@ class FileS3:
         with open(os.path.join(folder, "upload.json"), "w") as f:
             json.dump({"bucket": bucket, "key": key,
                        "content_type": request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE}, f)
-        root = ET.Element("InitiateMultipartUploadResult", xmlns=NS)
-        _sub(root, "Bucket", bucket)
-        _sub(root, "Key", key)
-        _sub(root, "UploadId", upload_id)
-        return _xml(root)
+        return _xml(_element("InitiateMultipartUploadResult", Bucket=bucket, Key=key, UploadId=upload_id))
 
     def _upload_part(self, request: Request, bucket: str, key: str) -> Response:
-        folder = self._upload(request, bucket, key)
+        folder, _ = self._upload(request, bucket, key)
         number = request.args.get("partNumber", "")
         if not number.isdigit() or not 1 <= int(number) <= 10000:
             raise AwsError("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive")
@@ -579,7 +554,7 @@ class FileS3:
         return Response(status=200, headers={"ETag": f'"{etag}"'})
 
     def _complete_multipart_upload(self, request: Request, bucket: str, key: str) -> Response:
-        folder = self._upload(request, bucket, key)
+        folder, upload = self._upload(request, bucket, key)
         try:
             document = ET.fromstring(request.get_data())
             parts = [(int(_text(part, "PartNumber")), _text(part, "ETag").strip('"'))
@@ -610,17 +585,11 @@ class FileS3:
             os.remove(staged)
             raise AwsError("InvalidPart", "One or more of the specified parts could not be found.")
         etag = hashlib.md5(b"".join(bytes.fromhex(d) for d in digests)).hexdigest() + f"-{len(digests)}"
-        with open(os.path.join(folder, "upload.json")) as f:
-            content_type = json.load(f)["content_type"]
-        self._publish(bucket, key, staged, etag, content_type, conditions=request)
+        self._publish(bucket, key, staged, etag, upload["content_type"], conditions=request)
         shutil.rmtree(folder, ignore_errors=True)
-        root = ET.Element("CompleteMultipartUploadResult", xmlns=NS)
-        _sub(root, "Location", f"{request.host_url}{bucket}/{quote(key)}")
-        _sub(root, "Bucket", bucket)
-        _sub(root, "Key", key)
-        _sub(root, "ETag", f'"{etag}"')
-        return _xml(root)
+        return _xml(_element("CompleteMultipartUploadResult", Location=f"{request.host_url}{bucket}/{quote(key)}",
+                             Bucket=bucket, Key=key, ETag=f'"{etag}"'))
 
     def _abort_multipart_upload(self, request: Request, bucket: str, key: str) -> Response:
-        shutil.rmtree(self._upload(request, bucket, key))
+        shutil.rmtree(self._upload(request, bucket, key)[0])
         return Response(status=204)

@@ -31,8 +31,6 @@ ACCOUNT_ID = "123456789012"
 JSON_TARGET_SERVICES = {"glue", "dynamodb"}
 # List operations answered by moto in one piece that the simulator pages itself (result key, token key).
 REPAGED: dict[tuple[str, str], str] = {
-    ("lakeformation", "ListLFTags"): "LFTags",
-    ("lakeformation", "ListPermissions"): "PrincipalResourcePermissions",
     ("lakeformation", "ListResources"): "ResourceInfoList",
     ("dynamodb", "ListTables"): "TableNames",
 }

@@ -318,10 +318,16 @@ class Sessions:
             stmt.state, stmt.completed_on = "CANCELLED", _now_ms()
             return
         stmt.state = "CANCELLING"
-        if s.spark is not None:
-            s.spark.sparkContext.cancelJobGroup(_group(s, stmt))
         if stmt.thread_id is not None:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(stmt.thread_id), ctypes.py_object(KeyboardInterrupt))
+        if s.spark is not None:
+            # A job the statement starts after this call must be cancelled too: keep cancelling until it ends.
+            def keep_cancelling() -> None:
+                while stmt.state == "CANCELLING":
+                    s.spark.sparkContext.cancelJobGroup(_group(s, stmt))
+                    time.sleep(0.2)
+
+            threading.Thread(target=keep_cancelling, name=f"cancel-{s.id}-{stmt.id}", daemon=True).start()
 
     def _worker(self, s: Session) -> None:
         while True:

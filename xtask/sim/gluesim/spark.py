@@ -84,6 +84,8 @@ class SparkRuntime:
             conf.set("javax.jdo.option.ConnectionURL", self.metastore_url)
             conf.set("hive.metastore.warehouse.dir", self.warehouse)
             conf.set("hive.metastore.schema.verification", "false")
+            # Glue computes no statistics on CreateTable; Hive's metastore would add numFiles/totalSize.
+            conf.set("hive.stats.autogather", "false")
             for key, value in shim.spark_conf(self.storage_root).items():
                 conf.set(key.removeprefix("spark.hadoop."), value)
             self._metastore = jvm.org.apache.hadoop.hive.metastore.HiveMetaStoreClient(conf)

@@ -43,11 +43,14 @@ def make_table(
 ) -> tuple[str, str]:
     db = unique("lf")
     glue.create_database(DatabaseInput={"Name": db})
-    glue.create_table(DatabaseName=db, TableInput={
-        "Name": "customers",
-        "StorageDescriptor": {"Columns": [{"Name": c, "Type": "string"} for c in columns]},
-        "PartitionKeys": [{"Name": partition, "Type": "string"}] if partition else [],
-    })  # fmt: skip
+    glue.create_table(
+        DatabaseName=db,
+        TableInput={
+            "Name": "customers",
+            "StorageDescriptor": {"Columns": [{"Name": c, "Type": "string"} for c in columns]},
+            "PartitionKeys": [{"Name": partition, "Type": "string"}] if partition else [],
+        },
+    )
     return db, "customers"
 
 
@@ -58,8 +61,13 @@ def make_tag(lf: Any, values: list[str], catalog: str | None = None) -> str:
 
 
 def filter_data(db: str, table: str, name: str, **columns: Any) -> dict[str, Any]:
-    data = {"TableCatalogId": ACCOUNT, "DatabaseName": db, "TableName": table, "Name": name,
-            "RowFilter": {"FilterExpression": "id > 15"}}  # fmt: skip
+    data = {
+        "TableCatalogId": ACCOUNT,
+        "DatabaseName": db,
+        "TableName": table,
+        "Name": name,
+        "RowFilter": {"FilterExpression": "id > 15"},
+    }
     return {**data, **(columns or {"ColumnWildcard": {"ExcludedColumnNames": []}})}
 
 
@@ -117,8 +125,9 @@ def test_data_cells_filter_validation(lf, glue):
     create = lf.create_data_cells_filter
     assert error_of(create, TableData=filter_data(db, "missing", "f"))[0] == "EntityNotFoundException"
     assert error_of(create, TableData=filter_data(unique("nodb"), table, "f"))[0] == "EntityNotFoundException"
-    code, message = error_of(create, TableData=filter_data(db, table, "f", ColumnNames=["id"],
-                                                           ColumnWildcard={"ExcludedColumnNames": []}))  # fmt: skip
+    code, message = error_of(
+        create, TableData=filter_data(db, table, "f", ColumnNames=["id"], ColumnWildcard={"ExcludedColumnNames": []})
+    )
     assert code == "InvalidInputException" and "both column wildcard expression and column names" in message
     code, message = error_of(create, TableData=filter_data(db, table, "f", ColumnNames=["id", "nope"]))
     assert code == "InvalidInputException" and "nope" in message
@@ -200,10 +209,12 @@ def test_lf_tag_strictness(lf, glue):
         assert (code, message) == ("EntityNotFoundException", "Tag key does not exist")
         code, message = error_of(call, Resource=on_table, LFTags=[{"TagKey": key, "TagValues": ["secret"]}])
         assert code == "InvalidInputException" and key in message and "secret" in message
-        for missing in ({"Database": {"Name": unique("nodb")}},
-                        {"Table": {"DatabaseName": db, "Name": "missing"}},
-                        {"Table": {"DatabaseName": unique("nodb"), "Name": table}},
-                        {"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["id", "ghost"]}}):  # fmt: skip
+        for missing in (
+            {"Database": {"Name": unique("nodb")}},
+            {"Table": {"DatabaseName": db, "Name": "missing"}},
+            {"Table": {"DatabaseName": unique("nodb"), "Name": table}},
+            {"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["id", "ghost"]}},
+        ):
             assert (
                 error_of(call, Resource=missing, LFTags=[{"TagKey": key, "TagValues": ["pii"]}])[0]
                 == "EntityNotFoundException"
@@ -242,8 +253,10 @@ def test_lf_tags_inherit_database_table_columns(lf, glue):
         == []
     )
     lf.add_lf_tags_to_resource(Resource=on_table, LFTags=[{"TagKey": level.upper(), "TagValues": ["PUBLIC"]}])
-    lf.add_lf_tags_to_resource(Resource={"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["email"]}},
-                               LFTags=[{"TagKey": level, "TagValues": ["pii"]}])  # fmt: skip
+    lf.add_lf_tags_to_resource(
+        Resource={"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["email"]}},
+        LFTags=[{"TagKey": level, "TagValues": ["pii"]}],
+    )
 
     assert lf.get_resource_lf_tags(Resource=on_db)["LFTagOnDatabase"] == [pair(domain, "sales")]
     got = lf.get_resource_lf_tags(Resource=on_table)
@@ -268,8 +281,10 @@ def test_lf_tags_inherit_database_table_columns(lf, glue):
     assert lf.get_resource_lf_tags(Resource=on_table, ShowAssignedLFTags=True)["LFTagsOnTable"] == [pair(level, "pii")]
     lf.remove_lf_tags_from_resource(Resource=on_table, LFTags=[{"TagKey": domain, "TagValues": ["sales"]}])
     assert pair(domain, "sales") in lf.get_resource_lf_tags(Resource=on_table)["LFTagsOnTable"]
-    lf.remove_lf_tags_from_resource(Resource={"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["email"]}},
-                                    LFTags=[{"TagKey": level, "TagValues": ["pii"]}])  # fmt: skip
+    lf.remove_lf_tags_from_resource(
+        Resource={"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["email"]}},
+        LFTags=[{"TagKey": level, "TagValues": ["pii"]}],
+    )
     assert "LFTagsOnColumns" not in lf.get_resource_lf_tags(Resource=on_table, ShowAssignedLFTags=True)
 
     # Deleting a tag value or a tag key takes it off every resource.
@@ -288,8 +303,14 @@ def test_lf_tags_are_per_catalog(lf, glue):
     got = lf.get_resource_lf_tags(Resource=on_table, ShowAssignedLFTags=True)
     assert got["LFTagsOnTable"] == [{"CatalogId": catalog, "TagKey": key, "TagValues": ["x"]}]
     assert "LFTagsOnTable" not in lf.get_resource_lf_tags(Resource={"Table": {"DatabaseName": db, "Name": table}})
-    assert error_of(lf.add_lf_tags_to_resource, Resource={"Table": {"DatabaseName": db, "Name": table}},
-                    LFTags=[{"TagKey": key, "TagValues": ["x"]}])[0] == "EntityNotFoundException"  # fmt: skip
+    assert (
+        error_of(
+            lf.add_lf_tags_to_resource,
+            Resource={"Table": {"DatabaseName": db, "Name": table}},
+            LFTags=[{"TagKey": key, "TagValues": ["x"]}],
+        )[0]
+        == "EntityNotFoundException"
+    )
 
 
 # ---- permissions ----
@@ -458,8 +479,13 @@ def test_adapter_filter_flow_survives_revoke_after_merge(sim, lf, glue):
     alice, bob = ROLE + unique("alice"), ROLE + unique("bob")
 
     def entry(i: int, principal: str, name: str = "keep") -> dict[str, Any]:
-        return {"Id": str(i), "Principal": {"DataLakePrincipalIdentifier": principal}, "Resource": filter_resource(db, table, name),
-                "Permissions": ["SELECT"], "PermissionsWithGrantOption": []}  # fmt: skip
+        return {
+            "Id": str(i),
+            "Principal": {"DataLakePrincipalIdentifier": principal},
+            "Resource": filter_resource(db, table, name),
+            "Permissions": ["SELECT"],
+            "PermissionsWithGrantOption": [],
+        }
 
     def holders(name: str = "keep") -> dict[str, list[str]]:
         listed = lf.list_permissions(Resource=filter_resource(db, table, name))["PrincipalResourcePermissions"]

@@ -30,6 +30,13 @@ from gluesim.shim import shim_jar, spark_conf  # noqa: E402
 MIB = 1024 * 1024
 
 
+@pytest.fixture(autouse=True)
+def clean_faults() -> Iterator[None]:
+    """Overrides conftest's fixture of the same name: these tests run their own S3 server and Spark, not the
+    simulator process that that fixture starts and cleans up after."""
+    yield
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("s3-root")

@@ -54,6 +54,7 @@ public class LocalS3FileSystem extends FileSystem {
   private java.nio.file.Path tmpDir;
   private Path workingDir;
   private String user;
+  private long blockSize;
 
   @Override
   public void initialize(URI name, Configuration conf) throws IOException {
@@ -72,11 +73,17 @@ public class LocalS3FileSystem extends FileSystem {
     tmpDir = Paths.get(root, ".tmp").toAbsolutePath();
     workingDir = new Path(uri.getScheme(), bucket, "/");
     user = UserGroupInformation.getCurrentUser().getShortUserName();
+    blockSize = conf.getLongBytes("fs.s3a.block.size", 32L << 20);  // the block size S3A reports
   }
 
   @Override
   public String getScheme() {
     return uri.getScheme();
+  }
+
+  @Override
+  public long getDefaultBlockSize(Path path) {
+    return blockSize;
   }
 
   @Override
@@ -113,7 +120,7 @@ public class LocalS3FileSystem extends FileSystem {
   private FileStatus status(java.nio.file.Path file) throws IOException {
     BasicFileAttributes attrs = Files.readAttributes(file, BasicFileAttributes.class);
     boolean dir = attrs.isDirectory();
-    return new FileStatus(dir ? 0 : attrs.size(), dir, 1, dir ? 0 : getDefaultBlockSize(),
+    return new FileStatus(dir ? 0 : attrs.size(), dir, 1, dir ? 0 : blockSize,
         attrs.lastModifiedTime().toMillis(), attrs.lastAccessTime().toMillis(),
         dir ? FsPermission.getDirDefault() : FsPermission.getFileDefault(), user, user, remote(file));
   }
