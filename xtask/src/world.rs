@@ -101,9 +101,7 @@ impl World {
             dir: dir.to_path_buf(),
             ..World::default()
         };
-        let started = world.start_all(kinds, sim_args);
-        // Recorded even on failure, so that `down` (and the cleanup below) find every process group.
-        world.save()?;
+        let started = world.start_all(kinds, sim_args).and_then(|()| world.save());
         if let Err(e) = started {
             world.down();
             return Err(e);
@@ -146,6 +144,8 @@ impl World {
             log,
         };
         self.services.push(service.clone());
+        // Recorded at once, so that an interrupted `up` (Ctrl-C, SIGTERM) stops it too.
+        self.save()?;
         Ok(service)
     }
 
