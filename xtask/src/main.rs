@@ -227,7 +227,33 @@ fn suites(world: &world::World) -> Result<(), String> {
         .envs(env.iter().map(|(k, v)| (k, v))))
 }
 
+/// Forgets the variables `cargo run` set for xtask itself (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...): build scripts
+/// that watch them (ring's) would otherwise see a change between a cargo started here and one started from a shell,
+/// and rebuild half the dependency tree each time.
+fn forget_cargo_run_env() {
+    let inherited: Vec<_> = std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| {
+            let k = k.to_string_lossy();
+            [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+                "CARGO_PRIMARY_PACKAGE",
+            ]
+            .iter()
+            .any(|p| k.starts_with(p))
+        })
+        .collect();
+    for key in inherited {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::remove_var(key) };
+    }
+}
+
 fn main() -> ExitCode {
+    forget_cargo_run_env();
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Up { only, sim_arg } => up(only, &sim_arg).map(|_| ()),

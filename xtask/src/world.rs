@@ -112,17 +112,25 @@ impl World {
     fn start_all(&mut self, kinds: &[ServiceKind], sim_args: &[String]) -> Result<(), String> {
         let want = |k| kinds.contains(&k);
         let deadline = Instant::now() + Duration::from_secs(300);
-        // The JVMs start in parallel: Spark's server first (slowest), then the simulator.
+        // The simulator first: the Spark Connect server uses its catalog (a Hive metastore over thrift) and storage,
+        // and Sail its Glue and S3 endpoints.
         let spark_port = free_port()?;
-        if want(ServiceKind::Spark) {
-            self.start_spark(spark_port)?;
-        }
+        let metastore_port = free_port()?;
         let spark_url = want(ServiceKind::Spark).then(|| format!("sc://127.0.0.1:{spark_port}"));
-        self.start_sim(spark_url.as_deref(), sim_args, deadline)?;
+        let mut args = sim_args.to_vec();
+        if want(ServiceKind::Spark) {
+            args.extend(["--metastore-port".to_string(), metastore_port.to_string()]);
+        }
+        self.start_sim(spark_url.as_deref(), &args, deadline)?;
+        let sim = self.services[0].clone();
+        self.wait_healthy(&sim, deadline)?;
+        if want(ServiceKind::Spark) {
+            self.start_spark(spark_port, metastore_port)?;
+        }
         if want(ServiceKind::Sail) {
             self.start_sail(deadline)?;
         }
-        for service in self.services.clone() {
+        for service in self.services[1..].to_vec() {
             self.wait_healthy(&service, deadline)?;
         }
         Ok(())
@@ -186,34 +194,68 @@ impl World {
         Ok(())
     }
 
-    fn start_spark(&mut self, port: u16) -> Result<(), String> {
+    fn start_spark(&mut self, port: u16, metastore_port: u16) -> Result<(), String> {
         let bin = venv::ensure("spark4")?;
         let home = self.dir.join("spark");
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
+        // The simulator's Hadoop file system for s3:// (built by the simulator at start) and its storage root.
+        let jars = self.dir.join("sim/spark/jars");
+        let shim = std::fs::read_dir(&jars)
+            .map_err(|e| format!("{}: {e}", jars.display()))?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("gluesim-shim-"))
+            })
+            .ok_or_else(|| format!("no gluesim-shim jar in {}", jars.display()))?;
+        let mut conf: Vec<(String, String)> = vec![
+            ("spark.connect.grpc.binding.address".into(), "127.0.0.1".into()),
+            ("spark.connect.grpc.binding.port".into(), port.to_string()),
+            ("spark.driver.host".into(), "127.0.0.1".into()),
+            ("spark.driver.bindAddress".into(), "127.0.0.1".into()),
+            ("spark.ui.enabled".into(), "false".into()),
+            // As Glue 4/5 run: ANSI off, dynamic partition overwrite.
+            ("spark.sql.ansi.enabled".into(), "false".into()),
+            ("spark.sql.sources.partitionOverwriteMode".into(), "dynamic".into()),
+            ("spark.sql.shuffle.partitions".into(), "2".into()),
+            (
+                "spark.driver.extraJavaOptions".into(),
+                format!("-Dderby.system.home={}", home.display()),
+            ),
+            // One catalog and one storage with the simulator.
+            ("spark.sql.catalogImplementation".into(), "hive".into()),
+            (
+                "spark.hadoop.hive.metastore.uris".into(),
+                format!("thrift://127.0.0.1:{metastore_port}"),
+            ),
+            (
+                "spark.sql.warehouse.dir".into(),
+                "s3://glue-sim-warehouse/warehouse".into(),
+            ),
+            (
+                "spark.hadoop.fs.gluesim.root".into(),
+                self.endpoints["storage_root"].clone(),
+            ),
+        ];
+        for scheme in ["s3", "s3a", "s3n"] {
+            conf.push((
+                format!("spark.hadoop.fs.{scheme}.impl"),
+                "dev.gluers.sim.LocalS3FileSystem".into(),
+            ));
+            conf.push((format!("spark.hadoop.fs.{scheme}.impl.disable.cache"), "true".into()));
+        }
         let mut cmd = Command::new(bin.join("spark-submit"));
         cmd.args([
             "--master",
             "local[2]",
             "--class",
             "org.apache.spark.sql.connect.service.SparkConnectServer",
-        ]);
-        for (key, value) in [
-            ("spark.connect.grpc.binding.address", "127.0.0.1".to_string()),
-            ("spark.connect.grpc.binding.port", port.to_string()),
-            ("spark.driver.host", "127.0.0.1".into()),
-            ("spark.driver.bindAddress", "127.0.0.1".into()),
-            ("spark.ui.enabled", "false".into()),
-            // As Glue 4/5 run: ANSI off, dynamic partition overwrite.
-            ("spark.sql.ansi.enabled", "false".into()),
-            ("spark.sql.sources.partitionOverwriteMode", "dynamic".into()),
-            ("spark.sql.shuffle.partitions", "2".into()),
-            ("spark.sql.warehouse.dir", home.join("warehouse").display().to_string()),
-            (
-                "spark.driver.extraJavaOptions",
-                format!("-Dderby.system.home={}", home.display()),
-            ),
-        ] {
+        ])
+        .arg("--jars")
+        .arg(&shim);
+        for (key, value) in conf {
             cmd.arg("--conf").arg(format!("{key}={value}"));
         }
         // spark-submit finds SPARK_HOME (the pyspark package) with this interpreter.
@@ -225,7 +267,6 @@ impl World {
         self.endpoints.insert("spark_connect".into(), endpoint);
         Ok(())
     }
-
     fn start_sail(&mut self, deadline: Instant) -> Result<(), String> {
         let bin = venv::ensure("spark4")?;
         let aws = self.endpoints["aws"].clone();

@@ -217,21 +217,65 @@ fn id_v_rows(batches: &[RecordBatch]) -> Vec<(i64, String)> {
     out
 }
 
-#[test]
-fn spark_connect_real_spark_select_and_parquet_ctas() {
-    let session = spark("GLUE_RS_SPARK_CONNECT");
-    let one = batches(&session, "select 1 as one");
-    let column = one[0].column(0).as_any().downcast_ref::<Int32Array>().expect("int");
-    assert_eq!((one[0].schema().field(0).name().as_str(), column.value(0)), ("one", 1));
+#[tokio::test]
+async fn spark_connect_real_spark_select_and_parquet_ctas_in_the_one_catalog() {
+    let db = unique("spark_smoke");
+    let spark_db = db.clone();
+    tokio::task::spawn_blocking(move || {
+        let session = spark("GLUE_RS_SPARK_CONNECT");
+        let one = batches(&session, "select 1 as one");
+        let column = one[0].column(0).as_any().downcast_ref::<Int32Array>().expect("int");
+        assert_eq!((one[0].schema().field(0).name().as_str(), column.value(0)), ("one", 1));
 
-    let table = unique("smoke_ctas");
-    batches(
-        &session,
-        &format!("create table {table} using parquet as select id, cast(id * 2 as string) as v from range(3)"),
+        batches(
+            &session,
+            &format!("create database {spark_db} location 's3://glue-sim-warehouse/{spark_db}'"),
+        );
+        let table = format!("{spark_db}.ctas");
+        batches(
+            &session,
+            &format!("create table {table} using parquet as select id, cast(id * 2 as string) as v from range(3)"),
+        );
+        let rows = id_v_rows(&batches(&session, &format!("select id, v from {table} order by id")));
+        assert_eq!(rows, vec![(0, "0".into()), (1, "2".into()), (2, "4".into())]);
+    })
+    .await
+    .expect("the Spark Connect client runs off the async threads");
+
+    // What the Spark Connect server created is an entry of the simulator's Glue catalog, its files in its S3.
+    let config = sdk_config().await;
+    let glue = aws_sdk_glue::Client::new(&config);
+    let table = glue
+        .get_table()
+        .database_name(&db)
+        .name("ctas")
+        .send()
+        .await
+        .expect("GetTable");
+    let location = table
+        .table()
+        .and_then(|t| t.storage_descriptor())
+        .and_then(|sd| sd.location())
+        .unwrap_or_default();
+    assert_eq!(location, format!("s3://glue-sim-warehouse/{db}/ctas"));
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
     );
-    let rows = id_v_rows(&batches(&session, &format!("select id, v from {table} order by id")));
-    assert_eq!(rows, vec![(0, "0".into()), (1, "2".into()), (2, "4".into())]);
-    batches(&session, &format!("drop table {table}"));
+    let listed = s3
+        .list_objects_v2()
+        .bucket("glue-sim-warehouse")
+        .prefix(format!("{db}/ctas/"))
+        .send()
+        .await;
+    let keys: Vec<String> = listed
+        .expect("List")
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_string))
+        .collect();
+    assert!(keys.iter().any(|k| k.ends_with(".parquet")), "{keys:?}");
 }
 
 fn merge_roundtrip(session: &spark_connect::SparkSession, format: &str, db: &str) {
@@ -291,4 +335,122 @@ async fn sail_merges_delta_and_iceberg_tables_of_the_simulators_glue_catalog() {
             .unwrap_or_default();
         assert!(location.contains(&format!("{db}/{name}")), "{format}: {location}");
     }
+}
+
+/// POST to the simulator's admin endpoint (no HTTP client crate for one call).
+fn sim_admin(path: &str, body: &str) {
+    use std::io::{Read, Write};
+    let endpoint = endpoint("GLUE_SIM_ENDPOINT");
+    let authority = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(authority).expect("simulator");
+    let request = format!(
+        "POST /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    assert!(
+        response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200"),
+        "{response}"
+    );
+}
+
+#[tokio::test]
+async fn glue_spark_connect_session_endpoint_admits_only_its_live_token() {
+    let glue = aws_sdk_glue::Client::new(&sdk_config().await);
+    let session = unique("sc-smoke").replace('_', "-");
+    let command = SessionCommand::builder().name("glueetl").build();
+    glue.create_session()
+        .id(&session)
+        .role("arn:aws:iam::123456789012:role/GlueInteractiveSessionRole")
+        .command(command)
+        .glue_version("5.1")
+        .session_type(aws_sdk_glue::types::SessionType::SparkConnect)
+        .send()
+        .await
+        .expect("CreateSession");
+    wait_session(&glue, &session, SessionStatus::Ready).await;
+
+    let endpoint = |glue: aws_sdk_glue::Client, session: String| async move {
+        let got = glue
+            .get_session_endpoint()
+            .session_id(&session)
+            .send()
+            .await
+            .expect("GetSessionEndpoint");
+        let sc = got.spark_connect().expect("a Spark Connect endpoint").clone();
+        let url = sc.url().to_string();
+        let token = sc.auth_token().to_string();
+        assert!(url.starts_with("sc://"), "{url}");
+        assert!(sc.auth_token_expiration_time().secs() > 0);
+        (url, token)
+    };
+    let (url, token) = endpoint(glue.clone(), session.clone()).await;
+    let (u, t) = (url.clone(), token.clone());
+    tokio::task::spawn_blocking(move || {
+        let spark = spark_connect::SparkSession::builder()
+            .remote(&format!("{u}/;token={t}"))
+            .get_or_create()
+            .expect("connect with the session's token");
+        let one = batches(&spark, "select 1 as one");
+        assert_eq!(
+            one[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .expect("int")
+                .value(0),
+            1
+        );
+        let refused = spark_connect::SparkSession::builder()
+            .remote(&format!("{u}/;token=not-the-token"))
+            .get_or_create()
+            .and_then(|s| s.sql("select 1")?.collect_record_batches());
+        let err = refused.expect_err("an unknown token is refused").to_string();
+        assert!(
+            err.contains("unknown token") || err.to_lowercase().contains("unauthenticated"),
+            "{err}"
+        );
+    })
+    .await
+    .expect("blocking client");
+
+    // A token that has expired is refused; a fresh one from GetSessionEndpoint works.
+    sim_admin("config", r#"{"token_ttl_s": 1.0}"#);
+    let (url, short) = endpoint(glue.clone(), session.clone()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    sim_admin("config", r#"{"token_ttl_s": 3600.0}"#);
+    let (_, fresh) = endpoint(glue.clone(), session.clone()).await;
+    let u = url.clone();
+    tokio::task::spawn_blocking(move || {
+        let expired = spark_connect::SparkSession::builder()
+            .remote(&format!("{u}/;token={short}"))
+            .get_or_create()
+            .and_then(|s| s.sql("select 1")?.collect_record_batches());
+        let err = expired.expect_err("an expired token is refused").to_string();
+        assert!(err.contains("expired"), "{err}");
+        let spark = spark_connect::SparkSession::builder()
+            .remote(&format!("{u}/;token={fresh}"))
+            .get_or_create()
+            .expect("a fresh token");
+        assert_eq!(batches(&spark, "select 2 as two")[0].num_rows(), 1);
+    })
+    .await
+    .expect("blocking client");
+
+    // A stopped session's endpoint admits nothing.
+    glue.stop_session().id(&session).send().await.expect("StopSession");
+    let (u, t) = (url.clone(), token.clone());
+    tokio::task::spawn_blocking(move || {
+        let after = spark_connect::SparkSession::builder()
+            .remote(&format!("{u}/;token={t}"))
+            .get_or_create()
+            .and_then(|s| s.sql("select 1")?.collect_record_batches());
+        let err = after.expect_err("a stopped session refuses").to_string();
+        assert!(err.contains("not READY"), "{err}");
+    })
+    .await
+    .expect("blocking client");
+    glue.delete_session().id(&session).send().await.expect("DeleteSession");
 }

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file")
     parser.add_argument("--spark-connect", help="sc://host:port of the Spark Connect server behind SPARK_CONNECT sessions")
+    parser.add_argument("--metastore-port", type=int, help="also serve the catalog as a Hive metastore (thrift) here")
     args = parser.parse_args()
 
     state = os.path.abspath(args.state_dir)
@@ -42,6 +43,8 @@ def main() -> None:
     catalog = GlueCatalog(sim, runtime)
     endpoints = SparkConnectEndpoints(sim, args.spark_connect) if args.spark_connect else None
     sessions = Sessions(sim, runtime, endpoints.issue if endpoints else None)
+    if endpoints is not None:
+        endpoints.session_status = sessions.status
     sim.handlers.update(catalog.handlers())
     sim.handlers.update(sessions.handlers())
     sim.handlers.update(LakeFormation(sim, catalog).handlers())
@@ -61,6 +64,10 @@ def main() -> None:
         try:
             os.makedirs(runtime.state_dir, exist_ok=True)
             runtime.start()
+            sim.endpoints["shim_jar"] = runtime.shim_jar
+            if args.metastore_port:
+                runtime.serve_metastore(args.metastore_port)
+                sim.endpoints["metastore"] = f"thrift://127.0.0.1:{args.metastore_port}"
         except Exception:
             sim.startup_error = "the simulator's Spark failed to start:\n" + traceback.format_exc()
             print(sim.startup_error, file=sys.stderr, flush=True)

@@ -163,6 +163,17 @@ class Sessions:
         if s.spark is not None:
             self.runtime.forget(s.spark)
 
+    def status(self, session_id: str) -> str | None:
+        """The session's status now (None once deleted)."""
+        with self.lock:
+            s = self.sessions.get(session_id)
+            if s is None:
+                return None
+            self._advance(s)
+            if s.status == "READY":
+                s.last_activity = time.time()  # Spark Connect calls keep a session from idling out
+            return s.status
+
     def _get(self, session_id: str | None) -> Session:
         if not session_id:
             raise AwsError("ValidationException", "1 validation error detected: Id must not be null")

@@ -12,10 +12,18 @@ functional tests).
 from __future__ import annotations
 
 import os
+import socket
 import threading
+import time
 from typing import Any
 
-from . import shim
+from . import iceberg, shim
+
+# The Iceberg catalog name the reference adapter defaults to (`custom_iceberg_catalog_namespace`).
+ICEBERG_CATALOG = "glue_catalog"
+# Settings a session's `--conf` may carry that the simulator provides itself, over its own catalog and storage (Glue's
+# GlueCatalog, S3FileIO and lock manager classes are not on its classpath).
+PROVIDED = ("spark.sql.extensions", f"spark.sql.catalog.{ICEBERG_CATALOG}")
 
 
 class SparkRuntime:
@@ -37,6 +45,7 @@ class SparkRuntime:
         from pyspark.sql import SparkSession
 
         os.makedirs(os.path.join(self.storage_root, self.warehouse[len("s3://") :].split("/", 1)[0]), exist_ok=True)
+        jars = os.path.join(self.state_dir, "jars")
         builder = (
             SparkSession.builder.master("local[2]")
             .appName("glue-sim")
@@ -49,7 +58,15 @@ class SparkRuntime:
             .config("spark.sql.warehouse.dir", self.warehouse)
             .config("spark.hadoop.javax.jdo.option.ConnectionURL", self.metastore_url)
             .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={self.state_dir}")
-            .config("spark.jars", shim.shim_jar(os.path.join(self.state_dir, "jars")))
+            .config("spark.jars", ",".join([shim.shim_jar(jars), *iceberg.iceberg_jars(jars)]))
+            # Iceberg's `glue_catalog`, as the reference's users configure it, here over the same metastore (Iceberg's
+            # HiveCatalog): Iceberg tables are entries of the one catalog, with table_type=ICEBERG and
+            # metadata_location as Glue holds them. Commits are protected by the metastore, not Hive's lock tables.
+            .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
+            .config(f"spark.sql.catalog.{ICEBERG_CATALOG}", "org.apache.iceberg.spark.SparkCatalog")
+            .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.type", "hive")
+            .config(f"spark.sql.catalog.{ICEBERG_CATALOG}.warehouse", self.warehouse)
+            .config("spark.hadoop.iceberg.engine.hive.lock-enabled", "false")
         )
         for key, value in shim.spark_conf(self.storage_root).items():
             builder = builder.config(key, value)
@@ -58,11 +75,14 @@ class SparkRuntime:
         self.base.sql("SHOW DATABASES").collect()  # creates the metastore schema before the catalog client opens it
 
     def new_session(self, conf: dict[str, str]) -> tuple[Any, list[str]]:
-        """A SparkSession for one Glue session with its runtime settings; returns it and the settings it could not
-        apply (static settings of the shared JVM such as `spark.sql.extensions`)."""
+        """A SparkSession for one Glue session with its runtime settings; returns it and the settings it did not
+        apply: static settings of the shared JVM, and the Iceberg catalog settings the simulator provides itself."""
         session = self.base.newSession()
         ignored = []
         for key, value in conf.items():
+            if key.startswith(PROVIDED):
+                ignored.append(key)
+                continue
             try:
                 session.conf.set(key, value)
             except Exception:  # static or unknown-to-this-Spark settings: reported, not fatal
@@ -76,20 +96,48 @@ class SparkRuntime:
             if session in self.sessions:
                 self.sessions.remove(session)
 
+    def _hive_conf(self) -> Any:
+        conf = self.base._jvm.org.apache.hadoop.hive.conf.HiveConf()
+        conf.set("javax.jdo.option.ConnectionURL", self.metastore_url)
+        conf.set("hive.metastore.warehouse.dir", self.warehouse)
+        conf.set("hive.metastore.schema.verification", "false")
+        # Glue computes no statistics on CreateTable; Hive's metastore would add numFiles/totalSize.
+        conf.set("hive.stats.autogather", "false")
+        for key, value in shim.spark_conf(self.storage_root).items():
+            conf.set(key.removeprefix("spark.hadoop."), value)
+        return conf
+
     def metastore(self) -> Any:
         """The Hive metastore client (thrift objects shaped like Glue's). Use under `metastore_lock`."""
         if self._metastore is None:
-            jvm = self.base._jvm
-            conf = jvm.org.apache.hadoop.hive.conf.HiveConf()
-            conf.set("javax.jdo.option.ConnectionURL", self.metastore_url)
-            conf.set("hive.metastore.warehouse.dir", self.warehouse)
-            conf.set("hive.metastore.schema.verification", "false")
-            # Glue computes no statistics on CreateTable; Hive's metastore would add numFiles/totalSize.
-            conf.set("hive.stats.autogather", "false")
-            for key, value in shim.spark_conf(self.storage_root).items():
-                conf.set(key.removeprefix("spark.hadoop."), value)
-            self._metastore = jvm.org.apache.hadoop.hive.metastore.HiveMetaStoreClient(conf)
+            self._metastore = self.base._jvm.org.apache.hadoop.hive.metastore.HiveMetaStoreClient(self._hive_conf())
         return self._metastore
+
+    def serve_metastore(self, port: int) -> None:
+        """Serves the same metastore over thrift on 127.0.0.1:`port`, for the test world's Spark Connect server (so the
+        tables of SPARK_CONNECT sessions are entries of the one catalog too). Returns once the port accepts."""
+        jvm = self.base._jvm
+        conf = self._hive_conf()
+        conf.set("hive.metastore.thrift.bind.host", "127.0.0.1")
+        bridge = jvm.org.apache.hadoop.hive.shims.ShimLoader.getHadoopThriftAuthBridge()
+
+        def serve() -> None:  # blocks its py4j call for the life of the process
+            jvm.org.apache.hadoop.hive.metastore.HiveMetaStore.startMetaStore(port, bridge, conf)
+
+        threading.Thread(target=serve, name="metastore-thrift", daemon=True).start()
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError(f"the metastore's thrift server did not listen on port {port}") from None
+                time.sleep(0.1)
+
+    @property
+    def shim_jar(self) -> str:
+        return shim.shim_jar(os.path.join(self.state_dir, "jars"))
 
     def invalidate_caches(self) -> None:
         """After a catalog write through the API, no Spark session may read a stale cached relation."""

@@ -143,3 +143,29 @@ def test_throttling_latency_and_request_log(sim, glue):
     entry = sim.log(seq)[-1]
     assert entry["operation"] == "GetDatabases" and entry["service"] == "glue"
     assert entry["end"] - entry["start"] >= 0.3 and time.time() - start >= 0.3
+
+
+def test_iceberg_tables_of_a_session_are_glue_iceberg_entries(sim, glue):
+    """Real Iceberg (1.10) in the session's Spark, its `glue_catalog` over the one catalog, as Glue holds such tables."""
+    sid = f"ice-{uuid.uuid4().hex[:8]}"
+    conf = ("spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf "
+            "spark.sql.catalog.glue_catalog.catalog-impl=org.apache.iceberg.aws.glue.GlueCatalog")  # fmt: skip
+    glue.create_session(Id=sid, Role=ROLE, Command={"Name": "glueetl"}, GlueVersion="5.0",
+                        DefaultArguments={"--conf": conf, "--datalake-formats": "iceberg"})  # fmt: skip
+    wait_status(glue, sid, "READY")
+    db = f"ice_{uuid.uuid4().hex[:8]}"
+    sim.client("s3").create_bucket(Bucket="lake")
+    ok(run(glue, sid, f"spark.sql(\"create database {db} location 's3://lake/{db}'\")"))
+    ok(run(glue, sid, f"spark.sql('create table glue_catalog.{db}.t (id int, v string) using iceberg')"))
+    ok(run(glue, sid, f"spark.sql(\"insert into glue_catalog.{db}.t values (1, 'a'), (2, 'b')\")"))
+    ok(run(glue, sid, f"spark.sql(\"merge into glue_catalog.{db}.t t using (select 2 id, 'B' v union all select 3, 'c') s "
+                      "on t.id = s.id when matched then update set * when not matched then insert *\")"))  # fmt: skip
+    out = ok(run(glue, sid, f"print([tuple(r) for r in spark.sql('select * from glue_catalog.{db}.t order by id').collect()])"))
+    assert out == "[(1, 'a'), (2, 'B'), (3, 'c')]\n"
+    table = glue.get_table(DatabaseName=db, Name="t")["Table"]
+    assert table["Parameters"]["table_type"].upper() == "ICEBERG"
+    metadata = table["Parameters"]["metadata_location"]
+    assert metadata.startswith(f"s3://lake/{db}/t/metadata/") and metadata.endswith(".metadata.json")
+    key = metadata[len("s3://lake/") :]
+    assert sim.client("s3").head_object(Bucket="lake", Key=key)["ContentLength"] > 0
+    glue.delete_session(Id=sid)
