@@ -7,6 +7,8 @@
 //! - `cargo xtask it`: the integration suites against the world (started and stopped here unless one is running):
 //!   the simulator's pytest suite, then the Rust smoke tests (`cargo test -p xtask --features it`).
 //! - `cargo xtask ci`: what `.ci/run` runs: `tools/test.sh` (cargo test, Spark oracle, dbt suites), then `it`.
+//! - `cargo xtask diff LEFT RIGHT [--project-dir P]`: one dbt project built on two targets, every table compared.
+//! - `cargo xtask venv [NAME...]`: the pinned Python tool sets (see `venv.rs`).
 //!
 //! Benchmarks:
 //! - `cargo xtask bench compile [--models N] [--run-models M]`: `glue compile` of a generated N-model project beside
@@ -50,6 +52,11 @@ enum Task {
     It,
     /// What CI runs: tools/test.sh, then the integration suites.
     Ci,
+    /// Create or update the pinned Python tool sets (all when none is named) and print their `bin` directories.
+    Venv {
+        /// Tool sets: spark35, spark4, dbt111, dbtspark, dbtglue.
+        names: Vec<String>,
+    },
     /// Run one dbt project on two targets with `glue build` and compare every resulting table (multisets of rows with
     /// normalized types); prints the differing rows.
     Diff {
@@ -220,6 +227,12 @@ fn suites(world: &world::World) -> Result<(), String> {
         .envs(env.iter().map(|(k, v)| (k, v))))?;
     eprintln!("== cargo xtask diff: the bundled project on two embedded-engine targets");
     diff_self_check()?;
+    eprintln!("== the reference adapter (dbt-glue 1.10.19) on the simulator");
+    let dbt_glue = venv::ensure("dbtglue")?;
+    run(Command::new(dbt_glue.join("python"))
+        .arg(root().join("xtask/world/reference_adapter.py"))
+        .arg(&dbt_glue)
+        .arg(&world.endpoints["aws"]))?;
     eprintln!("== Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle");
     run(Command::new(env!("CARGO"))
         .args(["test", "--locked", "-p", "xtask", "--features", "it"])
@@ -268,6 +281,18 @@ fn main() -> ExitCode {
             Ok(())
         }
         Task::It => integration(),
+        Task::Venv { names } => {
+            let names: Vec<String> = if names.is_empty() {
+                venv::TOOL_SETS.iter().map(|(n, _)| n.to_string()).collect()
+            } else {
+                names
+            };
+            names.iter().try_for_each(|name| {
+                let bin = venv::ensure(name)?;
+                println!("{name}: {}", bin.display());
+                Ok(())
+            })
+        }
         Task::Diff {
             project_dir,
             profiles_dir,
