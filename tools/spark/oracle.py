@@ -1,25 +1,22 @@
 """A local Spark 3.5 (Glue 5's Spark) with the Iceberg SQL extensions, ANSI mode off as on Glue."""
 
-import glob
 import os
+import sys
+import tempfile
 
-import snowpark_connect_deps_iceberg
 from pyspark.sql import SparkSession
 
-
-def iceberg_runtime_jar() -> str:
-    jars = os.path.join(os.path.dirname(snowpark_connect_deps_iceberg.__file__), "jars")
-    found = sorted(glob.glob(os.path.join(jars, "iceberg-spark-runtime-3.5_2.12-*.jar")))
-    if not found:
-        raise SystemExit(f"no iceberg-spark-runtime-3.5_2.12 jar under {jars}")
-    return found[-1]
+# The Iceberg runtime jar (and its repaired Jackson) comes from the Glue simulator's module, one place for both.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "xtask", "sim"))
+from gluesim.iceberg import iceberg_jars  # noqa: E402
 
 
 def spark_session(app: str) -> SparkSession:
+    jars = iceberg_jars(os.path.join(tempfile.gettempdir(), "glue-rs-iceberg-jars"))
     return (
         SparkSession.builder.appName(app)
         .master("local[1]")
-        .config("spark.jars", iceberg_runtime_jar())
+        .config("spark.jars", ",".join(jars))
         .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.ui.enabled", "false")

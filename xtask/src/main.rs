@@ -135,8 +135,15 @@ fn release_glue() -> Result<PathBuf, String> {
 }
 
 /// Stops a world this process started when Ctrl-C or SIGTERM arrives.
+///
+/// While the world is starting, the handler only raises a flag: the starting thread sees it within a poll interval,
+/// stops every service it has spawned (none can be spawned behind its back) and fails; a second signal exits at once.
 fn stop_on_signal(dir: PathBuf) {
     let _ = ctrlc::set_handler(move || {
+        use std::sync::atomic::Ordering;
+        if world::STARTING.load(Ordering::SeqCst) && !world::INTERRUPTED.swap(true, Ordering::SeqCst) {
+            return;
+        }
         if let Some(world) = world::World::load(&dir) {
             eprintln!("xtask: interrupted, stopping the test world");
             world.down();

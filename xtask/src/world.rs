@@ -11,11 +11,25 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::{cache, root, venv};
+
+/// Set while `up` starts services (the signal handler then only raises `INTERRUPTED`).
+pub static STARTING: AtomicBool = AtomicBool::new(false);
+/// Raised by Ctrl-C / SIGTERM during `up`: every wait loop fails with "interrupted".
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+fn check_interrupted() -> Result<(), String> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err("interrupted".into())
+    } else {
+        Ok(())
+    }
+}
 
 /// A service of the world.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize, Deserialize)]
@@ -101,7 +115,9 @@ impl World {
             dir: dir.to_path_buf(),
             ..World::default()
         };
+        STARTING.store(true, Ordering::SeqCst);
         let started = world.start_all(kinds, sim_args).and_then(|()| world.save());
+        STARTING.store(false, Ordering::SeqCst);
         if let Err(e) = started {
             world.down();
             return Err(e);
@@ -111,6 +127,12 @@ impl World {
 
     fn start_all(&mut self, kinds: &[ServiceKind], sim_args: &[String]) -> Result<(), String> {
         let want = |k| kinds.contains(&k);
+        // Tool sets are installed first, so that the start-up deadline measures only the services.
+        venv::ensure("spark35")?;
+        if want(ServiceKind::Spark) || want(ServiceKind::Sail) {
+            venv::ensure("spark4")?;
+        }
+        check_interrupted()?;
         let deadline = Instant::now() + Duration::from_secs(300);
         // The simulator first: the Spark Connect server uses its catalog (a Hive metastore over thrift) and storage,
         // and Sail its Glue and S3 endpoints.
@@ -137,6 +159,7 @@ impl World {
     }
 
     fn spawn(&mut self, kind: ServiceKind, mut cmd: Command, endpoint: String) -> Result<Service, String> {
+        check_interrupted()?;
         use std::os::unix::process::CommandExt;
         let log = self.dir.join(format!("{}.log", kind.name()));
         let out = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
@@ -180,6 +203,7 @@ impl World {
             if let Ok(text) = std::fs::read_to_string(&ready) {
                 break text;
             }
+            check_interrupted()?;
             if !alive(service.pgid) || Instant::now() > deadline {
                 return Err(failure(&service, "exited before listening"));
             }
@@ -296,6 +320,7 @@ impl World {
 
     fn wait_healthy(&self, service: &Service, deadline: Instant) -> Result<(), String> {
         loop {
+            check_interrupted()?;
             if !alive(service.pgid) {
                 return Err(failure(service, "exited"));
             }
@@ -448,7 +473,9 @@ pub fn http(endpoint: &str, method: &str, path: &str, deadline: Instant) -> Resu
                 let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok());
                 return status.ok_or_else(|| format!("{method} {path}: malformed response {response:.200}"));
             }
-            Err(e) if Instant::now() > deadline => return Err(format!("{endpoint}: {e}")),
+            Err(e) if Instant::now() > deadline || INTERRUPTED.load(Ordering::SeqCst) => {
+                return Err(format!("{endpoint}: {e}"));
+            }
             Err(_) => std::thread::sleep(Duration::from_millis(100)),
         }
     }

@@ -309,6 +309,8 @@ async fn sail_merges_delta_and_iceberg_tables_of_the_simulators_glue_catalog() {
     let db_for_spark = db.clone();
     tokio::task::spawn_blocking(move || {
         let session = spark("GLUE_RS_SAIL");
+        let one = batches(&session, "select 1 as one");
+        assert_eq!(one.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
         batches(&session, &format!("create database {db_for_spark}"));
         for format in formats {
             merge_roundtrip(&session, format, &db_for_spark);
@@ -334,6 +336,15 @@ async fn sail_merges_delta_and_iceberg_tables_of_the_simulators_glue_catalog() {
             .and_then(|sd| sd.location())
             .unwrap_or_default();
         assert!(location.contains(&format!("{db}/{name}")), "{format}: {location}");
+        // The parameters by which glue-rs (and the reference) tell the format from the Glue entry.
+        let parameters = table.parameters().cloned().unwrap_or_default();
+        let marker = match format {
+            "delta" => parameters.get("spark.sql.sources.provider").map(String::as_str) == Some("delta"),
+            _ => parameters
+                .get("table_type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("iceberg")),
+        };
+        assert!(marker, "{format}: {parameters:?}");
     }
 }
 

@@ -1,4 +1,4 @@
-"""`GlueContext`: in the simulator only a holder of the SparkContext and its SparkSession."""
+"""`GlueContext`: in the simulator only a holder of the SparkContext and the session's own SparkSession."""
 
 from __future__ import annotations
 
@@ -10,4 +10,5 @@ class GlueContext:
         from pyspark.sql import SparkSession
 
         self._sc = spark_context
+        # Inside a statement this is the statement's session (see gluesim.sessions._route_session_lookups).
         self.spark_session = SparkSession.builder.getOrCreate()

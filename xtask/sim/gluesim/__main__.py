@@ -69,10 +69,10 @@ def main() -> None:
                 runtime.serve_metastore(args.metastore_port)
                 sim.endpoints["metastore"] = f"thrift://127.0.0.1:{args.metastore_port}"
         except Exception:
-            sim.startup_error = "the simulator's Spark failed to start:\n" + traceback.format_exc()
-            print(sim.startup_error, file=sys.stderr, flush=True)
-        finally:
-            sim.ready.set()
+            # Without its Spark the simulator is no stand-in for Glue: exit, so that whoever started it sees the log.
+            print("the simulator's Spark failed to start:\n" + traceback.format_exc(), file=sys.stderr, flush=True)
+            os._exit(3)
+        sim.ready.set()
 
     threading.Thread(target=start_spark, name="spark-start", daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())

@@ -4,7 +4,9 @@ Glue's table model is Hive's: a Glue `Table` maps field by field to the Hive met
 creates are what GetTables/GetTable return, and tables created through the API are what Spark reads.
 
 Strictness where moto is lenient: `UpdateTable` with a stale `VersionId` fails with ConcurrentModificationException;
-list operations return pages of `config.page_size` with a NextToken. `VersionId` increases on every change of a table,
+list operations return pages of `config.page_size` with a NextToken. One difference the other way: Hive's metastore
+creates the directory of a table or partition location, so CreateTable with a location in a bucket that does not exist
+fails here (Glue does not look at S3). `VersionId` increases on every change of a table,
 whoever made it (API or Spark), as Glue's does when Spark's Glue client calls UpdateTable.
 """
 
@@ -27,6 +29,10 @@ class GlueCatalog:
         self.runtime = runtime
         self._versions: dict[tuple[str, str], tuple[int, int, str]] = {}  # (db, table) -> (create time, version, fingerprint)
         self._versions_lock = threading.Lock()
+        # Glue table fields Hive's metastore has no place for (StorageDescriptor.AdditionalLocations, TargetTable, an
+        # absent TableType), by (db, table); dropped with the table entry.
+        self._extras: dict[tuple[str, str], dict[str, Any]] = {}
+        self._descriptions: dict[str, str | None] = {}  # database -> description set by UpdateDatabase
 
     def handlers(self) -> dict[tuple[str, str], Callable[[SimRequest], Any]]:
         ops = [
@@ -74,6 +80,7 @@ class GlueCatalog:
         jdb.setLocationUri(location)
         jdb.setParameters(dict(db.get("Parameters", {})))
         self._call(lambda ms: ms.createDatabase(jdb), f"Database {db['Name']}", write=True)
+        self._descriptions.pop(db["Name"].lower(), None)
         return {}
 
     def get_database(self, req: SimRequest) -> dict[str, Any]:
@@ -93,7 +100,8 @@ class GlueCatalog:
         self._require(req.body, "Name", "DatabaseInput")
         name, new = req.body["Name"], req.body["DatabaseInput"]
         current = self._call(lambda ms: ms.getDatabase(name), f"Database {name}")
-        current.setDescription(new.get("Description"))
+        # Hive's metastore keeps a database's description from its creation; Glue lets UpdateDatabase change it.
+        self._descriptions[name.lower()] = new.get("Description")
         if new.get("LocationUri"):
             current.setLocationUri(new["LocationUri"])
         current.setParameters(dict(new.get("Parameters", {})))
@@ -105,6 +113,9 @@ class GlueCatalog:
         name = req.body["Name"]
         # Glue deletes the database's tables with it but never their data.
         self._call(lambda ms: ms.dropDatabase(name, False, False, True), f"Database {name}", write=True)
+        for key in [k for k in self._extras if k[0] == name.lower()]:
+            del self._extras[key]
+        self._descriptions.pop(name.lower(), None)
         return {}
 
     def _database(self, jdb: Any) -> dict[str, Any]:
@@ -117,8 +128,9 @@ class GlueCatalog:
                 {"Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"}, "Permissions": ["ALL"]}
             ],
         }
-        if jdb.getDescription():
-            out["Description"] = jdb.getDescription()
+        description = self._descriptions.get(jdb.getName().lower(), jdb.getDescription())
+        if description:
+            out["Description"] = description
         return out
 
     @staticmethod
@@ -135,6 +147,7 @@ class GlueCatalog:
         self._require(table, "Name")
         jtable = self._to_thrift(db, table)
         self._call(lambda ms: ms.createTable(jtable), f"Table {db}.{table['Name']}", write=True)
+        self._keep_extras(db, table)
         return {}
 
     def get_table(self, req: SimRequest) -> dict[str, Any]:
@@ -180,13 +193,26 @@ class GlueCatalog:
             jtable = self._to_thrift(db, table)
             jtable.setCreateTime(current.getCreateTime())
             self._call(lambda ms: ms.alter_table(db, name, jtable), f"Table {name}", write=True)
+            self._keep_extras(db, table)
         return {}
 
     def delete_table(self, req: SimRequest) -> dict[str, Any]:
         self._require(req.body, "DatabaseName", "Name")
         db, name = req.body["DatabaseName"], req.body["Name"]
         self._call(lambda ms: ms.dropTable(db, name, False, False), f"Table {name}", write=True)
+        self._extras.pop((db.lower(), name.lower()), None)
         return {}
+
+    def _keep_extras(self, db: str, table: dict[str, Any]) -> None:
+        extras: dict[str, Any] = {}
+        locations = table.get("StorageDescriptor", {}).get("AdditionalLocations")
+        if locations:
+            extras["AdditionalLocations"] = list(locations)
+        if table.get("TargetTable"):
+            extras["TargetTable"] = table["TargetTable"]
+        if not table.get("TableType"):
+            extras["NoTableType"] = True
+        self._extras[(db.lower(), table["Name"].lower())] = extras
 
     def batch_delete_table(self, req: SimRequest) -> dict[str, Any]:
         self._require(req.body, "DatabaseName", "TablesToDelete")
@@ -195,6 +221,7 @@ class GlueCatalog:
         for name in req.body["TablesToDelete"]:
             try:
                 self._call(lambda ms, n=name: ms.dropTable(db, n, False, False), f"Table {name}", write=True)
+                self._extras.pop((db.lower(), name.lower()), None)
             except AwsError as err:
                 errors.append({"TableName": name, "ErrorDetail": {"ErrorCode": err.code, "ErrorMessage": err.message}})
         return {"Errors": errors}
@@ -235,6 +262,13 @@ class GlueCatalog:
         }
         if params.get("comment"):
             out["Description"] = params["comment"]
+        extras = self._extras.get((jtable.getDbName().lower(), jtable.getTableName().lower()), {})
+        if extras.get("AdditionalLocations"):
+            out["StorageDescriptor"]["AdditionalLocations"] = extras["AdditionalLocations"]
+        if extras.get("TargetTable"):
+            out["TargetTable"] = extras["TargetTable"]
+        if extras.get("NoTableType"):
+            del out["TableType"]
         if jtable.getViewOriginalText():
             out["ViewOriginalText"] = jtable.getViewOriginalText()
         if jtable.getViewExpandedText():
@@ -364,7 +398,8 @@ class GlueCatalog:
         self._require(req.body, "DatabaseName", "TableName")
         db, table = req.body["DatabaseName"], req.body["TableName"]
         if req.body.get("Expression"):
-            raise AwsError("InvalidInputException", "the simulator does not evaluate GetPartitions Expression")
+            raise AwsError("NotImplementedInSimulator", "the simulator does not evaluate GetPartitions Expression", 501)
+        self._call(lambda ms: ms.getTable(db, table), f"Table {table}")
         parts = self._call(lambda ms: list(ms.listPartitions(db, table, -1)), f"Table {table}")
         parts.sort(key=lambda p: list(p.getValues()))
         page, token = self.sim.page(parts, req.body.get("NextToken"), req.body.get("MaxResults", 0), _sans_token(req.body))

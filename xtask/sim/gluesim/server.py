@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ REPAGED: dict[tuple[str, str], str] = {
     ("dynamodb", "ListTables"): "TableNames",
 }
 THROTTLE_CODES = {"dynamodb": "ThrottlingException", "s3": "SlowDown"}
+# Glue operations on the Data Catalog: answered by our catalog (catalog.py) or refused, never by moto's own.
+CATALOG_OPERATION = re.compile(r"Database|Table|Partition|ColumnStatistics|UserDefinedFunction|Catalog")
 
 
 @dataclass
@@ -64,6 +67,9 @@ class LogEntry:
     status: int = 0
     error: str | None = None
     session_id: str | None = None
+    # Statement operations: the statement's Id, and the State a GetStatement answered.
+    statement_id: int | None = None
+    state: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -145,7 +151,6 @@ class Simulator:
         self.config = Config()
         self.endpoints: dict[str, str] = {}
         self.ready = threading.Event()
-        self.startup_error: str | None = None
         # Faults the handlers act on (`fail_statement`, `session_timeout`), set through POST /_sim/faults.
         self.fault_hooks: dict[str, Any] = {}
 
@@ -159,7 +164,10 @@ class Simulator:
         service, region = self.service_of(request)
         operation = self.operation_of(service, request)
         parsed = self.parse_body(service, body)
-        entry = self.log.open(service, operation, parsed.get("SessionId") if isinstance(parsed, dict) else None)
+        session_id = parsed.get("SessionId") or (parsed.get("Id") if operation.endswith("Session") else None)
+        entry = self.log.open(service, operation, session_id)
+        if operation.endswith("Statement") and isinstance(parsed.get("Id"), int):
+            entry.statement_id = parsed["Id"]
         try:
             response = self.dispatch(SimRequest(service, operation, request, region, parsed), environ, body)
         except AwsError as err:
@@ -170,6 +178,10 @@ class Simulator:
         entry.end = time.time()
         if response.status_code >= 400:
             entry.error = response.headers.get("x-amzn-ErrorType") or response.status
+        elif operation == "GetStatement":
+            entry.state = json.loads(response.get_data()).get("Statement", {}).get("State")
+        elif operation == "RunStatement":
+            entry.statement_id = json.loads(response.get_data()).get("Id")
         return response(environ, start_response)
 
     def dispatch(self, req: SimRequest, environ: dict[str, Any], body: bytes) -> Response:
@@ -181,8 +193,6 @@ class Simulator:
             raise AwsError(code, f"Rate exceeded (injected) for {req.operation}", 503 if req.service == "s3" else 400)
         if req.service in ("glue", "lakeformation") and not self.ready.wait(timeout=300):
             raise AwsError("ServiceUnavailable", "the simulator's Spark did not start", 503)
-        if self.startup_error and req.service in ("glue", "lakeformation"):
-            raise AwsError("SimulatorFailure", self.startup_error, 501)
         if req.service == "s3" and self.storage is not None:
             return self.storage.handle(req.http)
         handler = self.handlers.get((req.service, req.operation))
@@ -191,6 +201,9 @@ class Simulator:
             if isinstance(result, Response):
                 return result
             return self.json_response(req.service, result if result is not None else {})
+        if req.service == "glue" and CATALOG_OPERATION.search(req.operation):
+            # moto's Glue catalog is a second, empty catalog: never answer from it.
+            raise AwsError("NotImplementedInSimulator", f"glue:{req.operation} is not implemented by the simulator's catalog", 501)
         repage_key = REPAGED.get((req.service, req.operation))
         if repage_key is not None:
             return self.repaged(req, environ, body, repage_key)
@@ -328,8 +341,8 @@ class Simulator:
         what = request.path[len("/_sim/") :].strip("/")
         payload = request.get_json(silent=True) or {}
         if what == "health":
-            status = 200 if self.ready.is_set() and not self.startup_error else 503
-            return _json({"ready": self.ready.is_set(), "error": self.startup_error, "endpoints": self.endpoints}, status)
+            status = 200 if self.ready.is_set() else 503
+            return _json({"ready": self.ready.is_set(), "endpoints": self.endpoints}, status)
         if what == "log":
             if request.method == "DELETE":
                 self.log.clear()

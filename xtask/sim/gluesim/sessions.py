@@ -36,6 +36,7 @@ TERMINAL = {"STOPPED", "TIMEOUT", "FAILED"}
 class _Output(threading.local):
     buffer: io.StringIO | None = None
     session_args: list[str] | None = None
+    spark: Any = None
 
 
 OUTPUT = _Output()
@@ -118,6 +119,7 @@ class Sessions:
         self.lock = threading.RLock()
         if not isinstance(sys.stdout, _Router):
             sys.stdout = _Router(sys.stdout)
+        _route_session_lookups()
 
     def handlers(self) -> dict[tuple[str, str], Callable[[SimRequest], Any]]:
         ops = ["CreateSession", "GetSession", "ListSessions", "StopSession", "DeleteSession", "RunStatement",
@@ -132,7 +134,7 @@ class Sessions:
         if s.status == "PROVISIONING" and now >= s.created + cfg.provisioning_delay_s:
             try:
                 self._provision(s)
-                s.status, s.ready_at, s.last_activity = "READY", now, now
+                s.status, s.ready_at, s.last_activity = "READY", now, time.time()
             except Exception as err:  # the session's Spark could not start: FAILED as Glue reports it
                 s.status, s.error, s.ended_at = "FAILED", f"{err}", now
         if s.status == "READY":
@@ -141,7 +143,8 @@ class Sessions:
             if idle and not busy and now - s.last_activity > float(idle) * cfg.seconds_per_idle_minute:
                 self._end(s, "TIMEOUT")
             hook = self.sim.fault_hooks.get("session_timeout")
-            if hook and hook.get("session_id", "*") in ("*", s.id) and s.completed >= int(hook.get("after_statements", 0)):
+            if hook and not hook.get("during_statement") and self._hook_fires(hook, s):
+                self.sim.fault_hooks.pop("session_timeout", None)  # one-shot: a recreated session lives on
                 self._end(s, "TIMEOUT")
         if s.status == "STOPPING" and now >= s.stop_requested + cfg.stopping_delay_s:
             s.status = "STOPPED"
@@ -151,12 +154,17 @@ class Sessions:
             return
         conf = _parse_conf(s.request.get("DefaultArguments", {}).get("--conf", ""))
         s.spark, s.ignored_conf = self.runtime.new_session(conf)
+        if s.ignored_conf:
+            print(f"session {s.id}: settings provided by the simulator or static, not applied: {s.ignored_conf}", file=sys.stderr)
         s.globals = {"__name__": "__main__", "spark": s.spark, "sc": s.spark.sparkContext}
         threading.Thread(target=self._worker, args=(s,), name=f"session-{s.id}", daemon=True).start()
 
     def _end(self, s: Session, status: str) -> None:
         s.status = status
         s.ended_at = s.ended_at or time.time()
+        for stmt in s.statements:
+            if stmt.state == "WAITING":
+                stmt.state, stmt.completed_on = "CANCELLED", _now_ms()
         if s.running is not None:
             self._cancel(s, s.running)
         s.queue.put(None)
@@ -334,45 +342,77 @@ class Sessions:
         if s.spark is not None:
             # A job the statement starts after this call must be cancelled too: keep cancelling until it ends.
             def keep_cancelling() -> None:
-                while stmt.state == "CANCELLING":
+                deadline = time.time() + 120
+                while stmt.state == "CANCELLING" and time.time() < deadline:
                     s.spark.sparkContext.cancelJobGroup(_group(s, stmt))
                     time.sleep(0.2)
 
             threading.Thread(target=keep_cancelling, name=f"cancel-{s.id}-{stmt.id}", daemon=True).start()
 
     def _worker(self, s: Session) -> None:
+        """Runs the session's statements in order until the session ends."""
         while True:
-            stmt = s.queue.get()
+            try:
+                if not self._run_next(s):
+                    return
+            except KeyboardInterrupt:  # a cancel that landed after the statement's own code returned
+                self._settle(s, None, "CANCELLED")
+
+    def _run_next(self, s: Session) -> bool:
+        stmt = s.queue.get()
+        if stmt is None:
+            return False
+        with self.lock:
+            if stmt.state != "WAITING":
+                return True
+            if s.status != "READY":  # the session ended while this statement waited
+                stmt.state, stmt.completed_on = "CANCELLED", _now_ms()
+                return True
+            stmt.state, stmt.started_on, stmt.thread_id = "RUNNING", _now_ms(), threading.get_ident()
+            s.running = stmt
+            hook = self.sim.fault_hooks.get("session_timeout")
+            if hook and hook.get("during_statement") and self._hook_fires(hook, s):
+                # The session times out while this statement runs, as a Glue session hitting its Timeout does.
+                self.sim.fault_hooks.pop("session_timeout", None)
+                output = _error_output(stmt, "SessionTimeout", f"session {s.id} timed out while the statement ran")
+                self._settle(s, output, "ERROR")
+                self._end(s, "TIMEOUT")
+                return True
+        output, state = None, "CANCELLED"
+        try:
+            output, state = self._execute(s, stmt)
+        except KeyboardInterrupt:
+            pass
+        self._settle(s, output, state)
+        return True
+
+    def _settle(self, s: Session, output: dict[str, Any] | None, state: str) -> None:
+        """Records the end of the running statement (CANCELLED if a cancel was asked for meanwhile)."""
+        with self.lock:
+            stmt = s.running
             if stmt is None:
                 return
-            with self.lock:
-                if stmt.state != "WAITING":
-                    continue
-                stmt.state, stmt.started_on, stmt.thread_id = "RUNNING", _now_ms(), threading.get_ident()
-                s.running = stmt
-            try:
-                output, state = self._execute(s, stmt)
-            except KeyboardInterrupt:  # cancelled while finishing
-                output, state = None, "CANCELLED"
-            with self.lock:
-                s.running = None
-                stmt.thread_id = None
-                if stmt.state == "CANCELLING":
-                    state, output = "CANCELLED", None
-                stmt.state, stmt.output, stmt.completed_on = state, output, _now_ms()
-                s.completed += 1
-                s.last_activity = time.time()
+            s.running = None
+            stmt.thread_id = None
+            if stmt.state == "CANCELLING":
+                state, output = "CANCELLED", None
+            stmt.state, stmt.output, stmt.completed_on = state, output, _now_ms()
+            s.completed += 1
+            s.last_activity = time.time()
+
+    @staticmethod
+    def _hook_fires(hook: dict[str, Any], s: Session) -> bool:
+        return hook.get("session_id", "*") in ("*", s.id) and s.completed >= int(hook.get("after_statements", 0))
 
     def _execute(self, s: Session, stmt: Statement) -> tuple[dict[str, Any] | None, str]:
         hook = self.sim.fault_hooks.get("fail_statement")
         if hook and hook.get("contains", "") in stmt.code and hook.get("session_id", "*") in ("*", s.id):
-            output = {"Data": {"TextPlain": ""}, "ExecutionCount": stmt.id, "Status": "error",
-                      "ErrorName": hook.get("error_name", "InjectedFailure"),
-                      "ErrorValue": hook.get("error_value", "statement failed (injected)"), "Traceback": []}  # fmt: skip
+            output = _error_output(stmt, hook.get("error_name", "InjectedFailure"), hook.get("error_value", "statement failed (injected)"))
             return output, hook.get("state", "AVAILABLE")
         buffer = io.StringIO()
         OUTPUT.buffer = buffer
         OUTPUT.session_args = ["--SESSION_ID", s.id, *_flatten(s.request.get("DefaultArguments", {}))]
+        OUTPUT.spark = s.spark
         s.spark.sparkContext.setJobGroup(_group(s, stmt), f"statement {stmt.id} of {s.id}", True)
         try:
             _run_python(stmt.code, s.globals)
@@ -389,7 +429,38 @@ class Sessions:
         finally:
             OUTPUT.buffer = None
             OUTPUT.session_args = None
+            OUTPUT.spark = None
         return {"Data": {"TextPlain": buffer.getvalue()}, "ExecutionCount": stmt.id, **status}, "AVAILABLE"
+
+
+def _route_session_lookups() -> None:
+    """Inside a statement, `SparkSession.builder.getOrCreate()` and `getActiveSession()` (Glue's idioms, and what the
+    reference adapter's helpers call) give the statement's own session, with the builder's settings applied to it, not
+    the simulator's shared base session."""
+    from pyspark.sql import SparkSession
+
+    if getattr(SparkSession.Builder.getOrCreate, "_glue_sim", False):
+        return
+    original_get_or_create = SparkSession.Builder.getOrCreate
+    original_active = SparkSession.getActiveSession
+
+    def get_or_create(builder: Any) -> Any:
+        session = OUTPUT.spark
+        if session is None:
+            return original_get_or_create(builder)
+        for key, value in getattr(builder, "_options", {}).items():
+            try:
+                session.conf.set(key, value)
+            except Exception:  # static settings of the shared JVM
+                pass
+        return session
+
+    def active(cls: Any) -> Any:
+        return OUTPUT.spark if OUTPUT.spark is not None else original_active()
+
+    get_or_create._glue_sim = True  # type: ignore[attr-defined]
+    SparkSession.Builder.getOrCreate = get_or_create  # type: ignore[method-assign]
+    SparkSession.getActiveSession = classmethod(active)  # type: ignore[method-assign, assignment]
 
 
 def _run_python(code: str, env: dict[str, Any]) -> None:
@@ -403,6 +474,11 @@ def _run_python(code: str, env: dict[str, Any]) -> None:
         value = eval(compile(ast.Expression(last.value), "<statement>", "eval"), env)
         if value is not None:
             print(repr(value))
+
+
+def _error_output(stmt: Statement, name: str, value: str) -> dict[str, Any]:
+    return {"Data": {"TextPlain": ""}, "ExecutionCount": stmt.id, "Status": "error", "ErrorName": name,
+            "ErrorValue": value, "Traceback": []}  # fmt: skip
 
 
 def _error_name(err: BaseException) -> str:

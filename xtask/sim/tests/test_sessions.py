@@ -49,11 +49,11 @@ def test_lifecycle_provisioning_ready_stop_delete(glue, sim):
 
 
 def test_idle_timeout(glue, sim):
-    sim.admin("config", {"provisioning_delay_s": 0.0, "seconds_per_idle_minute": 0.5})
+    sim.admin("config", {"provisioning_delay_s": 0.0, "seconds_per_idle_minute": 2.0})
     sid = create(glue, IdleTimeout=1)
     wait_status(glue, sid, "READY")
     assert run(glue, sid, "1 + 1")["State"] == "AVAILABLE"
-    wait_status(glue, sid, "TIMEOUT", timeout=10)
+    wait_status(glue, sid, "TIMEOUT", timeout=15)
     with pytest.raises(ClientError) as err:
         glue.run_statement(SessionId=sid, Code="1")
     assert err.value.response["Error"]["Code"] == "IllegalSessionStateException"
@@ -164,4 +164,74 @@ def test_injected_statement_failure_and_session_timeout(glue, sim):
     sim.admin("faults", {"session_timeout": {"session_id": sid, "after_statements": 3}})
     run(glue, sid, "print('third')")
     assert glue.get_session(Id=sid)["Session"]["Status"] == "TIMEOUT"
+    glue.delete_session(Id=sid)
+
+
+def test_list_sessions_endpoint_of_livy_session_and_waiting_statements(glue, sim):
+    sim.admin("config", {"provisioning_delay_s": 0.0})
+    ids = [create(glue) for _ in range(3)]
+    listed, token = [], None
+    while True:
+        page = glue.list_sessions(**({"NextToken": token} if token else {}))
+        listed += page["Ids"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert set(ids) <= set(listed)
+    sid = ids[0]
+    wait_status(glue, sid, "READY")
+    with pytest.raises(ClientError) as err:
+        glue.get_session_endpoint(SessionId=sid)
+    assert err.value.response["Error"]["Code"] == "InvalidInputException"
+    # A WAITING statement is cancelled at once; statements still waiting when the session stops never run.
+    glue.run_statement(SessionId=sid, Code="import time\nfor _ in range(100):\n    time.sleep(0.05)")
+    waiting = glue.run_statement(SessionId=sid, Code="print('never')")["Id"]
+    glue.cancel_statement(SessionId=sid, Id=waiting)
+    assert glue.get_statement(SessionId=sid, Id=waiting)["Statement"]["State"] == "CANCELLED"
+    queued = glue.run_statement(SessionId=sid, Code="spark.sql('create database should_not_exist_db')")["Id"]
+    glue.stop_session(Id=sid)
+    assert glue.get_statement(SessionId=sid, Id=queued)["Statement"]["State"] == "CANCELLED"
+    time.sleep(6)
+    assert "should_not_exist_db" not in [d["Name"] for d in glue.get_databases(MaxResults=100)["DatabaseList"]]
+    for s in ids:
+        glue.delete_session(Id=s)
+
+
+def test_glue_idioms_give_the_statements_own_session(glue, sim):
+    sim.admin("config", {"provisioning_delay_s": 0.0})
+    a, b = create(glue), create(glue)
+    for s in (a, b):
+        wait_status(glue, s, "READY")
+    code = (
+        "from pyspark.sql import SparkSession\nfrom awsglue.context import GlueContext\n"
+        "s = SparkSession.builder.config('spark.sql.shuffle.partitions', '11').getOrCreate()\n"
+        "g = GlueContext(s.sparkContext).spark_session\n"
+        "s.sql('create or replace temp view mine as select 1 as x')\n"
+        "print(s is spark, g is spark, SparkSession.getActiveSession() is spark, spark.conf.get('spark.sql.shuffle.partitions'))"
+    )
+    assert run(glue, a, code)["Output"]["Data"]["TextPlain"] == "True True True 11\n"
+    other = run(glue, b, "print(spark.conf.get('spark.sql.shuffle.partitions'), spark.catalog.tableExists('mine'))")
+    assert other["Output"]["Data"]["TextPlain"] == "2 False\n", "nothing leaks into another session"
+    for s in (a, b):
+        glue.delete_session(Id=s)
+
+
+def test_session_times_out_during_a_statement_once(glue, sim):
+    sim.admin("config", {"provisioning_delay_s": 0.0})
+    sid = create(glue)
+    wait_status(glue, sid, "READY")
+    run(glue, sid, "print(1)")
+    sim.admin("faults", {"session_timeout": {"session_id": sid, "after_statements": 1, "during_statement": True}})
+    seq = sim.last_seq()
+    stmt = run(glue, sid, "print(2)")
+    assert stmt["State"] == "ERROR" and stmt["Output"]["ErrorName"] == "SessionTimeout"
+    assert glue.get_session(Id=sid)["Session"]["Status"] == "TIMEOUT"
+    entries = [e for e in sim.log(seq) if e["operation"] in ("RunStatement", "GetStatement")]
+    assert entries[0]["statement_id"] == 1 and entries[-1]["state"] == "ERROR" and entries[-1]["session_id"] == sid
+    # The fault fires once: the session recreated under the same Id (the reference adapter's recovery) lives.
+    glue.delete_session(Id=sid)
+    create_again = {"Id": sid, "Role": ROLE, "Command": {"Name": "glueetl"}, "GlueVersion": "5.0"}
+    glue.create_session(**create_again)
+    wait_status(glue, sid, "READY")
+    assert run(glue, sid, "print(3)")["Output"]["Data"]["TextPlain"] == "3\n"
     glue.delete_session(Id=sid)
