@@ -16,6 +16,7 @@
 //!   in one script; ratios, wall time, user CPU and peak RSS.
 //! - `cargo xtask bench local [--rows R]`: the embedded engine beside DuckDB on the same SQL
 //!   (tools/bench/local_vs_duckdb.py).
+//! - `cargo xtask bench lock`: glue-iceberg-lock's cycle latency and contended throughput on the world's DynamoDB.
 //!
 //! Python tools run in pinned venvs under `~/.cache/glue-rs/` (created here when missing, see `venv.rs`); glue is built
 //! in release for benchmarks.
@@ -91,6 +92,8 @@ enum Bench {
         #[arg(long, default_value_t = 1000)]
         run_models: usize,
     },
+    /// glue-iceberg-lock against the test world's DynamoDB (cargo bench -p glue-iceberg-lock).
+    Lock,
     /// The embedded engine against DuckDB.
     Local {
         /// Rows per table.
@@ -240,6 +243,12 @@ fn suites(world: &world::World) -> Result<(), String> {
         .arg(root().join("xtask/world/reference_adapter.py"))
         .arg(&dbt_glue)
         .arg(&world.endpoints["aws"]))?;
+    eprintln!("== glue-iceberg-lock against the world's DynamoDB (with an Iceberg-protocol harness in Python)");
+    run(Command::new(env!("CARGO"))
+        .args(["test", "--locked", "-p", "glue-iceberg-lock", "--features", "it"])
+        .current_dir(root())
+        .env("GLUE_RS_PYTHON", sim.join("python"))
+        .envs(env.iter().map(|(k, v)| (k, v))))?;
     eprintln!("== Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle");
     run(Command::new(env!("CARGO"))
         .args(["test", "--locked", "-p", "xtask", "--features", "it"])
@@ -288,6 +297,22 @@ fn main() -> ExitCode {
             Ok(())
         }
         Task::It => integration(),
+        Task::Bench { which: Bench::Lock } => (|| {
+            let dir = world::world_dir();
+            let running = world::World::load(&dir).filter(|w| w.survivors().len() == w.services.len());
+            let (world, owned) = match running {
+                Some(w) => (w, false),
+                None => (up(Some(vec![world::ServiceKind::Sim]), &[])?, true),
+            };
+            let result = run(Command::new(env!("CARGO"))
+                .args(["bench", "--locked", "-p", "glue-iceberg-lock"])
+                .current_dir(root())
+                .envs(world.env()));
+            if owned {
+                world.down();
+            }
+            result
+        })(),
         Task::Venv { names } => {
             let names: Vec<String> = if names.is_empty() {
                 venv::TOOL_SETS.iter().map(|(n, _)| n.to_string()).collect()

@@ -12,6 +12,7 @@ Admin endpoints under `/_sim/` (JSON): `health`, `log` (GET: entries since `?sin
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -153,6 +154,10 @@ class Simulator:
         self.ready = threading.Event()
         # Faults the handlers act on (`fail_statement`, `session_timeout`), set through POST /_sim/faults.
         self.fault_hooks: dict[str, Any] = {}
+        # moto applies a conditional write as read-check-write without a lock: two concurrent PutItems with
+        # `attribute_not_exists` can both succeed. DynamoDB requests go through one at a time, as DynamoDB's item
+        # writes are atomic.
+        self.dynamodb_lock = threading.Lock()
 
     # ---- WSGI ----
 
@@ -222,10 +227,11 @@ class Simulator:
             captured["status"] = status
             captured["headers"] = headers
 
-        chunks = self.moto_app(env, start)
-        data = b"".join(chunks)
-        if hasattr(chunks, "close"):
-            chunks.close()
+        with self.dynamodb_lock if req.service == "dynamodb" else contextlib.nullcontext():
+            chunks = self.moto_app(env, start)
+            data = b"".join(chunks)
+            if hasattr(chunks, "close"):
+                chunks.close()
         status = int(captured["status"].split()[0])
         if status >= 500:
             raise AwsError(
