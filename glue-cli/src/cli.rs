@@ -235,6 +235,12 @@ pub enum Command {
         #[command(flatten)]
         project: ProjectArgs,
     },
+    /// Print the IAM policy the target needs (Glue sessions and catalog, the role, the S3 location, and the Iceberg
+    /// DynamoDB lock table when the Spark conf selects it).
+    IamPolicy {
+        #[command(flatten)]
+        project: ProjectArgs,
+    },
     /// Delete clean-targets (target/ by default).
     Clean {
         #[command(flatten)]
@@ -962,6 +968,7 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
             crate::commands::docs_generate(l.manifest, l.profile, l.reporter, no_compile).await
         }
         Command::Debug { project } => crate::commands::debug(&project, reporter).await,
+        Command::IamPolicy { project } => crate::commands::iam_policy(&project, reporter),
         Command::Clean { project } => {
             let dir = project_dir(&project);
             let proj = Project::load(&dir)?;

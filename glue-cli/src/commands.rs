@@ -483,24 +483,8 @@ pub async fn docs_generate(
 
 /// `glue debug`.
 pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> {
-    let dir = args.project_dir.clone().unwrap_or_else(|| ".".into());
-    let proj = Project::load(&dir)?;
+    let (proj, dir, profile) = project_and_profile(args)?;
     reporter.line("Debug", &format!("project `{}` at {}: OK", proj.name, dir.display()));
-    let dirs = crate::profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
-    let render = |s: &str| -> std::result::Result<String, String> {
-        let mut env = minijinja::Environment::new();
-        env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
-            crate::jinja::context_env_var(&n, d)
-        });
-        env.render_str(s, ()).map_err(|e| e.to_string())
-    };
-    let profile = crate::profile::load(
-        &dirs,
-        proj.profile.as_deref().unwrap_or(&proj.name),
-        args.target.as_deref(),
-        &dir,
-        &render,
-    )?;
     reporter.line(
         "Debug",
         &format!(
@@ -519,6 +503,12 @@ pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> 
             profile.threads
         ),
     );
+    if let Some(protection) = commit_protection(&profile) {
+        reporter.line(
+            "Debug",
+            &format!("Iceberg commit protection: {}", protection.describe()),
+        );
+    }
     match local_engine(&profile)? {
         Some(e) => match e.query("select 1 as ok").await {
             Ok(_) => reporter.line("Debug", "connection: OK (select 1)"),
@@ -533,6 +523,128 @@ pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> 
         ),
     }
     reporter.line("Debug", "All checks passed!");
+    Ok(0)
+}
+
+/// The project and the selected profile target (rendered), for commands that need no manifest.
+fn project_and_profile(args: &ProjectArgs) -> Result<(Project, std::path::PathBuf, Profile)> {
+    let dir = args.project_dir.clone().unwrap_or_else(|| ".".into());
+    let proj = Project::load(&dir)?;
+    let dirs = crate::profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
+    let render = |s: &str| -> std::result::Result<String, String> {
+        let mut env = minijinja::Environment::new();
+        env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
+            crate::jinja::context_env_var(&n, d)
+        });
+        env.render_str(s, ()).map_err(|e| e.to_string())
+    };
+    let profile = crate::profile::load(
+        &dirs,
+        proj.profile.as_deref().unwrap_or(&proj.name),
+        args.target.as_deref(),
+        &dir,
+        &render,
+    )?;
+    Ok((proj, dir, profile))
+}
+
+/// The Iceberg commit protection of a Glue or Spark Connect target, from its `conf` (None on the embedded engine).
+/// glue-rs never selects the DynamoDB lock itself: only the user's `lock-impl` does.
+pub fn commit_protection(profile: &Profile) -> Option<glue_iceberg_lock::CommitProtection> {
+    if matches!(profile.engine, EngineChoice::Local { .. }) {
+        return None;
+    }
+    let text = |k: &str| profile.output.get(k).and_then(Value::as_str);
+    let conf = spark_conf_pairs(text("conf").unwrap_or(""));
+    Some(glue_iceberg_lock::CommitProtection::from_spark_conf(
+        conf.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        text("custom_iceberg_catalog_namespace").unwrap_or("glue_catalog"),
+        text("iceberg_glue_commit_lock_table"),
+    ))
+}
+
+/// A profile's `conf` (`k=v --conf k2=v2 ...`, as dbt-glue takes it) as pairs.
+fn spark_conf_pairs(conf: &str) -> Vec<(String, String)> {
+    conf.split("--conf")
+        .filter_map(|part| part.trim().split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// `glue iam-policy`: the IAM policy the profile's target needs, as JSON (the DynamoDB lock table's statement only when
+/// the Spark conf selects Iceberg's DynamoDB lock manager).
+pub fn iam_policy(args: &ProjectArgs, reporter: &Reporter) -> Result<i32> {
+    let (_, _, profile) = project_and_profile(args)?;
+    if matches!(profile.engine, EngineChoice::Local { .. }) {
+        return Err(CliError::Usage(format!(
+            "iam-policy: target `{}` runs on the embedded engine and needs no AWS permissions",
+            profile.target_name
+        )));
+    }
+    let text = |k: &str| profile.output.get(k).and_then(Value::as_str).unwrap_or("");
+    let region = if text("region").is_empty() { "*" } else { text("region") };
+    let role = text("role_arn");
+    // arn:aws:iam::<account>:role/<name>
+    let account = role.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or("*");
+    let schema = &profile.target.schema;
+    let mut statements = vec![
+        json!({
+            "Sid": "GlueInteractiveSessions",
+            "Effect": "Allow",
+            "Action": ["glue:CreateSession", "glue:GetSession", "glue:ListSessions", "glue:StopSession",
+                       "glue:DeleteSession", "glue:RunStatement", "glue:GetStatement", "glue:ListStatements",
+                       "glue:CancelStatement", "glue:GetSessionEndpoint"],
+            "Resource": format!("arn:aws:glue:{region}:{account}:session/*"),
+        }),
+        json!({
+            "Sid": "GlueDataCatalog",
+            "Effect": "Allow",
+            "Action": ["glue:GetDatabase", "glue:GetDatabases", "glue:CreateDatabase", "glue:GetTable",
+                       "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
+                       "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchDeletePartition"],
+            "Resource": [format!("arn:aws:glue:{region}:{account}:catalog"),
+                         format!("arn:aws:glue:{region}:{account}:database/{schema}"),
+                         format!("arn:aws:glue:{region}:{account}:table/{schema}/*")],
+        }),
+    ];
+    if !role.is_empty() {
+        statements.push(json!({
+            "Sid": "PassSessionRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role,
+            "Condition": {"StringEquals": {"iam:PassedToService": "glue.amazonaws.com"}},
+        }));
+    }
+    if let Some(rest) = text("location").strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = prefix.trim_end_matches('/');
+        let objects = if prefix.is_empty() {
+            format!("arn:aws:s3:::{bucket}/*")
+        } else {
+            format!("arn:aws:s3:::{bucket}/{prefix}/*")
+        };
+        statements.push(json!({
+            "Sid": "Location",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket", "s3:GetBucketLocation"],
+            "Resource": [format!("arn:aws:s3:::{bucket}"), objects],
+        }));
+    }
+    if let Some(table) = commit_protection(&profile)
+        .as_ref()
+        .and_then(|p| p.lock_table().map(str::to_string))
+    {
+        statements.push(json!({
+            "Sid": "IcebergCommitLockTable",
+            "Effect": "Allow",
+            "Action": ["dynamodb:DescribeTable", "dynamodb:CreateTable", "dynamodb:GetItem", "dynamodb:PutItem",
+                       "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+            "Resource": format!("arn:aws:dynamodb:{region}:{account}:table/{table}"),
+        }));
+    }
+    let policy = json!({"Version": "2012-10-17", "Statement": statements});
+    reporter.raw(&serde_json::to_string_pretty(&policy).unwrap_or_default());
     Ok(0)
 }
 

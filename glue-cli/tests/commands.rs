@@ -257,3 +257,86 @@ fn yaml_defined_snapshot_with_hard_deletes_and_valid_to_current() {
         "the deleted row is invalidated: {r:?}"
     );
 }
+
+const GLUE_PROFILE: &str = "proj:
+  target: plain
+  outputs:
+    plain:
+      type: glue
+      role_arn: arn:aws:iam::210987654321:role/GlueInteractiveSessionRole
+      region: eu-west-1
+      schema: s
+      location: s3://lake/warehouse/
+      conf: spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog
+    locked:
+      type: glue
+      role_arn: arn:aws:iam::210987654321:role/GlueInteractiveSessionRole
+      region: eu-west-1
+      schema: s
+      location: s3://lake/warehouse/
+      iceberg_glue_commit_lock_table: ignored_when_conf_names_one
+      conf: \"spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf spark.sql.catalog.glue_catalog.lock-impl=org.apache.iceberg.aws.dynamodb.DynamoDbLockManager --conf spark.sql.catalog.glue_catalog.lock.table=commit_locks\"
+";
+
+#[test]
+fn debug_and_iam_policy_name_the_iceberg_commit_protection() {
+    let p = project(&[("profiles.yml", GLUE_PROFILE)]);
+    let out = glue(p.path(), &["debug"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("Iceberg commit protection: Glue VersionId"),
+        "{}",
+        out.stdout
+    );
+    let out = glue(p.path(), &["debug", "--target", "locked"]);
+    assert!(
+        out.stdout
+            .contains("Iceberg commit protection: DynamoDB lock table `commit_locks`"),
+        "{}",
+        out.stdout
+    );
+
+    let policy = |target: &str| -> serde_json::Value {
+        let out = glue(p.path(), &["iam-policy", "--target", target]);
+        assert_eq!(out.code, 0, "{}", out.all());
+        serde_json::from_str(&out.stdout[out.stdout.find('{').unwrap()..]).unwrap()
+    };
+    let sids = |v: &serde_json::Value| -> Vec<String> {
+        v["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let plain = policy("plain");
+    assert!(
+        !sids(&plain).contains(&"IcebergCommitLockTable".to_string()),
+        "no lock configured: {plain}"
+    );
+    assert_eq!(
+        plain["Statement"][1]["Resource"][1],
+        json!("arn:aws:glue:eu-west-1:210987654321:database/s")
+    );
+    let location = plain["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "Location")
+        .unwrap();
+    assert_eq!(
+        location["Resource"],
+        json!(["arn:aws:s3:::lake", "arn:aws:s3:::lake/warehouse/*"])
+    );
+    let locked = policy("locked");
+    let lock = locked["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "IcebergCommitLockTable")
+        .unwrap();
+    assert_eq!(
+        lock["Resource"],
+        json!("arn:aws:dynamodb:eu-west-1:210987654321:table/commit_locks")
+    );
+}

@@ -30,11 +30,13 @@
 
 mod client;
 mod error;
+mod protection;
 mod table;
 
 pub use client::{LockClient, LockGuard, LockOptions, glue_table_entity};
 pub use error::LockError;
-pub use table::{TableState, ensure_lock_table};
+pub use protection::{CommitProtection, DYNAMODB_LOCK_MANAGER};
+pub use table::{TableState, ensure_configured_lock_table, ensure_lock_table};
 
 /// The attribute names of a lock item, as Iceberg writes them.
 pub mod attributes {

@@ -84,6 +84,19 @@ pub async fn ensure_lock_table(client: &Client, name: &str, wait: Duration) -> R
     }
 }
 
+/// Ensures the lock table only when `protection` is Iceberg's DynamoDB lock (the user's `lock-impl`); with Glue's
+/// VersionId (or another lock manager) nothing is called and nothing is created.
+pub async fn ensure_configured_lock_table(
+    client: &Client,
+    protection: &crate::CommitProtection,
+    wait: Duration,
+) -> Result<Option<TableState>, LockError> {
+    match protection.lock_table() {
+        Some(table) => ensure_lock_table(client, table, wait).await.map(Some),
+        None => Ok(None),
+    }
+}
+
 async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription>, LockError> {
     match client.describe_table().table_name(name).send().await {
         Ok(out) => Ok(out.table),

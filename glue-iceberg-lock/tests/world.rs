@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use glue_iceberg_lock::{LockClient, LockError, LockOptions, TableState, ensure_lock_table};
+use glue_iceberg_lock::{
+    CommitProtection, DYNAMODB_LOCK_MANAGER, LockClient, LockError, LockOptions, TableState,
+    ensure_configured_lock_table, ensure_lock_table,
+};
 
 fn endpoint() -> String {
     std::env::var("GLUE_SIM_ENDPOINT").expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`")
@@ -57,6 +60,15 @@ fn fast() -> LockOptions {
         .heartbeat_interval(Duration::from_millis(300))
         .acquire_interval(Duration::from_millis(25))
         .acquire_timeout(Duration::from_secs(180))
+}
+
+/// For many clients on one entity: a lease long enough that a loaded simulator (every DynamoDB request goes through
+/// one lock there) never delays a heartbeat past it, which would be a legitimate takeover.
+fn contended() -> LockOptions {
+    fast()
+        .lease(Duration::from_secs(10))
+        .heartbeat_interval(Duration::from_secs(1))
+        .acquire_interval(Duration::from_millis(40))
 }
 
 async fn lock_table(client: &aws_sdk_dynamodb::Client) -> String {
@@ -173,7 +185,7 @@ async fn contend(table: &str, clients: usize, cycles: usize, options: LockOption
 async fn eight_clients_a_hundred_cycles_each_never_overlap() {
     let client = dynamodb().await;
     let table = lock_table(&client).await;
-    assert_eq!(contend(&table, 8, 100, fast()).await, 800);
+    assert_eq!(contend(&table, 8, 100, contended()).await, 800);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -185,7 +197,7 @@ async fn contention_holds_with_throttled_dynamodb() {
         "POST",
         r#"{"throttle": {"dynamodb:GetItem": 0.2, "dynamodb:PutItem": 0.2, "dynamodb:DeleteItem": 0.2}, "seed": 5}"#,
     );
-    let entered = contend(&table, 4, 25, fast()).await;
+    let entered = contend(&table, 4, 25, contended()).await;
     admin("faults", "DELETE", "");
     assert_eq!(entered, 100);
 }
@@ -351,4 +363,40 @@ fn append(path: &std::path::Path, line: &str) {
     use std::io::Write;
     let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     file.write_all(line.as_bytes()).unwrap();
+}
+
+#[tokio::test]
+async fn the_table_is_created_only_when_the_conf_selects_the_lock_manager() {
+    let client = dynamodb().await;
+    let name = unique("profile-lock-table");
+    let exists = |client: aws_sdk_dynamodb::Client, name: String| async move {
+        client.describe_table().table_name(name).send().await.is_ok()
+    };
+    let not_configured = CommitProtection::from_spark_conf(
+        [("spark.sql.catalog.glue_catalog.warehouse", "s3://w")],
+        "glue_catalog",
+        Some(&name),
+    );
+    let done = ensure_configured_lock_table(&client, &not_configured, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(done, None);
+    assert!(
+        !exists(client.clone(), name.clone()).await,
+        "no lock manager configured, yet a table was created"
+    );
+
+    let configured = CommitProtection::from_spark_conf(
+        [
+            ("spark.sql.catalog.glue_catalog.lock-impl", DYNAMODB_LOCK_MANAGER),
+            ("spark.sql.catalog.glue_catalog.lock.table", name.as_str()),
+        ],
+        "glue_catalog",
+        None,
+    );
+    let done = ensure_configured_lock_table(&client, &configured, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(done, Some(TableState::Created));
+    assert!(exists(client.clone(), name.clone()).await);
 }

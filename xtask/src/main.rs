@@ -245,7 +245,18 @@ fn suites(world: &world::World) -> Result<(), String> {
         .arg(&world.endpoints["aws"]))?;
     eprintln!("== glue-iceberg-lock against the world's DynamoDB (with an Iceberg-protocol harness in Python)");
     run(Command::new(env!("CARGO"))
-        .args(["test", "--locked", "-p", "glue-iceberg-lock", "--features", "it"])
+        // One test at a time: the contention tests measure the lock, not a simulator they share with each other.
+        .args([
+            "test",
+            "--locked",
+            "-p",
+            "glue-iceberg-lock",
+            "--features",
+            "it",
+            "--",
+            "--test-threads",
+            "1",
+        ])
         .current_dir(root())
         .env("GLUE_RS_PYTHON", sim.join("python"))
         .envs(env.iter().map(|(k, v)| (k, v))))?;
