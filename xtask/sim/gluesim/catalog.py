@@ -58,6 +58,10 @@ class GlueCatalog:
             self.runtime.invalidate_caches()
         return result
 
+    def _page(self, req: SimRequest, items: list[Any]) -> tuple[list[Any], str | None]:
+        """One page of a list operation's items (the request's MaxResults and NextToken, the simulator's page size)."""
+        return self.sim.page(items, req.body.get("NextToken"), req.body.get("MaxResults", 0), _sans_token(req.body))
+
     def _jvm(self) -> Any:
         return self.runtime.jvm
 
@@ -90,11 +94,8 @@ class GlueCatalog:
 
     def get_databases(self, req: SimRequest) -> dict[str, Any]:
         names = self._call(lambda ms: list(ms.getAllDatabases()), "databases")
-        page, token = self.sim.page(sorted(names), req.body.get("NextToken"), req.body.get("MaxResults", 0), _sans_token(req.body))
-        out: dict[str, Any] = {"DatabaseList": [self._database(self._call(lambda ms, n=n: ms.getDatabase(n), n)) for n in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self._page(req, sorted(names))
+        return _listing("DatabaseList", [self._database(self._call(lambda ms, n=n: ms.getDatabase(n), n)) for n in page], token)
 
     def update_database(self, req: SimRequest) -> dict[str, Any]:
         self._require(req.body, "Name", "DatabaseInput")
@@ -163,17 +164,14 @@ class GlueCatalog:
         names = sorted(self._call(lambda ms: list(ms.getAllTables(db)), f"Database {db}"))
         if req.body.get("Expression"):
             names = [n for n in names if _glue_match(req.body["Expression"], n)]
-        page, token = self.sim.page(names, req.body.get("NextToken"), req.body.get("MaxResults", 0), _sans_token(req.body))
+        page, token = self._page(req, names)
         tables = []
         for name in page:
             try:
                 tables.append(self._table(self._call(lambda ms, n=name: ms.getTable(db, n), name)))
             except AwsError:  # dropped between the listing and the read
                 continue
-        out: dict[str, Any] = {"TableList": tables}
-        if token:
-            out["NextToken"] = token
-        return out
+        return _listing("TableList", tables, token)
 
     def update_table(self, req: SimRequest) -> dict[str, Any]:
         self._require(req.body, "DatabaseName", "TableInput")
@@ -402,11 +400,8 @@ class GlueCatalog:
         self._call(lambda ms: ms.getTable(db, table), f"Table {table}")
         parts = self._call(lambda ms: list(ms.listPartitions(db, table, -1)), f"Table {table}")
         parts.sort(key=lambda p: list(p.getValues()))
-        page, token = self.sim.page(parts, req.body.get("NextToken"), req.body.get("MaxResults", 0), _sans_token(req.body))
-        out: dict[str, Any] = {"Partitions": [self._partition(db, table, p) for p in page]}
-        if token:
-            out["NextToken"] = token
-        return out
+        page, token = self._page(req, parts)
+        return _listing("Partitions", [self._partition(db, table, p) for p in page], token)
 
     def update_partition(self, req: SimRequest) -> dict[str, Any]:
         self._require(req.body, "DatabaseName", "TableName", "PartitionValueList", "PartitionInput")
@@ -453,6 +448,10 @@ def _column(field: Any) -> dict[str, Any]:
     if field.getComment():
         out["Comment"] = field.getComment()
     return out
+
+
+def _listing(key: str, values: list[Any], token: str | None) -> dict[str, Any]:
+    return {key: values, **({"NextToken": token} if token else {})}
 
 
 def _sans_token(body: dict[str, Any]) -> dict[str, Any]:
