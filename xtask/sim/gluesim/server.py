@@ -131,7 +131,7 @@ class Config:
     page_size: int = 2
     provisioning_delay_s: float = 0.5
     stopping_delay_s: float = 0.2
-    # Glue's IdleTimeout is in minutes; tests shrink a minute to this many seconds.
+    # Glue's IdleTimeout and Timeout are in minutes; tests shrink a minute to this many seconds.
     seconds_per_idle_minute: float = 60.0
     # Lifetime of the auth tokens of SPARK_CONNECT session endpoints.
     token_ttl_s: float = 3600.0

@@ -131,16 +131,14 @@ class Sessions:
     def _advance(self, s: Session) -> None:
         now = time.time()
         cfg = self.sim.config
-        if s.status == "PROVISIONING" and now >= s.created + cfg.provisioning_delay_s:
-            try:
-                self._provision(s)
-                s.status, s.ready_at, s.last_activity = "READY", now, time.time()
-            except Exception as err:  # the session's Spark could not start: FAILED as Glue reports it
-                s.status, s.error, s.ended_at = "FAILED", f"{err}", now
         if s.status == "READY":
             idle = s.request.get("IdleTimeout")
             busy = s.running is not None or not s.queue.empty()
             if idle and not busy and now - s.last_activity > float(idle) * cfg.seconds_per_idle_minute:
+                self._end(s, "TIMEOUT")
+            # The session's Timeout (minutes, the reference's query_timeout_in_minutes) bounds its whole life.
+            limit = s.request.get("Timeout")
+            if s.status == "READY" and limit and now - s.ready_at > float(limit) * cfg.seconds_per_idle_minute:
                 self._end(s, "TIMEOUT")
             hook = self.sim.fault_hooks.get("session_timeout")
             if hook and not hook.get("during_statement") and self._hook_fires(hook, s):
@@ -211,7 +209,29 @@ class Sessions:
                 raise AwsError("AlreadyExistsException", f"Session {body['Id']} already exists.")
             s = Session(id=body["Id"], request=dict(body), created=time.time())
             self.sessions[s.id] = s
+        threading.Thread(target=self._provisioner, args=(s,), name=f"provision-{s.id}", daemon=True).start()
         return {"Session": self._describe(s)}
+
+    def _provisioner(self, s: Session) -> None:
+        """PROVISIONING -> READY after the configured delay; the session's Spark is made outside the lock, so other
+        sessions' calls (and Spark Connect token checks) never wait for it."""
+        time.sleep(self.sim.config.provisioning_delay_s)
+        try:
+            self._provision(s)
+            error = None
+        except Exception as err:  # the session's Spark could not start: FAILED as Glue reports it
+            error = f"{err}"
+        with self.lock:
+            if s.status != "PROVISIONING" or self.sessions.get(s.id) is not s:  # stopped or deleted meanwhile
+                s.queue.put(None)
+                if s.spark is not None:
+                    self.runtime.forget(s.spark)
+                return
+            now = time.time()
+            if error is None:
+                s.status, s.ready_at, s.last_activity = "READY", now, now
+            else:
+                s.status, s.error, s.ended_at = "FAILED", error, now
 
     def op_GetSession(self, req: SimRequest) -> dict[str, Any]:
         with self.lock:

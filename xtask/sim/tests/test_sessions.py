@@ -235,3 +235,14 @@ def test_session_times_out_during_a_statement_once(glue, sim):
     wait_status(glue, sid, "READY")
     assert run(glue, sid, "print(3)")["Output"]["Data"]["TextPlain"] == "3\n"
     glue.delete_session(Id=sid)
+
+
+def test_session_timeout_bounds_a_busy_session(glue, sim):
+    sim.admin("config", {"provisioning_delay_s": 0.0, "seconds_per_idle_minute": 2.0})
+    sid = create(glue, Timeout=1, IdleTimeout=10)
+    wait_status(glue, sid, "READY")
+    for _ in range(3):  # busy all along: the idle timeout never fires, the session Timeout does
+        assert run(glue, sid, "print(1)")["Output"]["Status"] == "ok"
+        time.sleep(0.3)
+    wait_status(glue, sid, "TIMEOUT", timeout=15)
+    glue.delete_session(Id=sid)
