@@ -55,6 +55,12 @@ const OUTPUT_KEYS: &[&str] = &[
     "project_name",
     "enable_session_per_model",
     "aws_profile",
+    "statement_poll_interval",
+    "boto_retry_mode",
+    "boto_retry_max_attempts",
+    "use_arrow",
+    "packages",
+    "lakeformation_database_grants",
 ];
 
 /// Which engine runs the project.

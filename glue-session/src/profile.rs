@@ -1,0 +1,537 @@
+//! The Glue options of a profile output, typed (`../shared/seed/glue-setup.md`, spec `sessions.md` §1).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::error::ProfileError;
+
+/// A Glue worker type. Names glue-rs does not know (new AWS offerings) are kept as `Other` with a warning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkerType {
+    /// `G.025X` (streaming, 0.25 DPU).
+    G025X,
+    /// `G.1X` (1 DPU).
+    G1X,
+    /// `G.2X` (2 DPU).
+    G2X,
+    /// `G.4X` (4 DPU).
+    G4X,
+    /// `G.8X` (8 DPU).
+    G8X,
+    /// `Z.2X` (Ray, 2 DPU).
+    Z2X,
+    /// Another well-formed name.
+    Other(String),
+}
+
+impl WorkerType {
+    /// The name AWS uses.
+    pub fn as_str(&self) -> &str {
+        match self {
+            WorkerType::G025X => "G.025X",
+            WorkerType::G1X => "G.1X",
+            WorkerType::G2X => "G.2X",
+            WorkerType::G4X => "G.4X",
+            WorkerType::G8X => "G.8X",
+            WorkerType::Z2X => "Z.2X",
+            WorkerType::Other(name) => name,
+        }
+    }
+}
+
+/// A Glue version `major.minor`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GlueVersion {
+    /// Major version.
+    pub major: u32,
+    /// Minor version.
+    pub minor: u32,
+}
+
+impl std::fmt::Display for GlueVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+const KNOWN_GLUE_VERSIONS: &[(u32, u32)] = &[(2, 0), (3, 0), (4, 0), (5, 0), (5, 1)];
+
+/// Livy statements (the default) or a Spark Connect endpoint (Glue 5.1+).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionType {
+    /// RunStatement / GetStatement.
+    Livy,
+    /// GetSessionEndpoint and a Spark Connect client.
+    SparkConnect,
+}
+
+/// A lakehouse format of `datalake_formats`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatalakeFormat {
+    /// Delta Lake.
+    Delta,
+    /// Apache Iceberg.
+    Iceberg,
+    /// Apache Hudi.
+    Hudi,
+}
+
+/// The AWS SDK retry mode (`boto_retry_mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryMode {
+    /// Standard retries.
+    Standard,
+    /// Adaptive (client-side rate limiting), the reference's default.
+    Adaptive,
+    /// botocore's legacy mode (treated as standard).
+    Legacy,
+}
+
+/// Every Glue option of a profile output, with the reference's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GlueProfile {
+    /// The session role (`role_arn`).
+    pub role_arn: Option<String>,
+    /// AWS region.
+    pub region: Option<String>,
+    /// `workers`.
+    pub workers: Option<u32>,
+    /// `worker_type`.
+    pub worker_type: Option<WorkerType>,
+    /// `session_provisioning_timeout_in_seconds` (120 s).
+    pub provisioning_timeout: Duration,
+    /// `location`: the S3 root of tables.
+    pub location: Option<String>,
+    /// `root_location`: tables at `<location>/<table>` instead of `<location>/<schema>/<table>`.
+    pub root_location: bool,
+    /// `idle_timeout` in minutes (10).
+    pub idle_timeout_minutes: u32,
+    /// `query_timeout_in_minutes`: the session's Timeout (300).
+    pub query_timeout_minutes: u32,
+    /// `glue_version` (5.0).
+    pub glue_version: GlueVersion,
+    /// `session_type`.
+    pub session_type: SessionType,
+    /// `security_configuration`.
+    pub security_configuration: Option<String>,
+    /// `connections`, in the order given, without repeats.
+    pub connections: Vec<String>,
+    /// `conf`: Spark settings (`k=v --conf k2=v2`), in order.
+    pub conf: Vec<(String, String)>,
+    /// `extra_py_files`.
+    pub extra_py_files: Option<String>,
+    /// `extra_jars`.
+    pub extra_jars: Option<String>,
+    /// `delta_athena_prefix`.
+    pub delta_athena_prefix: Option<String>,
+    /// `tags` (`k=v,k=v`).
+    pub tags: BTreeMap<String, String>,
+    /// `default_arguments` (`k=v,k=v`), in order.
+    pub default_arguments: Vec<(String, String)>,
+    /// `datalake_formats`.
+    pub datalake_formats: Vec<DatalakeFormat>,
+    /// `iceberg_glue_commit_lock_table` (myGlueLockTable).
+    pub iceberg_glue_commit_lock_table: String,
+    /// `custom_iceberg_catalog_namespace` (glue_catalog; empty: none).
+    pub iceberg_catalog: Option<String>,
+    /// `use_interactive_session_role_for_api_calls`.
+    pub use_session_role_for_api_calls: bool,
+    /// `glue_session_id`.
+    pub glue_session_id: Option<String>,
+    /// `glue_session_reuse`.
+    pub glue_session_reuse: bool,
+    /// `enable_session_per_model`.
+    pub enable_session_per_model: bool,
+    /// `lakeformation_database_grants` (glue-rs, default true): the reference's Lake Formation grants for the session
+    /// role on a database glue-rs creates; false skips them (accounts without Lake Formation admin rights).
+    pub lakeformation_database_grants: bool,
+    /// `statement_poll_interval`: the longest wait between two GetStatement calls (glue-rs starts faster).
+    pub statement_poll_max: Duration,
+    /// `boto_retry_mode` (adaptive).
+    pub retry_mode: RetryMode,
+    /// `boto_retry_max_attempts` (10).
+    pub retry_max_attempts: u32,
+    /// `catalog_id`: the Data Catalog's account (cross-account catalogs).
+    pub catalog_id: Option<String>,
+}
+
+impl GlueProfile {
+    /// Reads the Glue options of a rendered profile output. Returns the profile and its warnings.
+    pub fn from_output(output: &Map<String, Value>) -> Result<(GlueProfile, Vec<String>), ProfileError> {
+        let mut warnings = Vec::new();
+        let text = |field: &str| text(output, field);
+        let worker_type = text("worker_type")?
+            .map(|w| worker_type(&w, &mut warnings))
+            .transpose()?;
+        let glue_version = match text("glue_version")? {
+            Some(v) => glue_version(&v, &mut warnings)?,
+            None => GlueVersion { major: 5, minor: 0 },
+        };
+        let session_type = match text("session_type")?.as_deref() {
+            None | Some("livy") => SessionType::Livy,
+            Some("spark_connect") => SessionType::SparkConnect,
+            Some(other) => {
+                return Err(ProfileError::new(
+                    "session_type",
+                    format!("`{other}`: expected livy or spark_connect"),
+                ));
+            }
+        };
+        if session_type == SessionType::SparkConnect && glue_version < (GlueVersion { major: 5, minor: 1 }) {
+            return Err(ProfileError::new(
+                "session_type",
+                format!("spark_connect sessions need glue_version 5.1 or later, the profile has {glue_version}"),
+            ));
+        }
+        let role_arn = text("role_arn")?;
+        if let Some(arn) = &role_arn {
+            if !(arn.starts_with("arn:") && arn.contains(":role/")) {
+                return Err(ProfileError::new(
+                    "role_arn",
+                    format!("`{arn}` is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+                ));
+            }
+        }
+        let location = text("location")?;
+        if let Some(l) = &location {
+            if !(l.starts_with("s3://") || l.starts_with("s3a://")) {
+                return Err(ProfileError::new("location", format!("`{l}` is not an s3:// location")));
+            }
+        }
+        let glue_session_id = text("glue_session_id")?;
+        if let Some(id) = &glue_session_id {
+            if id.contains('.') || id.is_empty() || id.len() > 255 {
+                return Err(ProfileError::new(
+                    "glue_session_id",
+                    format!("`{id}`: Glue session ids have 1 to 255 characters and no period"),
+                ));
+            }
+        }
+        let catalog_id = text("catalog_id")?;
+        if let Some(id) = &catalog_id {
+            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ProfileError::new(
+                    "catalog_id",
+                    format!("`{id}` is not a 12-digit AWS account id"),
+                ));
+            }
+        }
+        let datalake_formats = list(text("datalake_formats")?)
+            .into_iter()
+            .map(|f| match f.to_ascii_lowercase().as_str() {
+                "delta" => Ok(DatalakeFormat::Delta),
+                "iceberg" => Ok(DatalakeFormat::Iceberg),
+                "hudi" => Ok(DatalakeFormat::Hudi),
+                _ => Err(ProfileError::new(
+                    "datalake_formats",
+                    format!("`{f}`: expected delta, iceberg or hudi"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let retry_mode = match text("boto_retry_mode")?.as_deref() {
+            None | Some("adaptive") => RetryMode::Adaptive,
+            Some("standard") => RetryMode::Standard,
+            Some("legacy") => RetryMode::Legacy,
+            Some(other) => {
+                return Err(ProfileError::new(
+                    "boto_retry_mode",
+                    format!("`{other}`: expected standard, adaptive or legacy"),
+                ));
+            }
+        };
+        let retry_max_attempts = number(output, "boto_retry_max_attempts")?.unwrap_or(10.0);
+        if retry_max_attempts < 1.0 || retry_max_attempts.fract() != 0.0 {
+            return Err(ProfileError::new(
+                "boto_retry_max_attempts",
+                "must be a whole number greater than 0",
+            ));
+        }
+        let poll = number(output, "statement_poll_interval")?.unwrap_or(1.0);
+        if poll <= 0.0 {
+            return Err(ProfileError::new(
+                "statement_poll_interval",
+                "must be greater than 0 seconds",
+            ));
+        }
+        let mut connections = Vec::new();
+        for c in list(text("connections")?) {
+            if !connections.contains(&c) {
+                connections.push(c);
+            }
+        }
+        Ok((
+            GlueProfile {
+                role_arn,
+                region: text("region")?,
+                workers: whole(output, "workers")?,
+                worker_type,
+                provisioning_timeout: Duration::from_secs(
+                    whole(output, "session_provisioning_timeout_in_seconds")?
+                        .unwrap_or(120)
+                        .into(),
+                ),
+                location,
+                root_location: flag(output, "root_location")?.unwrap_or(false),
+                idle_timeout_minutes: whole(output, "idle_timeout")?.unwrap_or(10),
+                query_timeout_minutes: whole(output, "query_timeout_in_minutes")?.unwrap_or(300),
+                glue_version,
+                session_type,
+                security_configuration: text("security_configuration")?,
+                connections,
+                conf: spark_conf(text("conf")?.as_deref().unwrap_or(""))?,
+                extra_py_files: text("extra_py_files")?,
+                extra_jars: text("extra_jars")?,
+                delta_athena_prefix: text("delta_athena_prefix")?,
+                tags: pairs("tags", text("tags")?.as_deref().unwrap_or(""))?
+                    .into_iter()
+                    .collect(),
+                default_arguments: pairs(
+                    "default_arguments",
+                    &text("default_arguments")?.unwrap_or_default().replace(' ', ""),
+                )?
+                .into_iter()
+                .map(|(k, v)| (unquote(&k), unquote(&v)))
+                .collect(),
+                datalake_formats,
+                iceberg_glue_commit_lock_table: text("iceberg_glue_commit_lock_table")?
+                    .unwrap_or_else(|| "myGlueLockTable".into()),
+                iceberg_catalog: match text("custom_iceberg_catalog_namespace")? {
+                    None => Some("glue_catalog".into()),
+                    Some(ns) if ns.is_empty() => None,
+                    Some(ns) => Some(ns),
+                },
+                use_session_role_for_api_calls: flag(output, "use_interactive_session_role_for_api_calls")?
+                    .unwrap_or(false),
+                glue_session_id,
+                glue_session_reuse: flag(output, "glue_session_reuse")?.unwrap_or(false),
+                enable_session_per_model: flag(output, "enable_session_per_model")?.unwrap_or(false),
+                lakeformation_database_grants: flag(output, "lakeformation_database_grants")?.unwrap_or(true),
+                statement_poll_max: Duration::from_secs_f64(poll),
+                retry_mode,
+                retry_max_attempts: retry_max_attempts as u32,
+                catalog_id,
+            },
+            warnings,
+        ))
+    }
+}
+
+fn text(output: &Map<String, Value>, field: &str) -> Result<Option<String>, ProfileError> {
+    match output.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::Bool(b)) => Ok(Some(b.to_string())),
+        Some(other) => Err(ProfileError::new(field, format!("expected a string, found {other}"))),
+    }
+}
+
+fn number(output: &Map<String, Value>, field: &str) -> Result<Option<f64>, ProfileError> {
+    match text(output, field)? {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| ProfileError::new(field, format!("`{s}` is not a number"))),
+    }
+}
+
+fn whole(output: &Map<String, Value>, field: &str) -> Result<Option<u32>, ProfileError> {
+    match text(output, field)? {
+        None => Ok(None),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => Err(ProfileError::new(
+                field,
+                format!("`{s}` is not a whole number greater than 0"),
+            )),
+        },
+    }
+}
+
+fn flag(output: &Map<String, Value>, field: &str) -> Result<Option<bool>, ProfileError> {
+    match text(output, field)?.map(|s| s.to_ascii_lowercase()) {
+        None => Ok(None),
+        Some(s) if s == "true" => Ok(Some(true)),
+        Some(s) if s == "false" => Ok(Some(false)),
+        Some(s) => Err(ProfileError::new(field, format!("`{s}`: expected true or false"))),
+    }
+}
+
+fn list(value: Option<String>) -> Vec<String> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `k=v,k=v`.
+fn pairs(field: &str, value: &str) -> Result<Vec<(String, String)>, ProfileError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+            _ => Err(ProfileError::new(
+                field,
+                format!("`{item}` is not key=value (expected k=v,k=v)"),
+            )),
+        })
+        .collect()
+}
+
+/// `k=v --conf k2=v2 ...`.
+fn spark_conf(value: &str) -> Result<Vec<(String, String)>, ProfileError> {
+    value
+        .split("--conf")
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() && !k.contains(char::is_whitespace) => {
+                Ok((k.trim().to_string(), v.trim().to_string()))
+            }
+            _ => Err(ProfileError::new(
+                "conf",
+                format!("`{item}` is not a Spark setting key=value (chain them as `a=b --conf c=d`)"),
+            )),
+        })
+        .collect()
+}
+
+fn unquote(s: &str) -> String {
+    s.trim_matches(|c| c == '"' || c == '\'').to_string()
+}
+
+fn worker_type(name: &str, warnings: &mut Vec<String>) -> Result<WorkerType, ProfileError> {
+    Ok(match name {
+        "G.025X" => WorkerType::G025X,
+        "G.1X" => WorkerType::G1X,
+        "G.2X" => WorkerType::G2X,
+        "G.4X" => WorkerType::G4X,
+        "G.8X" => WorkerType::G8X,
+        "Z.2X" => WorkerType::Z2X,
+        other
+            if !other.is_empty()
+                && other
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'.') =>
+        {
+            warnings.push(format!(
+                "worker_type `{other}` is not one glue-rs knows; it is passed to Glue as is"
+            ));
+            WorkerType::Other(other.to_string())
+        }
+        other => {
+            return Err(ProfileError::new(
+                "worker_type",
+                format!("`{other}` is not a Glue worker type (e.g. G.1X, G.2X)"),
+            ));
+        }
+    })
+}
+
+fn glue_version(text: &str, warnings: &mut Vec<String>) -> Result<GlueVersion, ProfileError> {
+    let parsed = text.split_once('.').and_then(|(a, b)| {
+        Some(GlueVersion {
+            major: a.parse().ok()?,
+            minor: b.parse().ok()?,
+        })
+    });
+    let version =
+        parsed.ok_or_else(|| ProfileError::new("glue_version", format!("`{text}` is not a version like 5.0")))?;
+    if !KNOWN_GLUE_VERSIONS.contains(&(version.major, version.minor)) {
+        warnings.push(format!(
+            "glue_version {version} is not one glue-rs knows; it is passed to Glue as is"
+        ));
+    }
+    Ok(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<(GlueProfile, Vec<String>), ProfileError> {
+        GlueProfile::from_output(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn defaults_are_the_references() {
+        let (p, warnings) = parse(json!({"schema": "s"})).unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(p.glue_version, GlueVersion { major: 5, minor: 0 });
+        assert_eq!((p.idle_timeout_minutes, p.query_timeout_minutes), (10, 300));
+        assert_eq!(p.provisioning_timeout, Duration::from_secs(120));
+        assert_eq!(p.iceberg_glue_commit_lock_table, "myGlueLockTable");
+        assert_eq!(p.iceberg_catalog.as_deref(), Some("glue_catalog"));
+        assert_eq!((p.retry_mode, p.retry_max_attempts), (RetryMode::Adaptive, 10));
+        assert!(p.lakeformation_database_grants && !p.glue_session_reuse);
+    }
+
+    #[test]
+    fn string_formats_are_parsed() {
+        let (p, _) = parse(json!({
+            "workers": "3", "worker_type": "G.2X", "glue_version": "5.1", "session_type": "spark_connect",
+            "conf": "spark.a=1 --conf spark.b=x=y", "tags": "team=data, env=prod",
+            "default_arguments": "--enable-metrics=true, '--job-language'=\"python\"",
+            "connections": "vpc,vpc,other", "datalake_formats": "iceberg,delta", "custom_iceberg_catalog_namespace": "",
+            "glue_session_reuse": "true", "idle_timeout": 20,
+        }))
+        .unwrap();
+        assert_eq!((p.workers, p.worker_type), (Some(3), Some(WorkerType::G2X)));
+        assert_eq!(p.session_type, SessionType::SparkConnect);
+        assert_eq!(
+            p.conf,
+            vec![("spark.a".into(), "1".into()), ("spark.b".into(), "x=y".into())]
+        );
+        assert_eq!(p.tags.get("env").map(String::as_str), Some("prod"));
+        assert_eq!(
+            p.default_arguments,
+            vec![
+                ("--enable-metrics".into(), "true".into()),
+                ("--job-language".into(), "python".into())
+            ]
+        );
+        assert_eq!(p.connections, vec!["vpc".to_string(), "other".to_string()]);
+        assert_eq!(p.datalake_formats, vec![DatalakeFormat::Iceberg, DatalakeFormat::Delta]);
+        assert_eq!(
+            (p.iceberg_catalog, p.glue_session_reuse, p.idle_timeout_minutes),
+            (None, true, 20)
+        );
+    }
+
+    #[test]
+    fn new_aws_values_warn_malformed_values_fail_naming_the_field() {
+        let (p, warnings) = parse(json!({"worker_type": "G.32X", "glue_version": "6.0"})).unwrap();
+        assert_eq!(p.worker_type, Some(WorkerType::Other("G.32X".into())));
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        for (value, field) in [
+            (json!({"worker_type": "big"}), "worker_type"),
+            (json!({"glue_version": "five"}), "glue_version"),
+            (json!({"workers": "0"}), "workers"),
+            (json!({"role_arn": "GlueRole"}), "role_arn"),
+            (json!({"location": "/tmp/x"}), "location"),
+            (json!({"tags": "team"}), "tags"),
+            (json!({"conf": "spark.a 1"}), "conf"),
+            (json!({"datalake_formats": "paimon"}), "datalake_formats"),
+            (json!({"glue_session_reuse": "yes"}), "glue_session_reuse"),
+            (json!({"glue_session_id": "a.b"}), "glue_session_id"),
+            (json!({"catalog_id": "123"}), "catalog_id"),
+            (json!({"boto_retry_max_attempts": 0}), "boto_retry_max_attempts"),
+            (
+                json!({"session_type": "spark_connect", "glue_version": "5.0"}),
+                "session_type",
+            ),
+        ] {
+            let err = parse(value.clone()).unwrap_err();
+            assert_eq!(err.field, field, "{value}: {err}");
+        }
+    }
+}
