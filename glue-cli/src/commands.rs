@@ -503,7 +503,7 @@ pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> 
             profile.threads
         ),
     );
-    if let Some(protection) = commit_protection(&profile) {
+    if let Some(protection) = commit_protection(&profile)? {
         reporter.line(
             "Debug",
             &format!("Iceberg commit protection: {}", protection.describe()),
@@ -548,27 +548,20 @@ fn project_and_profile(args: &ProjectArgs) -> Result<(Project, std::path::PathBu
     Ok((proj, dir, profile))
 }
 
-/// The Iceberg commit protection of a Glue or Spark Connect target, from its `conf` (None on the embedded engine).
+/// The Iceberg commit protection of a Glue or Spark Connect target (None on the embedded engine), decided from the
+/// Glue options as glue-session reads them (a malformed option is an error naming the file, target and field).
 /// glue-rs never selects the DynamoDB lock itself: only the user's `lock-impl` does.
-pub fn commit_protection(profile: &Profile) -> Option<glue_iceberg_lock::CommitProtection> {
+pub fn commit_protection(profile: &Profile) -> Result<Option<glue_iceberg_lock::CommitProtection>> {
     if matches!(profile.engine, EngineChoice::Local { .. }) {
-        return None;
+        return Ok(None);
     }
-    let text = |k: &str| profile.output.get(k).and_then(Value::as_str);
-    let conf = spark_conf_pairs(text("conf").unwrap_or(""));
-    Some(glue_iceberg_lock::CommitProtection::from_spark_conf(
-        conf.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        text("custom_iceberg_catalog_namespace").unwrap_or("glue_catalog"),
-        text("iceberg_glue_commit_lock_table"),
-    ))
-}
-
-/// A profile's `conf` (`k=v --conf k2=v2 ...`, as dbt-glue takes it) as pairs.
-fn spark_conf_pairs(conf: &str) -> Vec<(String, String)> {
-    conf.split("--conf")
-        .filter_map(|part| part.trim().split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
+    let (glue, _) = glue_session::GlueProfile::from_output(&profile.output)
+        .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))?;
+    Ok(Some(glue_iceberg_lock::CommitProtection::from_spark_conf(
+        glue.conf.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        glue.iceberg_catalog.as_deref().unwrap_or(""),
+        Some(&glue.iceberg_glue_commit_lock_table),
+    )))
 }
 
 /// `glue iam-policy`: the IAM policy the profile's target needs, as JSON (the DynamoDB lock table's statement only when
@@ -631,7 +624,7 @@ pub fn iam_policy(args: &ProjectArgs, reporter: &Reporter) -> Result<i32> {
             "Resource": [format!("arn:aws:s3:::{bucket}"), objects],
         }));
     }
-    if let Some(table) = commit_protection(&profile)
+    if let Some(table) = commit_protection(&profile)?
         .as_ref()
         .and_then(|p| p.lock_table().map(str::to_string))
     {

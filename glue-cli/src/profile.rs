@@ -222,7 +222,8 @@ pub fn load(
     from_output(path, name, &target_name, output, project_dir)
 }
 
-fn field_err(path: &Path, target: &str, field: &str, msg: impl std::fmt::Display) -> CliError {
+/// An error naming the profile file, the target and the field.
+pub(crate) fn field_err(path: &Path, target: &str, field: &str, msg: impl std::fmt::Display) -> CliError {
     CliError::Profile {
         path: path.to_path_buf(),
         message: format!("target `{target}`, field `{field}`: {msg}"),

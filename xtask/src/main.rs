@@ -166,15 +166,18 @@ fn up(only: Option<Vec<world::ServiceKind>>, sim_args: &[String]) -> Result<worl
     Ok(world)
 }
 
-/// The integration suites; the world is started (and stopped, checking that no process survives) unless running.
-fn integration() -> Result<(), String> {
-    let dir = world::world_dir();
-    let running = world::World::load(&dir).filter(|w| w.survivors().len() == w.services.len());
+/// Runs `task` against the running test world, or starts one with `kinds` and stops it afterwards, checking that no
+/// process of it survives.
+fn with_world(
+    kinds: Vec<world::ServiceKind>,
+    task: impl FnOnce(&world::World) -> Result<(), String>,
+) -> Result<(), String> {
+    let running = world::World::load(&world::world_dir()).filter(|w| w.survivors().len() == w.services.len());
     let (world, owned) = match running {
         Some(w) => (w, false),
-        None => (up(None, &[])?, true),
+        None => (up(Some(kinds), &[])?, true),
     };
-    let result = suites(&world);
+    let result = task(&world);
     if owned {
         world.down();
         let survivors: Vec<u32> = world
@@ -188,6 +191,11 @@ fn integration() -> Result<(), String> {
         eprintln!("xtask: the test world is down, no process left");
     }
     result
+}
+
+/// The integration suites, on the whole world.
+fn integration() -> Result<(), String> {
+    with_world(world::ServiceKind::all(), suites)
 }
 
 /// `cargo xtask diff`: xtask/world/diff.py with a debug glue.
@@ -308,22 +316,12 @@ fn main() -> ExitCode {
             Ok(())
         }
         Task::It => integration(),
-        Task::Bench { which: Bench::Lock } => (|| {
-            let dir = world::world_dir();
-            let running = world::World::load(&dir).filter(|w| w.survivors().len() == w.services.len());
-            let (world, owned) = match running {
-                Some(w) => (w, false),
-                None => (up(Some(vec![world::ServiceKind::Sim]), &[])?, true),
-            };
-            let result = run(Command::new(env!("CARGO"))
+        Task::Bench { which: Bench::Lock } => with_world(vec![world::ServiceKind::Sim], |world| {
+            run(Command::new(env!("CARGO"))
                 .args(["bench", "--locked", "-p", "glue-iceberg-lock"])
                 .current_dir(root())
-                .envs(world.env()));
-            if owned {
-                world.down();
-            }
-            result
-        })(),
+                .envs(world.env()))
+        }),
         Task::Venv { names } => {
             let names: Vec<String> = if names.is_empty() {
                 venv::TOOL_SETS.iter().map(|(n, _)| n.to_string()).collect()

@@ -103,7 +103,7 @@ impl World {
     /// Starts the given services (the simulator always, since the others use it) and waits until each is healthy.
     pub fn up(dir: &Path, kinds: &[ServiceKind], sim_args: &[String]) -> Result<World, String> {
         if let Some(old) = World::load(dir) {
-            if old.services.iter().any(|s| alive(s.pgid)) {
+            if old.services.iter().any(|s| group_has_live_process(s.pgid)) {
                 return Err(format!(
                     "a test world is already running (see {}); run `cargo xtask down` first",
                     World::file(dir).display()
@@ -204,7 +204,7 @@ impl World {
                 break text;
             }
             check_interrupted()?;
-            if !alive(service.pgid) || Instant::now() > deadline {
+            if !group_has_live_process(service.pgid) || Instant::now() > deadline {
                 return Err(failure(&service, "exited before listening"));
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -321,7 +321,7 @@ impl World {
     fn wait_healthy(&self, service: &Service, deadline: Instant) -> Result<(), String> {
         loop {
             check_interrupted()?;
-            if !alive(service.pgid) {
+            if !group_has_live_process(service.pgid) {
                 return Err(failure(service, "exited"));
             }
             let healthy = match service.kind {
@@ -357,7 +357,11 @@ impl World {
 
     /// Process groups of the world that still have a live process.
     pub fn survivors(&self) -> Vec<u32> {
-        self.services.iter().map(|s| s.pgid).filter(|p| alive(*p)).collect()
+        self.services
+            .iter()
+            .map(|s| s.pgid)
+            .filter(|p| group_has_live_process(*p))
+            .collect()
     }
 
     /// The environment the suites read: `GLUE_SIM_ENDPOINT`, `GLUE_RS_SPARK_CONNECT`, `GLUE_RS_SAIL`,
@@ -383,11 +387,6 @@ impl World {
         }
         env
     }
-}
-
-/// Whether any process of the group is alive (zombies do not count: the services are never waited on).
-fn alive(pgid: u32) -> bool {
-    group_has_live_process(pgid)
 }
 
 fn stop_group(pgid: u32) {
@@ -436,6 +435,7 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
     out
 }
 
+/// Whether any process of the group is alive (zombies do not count: the services are never waited on).
 fn group_has_live_process(pgid: u32) -> bool {
     !group_members(pgid).is_empty()
 }
