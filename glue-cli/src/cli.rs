@@ -323,9 +323,79 @@ struct Loaded {
     manifest: Manifest,
     profile: Profile,
     reporter: Arc<Reporter>,
+    /// The Glue session engine of a Glue target, its first session already requested (commands that run SQL).
+    remote: Option<glue_session::GlueEngine>,
+}
+
+/// Whether a command runs SQL (and so starts a Glue session at once, in the background while the project is parsed).
+/// `compile`, `plan`, `ls` and the rest never create one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sessions {
+    Start,
+    Never,
+}
+
+/// The Glue session engine of a Glue target, its first session requested in the background.
+fn start_remote(profile: &Profile) -> Result<Option<glue_session::GlueEngine>> {
+    if profile.engine != EngineChoice::GlueSession {
+        return Ok(None);
+    }
+    let (glue, _) = glue_session::GlueProfile::from_output(&profile.output)
+        .map_err(|e| profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))?;
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    let engine = glue_session::GlueEngine::new(glue, profile.threads, now);
+    engine.prepare();
+    Ok(Some(engine))
+}
+
+/// Stops what a run started on Glue and reports the run's Glue traffic and DPU-seconds.
+async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Reporter) {
+    let Some(g) = remote else { return };
+    let r = g.finish().await;
+    let created = r.sessions.iter().filter(|(_, o)| *o == glue_session::Origin::Created).count();
+    reporter.line(
+        "GlueSessions",
+        &format!(
+            "Glue: {} session(s) ({created} created, {} reused), {} RunStatement, {} GetStatement, {} GetSession{}; {:.1} DPU-seconds",
+            r.sessions.len(),
+            r.sessions.len() - created,
+            r.run_statements,
+            r.get_statements,
+            r.get_sessions,
+            r.median_notice_delay_ms
+                .map(|d| format!(", median {d} ms from statement end to notice"))
+                .unwrap_or_default(),
+            r.dpu_seconds
+        ),
+    );
+}
+
+/// Runs a command that may use Glue sessions: Ctrl-C cancels the running statements; either way the sessions this
+/// run created are stopped at the end.
+async fn with_sessions(
+    remote: Option<glue_session::GlueEngine>,
+    reporter: &Arc<Reporter>,
+    work: impl std::future::Future<Output = Result<i32>>,
+) -> Result<i32> {
+    let Some(g) = remote.clone() else { return work.await };
+    let result = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => {
+            reporter.finish_progress();
+            reporter.warn("Interrupted: cancelling the running statements and stopping this run's Glue sessions");
+            g.interrupt().await;
+            Ok(130)
+        }
+    };
+    finish_remote(remote, reporter).await;
+    result
 }
 
 fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Loaded> {
+    load_with(args, reporter, flags, Sessions::Never)
+}
+
+fn load_with(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value, sessions: Sessions) -> Result<Loaded> {
     let dir = project_dir(args);
     let proj = Project::load(&dir)?;
     let cli_vars = parse_vars(args.vars.as_deref())?;
@@ -336,6 +406,10 @@ fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Lo
     for w in &profile.warnings {
         reporter.warn(w);
     }
+    let remote = match sessions {
+        Sessions::Start => start_remote(&profile)?,
+        Sessions::Never => None,
+    };
     let r2 = reporter.clone();
     let opts = LoadOptions {
         log: Arc::new(move |level, msg| match level {
@@ -348,7 +422,16 @@ fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Lo
         invocation_id: uuid::Uuid::new_v4().to_string(),
         flags,
     };
-    let manifest = loader::load(&dir, &opts)?;
+    let manifest = match loader::load(&dir, &opts) {
+        Ok(m) => m,
+        Err(e) => {
+            // A parse error stops the session requested for this run.
+            if let Some(g) = remote {
+                tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(g.finish()));
+            }
+            return Err(e);
+        }
+    };
     for w in &manifest.warnings {
         reporter.warn(w);
     }
@@ -379,7 +462,16 @@ fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Lo
         manifest,
         profile,
         reporter: reporter.clone(),
+        remote,
     })
+}
+
+/// The engine of a loaded project: its Glue session engine, or the profile's engine.
+fn engine_of(l: &Loaded) -> Result<Arc<dyn Engine>> {
+    match &l.remote {
+        Some(g) => Ok(Arc::new(g.clone())),
+        None => open_engine(&l.profile),
+    }
 }
 
 /// The engine of the profile's target; `Err` when that engine is not in this build.
@@ -392,12 +484,12 @@ pub fn open_engine(profile: &Profile) -> Result<Arc<dyn Engine>> {
             })?;
             Ok(Arc::new(e))
         }
-        EngineChoice::GlueSession => Err(CliError::Engine {
-            context: format!("target `{}`", profile.target_name),
-            message: "the Glue Interactive Sessions engine is not in this build yet (issue #6); use `engine: local` \
-                      for the embedded engine, or `glue compile` / `glue plan`, which need no engine"
-                .into(),
-        }),
+        EngineChoice::GlueSession => start_remote(profile)?
+            .map(|g| Arc::new(g) as Arc<dyn Engine>)
+            .ok_or_else(|| CliError::Engine {
+                context: format!("target `{}`", profile.target_name),
+                message: "not a Glue session target".into(),
+            }),
         EngineChoice::SparkConnect { .. } => Err(CliError::Engine {
             context: format!("target `{}`", profile.target_name),
             message: "the Spark Connect engine is not in this build yet (issue #7)".into(),
@@ -668,7 +760,7 @@ async fn run_nodes(
         Some(ids) => ids,
         None => without_ephemeral(&l.manifest, universe_select(&l.manifest, &dag, sel, &types)?),
     };
-    let engine = open_engine(&l.profile)?;
+    let engine = engine_of(&l)?;
     let settings = settings(run, &l.profile);
     let reporter = l.reporter.clone();
     let counts = {
@@ -828,11 +920,12 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         | Command::Seed { project, select, run }
         | Command::Snapshot { project, select, run }
         | Command::Test { project, select, run } => {
-            let l = load(&project, reporter, flags_value(Some(&run)))?;
-            run_nodes(name, l, &select, &run, None).await
+            let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
+            let remote = l.remote.clone();
+            with_sessions(remote, reporter, run_nodes(name, l, &select, &run, None)).await
         }
         Command::Retry { project, run } => {
-            let l = load(&project, reporter, flags_value(Some(&run)))?;
+            let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
             let path = l
                 .manifest
                 .project
@@ -861,9 +954,11 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
                 .collect();
             if ids.is_empty() {
                 reporter.line("Retry", "Nothing to retry: the last run had no failures.");
+                finish_remote(l.remote.clone(), reporter).await;
                 return Ok(0);
             }
-            run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids)).await
+            let remote = l.remote.clone();
+            with_sessions(remote, reporter, run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids))).await
         }
         Command::Compile {
             project,
@@ -888,8 +983,9 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
             limit,
             output,
         } => {
-            let l = load(&project, reporter, flags_value(None))?;
-            show_cmd(l, &select, inline, limit, &output).await
+            let l = load_with(&project, reporter, flags_value(None), Sessions::Start)?;
+            let remote = l.remote.clone();
+            with_sessions(remote, reporter, show_cmd(l, &select, inline, limit, &output)).await
         }
         Command::Ls {
             project,
@@ -1096,7 +1192,7 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
 
 async fn show_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>, limit: usize, output: &str) -> Result<i32> {
     let dag = Dag::new(&l.manifest.nodes)?;
-    let engine = open_engine(&l.profile)?;
+    let engine = engine_of(&l)?;
     let selected = if inline.is_none() {
         universe_select(
             &l.manifest,

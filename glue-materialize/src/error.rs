@@ -189,4 +189,15 @@ pub enum RenderError {
     /// A name could not be rendered.
     #[error(transparent)]
     Sql(#[from] glue_sql::SqlError),
+    /// A seed table exists and the profile's `seed_mode` is `errorifexists`.
+    #[error("seed table {0} exists and seed_mode is errorifexists")]
+    SeedExists(String),
+    /// A seed column type in `column_types` is not a Spark type.
+    #[error("seed column `{column}`: {message}")]
+    SeedColumnType {
+        /// The column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
 }

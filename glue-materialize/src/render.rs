@@ -38,6 +38,73 @@ pub enum Rendered {
     },
 }
 
+/// The statements that load a seed ([`Step::LoadSeed`]) once an engine has registered its CSV rows, typed as dbt
+/// infers them, as the temporary view `rows` with `columns`: `column_types` columns are cast; an existing table is
+/// appended to (`seed_mode: append`) or overwritten in place (`INSERT OVERWRITE`, which keeps the table entry and
+/// leaves the old rows readable if it fails, as dbt's seed does without `--full-refresh`); a new table, or a full
+/// refresh, is created with `CREATE [OR REPLACE] TABLE … AS` (Hive formats drop the old table first). `ignore`
+/// returns nothing to run; `errorifexists` on an existing table is an error.
+pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<Vec<String>, RenderError> {
+    use crate::config::SeedMode;
+    let Step::LoadSeed {
+        relation,
+        format,
+        mode,
+        location,
+        column_types,
+        exists,
+        replace,
+        ..
+    } = step
+    else {
+        return Ok(Vec::new());
+    };
+    let mut select = Vec::with_capacity(columns.len());
+    for c in columns {
+        match column_types.iter().find(|(k, _)| k.eq_ignore_ascii_case(c.as_str())) {
+            Some((_, t)) => {
+                let ty = glue_sql::types::SparkType::new(t.clone()).map_err(|e| RenderError::SeedColumnType {
+                    column: c.as_str().to_string(),
+                    message: e.to_string(),
+                })?;
+                select.push(format!("CAST({c} AS {}) AS {c}", ty.as_str()));
+            }
+            None => select.push(c.to_string()),
+        }
+    }
+    let query = SqlFragment::new(format!("SELECT {} FROM {}", select.join(", "), quote_ident(rows.as_str())));
+    let typed = Source::Query(query.clone());
+    match (*exists, mode, *replace) {
+        (true, SeedMode::Ignore, false) => Ok(Vec::new()),
+        (true, SeedMode::ErrorIfExists, false) => Err(RenderError::SeedExists(relation.to_string())),
+        (true, SeedMode::Append, false) => Ok(vec![
+            Insert::into(relation.clone(), typed).columns(columns.to_vec()).to_sql(),
+        ]),
+        (true, SeedMode::Overwrite, false) => Ok(vec![
+            Insert::overwrite(relation.clone(), typed).columns(columns.to_vec()).to_sql(),
+        ]),
+        _ => {
+            let spec = TableSpec {
+                relation: relation.clone(),
+                format: *format,
+                partition_by: Vec::new(),
+                clustered_by: None,
+                properties: Default::default(),
+                options: Default::default(),
+                location: location.clone(),
+                comment: None,
+            };
+            let mut out = Vec::new();
+            let atomic = format.atomic_replace();
+            if *exists && !atomic {
+                out.push(Drop::table(relation.clone()).to_sql());
+            }
+            out.push(create_table(&spec, query, *exists && atomic).to_sql());
+            Ok(out)
+        }
+    }
+}
+
 /// Renders every step of a plan (for `glue plan` and golden files).
 pub fn render_plan(plan: &Plan, ctx: &RenderContext) -> Vec<Result<Vec<Rendered>, RenderError>> {
     plan.steps.iter().map(|s| render_step(s, ctx)).collect()

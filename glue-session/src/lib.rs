@@ -10,14 +10,34 @@
 //!   session-wide Spark settings glue-rs relies on), turned into an `aws-sdk-glue` request by
 //!   [`CreateSessionSpec::request`].
 //!
-//! Statements (Livy), the Glue Data Catalog calls and the remote `Engine` come next (issue 6).
+//! And what runs on it:
+//!
+//! - [`Clients`]: the AWS clients from the SDK's credential chain (SSO, credential_process, …), the profile's
+//!   region and retries, optionally the session role through STS.
+//! - [`LivySession`]: one session opened by the reference's reuse rules, statements with a GetStatement back-off
+//!   that starts at 25 ms, cancel and stop.
+//! - [`request`]: the small Python runner defined once per session and the base64 requests it runs (results as
+//!   Arrow IPC), split into pieces when larger than Glue's 68,000-character `Code` limit.
+//! - [`Catalog`]: GetTables listings, format detection, the one-UpdateTable atomic table replace.
+//! - [`GlueEngine`]: the remote `glue_materialize::Engine` over a pool of sessions (one per thread).
 
+mod catalog;
+mod client;
 mod create;
+mod engine;
 mod error;
+mod livy;
 mod profile;
+pub mod request;
+mod seed;
 
+pub use catalog::{Catalog, existing_of};
+pub use client::Clients;
 pub use create::{CreateSessionSpec, session_id};
-pub use error::ProfileError;
+pub use engine::{GlueEngine, RunReport};
+pub use error::{ProfileError, SessionError};
+pub use livy::{LivySession, Origin, Stats, session_status};
+pub use seed::read_seed;
 pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SessionType, WorkerType};
 
 /// The README's example, compiled and run as a doc test.

@@ -1,0 +1,287 @@
+//! The Glue Data Catalog through `aws-sdk-glue`: listing a schema's relations (one paginated GetTables), telling
+//! views, Iceberg, Delta, Hudi and Hive-format tables apart, a table's columns, and the atomic table replace (one
+//! UpdateTable that keeps the table entry and so its Lake Formation tags, grants and filters).
+
+use aws_sdk_glue::types::{Table, TableInput};
+use glue_materialize::engine::RelationInfo;
+use glue_materialize::{Existing, ExistingTable, FileFormat, TableFormat};
+use glue_sql::RelationName;
+use glue_sql::types::ColumnDef;
+
+use crate::client::Clients;
+use crate::error::SessionError;
+
+/// Catalog calls of one target (`catalog_id` for a cross-account catalog).
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    clients: Clients,
+    catalog_id: Option<String>,
+}
+
+/// What a Glue table entry is, from its type, parameters and storage descriptor.
+pub fn existing_of(t: &Table) -> Existing {
+    if t.table_type.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("VIRTUAL_VIEW")) {
+        return Existing::View;
+    }
+    let params = t.parameters.clone().unwrap_or_default();
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.to_ascii_lowercase())
+    };
+    let sd = t.storage_descriptor.as_ref();
+    let input = sd.and_then(|s| s.input_format.as_deref()).unwrap_or("").to_ascii_lowercase();
+    let serde_lib = sd
+        .and_then(|s| s.serde_info.as_ref())
+        .and_then(|s| s.serialization_library.as_deref())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let provider = param("spark.sql.sources.provider");
+    let format = if param("table_type").as_deref() == Some("iceberg") {
+        TableFormat::Known(FileFormat::Iceberg)
+    } else if provider.as_deref() == Some("delta") || param("spark.sql.sources.provider") == Some("delta".into()) {
+        TableFormat::Known(FileFormat::Delta)
+    } else if provider.as_deref() == Some("hudi") || input.contains("hudi") {
+        TableFormat::Known(FileFormat::Hudi)
+    } else if let Some(p) = provider {
+        FileFormat::parse(&p).map_or(TableFormat::Other(p), TableFormat::Known)
+    } else if input.contains("parquet") || serde_lib.contains("parquet") {
+        TableFormat::Known(FileFormat::Parquet)
+    } else if input.contains("orc") {
+        TableFormat::Known(FileFormat::Orc)
+    } else if serde_lib.contains("json") {
+        TableFormat::Known(FileFormat::Json)
+    } else if serde_lib.contains("lazysimpleserde") || serde_lib.contains("opencsv") {
+        TableFormat::Known(FileFormat::Csv)
+    } else {
+        TableFormat::Other(if input.is_empty() { "unknown".into() } else { input })
+    };
+    let columns = sd
+        .map(|s| s.columns())
+        .unwrap_or_default()
+        .iter()
+        .chain(t.partition_keys())
+        .filter_map(|c| ColumnDef::new(c.name.clone(), c.r#type.clone().unwrap_or_else(|| "string".into())).ok())
+        .collect();
+    Existing::Table(ExistingTable {
+        format,
+        location: sd.and_then(|s| s.location.clone()).filter(|l| !l.is_empty()),
+        columns,
+        partition_columns: t.partition_keys().iter().map(|c| c.name.clone()).collect(),
+    })
+}
+
+/// The TableInput that recreates an entry as it is (UpdateTable takes an input, not a Table).
+fn input_of(t: &Table, name: &str) -> TableInput {
+    TableInput::builder()
+        .name(name)
+        .set_description(t.description.clone())
+        .set_owner(t.owner.clone())
+        .set_retention(Some(t.retention))
+        .set_storage_descriptor(t.storage_descriptor.clone())
+        .set_partition_keys(t.partition_keys.clone())
+        .set_view_original_text(t.view_original_text.clone())
+        .set_view_expanded_text(t.view_expanded_text.clone())
+        .set_table_type(t.table_type.clone())
+        .set_parameters(t.parameters.clone())
+        .build()
+        .expect("a table input with a name")
+}
+
+impl Catalog {
+    /// The catalog of `catalog_id` (None: the caller's account).
+    pub fn new(clients: Clients, catalog_id: Option<String>) -> Self {
+        Catalog { clients, catalog_id }
+    }
+
+    /// Every relation of a schema (an absent schema lists nothing), in one paginated GetTables.
+    pub async fn list(&self, schema: &str) -> Result<Vec<RelationInfo>, SessionError> {
+        let mut pages = self
+            .clients
+            .glue
+            .get_tables()
+            .database_name(schema)
+            .set_catalog_id(self.catalog_id.clone())
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    let err = SessionError::aws("GetTables", e);
+                    if err.code() == Some("EntityNotFoundException") {
+                        return Ok(Vec::new());
+                    }
+                    return Err(err);
+                }
+            };
+            for t in page.table_list() {
+                let name = RelationName::new(schema.to_lowercase(), t.name.clone())
+                    .map_err(|e| SessionError::Protocol(format!("table name `{}`: {e}", t.name)))?;
+                out.push(RelationInfo {
+                    name,
+                    existing: existing_of(t),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One table entry (None when absent).
+    pub async fn get(&self, relation: &RelationName) -> Result<Option<Table>, SessionError> {
+        match self
+            .clients
+            .glue
+            .get_table()
+            .database_name(relation.schema_str())
+            .name(relation.identifier.as_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .send()
+            .await
+        {
+            Ok(o) => Ok(o.table),
+            Err(e) => {
+                let err = SessionError::aws("GetTable", e);
+                if err.code() == Some("EntityNotFoundException") { Ok(None) } else { Err(err) }
+            }
+        }
+    }
+
+    /// Points `target`'s entry at the table built as `staging` (location, columns, partition keys, parameters) in
+    /// one UpdateTable guarded by the entry's VersionId, then removes the staging entry. The entry itself is kept,
+    /// so Lake Formation tags, grants and data-cell filters on it survive; readers see the old or the new table,
+    /// never none.
+    pub async fn swap(&self, target: &RelationName, staging: &RelationName) -> Result<(), SessionError> {
+        let missing = |r: &RelationName| SessionError::Protocol(format!("{r} is not in the Glue catalog"));
+        let staged = self.get(staging).await?.ok_or_else(|| missing(staging))?;
+        let current = self.get(target).await?.ok_or_else(|| missing(target))?;
+        let mut input = input_of(&staged, target.identifier.as_str());
+        // Keep what belongs to the entry rather than to the data: its description and owner.
+        input.description = current.description.clone().or(input.description);
+        input.owner = current.owner.clone().or(input.owner);
+        self.clients
+            .glue
+            .update_table()
+            .database_name(target.schema_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .table_input(input)
+            .set_version_id(current.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| SessionError::aws("UpdateTable", e))?;
+        self.clients
+            .glue
+            .delete_table()
+            .database_name(staging.schema_str())
+            .name(staging.identifier.as_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .send()
+            .await
+            .map_err(|e| SessionError::aws("DeleteTable", e))?;
+        Ok(())
+    }
+
+    /// Deletes every object under an `s3://` location glue-rs owns (a staging copy, a replaced table's old data).
+    pub async fn delete_location(&self, location: &str) -> Result<usize, SessionError> {
+        let rest = location
+            .strip_prefix("s3://")
+            .or_else(|| location.strip_prefix("s3a://"))
+            .ok_or_else(|| SessionError::Protocol(format!("`{location}` is not an s3:// location")))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = format!("{}/", prefix.trim_end_matches('/'));
+        let mut deleted = 0;
+        let mut pages = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| SessionError::Aws {
+                operation: "ListObjectsV2",
+                code: None,
+                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            })?;
+            for o in page.contents() {
+                if let Some(k) = o.key() {
+                    self.clients
+                        .s3
+                        .delete_object()
+                        .bucket(bucket)
+                        .key(k)
+                        .send()
+                        .await
+                        .map_err(|e| SessionError::Aws {
+                            operation: "DeleteObject",
+                            code: None,
+                            message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                        })?;
+                    deleted += 1;
+                }
+            }
+        }
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor};
+
+    fn table(params: &[(&str, &str)], input: &str, kind: &str) -> Table {
+        let mut b = Table::builder().name("t").table_type(kind).storage_descriptor(
+            StorageDescriptor::builder()
+                .location("s3://b/s/t")
+                .input_format(input)
+                .serde_info(SerDeInfo::builder().serialization_library("x").build())
+                .columns(Column::builder().name("id").r#type("bigint").build().unwrap())
+                .build(),
+        );
+        b = b.partition_keys(Column::builder().name("dt").r#type("date").build().unwrap());
+        for (k, v) in params {
+            b = b.parameters(*k, *v);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn formats_are_told_apart() {
+        let fmt = |t: &Table| match existing_of(t) {
+            Existing::Table(e) => e.format,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            fmt(&table(&[("table_type", "ICEBERG")], "", "EXTERNAL_TABLE")),
+            TableFormat::Known(FileFormat::Iceberg)
+        );
+        assert_eq!(
+            fmt(&table(&[("spark.sql.sources.provider", "delta")], "", "EXTERNAL_TABLE")),
+            TableFormat::Known(FileFormat::Delta)
+        );
+        assert_eq!(
+            fmt(&table(&[], "org.apache.hudi.hadoop.HoodieParquetInputFormat", "EXTERNAL_TABLE")),
+            TableFormat::Known(FileFormat::Hudi)
+        );
+        assert_eq!(
+            fmt(&table(&[], "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat", "EXTERNAL_TABLE")),
+            TableFormat::Known(FileFormat::Parquet)
+        );
+        assert_eq!(existing_of(&table(&[], "", "VIRTUAL_VIEW")), Existing::View);
+        let Existing::Table(e) = existing_of(&table(&[("spark.sql.sources.provider", "csv")], "", "EXTERNAL_TABLE"))
+        else {
+            panic!()
+        };
+        assert_eq!(e.format, TableFormat::Known(FileFormat::Csv));
+        assert_eq!(e.partition_columns, vec!["dt".to_string()]);
+        assert_eq!(
+            e.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["id", "dt"]
+        );
+        assert_eq!(e.location.as_deref(), Some("s3://b/s/t"));
+    }
+}

@@ -1,0 +1,59 @@
+//! AWS clients from the SDK's credential chain (environment, profiles, SSO, credential_process, IMDS …), with the
+//! profile's region and retry settings. `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_GLUE`) points them at a stand-in.
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::profile::{GlueProfile, RetryMode};
+
+/// The clients a Glue target uses.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    /// The shared SDK configuration (credentials, region, retries).
+    pub config: SdkConfig,
+    /// Glue: sessions, statements, the Data Catalog.
+    pub glue: aws_sdk_glue::Client,
+    /// S3: staging copies glue-rs owns.
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl Clients {
+    /// Loads the SDK configuration for the profile. Throttling and transient errors are retried by the SDK with
+    /// exponential backoff (`boto_retry_mode`, `boto_retry_max_attempts`); with
+    /// `use_interactive_session_role_for_api_calls` the calls run as the session role (STS AssumeRole).
+    pub async fn load(profile: &GlueProfile) -> Clients {
+        let retry = match profile.retry_mode {
+            RetryMode::Adaptive => RetryConfig::adaptive(),
+            RetryMode::Standard | RetryMode::Legacy => RetryConfig::standard(),
+        }
+        .with_max_attempts(profile.retry_max_attempts.max(1));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
+        if let Some(r) = &profile.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        let mut config = loader.load().await;
+        if profile.use_session_role_for_api_calls
+            && let Some(role) = &profile.role_arn
+        {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
+                .session_name("glue-rs")
+                .configure(&config)
+                .build()
+                .await;
+            config = config
+                .into_builder()
+                .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        Clients {
+            glue: aws_sdk_glue::Client::new(&config),
+            // A stand-in endpoint (moto, the simulator) serves buckets by path, not by host name.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config)
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
+            config,
+        }
+    }
+}

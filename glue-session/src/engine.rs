@@ -1,0 +1,554 @@
+//! The remote [`Engine`]: plans run on a pool of Glue Interactive Sessions, each model's steps sent as one request
+//! (one RunStatement, unless a late-bound step needs the columns of a relation built earlier in the same plan).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+use async_trait::async_trait;
+use glue_materialize::engine::{PlanOutcome, RelationInfo};
+use glue_materialize::render::seed_statements;
+use glue_materialize::step::Step;
+use glue_materialize::{
+    Capabilities, Engine, EngineError, FileFormat, Plan, RenderContext, RenderError, Rendered, StepKind, render_step,
+};
+use glue_sql::types::ColumnDef;
+use glue_sql::{Ident, RelationName};
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::catalog::Catalog;
+use crate::client::Clients;
+use crate::create::session_id;
+use crate::error::SessionError;
+use crate::livy::{LivySession, Origin, Stats};
+use crate::profile::GlueProfile;
+use crate::request::{Answer, Op, Request, decode_batches};
+use crate::seed::read_seed;
+
+const ENGINE: &str = "Glue Interactive Sessions";
+
+/// What a run did on Glue, for the run summary.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunReport {
+    /// Sessions opened (created or reused).
+    pub sessions: Vec<(String, Origin)>,
+    /// RunStatement calls.
+    pub run_statements: u64,
+    /// GetStatement calls.
+    pub get_statements: u64,
+    /// GetSession calls.
+    pub get_sessions: u64,
+    /// Median delay between a statement completing and glue-rs noticing, in ms.
+    pub median_notice_delay_ms: Option<u64>,
+    /// DPU-seconds of the sessions, as Glue reports them.
+    pub dpu_seconds: f64,
+}
+
+struct Inner {
+    profile: GlueProfile,
+    clients: OnceCell<Clients>,
+    stats: Stats,
+    slots: Arc<Semaphore>,
+    idle: Mutex<Vec<Arc<LivySession>>>,
+    opened: Mutex<Vec<Arc<LivySession>>>,
+    next_index: AtomicUsize,
+    first: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>>>,
+    schemas_ready: Mutex<HashSet<String>>,
+    interrupted: AtomicBool,
+    now: String,
+}
+
+/// Plans on AWS Glue Interactive Sessions (Livy statements). Cheap to clone.
+#[derive(Clone)]
+pub struct GlueEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GlueEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlueEngine").finish_non_exhaustive()
+    }
+}
+
+/// A session lent to one task; back to the pool when dropped.
+struct Lease {
+    session: Arc<LivySession>,
+    inner: Arc<Inner>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    discard: bool,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if !self.discard {
+            self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).push(self.session.clone());
+        }
+    }
+}
+
+fn err(e: SessionError) -> EngineError {
+    match e {
+        SessionError::Statement {
+            error_class, message, ..
+        } => EngineError::Sql { error_class, message },
+        other => EngineError::Other {
+            context: "Glue".into(),
+            source: Box::new(other),
+        },
+    }
+}
+
+impl GlueEngine {
+    /// An engine for the profile with up to `threads` sessions. Nothing is called until [`GlueEngine::prepare`] or
+    /// the first plan.
+    pub fn new(profile: GlueProfile, threads: usize, now: String) -> Self {
+        let threads = threads.max(1);
+        GlueEngine {
+            inner: Arc::new(Inner {
+                profile,
+                clients: OnceCell::new(),
+                stats: Stats::default(),
+                slots: Arc::new(Semaphore::new(threads)),
+                idle: Mutex::new(Vec::new()),
+                opened: Mutex::new(Vec::new()),
+                next_index: AtomicUsize::new(0),
+                first: tokio::sync::Mutex::new(None),
+                schemas_ready: Mutex::new(HashSet::new()),
+                interrupted: AtomicBool::new(false),
+                now,
+            }),
+        }
+    }
+
+    /// Starts opening the first session in the background (call it at process start, while the project is
+    /// parsed). Needs a Tokio runtime.
+    pub fn prepare(&self) {
+        let inner = self.inner.clone();
+        let handle = tokio::spawn(async move { open_session(&inner).await });
+        if let Ok(mut first) = self.inner.first.try_lock() {
+            *first = Some(handle);
+        }
+    }
+
+    /// The AWS clients (loaded once from the SDK's credential chain).
+    pub async fn clients(&self) -> &Clients {
+        clients(&self.inner).await
+    }
+
+    /// The catalog of the target.
+    pub async fn catalog(&self) -> Catalog {
+        Catalog::new(self.clients().await.clone(), self.inner.profile.catalog_id.clone())
+    }
+
+    async fn lease(&self) -> Result<Lease, SessionError> {
+        if self.inner.interrupted.load(Ordering::Acquire) {
+            return Err(SessionError::Cancelled);
+        }
+        let permit = self
+            .inner
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SessionError::Cancelled)?;
+        let idle = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let session = match idle {
+            Some(s) => s,
+            None => {
+                let pending = self.inner.first.lock().await.take();
+                match pending {
+                    Some(h) => h
+                        .await
+                        .map_err(|e| SessionError::Protocol(format!("the session task failed: {e}")))??,
+                    None => open_session(&self.inner).await?,
+                }
+            }
+        };
+        Ok(Lease {
+            session,
+            inner: self.inner.clone(),
+            _permit: permit,
+            discard: false,
+        })
+    }
+
+    /// Runs a request on a pooled session; when the session ended under it (timeout, stopped), opens a new one and
+    /// retries once (every request glue-rs sends is idempotent: plans drop or replace what they build).
+    async fn run(&self, req: &Request) -> Result<Answer, SessionError> {
+        let mut retried = false;
+        loop {
+            let mut lease = self.lease().await?;
+            match lease.session.run_request(req, &self.inner.stats).await {
+                Err(SessionError::SessionLost { id, status }) if !retried => {
+                    tracing::warn!(session = %id, %status, "the Glue session ended mid-run; retrying on a new session");
+                    lease.discard = true;
+                    retried = true;
+                }
+                Err(e @ SessionError::SessionLost { .. }) => {
+                    lease.discard = true;
+                    return Err(e);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Runs a request and fails on the runner's first failed operation.
+    async fn run_ok(&self, req: &Request) -> Result<Vec<serde_json::Value>, SessionError> {
+        let a = self.run(req).await?;
+        if a.ok {
+            return Ok(a.results);
+        }
+        let e = a.error.unwrap_or_else(|| crate::request::RunnerError {
+            name: "Error".into(),
+            error_class: None,
+            message: "the runner reported a failure without an error".into(),
+        });
+        Err(SessionError::Statement {
+            error_class: e.error_class,
+            name: e.name,
+            message: e.message,
+        })
+    }
+
+    /// Ctrl-C: cancels running statements and refuses new ones.
+    pub async fn interrupt(&self) {
+        self.inner.interrupted.store(true, Ordering::Release);
+        let opened: Vec<_> = self.inner.opened.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for s in opened {
+            s.cancel().await;
+        }
+    }
+
+    /// Ends the run: stops the sessions this run created (all of them unless `glue_session_reuse`; reused sessions
+    /// are left running) and reports the traffic and DPU-seconds.
+    pub async fn finish(&self) -> RunReport {
+        if let Some(h) = self.inner.first.lock().await.take() {
+            // A session still starting in the background: wait for it, so it can be stopped too.
+            if let Ok(Ok(s)) = h.await {
+                self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+            }
+        }
+        let opened: Vec<_> = self.inner.opened.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut report = RunReport::default();
+        for s in &opened {
+            report.sessions.push((s.id().to_string(), s.origin()));
+            let stop = s.origin() == Origin::Created && !self.inner.profile.glue_session_reuse;
+            let dpu = if stop {
+                match s.stop().await {
+                    Ok(d) => d,
+                    Err(e) => {
+                        tracing::warn!(session = s.id(), "could not stop the session: {e}");
+                        None
+                    }
+                }
+            } else {
+                s.dpu_seconds().await
+            };
+            report.dpu_seconds += dpu.unwrap_or(0.0);
+        }
+        let st = &self.inner.stats;
+        report.run_statements = st.run_statements.load(Ordering::Relaxed);
+        report.get_statements = st.get_statements.load(Ordering::Relaxed);
+        report.get_sessions = st.get_sessions.load(Ordering::Relaxed);
+        report.median_notice_delay_ms = st.median_notice_delay_ms();
+        report
+    }
+
+    /// The database a plan writes to, created once per run (`CREATE DATABASE IF NOT EXISTS … LOCATION`, in the
+    /// plan's own statement).
+    fn schema_ops(&self, plan: &Plan) -> Vec<Op> {
+        let Some(rel) = &plan.relation else { return Vec::new() };
+        if rel.is_temporary() || rel.catalog.is_some() {
+            return Vec::new();
+        }
+        let schema = rel.schema_str().to_string();
+        if !self.inner.schemas_ready.lock().unwrap_or_else(|e| e.into_inner()).insert(schema.to_lowercase()) {
+            return Vec::new();
+        }
+        let Ok(ident) = Ident::new(schema.clone()) else { return Vec::new() };
+        let mut db = glue_sql::ddl::CreateDatabase::new(ident);
+        if let Some(loc) = &self.inner.profile.location {
+            db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
+        }
+        vec![Op::Sql { sql: db.to_sql() }]
+    }
+}
+
+async fn clients(inner: &Inner) -> &Clients {
+    inner.clients.get_or_init(|| Clients::load(&inner.profile)).await
+}
+
+async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionError> {
+    let index = inner.next_index.fetch_add(1, Ordering::AcqRel);
+    let p = &inner.profile;
+    let reused_name = p.glue_session_reuse && !p.enable_session_per_model;
+    let id = if index == 0 || !reused_name {
+        session_id(p, None)
+    } else {
+        session_id(p, Some(&format!("thread{}", index + 1)))
+    };
+    let c = clients(inner).await;
+    let s = Arc::new(LivySession::open(c, p, &id, !reused_name, &inner.stats).await?);
+    inner.opened.lock().unwrap_or_else(|e| e.into_inner()).push(s.clone());
+    Ok(s)
+}
+
+/// What a late-bound step needs before it can be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Need {
+    Relation(String),
+    Query(String),
+}
+
+fn rel_key(r: &RelationName) -> String {
+    r.to_string().to_lowercase()
+}
+
+/// The (target, source) columns a step needs, as keys.
+fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
+    let rel = |r: &RelationName| Some(Need::Relation(rel_key(r)));
+    let timestamped = |q: &glue_materialize::step::Query| {
+        q.add_iceberg_timestamp.then(|| Need::Query(q.sql.as_str().to_string()))
+    };
+    match step {
+        Step::SyncSchema { target, source, .. } => (rel(target), rel(source)),
+        Step::InsertInto { target, .. }
+        | Step::InsertOverwrite { target, .. }
+        | Step::Merge { target, .. }
+        | Step::SnapshotMerge { target, .. } => (rel(target), None),
+        Step::DeltaManifest { table, create: true, .. } => (rel(table), None),
+        Step::SnapshotStaging { query, .. } => (None, Some(Need::Query(query.as_str().to_string()))),
+        Step::CreateTableAs { query, .. }
+        | Step::CreateView { query, .. }
+        | Step::CreateTempRelation { query, .. }
+        | Step::CheckQuery { query, .. } => (None, timestamped(query)),
+        _ => (None, None),
+    }
+}
+
+fn need_op(n: &Need) -> Op {
+    match n {
+        Need::Relation(r) => Op::Columns { relation: r.clone() },
+        Need::Query(q) => Op::QueryColumns { sql: q.clone() },
+    }
+}
+
+fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
+    let pairs: Vec<(String, String)> = serde_json::from_value(v.clone())
+        .map_err(|e| SessionError::Protocol(format!("a column list: {e}")))?;
+    pairs
+        .into_iter()
+        .map(|(n, t)| ColumnDef::new(n, t).map_err(|e| SessionError::Protocol(format!("a column type: {e}"))))
+        .collect()
+}
+
+/// Steps this engine runs. Hudi writes, the Delta manifest and Lake Formation are not in this engine yet.
+fn supported_steps() -> BTreeSet<StepKind> {
+    StepKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| !matches!(k, StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::LakeFormation))
+        .collect()
+}
+
+#[async_trait]
+impl Engine for GlueEngine {
+    fn capabilities(&self) -> Capabilities {
+        let mut formats: BTreeSet<FileFormat> =
+            [FileFormat::Parquet, FileFormat::Csv, FileFormat::Json, FileFormat::Orc, FileFormat::Avro, FileFormat::Text]
+                .into_iter()
+                .collect();
+        for f in &self.inner.profile.datalake_formats {
+            match f {
+                crate::profile::DatalakeFormat::Delta => formats.insert(FileFormat::Delta),
+                crate::profile::DatalakeFormat::Iceberg => formats.insert(FileFormat::Iceberg),
+                crate::profile::DatalakeFormat::Hudi => formats.insert(FileFormat::Hudi),
+            };
+        }
+        Capabilities {
+            engine: ENGINE,
+            formats,
+            steps: supported_steps(),
+        }
+    }
+
+    async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
+        self.capabilities().check(plan)?;
+        let mut outcome = PlanOutcome::default();
+        let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();
+        let mut pending: Vec<Op> = self.schema_ops(plan);
+        let mut pending_steps: Vec<String> = Vec::new();
+        let fail = |step: &Step, e: SessionError| match err(e) {
+            EngineError::Sql { error_class, message } => EngineError::Sql {
+                error_class,
+                message: format!("model `{}`, step {step}: {message}", plan.model),
+            },
+            EngineError::Other { source, .. } => EngineError::Other {
+                context: format!("model `{}`, step {step}", plan.model),
+                source,
+            },
+            other => other,
+        };
+        let render_err = |step: &Step, e: RenderError| EngineError::Other {
+            context: format!("model `{}`, step {step}", plan.model),
+            source: Box::new(e),
+        };
+        for step in &plan.steps {
+            // Columns this step needs and nobody fetched yet: run what is pending, fetching them in the same request.
+            let (t, s) = needs(step);
+            let missing: BTreeSet<Need> = [t.clone(), s.clone()]
+                .into_iter()
+                .flatten()
+                .filter(|n| !known.contains_key(n))
+                .collect();
+            if !missing.is_empty() {
+                let first = pending.len();
+                pending.extend(missing.iter().map(need_op));
+                let results = self.run_ok(&Request { ops: std::mem::take(&mut pending) }).await.map_err(|e| fail(step, e))?;
+                outcome.executed.append(&mut pending_steps);
+                for (n, v) in missing.iter().zip(&results[first..]) {
+                    known.insert(n.clone(), columns_of(v).map_err(|e| fail(step, e))?);
+                }
+            }
+            let ctx = RenderContext {
+                now: self.inner.now.clone(),
+                target_columns: t.as_ref().and_then(|n| known.get(n).cloned()),
+                source_columns: s.as_ref().and_then(|n| known.get(n).cloned()),
+            };
+            match step {
+                Step::SwapTable {
+                    target,
+                    staging,
+                    old_location,
+                    delete_old_location,
+                } => {
+                    if !pending.is_empty() {
+                        self.run_ok(&Request { ops: std::mem::take(&mut pending) }).await.map_err(|e| fail(step, e))?;
+                        outcome.executed.append(&mut pending_steps);
+                    }
+                    let catalog = self.catalog().await;
+                    catalog.swap(target, staging).await.map_err(|e| fail(step, e))?;
+                    // The session caches table metadata: make it read the new entry.
+                    pending.push(Op::Sql {
+                        sql: glue_sql::ddl::refresh_table(target),
+                    });
+                    if *delete_old_location && let Some(old) = old_location {
+                        catalog.delete_location(old).await.map_err(|e| fail(step, e))?;
+                    }
+                }
+                Step::DeleteLocation { location } => {
+                    if !pending.is_empty() {
+                        self.run_ok(&Request { ops: std::mem::take(&mut pending) }).await.map_err(|e| fail(step, e))?;
+                        outcome.executed.append(&mut pending_steps);
+                    }
+                    self.catalog().await.delete_location(location).await.map_err(|e| fail(step, e))?;
+                }
+                Step::LoadSeed { relation, path, .. } => {
+                    let path = path.as_deref().ok_or_else(|| EngineError::Sql {
+                        error_class: None,
+                        message: format!("seed {relation} has no CSV file"),
+                    })?;
+                    let (schema, batches) = read_seed(std::path::Path::new(path)).map_err(|e| fail(step, e))?;
+                    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+                    let view = Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
+                        .map_err(|e| render_err(step, e.into()))?;
+                    let columns: Vec<Ident> = schema
+                        .fields()
+                        .iter()
+                        .map(|f| Ident::new(f.name().clone()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| render_err(step, e.into()))?;
+                    let sqls = seed_statements(step, &view, &columns).map_err(|e| render_err(step, e))?;
+                    if !sqls.is_empty() {
+                        pending.push(Op::arrow_view(view.as_str(), &batches, &schema).map_err(|e| fail(step, e))?);
+                        pending.extend(sqls.into_iter().map(|sql| Op::Sql { sql }));
+                        outcome.rows_affected = Some(rows);
+                    }
+                }
+                _ => {
+                    for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
+                        match r {
+                            Rendered::Sql(sql) => pending.push(Op::Sql { sql }),
+                            Rendered::Native { action, .. } => {
+                                return Err(EngineError::Unsupported {
+                                    engine: ENGINE,
+                                    construct: format!("{action} (model `{}`)", plan.model),
+                                });
+                            }
+                        }
+                    }
+                    // A schema change makes the target's columns stale.
+                    if matches!(step, Step::SyncSchema { .. })
+                        && let Some(t) = &t
+                    {
+                        known.remove(t);
+                    }
+                }
+            }
+            pending_steps.push(step.to_string());
+        }
+        if !pending.is_empty() {
+            let last = plan.steps.last().map(|s| s.to_string()).unwrap_or_default();
+            self.run_ok(&Request { ops: pending }).await.map_err(|e| match err(e) {
+                EngineError::Sql { error_class, message } => EngineError::Sql {
+                    error_class,
+                    message: format!("model `{}` ({last}): {message}", plan.model),
+                },
+                other => other,
+            })?;
+        }
+        outcome.executed.append(&mut pending_steps);
+        Ok(outcome)
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        let results = self
+            .run_ok(&Request {
+                ops: vec![Op::Query { sql: sql.to_string() }],
+            })
+            .await
+            .map_err(err)?;
+        let v = results.first().ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
+        let (schema, mut batches) = decode_batches(v).map_err(err)?;
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(schema));
+        }
+        Ok(batches)
+    }
+
+    async fn query_schema(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
+        let results = self
+            .run_ok(&Request {
+                ops: vec![Op::Schema { sql: sql.to_string() }],
+            })
+            .await
+            .map_err(err)?;
+        let v = results.first().ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
+        Ok(decode_batches(v).map_err(err)?.0)
+    }
+
+    async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
+        self.catalog().await.list(schema).await.map_err(err)
+    }
+
+    async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
+        if !relation.is_temporary() && relation.catalog.is_none() {
+            if let Some(glue_materialize::Existing::Table(t)) =
+                self.catalog().await.get(relation).await.map_err(err)?.as_ref().map(crate::catalog::existing_of)
+            {
+                return Ok(t.columns);
+            }
+        }
+        let results = self
+            .run_ok(&Request {
+                ops: vec![Op::Columns {
+                    relation: relation.to_string(),
+                }],
+            })
+            .await
+            .map_err(err)?;
+        columns_of(results.first().unwrap_or(&serde_json::Value::Null)).map_err(err)
+    }
+}
