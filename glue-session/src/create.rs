@@ -45,6 +45,11 @@ pub struct CreateSessionSpec {
 /// when the session is created, never per statement, since statements of several models share a session.
 pub const DYNAMIC_PARTITION_OVERWRITE: (&str, &str) = ("spark.sql.sources.partitionOverwriteMode", "dynamic");
 
+/// Lets `CREATE TABLE … LOCATION … AS` write into a location that still holds files (a table dropped for a full
+/// refresh, a run that crashed): the reference's own functional tests set it, and without it a Hive-format rebuild
+/// fails on Glue. Set at creation unless the profile sets the key.
+pub const NON_EMPTY_LOCATION_CTAS: (&str, &str) = ("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true");
+
 impl CreateSessionSpec {
     /// The request for session `id`. DefaultArguments follow the reference: `--enable-glue-datacatalog=true`, then
     /// `default_arguments`, `--extra-jars`, `--conf`, `--extra-py-files`, `--datalake-formats`, a later key replacing
@@ -63,11 +68,10 @@ impl CreateSessionSpec {
             set("--extra-jars", jars.clone());
         }
         let mut conf = profile.conf.clone();
-        if !conf.iter().any(|(k, _)| k == DYNAMIC_PARTITION_OVERWRITE.0) {
-            conf.push((
-                DYNAMIC_PARTITION_OVERWRITE.0.into(),
-                DYNAMIC_PARTITION_OVERWRITE.1.into(),
-            ));
+        for (key, value) in [DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS] {
+            if !conf.iter().any(|(k, _)| k == key) {
+                conf.push((key.into(), value.into()));
+            }
         }
         let conf = conf
             .iter()
@@ -197,12 +201,14 @@ mod tests {
         let conf = &spec.default_arguments[2].1;
         assert_eq!(
             conf,
-            "spark.a=1 --conf spark.sql.sources.partitionOverwriteMode=dynamic"
+            "spark.a=1 --conf spark.sql.sources.partitionOverwriteMode=dynamic \
+             --conf spark.sql.legacy.allowNonEmptyLocationInCTAS=true"
         );
         let user_mode = profile(json!({"conf": "spark.sql.sources.partitionOverwriteMode=static"}));
         let spec = CreateSessionSpec::new(&user_mode, "id".into());
         assert_eq!(
-            spec.default_arguments[1].1, "spark.sql.sources.partitionOverwriteMode=static",
+            spec.default_arguments[1].1,
+            "spark.sql.sources.partitionOverwriteMode=static --conf spark.sql.legacy.allowNonEmptyLocationInCTAS=true",
             "the user's choice stands"
         );
     }

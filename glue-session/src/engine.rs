@@ -212,6 +212,41 @@ impl GlueEngine {
         })
     }
 
+    /// Sends the pending operations of a plan as one request; a failure names the step its operation came from.
+    async fn flush(
+        &self,
+        batch: &mut Batch,
+        plan: &Plan,
+        outcome: &mut PlanOutcome,
+    ) -> Result<Vec<serde_json::Value>, EngineError> {
+        if batch.ops.is_empty() {
+            outcome.executed.append(&mut batch.steps);
+            return Ok(Vec::new());
+        }
+        let ops = std::mem::take(&mut batch.ops);
+        let owners = std::mem::take(&mut batch.owners);
+        let a = self.run(&Request { ops }).await.map_err(|e| step_error(plan, None, e))?;
+        if a.ok {
+            outcome.executed.append(&mut batch.steps);
+            return Ok(a.results);
+        }
+        let step = a.failed_op.and_then(|i| owners.get(i).copied().flatten()).and_then(|i| plan.steps.get(i));
+        let e = a.error.unwrap_or_else(|| crate::request::RunnerError {
+            name: "Error".into(),
+            error_class: None,
+            message: "the runner reported a failure without an error".into(),
+        });
+        Err(step_error(
+            plan,
+            step,
+            SessionError::Statement {
+                error_class: e.error_class,
+                name: e.name,
+                message: e.message,
+            },
+        ))
+    }
+
     /// Ctrl-C: cancels running statements and refuses new ones.
     pub async fn interrupt(&self) {
         self.inner.interrupted.store(true, Ordering::Release);
@@ -260,7 +295,8 @@ impl GlueEngine {
     /// plan's own statement).
     fn schema_ops(&self, plan: &Plan) -> Vec<Op> {
         let Some(rel) = &plan.relation else { return Vec::new() };
-        if rel.is_temporary() || rel.catalog.is_some() {
+        // Iceberg relations carry their Spark catalog's name; the database is the same Glue database.
+        if rel.is_temporary() {
             return Vec::new();
         }
         let schema = rel.schema_str().to_string();
@@ -335,6 +371,46 @@ fn need_op(n: &Need) -> Op {
     }
 }
 
+/// Operations waiting to be sent, with the plan step each came from.
+#[derive(Default)]
+struct Batch {
+    ops: Vec<Op>,
+    owners: Vec<Option<usize>>,
+    steps: Vec<String>,
+}
+
+impl Batch {
+    fn push(&mut self, op: Op, step: Option<usize>) {
+        self.ops.push(op);
+        self.owners.push(step);
+    }
+}
+
+/// A failure while running a plan, naming the step (Spark's message already carries its error class).
+fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> EngineError {
+    let at = step.map(|s| format!("step {s}")).unwrap_or_else(|| "creating the schema".into());
+    match e {
+        SessionError::Statement {
+            error_class, message, ..
+        } => {
+            let message = match &error_class {
+                Some(c) if message.starts_with(&format!("[{c}]")) => {
+                    message.trim_start_matches(&format!("[{c}]")).trim_start().to_string()
+                }
+                _ => message,
+            };
+            EngineError::Sql {
+                error_class,
+                message: format!("{message}\n  (in {at})"),
+            }
+        }
+        other => EngineError::Other {
+            context: format!("model `{}`, {at}", plan.model),
+            source: Box::new(other),
+        },
+    }
+}
+
 fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
     let pairs: Vec<(String, String)> = serde_json::from_value(v.clone())
         .map_err(|e| SessionError::Protocol(format!("a column list: {e}")))?;
@@ -378,24 +454,16 @@ impl Engine for GlueEngine {
         self.capabilities().check(plan)?;
         let mut outcome = PlanOutcome::default();
         let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();
-        let mut pending: Vec<Op> = self.schema_ops(plan);
-        let mut pending_steps: Vec<String> = Vec::new();
-        let fail = |step: &Step, e: SessionError| match err(e) {
-            EngineError::Sql { error_class, message } => EngineError::Sql {
-                error_class,
-                message: format!("model `{}`, step {step}: {message}", plan.model),
-            },
-            EngineError::Other { source, .. } => EngineError::Other {
-                context: format!("model `{}`, step {step}", plan.model),
-                source,
-            },
-            other => other,
-        };
+        let mut batch = Batch::default();
+        for op in self.schema_ops(plan) {
+            batch.push(op, None);
+        }
         let render_err = |step: &Step, e: RenderError| EngineError::Other {
-            context: format!("model `{}`, step {step}", plan.model),
+            context: format!("step {step}"),
             source: Box::new(e),
         };
-        for step in &plan.steps {
+        for (index, step) in plan.steps.iter().enumerate() {
+            let native_err = |e: SessionError| step_error(plan, Some(step), e);
             // Columns this step needs and nobody fetched yet: run what is pending, fetching them in the same request.
             let (t, s) = needs(step);
             let missing: BTreeSet<Need> = [t.clone(), s.clone()]
@@ -404,12 +472,13 @@ impl Engine for GlueEngine {
                 .filter(|n| !known.contains_key(n))
                 .collect();
             if !missing.is_empty() {
-                let first = pending.len();
-                pending.extend(missing.iter().map(need_op));
-                let results = self.run_ok(&Request { ops: std::mem::take(&mut pending) }).await.map_err(|e| fail(step, e))?;
-                outcome.executed.append(&mut pending_steps);
+                let first = batch.ops.len();
+                for n in &missing {
+                    batch.push(need_op(n), Some(index));
+                }
+                let results = self.flush(&mut batch, plan, &mut outcome).await?;
                 for (n, v) in missing.iter().zip(&results[first..]) {
-                    known.insert(n.clone(), columns_of(v).map_err(|e| fail(step, e))?);
+                    known.insert(n.clone(), columns_of(v).map_err(native_err)?);
                 }
             }
             let ctx = RenderContext {
@@ -424,33 +493,30 @@ impl Engine for GlueEngine {
                     old_location,
                     delete_old_location,
                 } => {
-                    if !pending.is_empty() {
-                        self.run_ok(&Request { ops: std::mem::take(&mut pending) }).await.map_err(|e| fail(step, e))?;
-                        outcome.executed.append(&mut pending_steps);
-                    }
+                    self.flush(&mut batch, plan, &mut outcome).await?;
                     let catalog = self.catalog().await;
-                    catalog.swap(target, staging).await.map_err(|e| fail(step, e))?;
+                    catalog.swap(target, staging).await.map_err(native_err)?;
                     // The session caches table metadata: make it read the new entry.
-                    pending.push(Op::Sql {
-                        sql: glue_sql::ddl::refresh_table(target),
-                    });
+                    batch.push(
+                        Op::Sql {
+                            sql: glue_sql::ddl::refresh_table(target),
+                        },
+                        Some(index),
+                    );
                     if *delete_old_location && let Some(old) = old_location {
-                        catalog.delete_location(old).await.map_err(|e| fail(step, e))?;
+                        catalog.delete_location(old).await.map_err(native_err)?;
                     }
                 }
                 Step::DeleteLocation { location } => {
-                    if !pending.is_empty() {
-                        self.run_ok(&Request { ops: std::mem::take(&mut pending) }).await.map_err(|e| fail(step, e))?;
-                        outcome.executed.append(&mut pending_steps);
-                    }
-                    self.catalog().await.delete_location(location).await.map_err(|e| fail(step, e))?;
+                    self.flush(&mut batch, plan, &mut outcome).await?;
+                    self.catalog().await.delete_location(location).await.map_err(native_err)?;
                 }
                 Step::LoadSeed { relation, path, .. } => {
                     let path = path.as_deref().ok_or_else(|| EngineError::Sql {
                         error_class: None,
                         message: format!("seed {relation} has no CSV file"),
                     })?;
-                    let (schema, batches) = read_seed(std::path::Path::new(path)).map_err(|e| fail(step, e))?;
+                    let (schema, batches) = read_seed(std::path::Path::new(path)).map_err(native_err)?;
                     let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
                     let view = Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
                         .map_err(|e| render_err(step, e.into()))?;
@@ -462,15 +528,17 @@ impl Engine for GlueEngine {
                         .map_err(|e| render_err(step, e.into()))?;
                     let sqls = seed_statements(step, &view, &columns).map_err(|e| render_err(step, e))?;
                     if !sqls.is_empty() {
-                        pending.push(Op::arrow_view(view.as_str(), &batches, &schema).map_err(|e| fail(step, e))?);
-                        pending.extend(sqls.into_iter().map(|sql| Op::Sql { sql }));
+                        batch.push(Op::arrow_view(view.as_str(), &batches, &schema).map_err(native_err)?, Some(index));
+                        for sql in sqls {
+                            batch.push(Op::Sql { sql }, Some(index));
+                        }
                         outcome.rows_affected = Some(rows);
                     }
                 }
                 _ => {
                     for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
                         match r {
-                            Rendered::Sql(sql) => pending.push(Op::Sql { sql }),
+                            Rendered::Sql(sql) => batch.push(Op::Sql { sql }, Some(index)),
                             Rendered::Native { action, .. } => {
                                 return Err(EngineError::Unsupported {
                                     engine: ENGINE,
@@ -487,19 +555,9 @@ impl Engine for GlueEngine {
                     }
                 }
             }
-            pending_steps.push(step.to_string());
+            batch.steps.push(step.to_string());
         }
-        if !pending.is_empty() {
-            let last = plan.steps.last().map(|s| s.to_string()).unwrap_or_default();
-            self.run_ok(&Request { ops: pending }).await.map_err(|e| match err(e) {
-                EngineError::Sql { error_class, message } => EngineError::Sql {
-                    error_class,
-                    message: format!("model `{}` ({last}): {message}", plan.model),
-                },
-                other => other,
-            })?;
-        }
-        outcome.executed.append(&mut pending_steps);
+        self.flush(&mut batch, plan, &mut outcome).await?;
         Ok(outcome)
     }
 

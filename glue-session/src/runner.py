@@ -75,7 +75,16 @@ def _gluers_error(err):
             error_class = getter()
         except Exception:
             error_class = None
-    message = str(err).split("\n\nJVM stacktrace:")[0]
+    java = getattr(err, "java_exception", None)
+    if java is not None and not hasattr(err, "getErrorClass"):
+        # A Py4J error: the Java exception and its causes, one line each, without the stack.
+        lines, cause = [], java
+        while cause is not None and len(lines) < 6:
+            lines.append(cause.toString())
+            cause = cause.getCause()
+        message = "\n  caused by: ".join(lines)
+    else:
+        message = str(err).split("\n\nJVM stacktrace:")[0]
     return {"name": name, "error_class": error_class, "message": message}
 
 

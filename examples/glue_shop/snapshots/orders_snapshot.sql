@@ -1,6 +1,7 @@
 {% snapshot orders_snapshot %}
 {{ config(
     schema='snapshots',
+    file_format=var('lakehouse_format', 'delta'),
     unique_key='order_id',
     strategy='timestamp',
     updated_at='updated_at'

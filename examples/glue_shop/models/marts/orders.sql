@@ -1,7 +1,7 @@
 {{ config(
     materialized='incremental',
-    file_format='delta',
-    incremental_strategy='merge',
+    file_format=var('lakehouse_format', 'delta'),
+    incremental_strategy=var('orders_strategy', 'merge'),
     unique_key='order_id'
 ) }}
 
