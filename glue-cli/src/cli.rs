@@ -350,12 +350,15 @@ fn start_remote(profile: &Profile) -> Result<Option<glue_session::GlueEngine>> {
 
 /// Stops what a run started on Glue and reports the run's Glue traffic and DPU-seconds.
 async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Reporter) {
+    finish_remote_as(remote, reporter, false).await
+}
+
+/// [`finish_remote`]; `quiet` logs the report at debug level (`show --output json` keeps stdout for the rows).
+async fn finish_remote_as(remote: Option<glue_session::GlueEngine>, reporter: &Reporter, quiet: bool) {
     let Some(g) = remote else { return };
     let r = g.finish().await;
     let created = r.sessions.iter().filter(|(_, o)| *o == glue_session::Origin::Created).count();
-    reporter.line(
-        "GlueSessions",
-        &format!(
+    let line = format!(
             "Glue: {} session(s) ({created} created, {} reused), {} RunStatement, {} GetStatement, {} GetSession{}; {:.1} DPU-seconds",
             r.sessions.len(),
             r.sessions.len() - created,
@@ -366,8 +369,12 @@ async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Repo
                 .map(|d| format!(", median {d} ms from statement end to notice"))
                 .unwrap_or_default(),
             r.dpu_seconds
-        ),
-    );
+        );
+    if quiet {
+        reporter.debug(&line);
+    } else {
+        reporter.line("GlueSessions", &line);
+    }
 }
 
 /// Runs a command that may use Glue sessions: Ctrl-C cancels the running statements; either way the sessions this
@@ -375,6 +382,7 @@ async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Repo
 async fn with_sessions(
     remote: Option<glue_session::GlueEngine>,
     reporter: &Arc<Reporter>,
+    quiet: bool,
     work: impl std::future::Future<Output = Result<i32>>,
 ) -> Result<i32> {
     let Some(g) = remote.clone() else { return work.await };
@@ -387,7 +395,7 @@ async fn with_sessions(
             Ok(130)
         }
     };
-    finish_remote(remote, reporter).await;
+    finish_remote_as(remote, reporter, quiet).await;
     result
 }
 
@@ -922,7 +930,7 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         | Command::Test { project, select, run } => {
             let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, run_nodes(name, l, &select, &run, None)).await
+            with_sessions(remote, reporter, false, run_nodes(name, l, &select, &run, None)).await
         }
         Command::Retry { project, run } => {
             let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
@@ -958,7 +966,7 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
                 return Ok(0);
             }
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids))).await
+            with_sessions(remote, reporter, false, run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids))).await
         }
         Command::Compile {
             project,
@@ -985,7 +993,7 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         } => {
             let l = load_with(&project, reporter, flags_value(None), Sessions::Start)?;
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, show_cmd(l, &select, inline, limit, &output)).await
+            with_sessions(remote, reporter, output == "json", show_cmd(l, &select, inline, limit, &output)).await
         }
         Command::Ls {
             project,

@@ -2,7 +2,7 @@
 //! views, Iceberg, Delta, Hudi and Hive-format tables apart, a table's columns, and the atomic table replace (one
 //! UpdateTable that keeps the table entry and so its Lake Formation tags, grants and filters).
 
-use aws_sdk_glue::types::{Table, TableInput};
+use aws_sdk_glue::types::{Partition, PartitionInput, PartitionValueList, Table, TableInput};
 use glue_materialize::engine::RelationInfo;
 use glue_materialize::{Existing, ExistingTable, FileFormat, TableFormat};
 use glue_sql::RelationName;
@@ -171,6 +171,11 @@ impl Catalog {
             .send()
             .await
             .map_err(|e| SessionError::aws("UpdateTable", e))?;
+        // A Hive-partitioned table's partitions are entries of their own: the target's old ones (pointing at the old
+        // data, still in place) are replaced by the staging table's, right after the switch.
+        if !staged.partition_keys().is_empty() || !current.partition_keys().is_empty() {
+            self.move_partitions(target, staging).await?;
+        }
         self.clients
             .glue
             .delete_table()
@@ -180,6 +185,81 @@ impl Catalog {
             .send()
             .await
             .map_err(|e| SessionError::aws("DeleteTable", e))?;
+        Ok(())
+    }
+
+    async fn partitions(&self, relation: &RelationName) -> Result<Vec<Partition>, SessionError> {
+        let mut pages = self
+            .clients
+            .glue
+            .get_partitions()
+            .database_name(relation.schema_str())
+            .table_name(relation.identifier.as_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            out.extend(page.map_err(|e| SessionError::aws("GetPartitions", e))?.partitions.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    async fn move_partitions(&self, target: &RelationName, staging: &RelationName) -> Result<(), SessionError> {
+        let old = self.partitions(target).await?;
+        let new = self.partitions(staging).await?;
+        for chunk in old.chunks(25) {
+            let values: Vec<PartitionValueList> = chunk
+                .iter()
+                .filter_map(|p| PartitionValueList::builder().set_values(p.values.clone()).build().ok())
+                .collect();
+            let out = self
+                .clients
+                .glue
+                .batch_delete_partition()
+                .database_name(target.schema_str())
+                .table_name(target.identifier.as_str())
+                .set_catalog_id(self.catalog_id.clone())
+                .set_partitions_to_delete(Some(values))
+                .send()
+                .await
+                .map_err(|e| SessionError::aws("BatchDeletePartition", e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(SessionError::Protocol(format!(
+                    "BatchDeletePartition on {target}: {:?}",
+                    e.error_detail()
+                )));
+            }
+        }
+        for chunk in new.chunks(100) {
+            let inputs: Vec<PartitionInput> = chunk
+                .iter()
+                .map(|p| {
+                    PartitionInput::builder()
+                        .set_values(p.values.clone())
+                        .set_storage_descriptor(p.storage_descriptor.clone())
+                        .set_parameters(p.parameters.clone())
+                        .build()
+                })
+                .collect();
+            let out = self
+                .clients
+                .glue
+                .batch_create_partition()
+                .database_name(target.schema_str())
+                .table_name(target.identifier.as_str())
+                .set_catalog_id(self.catalog_id.clone())
+                .set_partition_input_list(Some(inputs))
+                .send()
+                .await
+                .map_err(|e| SessionError::aws("BatchCreatePartition", e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(SessionError::Protocol(format!(
+                    "BatchCreatePartition on {target}: {:?}",
+                    e.error_detail()
+                )));
+            }
+        }
         Ok(())
     }
 

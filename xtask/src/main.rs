@@ -70,6 +70,12 @@ enum Task {
         /// Compare the tables as they are, without building first.
         #[arg(long)]
         no_build: bool,
+        /// `--vars` for every `glue` call (YAML).
+        #[arg(long)]
+        vars: Option<String>,
+        /// Nodes left out of the build and the comparison (names, repeatable).
+        #[arg(long)]
+        exclude: Vec<String>,
         /// The two targets of the project's profile.
         left: String,
         right: String,
@@ -198,8 +204,18 @@ fn integration() -> Result<(), String> {
     with_world(world::ServiceKind::all(), suites)
 }
 
+/// Options of `cargo xtask diff`.
+#[derive(Default)]
+struct DiffOptions {
+    profiles: Option<PathBuf>,
+    no_build: bool,
+    vars: Option<String>,
+    exclude: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
 /// `cargo xtask diff`: xtask/world/diff.py with a debug glue.
-fn diff(project: &Path, profiles: Option<&Path>, no_build: bool, left: &str, right: &str) -> Result<(), String> {
+fn diff(project: &Path, o: &DiffOptions, left: &str, right: &str) -> Result<(), String> {
     run(Command::new(env!("CARGO"))
         .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
         .current_dir(root()))?;
@@ -209,12 +225,19 @@ fn diff(project: &Path, profiles: Option<&Path>, no_build: bool, left: &str, rig
         .arg(target_dir().join("debug/glue"))
         .arg(project)
         .args([left, right]);
-    if let Some(dir) = profiles {
+    if let Some(dir) = &o.profiles {
         cmd.arg("--profiles-dir").arg(dir);
     }
-    if no_build {
+    if o.no_build {
         cmd.arg("--no-build");
     }
+    if let Some(v) = &o.vars {
+        cmd.args(["--vars", v]);
+    }
+    for e in &o.exclude {
+        cmd.args(["--exclude", e]);
+    }
+    cmd.envs(o.env.iter().map(|(k, v)| (k, v)));
     run(&mut cmd)
 }
 
@@ -230,7 +253,70 @@ fn diff_self_check() -> Result<(), String> {
         );
     }
     std::fs::write(dir.join("profiles.yml"), profile).map_err(|e| e.to_string())?;
-    let result = diff(&root().join("examples/glue_shop"), Some(&dir), false, "left", "right");
+    let o = DiffOptions {
+        profiles: Some(dir.clone()),
+        ..DiffOptions::default()
+    };
+    let result = diff(&root().join("examples/glue_shop"), &o, "left", "right");
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// What the example project runs on a Livy session of the classic-Spark backend (no Delta there): `orders` as Parquet
+/// appends, without the (Delta/Iceberg) snapshot.
+const LIVY_VARS: &str = "{lakehouse_format: parquet, orders_strategy: append}";
+
+/// The bundled project on a Glue target of the simulator (Livy sessions in real Spark 3.5) and on the embedded
+/// engine: built twice on Glue (the second build takes the incremental and table-rebuild paths), every table equal.
+fn glue_diff_check(world: &world::World) -> Result<(), String> {
+    let env = world.env();
+    let aws = &world.endpoints["aws"];
+    let dir = std::env::temp_dir().join(format!("glue-rs-glue-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let schema = format!("glue_shop_{}", std::process::id());
+    let bucket = format!("glue-rs-diff-{}", std::process::id());
+    let python = venv::ensure("spark35")?.join("python");
+    run(Command::new(&python).args([
+        "-c",
+        "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing').create_bucket(Bucket=sys.argv[2])",
+        aws,
+        &bucket,
+    ]))?;
+    let warehouse = dir.join("local").display().to_string();
+    std::fs::write(
+        dir.join("profiles.yml"),
+        format!(
+            "glue_shop:\n  target: glue\n  outputs:\n    local:\n      type: glue\n      engine: local\n      \
+             warehouse: {warehouse:?}\n      schema: {schema}\n      threads: 4\n    glue:\n      type: glue\n      \
+             role_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\n      region: us-east-1\n      \
+             workers: 2\n      worker_type: G.1X\n      schema: {schema}\n      location: s3://{bucket}/warehouse\n      \
+             threads: 4\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let project = root().join("examples/glue_shop");
+    let result = (|| {
+        run(Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
+            .current_dir(root()))?;
+        run(Command::new(target_dir().join("debug/glue"))
+            .args(["build", "--target", "glue", "--exclude", "orders_snapshot", "--vars", LIVY_VARS])
+            .arg("--project-dir")
+            .arg(&project)
+            .arg("--profiles-dir")
+            .arg(&dir)
+            .env("AWS_ENDPOINT_URL", aws)
+            .envs(env.iter().map(|(k, v)| (k, v))))?;
+        let o = DiffOptions {
+            profiles: Some(dir.clone()),
+            no_build: false,
+            vars: Some(LIVY_VARS.into()),
+            exclude: vec!["orders_snapshot".into()],
+            env: env.iter().cloned().chain([("AWS_ENDPOINT_URL".to_string(), aws.clone())]).collect(),
+        };
+        diff(&project, &o, "local", "glue")
+    })();
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -245,6 +331,8 @@ fn suites(world: &world::World) -> Result<(), String> {
         .envs(env.iter().map(|(k, v)| (k, v))))?;
     eprintln!("== cargo xtask diff: the bundled project on two embedded-engine targets");
     diff_self_check()?;
+    eprintln!("== the bundled project on Glue sessions of the simulator vs the embedded engine");
+    glue_diff_check(world)?;
     eprintln!("== the reference adapter (dbt-glue 1.10.19) on the simulator");
     let dbt_glue = venv::ensure("dbtglue")?;
     run(Command::new(dbt_glue.join("python"))
@@ -338,9 +426,22 @@ fn main() -> ExitCode {
             project_dir,
             profiles_dir,
             no_build,
+            vars,
+            exclude,
             left,
             right,
-        } => diff(&project_dir, profiles_dir.as_deref(), no_build, &left, &right),
+        } => diff(
+            &project_dir,
+            &DiffOptions {
+                profiles: profiles_dir,
+                no_build,
+                vars,
+                exclude,
+                env: Vec::new(),
+            },
+            &left,
+            &right,
+        ),
         Task::Ci => run(&mut Command::new(root().join("tools/test.sh"))).and_then(|()| integration()),
         Task::Bench {
             which: Bench::Compile { models, run_models },

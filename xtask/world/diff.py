@@ -1,6 +1,7 @@
 """`cargo xtask diff`: run one dbt project on two targets with `glue build` and compare every resulting table.
 
-Usage: diff.py GLUE PROJECT_DIR LEFT_TARGET RIGHT_TARGET [--profiles-dir D] [--no-build] [--show N]
+Usage: diff.py GLUE PROJECT_DIR LEFT_TARGET RIGHT_TARGET [--profiles-dir D] [--no-build] [--show N] [--vars YAML]
+[--exclude NAME ...]
 
 Every model (not ephemeral), seed and snapshot of the project is read back on each target with
 `glue show --inline "select * from {{ ref(...) }}" --output json` (so both sides are read through the same engine
@@ -77,8 +78,11 @@ def compare(name: str, left: list[dict[str, Any]], right: list[dict[str, Any]], 
     return lines
 
 
+VARS: list[str] = []
+
+
 def glue(binary: str, args: list[str], project: str, profiles: str | None) -> subprocess.CompletedProcess:
-    cmd = [binary, *args, "--project-dir", project]
+    cmd = [binary, *args, "--project-dir", project, *VARS]
     if profiles:
         cmd += ["--profiles-dir", profiles]
     return subprocess.run(cmd, capture_output=True, text=True)
@@ -117,17 +121,22 @@ def main() -> int:
     parser.add_argument("--profiles-dir")
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--show", type=int, default=10)
+    parser.add_argument("--vars")
+    parser.add_argument("--exclude", action="append", default=[])
     args = parser.parse_args()
+    if args.vars:
+        VARS.extend(["--vars", args.vars])
+    excluded = [a for name in args.exclude for a in ("--exclude", name)]
 
     if not args.no_build:
         for target in (args.left, args.right):
-            done = glue(args.glue, ["build", "--target", target], args.project, args.profiles_dir)
+            done = glue(args.glue, ["build", "--target", target, *excluded], args.project, args.profiles_dir)
             print(f"glue build --target {target}: exit {done.returncode}")
             if done.returncode not in (0, 1):  # 1 = some node failed; its table is compared (or reported missing)
                 print(done.stdout[-3000:], done.stderr[-3000:], sep="\n")
                 return 2
     differing = 0
-    nodes = relations(args.project)
+    nodes = [n for n in relations(args.project) if n[1] not in args.exclude]
     for package, name, kind in nodes:
         left = read(args.glue, args.project, args.profiles_dir, args.left, package, name)
         right = read(args.glue, args.project, args.profiles_dir, args.right, package, name)

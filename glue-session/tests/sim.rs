@@ -1,0 +1,486 @@
+//! glue-session against the Glue simulator through the real SDK: the session reuse rules, a request over Glue's Code
+//! limit, a session timing out mid-statement, throttling, what a model costs in calls, and Ctrl-C. Run by
+//! `cargo xtask it` (feature `it`), which passes `GLUE_SIM_ENDPOINT` and the AWS environment (`AWS_ENDPOINT_URL`,
+//! credentials, region). A missing endpoint fails: nothing skips.
+//!
+//! The simulator is shared: session ids, schemas and buckets are unique per test, calls are counted in the request
+//! log by session id, and the global faults and timings a test sets are cleared when it ends, also when it fails
+//! ([`Restore`]). Run with `--test-threads 1`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use aws_sdk_glue::types::SessionStatus;
+use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, Target, plan};
+use glue_session::request::{Op, Request, decode_batches, statements};
+use glue_session::{
+    Clients, CreateSessionSpec, GlueEngine, GlueProfile, LivySession, Origin, Stats, existing_of, session_id,
+    session_status,
+};
+use glue_sql::RelationName;
+use serde_json::{Value, json};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/GlueInteractiveSessionRole";
+const NOW: &str = "2026-01-01 00:00:00";
+/// The simulator's default timings (`Config` in xtask/sim/gluesim/server.py).
+const CONFIG_DEFAULTS: &str =
+    r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60}"#;
+
+fn endpoint() -> String {
+    let endpoint = std::env::var("GLUE_SIM_ENDPOINT")
+        .expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`");
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
+        "AWS_ENDPOINT_URL is not set: the clients would call AWS itself (run these tests through `cargo xtask it`)"
+    );
+    endpoint
+}
+
+/// `prefix-<12 hex>`: unique across the processes sharing the simulator (`-` is valid in session ids and buckets).
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// One call to the simulator's admin API (`/_sim/<path>`), its JSON answer.
+fn try_admin(method: &str, path: &str, body: &str) -> Result<Value, String> {
+    use std::io::{Read, Write};
+    let endpoint = std::env::var("GLUE_SIM_ENDPOINT").map_err(|_| "GLUE_SIM_ENDPOINT is not set".to_string())?;
+    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).map_err(|e| format!("{authority}: {e}"))?;
+    let request = format!(
+        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let (head, json) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    if head.split_whitespace().nth(1) != Some("200") {
+        return Err(format!("{method} /_sim/{path}: {response}"));
+    }
+    serde_json::from_str(json).map_err(|e| format!("{method} /_sim/{path}: {e}: {json}"))
+}
+
+fn admin(method: &str, path: &str, body: &str) -> Value {
+    try_admin(method, path, body).unwrap_or_else(|e| panic!("the simulator's admin API: {e}"))
+}
+
+/// Undoes what a test set on the simulator (global for everyone using it) when dropped, also when the test panics:
+/// clears the faults, restores the default timings.
+struct Restore {
+    faults: bool,
+    config: bool,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let undo = [
+            (self.faults, "DELETE", "faults", ""),
+            (self.config, "POST", "config", CONFIG_DEFAULTS),
+        ];
+        for (_, method, path, body) in undo.into_iter().filter(|u| u.0) {
+            if let Err(e) = try_admin(method, path, body) {
+                eprintln!("could not restore the simulator: {e}");
+            }
+        }
+    }
+}
+
+/// The request log after sequence number `since`.
+fn log(since: u64) -> Vec<Value> {
+    admin("GET", &format!("log?since={since}"), "")["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The log's last sequence number now: what a later `log(mark)` returns came after this call.
+fn mark() -> u64 {
+    static SEEN: AtomicU64 = AtomicU64::new(0);
+    let seen = SEEN.load(Ordering::Relaxed);
+    let last = log(seen).iter().filter_map(|e| e["seq"].as_u64()).max().unwrap_or(seen);
+    SEEN.store(last, Ordering::Relaxed);
+    last
+}
+
+/// `operation` calls about session `id` in `entries`.
+fn calls(entries: &[Value], operation: &str, id: &str) -> usize {
+    entries
+        .iter()
+        .filter(|e| e["operation"] == operation && e["session_id"] == id)
+        .count()
+}
+
+/// Sessions created in `entries` whose id starts with `prefix` (a `glue_session_id`), in order.
+fn created(entries: &[Value], prefix: &str) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e["operation"] == "CreateSession" && e["status"] == 200)
+        .filter_map(|e| {
+            e["session_id"]
+                .as_str()
+                .filter(|id| id.starts_with(prefix))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+/// A profile output as in profiles.yml, plus `extra`. Fails first when the simulator's environment is missing.
+fn profile(bucket: &str, extra: Value) -> GlueProfile {
+    endpoint();
+    let mut output = json!({
+        "type": "glue", "role_arn": ROLE, "region": "us-east-1", "workers": 2, "worker_type": "G.1X",
+        "schema": "unused", "location": format!("s3://{bucket}/warehouse"),
+    });
+    output
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let (profile, warnings) = GlueProfile::from_output(output.as_object().unwrap()).expect("a valid profile");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    profile
+}
+
+async fn status(clients: &Clients, id: &str) -> Option<SessionStatus> {
+    session_status(clients, id).await.expect("GetSession").map(|(s, _)| s)
+}
+
+/// Opens session `id` by the reuse rules (`fresh`: the id cannot exist yet).
+async fn open(clients: &Clients, p: &GlueProfile, id: &str, fresh: bool) -> LivySession {
+    let opened = LivySession::open(clients, p, id, fresh, &Stats::default()).await;
+    opened.unwrap_or_else(|e| panic!("open {id}: {e}"))
+}
+
+async fn wait_status(clients: &Clients, id: &str, wanted: SessionStatus) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = status(clients, id).await;
+        if now.as_ref() == Some(&wanted) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "session {id} is {now:?}, waited for {wanted:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A test's world: a bucket, a unique `glue_session_id` (the prefix of the engine's session ids), a schema, and an
+/// engine of one thread on them.
+struct World {
+    bucket: String,
+    prefix: String,
+    schema: String,
+    engine: GlueEngine,
+}
+
+async fn world(name: &str) -> World {
+    let bucket = unique("sim-lake");
+    let prefix = unique(&format!("sim-{name}"));
+    let engine = GlueEngine::new(profile(&bucket, json!({"glue_session_id": prefix})), 1, NOW.into());
+    // The clients of a stand-in endpoint address buckets by path.
+    let created = engine.clients().await.s3.create_bucket().bucket(&bucket).send().await;
+    created.expect("CreateBucket");
+    World {
+        schema: unique(&format!("sim_{name}")).replace('-', "_"),
+        engine,
+        bucket,
+        prefix,
+    }
+}
+
+const TABLE: &str = r#"{"materialized": "table"}"#;
+
+impl World {
+    /// Plans model `name` against what the catalog holds and runs the plan, as `glue-rs run` does.
+    async fn build(&self, name: &str, sql: &str, config: &str) {
+        let config = ModelConfig::from_json(&serde_json::from_str(config).unwrap()).expect("a model config");
+        let model = Model::new(name, &self.schema, sql, config);
+        let target = Target::new(&self.schema, Some(format!("s3://{}/warehouse", self.bucket)));
+        let relation = RelationName::new(&self.schema, name).unwrap();
+        let found = self.engine.catalog().await.get(&relation).await.expect("GetTable");
+        let existing = found.as_ref().map_or(Existing::Absent, existing_of);
+        let p = plan(&model, &existing, &target, &PlanFlags::default()).expect("a plan");
+        let done = self.engine.execute(&p).await;
+        done.unwrap_or_else(|e| panic!("model {name}: {e}"));
+    }
+
+    /// The engine's sessions created since `mark`.
+    fn sessions(&self, mark: u64) -> Vec<String> {
+        created(&log(mark), &self.prefix)
+    }
+}
+
+/// The first column (strings) of a query's rows.
+async fn strings(engine: &GlueEngine, sql: &str) -> Vec<String> {
+    let batches = engine.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let columns = batches.iter().map(|b| b.column(0).as_string::<i32>());
+    columns
+        .flat_map(|c| c.iter().map(|v| v.unwrap_or("NULL").to_string()))
+        .collect()
+}
+
+/// A relation's rows as one sorted line `id:name,…`.
+async fn rows(engine: &GlueEngine, relation: &str) -> String {
+    let sql = format!(
+        "select array_join(sort_array(collect_list(concat_ws(':', cast(id as string), name))), ',') from {relation}"
+    );
+    strings(engine, &sql).await.concat()
+}
+
+#[tokio::test]
+async fn sessions_are_reused_waited_for_and_recreated_by_the_reference_rules() {
+    let _restore = Restore {
+        faults: false,
+        config: true,
+    };
+    let id = unique("sim-reuse");
+    let p = profile("unused", json!({"glue_session_reuse": true, "glue_session_id": id}));
+    assert_eq!(session_id(&p, None), id);
+    let clients = Clients::load(&p).await;
+    assert_eq!(open(&clients, &p, &id, false).await.origin(), Origin::Created);
+    let before = mark();
+    let again = open(&clients, &p, &id, false).await;
+    assert_eq!((again.origin(), again.id()), (Origin::Reused, id.as_str()));
+    assert_eq!(
+        calls(&log(before), "CreateSession", &id),
+        0,
+        "a READY session is reused, not created"
+    );
+    let answer = again.run_code("print(6 * 7)", &Stats::default()).await;
+    assert_eq!(answer.expect("a statement on the reused session").trim(), "42");
+
+    clients.glue.stop_session().id(&id).send().await.expect("StopSession");
+    wait_status(&clients, &id, SessionStatus::Stopped).await;
+    let before = mark();
+    let recreated = open(&clients, &p, &id, false).await;
+    assert_eq!(recreated.origin(), Origin::Created);
+    let after = log(before);
+    let order: Vec<&str> = after
+        .iter()
+        .filter(|e| e["session_id"] == id.as_str() && e["operation"].as_str().is_some_and(|o| o.ends_with("eSession")))
+        .filter_map(|e| e["operation"].as_str())
+        .collect();
+    assert_eq!(
+        order,
+        ["DeleteSession", "CreateSession"],
+        "a STOPPED session is deleted, then created again"
+    );
+    assert_eq!(status(&clients, &id).await, Some(SessionStatus::Ready));
+    recreated.stop().await.expect("StopSession");
+
+    // A session another process is still provisioning is waited for and reused.
+    admin("POST", "config", r#"{"provisioning_delay_s": 2.0}"#);
+    let starting = unique("sim-starting");
+    CreateSessionSpec::new(&p, starting.clone())
+        .request(&clients.glue)
+        .send()
+        .await
+        .expect("CreateSession");
+    let started = Instant::now();
+    let before = mark();
+    let waited = open(&clients, &p, &starting, false).await;
+    let waited_for = started.elapsed();
+    admin("POST", "config", CONFIG_DEFAULTS);
+    assert_eq!(waited.origin(), Origin::Reused);
+    assert!(
+        waited_for >= Duration::from_millis(1_000),
+        "returned after {waited_for:?}, before the session was READY"
+    );
+    assert_eq!(calls(&log(before), "CreateSession", &starting), 0);
+    assert_eq!(status(&clients, &starting).await, Some(SessionStatus::Ready));
+    waited.stop().await.expect("StopSession");
+}
+
+#[tokio::test]
+async fn a_request_over_the_code_limit_is_sent_in_pieces_and_answered() {
+    let p = profile("unused", json!({}));
+    let clients = Clients::load(&p).await;
+    let stats = Stats::default();
+    let id = unique("sim-big");
+    let session = open(&clients, &p, &id, true).await;
+    // A small request first defines the runner, so what the big one costs is its own statements.
+    let small = Request {
+        ops: vec![Op::Query {
+            sql: "select 1 as x".into(),
+        }],
+    };
+    assert!(session.run_request(&small, &stats).await.expect("a small request").ok);
+
+    let list: Vec<String> = (0..15_000).map(|i| (i * 3).to_string()).collect();
+    let sql = format!(
+        "select count(*) as n, max(id) as top from range(0, 30000) where id in ({})",
+        list.join(", ")
+    );
+    let length = sql.len();
+    assert!(length > 70_000, "{length}");
+    let big = Request {
+        ops: vec![Op::Query { sql }],
+    };
+    let expected = statements(&big, &format!("r{}", "0".repeat(32))).unwrap().len();
+    let before = mark();
+    let answer = session.run_request(&big, &stats).await.expect("the big request");
+    assert!(answer.ok, "{:?}", answer.error);
+    let (_, batches) = decode_batches(&answer.results[0]).expect("rows");
+    let number = |c: usize| batches[0].column(c).as_primitive::<Int64Type>().value(0);
+    assert_eq!((number(0), number(1)), (10_000, 29_997));
+    let runs = calls(&log(before), "RunStatement", &id);
+    println!("a {length}-character query went in {runs} RunStatement calls");
+    assert!(
+        runs > 1 && runs == expected,
+        "{runs} RunStatement calls, expected {expected}"
+    );
+    session.stop().await.expect("StopSession");
+}
+
+#[tokio::test]
+async fn a_session_timing_out_mid_statement_is_replaced_and_the_model_retried() {
+    let _restore = Restore {
+        faults: true,
+        config: false,
+    };
+    let w = world("timeout").await;
+    let start = mark();
+    w.build("warm", "select 1 as id", TABLE).await;
+    let first = w.sessions(start);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    let fault = json!({"session_timeout": {"session_id": first[0], "during_statement": true}});
+    admin("POST", "faults", &fault.to_string());
+    let before = mark();
+    let sql = "select id, concat('n', cast(id as string)) as name from range(0, 3)";
+    w.build("numbers", sql, TABLE).await;
+    assert_eq!(
+        rows(&w.engine, &format!("{}.numbers", w.schema)).await,
+        "0:n0,1:n1,2:n2"
+    );
+    let after = log(before);
+    let second = created(&after, &w.prefix);
+    assert_eq!(second.len(), 1, "one new session: {second:?}");
+    assert_ne!(second[0], first[0]);
+    let errors = after
+        .iter()
+        .filter(|e| e["session_id"] == first[0].as_str() && e["state"] == "ERROR")
+        .count();
+    assert!(errors >= 1, "the statement on the first session ended in ERROR");
+    let report = w.engine.finish().await;
+    assert_eq!(report.sessions.len(), 2, "{report:?}");
+    let clients = w.engine.clients().await;
+    assert_eq!(status(clients, &first[0]).await, Some(SessionStatus::Timeout));
+}
+
+#[tokio::test]
+async fn plans_complete_with_the_same_rows_under_throttling() {
+    let _restore = Restore {
+        faults: true,
+        config: false,
+    };
+    let w = world("throttle").await;
+    admin("POST", "faults", r#"{"throttle": {"*": 0.2}, "seed": 7}"#);
+    let before = mark();
+    let started = Instant::now();
+    let src = "select id, concat('n', cast(id as string)) as name from range(0, 5)";
+    w.build("src", src, TABLE).await;
+    let view = format!("select id, name from {}.src where id % 2 = 0", w.schema);
+    w.build("evens", &view, r#"{"materialized": "view"}"#).await;
+    let appended = format!("select id, name from {}.src where id < 3", w.schema);
+    let append = r#"{"materialized": "incremental", "incremental_strategy": "append"}"#;
+    w.build("appended", &appended, append).await;
+    w.build("appended", &appended, append).await;
+    let mut got = Vec::new();
+    for relation in ["src", "evens", "appended"] {
+        got.push(rows(&w.engine, &format!("{}.{relation}", w.schema)).await);
+    }
+    let elapsed = started.elapsed();
+    let after = log(before);
+    admin("DELETE", "faults", "");
+    let throttled = after
+        .iter()
+        .filter(|e| e["error"].as_str().is_some_and(|c| c.contains("Throttling")))
+        .count();
+    println!(
+        "under 20% throttling: {} calls, {throttled} throttled, {elapsed:?}",
+        after.len()
+    );
+    assert!(throttled > 0, "no call was throttled");
+    assert_eq!(
+        got,
+        [
+            "0:n0,1:n1,2:n2,3:n3,4:n4",
+            "0:n0,2:n2,4:n4",
+            "0:n0,0:n0,1:n1,1:n1,2:n2,2:n2"
+        ],
+        "the rows the plans build without faults"
+    );
+    w.engine.finish().await;
+}
+
+#[tokio::test]
+async fn a_table_model_on_a_warm_session_costs_one_statement() {
+    let w = world("calls").await;
+    let start = mark();
+    w.engine.prepare();
+    w.build("warm", "select 1 as id", TABLE).await;
+    let id = w.sessions(start).pop().expect("the engine's session");
+
+    let before = mark();
+    let started = Instant::now();
+    w.build("counted", "select id from range(0, 10)", TABLE).await;
+    let elapsed = started.elapsed();
+    let after = log(before);
+    let (runs, gets, sessions) = (
+        calls(&after, "RunStatement", &id),
+        calls(&after, "GetStatement", &id),
+        calls(&after, "GetSession", &id),
+    );
+    println!(
+        "a table model on a warm session: {runs} RunStatement, {gets} GetStatement, {sessions} GetSession, {elapsed:?}"
+    );
+    assert_eq!((runs, sessions), (1, 0), "RunStatement, GetSession");
+    assert!(gets <= 10, "{gets} GetStatement calls");
+    let report = w.engine.finish().await;
+    println!("{report:?}");
+    assert!(report.median_notice_delay_ms.is_some(), "{report:?}");
+    assert_eq!(report.sessions, [(id, Origin::Created)]);
+}
+
+#[tokio::test]
+async fn interrupt_cancels_the_running_statement_and_finish_stops_the_session() {
+    let w = world("interrupt").await;
+    let engine = &w.engine;
+    let start = mark();
+    assert_eq!(strings(engine, "select 'warm'").await, ["warm"]);
+    let id = w.sessions(start).pop().expect("the engine's session");
+
+    let running = engine.clone();
+    let slow = "select cast(java_method('java.lang.Thread', 'sleep', 20000L) as string)";
+    let task = tokio::spawn(async move { running.query(slow).await });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(!task.is_finished(), "the slow statement ended before the interrupt");
+    let before = mark();
+    let interrupted = Instant::now();
+    engine.interrupt().await;
+    let result = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the query did not return within 5 s of the interrupt")
+        .expect("the query task");
+    println!("the query returned {:?} after the interrupt", interrupted.elapsed());
+    let e = result.expect_err("an interrupted query fails");
+    assert!(e.to_string().contains("cancel"), "{e}");
+    assert_eq!(calls(&log(before), "CancelStatement", &id), 1);
+    assert!(
+        engine.query("select 1").await.is_err(),
+        "an interrupted engine refuses new statements"
+    );
+
+    let report = engine.finish().await;
+    assert_eq!(report.sessions, [(id.clone(), Origin::Created)]);
+    let now = status(engine.clients().await, &id).await;
+    assert!(
+        matches!(now, Some(SessionStatus::Stopping | SessionStatus::Stopped)),
+        "the session is {now:?} after finish()"
+    );
+}
