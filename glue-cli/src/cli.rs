@@ -357,19 +357,23 @@ async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Repo
 async fn finish_remote_as(remote: Option<glue_session::GlueEngine>, reporter: &Reporter, quiet: bool) {
     let Some(g) = remote else { return };
     let r = g.finish().await;
-    let created = r.sessions.iter().filter(|(_, o)| *o == glue_session::Origin::Created).count();
+    let created = r
+        .sessions
+        .iter()
+        .filter(|(_, o)| *o == glue_session::Origin::Created)
+        .count();
     let line = format!(
-            "Glue: {} session(s) ({created} created, {} reused), {} RunStatement, {} GetStatement, {} GetSession{}; {:.1} DPU-seconds",
-            r.sessions.len(),
-            r.sessions.len() - created,
-            r.run_statements,
-            r.get_statements,
-            r.get_sessions,
-            r.median_notice_delay_ms
-                .map(|d| format!(", median {d} ms from statement end to notice"))
-                .unwrap_or_default(),
-            r.dpu_seconds
-        );
+        "Glue: {} session(s) ({created} created, {} reused), {} RunStatement, {} GetStatement, {} GetSession{}; {:.1} DPU-seconds",
+        r.sessions.len(),
+        r.sessions.len() - created,
+        r.run_statements,
+        r.get_statements,
+        r.get_sessions,
+        r.median_notice_delay_ms
+            .map(|d| format!(", median {d} ms from statement end to notice"))
+            .unwrap_or_default(),
+        r.dpu_seconds
+    );
     if quiet {
         reporter.debug(&line);
     } else {
@@ -966,7 +970,13 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
                 return Ok(0);
             }
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, false, run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids))).await
+            with_sessions(
+                remote,
+                reporter,
+                false,
+                run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids)),
+            )
+            .await
         }
         Command::Compile {
             project,
@@ -993,7 +1003,13 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         } => {
             let l = load_with(&project, reporter, flags_value(None), Sessions::Start)?;
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, output == "json", show_cmd(l, &select, inline, limit, &output)).await
+            with_sessions(
+                remote,
+                reporter,
+                output == "json",
+                show_cmd(l, &select, inline, limit, &output),
+            )
+            .await
         }
         Command::Ls {
             project,

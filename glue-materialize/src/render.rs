@@ -72,7 +72,11 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
             None => select.push(c.to_string()),
         }
     }
-    let query = SqlFragment::new(format!("SELECT {} FROM {}", select.join(", "), quote_ident(rows.as_str())));
+    let query = SqlFragment::new(format!(
+        "SELECT {} FROM {}",
+        select.join(", "),
+        quote_ident(rows.as_str())
+    ));
     let typed = Source::Query(query.clone());
     match (*exists, mode, *replace) {
         (true, SeedMode::Ignore, false) => Ok(Vec::new()),
@@ -81,7 +85,9 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
             Insert::into(relation.clone(), typed).columns(columns.to_vec()).to_sql(),
         ]),
         (true, SeedMode::Overwrite, false) => Ok(vec![
-            Insert::overwrite(relation.clone(), typed).columns(columns.to_vec()).to_sql(),
+            Insert::overwrite(relation.clone(), typed)
+                .columns(columns.to_vec())
+                .to_sql(),
         ]),
         _ => {
             let spec = TableSpec {

@@ -20,7 +20,10 @@ pub struct Catalog {
 
 /// What a Glue table entry is, from its type, parameters and storage descriptor.
 pub fn existing_of(t: &Table) -> Existing {
-    if t.table_type.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("VIRTUAL_VIEW")) {
+    if t.table_type
+        .as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case("VIRTUAL_VIEW"))
+    {
         return Existing::View;
     }
     let params = t.parameters.clone().unwrap_or_default();
@@ -31,7 +34,10 @@ pub fn existing_of(t: &Table) -> Existing {
             .map(|(_, v)| v.to_ascii_lowercase())
     };
     let sd = t.storage_descriptor.as_ref();
-    let input = sd.and_then(|s| s.input_format.as_deref()).unwrap_or("").to_ascii_lowercase();
+    let input = sd
+        .and_then(|s| s.input_format.as_deref())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     let serde_lib = sd
         .and_then(|s| s.serde_info.as_ref())
         .and_then(|s| s.serialization_library.as_deref())
@@ -144,7 +150,11 @@ impl Catalog {
             Ok(o) => Ok(o.table),
             Err(e) => {
                 let err = SessionError::aws("GetTable", e);
-                if err.code() == Some("EntityNotFoundException") { Ok(None) } else { Err(err) }
+                if err.code() == Some("EntityNotFoundException") {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
             }
         }
     }
@@ -200,7 +210,11 @@ impl Catalog {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            out.extend(page.map_err(|e| SessionError::aws("GetPartitions", e))?.partitions.unwrap_or_default());
+            out.extend(
+                page.map_err(|e| SessionError::aws("GetPartitions", e))?
+                    .partitions
+                    .unwrap_or_default(),
+            );
         }
         Ok(out)
     }
@@ -344,11 +358,19 @@ mod tests {
             TableFormat::Known(FileFormat::Delta)
         );
         assert_eq!(
-            fmt(&table(&[], "org.apache.hudi.hadoop.HoodieParquetInputFormat", "EXTERNAL_TABLE")),
+            fmt(&table(
+                &[],
+                "org.apache.hudi.hadoop.HoodieParquetInputFormat",
+                "EXTERNAL_TABLE"
+            )),
             TableFormat::Known(FileFormat::Hudi)
         );
         assert_eq!(
-            fmt(&table(&[], "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat", "EXTERNAL_TABLE")),
+            fmt(&table(
+                &[],
+                "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+                "EXTERNAL_TABLE"
+            )),
             TableFormat::Known(FileFormat::Parquet)
         );
         assert_eq!(existing_of(&table(&[], "", "VIRTUAL_VIEW")), Existing::View);

@@ -22,10 +22,13 @@ impl Clients {
     /// exponential backoff (`boto_retry_mode`, `boto_retry_max_attempts`); with
     /// `use_interactive_session_role_for_api_calls` the calls run as the session role (STS AssumeRole).
     pub async fn load(profile: &GlueProfile) -> Clients {
+        // Every mode maps to the SDK's standard retries (exponential backoff with jitter from 100 ms): the Rust SDK's
+        // adaptive mode, botocore's default, holds every call of the process for up to 20 s after a single throttled
+        // call and then spaces calls 2 s apart, which turns a few throttles into minutes.
         let retry = match profile.retry_mode {
-            RetryMode::Adaptive => RetryConfig::adaptive(),
-            RetryMode::Standard | RetryMode::Legacy => RetryConfig::standard(),
+            RetryMode::Adaptive | RetryMode::Standard | RetryMode::Legacy => RetryConfig::standard(),
         }
+        .with_initial_backoff(std::time::Duration::from_millis(100))
         .with_max_attempts(profile.retry_max_attempts.max(1));
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry);
         if let Some(r) = &profile.region {

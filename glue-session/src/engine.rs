@@ -82,7 +82,11 @@ struct Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if !self.discard {
-            self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).push(self.session.clone());
+            self.inner
+                .idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.session.clone());
         }
     }
 }
@@ -225,12 +229,18 @@ impl GlueEngine {
         }
         let ops = std::mem::take(&mut batch.ops);
         let owners = std::mem::take(&mut batch.owners);
-        let a = self.run(&Request { ops }).await.map_err(|e| step_error(plan, None, e))?;
+        let a = self
+            .run(&Request { ops })
+            .await
+            .map_err(|e| step_error(plan, None, e))?;
         if a.ok {
             outcome.executed.append(&mut batch.steps);
             return Ok(a.results);
         }
-        let step = a.failed_op.and_then(|i| owners.get(i).copied().flatten()).and_then(|i| plan.steps.get(i));
+        let step = a
+            .failed_op
+            .and_then(|i| owners.get(i).copied().flatten())
+            .and_then(|i| plan.steps.get(i));
         let e = a.error.unwrap_or_else(|| crate::request::RunnerError {
             name: "Error".into(),
             error_class: None,
@@ -300,10 +310,18 @@ impl GlueEngine {
             return Vec::new();
         }
         let schema = rel.schema_str().to_string();
-        if !self.inner.schemas_ready.lock().unwrap_or_else(|e| e.into_inner()).insert(schema.to_lowercase()) {
+        if !self
+            .inner
+            .schemas_ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(schema.to_lowercase())
+        {
             return Vec::new();
         }
-        let Ok(ident) = Ident::new(schema.clone()) else { return Vec::new() };
+        let Ok(ident) = Ident::new(schema.clone()) else {
+            return Vec::new();
+        };
         let mut db = glue_sql::ddl::CreateDatabase::new(ident);
         if let Some(loc) = &self.inner.profile.location {
             db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
@@ -345,16 +363,17 @@ fn rel_key(r: &RelationName) -> String {
 /// The (target, source) columns a step needs, as keys.
 fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
     let rel = |r: &RelationName| Some(Need::Relation(rel_key(r)));
-    let timestamped = |q: &glue_materialize::step::Query| {
-        q.add_iceberg_timestamp.then(|| Need::Query(q.sql.as_str().to_string()))
-    };
+    let timestamped =
+        |q: &glue_materialize::step::Query| q.add_iceberg_timestamp.then(|| Need::Query(q.sql.as_str().to_string()));
     match step {
         Step::SyncSchema { target, source, .. } => (rel(target), rel(source)),
         Step::InsertInto { target, .. }
         | Step::InsertOverwrite { target, .. }
         | Step::Merge { target, .. }
         | Step::SnapshotMerge { target, .. } => (rel(target), None),
-        Step::DeltaManifest { table, create: true, .. } => (rel(table), None),
+        Step::DeltaManifest {
+            table, create: true, ..
+        } => (rel(table), None),
         Step::SnapshotStaging { query, .. } => (None, Some(Need::Query(query.as_str().to_string()))),
         Step::CreateTableAs { query, .. }
         | Step::CreateView { query, .. }
@@ -388,7 +407,9 @@ impl Batch {
 
 /// A failure while running a plan, naming the step (Spark's message already carries its error class).
 fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> EngineError {
-    let at = step.map(|s| format!("step {s}")).unwrap_or_else(|| "creating the schema".into());
+    let at = step
+        .map(|s| format!("step {s}"))
+        .unwrap_or_else(|| "creating the schema".into());
     match e {
         SessionError::Statement {
             error_class, message, ..
@@ -412,8 +433,8 @@ fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> EngineError 
 }
 
 fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
-    let pairs: Vec<(String, String)> = serde_json::from_value(v.clone())
-        .map_err(|e| SessionError::Protocol(format!("a column list: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_json::from_value(v.clone()).map_err(|e| SessionError::Protocol(format!("a column list: {e}")))?;
     pairs
         .into_iter()
         .map(|(n, t)| ColumnDef::new(n, t).map_err(|e| SessionError::Protocol(format!("a column type: {e}"))))
@@ -425,17 +446,28 @@ fn supported_steps() -> BTreeSet<StepKind> {
     StepKind::ALL
         .iter()
         .copied()
-        .filter(|k| !matches!(k, StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::LakeFormation))
+        .filter(|k| {
+            !matches!(
+                k,
+                StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::LakeFormation
+            )
+        })
         .collect()
 }
 
 #[async_trait]
 impl Engine for GlueEngine {
     fn capabilities(&self) -> Capabilities {
-        let mut formats: BTreeSet<FileFormat> =
-            [FileFormat::Parquet, FileFormat::Csv, FileFormat::Json, FileFormat::Orc, FileFormat::Avro, FileFormat::Text]
-                .into_iter()
-                .collect();
+        let mut formats: BTreeSet<FileFormat> = [
+            FileFormat::Parquet,
+            FileFormat::Csv,
+            FileFormat::Json,
+            FileFormat::Orc,
+            FileFormat::Avro,
+            FileFormat::Text,
+        ]
+        .into_iter()
+        .collect();
         for f in &self.inner.profile.datalake_formats {
             match f {
                 crate::profile::DatalakeFormat::Delta => formats.insert(FileFormat::Delta),
@@ -509,7 +541,11 @@ impl Engine for GlueEngine {
                 }
                 Step::DeleteLocation { location } => {
                     self.flush(&mut batch, plan, &mut outcome).await?;
-                    self.catalog().await.delete_location(location).await.map_err(native_err)?;
+                    self.catalog()
+                        .await
+                        .delete_location(location)
+                        .await
+                        .map_err(native_err)?;
                 }
                 Step::LoadSeed { relation, path, .. } => {
                     let path = path.as_deref().ok_or_else(|| EngineError::Sql {
@@ -528,7 +564,10 @@ impl Engine for GlueEngine {
                         .map_err(|e| render_err(step, e.into()))?;
                     let sqls = seed_statements(step, &view, &columns).map_err(|e| render_err(step, e))?;
                     if !sqls.is_empty() {
-                        batch.push(Op::arrow_view(view.as_str(), &batches, &schema).map_err(native_err)?, Some(index));
+                        batch.push(
+                            Op::arrow_view(view.as_str(), &batches, &schema).map_err(native_err)?,
+                            Some(index),
+                        );
                         for sql in sqls {
                             batch.push(Op::Sql { sql }, Some(index));
                         }
@@ -568,7 +607,9 @@ impl Engine for GlueEngine {
             })
             .await
             .map_err(err)?;
-        let v = results.first().ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
+        let v = results
+            .first()
+            .ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
         let (schema, mut batches) = decode_batches(v).map_err(err)?;
         if batches.is_empty() {
             batches.push(RecordBatch::new_empty(schema));
@@ -583,7 +624,9 @@ impl Engine for GlueEngine {
             })
             .await
             .map_err(err)?;
-        let v = results.first().ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
+        let v = results
+            .first()
+            .ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
         Ok(decode_batches(v).map_err(err)?.0)
     }
 
@@ -593,8 +636,14 @@ impl Engine for GlueEngine {
 
     async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
         if !relation.is_temporary() && relation.catalog.is_none() {
-            if let Some(glue_materialize::Existing::Table(t)) =
-                self.catalog().await.get(relation).await.map_err(err)?.as_ref().map(crate::catalog::existing_of)
+            if let Some(glue_materialize::Existing::Table(t)) = self
+                .catalog()
+                .await
+                .get(relation)
+                .await
+                .map_err(err)?
+                .as_ref()
+                .map(crate::catalog::existing_of)
             {
                 return Ok(t.columns);
             }

@@ -33,7 +33,9 @@ pub enum SessionError {
         message: String,
     },
     /// The session did not become READY in time.
-    #[error("Glue session `{id}` was still {status} after {waited_s} s (profile `session_provisioning_timeout_in_seconds`)")]
+    #[error(
+        "Glue session `{id}` was still {status} after {waited_s} s (profile `session_provisioning_timeout_in_seconds`)"
+    )]
     NotReady {
         /// Session id.
         id: String,

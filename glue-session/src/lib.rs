@@ -37,8 +37,8 @@ pub use create::{CreateSessionSpec, session_id};
 pub use engine::{GlueEngine, RunReport};
 pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
-pub use seed::read_seed;
 pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SessionType, WorkerType};
+pub use seed::read_seed;
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

@@ -150,11 +150,13 @@ impl LivySession {
         let mut delay = Duration::from_millis(100);
         loop {
             stats.get_sessions.fetch_add(1, Ordering::Relaxed);
-            let (status, reason) = session_status(clients, id).await?.ok_or_else(|| SessionError::StartFailed {
-                id: id.into(),
-                status: "DELETED".into(),
-                reason: "the session disappeared while starting".into(),
-            })?;
+            let (status, reason) = session_status(clients, id)
+                .await?
+                .ok_or_else(|| SessionError::StartFailed {
+                    id: id.into(),
+                    status: "DELETED".into(),
+                    reason: "the session disappeared while starting".into(),
+                })?;
             match status {
                 SessionStatus::Ready => break,
                 SessionStatus::Provisioning => {}
@@ -162,7 +164,11 @@ impl LivySession {
                     return Err(SessionError::StartFailed {
                         id: id.into(),
                         status: other.as_str().into(),
-                        reason: if reason.is_empty() { "no reason given".into() } else { reason },
+                        reason: if reason.is_empty() {
+                            "no reason given".into()
+                        } else {
+                            reason
+                        },
                     });
                 }
             }
@@ -176,12 +182,19 @@ impl LivySession {
             tokio::time::sleep(delay).await;
             delay = (delay * 3 / 2).min(Duration::from_secs(2));
         }
-        tracing::info!(session = id, ?origin, waited_ms = started.elapsed().as_millis() as u64, "Glue session READY");
+        tracing::info!(
+            session = id,
+            ?origin,
+            waited_ms = started.elapsed().as_millis() as u64,
+            "Glue session READY"
+        );
         Ok(LivySession {
             clients: clients.clone(),
             id: id.to_string(),
             origin,
-            poll_max: profile.statement_poll_max.clamp(Duration::from_millis(50), Duration::from_millis(500)),
+            poll_max: profile
+                .statement_poll_max
+                .clamp(Duration::from_millis(50), Duration::from_millis(500)),
             statement_timeout: Duration::from_secs(u64::from(profile.query_timeout_minutes.max(1)) * 60),
             runner_defined: AtomicBool::new(false),
             running: Mutex::new(None),
@@ -221,7 +234,15 @@ impl LivySession {
             return Err(SessionError::Cancelled);
         }
         stats.run_statements.fetch_add(1, Ordering::Relaxed);
-        let sid = match self.clients.glue.run_statement().session_id(&self.id).code(code).send().await {
+        let sid = match self
+            .clients
+            .glue
+            .run_statement()
+            .session_id(&self.id)
+            .code(code)
+            .send()
+            .await
+        {
             Ok(o) => o.id,
             Err(e) => {
                 let err = SessionError::aws("RunStatement", e);
@@ -243,7 +264,15 @@ impl LivySession {
             tokio::time::sleep(delay).await;
             delay = (delay * 3 / 2).min(self.poll_max);
             stats.get_statements.fetch_add(1, Ordering::Relaxed);
-            let out = match self.clients.glue.get_statement().session_id(&self.id).id(sid).send().await {
+            let out = match self
+                .clients
+                .glue
+                .get_statement()
+                .session_id(&self.id)
+                .id(sid)
+                .send()
+                .await
+            {
                 Ok(o) => o,
                 Err(e) => {
                     let err = SessionError::aws("GetStatement", e);
@@ -251,12 +280,21 @@ impl LivySession {
                 }
             };
             let Some(st) = out.statement else {
-                return Err(SessionError::Protocol(format!("GetStatement {sid} returned no statement")));
+                return Err(SessionError::Protocol(format!(
+                    "GetStatement {sid} returned no statement"
+                )));
             };
             match st.state.clone().unwrap_or(StatementState::Waiting) {
                 StatementState::Waiting | StatementState::Running | StatementState::Cancelling => {
                     if started.elapsed() > self.statement_timeout {
-                        let _ = self.clients.glue.cancel_statement().session_id(&self.id).id(sid).send().await;
+                        let _ = self
+                            .clients
+                            .glue
+                            .cancel_statement()
+                            .session_id(&self.id)
+                            .id(sid)
+                            .send()
+                            .await;
                         return Err(SessionError::StatementTimeout {
                             id: self.id.clone(),
                             statement: sid,
@@ -266,16 +304,23 @@ impl LivySession {
                 }
                 StatementState::Available => {
                     if st.completed_on > 0 {
-                        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+                        let now_ms = SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as i64);
                         if let Ok(mut v) = stats.notice_delays_ms.lock() {
                             v.push((now_ms - st.completed_on).max(0) as u64);
                         }
                     }
-                    let output = st.output.unwrap_or_else(|| aws_sdk_glue::types::StatementOutput::builder().build());
+                    let output = st
+                        .output
+                        .unwrap_or_else(|| aws_sdk_glue::types::StatementOutput::builder().build());
                     let text = output.data.and_then(|d| d.text_plain).unwrap_or_default();
                     // Livy reports a failed statement as Output.Status `error` (lower case: not one of the SDK's
                     // statement states) with ErrorName / ErrorValue.
-                    let failed = output.status.as_ref().is_some_and(|s| s.as_str().eq_ignore_ascii_case("error"))
+                    let failed = output
+                        .status
+                        .as_ref()
+                        .is_some_and(|s| s.as_str().eq_ignore_ascii_case("error"))
                         || output.error_name.is_some();
                     if failed {
                         return Err(SessionError::Statement {
@@ -290,10 +335,14 @@ impl LivySession {
                     if self.cancelled.load(Ordering::Acquire) {
                         return Err(SessionError::Cancelled);
                     }
-                    return Err(self.lost_or(SessionError::Protocol(format!("statement {sid} was cancelled"))).await);
+                    return Err(self
+                        .lost_or(SessionError::Protocol(format!("statement {sid} was cancelled")))
+                        .await);
                 }
                 StatementState::Error => {
-                    return Err(self.lost_or(SessionError::Protocol(format!("statement {sid} ended in ERROR"))).await);
+                    return Err(self
+                        .lost_or(SessionError::Protocol(format!("statement {sid} ended in ERROR")))
+                        .await);
                 }
                 other => return Err(SessionError::Protocol(format!("statement {sid} is {}", other.as_str()))),
             }
@@ -322,7 +371,15 @@ impl LivySession {
         let running = *self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sid) = running {
             tracing::info!(session = %self.id, statement = sid, "cancelling the running statement");
-            if let Err(e) = self.clients.glue.cancel_statement().session_id(&self.id).id(sid).send().await {
+            if let Err(e) = self
+                .clients
+                .glue
+                .cancel_statement()
+                .session_id(&self.id)
+                .id(sid)
+                .send()
+                .await
+            {
                 tracing::warn!(session = %self.id, "CancelStatement: {}", SessionError::aws("CancelStatement", e));
             }
         }

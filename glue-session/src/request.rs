@@ -92,7 +92,12 @@ pub fn statements(request: &Request, key: &str) -> Result<Vec<String>, SessionEr
     let mut out: Vec<String> = payload
         .as_bytes()
         .chunks(piece)
-        .map(|c| format!("_gluers_put(\"{key}\", \"{}\")", std::str::from_utf8(c).unwrap_or_default()))
+        .map(|c| {
+            format!(
+                "_gluers_put(\"{key}\", \"{}\")",
+                std::str::from_utf8(c).unwrap_or_default()
+            )
+        })
         .collect();
     out.push(format!("_gluers_run(key=\"{key}\")"));
     Ok(out)
@@ -128,18 +133,21 @@ pub struct RunnerError {
 
 /// Finds the runner's answer in a statement's printed output.
 pub fn parse_answer(text: &str) -> Result<Answer, SessionError> {
-    let line = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix(MARK))
-        .ok_or_else(|| SessionError::Protocol(format!("the statement printed no glue-rs answer: {}", tail(text))))?;
+    let line =
+        text.lines().rev().find_map(|l| l.strip_prefix(MARK)).ok_or_else(|| {
+            SessionError::Protocol(format!("the statement printed no glue-rs answer: {}", tail(text)))
+        })?;
     serde_json::from_str(line).map_err(|e| SessionError::Protocol(format!("a malformed glue-rs answer ({e})")))
 }
 
 fn tail(text: &str) -> String {
     let t = text.trim();
     let start = t.char_indices().rev().nth(500).map_or(0, |(i, _)| i);
-    if t.is_empty() { "(no output)".into() } else { t[start..].to_string() }
+    if t.is_empty() {
+        "(no output)".into()
+    } else {
+        t[start..].to_string()
+    }
 }
 
 /// Decodes a query result (an Arrow IPC stream in base64).
@@ -166,9 +174,11 @@ pub fn ipc_bytes(batches: &[RecordBatch], schema: &SchemaRef) -> Result<Vec<u8>,
         let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut buf, schema)
             .map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
         for b in batches {
-            w.write(b).map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
+            w.write(b)
+                .map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
         }
-        w.finish().map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
+        w.finish()
+            .map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
     }
     Ok(buf)
 }
@@ -190,8 +200,15 @@ mod tests {
         };
         let s = statements(&r, "k1").unwrap();
         assert_eq!(s.len(), 1);
-        let arg = s[0].strip_prefix("_gluers_run(\"").unwrap().strip_suffix("\")").unwrap();
-        assert!(arg.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)), "{arg}");
+        let arg = s[0]
+            .strip_prefix("_gluers_run(\"")
+            .unwrap()
+            .strip_suffix("\")")
+            .unwrap();
+        assert!(
+            arg.chars().all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)),
+            "{arg}"
+        );
         let json: serde_json::Value = serde_json::from_slice(&B64.decode(arg).unwrap()).unwrap();
         assert_eq!(json["ops"][0]["op"], "sql");
         assert!(json["ops"][0]["sql"].as_str().unwrap().contains("os.system"));
@@ -209,7 +226,12 @@ mod tests {
         assert_eq!(s.last().unwrap(), "_gluers_run(key=\"abc\")");
         let joined: String = s[..s.len() - 1]
             .iter()
-            .map(|c| c.strip_prefix("_gluers_put(\"abc\", \"").unwrap().strip_suffix("\")").unwrap())
+            .map(|c| {
+                c.strip_prefix("_gluers_put(\"abc\", \"")
+                    .unwrap()
+                    .strip_suffix("\")")
+                    .unwrap()
+            })
             .collect();
         let json: serde_json::Value = serde_json::from_slice(&B64.decode(joined).unwrap()).unwrap();
         assert_eq!(json["ops"][0]["sql"].as_str().unwrap().len(), CODE_LIMIT * 2);

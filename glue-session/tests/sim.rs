@@ -74,6 +74,17 @@ struct Restore {
     config: bool,
 }
 
+impl Restore {
+    const FAULTS: Restore = Restore {
+        faults: true,
+        config: false,
+    };
+    const CONFIG: Restore = Restore {
+        faults: false,
+        config: true,
+    };
+}
+
 impl Drop for Restore {
     fn drop(&mut self) {
         let undo = [
@@ -233,10 +244,6 @@ async fn rows(engine: &GlueEngine, relation: &str) -> String {
 
 #[tokio::test]
 async fn sessions_are_reused_waited_for_and_recreated_by_the_reference_rules() {
-    let _restore = Restore {
-        faults: false,
-        config: true,
-    };
     let id = unique("sim-reuse");
     let p = profile("unused", json!({"glue_session_reuse": true, "glue_session_id": id}));
     assert_eq!(session_id(&p, None), id);
@@ -273,6 +280,7 @@ async fn sessions_are_reused_waited_for_and_recreated_by_the_reference_rules() {
     recreated.stop().await.expect("StopSession");
 
     // A session another process is still provisioning is waited for and reused.
+    let _restore = Restore::CONFIG;
     admin("POST", "config", r#"{"provisioning_delay_s": 2.0}"#);
     let starting = unique("sim-starting");
     CreateSessionSpec::new(&p, starting.clone())
@@ -338,16 +346,13 @@ async fn a_request_over_the_code_limit_is_sent_in_pieces_and_answered() {
 
 #[tokio::test]
 async fn a_session_timing_out_mid_statement_is_replaced_and_the_model_retried() {
-    let _restore = Restore {
-        faults: true,
-        config: false,
-    };
     let w = world("timeout").await;
     let start = mark();
     w.build("warm", "select 1 as id", TABLE).await;
     let first = w.sessions(start);
     assert_eq!(first.len(), 1, "{first:?}");
 
+    let _restore = Restore::FAULTS;
     let fault = json!({"session_timeout": {"session_id": first[0], "during_statement": true}});
     admin("POST", "faults", &fault.to_string());
     let before = mark();
@@ -374,11 +379,8 @@ async fn a_session_timing_out_mid_statement_is_replaced_and_the_model_retried() 
 
 #[tokio::test]
 async fn plans_complete_with_the_same_rows_under_throttling() {
-    let _restore = Restore {
-        faults: true,
-        config: false,
-    };
     let w = world("throttle").await;
+    let _restore = Restore::FAULTS;
     admin("POST", "faults", r#"{"throttle": {"*": 0.2}, "seed": 7}"#);
     let before = mark();
     let started = Instant::now();

@@ -301,7 +301,15 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
             .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
             .current_dir(root()))?;
         run(Command::new(target_dir().join("debug/glue"))
-            .args(["build", "--target", "glue", "--exclude", "orders_snapshot", "--vars", LIVY_VARS])
+            .args([
+                "build",
+                "--target",
+                "glue",
+                "--exclude",
+                "orders_snapshot",
+                "--vars",
+                LIVY_VARS,
+            ])
             .arg("--project-dir")
             .arg(&project)
             .arg("--profiles-dir")
@@ -313,7 +321,11 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
             no_build: false,
             vars: Some(LIVY_VARS.into()),
             exclude: vec!["orders_snapshot".into()],
-            env: env.iter().cloned().chain([("AWS_ENDPOINT_URL".to_string(), aws.clone())]).collect(),
+            env: env
+                .iter()
+                .cloned()
+                .chain([("AWS_ENDPOINT_URL".to_string(), aws.clone())])
+                .collect(),
         };
         diff(&project, &o, "local", "glue")
     })();
@@ -356,6 +368,25 @@ fn suites(world: &world::World) -> Result<(), String> {
         .current_dir(root())
         .env("GLUE_RS_PYTHON", sim.join("python"))
         .envs(env.iter().map(|(k, v)| (k, v))))?;
+    eprintln!("== glue-session and the glue binary on the simulator's Glue sessions");
+    for (package, test) in [("glue-session", "sim"), ("glue-cli", "glue_sim")] {
+        run(Command::new(env!("CARGO"))
+            .args([
+                "test",
+                "--locked",
+                "-p",
+                package,
+                "--features",
+                "it",
+                "--test",
+                test,
+                "--",
+                "--test-threads",
+                "1",
+            ])
+            .current_dir(root())
+            .envs(env.iter().map(|(k, v)| (k, v))))?;
+    }
     eprintln!("== Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle");
     run(Command::new(env!("CARGO"))
         .args(["test", "--locked", "-p", "xtask", "--features", "it"])

@@ -43,7 +43,8 @@ SUMMARY = re.compile(r"Glue: \d+ session\(s\).*$", re.M)
 # Operations shown first, in this order; any other operation follows, most frequent first.
 OPERATIONS = ["RunStatement", "GetStatement", "CancelStatement", "GetSession", "CreateSession", "StopSession",
               "DeleteSession", "ListSessions", "GetDatabase", "GetDatabases", "CreateDatabase", "GetTable",
-              "GetTables", "CreateTable", "UpdateTable", "DeleteTable", "GetPartitions", "BatchGetPartition"]  # fmt: skip
+              "GetTables", "CreateTable", "UpdateTable", "DeleteTable", "GetPartitions", "BatchGetPartition",
+              "BatchCreatePartition", "BatchDeletePartition"]  # fmt: skip
 
 
 def sim(endpoint: str, path: str, method: str = "GET", payload: dict | None = None) -> dict:
@@ -202,6 +203,10 @@ def main() -> int:
     glue = os.path.abspath(args.glue)
     dbt = os.path.join(os.path.abspath(args.dbt_bin_dir), "dbt")
 
+    for binary in (glue, dbt):
+        if not os.access(binary, os.X_OK):
+            print(f"not an executable: {binary}", file=sys.stderr)
+            return 1
     health = sim(endpoint, "health")
     if not health.get("ready"):
         print(f"the simulator at {endpoint} is not ready: {health}", file=sys.stderr)
@@ -256,12 +261,14 @@ def main() -> int:
                 run_step(step, argv, env, endpoint, args.latency_ms, os.path.join(work, tool))
                 steps[(tool, command)] = step
                 print(f"{tool} {command} (schema {schemas[tool]}): exit {step.returncode} in {step.wall:.2f} s, "
-                      f"{sum(step.calls.values())} Glue calls (log seq {step.first_seq + 1}..{step.last_seq})",
+                      f"{sum(step.calls.values())} Glue calls (log seq {step.first_seq} < seq <= {step.last_seq})",
                       flush=True)  # fmt: skip
                 if step.returncode != 0:
                     print(step.output[-6000:])
                     failed = True
                     break
+            if failed:
+                break
     finally:
         # Remove the latency. Other clients' faults set meanwhile are left alone: DELETE only when the latency is
         # the only fault, else neutralize just its key (an explicit operation key of theirs still wins over it).

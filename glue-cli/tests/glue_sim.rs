@@ -1,0 +1,341 @@
+//! The `glue` binary on Glue Interactive Sessions of the test world's simulator (Livy statements run in a real
+//! PySpark 3.5): sessions per thread, reuse across runs, Ctrl-C, and no credential in trace logs. Run by
+//! `cargo xtask it` (feature `it`), which passes `GLUE_SIM_ENDPOINT` and AWS credentials. A missing endpoint fails.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn endpoint() -> String {
+    std::env::var("GLUE_SIM_ENDPOINT").expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`")
+}
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
+}
+
+/// One HTTP/1.0 request to the simulator's admin endpoints (no HTTP client crate for this).
+fn sim(method: &str, path: &str, body: &str) -> Value {
+    let endpoint = endpoint();
+    let authority = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(authority).expect("the simulator");
+    let request = format!(
+        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, json) = response.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.contains(" 200 "), "{head}\n{json}");
+    serde_json::from_str(json).unwrap_or(Value::Null)
+}
+
+/// The request log after `since`: (operation, session id).
+fn log_since(since: u64) -> Vec<(String, Option<String>)> {
+    sim("GET", &format!("log?since={since}"), "")["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap_or_default().to_string(),
+                e["session_id"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+fn last_seq() -> u64 {
+    sim("GET", "log?since=0", "")["entries"]
+        .as_array()
+        .unwrap()
+        .last()
+        .and_then(|e| e["seq"].as_u64())
+        .unwrap_or(0)
+}
+
+fn created_sessions(log: &[(String, Option<String>)], prefix: &str) -> BTreeSet<String> {
+    log.iter()
+        .filter(|(op, id)| op == "CreateSession" && id.as_deref().is_some_and(|i| i.starts_with(prefix)))
+        .filter_map(|(_, id)| id.clone())
+        .collect()
+}
+
+fn count(log: &[(String, Option<String>)], operation: &str) -> usize {
+    log.iter().filter(|(op, _)| op == operation).count()
+}
+
+async fn glue_client() -> aws_sdk_glue::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .load()
+        .await;
+    aws_sdk_glue::Client::new(&config)
+}
+
+async fn status(glue: &aws_sdk_glue::Client, id: &str) -> String {
+    let s = glue.get_session().id(id).send().await.expect("GetSession");
+    s.session
+        .and_then(|s| s.status)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
+/// A project of `models` (name, SQL) on a Glue target of the simulator, with extra profile lines.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(models: &[(&str, &str)], profile_extra: &str, threads: usize) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = unique("it_cli_");
+        let bucket = unique("glue-rs-it-");
+        create_bucket(&bucket);
+        std::fs::write(
+            dir.path().join("dbt_project.yml"),
+            "name: p\nversion: '1.0'\nprofile: p\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("models")).unwrap();
+        for (name, sql) in models {
+            std::fs::write(dir.path().join("models").join(format!("{name}.sql")), sql).unwrap();
+        }
+        std::fs::write(
+            dir.path().join("profiles.yml"),
+            format!(
+                "p:\n  target: sim\n  outputs:\n    sim:\n      type: glue\n      role_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\n      region: us-east-1\n      workers: 2\n      worker_type: G.1X\n      schema: {schema}\n      location: s3://{bucket}/warehouse\n      threads: {threads}\n{profile_extra}"
+            ),
+        )
+        .unwrap();
+        Project { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_glue"));
+        c.args(args)
+            .arg("--project-dir")
+            .arg(self.path())
+            .arg("--profiles-dir")
+            .arg(self.path())
+            .env("AWS_ENDPOINT_URL", endpoint());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("glue runs")
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Creates a bucket (on a thread of its own: callers may be inside a runtime).
+fn create_bucket(bucket: &str) {
+    let bucket = bucket.to_string();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .endpoint_url(endpoint())
+                .load()
+                .await;
+            let s3 = aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&config)
+                    .force_path_style(true)
+                    .build(),
+            );
+            s3.create_bucket().bucket(&bucket).send().await.expect("CreateBucket");
+        });
+    })
+    .join()
+    .expect("CreateBucket");
+}
+
+const ROLE_PREFIX: &str = "dbt-glue__GlueInteractiveSessionRole__";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_threads_use_four_sessions_and_stop_them_all() {
+    // Four independent models, each holding its session for a second: all four run at once.
+    let models: Vec<(String, String)> = (1..=4)
+        .map(|i| {
+            (
+                format!("m{i}"),
+                format!(
+                    "{{{{ config(materialized='table') }}}}\nselect {i} as id, java_method('java.lang.Thread', 'sleep', 1500L) as pause"
+                ),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = models.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let p = Project::new(&refs, "", 4);
+    let since = last_seq();
+    let out = p.run(&["run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = log_since(since);
+    let sessions = created_sessions(&log, ROLE_PREFIX);
+    assert_eq!(
+        sessions.len(),
+        4,
+        "--threads 4 opens 4 sessions: {sessions:?}\n{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("4 session(s) (4 created, 0 reused)"),
+        "{}",
+        text(&out)
+    );
+    // One RunStatement per model plus the runner's definition per session; statements of a table model: one.
+    assert_eq!(count(&log, "RunStatement"), 4 + 4, "{log:?}");
+    let glue = glue_client().await;
+    for id in &sessions {
+        let s = status(&glue, id).await;
+        assert!(matches!(s.as_str(), "STOPPING" | "STOPPED"), "session {id} left {s}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reused_session_is_found_again_and_recreated_once_stopped() {
+    let id = unique("it-reuse-");
+    let p = Project::new(
+        &[("one", "{{ config(materialized='table') }}\nselect 1 as id")],
+        &format!("      glue_session_reuse: true\n      glue_session_id: {id}\n"),
+        1,
+    );
+    let since = last_seq();
+    let first = p.run(&["run"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let log = log_since(since);
+    assert_eq!(created_sessions(&log, &id), BTreeSet::from([id.clone()]));
+    let glue = glue_client().await;
+    assert_eq!(status(&glue, &id).await, "READY", "a reused session is left running");
+
+    let since = last_seq();
+    let second = p.run(&["run"]);
+    assert!(second.status.success(), "{}", text(&second));
+    let log = log_since(since);
+    assert_eq!(count(&log, "CreateSession"), 0, "the READY session is reused: {log:?}");
+    assert!(text(&second).contains("(0 created, 1 reused)"), "{}", text(&second));
+    // The runner is defined again by a new process; the table rebuild is one statement (build the staging copy),
+    // the catalog switch (UpdateTable), then one statement refreshing the session's view of the table.
+    assert_eq!(count(&log, "RunStatement"), 3, "{log:?}");
+    assert_eq!(count(&log, "UpdateTable"), 1, "{log:?}");
+
+    glue.stop_session().id(&id).send().await.expect("StopSession");
+    let t0 = Instant::now();
+    while status(&glue, &id).await != "STOPPED" {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the session did not stop");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let since = last_seq();
+    let third = p.run(&["run"]);
+    assert!(third.status.success(), "{}", text(&third));
+    let log = log_since(since);
+    assert_eq!(count(&log, "DeleteSession"), 1, "{log:?}");
+    assert_eq!(
+        created_sessions(&log, &id).len(),
+        1,
+        "a STOPPED session is recreated: {log:?}"
+    );
+    glue.stop_session().id(&id).send().await.expect("StopSession");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_cancels_the_statement_and_stops_the_runs_sessions() {
+    let p = Project::new(
+        &[(
+            "slow",
+            "{{ config(materialized='table') }}\nselect 1 as id, java_method('java.lang.Thread', 'sleep', 60000L) as pause",
+        )],
+        "",
+        1,
+    );
+    let since = last_seq();
+    let mut child = p
+        .command(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the model's statement runs (the runner's definition is the first RunStatement).
+    let t0 = Instant::now();
+    loop {
+        let log = log_since(since);
+        if count(&log, "RunStatement") >= 2 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the model never started: {log:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let t1 = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        t1.elapsed() < Duration::from_secs(30),
+        "the run took {:?} to stop",
+        t1.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let log = log_since(since);
+    assert_eq!(count(&log, "CancelStatement"), 1, "{log:?}");
+    let glue = glue_client().await;
+    let sessions = created_sessions(&log, ROLE_PREFIX);
+    assert_eq!(sessions.len(), 1, "{log:?}");
+    for id in &sessions {
+        let s = status(&glue, id).await;
+        assert!(matches!(s.as_str(), "STOPPING" | "STOPPED"), "session {id} left {s}");
+    }
+}
+
+#[test]
+fn no_credential_appears_in_trace_logs() {
+    let p = Project::new(&[("one", "{{ config(materialized='table') }}\nselect 1 as id")], "", 1);
+    let (key, secret, token) = (
+        "AKIAGLUERSFAKEKEY123",
+        "gluersFakeSecretKey/abc123",
+        "GLUERSFAKESESSIONTOKENzz9",
+    );
+    let out = p
+        .command(&["run"])
+        .env("GLUE_LOG", "trace")
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", token)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("aws_smithy_runtime"), "the SDK's trace logs were captured");
+    for s in [key, secret, token] {
+        assert!(!all.contains(s), "`{s}` appears in the logs");
+    }
+}
