@@ -100,6 +100,13 @@ enum Bench {
     },
     /// glue-iceberg-lock against the test world's DynamoDB (cargo bench -p glue-iceberg-lock).
     Lock,
+    /// glue-rs beside dbt-glue 1.10.19 on the Glue simulator with latency injected into every Glue call: wall time and
+    /// Glue API calls per node, side by side.
+    Remote {
+        /// Latency added to every Glue call, in ms.
+        #[arg(long, default_value_t = 30)]
+        latency_ms: u64,
+    },
     /// The embedded engine against DuckDB.
     Local {
         /// Rows per table.
@@ -441,6 +448,22 @@ fn main() -> ExitCode {
                 .current_dir(root())
                 .envs(world.env()))
         }),
+        Task::Bench {
+            which: Bench::Remote { latency_ms },
+        } => (|| {
+            let glue = release_glue()?;
+            let dbt_glue = venv::ensure("dbtglue")?;
+            let python = venv::ensure("spark35")?.join("python");
+            with_world(vec![world::ServiceKind::Sim], |world| {
+                run(Command::new(&python)
+                    .arg(root().join("xtask/world/bench_remote.py"))
+                    .arg(&glue)
+                    .arg(&dbt_glue)
+                    .arg(&world.endpoints["aws"])
+                    .args(["--latency-ms", &latency_ms.to_string()])
+                    .envs(world.env()))
+            })
+        })(),
         Task::Venv { names } => {
             let names: Vec<String> = if names.is_empty() {
                 venv::TOOL_SETS.iter().map(|(n, _)| n.to_string()).collect()
