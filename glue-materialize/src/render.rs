@@ -495,3 +495,52 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SeedMode;
+
+    fn seed(format: FileFormat, mode: SeedMode, exists: bool, replace: bool) -> Step {
+        Step::LoadSeed {
+            relation: RelationName::new("raw", "orders").unwrap(),
+            path: Some("seeds/orders.csv".into()),
+            format,
+            mode,
+            location: Some("s3://lake/raw/orders".into()),
+            column_types: [("amount".to_string(), "decimal(10,2)".to_string())].into_iter().collect(),
+            casting: false,
+            exists,
+            replace,
+        }
+    }
+
+    #[test]
+    fn seed_statements_follow_mode_and_format() {
+        let rows = Ident::new("orders__seed_rows").unwrap();
+        let cols = vec![Ident::new("id").unwrap(), Ident::new("amount").unwrap()];
+        let run = |s: Step| seed_statements(&s, &rows, &cols);
+        let created = run(seed(FileFormat::Parquet, SeedMode::Overwrite, false, false)).unwrap();
+        assert_eq!(created.len(), 1);
+        assert!(
+            created[0].starts_with("CREATE TABLE `raw`.`orders`\nUSING parquet")
+                && created[0].contains("LOCATION 's3://lake/raw/orders'")
+                && created[0].contains("SELECT `id`, CAST(`amount` AS decimal(10,2)) AS `amount` FROM `orders__seed_rows`"),
+            "{created:?}"
+        );
+        let overwrite = run(seed(FileFormat::Parquet, SeedMode::Overwrite, true, false)).unwrap();
+        assert!(overwrite[0].starts_with("INSERT OVERWRITE"), "{overwrite:?}");
+        let append = run(seed(FileFormat::Parquet, SeedMode::Append, true, false)).unwrap();
+        assert!(append[0].starts_with("INSERT INTO"), "{append:?}");
+        let refresh = run(seed(FileFormat::Parquet, SeedMode::Overwrite, true, true)).unwrap();
+        assert!(refresh[0].starts_with("DROP TABLE") && refresh[1].starts_with("CREATE TABLE"), "{refresh:?}");
+        let iceberg = run(seed(FileFormat::Iceberg, SeedMode::Overwrite, true, true)).unwrap();
+        assert_eq!(iceberg.len(), 1);
+        assert!(iceberg[0].starts_with("CREATE OR REPLACE TABLE"), "{iceberg:?}");
+        assert!(run(seed(FileFormat::Parquet, SeedMode::Ignore, true, false)).unwrap().is_empty());
+        assert!(matches!(
+            run(seed(FileFormat::Parquet, SeedMode::ErrorIfExists, true, false)),
+            Err(RenderError::SeedExists(_))
+        ));
+    }
+}
