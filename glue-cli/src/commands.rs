@@ -509,21 +509,88 @@ pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> 
             &format!("Iceberg commit protection: {}", protection.describe()),
         );
     }
-    match local_engine(&profile)? {
-        Some(e) => match e.query("select 1 as ok").await {
-            Ok(_) => reporter.line("Debug", "connection: OK (select 1)"),
-            Err(err) => {
+    match &profile.engine {
+        EngineChoice::Local { .. } => {
+            let e = local_engine(&profile)?.expect("a local engine");
+            if let Err(err) = e.query("select 1 as ok").await {
                 reporter.error(&format!("connection: {err}"));
                 return Ok(1);
             }
-        },
-        None => reporter.line(
-            "Debug",
-            "connection: not checked (remote engines arrive with issues #6 and #7)",
-        ),
+            reporter.line("Debug", "connection: OK (select 1)");
+        }
+        EngineChoice::GlueSession => {
+            if !debug_glue(&profile, reporter).await {
+                return Ok(1);
+            }
+        }
+        EngineChoice::SparkConnect { .. } => {
+            reporter.line("Debug", "connection: not checked (the Spark Connect engine arrives with issue #7)")
+        }
     }
     reporter.line("Debug", "All checks passed!");
     Ok(0)
+}
+
+/// What an AWS failure means, in plain words.
+pub fn plain_words(error: &str) -> String {
+    let hint = if error.contains("loading credentials") || error.contains("no credentials") {
+        "no AWS credentials were found: set AWS_PROFILE (and run `aws sso login` for SSO profiles), or export \
+         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+    } else if error.contains("AccessDenied") || error.contains("not authorized") {
+        "the credentials are not allowed to do this: compare the role's policy with `glue iam-policy`"
+    } else if error.contains("ExpiredToken") || error.contains("expired") {
+        "the credentials have expired: refresh them (`aws sso login`, a new session token)"
+    } else if error.contains("dispatch failure") || error.contains("connect") {
+        "AWS could not be reached: check the region, the network and any AWS_ENDPOINT_URL"
+    } else if error.contains("EntityNotFound") {
+        "the Glue database or session does not exist (a run creates the database)"
+    } else {
+        return error.to_string();
+    };
+    format!("{hint}\n  ({error})")
+}
+
+/// `glue debug` on a Glue target: the catalog (credentials, region, database access), then a session and `select 1`.
+async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
+    let glue = match glue_session::GlueProfile::from_output(&profile.output) {
+        Ok((g, _)) => g,
+        Err(e) => {
+            reporter.error(&format!("profile: {e}"));
+            return false;
+        }
+    };
+    let region = glue.region.clone().unwrap_or_else(|| "the SDK's default".into());
+    let role = glue.role_arn.clone().unwrap_or_else(|| "none (role_arn is missing)".into());
+    reporter.line("Debug", &format!("region: {region}, session role: {role}"));
+    let engine = glue_session::GlueEngine::new(glue, 1, String::new());
+    let ok = match engine.list_relations(&profile.target.schema).await {
+        Ok(r) => {
+            reporter.line(
+                "Debug",
+                &format!("Glue Data Catalog: OK ({} relation(s) in `{}`)", r.len(), profile.target.schema),
+            );
+            reporter.line("Debug", "starting (or finding) a Glue session …");
+            match engine.query("select 1 as ok").await {
+                Ok(_) => {
+                    reporter.line("Debug", "Glue session: OK (select 1)");
+                    true
+                }
+                Err(e) => {
+                    reporter.error(&format!("Glue session: {}", plain_words(&e.to_string())));
+                    false
+                }
+            }
+        }
+        Err(e) => {
+            reporter.error(&format!("Glue Data Catalog: {}", plain_words(&e.to_string())));
+            false
+        }
+    };
+    let r = engine.finish().await;
+    if let Some((id, origin)) = r.sessions.first() {
+        reporter.line("Debug", &format!("session `{id}` ({origin:?}); {:.1} DPU-seconds", r.dpu_seconds));
+    }
+    ok
 }
 
 /// The project and the selected profile target (rendered), for commands that need no manifest.

@@ -399,7 +399,7 @@ impl Invocation {
                         .await
                         .map_err(|e| CliError::Engine {
                             context: format!("listing schema {}", node.schema),
-                            message: e.to_string(),
+                            message: crate::commands::plain_words(&e.to_string()),
                         })?,
                 );
                 self.listings.lock().unwrap().insert(key, l.clone());
