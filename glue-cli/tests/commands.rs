@@ -267,6 +267,7 @@ const GLUE_PROFILE: &str = "proj:
       region: eu-west-1
       schema: s
       location: s3://lake/warehouse/
+      boto_retry_max_attempts: 1
       conf: spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog
     locked:
       type: glue
@@ -275,6 +276,7 @@ const GLUE_PROFILE: &str = "proj:
       schema: s
       location: s3://lake/warehouse/
       iceberg_glue_commit_lock_table: ignored_when_conf_names_one
+      boto_retry_max_attempts: 1
       conf: \"spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf spark.sql.catalog.glue_catalog.lock-impl=org.apache.iceberg.aws.dynamodb.DynamoDbLockManager --conf spark.sql.catalog.glue_catalog.lock.table=commit_locks\"
 ";
 
@@ -282,7 +284,9 @@ const GLUE_PROFILE: &str = "proj:
 fn debug_and_iam_policy_name_the_iceberg_commit_protection() {
     let p = project(&[("profiles.yml", GLUE_PROFILE)]);
     let out = glue(p.path(), &["debug"]);
-    assert_eq!(out.code, 0, "{}", out.all());
+    // No AWS here: the checks before the connection pass, the connection fails in plain words.
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.all().contains("Glue Data Catalog: AWS could not be reached"), "{}", out.all());
     assert!(
         out.stdout.contains("Iceberg commit protection: Glue VersionId"),
         "{}",
