@@ -523,9 +523,10 @@ pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> 
                 return Ok(1);
             }
         }
-        EngineChoice::SparkConnect { .. } => {
-            reporter.line("Debug", "connection: not checked (the Spark Connect engine arrives with issue #7)")
-        }
+        EngineChoice::SparkConnect { .. } => reporter.line(
+            "Debug",
+            "connection: not checked (the Spark Connect engine arrives with issue #7)",
+        ),
     }
     reporter.line("Debug", "All checks passed!");
     Ok(0)
@@ -560,14 +561,21 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
         }
     };
     let region = glue.region.clone().unwrap_or_else(|| "the SDK's default".into());
-    let role = glue.role_arn.clone().unwrap_or_else(|| "none (role_arn is missing)".into());
+    let role = glue
+        .role_arn
+        .clone()
+        .unwrap_or_else(|| "none (role_arn is missing)".into());
     reporter.line("Debug", &format!("region: {region}, session role: {role}"));
     let engine = glue_session::GlueEngine::new(glue, 1, String::new());
     let ok = match engine.list_relations(&profile.target.schema).await {
         Ok(r) => {
             reporter.line(
                 "Debug",
-                &format!("Glue Data Catalog: OK ({} relation(s) in `{}`)", r.len(), profile.target.schema),
+                &format!(
+                    "Glue Data Catalog: OK ({} relation(s) in `{}`)",
+                    r.len(),
+                    profile.target.schema
+                ),
             );
             reporter.line("Debug", "starting (or finding) a Glue session …");
             match engine.query("select 1 as ok").await {
@@ -588,7 +596,10 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
     };
     let r = engine.finish().await;
     if let Some((id, origin)) = r.sessions.first() {
-        reporter.line("Debug", &format!("session `{id}` ({origin:?}); {:.1} DPU-seconds", r.dpu_seconds));
+        reporter.line(
+            "Debug",
+            &format!("session `{id}` ({origin:?}); {:.1} DPU-seconds", r.dpu_seconds),
+        );
     }
     ok
 }

@@ -286,7 +286,11 @@ fn debug_and_iam_policy_name_the_iceberg_commit_protection() {
     let out = glue(p.path(), &["debug"]);
     // No AWS here: the checks before the connection pass, the connection fails in plain words.
     assert_eq!(out.code, 1, "{}", out.all());
-    assert!(out.all().contains("Glue Data Catalog: AWS could not be reached"), "{}", out.all());
+    assert!(
+        out.all().contains("Glue Data Catalog: AWS could not be reached"),
+        "{}",
+        out.all()
+    );
     assert!(
         out.stdout.contains("Iceberg commit protection: Glue VersionId"),
         "{}",

@@ -508,7 +508,9 @@ mod tests {
             format,
             mode,
             location: Some("s3://lake/raw/orders".into()),
-            column_types: [("amount".to_string(), "decimal(10,2)".to_string())].into_iter().collect(),
+            column_types: [("amount".to_string(), "decimal(10,2)".to_string())]
+                .into_iter()
+                .collect(),
             casting: false,
             exists,
             replace,
@@ -525,7 +527,8 @@ mod tests {
         assert!(
             created[0].starts_with("CREATE TABLE `raw`.`orders`\nUSING parquet")
                 && created[0].contains("LOCATION 's3://lake/raw/orders'")
-                && created[0].contains("SELECT `id`, CAST(`amount` AS decimal(10,2)) AS `amount` FROM `orders__seed_rows`"),
+                && created[0]
+                    .contains("SELECT `id`, CAST(`amount` AS decimal(10,2)) AS `amount` FROM `orders__seed_rows`"),
             "{created:?}"
         );
         let overwrite = run(seed(FileFormat::Parquet, SeedMode::Overwrite, true, false)).unwrap();
@@ -533,11 +536,18 @@ mod tests {
         let append = run(seed(FileFormat::Parquet, SeedMode::Append, true, false)).unwrap();
         assert!(append[0].starts_with("INSERT INTO"), "{append:?}");
         let refresh = run(seed(FileFormat::Parquet, SeedMode::Overwrite, true, true)).unwrap();
-        assert!(refresh[0].starts_with("DROP TABLE") && refresh[1].starts_with("CREATE TABLE"), "{refresh:?}");
+        assert!(
+            refresh[0].starts_with("DROP TABLE") && refresh[1].starts_with("CREATE TABLE"),
+            "{refresh:?}"
+        );
         let iceberg = run(seed(FileFormat::Iceberg, SeedMode::Overwrite, true, true)).unwrap();
         assert_eq!(iceberg.len(), 1);
         assert!(iceberg[0].starts_with("CREATE OR REPLACE TABLE"), "{iceberg:?}");
-        assert!(run(seed(FileFormat::Parquet, SeedMode::Ignore, true, false)).unwrap().is_empty());
+        assert!(
+            run(seed(FileFormat::Parquet, SeedMode::Ignore, true, false))
+                .unwrap()
+                .is_empty()
+        );
         assert!(matches!(
             run(seed(FileFormat::Parquet, SeedMode::ErrorIfExists, true, false)),
             Err(RenderError::SeedExists(_))

@@ -50,7 +50,13 @@ enum Task {
     /// Stop the test world.
     Down,
     /// The integration suites against the test world.
-    It,
+    It {
+        /// Against real AWS instead: the bundled project built twice on Glue Interactive Sessions of your account
+        /// (needs `DBT_ROLE_ARN`, `DBT_S3_LOCATION` and `AWS_REGION`, credentials from the SDK chain) and diffed
+        /// with the embedded engine.
+        #[arg(long)]
+        aws: bool,
+    },
     /// What CI runs: tools/test.sh, then the integration suites.
     Ci,
     /// Create or update the pinned Python tool sets (all when none is named) and print their `bin` directories.
@@ -209,6 +215,47 @@ fn with_world(
 /// The integration suites, on the whole world.
 fn integration() -> Result<(), String> {
     with_world(world::ServiceKind::all(), suites)
+}
+
+/// `cargo xtask it --aws`: the bundled project (Delta included) on Glue Interactive Sessions of the caller's account,
+/// built twice, then diffed with the embedded engine. Two G.1X workers for a few minutes per build (about 0.1 DPU-hour
+/// in all), plus the S3 objects under `DBT_S3_LOCATION/glue_rs_it_<pid>*`, which are left for inspection.
+fn aws_suite() -> Result<(), String> {
+    let need = |k: &str| std::env::var(k).map_err(|_| format!("`cargo xtask it --aws` needs {k} (see the README)"));
+    let role = need("DBT_ROLE_ARN")?;
+    let location = need("DBT_S3_LOCATION")?;
+    let region = need("AWS_REGION").or_else(|_| need("AWS_DEFAULT_REGION"))?;
+    let dir = std::env::temp_dir().join(format!("glue-rs-aws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let schema = format!("glue_rs_it_{}", std::process::id());
+    let warehouse = dir.join("local").display().to_string();
+    let delta = "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
+                 --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog";
+    std::fs::write(
+        dir.join("profiles.yml"),
+        format!(
+            "glue_shop:\n  target: glue\n  outputs:\n    local:\n      type: glue\n      engine: local\n      \
+             warehouse: {warehouse:?}\n      schema: {schema}\n      threads: 4\n    glue:\n      type: glue\n      \
+             role_arn: {role:?}\n      region: {region:?}\n      workers: 2\n      worker_type: G.1X\n      \
+             schema: {schema}\n      location: {location:?}\n      datalake_formats: delta\n      conf: {delta:?}\n      \
+             threads: 4\n"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let project = root().join("examples/glue_shop");
+    run(Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
+        .current_dir(root()))?;
+    run(Command::new(target_dir().join("debug/glue"))
+        .args(["build", "--target", "glue", "--project-dir"])
+        .arg(&project)
+        .arg("--profiles-dir")
+        .arg(&dir))?;
+    let o = DiffOptions {
+        profiles: Some(dir),
+        ..DiffOptions::default()
+    };
+    diff(&project, &o, "local", "glue")
 }
 
 /// Options of `cargo xtask diff`.
@@ -441,7 +488,8 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        Task::It => integration(),
+        Task::It { aws: false } => integration(),
+        Task::It { aws: true } => aws_suite(),
         Task::Bench { which: Bench::Lock } => with_world(vec![world::ServiceKind::Sim], |world| {
             run(Command::new(env!("CARGO"))
                 .args(["bench", "--locked", "-p", "glue-iceberg-lock"])
