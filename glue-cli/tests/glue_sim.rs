@@ -272,7 +272,7 @@ async fn ctrl_c_cancels_the_statement_and_stops_the_runs_sessions() {
         1,
     );
     let since = last_seq();
-    let mut child = p
+    let child = p
         .command(&["run"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use async_trait::async_trait;
@@ -45,6 +46,9 @@ pub struct RunReport {
     pub dpu_seconds: f64,
 }
 
+/// A session being opened on a task of its own.
+type Opening = tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>;
+
 struct Inner {
     profile: GlueProfile,
     clients: OnceCell<Clients>,
@@ -53,7 +57,11 @@ struct Inner {
     idle: Mutex<Vec<Arc<LivySession>>>,
     opened: Mutex<Vec<Arc<LivySession>>>,
     next_index: AtomicUsize,
-    first: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>>>,
+    first: tokio::sync::Mutex<Option<Opening>>,
+    /// Sessions being opened (on tasks of their own, so an interrupted run still learns of them and stops them).
+    opening: AtomicUsize,
+    /// Reused session ids whose session ended mid-run: the replacement takes the same id.
+    reopen: Mutex<Vec<String>>,
     schemas_ready: Mutex<HashSet<String>>,
     interrupted: AtomicBool,
     now: String,
@@ -87,6 +95,21 @@ impl Drop for Lease {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(self.session.clone());
+        } else {
+            // An ended session: nothing to stop at the end; a reused id is taken again by its replacement.
+            self.inner
+                .opened
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|s| !Arc::ptr_eq(s, &self.session));
+            let p = &self.inner.profile;
+            if p.glue_session_reuse && !p.enable_session_per_model {
+                self.inner
+                    .reopen
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(self.session.id().to_string());
+            }
         }
     }
 }
@@ -118,6 +141,8 @@ impl GlueEngine {
                 opened: Mutex::new(Vec::new()),
                 next_index: AtomicUsize::new(0),
                 first: tokio::sync::Mutex::new(None),
+                opening: AtomicUsize::new(0),
+                reopen: Mutex::new(Vec::new()),
                 schemas_ready: Mutex::new(HashSet::new()),
                 interrupted: AtomicBool::new(false),
                 now,
@@ -128,8 +153,7 @@ impl GlueEngine {
     /// Starts opening the first session in the background (call it at process start, while the project is
     /// parsed). Needs a Tokio runtime.
     pub fn prepare(&self) {
-        let inner = self.inner.clone();
-        let handle = tokio::spawn(async move { open_session(&inner).await });
+        let handle = spawn_open(&self.inner);
         if let Ok(mut first) = self.inner.first.try_lock() {
             *first = Some(handle);
         }
@@ -161,14 +185,17 @@ impl GlueEngine {
             Some(s) => s,
             None => {
                 let pending = self.inner.first.lock().await.take();
-                match pending {
-                    Some(h) => h
-                        .await
-                        .map_err(|e| SessionError::Protocol(format!("the session task failed: {e}")))??,
-                    None => open_session(&self.inner).await?,
-                }
+                let handle = pending.unwrap_or_else(|| spawn_open(&self.inner));
+                handle
+                    .await
+                    .map_err(|e| SessionError::Protocol(format!("the session task failed: {e}")))??
             }
         };
+        if self.inner.interrupted.load(Ordering::Acquire) {
+            // Interrupted while the session started: keep it for `finish` to stop.
+            self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).push(session);
+            return Err(SessionError::Cancelled);
+        }
         Ok(Lease {
             session,
             inner: self.inner.clone(),
@@ -275,6 +302,11 @@ impl GlueEngine {
                 self.inner.idle.lock().unwrap_or_else(|e| e.into_inner()).push(s);
             }
         }
+        // Sessions still being opened (a run interrupted while they started): wait for them, to stop them too.
+        let deadline = std::time::Instant::now() + self.inner.profile.provisioning_timeout + Duration::from_secs(5);
+        while self.inner.opening.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let opened: Vec<_> = self.inner.opened.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let mut report = RunReport::default();
         for s in &opened {
@@ -334,14 +366,41 @@ async fn clients(inner: &Inner) -> &Clients {
     inner.clients.get_or_init(|| Clients::load(&inner.profile)).await
 }
 
+/// Opens a session on a task of its own, counted in `opening` until it is recorded in `opened` (or failed).
+fn spawn_open(inner: &Arc<Inner>) -> Opening {
+    struct Counted(Arc<Inner>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.opening.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    inner.opening.fetch_add(1, Ordering::AcqRel);
+    let guard = Counted(inner.clone());
+    tokio::spawn(async move {
+        let result = open_session(&guard.0).await;
+        drop(guard);
+        result
+    })
+}
+
 async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionError> {
-    let index = inner.next_index.fetch_add(1, Ordering::AcqRel);
     let p = &inner.profile;
     let reused_name = p.glue_session_reuse && !p.enable_session_per_model;
-    let id = if index == 0 || !reused_name {
-        session_id(p, None)
+    let again = if reused_name {
+        inner.reopen.lock().unwrap_or_else(|e| e.into_inner()).pop()
     } else {
-        session_id(p, Some(&format!("thread{}", index + 1)))
+        None
+    };
+    let id = match again {
+        Some(id) => id,
+        None => {
+            let index = inner.next_index.fetch_add(1, Ordering::AcqRel);
+            if index == 0 || !reused_name {
+                session_id(p, None)
+            } else {
+                session_id(p, Some(&format!("thread{}", index + 1)))
+            }
+        }
     };
     let c = clients(inner).await;
     let s = Arc::new(LivySession::open(c, p, &id, !reused_name, &inner.stats).await?);
@@ -635,8 +694,9 @@ impl Engine for GlueEngine {
     }
 
     async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
-        if !relation.is_temporary() && relation.catalog.is_none() {
-            if let Some(glue_materialize::Existing::Table(t)) = self
+        if !relation.is_temporary()
+            && relation.catalog.is_none()
+            && let Some(glue_materialize::Existing::Table(t)) = self
                 .catalog()
                 .await
                 .get(relation)
@@ -644,9 +704,8 @@ impl Engine for GlueEngine {
                 .map_err(err)?
                 .as_ref()
                 .map(crate::catalog::existing_of)
-            {
-                return Ok(t.columns);
-            }
+        {
+            return Ok(t.columns);
         }
         let results = self
             .run_ok(&Request {

@@ -250,6 +250,17 @@ impl LivySession {
             }
         };
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(sid);
+        if self.cancelled.load(Ordering::Acquire) {
+            // Interrupted between the check above and now: `cancel` saw no running statement.
+            let _ = self
+                .clients
+                .glue
+                .cancel_statement()
+                .session_id(&self.id)
+                .id(sid)
+                .send()
+                .await;
+        }
         let result = self.wait_statement(sid, stats).await;
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
         result

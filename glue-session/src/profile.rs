@@ -186,37 +186,37 @@ impl GlueProfile {
             ));
         }
         let role_arn = text("role_arn")?;
-        if let Some(arn) = &role_arn {
-            if !(arn.starts_with("arn:") && arn.contains(":role/")) {
-                return Err(ProfileError::new(
-                    "role_arn",
-                    format!("`{arn}` is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
-                ));
-            }
+        if let Some(arn) = &role_arn
+            && !(arn.starts_with("arn:") && arn.contains(":role/"))
+        {
+            return Err(ProfileError::new(
+                "role_arn",
+                format!("`{arn}` is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
+            ));
         }
         let location = text("location")?;
-        if let Some(l) = &location {
-            if !(l.starts_with("s3://") || l.starts_with("s3a://")) {
-                return Err(ProfileError::new("location", format!("`{l}` is not an s3:// location")));
-            }
+        if let Some(l) = &location
+            && !(l.starts_with("s3://") || l.starts_with("s3a://"))
+        {
+            return Err(ProfileError::new("location", format!("`{l}` is not an s3:// location")));
         }
         let glue_session_id = text("glue_session_id")?;
-        if let Some(id) = &glue_session_id {
-            if id.contains('.') || id.is_empty() || id.len() > 255 {
-                return Err(ProfileError::new(
-                    "glue_session_id",
-                    format!("`{id}`: Glue session ids have 1 to 255 characters and no period"),
-                ));
-            }
+        if let Some(id) = &glue_session_id
+            && (id.contains('.') || id.is_empty() || id.len() > 255)
+        {
+            return Err(ProfileError::new(
+                "glue_session_id",
+                format!("`{id}`: Glue session ids have 1 to 255 characters and no period"),
+            ));
         }
         let catalog_id = text("catalog_id")?;
-        if let Some(id) = &catalog_id {
-            if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(ProfileError::new(
-                    "catalog_id",
-                    format!("`{id}` is not a 12-digit AWS account id"),
-                ));
-            }
+        if let Some(id) = &catalog_id
+            && (id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(ProfileError::new(
+                "catalog_id",
+                format!("`{id}` is not a 12-digit AWS account id"),
+            ));
         }
         let datalake_formats = list(text("datalake_formats")?)
             .into_iter()

@@ -102,13 +102,13 @@ impl World {
 
     /// Starts the given services (the simulator always, since the others use it) and waits until each is healthy.
     pub fn up(dir: &Path, kinds: &[ServiceKind], sim_args: &[String]) -> Result<World, String> {
-        if let Some(old) = World::load(dir) {
-            if old.services.iter().any(|s| group_has_live_process(s.pgid)) {
-                return Err(format!(
-                    "a test world is already running (see {}); run `cargo xtask down` first",
-                    World::file(dir).display()
-                ));
-            }
+        if let Some(old) = World::load(dir)
+            && old.services.iter().any(|s| group_has_live_process(s.pgid))
+        {
+            return Err(format!(
+                "a test world is already running (see {}); run `cargo xtask down` first",
+                World::file(dir).display()
+            ));
         }
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let mut world = World {
