@@ -246,20 +246,22 @@ impl GlueEngine {
     /// Sends the pending operations of a plan as one request; a failure names the step its operation came from.
     async fn flush(
         &self,
+        session: &LivySession,
         batch: &mut Batch,
         plan: &Plan,
         outcome: &mut PlanOutcome,
-    ) -> Result<Vec<serde_json::Value>, EngineError> {
+    ) -> Result<Vec<serde_json::Value>, PlanFailure> {
         if batch.ops.is_empty() {
             outcome.executed.append(&mut batch.steps);
             return Ok(Vec::new());
         }
         let ops = std::mem::take(&mut batch.ops);
         let owners = std::mem::take(&mut batch.owners);
-        let a = self
-            .run(&Request { ops })
-            .await
-            .map_err(|e| step_error(plan, None, e))?;
+        let a = match session.run_request(&Request { ops }, &self.inner.stats).await {
+            Ok(a) => a,
+            Err(e @ SessionError::SessionLost { .. }) => return Err(PlanFailure::Lost(e)),
+            Err(e) => return Err(step_error(plan, None, e).into()),
+        };
         if a.ok {
             outcome.executed.append(&mut batch.steps);
             return Ok(a.results);
@@ -281,7 +283,8 @@ impl GlueEngine {
                 name: e.name,
                 message: e.message,
             },
-        ))
+        )
+        .into())
     }
 
     /// Ctrl-C: cancels running statements and refuses new ones.
@@ -335,7 +338,7 @@ impl GlueEngine {
 
     /// The database a plan writes to, created once per run (`CREATE DATABASE IF NOT EXISTS … LOCATION`, in the
     /// plan's own statement).
-    fn schema_ops(&self, plan: &Plan) -> Vec<Op> {
+    fn schema_ops(&self, plan: &Plan, again: bool) -> Vec<Op> {
         let Some(rel) = &plan.relation else { return Vec::new() };
         // Iceberg relations carry their Spark catalog's name; the database is the same Glue database.
         if rel.is_temporary() {
@@ -348,6 +351,7 @@ impl GlueEngine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(schema.to_lowercase())
+            && !again
         {
             return Vec::new();
         }
@@ -449,6 +453,18 @@ fn need_op(n: &Need) -> Op {
     }
 }
 
+/// Why a plan stopped: its session ended (run it again on a new one), or it failed.
+enum PlanFailure {
+    Lost(SessionError),
+    Failed(EngineError),
+}
+
+impl From<EngineError> for PlanFailure {
+    fn from(e: EngineError) -> Self {
+        PlanFailure::Failed(e)
+    }
+}
+
 /// Operations waiting to be sent, with the plan step each came from.
 #[derive(Default)]
 struct Batch {
@@ -541,12 +557,56 @@ impl Engine for GlueEngine {
         }
     }
 
+    /// Runs a plan on one session (its requests share the session's temporary views); when the session ends under
+    /// it (timeout, stopped), the whole plan runs again once on a new session (plans are idempotent: they drop or
+    /// replace what they build).
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
+        let mut again = false;
+        loop {
+            let session_err = |e: SessionError| EngineError::Other {
+                context: format!("model `{}`: the Glue session", plan.model),
+                source: Box::new(e),
+            };
+            let mut lease = self.lease().await.map_err(session_err)?;
+            match self.execute_on(&lease.session, plan, again).await {
+                Ok(o) => return Ok(o),
+                Err(PlanFailure::Failed(e)) => return Err(e),
+                Err(PlanFailure::Lost(e)) => {
+                    lease.discard = true;
+                    if again {
+                        return Err(session_err(e));
+                    }
+                    tracing::warn!(model = %plan.model, "{e}; running the model again on a new session");
+                    again = true;
+                }
+            }
+        }
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        self.query_rows(sql).await
+    }
+
+    async fn query_schema(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
+        self.query_columns(sql).await
+    }
+
+    async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
+        self.catalog().await.list(schema).await.map_err(err)
+    }
+
+    async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
+        self.describe_relation(relation).await
+    }
+}
+
+impl GlueEngine {
+    async fn execute_on(&self, session: &LivySession, plan: &Plan, again: bool) -> Result<PlanOutcome, PlanFailure> {
         let mut outcome = PlanOutcome::default();
         let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();
         let mut batch = Batch::default();
-        for op in self.schema_ops(plan) {
+        for op in self.schema_ops(plan, again) {
             batch.push(op, None);
         }
         let render_err = |step: &Step, e: RenderError| EngineError::Other {
@@ -567,7 +627,7 @@ impl Engine for GlueEngine {
                 for n in &missing {
                     batch.push(need_op(n), Some(index));
                 }
-                let results = self.flush(&mut batch, plan, &mut outcome).await?;
+                let results = self.flush(session, &mut batch, plan, &mut outcome).await?;
                 for (n, v) in missing.iter().zip(&results[first..]) {
                     known.insert(n.clone(), columns_of(v).map_err(native_err)?);
                 }
@@ -584,7 +644,7 @@ impl Engine for GlueEngine {
                     old_location,
                     delete_old_location,
                 } => {
-                    self.flush(&mut batch, plan, &mut outcome).await?;
+                    self.flush(session, &mut batch, plan, &mut outcome).await?;
                     let catalog = self.catalog().await;
                     catalog.swap(target, staging).await.map_err(native_err)?;
                     // The session caches table metadata: make it read the new entry.
@@ -599,7 +659,7 @@ impl Engine for GlueEngine {
                     }
                 }
                 Step::DeleteLocation { location } => {
-                    self.flush(&mut batch, plan, &mut outcome).await?;
+                    self.flush(session, &mut batch, plan, &mut outcome).await?;
                     self.catalog()
                         .await
                         .delete_location(location)
@@ -641,7 +701,8 @@ impl Engine for GlueEngine {
                                 return Err(EngineError::Unsupported {
                                     engine: ENGINE,
                                     construct: format!("{action} (model `{}`)", plan.model),
-                                });
+                                }
+                                .into());
                             }
                         }
                     }
@@ -655,11 +716,11 @@ impl Engine for GlueEngine {
             }
             batch.steps.push(step.to_string());
         }
-        self.flush(&mut batch, plan, &mut outcome).await?;
+        self.flush(session, &mut batch, plan, &mut outcome).await?;
         Ok(outcome)
     }
 
-    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+    async fn query_rows(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
         let results = self
             .run_ok(&Request {
                 ops: vec![Op::Query { sql: sql.to_string() }],
@@ -676,7 +737,7 @@ impl Engine for GlueEngine {
         Ok(batches)
     }
 
-    async fn query_schema(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
+    async fn query_columns(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
         let results = self
             .run_ok(&Request {
                 ops: vec![Op::Schema { sql: sql.to_string() }],
@@ -689,11 +750,7 @@ impl Engine for GlueEngine {
         Ok(decode_batches(v).map_err(err)?.0)
     }
 
-    async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
-        self.catalog().await.list(schema).await.map_err(err)
-    }
-
-    async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
+    async fn describe_relation(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
         if !relation.is_temporary()
             && relation.catalog.is_none()
             && let Some(glue_materialize::Existing::Table(t)) = self

@@ -64,6 +64,8 @@ def main() -> None:
         try:
             os.makedirs(runtime.state_dir, exist_ok=True)
             runtime.start()
+            if endpoints is not None:
+                endpoints.start()
             sim.endpoints["shim_jar"] = runtime.shim_jar
             if args.metastore_port:
                 runtime.serve_metastore(args.metastore_port)

@@ -25,8 +25,14 @@ class SparkConnectEndpoints:
         self._lock = threading.Lock()
         self.tokens: dict[str, tuple[str, float]] = {}  # token -> (session id, expiry)
         self.session_status: Callable[[str], str | None] = lambda _id: None
-        backend = url.removeprefix("sc://").split("/", 1)[0]
-        self.proxy = ConnectProxy(backend, self.check)
+        self.backend = url.removeprefix("sc://").split("/", 1)[0]
+        self.proxy: ConnectProxy | None = None
+        self.url = ""
+
+    def start(self) -> None:
+        """Starts the token proxy. Called once the simulator's JVM runs: forking the JVM while gRPC threads exist
+        (gRPC skips its fork handlers then) broke the JVM's start now and then."""
+        self.proxy = ConnectProxy(self.backend, self.check)
         self.url = f"sc://localhost:{self.proxy.start()}"
 
     def issue(self, session: Any) -> tuple[str, str, float]:
