@@ -399,6 +399,14 @@ fn suites(world: &world::World) -> Result<(), String> {
     diff_self_check()?;
     eprintln!("== the bundled project on Glue sessions of the simulator vs the embedded engine");
     glue_diff_check(world)?;
+    eprintln!("== the bundled project on Glue sessions of the simulator vs dbt-spark (session method, real Spark 3.5)");
+    let dbt_spark = venv::ensure("dbtspark")?;
+    run(Command::new(&sim.join("python"))
+        .arg(root().join("xtask/world/spark_diff.py"))
+        .arg(target_dir().join("debug/glue"))
+        .arg(&dbt_spark)
+        .arg(&world.endpoints["aws"])
+        .envs(env.iter().map(|(k, v)| (k, v))))?;
     eprintln!("== the reference adapter (dbt-glue 1.10.19) on the simulator");
     let dbt_glue = venv::ensure("dbtglue")?;
     run(Command::new(dbt_glue.join("python"))
