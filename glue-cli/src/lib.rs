@@ -15,6 +15,7 @@ pub mod loader;
 pub mod node;
 pub mod profile;
 pub mod project;
+pub mod python;
 pub mod redact;
 pub mod report;
 pub mod run;

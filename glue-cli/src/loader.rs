@@ -552,6 +552,19 @@ impl Loader {
 
     /// Renders the node in parse mode: records refs, sources and `config()` calls.
     fn parse_render(&self, node: &mut Node) -> Result<()> {
+        if node.language == "python" {
+            // dbt reads a Python model's refs, sources and config without running it (no Jinja either).
+            let d = crate::python::declared(&node.raw_code).map_err(|(line, msg)| {
+                CliError::project(&node.file, Some(line), format!("model `{}`: {msg}", node.name))
+            })?;
+            for (k, v) in d.config {
+                node.config.insert(k.clone(), v.clone());
+                node.unrendered.insert(k, v);
+            }
+            node.refs.extend(d.refs);
+            node.sources.extend(d.sources);
+            return Ok(());
+        }
         if node.language != "sql" || node.raw_code.is_empty() {
             return Ok(());
         }

@@ -314,6 +314,13 @@ impl Invocation {
         is_incremental: bool,
         resolver: Option<Arc<dyn Resolver>>,
     ) -> Result<Compiled, CliError> {
+        if node.language == "python" {
+            // dbt compiles a Python model to itself: no Jinja.
+            return Ok(Compiled {
+                sql: node.raw_code.clone(),
+                config: node.config.clone(),
+            });
+        }
         let ctx = self.ctx(node, is_incremental);
         if let Some(r) = resolver {
             let _ = ctx.resolver_override.set(r);
@@ -450,13 +457,20 @@ impl Invocation {
             context: format!("{} `{}`", node.resource_type.as_str(), node.name),
             message: "no engine is configured for this target".into(),
         })?;
-        if node.language == "python" {
+        let python = node.language == "python";
+        if python
+            && !engine
+                .capabilities()
+                .steps
+                .contains(&glue_materialize::StepKind::RunPython)
+        {
             return Err(CliError::project(
                 &node.file,
                 None,
                 format!(
-                    "model `{}` is a Python model; the embedded engine runs SQL only (run it on a Glue session target)",
-                    node.name
+                    "model `{}` is a Python model; {} runs SQL only (run it on a Glue session target)",
+                    node.name,
+                    engine.capabilities().engine
                 ),
             ));
         }
@@ -467,6 +481,11 @@ impl Invocation {
         let compiled = match node.resource_type {
             ResourceType::Seed => Compiled {
                 sql: String::new(),
+                config: node.config.clone(),
+            },
+            // A Python model is not Jinja: its code is what runs.
+            _ if python => Compiled {
+                sql: node.raw_code.clone(),
                 config: node.config.clone(),
             },
             _ => self.compile_blocking(id, is_incremental).await?,
@@ -491,6 +510,11 @@ impl Invocation {
         let cfg = ModelConfig::from_json_for(&model_ref, &Value::Object(config))
             .map_err(|e| CliError::Plan(e.to_string()))?;
         let mut model = Model::new(node.name.clone(), node.schema.clone(), compiled.sql.clone(), cfg);
+        if python {
+            let py = self.python_model(&node, is_incremental)?;
+            model.sql = glue_sql::SqlFragment::new(format!("SELECT * FROM {}", py.view));
+            model.python = Some(py);
+        }
         model.alias = node.alias.clone();
         model.path = Some(node.file.display().to_string());
         model.description = (!node.description.is_empty()).then(|| node.description.clone());
@@ -534,6 +558,38 @@ impl Invocation {
             _ => "OK".into(),
         };
         Ok((msg, outcome.rows_affected, Some(compiled.sql)))
+    }
+
+    /// A Python model's code and what its `dbt` object answers: each ref and source as the relation it resolves to,
+    /// `this`, `is_incremental` and the config.
+    fn python_model(&self, node: &Node, is_incremental: bool) -> Result<glue_materialize::PythonModel, CliError> {
+        let err = |m: String| CliError::project(&node.file, None, format!("model `{}`: {m}", node.name));
+        let mut refs = serde_json::Map::new();
+        for (package, name) in &node.refs {
+            let r = self
+                .resolver
+                .resolve_ref(&node.package, package.as_deref(), name)
+                .map_err(err)?;
+            let key = match package {
+                Some(p) => format!("{p}.{name}"),
+                None => name.clone(),
+            };
+            refs.insert(key, Value::String(r.render_sql()));
+        }
+        let mut sources = serde_json::Map::new();
+        for (source, table) in &node.sources {
+            let r = self.resolver.resolve_source(source, table).map_err(err)?;
+            sources.insert(format!("{source}.{table}"), Value::String(r.render_sql()));
+        }
+        let this = crate::jinja::objects::Relation::new(node.schema.clone(), node.alias.clone()).render_sql();
+        let context = serde_json::json!({
+            "refs": refs, "sources": sources, "this": this, "is_incremental": is_incremental, "config": node.config,
+        });
+        Ok(glue_materialize::PythonModel {
+            code: node.raw_code.clone(),
+            view: glue_sql::Ident::new(format!("{}__dbt_python", node.alias)).map_err(|e| err(e.to_string()))?,
+            context: context.to_string(),
+        })
     }
 
     /// The SQL of a data test (before the failure-count wrapper).

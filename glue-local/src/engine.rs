@@ -209,6 +209,11 @@ impl LocalEngine {
     /// Runs one step.
     pub async fn run_step(&self, step: &Step) -> Result<(), LocalError> {
         match step {
+            Step::RunPython { .. } => {
+                return Err(LocalError::Unsupported(
+                    "Python models (they run on Glue sessions)".into(),
+                ));
+            }
             Step::Hook { sql, .. } => {
                 self.sql(sql.as_str())
                     .await?
@@ -1293,7 +1298,7 @@ fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, Local
 #[async_trait]
 impl Engine for LocalEngine {
     fn capabilities(&self) -> Capabilities {
-        let unsupported = [StepKind::HudiWrite, StepKind::LakeFormation];
+        let unsupported = [StepKind::HudiWrite, StepKind::LakeFormation, StepKind::RunPython];
         Capabilities {
             engine: "the embedded engine",
             formats: FORMATS.into_iter().collect(),

@@ -32,7 +32,7 @@ pub mod step;
 pub use config::{FileFormat, IncrementalStrategy, Materialization, ModelConfig, OnSchemaChange};
 pub use engine::{Capabilities, Engine, EngineError};
 pub use error::{ConfigError, ConfigProblem, ModelRef, PlanError, RenderError};
-pub use model::{ColumnDoc, Existing, ExistingTable, Model, PlanFlags, TableFormat, Target};
+pub use model::{ColumnDoc, Existing, ExistingTable, Model, PlanFlags, PythonModel, TableFormat, Target};
 pub use plan::{Plan, plan, plan_schema};
 pub use render::{RenderContext, Rendered, render_plan, render_step};
 pub use step::{Step, StepKind};

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use glue_sql::SqlFragment;
 use glue_sql::types::ColumnDef;
+use glue_sql::{Ident, SqlFragment};
 
 use crate::config::{FileFormat, ModelConfig, SeedMode};
 use crate::error::ModelRef;
@@ -39,6 +39,19 @@ pub struct Model {
     pub config: ModelConfig,
     /// Seeds: the CSV file.
     pub seed_path: Option<String>,
+    /// Python models: the code and the view its DataFrame becomes (`sql` then reads that view).
+    pub python: Option<PythonModel>,
+}
+
+/// A Python model (`models/*.py`): `def model(dbt, spark)` returning a DataFrame.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PythonModel {
+    /// The source.
+    pub code: String,
+    /// The temporary view its DataFrame is registered as.
+    pub view: Ident,
+    /// What `dbt` answers inside the model, as JSON (`refs`, `sources`, `this`, `is_incremental`, `config`).
+    pub context: String,
 }
 
 impl Model {
@@ -60,6 +73,7 @@ impl Model {
             columns: Vec::new(),
             config,
             seed_path: None,
+            python: None,
         }
     }
 

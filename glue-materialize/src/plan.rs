@@ -59,6 +59,18 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         Materialization::Seed => p.seed().map(|(r, s)| (Some(r), s))?,
         Materialization::Snapshot => p.snapshot().map(|(r, s)| (Some(r), s))?,
     };
+    let mut steps = steps;
+    if let Some(py) = &model.python {
+        // The DataFrame exists before anything reads it (the query check, the temp relation, the CTAS).
+        steps.insert(
+            0,
+            Step::RunPython {
+                view: py.view.clone(),
+                code: py.code.clone(),
+                context: py.context.clone(),
+            },
+        );
+    }
     Ok(Plan {
         model: model.name.clone(),
         materialization: model.config.materialized,

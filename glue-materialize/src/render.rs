@@ -220,6 +220,13 @@ fn native(action: &'static str, detail: String) -> Vec<Rendered> {
 pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, RenderError> {
     let sql = |s: String| Ok(vec![Rendered::Sql(s)]);
     match step {
+        Step::RunPython { view, code, .. } => Ok(native(
+            "run-python",
+            format!(
+                "run model(dbt, spark) ({} lines of Python) and register its DataFrame as {view}",
+                code.lines().count()
+            ),
+        )),
         Step::Hook { sql: s, .. } => sql(s.trimmed().to_string()),
         Step::CheckQuery { view, query } => Ok(vec![
             Rendered::Sql(CreateView::temporary(view.clone(), query_sql(query, ctx)?).to_sql()),

@@ -123,6 +123,16 @@ pub struct SnapshotSpec {
 /// own protocol.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub enum Step {
+    /// A Python model: run the user's `model(dbt, spark)` on the session and register the DataFrame it returns as a
+    /// temporary view; the steps after it read the view like any model query.
+    RunPython {
+        /// The temporary view.
+        view: Ident,
+        /// The model's Python source.
+        code: String,
+        /// What `dbt` answers inside the model (refs, sources, this, is_incremental, config), as JSON.
+        context: String,
+    },
     /// A hook or the sql_header.
     Hook {
         /// When.
@@ -374,6 +384,7 @@ macro_rules! step_kinds {
 }
 
 step_kinds!(
+    RunPython,
     Hook,
     CheckQuery,
     Drop,
@@ -426,6 +437,7 @@ impl std::fmt::Display for Step {
     /// A one-line summary (the rendered SQL carries the detail).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            Step::RunPython { view, .. } => write!(f, "RunPython into temporary view {view}"),
             Step::Hook { phase, .. } => write!(f, "Hook {phase:?}"),
             Step::CheckQuery { view, .. } => write!(f, "CheckQuery via temporary view {view}"),
             Step::Drop { relation, kind, purge } => {

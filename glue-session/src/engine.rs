@@ -658,6 +658,19 @@ impl GlueEngine {
                         catalog.delete_location(old).await.map_err(native_err)?;
                     }
                 }
+                Step::RunPython { view, code, context } => {
+                    let context: serde_json::Value = serde_json::from_str(context)
+                        .map_err(|e| native_err(SessionError::Protocol(format!("the Python model's context: {e}"))))?;
+                    batch.push(
+                        Op::PythonModel {
+                            code: code.clone(),
+                            view: view.as_str().to_string(),
+                            context,
+                            name: format!("{}.py", plan.model),
+                        },
+                        Some(index),
+                    );
+                }
                 Step::DeleteLocation { location } => {
                     self.flush(session, &mut batch, plan, &mut outcome).await?;
                     self.catalog()

@@ -52,6 +52,17 @@ pub enum Op {
         /// The query.
         sql: String,
     },
+    /// Run a Python model's `model(dbt, spark)` (or `main`) and register the DataFrame it returns as a temporary view.
+    PythonModel {
+        /// The model's source.
+        code: String,
+        /// The view.
+        view: String,
+        /// What `dbt` answers (JSON object: refs, sources, this, is_incremental, config).
+        context: serde_json::Value,
+        /// The model's name (for tracebacks).
+        name: String,
+    },
     /// Register rows sent as an Arrow IPC stream (base64) as a temporary view.
     ArrowView {
         /// The view name.

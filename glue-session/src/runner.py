@@ -44,6 +44,62 @@ def _gluers_view_from_arrow(spark, name, data):
     return table.num_rows
 
 
+class _GluersConfig:
+    """`dbt.config`: callable in the model (a no-op at run time: glue reads config at parse time) and `.get(key)`."""
+
+    def __init__(self, values):
+        self._values = values
+
+    def __call__(self, *args, **kwargs):
+        return None
+
+    def get(self, key, default=None):
+        return self._values.get(key, default)
+
+
+class _GluersDbt:
+    """The `dbt` object a Python model receives: ref, source, config, this, is_incremental."""
+
+    def __init__(self, spark, context):
+        self._spark = spark
+        self._context = context
+        self.config = _GluersConfig(context.get("config", {}))
+        self.this = context.get("this")
+        self.is_incremental = bool(context.get("is_incremental"))
+
+    def ref(self, *names, **kwargs):
+        refs = self._context.get("refs", {})
+        key = ".".join(names)
+        relation = refs.get(key, refs.get(names[-1]))
+        if relation is None:
+            raise ValueError("dbt.ref(" + ", ".join(repr(n) for n in names) + "): not a dependency of this model")
+        return self._spark.table(relation)
+
+    def source(self, source_name, table_name):
+        relation = self._context.get("sources", {}).get(source_name + "." + table_name)
+        if relation is None:
+            raise ValueError("dbt.source(%r, %r): not a dependency of this model" % (source_name, table_name))
+        return self._spark.table(relation)
+
+
+def _gluers_python_model(spark, op):
+    from pyspark.sql import DataFrame
+
+    scope = {"__name__": "__gluers_model__"}
+    exec(compile(op["code"], op["name"], "exec"), scope)
+    entry = scope.get("model") or scope.get("main")
+    if entry is None:
+        raise ValueError(op["name"] + ": a Python model defines model(dbt, session)")
+    df = entry(_GluersDbt(spark, op["context"]), spark)
+    if not isinstance(df, DataFrame):
+        try:
+            df = spark.createDataFrame(df)  # a pandas DataFrame
+        except Exception:
+            raise TypeError(op["name"] + ": model() returned " + type(df).__name__ + ", not a DataFrame")
+    df.createOrReplaceTempView(op["view"])
+    return None
+
+
 def _gluers_op(spark, op):
     kind = op["op"]
     if kind == "sql":
@@ -59,10 +115,8 @@ def _gluers_op(spark, op):
         return [[f.name, f.dataType.simpleString()] for f in spark.sql(op["sql"]).schema.fields]
     if kind == "arrow_view":
         return _gluers_view_from_arrow(spark, op["name"], op["data"])
-    if kind == "python":
-        scope = {"spark": spark, "__name__": "__gluers_model__"}
-        exec(compile(op["code"], op.get("name", "<model>"), "exec"), scope)
-        return None
+    if kind == "python_model":
+        return _gluers_python_model(spark, op)
     raise ValueError("glue-rs runner: unknown operation " + repr(kind))
 
 

@@ -388,7 +388,9 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
 }
 
 fn suites(world: &world::World) -> Result<(), String> {
-    let env = world.env();
+    let mut env = world.env();
+    // Every AWS client of the suites talks to the simulator, also those built from the SDK's environment alone.
+    env.push(("AWS_ENDPOINT_URL".into(), world.endpoints["aws"].clone()));
     let sim = venv::ensure("spark35")?;
     eprintln!("== the simulator's own tests (pytest, boto3)");
     run(Command::new(sim.join("pytest"))
