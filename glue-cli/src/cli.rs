@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use glue_materialize::Engine;
@@ -478,6 +478,28 @@ fn load_with(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value, session
     })
 }
 
+/// When the target's Spark conf selects Iceberg's DynamoDB lock manager, its lock table exists before the first model
+/// runs (created with Iceberg's schema when missing; one DescribeTable when present), as dbt-glue does at run start.
+async fn ensure_commit_lock_table(l: &Loaded) -> Result<()> {
+    let Some(g) = &l.remote else { return Ok(()) };
+    let Some(protection) = crate::commands::commit_protection(&l.profile)? else {
+        return Ok(());
+    };
+    let Some(table) = protection.lock_table() else {
+        return Ok(());
+    };
+    let client = aws_sdk_dynamodb::Client::new(&g.clients().await.config);
+    let state = glue_iceberg_lock::ensure_configured_lock_table(&client, &protection, Duration::from_secs(120))
+        .await
+        .map_err(|e| CliError::Engine {
+            context: format!("the Iceberg commit lock table `{table}`"),
+            message: crate::commands::plain_words(&e.to_string()),
+        })?;
+    l.reporter
+        .debug(&format!("Iceberg commit lock table `{table}`: {state:?}"));
+    Ok(())
+}
+
 /// The engine of a loaded project: its Glue session engine, or the profile's engine.
 fn engine_of(l: &Loaded) -> Result<Arc<dyn Engine>> {
     match &l.remote {
@@ -773,6 +795,7 @@ async fn run_nodes(
         None => without_ephemeral(&l.manifest, universe_select(&l.manifest, &dag, sel, &types)?),
     };
     let engine = engine_of(&l)?;
+    ensure_commit_lock_table(&l).await?;
     let settings = settings(run, &l.profile);
     let reporter = l.reporter.clone();
     let counts = {

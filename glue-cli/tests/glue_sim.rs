@@ -393,3 +393,38 @@ fn python_models_run_on_the_session_with_dbt_ref_and_is_incremental() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_creates_the_configured_iceberg_lock_table_first() {
+    let table = unique("it_locks_");
+    let p = Project::new(
+        &[("one", "{{ config(materialized='table') }}\nselect 1 as id")],
+        &format!(
+            "      conf: \"spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog --conf \
+             spark.sql.catalog.glue_catalog.lock-impl=org.apache.iceberg.aws.dynamodb.DynamoDbLockManager --conf \
+             spark.sql.catalog.glue_catalog.lock.table={table}\"\n      custom_iceberg_catalog_namespace: glue_catalog\n"
+        ),
+        1,
+    );
+    let out = p.run(&["run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .load()
+        .await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    let described = dynamodb
+        .describe_table()
+        .table_name(&table)
+        .send()
+        .await
+        .expect("the lock table exists");
+    let keys: Vec<String> = described
+        .table
+        .and_then(|t| t.key_schema)
+        .unwrap_or_default()
+        .iter()
+        .map(|k| k.attribute_name.clone())
+        .collect();
+    assert_eq!(keys, vec!["entityId".to_string()], "Iceberg's lock table schema");
+}
