@@ -3,6 +3,7 @@
 //! UpdateTable that keeps the table entry and so its Lake Formation tags, grants and filters).
 
 use aws_sdk_glue::types::{Partition, PartitionInput, PartitionValueList, Table, TableInput};
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use glue_materialize::engine::RelationInfo;
 use glue_materialize::{Existing, ExistingTable, FileFormat, TableFormat};
 use glue_sql::RelationName;
@@ -294,29 +295,41 @@ impl Catalog {
             .prefix(&prefix)
             .into_paginator()
             .send();
+        // One DeleteObjects per listed page (both hold at most 1,000 keys), not one call per object.
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| SessionError::Aws {
-                operation: "ListObjectsV2",
-                code: None,
-                message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            })?;
-            for o in page.contents() {
-                if let Some(k) = o.key() {
-                    self.clients
-                        .s3
-                        .delete_object()
-                        .bucket(bucket)
-                        .key(k)
-                        .send()
-                        .await
-                        .map_err(|e| SessionError::Aws {
-                            operation: "DeleteObject",
-                            code: None,
-                            message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                        })?;
-                    deleted += 1;
-                }
+            let page = page.map_err(|e| SessionError::aws("ListObjectsV2", e))?;
+            let keys: Vec<ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            if keys.is_empty() {
+                continue;
             }
+            let count = keys.len();
+            let delete = Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+                .map_err(|e| SessionError::Protocol(format!("a DeleteObjects request: {e}")))?;
+            let out = self
+                .clients
+                .s3
+                .delete_objects()
+                .bucket(bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| SessionError::aws("DeleteObjects", e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(SessionError::Aws {
+                    operation: "DeleteObjects",
+                    code: e.code().map(str::to_string),
+                    message: format!("{}: {}", e.key().unwrap_or_default(), e.message().unwrap_or_default()),
+                });
+            }
+            deleted += count;
         }
         Ok(deleted)
     }

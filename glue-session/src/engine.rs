@@ -52,7 +52,7 @@ type Opening = tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>;
 struct Inner {
     profile: GlueProfile,
     clients: OnceCell<Clients>,
-    stats: Stats,
+    stats: Arc<Stats>,
     slots: Arc<Semaphore>,
     idle: Mutex<Vec<Arc<LivySession>>>,
     opened: Mutex<Vec<Arc<LivySession>>>,
@@ -102,8 +102,7 @@ impl Drop for Lease {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .retain(|s| !Arc::ptr_eq(s, &self.session));
-            let p = &self.inner.profile;
-            if p.glue_session_reuse && !p.enable_session_per_model {
+            if reuses_names(&self.inner.profile) {
                 self.inner
                     .reopen
                     .lock()
@@ -135,7 +134,7 @@ impl GlueEngine {
             inner: Arc::new(Inner {
                 profile,
                 clients: OnceCell::new(),
-                stats: Stats::default(),
+                stats: Arc::new(Stats::default()),
                 slots: Arc::new(Semaphore::new(threads)),
                 idle: Mutex::new(Vec::new()),
                 opened: Mutex::new(Vec::new()),
@@ -210,7 +209,7 @@ impl GlueEngine {
         let mut retried = false;
         loop {
             let mut lease = self.lease().await?;
-            match lease.session.run_request(req, &self.inner.stats).await {
+            match lease.session.run_request(req).await {
                 Err(SessionError::SessionLost { id, status }) if !retried => {
                     tracing::warn!(session = %id, %status, "the Glue session ended mid-run; retrying on a new session");
                     lease.discard = true;
@@ -225,22 +224,14 @@ impl GlueEngine {
         }
     }
 
-    /// Runs a request and fails on the runner's first failed operation.
-    async fn run_ok(&self, req: &Request) -> Result<Vec<serde_json::Value>, SessionError> {
-        let a = self.run(req).await?;
-        if a.ok {
-            return Ok(a.results);
-        }
-        let e = a.error.unwrap_or_else(|| crate::request::RunnerError {
-            name: "Error".into(),
-            error_class: None,
-            message: "the runner reported a failure without an error".into(),
-        });
-        Err(SessionError::Statement {
-            error_class: e.error_class,
-            name: e.name,
-            message: e.message,
-        })
+    /// Runs one operation on a pooled session and returns its result.
+    async fn run_one(&self, op: Op) -> Result<serde_json::Value, EngineError> {
+        let answer = self.run(&Request { ops: vec![op] }).await.map_err(err)?;
+        let results = answer.into_results().map_err(|(_, e)| err(e))?;
+        results
+            .into_iter()
+            .next()
+            .ok_or_else(|| err(SessionError::Protocol("the runner returned no result".into())))
     }
 
     /// Sends the pending operations of a plan as one request; a failure names the step its operation came from.
@@ -257,34 +248,23 @@ impl GlueEngine {
         }
         let ops = std::mem::take(&mut batch.ops);
         let owners = std::mem::take(&mut batch.owners);
-        let a = match session.run_request(&Request { ops }, &self.inner.stats).await {
+        let a = match session.run_request(&Request { ops }).await {
             Ok(a) => a,
             Err(e @ SessionError::SessionLost { .. }) => return Err(PlanFailure::Lost(e)),
             Err(e) => return Err(step_error(plan, None, e).into()),
         };
-        if a.ok {
-            outcome.executed.append(&mut batch.steps);
-            return Ok(a.results);
+        match a.into_results() {
+            Ok(results) => {
+                outcome.executed.append(&mut batch.steps);
+                Ok(results)
+            }
+            Err((failed_op, e)) => {
+                let step = failed_op
+                    .and_then(|i| owners.get(i).copied().flatten())
+                    .and_then(|i| plan.steps.get(i));
+                Err(step_error(plan, step, e).into())
+            }
         }
-        let step = a
-            .failed_op
-            .and_then(|i| owners.get(i).copied().flatten())
-            .and_then(|i| plan.steps.get(i));
-        let e = a.error.unwrap_or_else(|| crate::request::RunnerError {
-            name: "Error".into(),
-            error_class: None,
-            message: "the runner reported a failure without an error".into(),
-        });
-        Err(step_error(
-            plan,
-            step,
-            SessionError::Statement {
-                error_class: e.error_class,
-                name: e.name,
-                message: e.message,
-            },
-        )
-        .into())
     }
 
     /// Ctrl-C: cancels running statements and refuses new ones.
@@ -366,6 +346,12 @@ impl GlueEngine {
     }
 }
 
+/// Whether the pool's sessions carry fixed, reusable ids (`glue_session_reuse`), so that a replacement takes the id of
+/// the session it replaces.
+fn reuses_names(p: &GlueProfile) -> bool {
+    p.glue_session_reuse && !p.enable_session_per_model
+}
+
 async fn clients(inner: &Inner) -> &Clients {
     inner.clients.get_or_init(|| Clients::load(&inner.profile)).await
 }
@@ -389,7 +375,7 @@ fn spawn_open(inner: &Arc<Inner>) -> Opening {
 
 async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionError> {
     let p = &inner.profile;
-    let reused_name = p.glue_session_reuse && !p.enable_session_per_model;
+    let reused_name = reuses_names(p);
     let again = if reused_name {
         inner.reopen.lock().unwrap_or_else(|e| e.into_inner()).pop()
     } else {
@@ -734,16 +720,8 @@ impl GlueEngine {
     }
 
     async fn query_rows(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
-        let results = self
-            .run_ok(&Request {
-                ops: vec![Op::Query { sql: sql.to_string() }],
-            })
-            .await
-            .map_err(err)?;
-        let v = results
-            .first()
-            .ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
-        let (schema, mut batches) = decode_batches(v).map_err(err)?;
+        let v = self.run_one(Op::Query { sql: sql.to_string() }).await?;
+        let (schema, mut batches) = decode_batches(&v).map_err(err)?;
         if batches.is_empty() {
             batches.push(RecordBatch::new_empty(schema));
         }
@@ -751,16 +729,8 @@ impl GlueEngine {
     }
 
     async fn query_columns(&self, sql: &str) -> Result<arrow_schema::SchemaRef, EngineError> {
-        let results = self
-            .run_ok(&Request {
-                ops: vec![Op::Schema { sql: sql.to_string() }],
-            })
-            .await
-            .map_err(err)?;
-        let v = results
-            .first()
-            .ok_or_else(|| err(SessionError::Protocol("no query result".into())))?;
-        Ok(decode_batches(v).map_err(err)?.0)
+        let v = self.run_one(Op::Schema { sql: sql.to_string() }).await?;
+        Ok(decode_batches(&v).map_err(err)?.0)
     }
 
     async fn describe_relation(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
@@ -777,14 +747,11 @@ impl GlueEngine {
         {
             return Ok(t.columns);
         }
-        let results = self
-            .run_ok(&Request {
-                ops: vec![Op::Columns {
-                    relation: relation.to_string(),
-                }],
+        let v = self
+            .run_one(Op::Columns {
+                relation: relation.to_string(),
             })
-            .await
-            .map_err(err)?;
-        columns_of(results.first().unwrap_or(&serde_json::Value::Null)).map_err(err)
+            .await?;
+        columns_of(&v).map_err(err)
     }
 }

@@ -1,8 +1,8 @@
 //! One Glue Interactive Session (Livy statements): opening it by the reference's reuse rules, running statements
 //! with a GetStatement back-off that starts fast, cancelling, stopping.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_glue::types::{SessionStatus, StatementState};
@@ -55,6 +55,8 @@ pub struct LivySession {
     runner_defined: AtomicBool,
     running: Mutex<Option<i32>>,
     cancelled: AtomicBool,
+    /// The run's counters, shared by its sessions: every call this session makes is counted there.
+    stats: Arc<Stats>,
 }
 
 fn status_of(s: Option<&SessionStatus>) -> String {
@@ -91,7 +93,7 @@ impl LivySession {
         profile: &GlueProfile,
         id: &str,
         fresh: bool,
-        stats: &Stats,
+        stats: &Arc<Stats>,
     ) -> Result<LivySession, SessionError> {
         let started = Instant::now();
         let deadline = started + profile.provisioning_timeout.max(Duration::from_secs(1));
@@ -199,6 +201,7 @@ impl LivySession {
             runner_defined: AtomicBool::new(false),
             running: Mutex::new(None),
             cancelled: AtomicBool::new(false),
+            stats: stats.clone(),
         })
     }
 
@@ -214,26 +217,26 @@ impl LivySession {
 
     /// Runs one request through the glue-rs runner (defining it first on this session), in as few statements as
     /// the Code limit allows (one, unless the request is larger).
-    pub async fn run_request(&self, req: &Request, stats: &Stats) -> Result<Answer, SessionError> {
+    pub async fn run_request(&self, req: &Request) -> Result<Answer, SessionError> {
         if !self.runner_defined.load(Ordering::Acquire) {
-            let out = self.run_code(request::RUNNER_SOURCE, stats).await?;
+            let out = self.run_code(request::RUNNER_SOURCE).await?;
             request::parse_answer(&out)?;
             self.runner_defined.store(true, Ordering::Release);
         }
         let key = format!("r{}", uuid::Uuid::new_v4().simple());
         let mut last = String::new();
         for code in request::statements(req, &key)? {
-            last = self.run_code(&code, stats).await?;
+            last = self.run_code(&code).await?;
         }
         request::parse_answer(&last)
     }
 
     /// Runs Python code as one statement and returns what it printed.
-    pub async fn run_code(&self, code: &str, stats: &Stats) -> Result<String, SessionError> {
+    pub async fn run_code(&self, code: &str) -> Result<String, SessionError> {
         if self.cancelled.load(Ordering::Acquire) {
             return Err(SessionError::Cancelled);
         }
-        stats.run_statements.fetch_add(1, Ordering::Relaxed);
+        self.stats.run_statements.fetch_add(1, Ordering::Relaxed);
         let sid = match self
             .clients
             .glue
@@ -252,21 +255,14 @@ impl LivySession {
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(sid);
         if self.cancelled.load(Ordering::Acquire) {
             // Interrupted between the check above and now: `cancel` saw no running statement.
-            let _ = self
-                .clients
-                .glue
-                .cancel_statement()
-                .session_id(&self.id)
-                .id(sid)
-                .send()
-                .await;
+            self.cancel_statement(sid).await;
         }
-        let result = self.wait_statement(sid, stats).await;
+        let result = self.wait_statement(sid).await;
         *self.running.lock().unwrap_or_else(|e| e.into_inner()) = None;
         result
     }
 
-    async fn wait_statement(&self, sid: i32, stats: &Stats) -> Result<String, SessionError> {
+    async fn wait_statement(&self, sid: i32) -> Result<String, SessionError> {
         let started = Instant::now();
         // Polls start fast and back off (25 ms, ×1.5, up to the profile's statement_poll_interval, at most 0.5 s):
         // a short statement is noticed within a few tens of ms, a long one costs few calls.
@@ -274,7 +270,7 @@ impl LivySession {
         loop {
             tokio::time::sleep(delay).await;
             delay = (delay * 3 / 2).min(self.poll_max);
-            stats.get_statements.fetch_add(1, Ordering::Relaxed);
+            self.stats.get_statements.fetch_add(1, Ordering::Relaxed);
             let out = match self
                 .clients
                 .glue
@@ -298,14 +294,7 @@ impl LivySession {
             match st.state.clone().unwrap_or(StatementState::Waiting) {
                 StatementState::Waiting | StatementState::Running | StatementState::Cancelling => {
                     if started.elapsed() > self.statement_timeout {
-                        let _ = self
-                            .clients
-                            .glue
-                            .cancel_statement()
-                            .session_id(&self.id)
-                            .id(sid)
-                            .send()
-                            .await;
+                        self.cancel_statement(sid).await;
                         return Err(SessionError::StatementTimeout {
                             id: self.id.clone(),
                             statement: sid,
@@ -318,7 +307,7 @@ impl LivySession {
                         let now_ms = SystemTime::now()
                             .duration_since(UNIX_EPOCH)
                             .map_or(0, |d| d.as_millis() as i64);
-                        if let Ok(mut v) = stats.notice_delays_ms.lock() {
+                        if let Ok(mut v) = self.stats.notice_delays_ms.lock() {
                             v.push((now_ms - st.completed_on).max(0) as u64);
                         }
                     }
@@ -362,6 +351,7 @@ impl LivySession {
 
     /// After a failed call: when the session itself ended, the error is `SessionLost` (retryable on a new session).
     async fn lost_or(&self, err: SessionError) -> SessionError {
+        self.stats.get_sessions.fetch_add(1, Ordering::Relaxed);
         match session_status(&self.clients, &self.id).await {
             Ok(Some((SessionStatus::Ready, _))) => err,
             Ok(Some((status, _))) => SessionError::SessionLost {
@@ -382,17 +372,22 @@ impl LivySession {
         let running = *self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(sid) = running {
             tracing::info!(session = %self.id, statement = sid, "cancelling the running statement");
-            if let Err(e) = self
-                .clients
-                .glue
-                .cancel_statement()
-                .session_id(&self.id)
-                .id(sid)
-                .send()
-                .await
-            {
-                tracing::warn!(session = %self.id, "CancelStatement: {}", SessionError::aws("CancelStatement", e));
-            }
+            self.cancel_statement(sid).await;
+        }
+    }
+
+    /// CancelStatement; a failure is logged (the statement may have ended meanwhile).
+    async fn cancel_statement(&self, sid: i32) {
+        if let Err(e) = self
+            .clients
+            .glue
+            .cancel_statement()
+            .session_id(&self.id)
+            .id(sid)
+            .send()
+            .await
+        {
+            tracing::warn!(session = %self.id, "CancelStatement: {}", SessionError::aws("CancelStatement", e));
         }
     }
 
@@ -412,6 +407,7 @@ impl LivySession {
 
     /// The session's DPU-seconds so far, as Glue reports them.
     pub async fn dpu_seconds(&self) -> Option<f64> {
+        self.stats.get_sessions.fetch_add(1, Ordering::Relaxed);
         let out = self.clients.glue.get_session().id(&self.id).send().await.ok()?;
         out.session.and_then(|s| s.dpu_seconds).filter(|d| *d > 0.0)
     }

@@ -130,6 +130,28 @@ pub struct Answer {
     pub error: Option<RunnerError>,
 }
 
+impl Answer {
+    /// The results when every operation ran; else the index of the failed operation and its error.
+    pub fn into_results(self) -> Result<Vec<serde_json::Value>, (Option<usize>, SessionError)> {
+        if self.ok {
+            return Ok(self.results);
+        }
+        let e = self.error.unwrap_or_else(|| RunnerError {
+            name: "Error".into(),
+            error_class: None,
+            message: "the runner reported a failure without an error".into(),
+        });
+        Err((
+            self.failed_op,
+            SessionError::Statement {
+                error_class: e.error_class,
+                name: e.name,
+                message: e.message,
+            },
+        ))
+    }
+}
+
 /// A failure inside the runner: Spark's error class when it has one, the exception's type and message.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct RunnerError {

@@ -7,6 +7,7 @@
 //! log by session id, and the global faults and timings a test sets are cleared when it ends, also when it fails
 //! ([`Restore`]). Run with `--test-threads 1`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -160,7 +161,7 @@ async fn status(clients: &Clients, id: &str) -> Option<SessionStatus> {
 
 /// Opens session `id` by the reuse rules (`fresh`: the id cannot exist yet).
 async fn open(clients: &Clients, p: &GlueProfile, id: &str, fresh: bool) -> LivySession {
-    let opened = LivySession::open(clients, p, id, fresh, &Stats::default()).await;
+    let opened = LivySession::open(clients, p, id, fresh, &Arc::new(Stats::default())).await;
     opened.unwrap_or_else(|e| panic!("open {id}: {e}"))
 }
 
@@ -257,7 +258,7 @@ async fn sessions_are_reused_waited_for_and_recreated_by_the_reference_rules() {
         0,
         "a READY session is reused, not created"
     );
-    let answer = again.run_code("print(6 * 7)", &Stats::default()).await;
+    let answer = again.run_code("print(6 * 7)").await;
     assert_eq!(answer.expect("a statement on the reused session").trim(), "42");
 
     clients.glue.stop_session().id(&id).send().await.expect("StopSession");
@@ -307,7 +308,6 @@ async fn sessions_are_reused_waited_for_and_recreated_by_the_reference_rules() {
 async fn a_request_over_the_code_limit_is_sent_in_pieces_and_answered() {
     let p = profile("unused", json!({}));
     let clients = Clients::load(&p).await;
-    let stats = Stats::default();
     let id = unique("sim-big");
     let session = open(&clients, &p, &id, true).await;
     // A small request first defines the runner, so what the big one costs is its own statements.
@@ -316,7 +316,7 @@ async fn a_request_over_the_code_limit_is_sent_in_pieces_and_answered() {
             sql: "select 1 as x".into(),
         }],
     };
-    assert!(session.run_request(&small, &stats).await.expect("a small request").ok);
+    assert!(session.run_request(&small).await.expect("a small request").ok);
 
     let list: Vec<String> = (0..15_000).map(|i| (i * 3).to_string()).collect();
     let sql = format!(
@@ -330,7 +330,7 @@ async fn a_request_over_the_code_limit_is_sent_in_pieces_and_answered() {
     };
     let expected = statements(&big, &format!("r{}", "0".repeat(32))).unwrap().len();
     let before = mark();
-    let answer = session.run_request(&big, &stats).await.expect("the big request");
+    let answer = session.run_request(&big).await.expect("the big request");
     assert!(answer.ok, "{:?}", answer.error);
     let (_, batches) = decode_batches(&answer.results[0]).expect("rows");
     let number = |c: usize| batches[0].column(c).as_primitive::<Int64Type>().value(0);
