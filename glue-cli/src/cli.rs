@@ -340,21 +340,16 @@ fn start_remote(profile: &Profile) -> Result<Option<glue_session::GlueEngine>> {
     if profile.engine != EngineChoice::GlueSession {
         return Ok(None);
     }
-    let (glue, _) = glue_session::GlueProfile::from_output(&profile.output)
-        .map_err(|e| profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))?;
+    let glue = crate::commands::glue_profile(profile)?;
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let engine = glue_session::GlueEngine::new(glue, profile.threads, now);
     engine.prepare();
     Ok(Some(engine))
 }
 
-/// Stops what a run started on Glue and reports the run's Glue traffic and DPU-seconds.
-async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Reporter) {
-    finish_remote_as(remote, reporter, false).await
-}
-
-/// [`finish_remote`]; `quiet` logs the report at debug level (`show --output json` keeps stdout for the rows).
-async fn finish_remote_as(remote: Option<glue_session::GlueEngine>, reporter: &Reporter, quiet: bool) {
+/// Stops what a run started on Glue and reports the run's Glue traffic and DPU-seconds; `quiet` logs the report at
+/// debug level (`show --output json` keeps stdout for the rows).
+async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Reporter, quiet: bool) {
     let Some(g) = remote else { return };
     let r = g.finish().await;
     let created = r
@@ -399,7 +394,7 @@ async fn with_sessions(
             Ok(130)
         }
     };
-    finish_remote_as(remote, reporter, quiet).await;
+    finish_remote(remote, reporter, quiet).await;
     result
 }
 
@@ -518,12 +513,12 @@ pub fn open_engine(profile: &Profile) -> Result<Arc<dyn Engine>> {
             })?;
             Ok(Arc::new(e))
         }
-        EngineChoice::GlueSession => start_remote(profile)?
-            .map(|g| Arc::new(g) as Arc<dyn Engine>)
-            .ok_or_else(|| CliError::Engine {
-                context: format!("target `{}`", profile.target_name),
-                message: "not a Glue session target".into(),
-            }),
+        // Its engine comes with the loaded project (`load_with(.., Sessions::Start)`), which also stops its sessions;
+        // one made here would leave the session it requests running.
+        EngineChoice::GlueSession => Err(CliError::Engine {
+            context: format!("target `{}`", profile.target_name),
+            message: "this command does not run on Glue sessions".into(),
+        }),
         EngineChoice::SparkConnect { .. } => Err(CliError::Engine {
             context: format!("target `{}`", profile.target_name),
             message: "the Spark Connect engine is not in this build yet (issue #7)".into(),
@@ -961,45 +956,8 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         }
         Command::Retry { project, run } => {
             let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
-            let path = l
-                .manifest
-                .project
-                .root
-                .join(&l.manifest.project.target_path)
-                .join("run_results.json");
-            let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
-            let prev: Value = serde_json::from_str(&text).map_err(|e| CliError::project(&path, None, e.to_string()))?;
-            let which = prev
-                .pointer("/args/which")
-                .and_then(Value::as_str)
-                .unwrap_or("build")
-                .to_string();
-            let ids: BTreeSet<String> = prev["results"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|r| {
-                    matches!(
-                        r["status"].as_str(),
-                        Some("error" | "fail" | "skipped" | "runtime error")
-                    )
-                })
-                .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
-                .filter(|id| l.manifest.nodes.contains_key(id))
-                .collect();
-            if ids.is_empty() {
-                reporter.line("Retry", "Nothing to retry: the last run had no failures.");
-                finish_remote(l.remote.clone(), reporter).await;
-                return Ok(0);
-            }
             let remote = l.remote.clone();
-            with_sessions(
-                remote,
-                reporter,
-                false,
-                run_nodes(&which, l, &SelectArgs::default(), &run, Some(ids)),
-            )
-            .await
+            with_sessions(remote, reporter, false, retry_cmd(l, &run, reporter)).await
         }
         Command::Compile {
             project,
@@ -1124,6 +1082,41 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         }
         Command::Init { name } => crate::commands::init(&name, reporter),
     }
+}
+
+/// `glue retry`: the nodes that failed or were skipped in the last run's `run_results.json`, with its command.
+async fn retry_cmd(l: Loaded, run: &RunArgs, reporter: &Reporter) -> Result<i32> {
+    let path = l
+        .manifest
+        .project
+        .root
+        .join(&l.manifest.project.target_path)
+        .join("run_results.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
+    let prev: Value = serde_json::from_str(&text).map_err(|e| CliError::project(&path, None, e.to_string()))?;
+    let which = prev
+        .pointer("/args/which")
+        .and_then(Value::as_str)
+        .unwrap_or("build")
+        .to_string();
+    let ids: BTreeSet<String> = prev["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            matches!(
+                r["status"].as_str(),
+                Some("error" | "fail" | "skipped" | "runtime error")
+            )
+        })
+        .filter_map(|r| r["unique_id"].as_str().map(str::to_string))
+        .filter(|id| l.manifest.nodes.contains_key(id))
+        .collect();
+    if ids.is_empty() {
+        reporter.line("Retry", "Nothing to retry: the last run had no failures.");
+        return Ok(0);
+    }
+    run_nodes(&which, l, &SelectArgs::default(), run, Some(ids)).await
 }
 
 async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Result<i32> {

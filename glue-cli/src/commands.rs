@@ -553,8 +553,8 @@ pub fn plain_words(error: &str) -> String {
 
 /// `glue debug` on a Glue target: the catalog (credentials, region, database access), then a session and `select 1`.
 async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
-    let glue = match glue_session::GlueProfile::from_output(&profile.output) {
-        Ok((g, _)) => g,
+    let glue = match glue_profile(profile) {
+        Ok(g) => g,
         Err(e) => {
             reporter.error(&format!("profile: {e}"));
             return false;
@@ -633,13 +633,19 @@ pub fn commit_protection(profile: &Profile) -> Result<Option<glue_iceberg_lock::
     if matches!(profile.engine, EngineChoice::Local { .. }) {
         return Ok(None);
     }
-    let (glue, _) = glue_session::GlueProfile::from_output(&profile.output)
-        .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))?;
+    let glue = glue_profile(profile)?;
     Ok(Some(glue_iceberg_lock::CommitProtection::from_spark_conf(
         glue.conf.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         glue.iceberg_catalog.as_deref().unwrap_or(""),
         Some(&glue.iceberg_glue_commit_lock_table),
     )))
+}
+
+/// The Glue options of a target, typed; a malformed value names the profiles file, the target and the field.
+pub fn glue_profile(profile: &Profile) -> Result<glue_session::GlueProfile> {
+    glue_session::GlueProfile::from_output(&profile.output)
+        .map(|(glue, _)| glue)
+        .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))
 }
 
 /// `glue iam-policy`: the IAM policy the profile's target needs, as JSON (the DynamoDB lock table's statement only when

@@ -47,7 +47,7 @@ pub fn existing_of(t: &Table) -> Existing {
     let provider = param("spark.sql.sources.provider");
     let format = if param("table_type").as_deref() == Some("iceberg") {
         TableFormat::Known(FileFormat::Iceberg)
-    } else if provider.as_deref() == Some("delta") || param("spark.sql.sources.provider") == Some("delta".into()) {
+    } else if provider.as_deref() == Some("delta") {
         TableFormat::Known(FileFormat::Delta)
     } else if provider.as_deref() == Some("hudi") || input.contains("hudi") {
         TableFormat::Known(FileFormat::Hudi)
