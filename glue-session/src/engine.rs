@@ -44,6 +44,12 @@ pub struct RunReport {
     pub median_notice_delay_ms: Option<u64>,
     /// DPU-seconds of the sessions, as Glue reports them.
     pub dpu_seconds: f64,
+    /// Spark Connect ExecutePlan calls.
+    pub spark_connect_executes: u64,
+    /// Spark Connect AnalyzePlan calls.
+    pub spark_connect_analyzes: u64,
+    /// GetSessionEndpoint calls (the first and each token refresh).
+    pub session_endpoint_calls: u64,
 }
 
 /// A session being opened on a task of its own.
@@ -113,7 +119,7 @@ impl Drop for Lease {
     }
 }
 
-fn err(e: SessionError) -> EngineError {
+pub(crate) fn err(e: SessionError) -> EngineError {
     match e {
         SessionError::Statement {
             error_class, message, ..
@@ -400,17 +406,17 @@ async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionErr
 
 /// What a late-bound step needs before it can be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Need {
+pub(crate) enum Need {
     Relation(String),
     Query(String),
 }
 
-fn rel_key(r: &RelationName) -> String {
+pub(crate) fn rel_key(r: &RelationName) -> String {
     r.to_string().to_lowercase()
 }
 
 /// The (target, source) columns a step needs, as keys.
-fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
+pub(crate) fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
     let rel = |r: &RelationName| Some(Need::Relation(rel_key(r)));
     let timestamped =
         |q: &glue_materialize::step::Query| q.add_iceberg_timestamp.then(|| Need::Query(q.sql.as_str().to_string()));
@@ -467,7 +473,7 @@ impl Batch {
 }
 
 /// A failure while running a plan, naming the step (Spark's message already carries its error class).
-fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> EngineError {
+pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> EngineError {
     let at = step
         .map(|s| format!("step {s}"))
         .unwrap_or_else(|| "creating the schema".into());

@@ -23,6 +23,8 @@
 
 mod catalog;
 mod client;
+mod connect;
+mod connect_engine;
 mod create;
 mod engine;
 mod error;
@@ -33,11 +35,13 @@ mod seed;
 
 pub use catalog::{Catalog, existing_of};
 pub use client::Clients;
+pub use connect::{ConnectSession, ConnectStats};
+pub use connect_engine::{ConnectEngine, ConnectTarget};
 pub use create::{CreateSessionSpec, session_id};
 pub use engine::{GlueEngine, RunReport};
 pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
-pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SessionType, WorkerType};
+pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SessionType, SparkConnectProfile, WorkerType};
 pub use seed::read_seed;
 
 /// The README's example, compiled and run as a doc test.

@@ -218,18 +218,7 @@ impl GlueProfile {
                 format!("`{id}` is not a 12-digit AWS account id"),
             ));
         }
-        let datalake_formats = list(text("datalake_formats")?)
-            .into_iter()
-            .map(|f| match f.to_ascii_lowercase().as_str() {
-                "delta" => Ok(DatalakeFormat::Delta),
-                "iceberg" => Ok(DatalakeFormat::Iceberg),
-                "hudi" => Ok(DatalakeFormat::Hudi),
-                _ => Err(ProfileError::new(
-                    "datalake_formats",
-                    format!("`{f}`: expected delta, iceberg or hudi"),
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let datalake_formats = datalake_formats(text("datalake_formats")?)?;
         let retry_mode = match text("boto_retry_mode")?.as_deref() {
             None | Some("adaptive") => RetryMode::Adaptive,
             Some("standard") => RetryMode::Standard,
@@ -315,6 +304,71 @@ impl GlueProfile {
             },
             warnings,
         ))
+    }
+}
+
+fn datalake_formats(value: Option<String>) -> Result<Vec<DatalakeFormat>, ProfileError> {
+    list(value)
+        .into_iter()
+        .map(|f| match f.to_ascii_lowercase().as_str() {
+            "delta" => Ok(DatalakeFormat::Delta),
+            "iceberg" => Ok(DatalakeFormat::Iceberg),
+            "hudi" => Ok(DatalakeFormat::Hudi),
+            _ => Err(ProfileError::new(
+                "datalake_formats",
+                format!("`{f}`: expected delta, iceberg or hudi"),
+            )),
+        })
+        .collect()
+}
+
+/// A target on any Spark Connect server (`method: spark_connect`): no AWS involved.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SparkConnectProfile {
+    /// `host`: the `sc://host:port[/;param=value…]` URL.
+    pub url: String,
+    /// `token`: a bearer token (also accepted as the URL's `;token=`). Never logged.
+    pub token: Option<String>,
+    /// `datalake_formats`: the lakehouse formats the server writes (delta, iceberg).
+    pub datalake_formats: Vec<DatalakeFormat>,
+    /// `location`: where schemas are created (`<location>/<schema>`), any URI the server's file systems know.
+    pub location: Option<String>,
+    /// `conf`: Spark settings for the session (`k=v --conf k2=v2`), set when it opens.
+    pub conf: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for SparkConnectProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SparkConnectProfile")
+            .field("url", &self.url.split(";token=").next().unwrap_or(""))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("datalake_formats", &self.datalake_formats)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SparkConnectProfile {
+    /// Reads a rendered `method: spark_connect` output.
+    pub fn from_output(output: &Map<String, Value>) -> Result<SparkConnectProfile, ProfileError> {
+        let url = text(output, "host")?
+            .ok_or_else(|| ProfileError::new("host", "is required with `method: spark_connect` (sc://host:port)"))?;
+        if !url.starts_with("sc://") {
+            return Err(ProfileError::new(
+                "host",
+                format!(
+                    "`{}` is not a Spark Connect URL (sc://host:port)",
+                    url.split(";token=").next().unwrap_or("")
+                ),
+            ));
+        }
+        Ok(SparkConnectProfile {
+            url,
+            token: text(output, "token")?,
+            datalake_formats: datalake_formats(text(output, "datalake_formats")?)?,
+            location: text(output, "location")?,
+            conf: spark_conf(text(output, "conf")?.as_deref().unwrap_or(""))?,
+        })
     }
 }
 
@@ -460,6 +514,34 @@ mod tests {
 
     fn parse(v: Value) -> Result<(GlueProfile, Vec<String>), ProfileError> {
         GlueProfile::from_output(v.as_object().unwrap())
+    }
+
+    #[test]
+    fn spark_connect_targets_need_an_sc_url_and_hide_their_token() {
+        let out = json!({"host": "sc://spark:15002", "token": "s3cret", "datalake_formats": "delta,iceberg",
+                         "conf": "spark.a=1 --conf spark.b=2", "location": "s3://w/h"});
+        let p = SparkConnectProfile::from_output(out.as_object().unwrap()).unwrap();
+        assert_eq!(p.datalake_formats, vec![DatalakeFormat::Delta, DatalakeFormat::Iceberg]);
+        assert_eq!(
+            p.conf,
+            vec![("spark.a".into(), "1".into()), ("spark.b".into(), "2".into())]
+        );
+        assert!(!format!("{p:?}").contains("s3cret"));
+        for (bad, field) in [
+            (json!({}), "host"),
+            (json!({"host": "http://spark:15002"}), "host"),
+            (
+                json!({"host": "sc://s", "datalake_formats": "paimon"}),
+                "datalake_formats",
+            ),
+        ] {
+            assert_eq!(
+                SparkConnectProfile::from_output(bad.as_object().unwrap())
+                    .unwrap_err()
+                    .field,
+                field
+            );
+        }
     }
 
     #[test]

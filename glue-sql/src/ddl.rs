@@ -524,12 +524,38 @@ pub fn describe_table(relation: &RelationName) -> String {
     format!("DESCRIBE TABLE {relation}")
 }
 
+/// `DESCRIBE TABLE EXTENDED t` (columns, then the table's type, provider and location).
+pub fn describe_table_extended(relation: &RelationName) -> String {
+    format!("DESCRIBE TABLE EXTENDED {relation}")
+}
+
+/// `ALTER TABLE a RENAME TO b`.
+pub fn rename_table(from: &RelationName, to: &RelationName) -> String {
+    format!("ALTER TABLE {from} RENAME TO {to}")
+}
+
+/// `SHOW TABLES IN s` (tables and views of a schema, with the session's temporary views).
+pub fn show_tables(schema: &Ident) -> String {
+    format!("SHOW TABLES IN {schema}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn rel() -> RelationName {
         RelationName::new("s", "t").unwrap()
+    }
+
+    #[test]
+    fn catalog_statements_quote_their_names() {
+        let odd = RelationName::new("s", "we`ird").unwrap();
+        assert_eq!(
+            rename_table(&rel(), &odd),
+            "ALTER TABLE `s`.`t` RENAME TO `s`.`we``ird`"
+        );
+        assert_eq!(describe_table_extended(&odd), "DESCRIBE TABLE EXTENDED `s`.`we``ird`");
+        assert_eq!(show_tables(&Ident::new("my db").unwrap()), "SHOW TABLES IN `my db`");
     }
 
     #[test]

@@ -1,0 +1,700 @@
+//! The remote [`Engine`] over Spark Connect: a Glue 5.1+ `SPARK_CONNECT` session, or any `sc://` server (open-source
+//! Spark, EMR, Sail). Plan steps run in order as SQL plans on ONE Spark session shared by the run's threads (gRPC
+//! multiplexes them); seeds travel as Arrow IPC; no statement polling, no Python.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use async_trait::async_trait;
+use glue_materialize::engine::{PlanOutcome, RelationInfo};
+use glue_materialize::render::seed_statements;
+use glue_materialize::step::Step;
+use glue_materialize::{
+    Capabilities, Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, RenderContext, RenderError, Rendered,
+    StepKind, TableFormat, render_step,
+};
+use glue_sql::types::ColumnDef;
+use glue_sql::{Ident, RelationName};
+use tokio::sync::OnceCell;
+
+use crate::catalog::Catalog;
+use crate::client::Clients;
+use crate::connect::ConnectSession;
+use crate::create::{DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS, session_id};
+use crate::engine::{Need, RunReport, err, needs, step_error};
+use crate::error::SessionError;
+use crate::livy::{LivySession, Origin, Stats};
+use crate::profile::{DatalakeFormat, GlueProfile, SparkConnectProfile};
+use crate::seed::read_seed;
+
+const GLUE_ENGINE: &str = "Glue Spark Connect sessions";
+const SERVER_ENGINE: &str = "a Spark Connect server";
+
+/// Where the Spark Connect session comes from.
+#[derive(Debug, Clone)]
+pub enum ConnectTarget {
+    /// A Glue Interactive Session of type `SPARK_CONNECT` (profile `session_type: spark_connect`, Glue 5.1+).
+    Glue(GlueProfile),
+    /// Any Spark Connect server (`method: spark_connect`); relations are listed through Spark's catalog, no AWS.
+    Server(SparkConnectProfile),
+}
+
+/// The Glue session behind a Spark Connect session.
+struct GlueSide {
+    session: LivySession,
+}
+
+struct Opened {
+    spark: Arc<ConnectSession>,
+    glue: Option<GlueSide>,
+}
+
+struct Inner {
+    target: ConnectTarget,
+    clients: OnceCell<Clients>,
+    stats: Arc<Stats>,
+    opened: OnceCell<Arc<Opened>>,
+    /// The Glue session being created, so that an interrupted run still stops it.
+    opening: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    schemas_ready: Mutex<HashSet<String>>,
+    interrupted: AtomicBool,
+    now: String,
+}
+
+/// Plans over Spark Connect. Cheap to clone.
+#[derive(Clone)]
+pub struct ConnectEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ConnectEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectEngine").finish_non_exhaustive()
+    }
+}
+
+impl ConnectEngine {
+    /// An engine for the target. Nothing is called until [`ConnectEngine::prepare`] or the first plan.
+    pub fn new(target: ConnectTarget, now: String) -> Self {
+        ConnectEngine {
+            inner: Arc::new(Inner {
+                target,
+                clients: OnceCell::new(),
+                stats: Arc::new(Stats::default()),
+                opened: OnceCell::new(),
+                opening: tokio::sync::Mutex::new(None),
+                schemas_ready: Mutex::new(HashSet::new()),
+                interrupted: AtomicBool::new(false),
+                now,
+            }),
+        }
+    }
+
+    fn engine_name(&self) -> &'static str {
+        match self.inner.target {
+            ConnectTarget::Glue(_) => GLUE_ENGINE,
+            ConnectTarget::Server(_) => SERVER_ENGINE,
+        }
+    }
+
+    /// Starts opening the session in the background (call it at process start, while the project is parsed).
+    pub fn prepare(&self) {
+        let inner = self.inner.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = open(&inner).await {
+                tracing::debug!("opening the Spark Connect session in the background: {e}");
+            }
+        });
+        if let Ok(mut o) = self.inner.opening.try_lock() {
+            *o = Some(handle);
+        }
+    }
+
+    /// The AWS clients of a Glue target (None for a plain Spark Connect server).
+    pub async fn clients(&self) -> Option<&Clients> {
+        match &self.inner.target {
+            ConnectTarget::Glue(p) => Some(self.inner.clients.get_or_init(|| Clients::load(p)).await),
+            ConnectTarget::Server(_) => None,
+        }
+    }
+
+    async fn session(&self) -> Result<Arc<ConnectSession>, EngineError> {
+        if self.inner.interrupted.load(Ordering::Acquire) {
+            return Err(err(SessionError::Cancelled));
+        }
+        open(&self.inner)
+            .await
+            .map(|o| o.spark.clone())
+            .map_err(|e| EngineError::Other {
+                context: format!("opening {}", self.engine_name()),
+                source: Box::new(e),
+            })
+    }
+
+    /// Ctrl-C: interrupts the running operations and refuses new ones.
+    pub async fn interrupt(&self) {
+        self.inner.interrupted.store(true, Ordering::Release);
+        if let Some(o) = self.inner.opened.get() {
+            o.spark.interrupt().await;
+        }
+    }
+
+    /// Ends the run: releases the Spark session, stops the Glue session this run created (unless
+    /// `glue_session_reuse`), and reports the traffic.
+    pub async fn finish(&self) -> RunReport {
+        if let Some(h) = self.inner.opening.lock().await.take() {
+            let _ = h.await;
+        }
+        let mut report = RunReport::default();
+        if let Some(o) = self.inner.opened.get() {
+            let st = o.spark.stats();
+            report.spark_connect_executes = st.executes.load(Ordering::Relaxed);
+            report.spark_connect_analyzes = st.analyzes.load(Ordering::Relaxed);
+            report.session_endpoint_calls = st.endpoint_calls.load(Ordering::Relaxed);
+            o.spark.release().await;
+            if let (Some(g), ConnectTarget::Glue(p)) = (&o.glue, &self.inner.target) {
+                let s = &g.session;
+                report.sessions.push((s.id().to_string(), s.origin()));
+                let dpu = if s.origin() == Origin::Created && !p.glue_session_reuse {
+                    match s.stop().await {
+                        Ok(d) => d,
+                        Err(e) => {
+                            tracing::warn!(session = s.id(), "could not stop the session: {e}");
+                            None
+                        }
+                    }
+                } else {
+                    s.dpu_seconds().await
+                };
+                report.dpu_seconds = dpu.unwrap_or(0.0);
+            }
+        }
+        report.get_sessions = self.inner.stats.get_sessions.load(Ordering::Relaxed);
+        report
+    }
+
+    /// `CREATE DATABASE IF NOT EXISTS … LOCATION` before the first plan of each schema.
+    fn schema_sql(&self, plan: &Plan) -> Option<String> {
+        let rel = plan.relation.as_ref()?;
+        if rel.is_temporary() {
+            return None;
+        }
+        let schema = rel.schema_str().to_string();
+        if !self
+            .inner
+            .schemas_ready
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(schema.to_lowercase())
+        {
+            return None;
+        }
+        let ident = Ident::new(schema.clone()).ok()?;
+        let mut db = glue_sql::ddl::CreateDatabase::new(ident);
+        let location = match &self.inner.target {
+            ConnectTarget::Glue(p) => p.location.clone(),
+            ConnectTarget::Server(p) => p.location.clone(),
+        };
+        if let Some(loc) = location {
+            db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
+        }
+        Some(db.to_sql())
+    }
+
+    async fn catalog(&self) -> Option<Catalog> {
+        let ConnectTarget::Glue(p) = &self.inner.target else {
+            return None;
+        };
+        let clients = self.clients().await?.clone();
+        Some(Catalog::new(clients, p.catalog_id.clone()))
+    }
+}
+
+/// Opens the session once (concurrent callers wait for the same one).
+async fn open(inner: &Arc<Inner>) -> Result<&Arc<Opened>, SessionError> {
+    inner
+        .opened
+        .get_or_try_init(|| async {
+            let opened = match &inner.target {
+                ConnectTarget::Server(p) => {
+                    let spark = ConnectSession::open_url(&p.url, p.token.as_deref()).await?;
+                    tracing::info!(session = spark.session_id(), "Spark Connect session opened");
+                    Opened {
+                        spark: Arc::new(spark),
+                        glue: None,
+                    }
+                }
+                ConnectTarget::Glue(p) => {
+                    let clients = inner.clients.get_or_init(|| Clients::load(p)).await;
+                    let id = session_id(p, None);
+                    let glue = LivySession::open(clients, p, &id, !p.glue_session_reuse, &inner.stats).await?;
+                    let spark = match ConnectSession::open_glue(clients, glue.id()).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            if glue.origin() == Origin::Created && !p.glue_session_reuse {
+                                let _ = glue.stop().await;
+                            }
+                            return Err(e);
+                        }
+                    };
+                    Opened {
+                        spark: Arc::new(spark),
+                        glue: Some(GlueSide { session: glue }),
+                    }
+                }
+            };
+            // The session-wide settings glue-rs relies on (the user's `conf` wins).
+            let user_conf: Vec<(String, String)> = match &inner.target {
+                ConnectTarget::Glue(p) => p.conf.clone(),
+                ConnectTarget::Server(p) => p.conf.clone(),
+            };
+            let mut conf = user_conf.clone();
+            for (k, v) in [DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS] {
+                if !user_conf.iter().any(|(uk, _)| uk == k) {
+                    conf.push((k.to_string(), v.to_string()));
+                }
+            }
+            for (k, v) in conf {
+                if let Err(e) = opened.spark.set_conf(&k, &v).await {
+                    tracing::debug!("the server did not take the setting {k}: {e}");
+                }
+            }
+            Ok(Arc::new(opened))
+        })
+        .await
+}
+
+fn lakehouse_formats(formats: &[DatalakeFormat]) -> impl Iterator<Item = FileFormat> + '_ {
+    formats.iter().filter_map(|f| match f {
+        DatalakeFormat::Delta => Some(FileFormat::Delta),
+        DatalakeFormat::Iceberg => Some(FileFormat::Iceberg),
+        // Hudi writes are PySpark DataFrame writes: not on Spark Connect here.
+        DatalakeFormat::Hudi => None,
+    })
+}
+
+#[async_trait]
+impl Engine for ConnectEngine {
+    fn capabilities(&self) -> Capabilities {
+        let mut formats: BTreeSet<FileFormat> = [
+            FileFormat::Parquet,
+            FileFormat::Csv,
+            FileFormat::Json,
+            FileFormat::Orc,
+            FileFormat::Avro,
+            FileFormat::Text,
+        ]
+        .into_iter()
+        .collect();
+        let lake = match &self.inner.target {
+            ConnectTarget::Glue(p) => &p.datalake_formats,
+            ConnectTarget::Server(p) => &p.datalake_formats,
+        };
+        formats.extend(lakehouse_formats(lake));
+        let steps = StepKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| {
+                !matches!(
+                    k,
+                    StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::LakeFormation | StepKind::RunPython
+                )
+            })
+            .collect();
+        Capabilities {
+            engine: self.engine_name(),
+            formats,
+            steps,
+        }
+    }
+
+    async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
+        self.capabilities().check(plan)?;
+        let spark = self.session().await?;
+        let mut outcome = PlanOutcome::default();
+        if let Some(sql) = self.schema_sql(plan) {
+            spark.sql(&sql).await.map_err(|e| step_error(plan, None, e))?;
+        }
+        let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();
+        for step in &plan.steps {
+            let native_err = |e: SessionError| step_error(plan, Some(step), e);
+            let render_err = |e: RenderError| EngineError::Other {
+                context: format!("model `{}`, step {step}", plan.model),
+                source: Box::new(e),
+            };
+            let (t, s) = needs(step);
+            for n in [&t, &s].into_iter().flatten() {
+                if !known.contains_key(n) {
+                    let sql = match n {
+                        Need::Relation(r) => format!("SELECT * FROM {r}"),
+                        Need::Query(q) => q.clone(),
+                    };
+                    let cols = spark.columns(&sql).await.map_err(native_err)?;
+                    known.insert(n.clone(), column_defs(cols).map_err(native_err)?);
+                }
+            }
+            let ctx = RenderContext {
+                now: self.inner.now.clone(),
+                target_columns: t.as_ref().and_then(|n| known.get(n).cloned()),
+                source_columns: s.as_ref().and_then(|n| known.get(n).cloned()),
+            };
+            match step {
+                Step::SwapTable {
+                    target,
+                    staging,
+                    old_location,
+                    delete_old_location,
+                } => match self.catalog().await {
+                    Some(catalog) => {
+                        catalog.swap(target, staging).await.map_err(native_err)?;
+                        spark
+                            .sql(&glue_sql::ddl::refresh_table(target))
+                            .await
+                            .map_err(native_err)?;
+                        if *delete_old_location && let Some(old) = old_location {
+                            catalog.delete_location(old).await.map_err(native_err)?;
+                        }
+                    }
+                    None => {
+                        // No catalog API on a plain server: drop the old entry (an external table: its files stay),
+                        // then rename the staging table, whose data is complete, into place.
+                        for sql in [
+                            glue_sql::ddl::Drop::table(target.clone()).to_sql(),
+                            glue_sql::ddl::rename_table(staging, target),
+                        ] {
+                            spark.sql(&sql).await.map_err(native_err)?;
+                        }
+                        if let Some(old) = old_location.as_deref().filter(|_| *delete_old_location) {
+                            tracing::warn!(
+                                model = %plan.model,
+                                "the replaced table's files at {old} stay: a plain Spark Connect server has no storage API"
+                            );
+                        }
+                    }
+                },
+                Step::DeleteLocation { location } => match self.catalog().await {
+                    Some(catalog) => {
+                        catalog.delete_location(location).await.map_err(native_err)?;
+                    }
+                    None => tracing::warn!(
+                        model = %plan.model,
+                        "the staging files at {location} stay: a plain Spark Connect server has no storage API"
+                    ),
+                },
+                Step::LoadSeed { relation, path, .. } => {
+                    let path = path.as_deref().ok_or_else(|| EngineError::Sql {
+                        error_class: None,
+                        message: format!("seed {relation} has no CSV file"),
+                    })?;
+                    let (schema, batches) = read_seed(std::path::Path::new(path)).map_err(native_err)?;
+                    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+                    let view = Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
+                        .map_err(|e| render_err(e.into()))?;
+                    let columns: Vec<Ident> = schema
+                        .fields()
+                        .iter()
+                        .map(|f| Ident::new(f.name().clone()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|e| render_err(e.into()))?;
+                    let sqls = seed_statements(step, &view, &columns).map_err(render_err)?;
+                    if !sqls.is_empty() {
+                        spark
+                            .create_view(view.as_str(), &schema, &batches)
+                            .await
+                            .map_err(native_err)?;
+                        for sql in sqls {
+                            spark.sql(&sql).await.map_err(native_err)?;
+                        }
+                        outcome.rows_affected = Some(rows);
+                    }
+                }
+                _ => {
+                    for r in render_step(step, &ctx).map_err(render_err)? {
+                        match r {
+                            Rendered::Sql(sql) => {
+                                spark.sql(&sql).await.map_err(native_err)?;
+                            }
+                            Rendered::Native { action, .. } => {
+                                return Err(EngineError::Unsupported {
+                                    engine: self.engine_name(),
+                                    construct: format!("{action} (model `{}`)", plan.model),
+                                });
+                            }
+                        }
+                    }
+                    if matches!(step, Step::SyncSchema { .. })
+                        && let Some(t) = &t
+                    {
+                        known.remove(t);
+                    }
+                }
+            }
+            outcome.executed.push(step.to_string());
+        }
+        Ok(outcome)
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+        let spark = self.session().await?;
+        let batches = spark.sql(sql).await.map_err(err)?;
+        if batches.is_empty() {
+            // A query with no rows still has columns: ask the analyzer for them.
+            let cols = spark.columns(sql).await.map_err(err)?;
+            let fields: Vec<arrow_schema::Field> = cols
+                .iter()
+                .map(|(n, _)| arrow_schema::Field::new(n, arrow_schema::DataType::Utf8, true))
+                .collect();
+            return Ok(vec![RecordBatch::new_empty(Arc::new(arrow_schema::Schema::new(
+                fields,
+            )))]);
+        }
+        Ok(batches)
+    }
+
+    async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
+        if let Some(catalog) = self.catalog().await {
+            return catalog.list(schema).await.map_err(err);
+        }
+        let spark = self.session().await?;
+        let ident = Ident::new(schema.to_string()).map_err(|e| EngineError::Other {
+            context: format!("schema `{schema}`"),
+            source: Box::new(e),
+        })?;
+        let tables = match spark.sql(&glue_sql::ddl::show_tables(&ident)).await {
+            Ok(b) => b,
+            Err(SessionError::Statement {
+                error_class, message, ..
+            }) if error_class.as_deref().is_some_and(|c| c.contains("SCHEMA_NOT_FOUND"))
+                || message.contains("SCHEMA_NOT_FOUND")
+                || message.to_lowercase().contains("not found") =>
+            {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(err(e)),
+        };
+        let mut out = Vec::new();
+        for (name, temporary) in table_names(&tables) {
+            if temporary {
+                continue;
+            }
+            let Ok(rel) = RelationName::new(schema, &name) else {
+                continue;
+            };
+            let described = spark
+                .sql(&glue_sql::ddl::describe_table_extended(&rel))
+                .await
+                .map_err(err)?;
+            out.push(RelationInfo {
+                name: rel,
+                existing: existing_from_describe(&described),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
+        let spark = self.session().await?;
+        let cols = spark.columns(&format!("SELECT * FROM {relation}")).await.map_err(err)?;
+        column_defs(cols).map_err(err)
+    }
+}
+
+fn column_defs(cols: Vec<(String, String)>) -> Result<Vec<ColumnDef>, SessionError> {
+    cols.into_iter()
+        .map(|(n, t)| ColumnDef::new(n, t).map_err(|e| SessionError::Protocol(format!("a column type: {e}"))))
+        .collect()
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Option<Vec<Option<String>>> {
+    let i = batch.schema().index_of(name).ok()?;
+    let c = arrow_cast::cast(batch.column(i), &arrow_schema::DataType::Utf8).ok()?;
+    let a = c.as_any().downcast_ref::<StringArray>()?;
+    Some(
+        (0..a.len())
+            .map(|r| a.is_valid(r).then(|| a.value(r).to_string()))
+            .collect(),
+    )
+}
+
+/// `(name, is temporary)` of SHOW TABLES rows.
+fn table_names(batches: &[RecordBatch]) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for b in batches {
+        let names = strings(b, "tableName").unwrap_or_default();
+        let temp = strings(b, "isTemporary").unwrap_or_default();
+        for (i, n) in names.into_iter().enumerate() {
+            let Some(n) = n else { continue };
+            let t = temp.get(i).cloned().flatten().is_some_and(|t| t == "true");
+            out.push((n, t));
+        }
+    }
+    out
+}
+
+/// What `DESCRIBE TABLE EXTENDED` says of a relation: its columns, partition columns, type, provider and location.
+fn existing_from_describe(batches: &[RecordBatch]) -> Existing {
+    let mut rows = Vec::new();
+    for b in batches {
+        let names = strings(b, "col_name").unwrap_or_default();
+        let types = strings(b, "data_type").unwrap_or_default();
+        for (n, t) in names.into_iter().zip(types) {
+            rows.push((n.unwrap_or_default(), t.unwrap_or_default()));
+        }
+    }
+    #[derive(PartialEq)]
+    enum Section {
+        Columns,
+        Partitions,
+        Details,
+        Other,
+    }
+    let mut section = Section::Columns;
+    let mut columns = Vec::new();
+    let mut partition_columns = Vec::new();
+    let mut details: HashMap<String, String> = HashMap::new();
+    for (name, ty) in rows {
+        let name = name.trim().to_string();
+        if name.starts_with('#') {
+            let header = name.trim_start_matches('#').trim().to_lowercase();
+            section = match header.as_str() {
+                "partition information" | "partitioning" => Section::Partitions,
+                "detailed table information" | "detailed view information" => Section::Details,
+                "col_name" => continue,
+                _ => Section::Other,
+            };
+            continue;
+        }
+        if name.is_empty() {
+            if section == Section::Columns {
+                section = Section::Other;
+            }
+            continue;
+        }
+        match section {
+            Section::Columns => {
+                if let Ok(c) = ColumnDef::new(name, ty.trim().to_string()) {
+                    columns.push(c);
+                }
+            }
+            Section::Partitions => {
+                // Spark lists partition columns as (name, type); Iceberg as (`Part 0`, transform).
+                if name.starts_with("Part ") {
+                    partition_columns.push(ty.trim().to_string());
+                } else {
+                    partition_columns.push(name);
+                }
+            }
+            Section::Details => {
+                details.insert(name.to_lowercase(), ty.trim().to_string());
+            }
+            Section::Other => {}
+        }
+    }
+    let kind = details.get("type").map(|t| t.to_uppercase()).unwrap_or_default();
+    if kind == "VIEW" || details.contains_key("view text") {
+        return Existing::View;
+    }
+    let provider = details.get("provider").map(|p| p.to_lowercase()).unwrap_or_default();
+    let serde = details
+        .get("serde library")
+        .map(|p| p.to_lowercase())
+        .unwrap_or_default();
+    let format = match provider.as_str() {
+        "hive" | "" if serde.contains("parquet") => TableFormat::Known(FileFormat::Parquet),
+        "hive" | "" if serde.contains("orc") => TableFormat::Known(FileFormat::Orc),
+        "" => TableFormat::Other("unknown".into()),
+        p => FileFormat::parse(p).map_or_else(|| TableFormat::Other(p.to_string()), TableFormat::Known),
+    };
+    Existing::Table(ExistingTable {
+        format,
+        location: details.get("location").cloned().filter(|l| !l.is_empty()),
+        columns,
+        partition_columns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn describe(rows: &[(&str, &str)]) -> Vec<RecordBatch> {
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("col_name", arrow_schema::DataType::Utf8, true),
+            arrow_schema::Field::new("data_type", arrow_schema::DataType::Utf8, true),
+        ]));
+        vec![
+            RecordBatch::try_new(
+                schema,
+                vec![
+                    Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                    Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                ],
+            )
+            .unwrap(),
+        ]
+    }
+
+    #[test]
+    fn describe_extended_gives_format_location_and_partitions() {
+        let out = existing_from_describe(&describe(&[
+            ("id", "bigint"),
+            ("dt", "string"),
+            ("# Partition Information", ""),
+            ("# col_name", "data_type"),
+            ("dt", "string"),
+            ("", ""),
+            ("# Detailed Table Information", ""),
+            ("Type", "EXTERNAL"),
+            ("Provider", "parquet"),
+            ("Location", "s3://b/w/s/t"),
+        ]));
+        let Existing::Table(t) = out else { panic!("{out:?}") };
+        assert_eq!(t.format, TableFormat::Known(FileFormat::Parquet));
+        assert_eq!(t.location.as_deref(), Some("s3://b/w/s/t"));
+        assert_eq!(t.partition_columns, vec!["dt".to_string()]);
+        assert_eq!(
+            t.columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["id", "dt"]
+        );
+
+        let delta = existing_from_describe(&describe(&[
+            ("id", "int"),
+            ("", ""),
+            ("# Detailed Table Information", ""),
+            ("Provider", "delta"),
+        ]));
+        assert!(matches!(
+            delta,
+            Existing::Table(ExistingTable {
+                format: TableFormat::Known(FileFormat::Delta),
+                ..
+            })
+        ));
+        let view = existing_from_describe(&describe(&[
+            ("id", "int"),
+            ("", ""),
+            ("# Detailed Table Information", ""),
+            ("Type", "VIEW"),
+        ]));
+        assert_eq!(view, Existing::View);
+    }
+
+    #[test]
+    fn plain_servers_refuse_python_and_hudi_before_anything_runs() {
+        let profile = SparkConnectProfile::from_output(
+            serde_json::json!({"host": "sc://127.0.0.1:9", "datalake_formats": "delta,hudi"})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let e = ConnectEngine::new(ConnectTarget::Server(profile), String::new());
+        let caps = e.capabilities();
+        assert!(caps.formats.contains(&FileFormat::Delta));
+        assert!(!caps.formats.contains(&FileFormat::Hudi));
+        assert!(!caps.formats.contains(&FileFormat::Iceberg));
+        assert!(!caps.steps.contains(&StepKind::RunPython));
+        assert!(caps.steps.contains(&StepKind::Merge));
+    }
+}
