@@ -323,8 +323,47 @@ struct Loaded {
     manifest: Manifest,
     profile: Profile,
     reporter: Arc<Reporter>,
-    /// The Glue session engine of a Glue target, its first session already requested (commands that run SQL).
-    remote: Option<glue_session::GlueEngine>,
+    /// The remote engine of a Glue or Spark Connect target, its session already requested (commands that run SQL).
+    remote: Option<Remote>,
+}
+
+/// The engine of a remote target: Glue Livy sessions, or Spark Connect (a Glue SPARK_CONNECT session or any
+/// `sc://` server). Both start their session at once and stop what the run created at the end.
+#[derive(Clone)]
+enum Remote {
+    Livy(glue_session::GlueEngine),
+    Connect(glue_session::ConnectEngine),
+}
+
+impl Remote {
+    fn engine(&self) -> Arc<dyn Engine> {
+        match self {
+            Remote::Livy(g) => Arc::new(g.clone()),
+            Remote::Connect(c) => Arc::new(c.clone()),
+        }
+    }
+
+    async fn interrupt(&self) {
+        match self {
+            Remote::Livy(g) => g.interrupt().await,
+            Remote::Connect(c) => c.interrupt().await,
+        }
+    }
+
+    async fn finish(&self) -> glue_session::RunReport {
+        match self {
+            Remote::Livy(g) => g.finish().await,
+            Remote::Connect(c) => c.finish().await,
+        }
+    }
+
+    /// The AWS clients of a Glue target.
+    async fn clients(&self) -> Option<glue_session::Clients> {
+        match self {
+            Remote::Livy(g) => Some(g.clients().await.clone()),
+            Remote::Connect(c) => c.clients().await.cloned(),
+        }
+    }
 }
 
 /// Whether a command runs SQL (and so starts a Glue session at once, in the background while the project is parsed).
@@ -335,21 +374,36 @@ enum Sessions {
     Never,
 }
 
-/// The Glue session engine of a Glue target, its first session requested in the background.
-fn start_remote(profile: &Profile) -> Result<Option<glue_session::GlueEngine>> {
-    if profile.engine != EngineChoice::GlueSession {
-        return Ok(None);
-    }
-    let glue = crate::commands::glue_profile(profile)?;
+/// The remote engine of a Glue or Spark Connect target, its first session requested in the background.
+fn start_remote(profile: &Profile) -> Result<Option<Remote>> {
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-    let engine = glue_session::GlueEngine::new(glue, profile.threads, now);
-    engine.prepare();
-    Ok(Some(engine))
+    let remote = match &profile.engine {
+        EngineChoice::Local { .. } => return Ok(None),
+        EngineChoice::GlueSession => {
+            let glue = crate::commands::glue_profile(profile)?;
+            if glue.session_type == glue_session::SessionType::SparkConnect {
+                let engine = glue_session::ConnectEngine::new(glue_session::ConnectTarget::Glue(glue), now);
+                engine.prepare();
+                Remote::Connect(engine)
+            } else {
+                let engine = glue_session::GlueEngine::new(glue, profile.threads, now);
+                engine.prepare();
+                Remote::Livy(engine)
+            }
+        }
+        EngineChoice::SparkConnect { .. } => {
+            let p = crate::commands::spark_connect_profile(profile)?;
+            let engine = glue_session::ConnectEngine::new(glue_session::ConnectTarget::Server(p), now);
+            engine.prepare();
+            Remote::Connect(engine)
+        }
+    };
+    Ok(Some(remote))
 }
 
-/// Stops what a run started on Glue and reports the run's Glue traffic and DPU-seconds; `quiet` logs the report at
-/// debug level (`show --output json` keeps stdout for the rows).
-async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Reporter, quiet: bool) {
+/// Stops what a run started remotely and reports the run's traffic (and DPU-seconds on Glue); `quiet` logs the
+/// report at debug level (`show --output json` keeps stdout for the rows).
+async fn finish_remote(remote: Option<Remote>, reporter: &Reporter, quiet: bool) {
     let Some(g) = remote else { return };
     let r = g.finish().await;
     let created = r
@@ -357,18 +411,34 @@ async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Repo
         .iter()
         .filter(|(_, o)| *o == glue_session::Origin::Created)
         .count();
-    let line = format!(
-        "Glue: {} session(s) ({created} created, {} reused), {} RunStatement, {} GetStatement, {} GetSession{}; {:.1} DPU-seconds",
-        r.sessions.len(),
-        r.sessions.len() - created,
-        r.run_statements,
-        r.get_statements,
-        r.get_sessions,
-        r.median_notice_delay_ms
-            .map(|d| format!(", median {d} ms from statement end to notice"))
-            .unwrap_or_default(),
-        r.dpu_seconds
-    );
+    let line = match g {
+        Remote::Livy(_) => format!(
+            "Glue: {} session(s) ({created} created, {} reused), {} RunStatement, {} GetStatement, {} GetSession{}; {:.1} DPU-seconds",
+            r.sessions.len(),
+            r.sessions.len() - created,
+            r.run_statements,
+            r.get_statements,
+            r.get_sessions,
+            r.median_notice_delay_ms
+                .map(|d| format!(", median {d} ms from statement end to notice"))
+                .unwrap_or_default(),
+            r.dpu_seconds
+        ),
+        Remote::Connect(_) if r.sessions.is_empty() => format!(
+            "Spark Connect: {} ExecutePlan, {} AnalyzePlan",
+            r.spark_connect_executes, r.spark_connect_analyzes
+        ),
+        Remote::Connect(_) => format!(
+            "Glue Spark Connect: {} session(s) ({created} created, {} reused), {} ExecutePlan, {} AnalyzePlan, {} GetSessionEndpoint, {} GetSession; {:.1} DPU-seconds",
+            r.sessions.len(),
+            r.sessions.len() - created,
+            r.spark_connect_executes,
+            r.spark_connect_analyzes,
+            r.session_endpoint_calls,
+            r.get_sessions,
+            r.dpu_seconds
+        ),
+    };
     if quiet {
         reporter.debug(&line);
     } else {
@@ -379,7 +449,7 @@ async fn finish_remote(remote: Option<glue_session::GlueEngine>, reporter: &Repo
 /// Runs a command that may use Glue sessions: Ctrl-C cancels the running statements; either way the sessions this
 /// run created are stopped at the end.
 async fn with_sessions(
-    remote: Option<glue_session::GlueEngine>,
+    remote: Option<Remote>,
     reporter: &Arc<Reporter>,
     quiet: bool,
     work: impl std::future::Future<Output = Result<i32>>,
@@ -389,7 +459,7 @@ async fn with_sessions(
         r = work => r,
         _ = tokio::signal::ctrl_c() => {
             reporter.finish_progress();
-            reporter.warn("Interrupted: cancelling the running statements and stopping this run's Glue sessions");
+            reporter.warn("Interrupted: cancelling the running statements and stopping this run's sessions");
             g.interrupt().await;
             Ok(130)
         }
@@ -483,7 +553,10 @@ async fn ensure_commit_lock_table(l: &Loaded) -> Result<()> {
     let Some(table) = protection.lock_table() else {
         return Ok(());
     };
-    let client = aws_sdk_dynamodb::Client::new(&g.clients().await.config);
+    let Some(clients) = g.clients().await else {
+        return Ok(());
+    };
+    let client = aws_sdk_dynamodb::Client::new(&clients.config);
     let state = glue_iceberg_lock::ensure_configured_lock_table(&client, &protection, Duration::from_secs(120))
         .await
         .map_err(|e| CliError::Engine {
@@ -498,7 +571,7 @@ async fn ensure_commit_lock_table(l: &Loaded) -> Result<()> {
 /// The engine of a loaded project: its Glue session engine, or the profile's engine.
 fn engine_of(l: &Loaded) -> Result<Arc<dyn Engine>> {
     match &l.remote {
-        Some(g) => Ok(Arc::new(g.clone())),
+        Some(g) => Ok(g.engine()),
         None => open_engine(&l.profile),
     }
 }
@@ -515,13 +588,9 @@ pub fn open_engine(profile: &Profile) -> Result<Arc<dyn Engine>> {
         }
         // Its engine comes with the loaded project (`load_with(.., Sessions::Start)`), which also stops its sessions;
         // one made here would leave the session it requests running.
-        EngineChoice::GlueSession => Err(CliError::Engine {
+        EngineChoice::GlueSession | EngineChoice::SparkConnect { .. } => Err(CliError::Engine {
             context: format!("target `{}`", profile.target_name),
-            message: "this command does not run on Glue sessions".into(),
-        }),
-        EngineChoice::SparkConnect { .. } => Err(CliError::Engine {
-            context: format!("target `{}`", profile.target_name),
-            message: "the Spark Connect engine is not in this build yet (issue #7)".into(),
+            message: format!("this command does not run on a {} target", profile.engine.name()),
         }),
     }
 }

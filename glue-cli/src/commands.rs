@@ -523,10 +523,17 @@ pub async fn debug(args: &ProjectArgs, reporter: &Arc<Reporter>) -> Result<i32> 
                 return Ok(1);
             }
         }
-        EngineChoice::SparkConnect { .. } => reporter.line(
-            "Debug",
-            "connection: not checked (the Spark Connect engine arrives with issue #7)",
-        ),
+        EngineChoice::SparkConnect { .. } => {
+            let p = spark_connect_profile(&profile)?;
+            let engine = glue_session::ConnectEngine::new(glue_session::ConnectTarget::Server(p), String::new());
+            let ok = engine.query("select 1 as ok").await;
+            engine.finish().await;
+            if let Err(err) = ok {
+                reporter.error(&format!("Spark Connect: {err}"));
+                return Ok(1);
+            }
+            reporter.line("Debug", "Spark Connect: OK (select 1)");
+        }
     }
     reporter.line("Debug", "All checks passed!");
     Ok(0)
@@ -566,7 +573,15 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
         .clone()
         .unwrap_or_else(|| "none (role_arn is missing)".into());
     reporter.line("Debug", &format!("region: {region}, session role: {role}"));
-    let engine = glue_session::GlueEngine::new(glue, 1, String::new());
+    let spark_connect = glue.session_type == glue_session::SessionType::SparkConnect;
+    let connect = spark_connect
+        .then(|| glue_session::ConnectEngine::new(glue_session::ConnectTarget::Glue(glue.clone()), String::new()));
+    let livy = (!spark_connect).then(|| glue_session::GlueEngine::new(glue, 1, String::new()));
+    let engine: &dyn Engine = match (&connect, &livy) {
+        (Some(c), _) => c,
+        (_, Some(l)) => l,
+        (None, None) => return false,
+    };
     let ok = match engine.list_relations(&profile.target.schema).await {
         Ok(r) => {
             reporter.line(
@@ -577,7 +592,14 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
                     profile.target.schema
                 ),
             );
-            reporter.line("Debug", "starting (or finding) a Glue session …");
+            reporter.line(
+                "Debug",
+                if spark_connect {
+                    "starting (or finding) a Glue Spark Connect session …"
+                } else {
+                    "starting (or finding) a Glue session …"
+                },
+            );
             match engine.query("select 1 as ok").await {
                 Ok(_) => {
                     reporter.line("Debug", "Glue session: OK (select 1)");
@@ -594,7 +616,11 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
             false
         }
     };
-    let r = engine.finish().await;
+    let r = match (&connect, &livy) {
+        (Some(c), _) => c.finish().await,
+        (_, Some(l)) => l.finish().await,
+        (None, None) => glue_session::RunReport::default(),
+    };
     if let Some((id, origin)) = r.sessions.first() {
         reporter.line(
             "Debug",
@@ -630,7 +656,7 @@ fn project_and_profile(args: &ProjectArgs) -> Result<(Project, std::path::PathBu
 /// Glue options as glue-session reads them (a malformed option is an error naming the file, target and field).
 /// glue-rs never selects the DynamoDB lock itself: only the user's `lock-impl` does.
 pub fn commit_protection(profile: &Profile) -> Result<Option<glue_iceberg_lock::CommitProtection>> {
-    if matches!(profile.engine, EngineChoice::Local { .. }) {
+    if profile.engine != EngineChoice::GlueSession {
         return Ok(None);
     }
     let glue = glue_profile(profile)?;
@@ -645,6 +671,13 @@ pub fn commit_protection(profile: &Profile) -> Result<Option<glue_iceberg_lock::
 pub fn glue_profile(profile: &Profile) -> Result<glue_session::GlueProfile> {
     glue_session::GlueProfile::from_output(&profile.output)
         .map(|(glue, _)| glue)
+        .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))
+}
+
+/// The options of a `method: spark_connect` target; a malformed value names the profiles file, the target and the
+/// field.
+pub fn spark_connect_profile(profile: &Profile) -> Result<glue_session::SparkConnectProfile> {
+    glue_session::SparkConnectProfile::from_output(&profile.output)
         .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))
 }
 

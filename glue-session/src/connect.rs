@@ -73,9 +73,17 @@ impl std::fmt::Debug for ConnectSession {
 }
 
 fn spark_err(e: SparkError) -> SessionError {
-    let message = e.get_message();
+    let error_class = e.get_error_class();
+    let mut message = e.get_message();
+    // The server's message repeats its class (`[CLASS] [CLASS] text`): the class is kept once, in `error_class`.
+    if let Some(c) = &error_class {
+        let prefix = format!("[{c}]");
+        while let Some(rest) = message.trim_start().strip_prefix(&prefix) {
+            message = rest.trim_start().to_string();
+        }
+    }
     SessionError::Statement {
-        error_class: e.get_error_class(),
+        error_class,
         name: String::new(),
         message,
     }

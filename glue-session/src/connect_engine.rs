@@ -464,14 +464,7 @@ impl Engine for ConnectEngine {
         })?;
         let tables = match spark.sql(&glue_sql::ddl::show_tables(&ident)).await {
             Ok(b) => b,
-            Err(SessionError::Statement {
-                error_class, message, ..
-            }) if error_class.as_deref().is_some_and(|c| c.contains("SCHEMA_NOT_FOUND"))
-                || message.contains("SCHEMA_NOT_FOUND")
-                || message.to_lowercase().contains("not found") =>
-            {
-                return Ok(Vec::new());
-            }
+            Err(e) if not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(err(e)),
         };
         let mut out = Vec::new();
@@ -482,10 +475,12 @@ impl Engine for ConnectEngine {
             let Ok(rel) = RelationName::new(schema, &name) else {
                 continue;
             };
-            let described = spark
-                .sql(&glue_sql::ddl::describe_table_extended(&rel))
-                .await
-                .map_err(err)?;
+            let described = match spark.sql(&glue_sql::ddl::describe_table_extended(&rel)).await {
+                Ok(d) => d,
+                // Dropped (or being replaced by another model) since SHOW TABLES.
+                Err(e) if not_found(&e) => continue,
+                Err(e) => return Err(err(e)),
+            };
             out.push(RelationInfo {
                 name: rel,
                 existing: existing_from_describe(&described),
@@ -498,6 +493,21 @@ impl Engine for ConnectEngine {
         let spark = self.session().await?;
         let cols = spark.columns(&format!("SELECT * FROM {relation}")).await.map_err(err)?;
         column_defs(cols).map_err(err)
+    }
+}
+
+/// A schema or relation that does not exist (Spark's error classes; servers without classes say "not found").
+fn not_found(e: &SessionError) -> bool {
+    match e {
+        SessionError::Statement {
+            error_class, message, ..
+        } => {
+            error_class
+                .as_deref()
+                .is_some_and(|c| c.starts_with("SCHEMA_NOT_FOUND") || c.starts_with("TABLE_OR_VIEW_NOT_FOUND"))
+                || message.to_lowercase().contains("not found")
+        }
+        _ => false,
     }
 }
 

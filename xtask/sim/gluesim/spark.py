@@ -120,6 +120,12 @@ class SparkRuntime:
         conf = self._hive_conf()
         conf.set("hive.metastore.thrift.bind.host", "127.0.0.1")
         bridge = jvm.org.apache.hadoop.hive.shims.ShimLoader.getHadoopThriftAuthBridge()
+        # Until this JVM's own Spark (the Glue sessions' catalog) has written a table, every create_table over thrift
+        # failed (DataNucleus: "One or more instances could not be made persistent", retried for 20 s): write and
+        # drop one first.
+        self.base.sql("CREATE DATABASE IF NOT EXISTS gluesim_warmup")
+        self.base.sql("CREATE TABLE gluesim_warmup.t USING parquet AS SELECT 1 AS id")
+        self.base.sql("DROP DATABASE gluesim_warmup CASCADE")
 
         def serve() -> None:  # blocks its py4j call for the life of the process
             jvm.org.apache.hadoop.hive.metastore.HiveMetaStore.startMetaStore(port, bridge, conf)
