@@ -16,6 +16,7 @@ const OUTPUT_KEYS: &[&str] = &[
     "warehouse",
     "method",
     "host",
+    "catalog",
     "token",
     "session_type",
     "role_arn",
@@ -336,9 +337,16 @@ fn from_output(
             bool_of(v).ok_or_else(|| field_err(&path, target_name, "root_location", "expected true or false"))?;
     }
     target.temp_schema = s("temp_schema")?;
-    if let Some(ns) = s("custom_iceberg_catalog_namespace")? {
-        target.iceberg_catalog = (!ns.is_empty()).then_some(ns);
+    match s("custom_iceberg_catalog_namespace")? {
+        Some(ns) => target.iceberg_catalog = (!ns.is_empty()).then_some(ns),
+        // `glue_catalog` is the Iceberg catalog of Glue sessions; a Spark Connect server's Iceberg tables live in its
+        // own (default) catalog unless the profile names one.
+        None if matches!(engine, EngineChoice::SparkConnect { .. }) => target.iceberg_catalog = None,
+        None => {}
     }
+    // A Spark Connect server's temporary views read Iceberg tables: no scratch tables (which some catalogs cannot
+    // even create without a location).
+    target.iceberg_temp_views = matches!(engine, EngineChoice::SparkConnect { .. });
     if let Some(f) = s("datalake_formats")? {
         for part in f.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let fmt = FileFormat::parse(part).filter(|f| f.is_lakehouse()).ok_or_else(|| {

@@ -550,6 +550,9 @@ impl Invocation {
             ),
             message: e.to_string(),
         })?;
+        for w in &outcome.warnings {
+            self.reporter.warn(&format!("{}: {w}", node.name));
+        }
         let msg = match node.resource_type {
             ResourceType::Seed => match outcome.rows_affected {
                 Some(n) => format!("INSERT {n}"),

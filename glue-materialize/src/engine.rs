@@ -93,6 +93,9 @@ pub struct PlanOutcome {
     pub rows_affected: Option<u64>,
     /// The statements or actions run, in order (for logs and `run_results.json`).
     pub executed: Vec<String>,
+    /// What the engine did differently from the plan and the user should know (a housekeeping step the engine
+    /// cannot run, files it had to leave in place).
+    pub warnings: Vec<String>,
 }
 
 /// An engine that runs plans. Object-safe (`Box<dyn Engine>`), `Send + Sync` for `--threads`.

@@ -111,6 +111,9 @@ pub struct Target {
     pub seed_mode: SeedMode,
     /// `enable_spark_seed_casting`.
     pub enable_spark_seed_casting: bool,
+    /// The engine's temporary views read Iceberg tables (Spark Connect servers), so Iceberg temp relations are views
+    /// as with the model config `use_iceberg_temp_views`. Glue sessions keep dbt-glue's scratch tables.
+    pub iceberg_temp_views: bool,
 }
 
 impl Target {
@@ -128,6 +131,7 @@ impl Target {
             seed_format: FileFormat::Parquet,
             seed_mode: SeedMode::Overwrite,
             enable_spark_seed_casting: false,
+            iceberg_temp_views: false,
         }
     }
 }

@@ -694,11 +694,17 @@ impl Planner<'_> {
         Ok((relation, steps))
     }
 
+    /// Whether Iceberg temp relations are views: the model's `use_iceberg_temp_views`, or an engine whose temporary
+    /// views read Iceberg tables.
+    fn iceberg_temp_views(&self) -> bool {
+        self.cfg.use_iceberg_temp_views || self.target.iceberg_temp_views
+    }
+
     /// `<alias>_<custom_temp_suffix>`: a temporary view, or for Iceberg / S3 Tables (unless use_iceberg_temp_views)
     /// a table in temp_schema or the model's schema.
     fn temp_relation(&self, format: FileFormat) -> Result<(RelationName, TempKind), PlanError> {
         let name = format!("{}_{}", self.model.alias, self.cfg.custom_temp_suffix);
-        if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
+        if format.in_iceberg_catalog() && !self.iceberg_temp_views() {
             let schema = self
                 .target
                 .temp_schema
@@ -947,7 +953,7 @@ impl Planner<'_> {
             }
             Existing::Table(_) => {
                 let name = format!("{}__dbt_tmp", self.model.alias);
-                let (staging, kind) = if format.in_iceberg_catalog() && !self.cfg.use_iceberg_temp_views {
+                let (staging, kind) = if format.in_iceberg_catalog() && !self.iceberg_temp_views() {
                     let schema = self
                         .target
                         .temp_schema

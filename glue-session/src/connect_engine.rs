@@ -112,11 +112,18 @@ impl ConnectEngine {
         }
     }
 
-    /// The AWS clients of a Glue target (None for a plain Spark Connect server).
+    /// The AWS clients of a Glue target or of a server on the Glue Data Catalog (None for a server on its own
+    /// catalog).
     pub async fn clients(&self) -> Option<&Clients> {
+        let glue = self.glue_profile()?;
+        Some(self.inner.clients.get_or_init(|| Clients::load(glue)).await)
+    }
+
+    /// The Glue options in use: the Glue target's, or those of a server's Glue Data Catalog.
+    fn glue_profile(&self) -> Option<&GlueProfile> {
         match &self.inner.target {
-            ConnectTarget::Glue(p) => Some(self.inner.clients.get_or_init(|| Clients::load(p)).await),
-            ConnectTarget::Server(_) => None,
+            ConnectTarget::Glue(p) => Some(p),
+            ConnectTarget::Server(p) => p.glue_catalog.as_ref(),
         }
     }
 
@@ -204,11 +211,48 @@ impl ConnectEngine {
     }
 
     async fn catalog(&self) -> Option<Catalog> {
-        let ConnectTarget::Glue(p) = &self.inner.target else {
-            return None;
-        };
+        let catalog_id = self.glue_profile()?.catalog_id.clone();
         let clients = self.clients().await?.clone();
-        Some(Catalog::new(clients, p.catalog_id.clone()))
+        Some(Catalog::new(clients, catalog_id))
+    }
+}
+
+impl ConnectEngine {
+    /// `CREATE OR REPLACE` on a catalog that cannot replace: a view or a run's scratch table is dropped and created
+    /// (nothing in them to keep); a table that does not exist yet is created. Replacing an existing table is refused rather than done as a drop and
+    /// a create, which would lose the table if the create failed.
+    async fn create_without_replace(
+        &self,
+        spark: &ConnectSession,
+        step: &Step,
+        sql: &str,
+        refused: SessionError,
+    ) -> Result<(), SessionError> {
+        match step {
+            Step::CreateView { relation, .. } => {
+                let create = sql.replacen("CREATE OR REPLACE VIEW", "CREATE VIEW", 1);
+                spark.sql(&glue_sql::ddl::Drop::view(relation.clone()).to_sql()).await?;
+                spark.sql(&create).await.map(|_| ())
+            }
+            // Scratch tables of one run (incremental and snapshot staging): nothing in them to keep.
+            Step::CreateTempRelation { relation, .. } | Step::SnapshotStaging { staging: relation, .. } => {
+                let create = sql.replacen("CREATE OR REPLACE TABLE", "CREATE TABLE", 1);
+                spark
+                    .sql(&glue_sql::ddl::Drop::table(relation.clone()).to_sql())
+                    .await?;
+                spark.sql(&create).await.map(|_| ())
+            }
+            Step::CreateTableAs { table, .. } => {
+                match spark.columns(&format!("SELECT * FROM {}", table.relation)).await {
+                    Err(e) if not_found(&e) => {
+                        let create = sql.replacen("CREATE OR REPLACE TABLE", "CREATE TABLE", 1);
+                        spark.sql(&create).await.map(|_| ())
+                    }
+                    _ => Err(refused),
+                }
+            }
+            _ => Err(refused),
+        }
     }
 }
 
@@ -349,10 +393,7 @@ impl Engine for ConnectEngine {
                 } => match self.catalog().await {
                     Some(catalog) => {
                         catalog.swap(target, staging).await.map_err(native_err)?;
-                        spark
-                            .sql(&glue_sql::ddl::refresh_table(target))
-                            .await
-                            .map_err(native_err)?;
+                        refresh(&spark, target).await.map_err(native_err)?;
                         if *delete_old_location && let Some(old) = old_location {
                             catalog.delete_location(old).await.map_err(native_err)?;
                         }
@@ -367,21 +408,22 @@ impl Engine for ConnectEngine {
                             spark.sql(&sql).await.map_err(native_err)?;
                         }
                         if let Some(old) = old_location.as_deref().filter(|_| *delete_old_location) {
-                            tracing::warn!(
-                                model = %plan.model,
-                                "the replaced table's files at {old} stay: a plain Spark Connect server has no storage API"
-                            );
+                            outcome.warnings.push(format!(
+                                "the replaced table's files at {old} stay: without `catalog: glue` glue-rs has no \
+                                 storage access on a Spark Connect server"
+                            ));
                         }
                     }
                 },
+                Step::RefreshTable { relation } => refresh(&spark, relation).await.map_err(native_err)?,
                 Step::DeleteLocation { location } => match self.catalog().await {
                     Some(catalog) => {
                         catalog.delete_location(location).await.map_err(native_err)?;
                     }
-                    None => tracing::warn!(
-                        model = %plan.model,
-                        "the staging files at {location} stay: a plain Spark Connect server has no storage API"
-                    ),
+                    None => outcome.warnings.push(format!(
+                        "the staging files at {location} stay: without `catalog: glue` glue-rs has no storage \
+                         access on a Spark Connect server"
+                    )),
                 },
                 Step::LoadSeed { relation, path, .. } => {
                     let path = path.as_deref().ok_or_else(|| EngineError::Sql {
@@ -413,9 +455,26 @@ impl Engine for ConnectEngine {
                 _ => {
                     for r in render_step(step, &ctx).map_err(render_err)? {
                         match r {
-                            Rendered::Sql(sql) => {
-                                spark.sql(&sql).await.map_err(native_err)?;
-                            }
+                            Rendered::Sql(sql) => match spark.sql(&sql).await {
+                                Ok(_) => {}
+                                // Housekeeping a server without Iceberg's procedures (Sail) cannot run: the table
+                                // is right, its old snapshots stay.
+                                Err(SessionError::Statement { message, .. })
+                                    if matches!(step, Step::ExpireSnapshots { .. }) && message.contains("CALL") =>
+                                {
+                                    outcome.warnings.push(format!(
+                                        "{} has no Iceberg procedures: old snapshots were not expired (set \
+                                         iceberg_expire_snapshots: false to skip this step)",
+                                        self.engine_name()
+                                    ));
+                                }
+                                Err(e) if replace_unsupported(&e) => {
+                                    self.create_without_replace(&spark, step, &sql, e)
+                                        .await
+                                        .map_err(native_err)?;
+                                }
+                                Err(e) => return Err(native_err(e)),
+                            },
                             Rendered::Native { action, .. } => {
                                 return Err(EngineError::Unsupported {
                                     engine: self.engine_name(),
@@ -462,6 +521,11 @@ impl Engine for ConnectEngine {
             context: format!("schema `{schema}`"),
             source: Box::new(e),
         })?;
+        // SHOW TABLES of a missing schema is an error whose class differs between servers: look the schema up first.
+        let schemas = spark.sql("SHOW DATABASES").await.map_err(err)?;
+        if !first_column(&schemas).iter().any(|s| s.eq_ignore_ascii_case(schema)) {
+            return Ok(Vec::new());
+        }
         let tables = match spark.sql(&glue_sql::ddl::show_tables(&ident)).await {
             Ok(b) => b,
             Err(e) if not_found(&e) => return Ok(Vec::new()),
@@ -526,6 +590,42 @@ fn strings(batch: &RecordBatch, name: &str) -> Option<Vec<Option<String>>> {
             .map(|r| a.is_valid(r).then(|| a.value(r).to_string()))
             .collect(),
     )
+}
+
+/// The first column's values (SHOW DATABASES: `namespace` on Spark, `name` on Sail).
+fn first_column(batches: &[RecordBatch]) -> Vec<String> {
+    batches
+        .iter()
+        .filter(|b| b.num_columns() > 0)
+        .filter_map(|b| {
+            let c = arrow_cast::cast(b.column(0), &arrow_schema::DataType::Utf8).ok()?;
+            let a = c.as_any().downcast_ref::<StringArray>()?.clone();
+            Some(
+                (0..a.len())
+                    .filter(|i| a.is_valid(*i))
+                    .map(|i| a.value(i).to_string())
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten()
+        .collect()
+}
+
+/// `REFRESH TABLE` (Spark caches a table's files and metadata); a server without that cache (Sail) does not know the
+/// statement, which is then nothing to do.
+async fn refresh(spark: &ConnectSession, table: &RelationName) -> Result<(), SessionError> {
+    match spark.sql(&glue_sql::ddl::refresh_table(table)).await {
+        Err(SessionError::Statement { message, .. }) if message.contains("RefreshTable") => {
+            tracing::debug!("the server has no REFRESH TABLE: {message}");
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
+}
+
+/// A `CREATE OR REPLACE` the catalog refused (Sail on the Glue catalog: "AWS Glue catalog does not support REPLACE").
+fn replace_unsupported(e: &SessionError) -> bool {
+    matches!(e, SessionError::Statement { message, .. } if message.contains("does not support REPLACE"))
 }
 
 /// `(name, is temporary)` of SHOW TABLES rows.

@@ -323,7 +323,7 @@ fn datalake_formats(value: Option<String>) -> Result<Vec<DatalakeFormat>, Profil
 }
 
 /// A target on any Spark Connect server (`method: spark_connect`): no AWS involved.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct SparkConnectProfile {
     /// `host`: the `sc://host:port[/;param=value…]` URL.
     pub url: String,
@@ -335,6 +335,10 @@ pub struct SparkConnectProfile {
     pub location: Option<String>,
     /// `conf`: Spark settings for the session (`k=v --conf k2=v2`), set when it opens.
     pub conf: Vec<(String, String)>,
+    /// `catalog: glue`: the server's catalog is the Glue Data Catalog (EMR, Sail, Spark with the Glue client), so
+    /// relations are listed and tables switched through the Glue API (the profile's region, `catalog_id`, the SDK's
+    /// credential chain), as on Glue sessions. Without it relations are listed through Spark's catalog, no AWS.
+    pub glue_catalog: Option<GlueProfile>,
 }
 
 impl std::fmt::Debug for SparkConnectProfile {
@@ -344,6 +348,7 @@ impl std::fmt::Debug for SparkConnectProfile {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("datalake_formats", &self.datalake_formats)
             .field("location", &self.location)
+            .field("glue_catalog", &self.glue_catalog.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -368,6 +373,16 @@ impl SparkConnectProfile {
             datalake_formats: datalake_formats(text(output, "datalake_formats")?)?,
             location: text(output, "location")?,
             conf: spark_conf(text(output, "conf")?.as_deref().unwrap_or(""))?,
+            glue_catalog: match text(output, "catalog")?.as_deref() {
+                None | Some("spark") => None,
+                Some("glue") => Some(GlueProfile::from_output(output)?.0),
+                Some(other) => {
+                    return Err(ProfileError::new(
+                        "catalog",
+                        format!("`{other}`: expected spark (the server's own catalog) or glue"),
+                    ));
+                }
+            },
         })
     }
 }
@@ -527,6 +542,10 @@ mod tests {
             vec![("spark.a".into(), "1".into()), ("spark.b".into(), "2".into())]
         );
         assert!(!format!("{p:?}").contains("s3cret"));
+        assert!(p.glue_catalog.is_none());
+        let glue = json!({"host": "sc://sail:50051", "catalog": "glue", "region": "eu-west-1"});
+        let p = SparkConnectProfile::from_output(glue.as_object().unwrap()).unwrap();
+        assert_eq!(p.glue_catalog.unwrap().region.as_deref(), Some("eu-west-1"));
         for (bad, field) in [
             (json!({}), "host"),
             (json!({"host": "http://spark:15002"}), "host"),

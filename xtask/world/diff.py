@@ -48,7 +48,9 @@ def normalize(value: Any) -> Any:
             return f"{match.group(1)} {match.group(2)}{fraction}"
         if DECIMAL.match(value):
             try:
-                return normalize(float(Decimal(value))) if len(value) < 16 else str(Decimal(value).normalize())
+                exact = Decimal(value).normalize()
+                # A float holds 15 significant digits: a decimal with more stays exact, as a string.
+                return normalize(float(exact)) if len(exact.as_tuple().digits) <= 15 else str(exact)
             except InvalidOperation:
                 return value
         return value

@@ -29,8 +29,8 @@ class GlueCatalog:
         self.runtime = runtime
         self._versions: dict[tuple[str, str], tuple[int, int, str]] = {}  # (db, table) -> (create time, version, fingerprint)
         self._versions_lock = threading.Lock()
-        # Glue table fields Hive's metastore has no place for (StorageDescriptor.AdditionalLocations, TargetTable, an
-        # absent TableType), by (db, table); dropped with the table entry.
+        # Glue table fields Hive's metastore has no place for (StorageDescriptor.AdditionalLocations, TargetTable,
+        # ViewDefinition, an absent TableType), by (db, table); dropped with the table entry.
         self._extras: dict[tuple[str, str], dict[str, Any]] = {}
         self._descriptions: dict[str, str | None] = {}  # database -> description set by UpdateDatabase
 
@@ -210,6 +210,9 @@ class GlueCatalog:
             extras["TargetTable"] = table["TargetTable"]
         if not table.get("TableType"):
             extras["NoTableType"] = True
+        # A multi-dialect view (Sail writes its SQL only here, not in ViewOriginalText).
+        if table.get("ViewDefinition"):
+            extras["ViewDefinition"] = table["ViewDefinition"]
         self._extras[(db.lower(), table["Name"].lower())] = extras
 
     def batch_delete_table(self, req: SimRequest) -> dict[str, Any]:
@@ -265,6 +268,8 @@ class GlueCatalog:
             out["StorageDescriptor"]["AdditionalLocations"] = extras["AdditionalLocations"]
         if extras.get("TargetTable"):
             out["TargetTable"] = extras["TargetTable"]
+        if "ViewDefinition" in extras:
+            out["ViewDefinition"] = extras["ViewDefinition"]
         if extras.get("NoTableType"):
             del out["TableType"]
         if jtable.getViewOriginalText():

@@ -206,6 +206,15 @@ def test_database_table_and_partition_writes(sim, glue):
     table = glue.get_table(DatabaseName=db, Name="m")["Table"]
     assert table["StorageDescriptor"]["AdditionalLocations"] == ["s3://lake/x"] and "TableType" not in table
     glue.delete_table(DatabaseName=db, Name="m")
+    # A multi-dialect view keeps its ViewDefinition (Sail writes a view's SQL only there).
+    representation = {"Dialect": "SPARK", "DialectVersion": "1.0", "ViewOriginalText": "SELECT 1 AS id"}
+    glue.create_table(DatabaseName=db, TableInput={
+        "Name": "v", "TableType": "VIRTUAL_VIEW", "StorageDescriptor": sd,
+        "ViewDefinition": {"Representations": [representation]},
+    })  # fmt: skip
+    view = glue.get_table(DatabaseName=db, Name="v")["Table"]
+    assert view["ViewDefinition"]["Representations"][0]["ViewOriginalText"] == "SELECT 1 AS id"
+    glue.delete_table(DatabaseName=db, Name="v")
     result = glue.batch_delete_table(DatabaseName=db, TablesToDelete=["p", "nope"])
     assert [e["TableName"] for e in result["Errors"]] == ["nope"]
     assert glue.get_tables(DatabaseName=db)["TableList"] == []
