@@ -428,3 +428,63 @@ async fn a_run_creates_the_configured_iceberg_lock_table_first() {
         .collect();
     assert_eq!(keys, vec!["entityId".to_string()], "Iceberg's lock table schema");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_interrupts_the_spark_connect_query_and_stops_the_session() {
+    let p = Project::new(
+        &[(
+            "slow",
+            "{{ config(materialized='table') }}\nselect 1 as id from range(0, 1) \
+             where reflect('java.lang.Thread', 'sleep', cast(60000 as bigint)) is not null",
+        )],
+        "      session_type: spark_connect\n      glue_version: '5.1'\n",
+        1,
+    );
+    let since = last_seq();
+    let child = p
+        .command(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Connected once GetSessionEndpoint answered; then the model's query starts within a moment.
+    let t0 = Instant::now();
+    while count(&log_since(since), "GetSessionEndpoint") == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "never connected: {:?}",
+            log_since(since)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(2500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let log = log_since(since);
+    assert_eq!(
+        count(&log, "RunStatement"),
+        0,
+        "no Livy statement on a Spark Connect session: {log:?}"
+    );
+    let glue = glue_client().await;
+    let sessions = created_sessions(&log, ROLE_PREFIX);
+    assert_eq!(sessions.len(), 1, "{log:?}");
+    for id in &sessions {
+        let s = status(&glue, id).await;
+        assert!(matches!(s.as_str(), "STOPPING" | "STOPPED"), "session {id} left {s}");
+    }
+    // The interrupted query wrote nothing: the table was never created.
+    let profile = std::fs::read_to_string(p.path().join("profiles.yml")).unwrap();
+    let schema = profile
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("schema: "))
+        .unwrap()
+        .to_string();
+    let got = glue.get_table().database_name(&schema).name("slow").send().await;
+    assert!(got.is_err(), "the interrupted model's table exists");
+}

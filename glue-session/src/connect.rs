@@ -32,13 +32,16 @@ enum Auth {
     /// A fixed `sc://` URL (with its optional token).
     Fixed,
     /// A Glue session: GetSessionEndpoint again before the token expires.
-    Glue {
-        clients: Clients,
-        session: String,
-        expires: Mutex<SystemTime>,
-        issued: Mutex<SystemTime>,
-        refreshing: tokio::sync::Mutex<()>,
-    },
+    Glue(Box<GlueAuth>),
+}
+
+/// What refreshing a Glue session's token needs.
+struct GlueAuth {
+    clients: Clients,
+    session: String,
+    expires: Mutex<SystemTime>,
+    issued: Mutex<SystemTime>,
+    refreshing: tokio::sync::Mutex<()>,
 }
 
 /// Counters of one session's traffic.
@@ -128,13 +131,13 @@ impl ConnectSession {
         Ok(Self::new(
             client,
             session_id,
-            Auth::Glue {
+            Auth::Glue(Box::new(GlueAuth {
                 clients: clients.clone(),
                 session: glue_session.to_string(),
                 expires: Mutex::new(expires),
                 issued: Mutex::new(SystemTime::now()),
                 refreshing: tokio::sync::Mutex::new(()),
-            },
+            })),
             stats,
         ))
     }
@@ -162,14 +165,14 @@ impl ConnectSession {
 
     /// The client to use now: on Glue, a fresh token first when the current one is about to expire.
     async fn client(&self, force_refresh: bool) -> Result<Arc<SparkConnectClient>, SessionError> {
-        if let Auth::Glue {
-            clients,
-            session,
-            expires,
-            issued,
-            refreshing,
-        } = &self.auth
-        {
+        if let Auth::Glue(auth) = &self.auth {
+            let GlueAuth {
+                clients,
+                session,
+                expires,
+                issued,
+                refreshing,
+            } = auth.as_ref();
             let due = |expires: SystemTime, issued: SystemTime| {
                 let life = expires.duration_since(issued).unwrap_or_default();
                 let margin = REFRESH_MARGIN.min(life / 2);
@@ -226,7 +229,7 @@ impl ConnectSession {
             self.stats.executes.fetch_add(1, Ordering::Relaxed);
             let mut stream = match client.execute_plan(request).await {
                 Ok(s) => s,
-                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue { .. }) => {
+                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue(_)) => {
                     force = true;
                     continue;
                 }
@@ -282,7 +285,7 @@ impl ConnectSession {
             self.stats.analyzes.fetch_add(1, Ordering::Relaxed);
             let response = match client.analyze_plan(request).await {
                 Ok(r) => r,
-                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue { .. }) => {
+                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue(_)) => {
                     force = true;
                     continue;
                 }

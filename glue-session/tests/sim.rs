@@ -17,8 +17,8 @@ use aws_sdk_glue::types::SessionStatus;
 use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, Target, plan};
 use glue_session::request::{Op, Request, decode_batches, statements};
 use glue_session::{
-    Clients, CreateSessionSpec, GlueEngine, GlueProfile, LivySession, Origin, Stats, existing_of, session_id,
-    session_status,
+    Clients, ConnectEngine, ConnectSession, ConnectTarget, CreateSessionSpec, GlueEngine, GlueProfile, LivySession,
+    Origin, Stats, existing_of, session_id, session_status,
 };
 use glue_sql::RelationName;
 use serde_json::{Value, json};
@@ -26,8 +26,7 @@ use serde_json::{Value, json};
 const ROLE: &str = "arn:aws:iam::123456789012:role/GlueInteractiveSessionRole";
 const NOW: &str = "2026-01-01 00:00:00";
 /// The simulator's default timings (`Config` in xtask/sim/gluesim/server.py).
-const CONFIG_DEFAULTS: &str =
-    r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60}"#;
+const CONFIG_DEFAULTS: &str = r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60, "token_ttl_s": 3600.0}"#;
 
 fn endpoint() -> String {
     let endpoint = std::env::var("GLUE_SIM_ENDPOINT")
@@ -487,5 +486,177 @@ async fn interrupt_cancels_the_running_statement_and_finish_stops_the_session() 
     assert!(
         matches!(now, Some(SessionStatus::Stopping | SessionStatus::Stopped)),
         "the session is {now:?} after finish()"
+    );
+}
+
+// ---- Spark Connect sessions (Glue 5.1 SPARK_CONNECT: GetSessionEndpoint, the simulator's token proxy, real Spark 4)
+
+/// A Glue Spark Connect target on a fresh bucket.
+async fn connect_world(name: &str) -> (ConnectEngine, String, String, String) {
+    let bucket = unique("sc-lake");
+    let prefix = unique(&format!("sc-{name}"));
+    let p = profile(
+        &bucket,
+        json!({"glue_session_id": prefix, "session_type": "spark_connect", "glue_version": "5.1"}),
+    );
+    let engine = ConnectEngine::new(ConnectTarget::Glue(p), NOW.into());
+    let clients = engine.clients().await.expect("a Glue target has clients").clone();
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let schema = unique(&format!("sc_{name}")).replace('-', "_");
+    (engine, bucket, prefix, schema)
+}
+
+/// Plans model `name` against the catalog and runs it on the Spark Connect engine.
+async fn connect_build(engine: &ConnectEngine, bucket: &str, schema: &str, name: &str, sql: &str, config: &str) {
+    let config = ModelConfig::from_json(&serde_json::from_str(config).unwrap()).expect("a model config");
+    let model = Model::new(name, schema, sql, config);
+    let target = Target::new(schema, Some(format!("s3://{bucket}/warehouse")));
+    let existing = engine
+        .list_relations(schema)
+        .await
+        .expect("listing")
+        .into_iter()
+        .find(|r| r.name.identifier.as_str() == name)
+        .map_or(Existing::Absent, |r| r.existing);
+    let p = plan(&model, &existing, &target, &PlanFlags::default()).expect("a plan");
+    let done = engine.execute(&p).await;
+    done.unwrap_or_else(|e| panic!("model {name}: {e}"));
+}
+
+async fn count(engine: &ConnectEngine, sql: &str) -> i64 {
+    let batches = engine.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+}
+
+#[tokio::test]
+async fn a_spark_connect_token_is_refreshed_under_the_same_spark_session() {
+    // Tokens of 2 s: the temporary view made with the first token is read with the second.
+    let _restore = Restore::CONFIG;
+    admin("POST", "config", r#"{"token_ttl_s": 2.0}"#);
+    let bucket = unique("unused");
+    let p = profile(&bucket, json!({"session_type": "spark_connect", "glue_version": "5.1"}));
+    let clients = Clients::load(&p).await;
+    let id = unique("sc-refresh");
+    let glue = open(&clients, &p, &id, true).await;
+    let spark = ConnectSession::open_glue(&clients, glue.id())
+        .await
+        .expect("a Spark Connect session");
+    let schema: arrow_schema::SchemaRef = Arc::new(arrow_schema::Schema::new(vec![arrow_schema::Field::new(
+        "id",
+        arrow_schema::DataType::Int64,
+        false,
+    )]));
+    let batch = arrow_array::RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(arrow_array::Int64Array::from(vec![1, 2, 3]))],
+    )
+    .unwrap();
+    spark
+        .create_view("kept", &schema, &[batch])
+        .await
+        .expect("a temp view from Arrow");
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let rows = spark
+        .sql("select sum(id) from kept")
+        .await
+        .expect("the view, after the token expired");
+    assert_eq!(rows[0].column(0).as_primitive::<Int64Type>().value(0), 6);
+    assert_eq!(
+        spark.stats().endpoint_calls.load(Ordering::Relaxed),
+        2,
+        "one GetSessionEndpoint to open, one to refresh"
+    );
+    glue.stop().await.expect("StopSession");
+}
+
+#[tokio::test]
+async fn a_model_outlives_its_spark_connect_token_and_models_cost_no_glue_calls() {
+    // Tokens of 2 s: the slow model's INSERT reads its temporary view for 2.5 s, the token expires meanwhile, and the
+    // steps after it run on a refreshed token in the same Spark session.
+    let _restore = Restore::CONFIG;
+    admin("POST", "config", r#"{"token_ttl_s": 2.0}"#);
+    let (engine, bucket, prefix, schema) = connect_world("model").await;
+    let start = mark();
+    engine.prepare();
+    let table = r#"{"materialized": "table"}"#;
+    connect_build(&engine, &bucket, &schema, "warm", "select 1 as id", table).await;
+    let id = created(&log(start), &prefix).pop().expect("the engine's Glue session");
+
+    // Warm: models cost no Glue call beyond the catalog listing (GetTables) and token refreshes (GetSessionEndpoint).
+    let before = mark();
+    connect_build(
+        &engine,
+        &bucket,
+        &schema,
+        "counted",
+        "select id from range(0, 10)",
+        table,
+    )
+    .await;
+    let append = r#"{"materialized": "incremental", "incremental_strategy": "append"}"#;
+    let slow =
+        "select id from range(0, 3) where reflect('java.lang.Thread', 'sleep', cast(2500 as bigint)) is not null";
+    for _ in 0..3 {
+        connect_build(&engine, &bucket, &schema, "slow", slow, append).await;
+    }
+    let glue_calls: Vec<String> = log(before)
+        .iter()
+        .filter(|e| e["service"] == "glue")
+        .filter_map(|e| e["operation"].as_str().map(str::to_string))
+        .filter(|op| op != "GetTables" && op != "GetSessionEndpoint")
+        .collect();
+    println!("Glue calls of five warm models on a Spark Connect session: {glue_calls:?}");
+    assert!(glue_calls.is_empty(), "{glue_calls:?}");
+    assert_eq!(count(&engine, &format!("select count(*) from {schema}.slow")).await, 9);
+
+    let report = engine.finish().await;
+    println!("{report:?}");
+    assert!(
+        report.session_endpoint_calls >= 3,
+        "tokens refreshed while models ran: {report:?}"
+    );
+    assert_eq!(report.sessions, [(id.clone(), Origin::Created)]);
+    let now = status(engine.clients().await.unwrap(), &id).await;
+    assert!(
+        matches!(now, Some(SessionStatus::Stopping | SessionStatus::Stopped)),
+        "{now:?}"
+    );
+}
+
+#[tokio::test]
+async fn interrupt_stops_a_running_spark_connect_query_and_finish_stops_the_session() {
+    let (engine, _bucket, prefix, _schema) = connect_world("interrupt").await;
+    let start = mark();
+    assert_eq!(count(&engine, "select count(*) from range(0, 4)").await, 4);
+    let id = created(&log(start), &prefix).pop().expect("the engine's Glue session");
+    let running = engine.clone();
+    let slow = "select count(*) from range(0, 1) where reflect('java.lang.Thread', 'sleep', cast(20000 as bigint)) is not null";
+    let task = tokio::spawn(async move { running.query(slow).await });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(!task.is_finished(), "the slow query ended before the interrupt");
+    let interrupted = Instant::now();
+    engine.interrupt().await;
+    let result = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the query did not return within 10 s of the interrupt")
+        .expect("the query task");
+    println!("the query returned {:?} after the interrupt", interrupted.elapsed());
+    let e = result.expect_err("an interrupted query fails");
+    assert!(e.to_string().contains("cancel"), "{e}");
+    assert!(
+        engine.query("select 1").await.is_err(),
+        "an interrupted engine refuses new queries"
+    );
+    engine.finish().await;
+    let now = status(engine.clients().await.unwrap(), &id).await;
+    assert!(
+        matches!(now, Some(SessionStatus::Stopping | SessionStatus::Stopped)),
+        "{now:?}"
     );
 }

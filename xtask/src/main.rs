@@ -56,6 +56,9 @@ enum Task {
         /// with the embedded engine.
         #[arg(long)]
         aws: bool,
+        /// Only the Spark Connect suites (the three Spark Connect diffs and the Spark Connect tests).
+        #[arg(long)]
+        connect_only: bool,
     },
     /// What CI runs: tools/test.sh, then the integration suites.
     Ci,
@@ -323,12 +326,68 @@ const LIVY_VARS: &str = "{lakehouse_format: parquet, orders_strategy: append}";
 /// The bundled project on a Glue target of the simulator (Livy sessions in real Spark 3.5) and on the embedded
 /// engine: built twice on Glue (the second build takes the incremental and table-rebuild paths), every table equal.
 fn glue_diff_check(world: &world::World) -> Result<(), String> {
+    let remote = "type: glue\nrole_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\nregion: us-east-1\n\
+                  workers: 2\nworker_type: G.1X\nlocation: s3://{bucket}/warehouse\nthreads: 4";
+    remote_diff_check(world, "glue", remote, LIVY_VARS, &["orders_snapshot"])
+}
+
+/// Spark Connect, three ways, each against the embedded engine:
+/// - (a) Glue 5.1 SPARK_CONNECT sessions of the simulator (GetSessionEndpoint, the token proxy, real Spark 4);
+/// - (b) the real Spark 4 Connect server as a plain `sc://` server (its own catalog, parquet paths);
+/// - (c) Sail on the simulator's Glue Data Catalog (`catalog: glue`): the Delta and the Iceberg merge paths and
+///   snapshots. Sail has no INSERT OVERWRITE … PARTITION, so `daily_revenue` (and the test reading it) stay on (a)/(b).
+fn connect_diff_check(world: &world::World) -> Result<(), String> {
+    let glue_sc = "type: glue\nsession_type: spark_connect\nglue_version: '5.1'\n\
+                   role_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\nregion: us-east-1\n\
+                   workers: 2\nworker_type: G.1X\nlocation: s3://{bucket}/warehouse\nthreads: 4";
+    eprintln!("-- (a) Glue Spark Connect sessions of the simulator");
+    remote_diff_check(world, "glue_sc", glue_sc, LIVY_VARS, &["orders_snapshot"])?;
+    eprintln!("-- (b) a plain sc:// server: real Spark 4");
+    let spark = format!(
+        "type: glue\nmethod: spark_connect\nhost: {}\nlocation: s3://{{bucket}}/warehouse\nthreads: 4",
+        world.endpoints["spark_connect"]
+    );
+    remote_diff_check(world, "spark", &spark, LIVY_VARS, &["orders_snapshot"])?;
+    let sail = format!(
+        "type: glue\nmethod: spark_connect\nhost: {}\ncatalog: glue\nregion: us-east-1\n\
+         datalake_formats: delta,iceberg\nlocation: s3://{{bucket}}/warehouse\nthreads: 4",
+        world.endpoints["sail"]
+    );
+    let sail_excluded = ["daily_revenue", "assert_revenue_matches_orders"];
+    eprintln!("-- (c) Sail on the simulator's Glue catalog: Delta");
+    remote_diff_check(world, "sail", &sail, "{lakehouse_format: delta}", &sail_excluded)?;
+    eprintln!(
+        "-- (c) Sail on the simulator's Glue catalog: Iceberg (the snapshot runs on Sail, but the embedded engine"
+    );
+    eprintln!(
+        "   refuses Iceberg snapshots: \"unsupported on the embedded engine: snapshots on iceberg tables (MERGE)\")"
+    );
+    let iceberg_excluded = [sail_excluded.as_slice(), &["orders_snapshot"]].concat();
+    remote_diff_check(world, "sail", &sail, "{lakehouse_format: iceberg}", &iceberg_excluded)
+}
+
+/// The bundled project on a remote target (`remote`: its profile lines, `{bucket}` standing for a fresh bucket of the
+/// simulator) and on the embedded engine, with `vars`, without `exclude`: built on the remote target, then built on
+/// both by `cargo xtask diff` (the remote's second build takes the incremental and table-rebuild paths) and every
+/// table compared.
+fn remote_diff_check(
+    world: &world::World,
+    name: &str,
+    remote: &str,
+    vars: &str,
+    exclude: &[&str],
+) -> Result<(), String> {
     let env = world.env();
     let aws = &world.endpoints["aws"];
-    let dir = std::env::temp_dir().join(format!("glue-rs-glue-diff-{}", std::process::id()));
+    let run_id = format!(
+        "{}_{}",
+        std::process::id(),
+        UNIQUE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let dir = std::env::temp_dir().join(format!("glue-rs-{name}-diff-{run_id}"));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let schema = format!("glue_shop_{}", std::process::id());
-    let bucket = format!("glue-rs-diff-{}", std::process::id());
+    let schema = format!("glue_shop_{name}_{run_id}");
+    let bucket = format!("glue-rs-diff-{}", run_id.replace('_', "-"));
     let python = venv::ensure("spark35")?.join("python");
     run(Command::new(&python).args([
         "-c",
@@ -338,14 +397,17 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
         &bucket,
     ]))?;
     let warehouse = dir.join("local").display().to_string();
+    let remote_lines: String = remote
+        .replace("{bucket}", &bucket)
+        .lines()
+        .map(|l| format!("      {l}\n"))
+        .collect();
     std::fs::write(
         dir.join("profiles.yml"),
         format!(
-            "glue_shop:\n  target: glue\n  outputs:\n    local:\n      type: glue\n      engine: local\n      \
-             warehouse: {warehouse:?}\n      schema: {schema}\n      threads: 4\n    glue:\n      type: glue\n      \
-             role_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\n      region: us-east-1\n      \
-             workers: 2\n      worker_type: G.1X\n      schema: {schema}\n      location: s3://{bucket}/warehouse\n      \
-             threads: 4\n"
+            "glue_shop:\n  target: {name}\n  outputs:\n    local:\n      type: glue\n      engine: local\n      \
+             warehouse: {warehouse:?}\n      schema: {schema}\n      threads: 4\n    {name}:\n{remote_lines}      \
+             schema: {schema}\n"
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -354,16 +416,12 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
         run(Command::new(env!("CARGO"))
             .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
             .current_dir(root()))?;
-        run(Command::new(target_dir().join("debug/glue"))
-            .args([
-                "build",
-                "--target",
-                "glue",
-                "--exclude",
-                "orders_snapshot",
-                "--vars",
-                LIVY_VARS,
-            ])
+        let mut first = Command::new(target_dir().join("debug/glue"));
+        first.args(["build", "--target", name, "--vars", vars]);
+        if !exclude.is_empty() {
+            first.arg("--exclude").args(exclude);
+        }
+        run(first
             .arg("--project-dir")
             .arg(&project)
             .arg("--profiles-dir")
@@ -373,18 +431,26 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
         let o = DiffOptions {
             profiles: Some(dir.clone()),
             no_build: false,
-            vars: Some(LIVY_VARS.into()),
-            exclude: vec!["orders_snapshot".into()],
+            vars: Some(vars.into()),
+            exclude: exclude.iter().map(|e| e.to_string()).collect(),
             env: env
                 .iter()
                 .cloned()
                 .chain([("AWS_ENDPOINT_URL".to_string(), aws.clone())])
                 .collect(),
         };
-        diff(&project, &o, "local", "glue")
+        diff(&project, &o, "local", name)
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Makes the names of one process's diff runs unique.
+static UNIQUE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The Spark Connect suites alone (`cargo xtask it --connect-only`).
+fn connect_suites(world: &world::World) -> Result<(), String> {
+    connect_diff_check(world)
 }
 
 fn suites(world: &world::World) -> Result<(), String> {
@@ -401,6 +467,8 @@ fn suites(world: &world::World) -> Result<(), String> {
     diff_self_check()?;
     eprintln!("== the bundled project on Glue sessions of the simulator vs the embedded engine");
     glue_diff_check(world)?;
+    eprintln!("== the bundled project over Spark Connect vs the embedded engine");
+    connect_diff_check(world)?;
     eprintln!("== the bundled project on Glue sessions of the simulator vs dbt-spark (session method, real Spark 3.5)");
     let dbt_spark = venv::ensure("dbtspark")?;
     run(Command::new(&sim.join("python"))
@@ -498,8 +566,15 @@ fn main() -> ExitCode {
             }
             Ok(())
         }
-        Task::It { aws: false } => integration(),
-        Task::It { aws: true } => aws_suite(),
+        Task::It {
+            aws: false,
+            connect_only: false,
+        } => integration(),
+        Task::It {
+            aws: false,
+            connect_only: true,
+        } => with_world(world::ServiceKind::all(), connect_suites),
+        Task::It { aws: true, .. } => aws_suite(),
         Task::Bench { which: Bench::Lock } => with_world(vec![world::ServiceKind::Sim], |world| {
             run(Command::new(env!("CARGO"))
                 .args(["bench", "--locked", "-p", "glue-iceberg-lock"])
