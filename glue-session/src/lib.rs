@@ -20,6 +20,13 @@
 //!   Arrow IPC), split into pieces when larger than Glue's 68,000-character `Code` limit.
 //! - [`Catalog`]: GetTables listings, format detection, the one-UpdateTable atomic table replace.
 //! - [`GlueEngine`]: the remote `glue_materialize::Engine` over a pool of sessions (one per thread).
+//!
+//! And over Spark Connect:
+//!
+//! - [`ConnectSession`]: a Glue 5.1 `SPARK_CONNECT` session (GetSessionEndpoint, the token refreshed under the same
+//!   Spark session id) or any `sc://` server; SQL and Arrow plans through the official client's async core.
+//! - [`ConnectEngine`]: the remote `Engine` over one Spark Connect session ([`ConnectTarget`]: Glue or a server with
+//!   its [`SparkConnectProfile`]).
 
 mod catalog;
 mod client;

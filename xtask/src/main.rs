@@ -587,7 +587,7 @@ fn main() -> ExitCode {
             let glue = release_glue()?;
             let dbt_glue = venv::ensure("dbtglue")?;
             let python = venv::ensure("spark35")?.join("python");
-            with_world(vec![world::ServiceKind::Sim], |world| {
+            with_world(vec![world::ServiceKind::Sim, world::ServiceKind::Spark], |world| {
                 run(Command::new(&python)
                     .arg(root().join("xtask/world/bench_remote.py"))
                     .arg(&glue)

@@ -1,9 +1,10 @@
 """`cargo xtask bench remote`: glue-rs beside dbt-glue on the Glue simulator, with latency injected into every
-Glue call.
+Glue call; and glue-rs on Glue 5.1 Spark Connect sessions beside glue-rs on Livy sessions.
 
 Usage: bench_remote.py GLUE_BINARY DBT_BIN_DIR SIM_ENDPOINT [--latency-ms MS]
 
-Both tools build the project xtask/world/reference (a seed, an incremental, a table and a view; its profiles.yml) in a
+Three runs (glue-rs on Livy sessions, glue-rs on Spark Connect sessions, dbt-glue on Livy sessions) build the project
+xtask/world/reference (a seed, an incremental, a table and a view; its profiles.yml) in a
 schema of their own (a copy of the project each, so glue-rs's target/ and logs/ stay out of the tree): a first `build`,
 then a second `run` (warm: the incremental and table-rebuild paths). Each command is timed (wall clock) and its Glue
 API calls are counted from the simulator's request log (`/_sim/log`, the entries after the last sequence number before
@@ -37,9 +38,11 @@ from dataclasses import dataclass, field
 import boto3
 
 PROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference")
-TOOLS = ("glue-rs", "dbt-glue")
+TOOLS = ("glue-rs", "glue-rs-sc", "dbt-glue")
+# glue-rs-sc: glue-rs on Glue 5.1 SPARK_CONNECT sessions (the simulator's token proxy before the world's Spark 4).
+SPARK_CONNECT_LINES = "      session_type: spark_connect\n      glue_version: '5.1'\n"
 LATENCY_KEY = "glue:*"  # Faults._lookup in xtask/sim/gluesim/server.py: `service:*` matches every operation of Glue
-SUMMARY = re.compile(r"Glue: \d+ session\(s\).*$", re.M)
+SUMMARY = re.compile(r"Glue(?: Spark Connect)?: \d+ session\(s\).*$", re.M)
 # Operations shown first, in this order; any other operation follows, most frequent first.
 OPERATIONS = ["RunStatement", "GetStatement", "CancelStatement", "GetSession", "CreateSession", "StopSession",
               "DeleteSession", "ListSessions", "GetDatabase", "GetDatabases", "CreateDatabase", "GetTable",
@@ -171,8 +174,10 @@ def table(rows: list[tuple[str, str, str, str]]) -> str:
 def report(ours: Step, theirs: Step) -> str:
     total_o, total_t = sum(ours.calls.values()), sum(theirs.calls.values())
     per_o, per_t = total_o / ours.nodes, total_t / theirs.nodes
-    rows = [(f"{ours.command} ({ours.nodes} nodes)", "glue-rs", "dbt-glue", "glue-rs/dbt-glue"),
+    rows = [(f"{ours.command} ({ours.nodes} nodes)", ours.tool, theirs.tool, f"{ours.tool}/{theirs.tool}"),
             ("wall time (s)", f"{ours.wall:.2f}", f"{theirs.wall:.2f}", ratio(ours.wall, theirs.wall)),
+            ("wall time / node (s)", f"{ours.wall / ours.nodes:.2f}", f"{theirs.wall / theirs.nodes:.2f}",
+             ratio(ours.wall, theirs.wall)),
             ("Glue API calls", str(total_o), str(total_t), ratio(total_o, total_t)),
             ("Glue API calls / node", f"{per_o:.2f}", f"{per_t:.2f}", ratio(per_o, per_t))]  # fmt: skip
     seen = set(ours.calls) | set(theirs.calls)
@@ -248,10 +253,11 @@ def main() -> int:
                 text = f.read()
             assert "      type: glue\n" in text, "xtask/world/reference/profiles.yml changed shape"
             with open(profiles, "w") as f:
-                f.write(text.replace("      type: glue\n", f"      type: glue\n      glue_session_id: {prefix}\n", 1))
+                extra = SPARK_CONNECT_LINES if tool == "glue-rs-sc" else ""
+                f.write(text.replace("      type: glue\n", f"      type: glue\n      glue_session_id: {prefix}\n{extra}", 1))
             env = {**base_env, "REFERENCE_SCHEMA": schemas[tool]}
             for command in ("build", "run"):
-                if tool == "glue-rs":
+                if tool.startswith("glue-rs"):
                     argv = [glue, command, "--project-dir", project, "--profiles-dir", project]
                 else:
                     argv = [dbt, command, "--project-dir", project, "--profiles-dir", project,
@@ -301,17 +307,22 @@ def report_all(steps: dict[tuple[str, str], Step], schemas: dict[str, str], endp
         pages = catalog.get_paginator("get_tables").paginate(DatabaseName=schemas[tool]).build_full_result()
         built[tool] = sorted(f"{t['Name']} ({t.get('TableType', '?')})" for t in pages["TableList"])
     print()
-    if built["glue-rs"] == built["dbt-glue"]:
-        print(f"both tools built {', '.join(built['glue-rs'])}")
+    if all(built[tool] == built["dbt-glue"] for tool in TOOLS):
+        print(f"all three runs built {', '.join(built['glue-rs'])}")
     else:
-        print(f"warning: the two schemas differ: glue-rs {built['glue-rs']}, dbt-glue {built['dbt-glue']}")
+        print(f"warning: the schemas differ: {built}")
     print()
     for command in ("build", "run"):
         print(report(steps[("glue-rs", command)], steps[("dbt-glue", command)]))
         print()
+    print("Spark Connect sessions beside Livy sessions (glue-rs both):")
     for command in ("build", "run"):
-        step = steps[("glue-rs", command)]
-        print(f"glue-rs {command}: {step.summary or '(no `Glue:` summary line)'}")
+        print(report(steps[("glue-rs-sc", command)], steps[("glue-rs", command)]))
+        print()
+    for tool in ("glue-rs", "glue-rs-sc"):
+        for command in ("build", "run"):
+            step = steps[(tool, command)]
+            print(f"{tool} {command}: {step.summary or '(no `Glue:` summary line)'}")
     for (tool, command), step in steps.items():
         if step.errors:
             print(f"{tool} {command}: Glue calls answered with an error: {dict(step.errors.most_common())}")
