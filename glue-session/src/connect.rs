@@ -236,16 +236,25 @@ impl ConnectSession {
                 Err(e) => return Err(self.failed(e)),
             };
             let mut batches = Vec::new();
+            let mut schema = None;
             loop {
                 match stream.message().await {
                     Ok(Some(resp)) => {
                         if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(b)) = resp.response_type {
-                            batches.extend(decode_ipc(&b.data)?);
+                            let (s, decoded) = decode_ipc(&b.data)?;
+                            schema = schema.or(s);
+                            batches.extend(decoded);
                         }
                     }
                     Ok(None) => break,
                     Err(status) => return Err(self.failed(SparkError::from_grpc_status(status))),
                 }
+            }
+            // No rows: the server still sends the result's schema (an empty batch), kept as an empty batch.
+            if batches.is_empty()
+                && let Some(schema) = schema
+            {
+                batches.push(RecordBatch::new_empty(schema));
             }
             return Ok(batches);
         }
@@ -384,15 +393,18 @@ fn sql_relation(sql: &str) -> proto::Relation {
     }
 }
 
-fn decode_ipc(data: &[u8]) -> Result<Vec<RecordBatch>, SessionError> {
+/// The batches of one Arrow IPC stream, with its schema (present also when the stream holds no batch).
+fn decode_ipc(data: &[u8]) -> Result<(Option<SchemaRef>, Vec<RecordBatch>), SessionError> {
     if data.is_empty() {
-        return Ok(Vec::new());
+        return Ok((None, Vec::new()));
     }
     let reader = arrow_ipc::reader::StreamReader::try_new(Cursor::new(data), None)
         .map_err(|e| SessionError::Protocol(format!("an Arrow batch: {e}")))?;
-    reader
+    let schema = reader.schema();
+    let batches = reader
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| SessionError::Protocol(format!("an Arrow batch: {e}")))
+        .map_err(|e| SessionError::Protocol(format!("an Arrow batch: {e}")))?;
+    Ok((Some(schema), batches))
 }
 
 /// GetSessionEndpoint, then a client on its URL with its token and the given Spark session id.
@@ -482,8 +494,14 @@ mod tests {
         w.write(&b).unwrap();
         w.finish().unwrap();
         drop(w);
-        assert_eq!(decode_ipc(&data).unwrap(), vec![b]);
-        assert!(decode_ipc(&[]).unwrap().is_empty());
+        assert_eq!(decode_ipc(&data).unwrap(), (Some(schema.clone()), vec![b]));
+        assert_eq!(decode_ipc(&[]).unwrap(), (None, vec![]));
         assert!(decode_ipc(b"not arrow").is_err());
+        // A stream with a schema and no batch (an empty result) still gives its schema.
+        let mut empty = Vec::new();
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut empty, &schema).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        assert_eq!(decode_ipc(&empty).unwrap(), (Some(schema), vec![]));
     }
 }

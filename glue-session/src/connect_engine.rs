@@ -499,15 +499,8 @@ impl Engine for ConnectEngine {
         let spark = self.session().await?;
         let batches = spark.sql(sql).await.map_err(err)?;
         if batches.is_empty() {
-            // A query with no rows still has columns: ask the analyzer for them.
-            let cols = spark.columns(sql).await.map_err(err)?;
-            let fields: Vec<arrow_schema::Field> = cols
-                .iter()
-                .map(|(n, _)| arrow_schema::Field::new(n, arrow_schema::DataType::Utf8, true))
-                .collect();
-            return Ok(vec![RecordBatch::new_empty(Arc::new(arrow_schema::Schema::new(
-                fields,
-            )))]);
+            // A server that sent neither rows nor their schema (a command): no columns.
+            return Ok(vec![RecordBatch::new_empty(Arc::new(arrow_schema::Schema::empty()))]);
         }
         Ok(batches)
     }

@@ -635,6 +635,24 @@ async fn interrupt_stops_a_running_spark_connect_query_and_finish_stops_the_sess
     let start = mark();
     assert_eq!(count(&engine, "select count(*) from range(0, 4)").await, 4);
     let id = created(&log(start), &prefix).pop().expect("the engine's Glue session");
+    // An empty result keeps its columns and their types (model contracts read them so).
+    let schema = engine
+        .query_schema("select cast(1 as bigint) as id, 'a' as name, current_date() as day")
+        .await
+        .expect("the columns of a query");
+    let fields: Vec<_> = schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().as_str(), f.data_type().clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("id", arrow_schema::DataType::Int64),
+            ("name", arrow_schema::DataType::Utf8),
+            ("day", arrow_schema::DataType::Date32)
+        ]
+    );
     let running = engine.clone();
     let slow = "select count(*) from range(0, 1) where reflect('java.lang.Thread', 'sleep', cast(20000 as bigint)) is not null";
     let task = tokio::spawn(async move { running.query(slow).await });
