@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use arrow_array::{Array, RecordBatch, StringArray};
 use async_trait::async_trait;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
-use glue_materialize::render::seed_statements;
 use glue_materialize::step::Step;
 use glue_materialize::{
     Capabilities, Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, RenderContext, RenderError, Rendered,
@@ -27,7 +26,7 @@ use crate::engine::{Need, RunReport, err, needs, step_error};
 use crate::error::SessionError;
 use crate::livy::{LivySession, Origin, Stats};
 use crate::profile::{DatalakeFormat, GlueProfile, SparkConnectProfile};
-use crate::seed::read_seed;
+use crate::seed::SeedLoad;
 
 const GLUE_ENGINE: &str = "Glue Spark Connect sessions";
 const SERVER_ENGINE: &str = "a Spark Connect server";
@@ -425,31 +424,20 @@ impl Engine for ConnectEngine {
                          access on a Spark Connect server"
                     )),
                 },
-                Step::LoadSeed { relation, path, .. } => {
-                    let path = path.as_deref().ok_or_else(|| EngineError::Sql {
+                Step::LoadSeed { .. } => {
+                    let seed = SeedLoad::prepare(step, native_err, render_err, |message| EngineError::Sql {
                         error_class: None,
-                        message: format!("seed {relation} has no CSV file"),
+                        message,
                     })?;
-                    let (schema, batches) = read_seed(std::path::Path::new(path)).map_err(native_err)?;
-                    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-                    let view = Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
-                        .map_err(|e| render_err(e.into()))?;
-                    let columns: Vec<Ident> = schema
-                        .fields()
-                        .iter()
-                        .map(|f| Ident::new(f.name().clone()))
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| render_err(e.into()))?;
-                    let sqls = seed_statements(step, &view, &columns).map_err(render_err)?;
-                    if !sqls.is_empty() {
+                    if !seed.statements.is_empty() {
                         spark
-                            .create_view(view.as_str(), &schema, &batches)
+                            .create_view(seed.view.as_str(), &seed.schema, &seed.batches)
                             .await
                             .map_err(native_err)?;
-                        for sql in sqls {
-                            spark.sql(&sql).await.map_err(native_err)?;
+                        for sql in &seed.statements {
+                            spark.sql(sql).await.map_err(native_err)?;
                         }
-                        outcome.rows_affected = Some(rows);
+                        outcome.rows_affected = Some(seed.rows);
                     }
                 }
                 _ => {

@@ -9,7 +9,6 @@ use std::time::Duration;
 use arrow_array::RecordBatch;
 use async_trait::async_trait;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
-use glue_materialize::render::seed_statements;
 use glue_materialize::step::Step;
 use glue_materialize::{
     Capabilities, Engine, EngineError, FileFormat, Plan, RenderContext, RenderError, Rendered, StepKind, render_step,
@@ -25,7 +24,7 @@ use crate::error::SessionError;
 use crate::livy::{LivySession, Origin, Stats};
 use crate::profile::GlueProfile;
 use crate::request::{Answer, Op, Request, decode_batches};
-use crate::seed::read_seed;
+use crate::seed::SeedLoad;
 
 const ENGINE: &str = "Glue Interactive Sessions";
 
@@ -671,31 +670,25 @@ impl GlueEngine {
                         .await
                         .map_err(native_err)?;
                 }
-                Step::LoadSeed { relation, path, .. } => {
-                    let path = path.as_deref().ok_or_else(|| EngineError::Sql {
-                        error_class: None,
-                        message: format!("seed {relation} has no CSV file"),
-                    })?;
-                    let (schema, batches) = read_seed(std::path::Path::new(path)).map_err(native_err)?;
-                    let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
-                    let view = Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
-                        .map_err(|e| render_err(step, e.into()))?;
-                    let columns: Vec<Ident> = schema
-                        .fields()
-                        .iter()
-                        .map(|f| Ident::new(f.name().clone()))
-                        .collect::<Result<_, _>>()
-                        .map_err(|e| render_err(step, e.into()))?;
-                    let sqls = seed_statements(step, &view, &columns).map_err(|e| render_err(step, e))?;
-                    if !sqls.is_empty() {
+                Step::LoadSeed { .. } => {
+                    let seed = SeedLoad::prepare(
+                        step,
+                        native_err,
+                        |e| render_err(step, e),
+                        |message| EngineError::Sql {
+                            error_class: None,
+                            message,
+                        },
+                    )?;
+                    if !seed.statements.is_empty() {
                         batch.push(
-                            Op::arrow_view(view.as_str(), &batches, &schema).map_err(native_err)?,
+                            Op::arrow_view(seed.view.as_str(), &seed.batches, &seed.schema).map_err(native_err)?,
                             Some(index),
                         );
-                        for sql in sqls {
+                        for sql in seed.statements {
                             batch.push(Op::Sql { sql }, Some(index));
                         }
-                        outcome.rows_affected = Some(rows);
+                        outcome.rows_affected = Some(seed.rows);
                     }
                 }
                 _ => {

@@ -53,6 +53,57 @@ pub fn read_seed(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), SessionEr
     Ok((schema, batches))
 }
 
+/// What loading one seed takes on a remote engine: its rows, typed, for a temporary view, and the statements that
+/// write the table from that view.
+pub(crate) struct SeedLoad {
+    /// The temporary view holding the CSV's rows (`<seed>__seed_rows`).
+    pub view: glue_sql::Ident,
+    /// The rows' schema.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+    /// The statements reading the view (none when the table stays as it is).
+    pub statements: Vec<String>,
+    /// Rows in the CSV.
+    pub rows: u64,
+}
+
+impl SeedLoad {
+    /// Reads the seed of a `LoadSeed` step and renders its statements. `native` maps a read failure, `render` a
+    /// rendering one (each engine names the step its own way).
+    pub(crate) fn prepare<E>(
+        step: &glue_materialize::Step,
+        native: impl Fn(SessionError) -> E,
+        render: impl Fn(glue_materialize::RenderError) -> E,
+        missing: impl Fn(String) -> E,
+    ) -> Result<SeedLoad, E> {
+        let glue_materialize::Step::LoadSeed { relation, path, .. } = step else {
+            return Err(missing(format!("{step} is not a seed")));
+        };
+        let path = path
+            .as_deref()
+            .ok_or_else(|| missing(format!("seed {relation} has no CSV file")))?;
+        let (schema, batches) = read_seed(Path::new(path)).map_err(native)?;
+        let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        let view = glue_sql::Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
+            .map_err(|e| render(e.into()))?;
+        let columns: Vec<glue_sql::Ident> = schema
+            .fields()
+            .iter()
+            .map(|f| glue_sql::Ident::new(f.name().clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| render(e.into()))?;
+        let statements = glue_materialize::render::seed_statements(step, &view, &columns).map_err(render)?;
+        Ok(SeedLoad {
+            view,
+            schema,
+            batches,
+            statements,
+            rows,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
