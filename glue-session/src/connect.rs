@@ -208,55 +208,63 @@ impl ConnectSession {
         })
     }
 
-    /// Runs a plan and collects its Arrow batches. A call refused for an expired token is sent again once with a
-    /// fresh token (the server never saw it).
+    /// Runs a plan and collects its Arrow batches.
     async fn execute(&self, plan: proto::plan::OpType) -> Result<Vec<RecordBatch>, SessionError> {
         if self.interrupted.load(Ordering::Acquire) {
             return Err(SessionError::Cancelled);
         }
+        let request = proto::ExecutePlanRequest {
+            session_id: self.session_id.clone(),
+            user_context: self.user_context(),
+            plan: Some(proto::Plan { op_type: Some(plan) }),
+            client_type: Some("glue-rs".into()),
+            ..Default::default()
+        };
+        let mut stream = self
+            .call(|client| {
+                self.stats.executes.fetch_add(1, Ordering::Relaxed);
+                let request = request.clone();
+                async move { client.execute_plan(request).await }
+            })
+            .await?;
+        let mut batches = Vec::new();
+        let mut schema = None;
+        loop {
+            match stream.message().await {
+                Ok(Some(resp)) => {
+                    if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(b)) = resp.response_type {
+                        let (s, decoded) = decode_ipc(&b.data)?;
+                        schema = schema.or(s);
+                        batches.extend(decoded);
+                    }
+                }
+                Ok(None) => break,
+                Err(status) => return Err(self.failed(SparkError::from_grpc_status(status))),
+            }
+        }
+        // No rows: the server still sends the result's schema (an empty batch), kept as an empty batch.
+        if batches.is_empty()
+            && let Some(schema) = schema
+        {
+            batches.push(RecordBatch::new_empty(schema));
+        }
+        Ok(batches)
+    }
+
+    /// One call with the current client; a call refused for an expired token is sent again once with a fresh token
+    /// (the server never saw it).
+    async fn call<T, F, Fut>(&self, f: F) -> Result<T, SessionError>
+    where
+        F: Fn(Arc<SparkConnectClient>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, SparkError>>,
+    {
         let mut force = false;
         loop {
-            let client = self.client(force).await?;
-            let request = proto::ExecutePlanRequest {
-                session_id: self.session_id.clone(),
-                user_context: self.user_context(),
-                plan: Some(proto::Plan {
-                    op_type: Some(plan.clone()),
-                }),
-                client_type: Some("glue-rs".into()),
-                ..Default::default()
-            };
-            self.stats.executes.fetch_add(1, Ordering::Relaxed);
-            let mut stream = match client.execute_plan(request).await {
-                Ok(s) => s,
-                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue(_)) => {
-                    force = true;
-                    continue;
-                }
+            match f(self.client(force).await?).await {
+                Ok(t) => return Ok(t),
+                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue(_)) => force = true,
                 Err(e) => return Err(self.failed(e)),
-            };
-            let mut batches = Vec::new();
-            let mut schema = None;
-            loop {
-                match stream.message().await {
-                    Ok(Some(resp)) => {
-                        if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(b)) = resp.response_type {
-                            let (s, decoded) = decode_ipc(&b.data)?;
-                            schema = schema.or(s);
-                            batches.extend(decoded);
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(status) => return Err(self.failed(SparkError::from_grpc_status(status))),
-                }
             }
-            // No rows: the server still sends the result's schema (an empty batch), kept as an empty batch.
-            if batches.is_empty()
-                && let Some(schema) = schema
-            {
-                batches.push(RecordBatch::new_empty(schema));
-            }
-            return Ok(batches);
         }
     }
 
@@ -275,46 +283,40 @@ impl ConnectSession {
 
     /// The columns of a query (name and Spark SQL type), from the analyzer: nothing runs.
     pub async fn columns(&self, sql: &str) -> Result<Vec<(String, String)>, SessionError> {
-        let mut force = false;
-        loop {
-            let client = self.client(force).await?;
-            let request = proto::AnalyzePlanRequest {
-                session_id: self.session_id.clone(),
-                user_context: self.user_context(),
-                client_type: Some("glue-rs".into()),
-                analyze: Some(proto::analyze_plan_request::Analyze::Schema(
-                    proto::analyze_plan_request::Schema {
-                        plan: Some(proto::Plan {
-                            op_type: Some(proto::plan::OpType::Root(sql_relation(sql))),
-                        }),
-                    },
-                )),
-                ..Default::default()
-            };
-            self.stats.analyzes.fetch_add(1, Ordering::Relaxed);
-            let response = match client.analyze_plan(request).await {
-                Ok(r) => r,
-                Err(e) if unauthenticated(&e) && !force && matches!(self.auth, Auth::Glue(_)) => {
-                    force = true;
-                    continue;
-                }
-                Err(e) => return Err(self.failed(e)),
-            };
-            let Some(proto::analyze_plan_response::Result::Schema(s)) = response.result else {
-                return Err(SessionError::Protocol("AnalyzePlan returned no schema".into()));
-            };
-            let dt = s
-                .schema
-                .ok_or_else(|| SessionError::Protocol("AnalyzePlan returned no schema".into()))?;
-            let dt = DataType::from_proto(&dt).map_err(|e| SessionError::Protocol(e.get_message()))?;
-            let DataType::Struct { fields } = dt else {
-                return Err(SessionError::Protocol("a query schema that is not a struct".into()));
-            };
-            return Ok(fields
-                .into_iter()
-                .map(|f| (f.name, f.data_type.simple_string()))
-                .collect());
-        }
+        let request = proto::AnalyzePlanRequest {
+            session_id: self.session_id.clone(),
+            user_context: self.user_context(),
+            client_type: Some("glue-rs".into()),
+            analyze: Some(proto::analyze_plan_request::Analyze::Schema(
+                proto::analyze_plan_request::Schema {
+                    plan: Some(proto::Plan {
+                        op_type: Some(proto::plan::OpType::Root(sql_relation(sql))),
+                    }),
+                },
+            )),
+            ..Default::default()
+        };
+        let response = self
+            .call(|client| {
+                self.stats.analyzes.fetch_add(1, Ordering::Relaxed);
+                let request = request.clone();
+                async move { client.analyze_plan(request).await }
+            })
+            .await?;
+        let Some(proto::analyze_plan_response::Result::Schema(s)) = response.result else {
+            return Err(SessionError::Protocol("AnalyzePlan returned no schema".into()));
+        };
+        let dt = s
+            .schema
+            .ok_or_else(|| SessionError::Protocol("AnalyzePlan returned no schema".into()))?;
+        let dt = DataType::from_proto(&dt).map_err(|e| SessionError::Protocol(e.get_message()))?;
+        let DataType::Struct { fields } = dt else {
+            return Err(SessionError::Protocol("a query schema that is not a struct".into()));
+        };
+        Ok(fields
+            .into_iter()
+            .map(|f| (f.name, f.data_type.simple_string()))
+            .collect())
     }
 
     /// Registers Arrow batches as the temporary view `name` (one LocalRelation plan: the rows travel as Arrow IPC,
@@ -325,17 +327,7 @@ impl ConnectSession {
         schema: &SchemaRef,
         batches: &[RecordBatch],
     ) -> Result<(), SessionError> {
-        let mut data = Vec::new();
-        {
-            let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut data, schema)
-                .map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
-            for b in batches {
-                w.write(b)
-                    .map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
-            }
-            w.finish()
-                .map_err(|e| SessionError::Protocol(format!("encoding rows: {e}")))?;
-        }
+        let data = crate::request::ipc_bytes(batches, schema)?;
         let local = proto::LocalRelation {
             data: Some(data.into()),
             schema: None,
@@ -489,19 +481,12 @@ mod tests {
             ],
         )
         .unwrap();
-        let mut data = Vec::new();
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut data, &schema).unwrap();
-        w.write(&b).unwrap();
-        w.finish().unwrap();
-        drop(w);
+        let data = crate::request::ipc_bytes(std::slice::from_ref(&b), &schema).unwrap();
         assert_eq!(decode_ipc(&data).unwrap(), (Some(schema.clone()), vec![b]));
         assert_eq!(decode_ipc(&[]).unwrap(), (None, vec![]));
         assert!(decode_ipc(b"not arrow").is_err());
         // A stream with a schema and no batch (an empty result) still gives its schema.
-        let mut empty = Vec::new();
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut empty, &schema).unwrap();
-        w.finish().unwrap();
-        drop(w);
+        let empty = crate::request::ipc_bytes(&[], &schema).unwrap();
         assert_eq!(decode_ipc(&empty).unwrap(), (Some(schema), vec![]));
     }
 }

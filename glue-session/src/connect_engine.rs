@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::connect::ConnectSession;
 use crate::create::{DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS, session_id};
-use crate::engine::{Need, RunReport, err, needs, step_error};
+use crate::engine::{Need, RunReport, create_schema_sql, err, needs, step_error};
 use crate::error::SessionError;
 use crate::livy::{LivySession, Origin, Stats};
 use crate::profile::{DatalakeFormat, GlueProfile, SparkConnectProfile};
@@ -183,30 +183,11 @@ impl ConnectEngine {
 
     /// `CREATE DATABASE IF NOT EXISTS … LOCATION` before the first plan of each schema.
     fn schema_sql(&self, plan: &Plan) -> Option<String> {
-        let rel = plan.relation.as_ref()?;
-        if rel.is_temporary() {
-            return None;
-        }
-        let schema = rel.schema_str().to_string();
-        if !self
-            .inner
-            .schemas_ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(schema.to_lowercase())
-        {
-            return None;
-        }
-        let ident = Ident::new(schema.clone()).ok()?;
-        let mut db = glue_sql::ddl::CreateDatabase::new(ident);
         let location = match &self.inner.target {
-            ConnectTarget::Glue(p) => p.location.clone(),
-            ConnectTarget::Server(p) => p.location.clone(),
+            ConnectTarget::Glue(p) => p.location.as_deref(),
+            ConnectTarget::Server(p) => p.location.as_deref(),
         };
-        if let Some(loc) = location {
-            db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
-        }
-        Some(db.to_sql())
+        create_schema_sql(plan, &self.inner.schemas_ready, location, false)
     }
 
     async fn catalog(&self) -> Option<Catalog> {
@@ -289,11 +270,11 @@ async fn open(inner: &Arc<Inner>) -> Result<&Arc<Opened>, SessionError> {
                 }
             };
             // The session-wide settings glue-rs relies on (the user's `conf` wins).
-            let user_conf: Vec<(String, String)> = match &inner.target {
-                ConnectTarget::Glue(p) => p.conf.clone(),
-                ConnectTarget::Server(p) => p.conf.clone(),
+            let user_conf: &[(String, String)] = match &inner.target {
+                ConnectTarget::Glue(p) => &p.conf,
+                ConnectTarget::Server(p) => &p.conf,
             };
-            let mut conf = user_conf.clone();
+            let mut conf = user_conf.to_vec();
             for (k, v) in [DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS] {
                 if !user_conf.iter().any(|(uk, _)| uk == k) {
                     conf.push((k.to_string(), v.to_string()));

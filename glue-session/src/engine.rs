@@ -324,31 +324,45 @@ impl GlueEngine {
     /// The database a plan writes to, created once per run (`CREATE DATABASE IF NOT EXISTS … LOCATION`, in the
     /// plan's own statement).
     fn schema_ops(&self, plan: &Plan, again: bool) -> Vec<Op> {
-        let Some(rel) = &plan.relation else { return Vec::new() };
-        // Iceberg relations carry their Spark catalog's name; the database is the same Glue database.
-        if rel.is_temporary() {
-            return Vec::new();
-        }
-        let schema = rel.schema_str().to_string();
-        if !self
-            .inner
-            .schemas_ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(schema.to_lowercase())
-            && !again
-        {
-            return Vec::new();
-        }
-        let Ok(ident) = Ident::new(schema.clone()) else {
-            return Vec::new();
-        };
-        let mut db = glue_sql::ddl::CreateDatabase::new(ident);
-        if let Some(loc) = &self.inner.profile.location {
-            db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
-        }
-        vec![Op::Sql { sql: db.to_sql() }]
+        create_schema_sql(
+            plan,
+            &self.inner.schemas_ready,
+            self.inner.profile.location.as_deref(),
+            again,
+        )
+        .map(|sql| vec![Op::Sql { sql }])
+        .unwrap_or_default()
     }
+}
+
+/// `CREATE DATABASE IF NOT EXISTS … [LOCATION <location>/<schema>]` for the schema a plan writes to, the first time
+/// a run meets that schema (`ready` holds the schemas seen; `again` renders it anyway, for a plan re-run on a new
+/// session). None for a temporary relation or a schema seen before.
+pub(crate) fn create_schema_sql(
+    plan: &Plan,
+    ready: &Mutex<HashSet<String>>,
+    location: Option<&str>,
+    again: bool,
+) -> Option<String> {
+    let rel = plan.relation.as_ref()?;
+    // Iceberg relations carry their Spark catalog's name; the database is the same Glue database.
+    if rel.is_temporary() {
+        return None;
+    }
+    let schema = rel.schema_str().to_string();
+    let first = ready
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(schema.to_lowercase());
+    if !first && !again {
+        return None;
+    }
+    let ident = Ident::new(schema.clone()).ok()?;
+    let mut db = glue_sql::ddl::CreateDatabase::new(ident);
+    if let Some(loc) = location {
+        db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
+    }
+    Some(db.to_sql())
 }
 
 /// Whether the pool's sessions carry fixed, reusable ids (`glue_session_reuse`), so that a replacement takes the id of
