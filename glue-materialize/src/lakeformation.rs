@@ -24,6 +24,21 @@ pub struct LfTagsConfig {
 }
 
 impl LfTagsConfig {
+    /// Parses `lf_tags_config` as dbt gives it (a model's `config()` or `+lf_tags_config` in YAML, as JSON). A
+    /// column given two values of one tag key is an error (Lake Formation holds one value per key and resource).
+    pub fn from_config(v: &Value) -> Result<Self, ConfigError> {
+        match v {
+            Value::Object(m) => Self::from_json(m),
+            other => Err(ConfigError::new(
+                "lf_tags_config",
+                ConfigProblem::WrongType {
+                    expected: "a mapping",
+                    got: other.to_string(),
+                },
+            )),
+        }
+    }
+
     pub(crate) fn from_json(m: &Map<String, Value>) -> Result<Self, ConfigError> {
         let f = Fields::new(m);
         let p = |e: ConfigError| ConfigError {
@@ -46,6 +61,22 @@ impl LfTagsConfig {
                 for (value, columns) in values {
                     let field = format!("tags_columns.{key}.{value}");
                     per_value.insert(value.clone(), string_list(&field, columns).map_err(p)?);
+                }
+                let mut seen: BTreeMap<String, &String> = BTreeMap::new();
+                for (value, columns) in &per_value {
+                    for c in columns {
+                        if let Some(first) = seen.insert(c.to_lowercase(), value)
+                            && first != value
+                        {
+                            return Err(p(ConfigError::new(
+                                format!("tags_columns.{key}"),
+                                ConfigProblem::Invalid(format!(
+                                    "column `{c}` is given two values of tag `{key}` (`{first}` and `{value}`); \
+                                     Lake Formation keeps one value per tag key"
+                                )),
+                            )));
+                        }
+                    }
                 }
                 tags_columns.insert(key.clone(), per_value);
             }
@@ -74,8 +105,8 @@ pub enum FilterColumns {
 /// One data-cell filter.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct CellFilter {
-    /// `row_filter` (a PartiQL-like expression Lake Formation evaluates; `TRUE` when absent).
-    pub row_filter: String,
+    /// `row_filter` (a PartiQL-like expression Lake Formation evaluates); `None` (absent or blank): every row.
+    pub row_filter: Option<String>,
     /// `principals` granted SELECT on the filter.
     pub principals: Vec<String>,
     /// `column_names` XOR `excluded_column_names`.
@@ -101,6 +132,20 @@ pub struct LfGrants {
 }
 
 impl LfGrants {
+    /// Parses `lf_grants` as dbt gives it (a model's `config()` or `+lf_grants` in YAML, as JSON).
+    pub fn from_config(v: &Value) -> Result<Self, ConfigError> {
+        match v {
+            Value::Object(m) => Self::from_json(m),
+            other => Err(ConfigError::new(
+                "lf_grants",
+                ConfigProblem::WrongType {
+                    expected: "a mapping",
+                    got: other.to_string(),
+                },
+            )),
+        }
+    }
+
     pub(crate) fn from_json(m: &Map<String, Value>) -> Result<Self, ConfigError> {
         let f = Fields::new(m);
         let Some(dcf) = f.object("data_cell_filters").map_err(|e| ConfigError {
@@ -158,7 +203,10 @@ impl LfGrants {
                         ));
                     }
                 };
-                let row_filter = sf.string(&["row_filter"]).map_err(fp)?.unwrap_or_else(|| "TRUE".into());
+                let row_filter = sf
+                    .string(&["row_filter"])
+                    .map_err(fp)?
+                    .filter(|r| !r.trim().is_empty());
                 filters.insert(
                     name.clone(),
                     CellFilter {
@@ -194,6 +242,23 @@ mod tests {
             "principals": ["arn:aws:iam::1:user/u"], "column_names": ["a"], "excluded_column_names": ["b"]}}}});
         let e = LfGrants::from_json(v.as_object().unwrap()).unwrap_err();
         assert_eq!(e.field, "lf_grants.data_cell_filters.filters.f.column_names");
+    }
+
+    #[test]
+    fn a_column_with_two_values_of_one_key_is_refused() {
+        let v = json!({"enabled": true, "tags_columns": {"level": {"pii": ["email"], "public": ["id", "EMAIL"]}}});
+        let e = LfTagsConfig::from_config(&v).unwrap_err();
+        assert_eq!(e.field, "lf_tags_config.tags_columns.level");
+        assert!(e.to_string().contains("column `EMAIL` is given two values"), "{e}");
+    }
+
+    #[test]
+    fn a_blank_row_filter_means_every_row() {
+        let v = json!({"data_cell_filters": {"enabled": true, "filters": {"f": {"row_filter": " ",
+            "principals": ["arn:aws:iam::1:user/u"]}}}});
+        let g = LfGrants::from_config(&v).unwrap();
+        assert_eq!(g.data_cell_filters.filters["f"].row_filter, None);
+        assert_eq!(g.data_cell_filters.filters["f"].columns, FilterColumns::All);
     }
 
     #[test]
