@@ -182,6 +182,7 @@ pub async fn plan(
         );
     }
     let inv = invocation(manifest, &profile, reporter.clone(), engine.clone());
+    let lake_formation = tokio::sync::OnceCell::new();
     let mut failed = false;
     for id in ids {
         let node = inv.manifest.nodes[&id].clone();
@@ -252,6 +253,12 @@ pub async fn plan(
                     crate::run::describe(&node)
                 ));
                 reporter.raw(&crate::run::render_plan_text(&p));
+                for step in &p.steps {
+                    if let glue_materialize::Step::LakeFormation { .. } = step {
+                        let lf = lake_formation.get_or_init(|| plan_lake_formation(&profile)).await;
+                        reporter.raw(&lake_formation_diff(lf.as_ref(), step).await);
+                    }
+                }
             }
             Err(e) => {
                 failed = true;
@@ -260,6 +267,68 @@ pub async fn plan(
         }
     }
     Ok(if failed { 1 } else { 0 })
+}
+
+/// Lake Formation of a Glue Data Catalog target, for `glue plan` (only reads; no session is started). None on the
+/// embedded engine or a Spark Connect server on its own catalog; an error when the profile is malformed.
+async fn plan_lake_formation(profile: &Profile) -> Option<std::result::Result<glue_lakeformation::LakeFormation, String>> {
+    let glue = match &profile.engine {
+        EngineChoice::Local { .. } => return None,
+        EngineChoice::SparkConnect { .. } => match spark_connect_profile(profile) {
+            Ok(p) => p.glue_catalog?,
+            Err(e) => return Some(Err(e.to_string())),
+        },
+        EngineChoice::GlueSession => match glue_profile(profile) {
+            Ok(p) => p,
+            Err(e) => return Some(Err(e.to_string())),
+        },
+    };
+    let clients = glue_session::Clients::load(&glue).await;
+    Some(Ok(glue_lakeformation::LakeFormation::new(&clients.config, glue.catalog_id.clone())))
+}
+
+/// The Lake Formation diff of a plan's `LakeFormation` step as SQL comments: what a run would change now.
+async fn lake_formation_diff(
+    lf: Option<&std::result::Result<glue_lakeformation::LakeFormation, String>>,
+    step: &glue_materialize::Step,
+) -> String {
+    let glue_materialize::Step::LakeFormation {
+        database,
+        table,
+        tags,
+        grants,
+        ..
+    } = step
+    else {
+        return String::new();
+    };
+    let text = match lf {
+        None => "not applied on this target (no Glue Data Catalog)".to_string(),
+        Some(Err(e)) => format!("cannot be read: {e}"),
+        Some(Ok(lf)) => match lf.table(database, table).await {
+            Err(e) => format!("cannot be read: {e}"),
+            Ok(t) => match lf.plan(&t, tags.as_ref(), grants.as_ref()).await {
+                Ok(diff) => diff.to_string(),
+                // The table is not built yet: everything in the config is to be added.
+                Err(e) if e.to_string().contains("EntityNotFoundException") => {
+                    let empty = glue_lakeformation::Current::default();
+                    let diff = glue_lakeformation::Diff::compute(&t, tags.as_ref(), grants.as_ref(), &empty);
+                    format!("{diff}\n(the table does not exist yet)")
+                }
+                Err(e) => format!("cannot be read: {e}"),
+            },
+        },
+    };
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = if i == 0 && !line.starts_with("lake formation") {
+            format!("lake formation {database}.{table}: {line}")
+        } else {
+            line.to_string()
+        };
+        out.push_str(&format!("-- {line}\n"));
+    }
+    out
 }
 
 /// `glue run-operation`.

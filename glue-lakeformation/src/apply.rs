@@ -214,8 +214,13 @@ impl LakeFormation {
                     .map_err(|e| build_error(table, e))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.batch_permissions(&table.catalog_id, &format!("data-cell filters of {table}"), entries, grant)
-            .await
+        self.batch_permissions(
+            &table.catalog_id,
+            &format!("data-cell filters of {table}"),
+            entries,
+            grant,
+        )
+        .await
     }
 
     pub(crate) async fn batch_permissions(
@@ -294,7 +299,9 @@ impl LakeFormation {
         let on_db = perms(&["ALTER", "CREATE_TABLE", "DROP", "DESCRIBE"]);
         let on_tables = perms(&["SELECT", "INSERT", "DELETE", "DESCRIBE", "ALTER", "DROP"]);
         let bad = |e: aws_sdk_lakeformation::error::BuildError| build_error(&TableRef::new(&catalog_id, &db, "*"), e);
-        let who = DataLakePrincipal::builder().data_lake_principal_identifier(principal).build();
+        let who = DataLakePrincipal::builder()
+            .data_lake_principal_identifier(principal)
+            .build();
         let entries = vec![
             BatchPermissionsRequestEntry::builder()
                 .id("database")

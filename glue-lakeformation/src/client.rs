@@ -109,9 +109,7 @@ impl LakeFormation {
         let mut current = Current::default();
         if let Some(cfg) = tags.filter(|t| t.enabled) {
             if !cfg.tags_database.is_empty() {
-                let out = self
-                    .get_tags(table, self.database_resource(table))
-                    .await?;
+                let out = self.get_tags(table, self.database_resource(table)).await?;
                 current.database_tags = Some(tag_map(out.lf_tag_on_database()));
             }
             let out = self.get_tags(table, self.table_resource(table)?).await?;
@@ -121,7 +119,9 @@ impl LakeFormation {
         if let Some(cfg) = grants.map(|g| &g.data_cell_filters).filter(|f| f.enabled) {
             let filters = self.list_filters(table).await?;
             for name in cfg.filters.keys().filter(|n| filters.contains_key(*n)) {
-                current.holders.insert(name.clone(), self.list_holders(table, name).await?);
+                current
+                    .holders
+                    .insert(name.clone(), self.list_holders(table, name).await?);
             }
             current.filters = Some(filters);
         }
@@ -280,7 +280,8 @@ impl LakeFormation {
                     permissions: BTreeSet::new(),
                     grantable: BTreeSet::new(),
                 });
-                h.permissions.extend(p.permissions().iter().map(|x| x.as_str().to_string()));
+                h.permissions
+                    .extend(p.permissions().iter().map(|x| x.as_str().to_string()));
                 h.grantable
                     .extend(p.permissions_with_grant_option().iter().map(|x| x.as_str().to_string()));
             }

@@ -429,8 +429,10 @@ mod tests {
 
     #[test]
     fn drop_existing_removes_only_what_the_config_lacks() {
-        let cfg = tags_cfg(json!({"enabled": true, "drop_existing": true, "tags_database": {"domain": "sales"},
-            "tags_table": {"level": "public"}, "tags_columns": {"level": {"pii": ["email"]}}}));
+        let cfg = tags_cfg(
+            json!({"enabled": true, "drop_existing": true, "tags_database": {"domain": "sales"},
+            "tags_table": {"level": "public"}, "tags_columns": {"level": {"pii": ["email"]}}}),
+        );
         let current = Current {
             database_tags: Some(t(&[("domain", "sales"), ("other", "x")])),
             table_tags: Some(t(&[("level", "public"), ("legacy", "y")])),
@@ -484,15 +486,27 @@ mod tests {
         let current = Current {
             filters: Some(
                 [
-                    ("changed".to_string(), filter(Some("x > 1"), FilterColumns::Only(vec!["a".into(), "b".into()]))),
-                    ("same".to_string(), filter(None, FilterColumns::Excluding(vec!["secret".into()]))),
+                    (
+                        "changed".to_string(),
+                        filter(Some("x > 1"), FilterColumns::Only(vec!["a".into(), "b".into()])),
+                    ),
+                    (
+                        "same".to_string(),
+                        filter(None, FilterColumns::Excluding(vec!["secret".into()])),
+                    ),
                     ("stale".to_string(), filter(None, FilterColumns::All)),
                 ]
                 .into_iter()
                 .collect(),
             ),
             holders: [
-                ("changed".to_string(), vec![holder("arn:p1", &["SELECT"]), holder("arn:old", &["SELECT", "DESCRIBE"])]),
+                (
+                    "changed".to_string(),
+                    vec![
+                        holder("arn:p1", &["SELECT"]),
+                        holder("arn:old", &["SELECT", "DESCRIBE"]),
+                    ],
+                ),
                 ("same".to_string(), vec![holder("arn:p1", &["SELECT"])]),
             ]
             .into_iter()

@@ -44,7 +44,11 @@ pub enum LfError {
 }
 
 impl LfError {
-    pub(crate) fn api<E, R>(operation: &'static str, resource: impl ToString, e: aws_sdk_lakeformation::error::SdkError<E, R>) -> Self
+    pub(crate) fn api<E, R>(
+        operation: &'static str,
+        resource: impl ToString,
+        e: aws_sdk_lakeformation::error::SdkError<E, R>,
+    ) -> Self
     where
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,

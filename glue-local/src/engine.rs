@@ -1298,7 +1298,8 @@ fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, Local
 #[async_trait]
 impl Engine for LocalEngine {
     fn capabilities(&self) -> Capabilities {
-        let unsupported = [StepKind::HudiWrite, StepKind::LakeFormation, StepKind::RunPython];
+        // Lake Formation steps are accepted and skipped with a warning (see `execute`).
+        let unsupported = [StepKind::HudiWrite, StepKind::RunPython];
         Capabilities {
             engine: "the embedded engine",
             formats: FORMATS.into_iter().collect(),
@@ -1321,6 +1322,15 @@ impl Engine for LocalEngine {
         }
         let mut outcome = PlanOutcome::default();
         for step in &plan.steps {
+            // Lake Formation governs the Glue Data Catalog: a local run builds the table and says what it skipped,
+            // so a project with `lf_tags_config` / `lf_grants` still runs on the embedded engine.
+            if let Step::LakeFormation { database, table, .. } = step {
+                outcome.warnings.push(format!(
+                    "Lake Formation tags and data-cell filters of {database}.{table} are not applied on the embedded \
+                     engine (there is no Lake Formation here); a Glue target applies them"
+                ));
+                continue;
+            }
             self.run_step(step).await.map_err(|e| match e {
                 LocalError::Unsupported(c) => EngineError::Unsupported {
                     engine: "the embedded engine",

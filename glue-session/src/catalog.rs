@@ -136,6 +136,34 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Creates a database (`LocationUri` when given) unless it exists; true when this call created it.
+    pub async fn create_database(&self, name: &str, location: Option<String>) -> Result<bool, SessionError> {
+        let input = aws_sdk_glue::types::DatabaseInput::builder()
+            .name(name)
+            .set_location_uri(location)
+            .build()
+            .map_err(|e| SessionError::Protocol(format!("a database input: {e}")))?;
+        match self
+            .clients
+            .glue
+            .create_database()
+            .database_input(input)
+            .set_catalog_id(self.catalog_id.clone())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = SessionError::aws("CreateDatabase", e);
+                if err.code() == Some("AlreadyExistsException") {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
     /// One table entry (None when absent).
     pub async fn get(&self, relation: &RelationName) -> Result<Option<Table>, SessionError> {
         match self

@@ -18,6 +18,8 @@ use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName};
 use tokio::sync::OnceCell;
 
+use glue_lakeformation::LakeFormation;
+
 use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::connect::ConnectSession;
@@ -58,6 +60,9 @@ struct Inner {
     /// The Glue session being created, so that an interrupted run still stops it.
     opening: tokio::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     schemas_ready: Mutex<HashSet<String>>,
+    /// Schemas whose creation (and Lake Formation grants) this run has seen to.
+    schemas_granted: Mutex<HashSet<String>>,
+    lake_formation: OnceCell<LakeFormation>,
     interrupted: AtomicBool,
     now: String,
 }
@@ -85,6 +90,8 @@ impl ConnectEngine {
                 opened: OnceCell::new(),
                 opening: tokio::sync::Mutex::new(None),
                 schemas_ready: Mutex::new(HashSet::new()),
+                schemas_granted: Mutex::new(HashSet::new()),
+                lake_formation: OnceCell::new(),
                 interrupted: AtomicBool::new(false),
                 now,
             }),
@@ -194,6 +201,18 @@ impl ConnectEngine {
         let catalog_id = self.glue_profile()?.catalog_id.clone();
         let clients = self.clients().await?.clone();
         Some(Catalog::new(clients, catalog_id))
+    }
+
+    /// Lake Formation of the Glue Data Catalog (None for a server on its own catalog).
+    pub async fn lake_formation(&self) -> Option<&LakeFormation> {
+        let catalog_id = self.glue_profile()?.catalog_id.clone();
+        let clients = self.clients().await?;
+        Some(
+            self.inner
+                .lake_formation
+                .get_or_init(|| async { LakeFormation::new(&clients.config, catalog_id) })
+                .await,
+        )
     }
 }
 
@@ -323,7 +342,7 @@ impl Engine for ConnectEngine {
             .filter(|k| {
                 !matches!(
                     k,
-                    StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::LakeFormation | StepKind::RunPython
+                    StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::RunPython
                 )
             })
             .collect();
@@ -338,6 +357,20 @@ impl Engine for ConnectEngine {
         self.capabilities().check(plan)?;
         let spark = self.session().await?;
         let mut outcome = PlanOutcome::default();
+        if let ConnectTarget::Glue(profile) = &self.inner.target
+            && let Some(lf) = self.lake_formation().await
+        {
+            let catalog = self.catalog().await.expect("a Glue target has a catalog");
+            let granted = crate::lf::database_grants(
+                profile,
+                &self.inner.schemas_granted,
+                std::future::ready(catalog),
+                std::future::ready(lf),
+                plan,
+            )
+            .await;
+            outcome.warnings.extend(granted);
+        }
         if let Some(sql) = self.schema_sql(plan) {
             spark.sql(&sql).await.map_err(|e| step_error(plan, None, e))?;
         }
@@ -396,6 +429,17 @@ impl Engine for ConnectEngine {
                     }
                 },
                 Step::RefreshTable { relation } => refresh(&spark, relation).await.map_err(native_err)?,
+                Step::LakeFormation { database, table, .. } => match self.lake_formation().await {
+                    Some(lf) => {
+                        let diff = crate::lf::run_step(lf, plan, step).await?;
+                        outcome.executed.push(diff);
+                        continue;
+                    }
+                    None => outcome.warnings.push(format!(
+                        "Lake Formation tags and data-cell filters of {database}.{table} were not reconciled: they \
+                         belong to the Glue Data Catalog, and this Spark Connect server is not on it (`catalog: glue`)"
+                    )),
+                },
                 Step::DeleteLocation { location } => match self.catalog().await {
                     Some(catalog) => {
                         catalog.delete_location(location).await.map_err(native_err)?;

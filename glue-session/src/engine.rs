@@ -17,6 +17,8 @@ use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName};
 use tokio::sync::{OnceCell, Semaphore};
 
+use glue_lakeformation::LakeFormation;
+
 use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::create::session_id;
@@ -68,6 +70,9 @@ struct Inner {
     /// Reused session ids whose session ended mid-run: the replacement takes the same id.
     reopen: Mutex<Vec<String>>,
     schemas_ready: Mutex<HashSet<String>>,
+    /// Schemas whose creation (and Lake Formation grants) this run has seen to.
+    schemas_granted: Mutex<HashSet<String>>,
+    lake_formation: OnceCell<LakeFormation>,
     interrupted: AtomicBool,
     now: String,
 }
@@ -148,6 +153,8 @@ impl GlueEngine {
                 opening: AtomicUsize::new(0),
                 reopen: Mutex::new(Vec::new()),
                 schemas_ready: Mutex::new(HashSet::new()),
+                schemas_granted: Mutex::new(HashSet::new()),
+                lake_formation: OnceCell::new(),
                 interrupted: AtomicBool::new(false),
                 now,
             }),
@@ -171,6 +178,15 @@ impl GlueEngine {
     /// The catalog of the target.
     pub async fn catalog(&self) -> Catalog {
         Catalog::new(self.clients().await.clone(), self.inner.profile.catalog_id.clone())
+    }
+
+    /// Lake Formation of the target's catalog (`catalog_id`, else the caller's account).
+    pub async fn lake_formation(&self) -> &LakeFormation {
+        let clients = self.clients().await;
+        self.inner
+            .lake_formation
+            .get_or_init(|| async { LakeFormation::new(&clients.config, self.inner.profile.catalog_id.clone()) })
+            .await
     }
 
     async fn lease(&self) -> Result<Lease, SessionError> {
@@ -521,17 +537,12 @@ fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
         .collect()
 }
 
-/// Steps this engine runs. Hudi writes, the Delta manifest and Lake Formation are not in this engine yet.
+/// Steps this engine runs. Hudi writes and the Delta manifest are not in this engine yet.
 fn supported_steps() -> BTreeSet<StepKind> {
     StepKind::ALL
         .iter()
         .copied()
-        .filter(|k| {
-            !matches!(
-                k,
-                StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::LakeFormation
-            )
-        })
+        .filter(|k| !matches!(k, StepKind::HudiWrite | StepKind::DeltaManifest))
         .collect()
 }
 
@@ -567,6 +578,14 @@ impl Engine for GlueEngine {
     /// replace what they build).
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
+        let granted = crate::lf::database_grants(
+            &self.inner.profile,
+            &self.inner.schemas_granted,
+            self.catalog(),
+            self.lake_formation(),
+            plan,
+        )
+        .await;
         let mut again = false;
         loop {
             let session_err = |e: SessionError| EngineError::Other {
@@ -575,7 +594,10 @@ impl Engine for GlueEngine {
             };
             let mut lease = self.lease().await.map_err(session_err)?;
             match self.execute_on(&lease.session, plan, again).await {
-                Ok(o) => return Ok(o),
+                Ok(mut o) => {
+                    o.warnings.extend(granted);
+                    return Ok(o);
+                }
                 Err(PlanFailure::Failed(e)) => return Err(e),
                 Err(PlanFailure::Lost(e)) => {
                     lease.discard = true;
@@ -675,6 +697,13 @@ impl GlueEngine {
                         },
                         Some(index),
                     );
+                }
+                Step::LakeFormation { .. } => {
+                    // After the statements before it: the table must exist.
+                    self.flush(session, &mut batch, plan, &mut outcome).await?;
+                    let diff = crate::lf::run_step(self.lake_formation().await, plan, step).await?;
+                    outcome.executed.push(diff);
+                    continue;
                 }
                 Step::DeleteLocation { location } => {
                     self.flush(session, &mut batch, plan, &mut outcome).await?;

@@ -35,6 +35,7 @@ mod connect_engine;
 mod create;
 mod engine;
 mod error;
+mod lf;
 mod livy;
 mod profile;
 pub mod request;

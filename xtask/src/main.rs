@@ -500,8 +500,12 @@ fn suites(world: &world::World) -> Result<(), String> {
         .current_dir(root())
         .env("GLUE_RS_PYTHON", sim.join("python"))
         .envs(env.iter().map(|(k, v)| (k, v))))?;
-    eprintln!("== glue-session and the glue binary on the simulator's Glue sessions");
-    for (package, test) in [("glue-session", "sim"), ("glue-cli", "glue_sim")] {
+    eprintln!("== glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)");
+    for (package, test) in [
+        ("glue-lakeformation", "sim"),
+        ("glue-session", "sim"),
+        ("glue-cli", "glue_sim"),
+    ] {
         run(Command::new(env!("CARGO"))
             .args([
                 "test",

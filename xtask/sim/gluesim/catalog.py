@@ -443,6 +443,13 @@ class GlueCatalog:
         with self.runtime.metastore_lock:
             return db.lower() in [d.lower() for d in self._ms().getAllDatabases()]
 
+    def table_created(self, db: str, name: str) -> int | None:
+        """The table's creation time (its identity: a table dropped and created again is another table), or None."""
+        with self.runtime.metastore_lock:
+            if not self._ms().tableExists(db, name):
+                return None
+            return int(self._ms().getTable(db, name).getCreateTime())
+
     def table_columns(self, db: str, name: str) -> list[str]:
         jtable = self._call(lambda ms: ms.getTable(db, name), f"Table {name}")
         return [c.getName() for c in [*(jtable.getSd().getCols() or []), *(jtable.getPartitionKeys() or [])]]

@@ -47,7 +47,14 @@ Choices where AWS's behaviour is not documented (kept simple, strict where a cli
   (EntityNotFoundException; unknown column → InvalidInputException) and that permission names are valid; data
   locations are not checked against registered resources. No implicit permissions (IAM_ALLOWED_PRINCIPALS defaults,
   data lake admins) are listed. ResourceType TABLE also selects TableWithColumns and DataCellsFilter grants.
-- Tags, filters and grants of a dropped Glue table are not removed with it.
+- A dropped table takes its tags (table and columns), data cells filters and the grants on them with it, as in AWS
+  (where permissions and tags belong to the catalog object, not to its name): a table created again under the same name
+  starts bare. A table's identity is its creation time, so a drop and re-create through Spark (the thrift metastore,
+  which the simulator does not see) is noticed too, on the next Lake Formation call.
+
+Fault hook (POST /_sim/faults {"lf_failures": {"principals": [...], "tag_keys": [...]}}): entries of Batch*Permissions
+naming those principals, and tags of Add/RemoveLFTagsFromResource with those keys, are reported in `Failures` with
+AccessDeniedException and not applied, as AWS reports per-entry authorization failures; the rest of the call applies.
 """
 
 from __future__ import annotations
@@ -110,6 +117,7 @@ class CatalogState:
     assigned: dict[TagTarget, dict[str, str]] = field(default_factory=dict)  # resource → {key: value}
     filters: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)  # (db, table, name) → filter
     grants: dict[str, Grant] = field(default_factory=dict)  # json of (principal, resource) → grant
+    born: dict[tuple[str, str], int] = field(default_factory=dict)  # (db, table) with LF state → its creation time
 
 
 class LakeFormation:
@@ -136,7 +144,26 @@ class LakeFormation:
 
     def _state(self, catalog_id: str) -> CatalogState:
         with self._lock:
-            return self._catalogs.setdefault(catalog_id, CatalogState())
+            state = self._catalogs.setdefault(catalog_id, CatalogState())
+            known = list(state.born.items())
+        # Tables dropped (or dropped and created again) since their LF state was set lose that state.
+        gone = [key for key, born in known if self.catalog.table_created(*key) != born]
+        if gone:
+            with self._lock:
+                for key in gone:
+                    _forget_table(state, key)
+        return state
+
+    def _remember(self, state: CatalogState, db: str, table: str) -> None:
+        """Records the identity of a table that now has LF state (called under the lock)."""
+        if (db, table) not in state.born:
+            created = self.catalog.table_created(db, table)
+            if created is not None:
+                state.born[(db, table)] = created
+
+    def _denied(self, what: str) -> list[str]:
+        hook = self.sim.fault_hooks.get("lf_failures") or {}
+        return [str(x) for x in hook.get(what, [])]
 
     @staticmethod
     def _catalog_id(*candidates: Any) -> str:
@@ -307,18 +334,31 @@ class LakeFormation:
                     return inner.get("CatalogId") or inner.get("TableCatalogId")
         return None
 
+    def _split_denied(self, wanted: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """Removes the tags the `lf_failures` fault denies from `wanted`; returns their Failures entries."""
+        failures = []
+        for key in [k for k in wanted if k in self._denied("tag_keys")]:
+            failures.append({
+                "LFTag": {"TagKey": key, "TagValues": wanted.pop(key)},
+                "Error": {"ErrorCode": "AccessDeniedException", "ErrorMessage": f"Insufficient permissions on tag {key}"},
+            })  # fmt: skip
+        return failures
+
     def add_lf_tags_to_resource(self, req: SimRequest) -> dict[str, Any]:
         resource = req.body.get("Resource")
         state = self._state(self._catalog_id(req.body.get("CatalogId"), self._resource_catalog(resource)))
         targets, _ = self._tag_targets(resource)
         with self._lock:
             wanted = self._tag_request(state, req.body.get("LFTags"), adding=True)
+            failures = self._split_denied(wanted)
             for target in targets:
                 if len(set(state.assigned.get(target, {})) | set(wanted)) > MAX_TAGS_PER_RESOURCE:
                     raise AwsError("InvalidInputException", f"At most {MAX_TAGS_PER_RESOURCE} LF-tags per resource.")
             for target in targets:
                 state.assigned.setdefault(target, {}).update({k: v[0] for k, v in wanted.items()})
-        return {"Failures": []}
+                if target[0] != "db":
+                    self._remember(state, target[1], target[2])
+        return {"Failures": failures}
 
     def remove_lf_tags_from_resource(self, req: SimRequest) -> dict[str, Any]:
         resource = req.body.get("Resource")
@@ -326,12 +366,13 @@ class LakeFormation:
         targets, _ = self._tag_targets(resource)
         with self._lock:
             wanted = self._tag_request(state, req.body.get("LFTags"), adding=False)
+            failures = self._split_denied(wanted)
             for target in targets:
                 tags = state.assigned.get(target, {})
                 for key, values in wanted.items():
                     if tags.get(key) in values:
                         del tags[key]
-        return {"Failures": []}
+        return {"Failures": failures}
 
     def get_resource_lf_tags(self, req: SimRequest) -> dict[str, Any]:
         resource = req.body.get("Resource")
@@ -417,6 +458,7 @@ class LakeFormation:
                     "AlreadyExistsException", f"Data cells filter {key[2]} already exists on table {key[0]}.{key[1]}."
                 )
             state.filters[key] = stored
+            self._remember(state, key[0], key[1])
         return {}
 
     def update_data_cells_filter(self, req: SimRequest) -> dict[str, Any]:
@@ -609,6 +651,9 @@ class LakeFormation:
         state = self._state(cid)
         with self._lock:
             grant = state.grants.setdefault(key, Grant(asked.principal, asked.resource))
+            table = _table_of(asked.resource)
+            if table is not None:
+                self._remember(state, *table)
             grant.permissions |= asked.permissions
             grant.grantable |= asked.grantable
 
@@ -641,7 +686,15 @@ class LakeFormation:
         if any(not i for i in ids) or len(set(ids)) != len(ids):
             raise AwsError("InvalidInputException", "every entry needs an Id, unique within the request")
         failures = []
+        denied = self._denied("principals")
         for entry in entries:
+            who = ((entry or {}).get("Principal") or {}).get("DataLakePrincipalIdentifier")
+            if who in denied:
+                failures.append({
+                    "RequestEntry": entry,
+                    "Error": {"ErrorCode": "AccessDeniedException", "ErrorMessage": f"Insufficient permissions for {who}"},
+                })  # fmt: skip
+                continue
             try:
                 apply(cid, entry)
             except AwsError as err:
@@ -678,6 +731,30 @@ class LakeFormation:
                 and (query is None or _selected_by_resource(query, g.resource, related))
             ]
         return self._page(req, items, "PrincipalResourcePermissions")
+
+
+def _table_of(resource: dict[str, Any]) -> tuple[str, str] | None:
+    """The (db, table) a canonical resource belongs to, for Table (named), TableWithColumns and DataCellsFilter."""
+    kind, r = next(iter(resource.items()))
+    if kind == "Table" and "Name" in r:
+        return r["DatabaseName"], r["Name"]
+    if kind == "TableWithColumns":
+        return r["DatabaseName"], r["Name"]
+    if kind == "DataCellsFilter":
+        return r["DatabaseName"], r["TableName"]
+    return None
+
+
+def _forget_table(state: CatalogState, key: tuple[str, str]) -> None:
+    """Drops the LF state of a table that no longer exists as it was (called under the lock)."""
+    db, table = key
+    for target in [t for t in state.assigned if t[0] in ("table", "column") and t[1:3] == (db, table)]:
+        del state.assigned[target]
+    for fkey in [k for k in state.filters if k[:2] == (db, table)]:
+        del state.filters[fkey]
+    for gkey in [k for k, g in state.grants.items() if _table_of(g.resource) == (db, table)]:
+        del state.grants[gkey]
+    del state.born[key]
 
 
 def _selected_by_type(rtype: str, resource: dict[str, Any]) -> bool:

@@ -71,6 +71,8 @@ class LogEntry:
     # Statement operations: the statement's Id, and the State a GetStatement answered.
     statement_id: int | None = None
     state: str | None = None
+    # A list operation's follow-up page (the request carried a NextToken).
+    next_token: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -171,6 +173,7 @@ class Simulator:
         parsed = self.parse_body(service, body)
         session_id = parsed.get("SessionId") or (parsed.get("Id") if operation.endswith("Session") else None)
         entry = self.log.open(service, operation, session_id)
+        entry.next_token = bool(isinstance(parsed, dict) and parsed.get("NextToken"))
         if operation.endswith("Statement") and isinstance(parsed.get("Id"), int):
             entry.statement_id = parsed["Id"]
         try:
@@ -363,7 +366,7 @@ class Simulator:
             self.faults.latency_ms.update(payload.get("latency_ms", {}))
             if "seed" in payload:
                 self.faults._rng.seed(payload["seed"])
-            for name in ("fail_statement", "session_timeout"):
+            for name in ("fail_statement", "session_timeout", "lf_failures"):
                 if name in payload:
                     self.fault_hooks[name] = payload[name]
             return _json({"throttle": self.faults.throttle, "latency_ms": self.faults.latency_ms, **self.fault_hooks})

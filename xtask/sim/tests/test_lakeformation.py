@@ -8,6 +8,7 @@ that count list results work in a catalog id of their own.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from typing import Any, Callable
 
@@ -544,3 +545,56 @@ def test_list_resources_is_repaged_from_moto(sim, lf):
     items, calls = follow(lf.list_resources, "ResourceInfoList")
     assert set(arns) <= {r["ResourceArn"] for r in items} and calls >= 2
     assert set(operations(sim, seq)) == {"ListResources"}
+
+
+# ---- a dropped table takes its Lake Formation state with it ----
+
+
+def test_dropped_table_loses_tags_filters_and_grants_and_a_recreated_one_starts_bare(lf, glue):
+    db, table = make_table(glue)
+    key = make_tag(lf, ["pii", "public"])
+    on_table = {"Table": {"DatabaseName": db, "Name": table}}
+    lf.add_lf_tags_to_resource(Resource=on_table, LFTags=[{"TagKey": key, "TagValues": ["public"]}])
+    lf.add_lf_tags_to_resource(
+        Resource={"TableWithColumns": {"DatabaseName": db, "Name": table, "ColumnNames": ["email"]}},
+        LFTags=[{"TagKey": key, "TagValues": ["pii"]}],
+    )
+    lf.create_data_cells_filter(TableData=filter_data(db, table, "f1"))
+    filter_resource = {"DataCellsFilter": {"TableCatalogId": ACCOUNT, "DatabaseName": db, "TableName": table, "Name": "f1"}}
+    lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ROLE + "analyst"}, Resource=filter_resource, Permissions=["SELECT"])
+    lf.grant_permissions(Principal={"DataLakePrincipalIdentifier": ROLE + "etl"}, Resource=on_table, Permissions=["SELECT"])
+    # An update of the table entry in place (what glue-rs's swap does) keeps everything.
+    entry = glue.get_table(DatabaseName=db, Name=table)["Table"]
+    glue.update_table(DatabaseName=db, TableInput={"Name": table, "StorageDescriptor": entry["StorageDescriptor"],
+                                                   "PartitionKeys": entry["PartitionKeys"], "Parameters": {"v": "2"}})  # fmt: skip
+    assert lf.get_resource_lf_tags(Resource=on_table, ShowAssignedLFTags=True)["LFTagsOnTable"]
+    assert len(lf.list_permissions(Resource=on_table)["PrincipalResourcePermissions"]) == 1
+    # Dropped and created again: a new table, bare.
+    glue.delete_table(DatabaseName=db, Name=table)
+    time.sleep(1.1)  # creation times have a resolution of one second
+    glue.create_table(DatabaseName=db, TableInput={"Name": table, "StorageDescriptor": entry["StorageDescriptor"]})
+    got = lf.get_resource_lf_tags(Resource=on_table, ShowAssignedLFTags=True)
+    assert "LFTagsOnTable" not in got and "LFTagsOnColumns" not in got
+    assert lf.list_data_cells_filter(Table={"DatabaseName": db, "Name": table})["DataCellsFilters"] == []
+    assert lf.list_permissions(Resource=on_table)["PrincipalResourcePermissions"] == []
+
+
+def test_lf_failures_fault_reports_denied_entries_and_applies_the_rest(sim, lf, glue):
+    db, table = make_table(glue)
+    allowed, denied = make_tag(lf, ["a"]), make_tag(lf, ["b"])
+    on_table = {"Table": {"DatabaseName": db, "Name": table}}
+    sim.admin("faults", {"lf_failures": {"tag_keys": [denied], "principals": [ROLE + "nobody"]}})
+    out = lf.add_lf_tags_to_resource(
+        Resource=on_table,
+        LFTags=[{"TagKey": allowed, "TagValues": ["a"]}, {"TagKey": denied, "TagValues": ["b"]}],
+    )
+    assert [(f["LFTag"]["TagKey"], f["Error"]["ErrorCode"]) for f in out["Failures"]] == [(denied, "AccessDeniedException")]
+    assert [t["TagKey"] for t in lf.get_resource_lf_tags(Resource=on_table)["LFTagsOnTable"]] == [allowed]
+    entries = [
+        {"Id": str(i), "Principal": {"DataLakePrincipalIdentifier": ROLE + who}, "Resource": on_table, "Permissions": ["SELECT"]}
+        for i, who in enumerate(["nobody", "analyst"])
+    ]  # fmt: skip
+    out = lf.batch_grant_permissions(Entries=entries)
+    assert [f["RequestEntry"]["Id"] for f in out["Failures"]] == ["0"]
+    held = lf.list_permissions(Resource=on_table)["PrincipalResourcePermissions"]
+    assert [p["Principal"]["DataLakePrincipalIdentifier"] for p in held] == [ROLE + "analyst"]
