@@ -91,6 +91,66 @@ impl LfTagsConfig {
     }
 }
 
+impl LfTagsConfig {
+    /// The config as plan lines (`glue plan`): one per resource.
+    pub fn summary(&self) -> String {
+        let pairs =
+            |m: &BTreeMap<String, String>| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+        let mut out = format!(
+            "\nLF-tags{}:",
+            if self.drop_existing {
+                " (drop_existing: others removed)"
+            } else {
+                ""
+            }
+        );
+        if !self.tags_database.is_empty() {
+            out.push_str(&format!("\n  database: {}", pairs(&self.tags_database)));
+        }
+        if !self.tags_table.is_empty() {
+            out.push_str(&format!("\n  table: {}", pairs(&self.tags_table)));
+        }
+        for (key, per_value) in &self.tags_columns {
+            for (value, columns) in per_value {
+                out.push_str(&format!("\n  columns [{}]: {key}={value}", columns.join(", ")));
+            }
+        }
+        out
+    }
+}
+
+impl LfGrants {
+    /// The config as plan lines (`glue plan`): one per filter.
+    pub fn summary(&self) -> String {
+        let d = &self.data_cell_filters;
+        let mut out = format!(
+            "\ndata-cell filters{}:",
+            if d.drop_existing {
+                " (drop_existing: others deleted)"
+            } else {
+                ""
+            }
+        );
+        for (name, f) in &d.filters {
+            let rows = f
+                .row_filter
+                .as_deref()
+                .map(|r| format!("rows where {r}"))
+                .unwrap_or_else(|| "all rows".into());
+            let columns = match &f.columns {
+                FilterColumns::All => "all columns".to_string(),
+                FilterColumns::Only(c) => format!("columns [{}]", c.join(", ")),
+                FilterColumns::Excluding(c) => format!("all columns but [{}]", c.join(", ")),
+            };
+            out.push_str(&format!(
+                "\n  {name}: {rows}, {columns}; SELECT to {}",
+                f.principals.join(", ")
+            ));
+        }
+        out
+    }
+}
+
 /// Which columns a data-cell filter shows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum FilterColumns {
@@ -203,10 +263,7 @@ impl LfGrants {
                         ));
                     }
                 };
-                let row_filter = sf
-                    .string(&["row_filter"])
-                    .map_err(fp)?
-                    .filter(|r| !r.trim().is_empty());
+                let row_filter = sf.string(&["row_filter"]).map_err(fp)?.filter(|r| !r.trim().is_empty());
                 filters.insert(
                     name.clone(),
                     CellFilter {

@@ -9,6 +9,7 @@ use glue_sql::{Ident, RelationName, SqlFragment, quote_ident};
 
 use crate::config::{FileFormat, SnapshotStrategy};
 use crate::error::RenderError;
+use crate::lakeformation::{LfGrants, LfTagsConfig};
 use crate::plan::Plan;
 use crate::schema::{SchemaDiff, schema_change};
 use crate::step::{Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind};
@@ -491,13 +492,10 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         } => Ok(native(
             "lake-formation",
             format!(
-                "reconcile {database}.{table} (catalog {})\ntags: {}\ndata-cell filters: {}",
-                catalog_id.as_deref().unwrap_or("caller's account"),
-                tags.as_ref().map(|t| format!("{t:?}")).unwrap_or_else(|| "-".into()),
-                grants
-                    .as_ref()
-                    .map(|g| format!("{:?}", g.data_cell_filters))
-                    .unwrap_or_else(|| "-".into()),
+                "reconcile {database}.{table} (catalog {}) to the config:{}{}",
+                catalog_id.as_deref().unwrap_or("the caller's account"),
+                tags.as_ref().map(LfTagsConfig::summary).unwrap_or_default(),
+                grants.as_ref().map(LfGrants::summary).unwrap_or_default(),
             ),
         )),
     }

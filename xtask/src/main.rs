@@ -328,8 +328,51 @@ const LIVY_VARS: &str = "{lakehouse_format: parquet, orders_strategy: append}";
 fn glue_diff_check(world: &world::World) -> Result<(), String> {
     let remote = "type: glue\nrole_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\nregion: us-east-1\n\
                   workers: 2\nworker_type: G.1X\nlocation: s3://{bucket}/warehouse\nthreads: 4";
-    remote_diff_check(world, "glue", remote, LIVY_VARS, &["orders_snapshot"])
+    lake_formation_tags(world)?;
+    let vars = format!("{{{}, lake_formation: true}}", LIVY_VARS.trim_matches(['{', '}']));
+    let schema = remote_diff_check(world, "glue", remote, &vars, &["orders_snapshot"])?;
+    // `customers` carries lf_tags_config and lf_grants: the build reconciled them in the simulator's Lake Formation.
+    let python = venv::ensure("spark35")?.join("python");
+    run(Command::new(&python).args(["-c", LF_CHECK, &world.endpoints["aws"], &schema]))
 }
+
+/// The LF-tags the example project's `customers` asks for, created in the simulator (again, harmlessly) before a
+/// build with `lake_formation: true`.
+fn lake_formation_tags(world: &world::World) -> Result<(), String> {
+    let python = venv::ensure("spark35")?.join("python");
+    run(Command::new(&python).args([
+        "-c",
+        "import sys, boto3\n\
+         lf = boto3.client('lakeformation', endpoint_url=sys.argv[1], region_name='us-east-1', \
+         aws_access_key_id='testing', aws_secret_access_key='testing')\n\
+         for key, values in (('domain', ['sales', 'finance']), ('sensitivity', ['pii', 'public'])):\n\
+         \x20   try: lf.create_lf_tag(TagKey=key, TagValues=values)\n\
+         \x20   except lf.exceptions.InvalidInputException: pass  # already there\n",
+        &world.endpoints["aws"],
+    ]))
+}
+
+/// Checks the example's Lake Formation state after a build: tags on `customers` and its `name` column, the
+/// data-cell filter and its grant.
+const LF_CHECK: &str = "import sys, boto3
+lf = boto3.client('lakeformation', endpoint_url=sys.argv[1], region_name='us-east-1',
+                  aws_access_key_id='testing', aws_secret_access_key='testing')
+db, table = sys.argv[2], 'customers'
+tags = lf.get_resource_lf_tags(Resource={'Table': {'DatabaseName': db, 'Name': table}}, ShowAssignedLFTags=True)
+on_table = {t['TagKey']: t['TagValues'] for t in tags.get('LFTagsOnTable', [])}
+on_columns = {c['Name']: {t['TagKey']: t['TagValues'] for t in c['LFTags']} for c in tags.get('LFTagsOnColumns', [])}
+assert on_table == {'domain': ['sales']}, on_table
+assert on_columns == {'name': {'sensitivity': ['pii']}}, on_columns
+filters = lf.list_data_cells_filter(Table={'DatabaseName': db, 'Name': table})['DataCellsFilters']
+assert [(f['Name'], f['RowFilter'], f['ColumnWildcard']) for f in filters] == [
+    ('high_value_customers', {'FilterExpression': 'revenue > 100'}, {'ExcludedColumnNames': ['name']})], filters
+resource = {'DataCellsFilter': {'TableCatalogId': '123456789012', 'DatabaseName': db, 'TableName': table,
+                                'Name': 'high_value_customers'}}
+held = lf.list_permissions(Resource=resource)['PrincipalResourcePermissions']
+assert [(p['Principal']['DataLakePrincipalIdentifier'], p['Permissions']) for p in held] == [
+    ('arn:aws:iam::123456789012:role/analyst', ['SELECT'])], held
+print(f'lake formation of {db}.{table}: tags, filter and grant as configured')
+";
 
 /// Spark Connect, three ways, each against the embedded engine:
 /// - (a) Glue 5.1 SPARK_CONNECT sessions of the simulator (GetSessionEndpoint, the token proxy, real Spark 4);
@@ -340,8 +383,12 @@ fn connect_diff_check(world: &world::World) -> Result<(), String> {
     let glue_sc = "type: glue\nsession_type: spark_connect\nglue_version: '5.1'\n\
                    role_arn: arn:aws:iam::123456789012:role/GlueInteractiveSessionRole\nregion: us-east-1\n\
                    workers: 2\nworker_type: G.1X\nlocation: s3://{bucket}/warehouse\nthreads: 4";
-    eprintln!("-- (a) Glue Spark Connect sessions of the simulator");
-    remote_diff_check(world, "glue_sc", glue_sc, LIVY_VARS, &["orders_snapshot"])?;
+    eprintln!("-- (a) Glue Spark Connect sessions of the simulator (with the example's Lake Formation config)");
+    lake_formation_tags(world)?;
+    let vars = format!("{{{}, lake_formation: true}}", LIVY_VARS.trim_matches(['{', '}']));
+    let schema = remote_diff_check(world, "glue_sc", glue_sc, &vars, &["orders_snapshot"])?;
+    let python = venv::ensure("spark35")?.join("python");
+    run(Command::new(&python).args(["-c", LF_CHECK, &world.endpoints["aws"], &schema]))?;
     eprintln!("-- (b) a plain sc:// server: real Spark 4");
     let spark = format!(
         "type: glue\nmethod: spark_connect\nhost: {}\nlocation: s3://{{bucket}}/warehouse\nthreads: 4",
@@ -363,7 +410,7 @@ fn connect_diff_check(world: &world::World) -> Result<(), String> {
         "   refuses Iceberg snapshots: \"unsupported on the embedded engine: snapshots on iceberg tables (MERGE)\")"
     );
     let iceberg_excluded = [sail_excluded.as_slice(), &["orders_snapshot"]].concat();
-    remote_diff_check(world, "sail", &sail, "{lakehouse_format: iceberg}", &iceberg_excluded)
+    remote_diff_check(world, "sail", &sail, "{lakehouse_format: iceberg}", &iceberg_excluded).map(|_| ())
 }
 
 /// The bundled project on a remote target (`remote`: its profile lines, `{bucket}` standing for a fresh bucket of the
@@ -376,7 +423,7 @@ fn remote_diff_check(
     remote: &str,
     vars: &str,
     exclude: &[&str],
-) -> Result<(), String> {
+) -> Result<String, String> {
     let env = world.env();
     let aws = &world.endpoints["aws"];
     let run_id = format!(
@@ -442,7 +489,7 @@ fn remote_diff_check(
         diff(&project, &o, "local", name)
     })();
     let _ = std::fs::remove_dir_all(&dir);
-    result
+    result.map(|()| schema)
 }
 
 /// Makes the names of one process's diff runs unique.
