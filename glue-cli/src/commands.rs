@@ -271,7 +271,9 @@ pub async fn plan(
 
 /// Lake Formation of a Glue Data Catalog target, for `glue plan` (only reads; no session is started). None on the
 /// embedded engine or a Spark Connect server on its own catalog; an error when the profile is malformed.
-async fn plan_lake_formation(profile: &Profile) -> Option<std::result::Result<glue_lakeformation::LakeFormation, String>> {
+async fn plan_lake_formation(
+    profile: &Profile,
+) -> Option<std::result::Result<glue_lakeformation::LakeFormation, String>> {
     let glue = match &profile.engine {
         EngineChoice::Local { .. } => return None,
         EngineChoice::SparkConnect { .. } => match spark_connect_profile(profile) {
@@ -284,7 +286,10 @@ async fn plan_lake_formation(profile: &Profile) -> Option<std::result::Result<gl
         },
     };
     let clients = glue_session::Clients::load(&glue).await;
-    Some(Ok(glue_lakeformation::LakeFormation::new(&clients.config, glue.catalog_id.clone())))
+    Some(Ok(glue_lakeformation::LakeFormation::new(
+        &clients.config,
+        glue.catalog_id.clone(),
+    )))
 }
 
 /// The Lake Formation diff of a plan's `LakeFormation` step as SQL comments: what a run would change now.

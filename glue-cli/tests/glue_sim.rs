@@ -576,7 +576,9 @@ async fn table_tags(
         .await
         .expect("GetResourceLFTags");
     let pairs = |p: &[aws_sdk_lakeformation::types::LfTagPair]| -> BTreeSet<String> {
-        p.iter().map(|t| format!("{}={}", t.tag_key(), t.tag_values()[0])).collect()
+        p.iter()
+            .map(|t| format!("{}={}", t.tag_key(), t.tag_values()[0]))
+            .collect()
     };
     let on_column = out
         .lf_tags_on_columns()
@@ -596,7 +598,13 @@ async fn principals_on(
     let mut pages = lf.list_permissions().resource(resource).into_paginator().send();
     while let Some(page) = pages.next().await {
         for p in page.expect("ListPermissions").principal_resource_permissions() {
-            out.insert(p.principal().unwrap().data_lake_principal_identifier().unwrap().to_string());
+            out.insert(
+                p.principal()
+                    .unwrap()
+                    .data_lake_principal_identifier()
+                    .unwrap()
+                    .to_string(),
+            );
         }
     }
     out
@@ -636,7 +644,10 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
     let on_db = Resource::builder()
         .database(DatabaseResource::builder().name(&db).build().unwrap())
         .build();
-    assert!(principals_on(&lf, on_db).await.contains(role), "database grants for role_arn");
+    assert!(
+        principals_on(&lf, on_db).await.contains(role),
+        "database grants for role_arn"
+    );
     let (on_table, on_email) = table_tags(&lf, &db, "customers", "email").await;
     assert_eq!(on_table, BTreeSet::from([format!("{level}=public")]));
     assert_eq!(on_email, BTreeSet::from([format!("{level}=pii")]));
@@ -650,11 +661,20 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
                 .build(),
         )
         .build();
-    assert_eq!(principals_on(&lf, filter.clone()).await, BTreeSet::from([analyst.to_string()]));
+    assert_eq!(
+        principals_on(&lf, filter.clone()).await,
+        BTreeSet::from([analyst.to_string()])
+    );
 
     // Set outside glue-rs: a tag and a grant on the table.
     let table = Resource::builder()
-        .table(TableResource::builder().database_name(&db).name("customers").build().unwrap())
+        .table(
+            TableResource::builder()
+                .database_name(&db)
+                .name("customers")
+                .build()
+                .unwrap(),
+        )
         .build();
     lf.add_lf_tags_to_resource()
         .resource(table.clone())
@@ -664,7 +684,11 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
         .expect("AddLFTagsToResource");
     let auditor = "arn:aws:iam::123456789012:role/auditor";
     lf.grant_permissions()
-        .principal(DataLakePrincipal::builder().data_lake_principal_identifier(auditor).build())
+        .principal(
+            DataLakePrincipal::builder()
+                .data_lake_principal_identifier(auditor)
+                .build(),
+        )
         .resource(table.clone())
         .permissions(Permission::Select)
         .send()
@@ -677,7 +701,10 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
     let out = p.run(&["run"]);
     assert!(out.status.success(), "second run: {}", text(&out));
     let calls = log_since(since);
-    assert!(calls.iter().any(|(op, _)| op == "UpdateTable"), "the rebuild swapped the entry: {calls:?}");
+    assert!(
+        calls.iter().any(|(op, _)| op == "UpdateTable"),
+        "the rebuild swapped the entry: {calls:?}"
+    );
     let lf_writes: Vec<_> = sim("GET", &format!("log?since={since}"), "")["entries"]
         .as_array()
         .unwrap()
@@ -687,16 +714,30 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
         .filter(|op| !op.starts_with("Get") && !op.starts_with("List"))
         .map(str::to_string)
         .collect();
-    assert!(lf_writes.is_empty(), "a second run changes nothing in Lake Formation: {lf_writes:?}");
+    assert!(
+        lf_writes.is_empty(),
+        "a second run changes nothing in Lake Formation: {lf_writes:?}"
+    );
     let (on_table, on_email) = table_tags(&lf, &db, "customers", "email").await;
-    assert_eq!(on_table, BTreeSet::from([format!("{level}=public"), format!("{owner}=bi")]));
+    assert_eq!(
+        on_table,
+        BTreeSet::from([format!("{level}=public"), format!("{owner}=bi")])
+    );
     assert_eq!(on_email, BTreeSet::from([format!("{level}=pii")]));
-    assert!(principals_on(&lf, table).await.contains(auditor), "the outside grant survived");
+    assert!(
+        principals_on(&lf, table).await.contains(auditor),
+        "the outside grant survived"
+    );
     assert_eq!(principals_on(&lf, filter).await, BTreeSet::from([analyst.to_string()]));
 
     // `glue plan` reads the live state: nothing to change.
     let out = p.run(&["plan"]);
     assert!(out.status.success(), "{}", text(&out));
     let plan = text(&out);
-    assert!(plan.contains(&format!("-- lake formation {db}.customers (catalog 123456789012): no change")), "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "-- lake formation {db}.customers (catalog 123456789012): no change"
+        )),
+        "{plan}"
+    );
 }

@@ -44,3 +44,8 @@ pub use table::TableRef;
 
 /// The configuration types (`lf_tags_config`, `lf_grants`), parsed from dbt config by `glue-materialize`.
 pub use glue_materialize::lakeformation::{CellFilter, DataCellFilters, FilterColumns, LfGrants, LfTagsConfig};
+
+/// The README's example, compiled as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -339,12 +339,7 @@ impl Engine for ConnectEngine {
         let steps = StepKind::ALL
             .iter()
             .copied()
-            .filter(|k| {
-                !matches!(
-                    k,
-                    StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::RunPython
-                )
-            })
+            .filter(|k| !matches!(k, StepKind::HudiWrite | StepKind::DeltaManifest | StepKind::RunPython))
             .collect();
         Capabilities {
             engine: self.engine_name(),

@@ -29,7 +29,10 @@ pub(crate) async fn run_step(lf: &LakeFormation, plan: &Plan, step: &Step) -> Re
         source: Box::new(e),
     };
     let table = lf.table(database, table).await.map_err(fail)?;
-    let diff = lf.reconcile(&table, tags.as_ref(), grants.as_ref()).await.map_err(fail)?;
+    let diff = lf
+        .reconcile(&table, tags.as_ref(), grants.as_ref())
+        .await
+        .map_err(fail)?;
     tracing::info!(model = %plan.model, "{diff}");
     Ok(diff.to_string())
 }

@@ -547,7 +547,9 @@ fn suites(world: &world::World) -> Result<(), String> {
         .current_dir(root())
         .env("GLUE_RS_PYTHON", sim.join("python"))
         .envs(env.iter().map(|(k, v)| (k, v))))?;
-    eprintln!("== glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)");
+    eprintln!(
+        "== glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)"
+    );
     for (package, test) in [
         ("glue-lakeformation", "sim"),
         ("glue-session", "sim"),
