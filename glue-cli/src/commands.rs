@@ -791,6 +791,19 @@ pub fn iam_policy(args: &ProjectArgs, reporter: &Reporter) -> Result<i32> {
                          format!("arn:aws:glue:{region}:{account}:table/{schema}/*")],
         }),
     ];
+    // Lake Formation: the database grants on a new database and the reconcile of lf_tags_config / lf_grants (Lake
+    // Formation has no resource-level IAM permissions; what may be tagged or granted is Lake Formation's own).
+    statements.push(json!({
+        "Sid": "LakeFormation",
+        "Effect": "Allow",
+        "Action": ["lakeformation:GetDataAccess", "lakeformation:BatchGrantPermissions",
+                   "lakeformation:BatchRevokePermissions", "lakeformation:ListPermissions",
+                   "lakeformation:ListLFTags", "lakeformation:GetResourceLFTags",
+                   "lakeformation:AddLFTagsToResource", "lakeformation:RemoveLFTagsFromResource",
+                   "lakeformation:ListDataCellsFilter", "lakeformation:CreateDataCellsFilter",
+                   "lakeformation:UpdateDataCellsFilter", "lakeformation:DeleteDataCellsFilter"],
+        "Resource": "*",
+    }));
     if !role.is_empty() {
         statements.push(json!({
             "Sid": "PassSessionRole",

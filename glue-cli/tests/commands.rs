@@ -322,6 +322,19 @@ fn debug_and_iam_policy_name_the_iceberg_commit_protection() {
         !sids(&plain).contains(&"IcebergCommitLockTable".to_string()),
         "no lock configured: {plain}"
     );
+    let lf = plain["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "LakeFormation")
+        .expect("a Lake Formation statement");
+    assert!(
+        lf["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("lakeformation:AddLFTagsToResource")),
+        "{lf}"
+    );
     assert_eq!(
         plain["Statement"][1]["Resource"][1],
         json!("arn:aws:glue:eu-west-1:210987654321:database/s")

@@ -115,19 +115,23 @@ impl LakeFormation {
         let on = on_what(table, &change.on);
         self.write_call();
         let (operation, failures) = match change.action {
-            TagAction::Add => (
-                "AddLFTagsToResource",
-                self.client
+            TagAction::Add => ("AddLFTagsToResource", {
+                let out = self
+                    .client
                     .add_lf_tags_to_resource()
                     .catalog_id(&table.catalog_id)
                     .resource(resource)
                     .set_lf_tags(Some(pairs))
                     .send()
                     .await
-                    .map_err(|e| LfError::api("AddLFTagsToResource", &on, e))?
-                    .failures()
-                    .to_vec(),
-            ),
+                    .map_err(|e| LfError::api("AddLFTagsToResource", &on, e));
+                // A tag deleted since the check (the catalog's tag list is read once per client): say which.
+                let out = match out {
+                    Err(e) => return Err(self.explain_rejected_add(table, change, e).await),
+                    Ok(out) => out,
+                };
+                out.failures().to_vec()
+            }),
             TagAction::Remove => (
                 "RemoveLFTagsFromResource",
                 self.client
@@ -145,6 +149,33 @@ impl LakeFormation {
         check_tag_failures(operation, &on, &failures)?;
         tracing::debug!(table = %table, "{operation}: {:?} on {on}", change.tags);
         Ok(())
+    }
+
+    /// A rejected AddLFTagsToResource: when the catalog, read again, lacks one of the change's tags, the
+    /// [`LfError::UnknownTag`] naming it; else the service's error.
+    async fn explain_rejected_add(&self, table: &TableRef, change: &TagChange, e: LfError) -> LfError {
+        let LfError::Api { message, .. } = &e else { return e };
+        if !message.contains("EntityNotFoundException") && !message.contains("InvalidInputException") {
+            return e;
+        }
+        let Ok(tags) = self.list_tags(&table.catalog_id).await else {
+            return e;
+        };
+        let missing = change.tags.iter().find_map(|(k, v)| match tags.get(k) {
+            None => Some((k.clone(), None)),
+            Some(values) if !values.contains(v) => Some((k.clone(), Some(v.clone()))),
+            _ => None,
+        });
+        *self.known_tags.lock().await = Some(tags);
+        match missing {
+            Some((key, value)) => LfError::UnknownTag {
+                key,
+                value,
+                on: on_what(table, &change.on),
+                catalog_id: table.catalog_id.clone(),
+            },
+            None => e,
+        }
     }
 
     async fn apply_filter(&self, table: &TableRef, change: &FilterChange) -> Result<(), LfError> {

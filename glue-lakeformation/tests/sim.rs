@@ -658,3 +658,47 @@ async fn database_grants_for_the_session_role() {
     perms.sort();
     assert_eq!(perms, ["ALTER", "DELETE", "DESCRIBE", "DROP", "INSERT", "SELECT"]);
 }
+
+#[tokio::test]
+async fn a_tag_value_deleted_after_the_check_is_named_from_the_services_rejection() {
+    let config = sdk().await;
+    let client = aws_sdk_lakeformation::Client::new(&config);
+    let (db, table) = make_table(&config).await;
+    let key = make_tag(&client, &["a", "b"]).await;
+    let lf = LakeFormation::new(&config, None);
+    let t = lf.table(&db, &table).await.unwrap();
+    // The first reconcile reads the catalog's tags (key: a, b) and keeps them.
+    lf.reconcile(
+        &t,
+        Some(&tags_config(json!({"enabled": true, "tags_table": {&key: "a"}}))),
+        None,
+    )
+    .await
+    .unwrap();
+    client
+        .update_lf_tag()
+        .tag_key(&key)
+        .tag_values_to_delete("b")
+        .send()
+        .await
+        .unwrap();
+    let since = last_seq();
+    let e = lf
+        .reconcile(
+            &t,
+            Some(&tags_config(json!({"enabled": true, "tags_table": {&key: "b"}}))),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, LfError::UnknownTag { value: Some(v), .. } if v == "b"),
+        "{e}"
+    );
+    let rejected = admin("GET", &format!("log?since={since}"), "")["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["operation"] == "AddLFTagsToResource" && e["status"] == 400);
+    assert!(rejected, "the simulator rejected the add, as Lake Formation does");
+}
