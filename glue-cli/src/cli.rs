@@ -832,6 +832,11 @@ fn settings(run: &RunArgs, profile: &Profile) -> RunSettings {
         empty: run.empty,
         fail_fast: run.fail_fast,
         store_failures: run.store_failures,
+        sessions: matches!(profile.engine, EngineChoice::GlueSession).then(|| crate::run::SessionRules {
+            per_model: crate::commands::glue_profile(profile)
+                .map(|g| g.enable_session_per_model)
+                .unwrap_or(false),
+        }),
     }
 }
 

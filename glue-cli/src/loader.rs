@@ -688,16 +688,103 @@ impl Loader {
     }
 }
 
+/// Renders the Jinja in a project's config trees (`models:`, `seeds:`, `snapshots:`, `data_tests:`, `sources:`,
+/// `unit_tests:` of `dbt_project.yml`) as dbt does when it parses: `+file_format: "{{ var('format', 'delta') }}"`,
+/// `env_var()`, `target`. Hooks stay raw (they render when they run). A value that renders to a boolean, a number,
+/// `none` or a list or mapping literal takes that type, as dbt's native rendering does.
+fn render_project_configs(jinja: &Jinja, shared: &Arc<Shared>, p: &mut Project) -> Result<()> {
+    let file = p.root.join("dbt_project.yml");
+    let ctx = NodeCtx::project(shared.clone(), Mode::Parse, p.name.clone());
+    for (key, tree) in [
+        ("models", &mut p.models),
+        ("seeds", &mut p.seeds),
+        ("snapshots", &mut p.snapshots),
+        ("data_tests", &mut p.tests),
+        ("sources", &mut p.sources),
+        ("unit_tests", &mut p.unit_tests),
+    ] {
+        render_tree(jinja, &ctx, &file, key, tree)?;
+    }
+    Ok(())
+}
+
+fn render_tree(jinja: &Jinja, ctx: &Arc<NodeCtx>, file: &Path, at: &str, v: &mut Value) -> Result<()> {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                let hook = matches!(
+                    k.trim_start_matches('+'),
+                    "pre-hook" | "post-hook" | "pre_hook" | "post_hook"
+                );
+                if !hook {
+                    render_tree(jinja, ctx, file, &format!("{at}.{k}"), child)?;
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                render_tree(jinja, ctx, file, &format!("{at}[{i}]"), child)?;
+            }
+        }
+        Value::String(s) if s.contains("{{") || s.contains("{%") => {
+            let out = jinja.render_str(s, ctx).map_err(|e| CliError::Jinja {
+                at: crate::error::Location {
+                    file: file.to_path_buf(),
+                    line: None,
+                },
+                what: format!("config value `{at}`"),
+                message: e.message,
+            })?;
+            *v = native_value(out);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A rendered config value with the type it spells (`true`, `42`, `none`, `['a']`), else the text.
+fn native_value(text: String) -> Value {
+    let t = text.trim();
+    match t {
+        "True" | "true" => return Value::Bool(true),
+        "False" | "false" => return Value::Bool(false),
+        "None" | "none" | "null" => return Value::Null,
+        _ => {}
+    }
+    if let Ok(i) = t.parse::<i64>()
+        && !(t.len() > 1 && t.starts_with('0'))
+    {
+        return Value::from(i);
+    }
+    if t.contains('.')
+        && let Ok(f) = t.parse::<f64>()
+        && let Some(n) = serde_json::Number::from_f64(f)
+    {
+        return Value::Number(n);
+    }
+    if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
+        // Python's literal syntax: single quotes, True/False/None.
+        let json_like = t
+            .replace('\'', "\"")
+            .replace("True", "true")
+            .replace("False", "false")
+            .replace("None", "null");
+        if let Ok(v) = serde_json::from_str::<Value>(&json_like) {
+            return v;
+        }
+    }
+    Value::String(text)
+}
+
 /// Loads the project at `dir`.
 pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
-    let project = Project::load(dir)?;
-    let packages = project.packages()?;
+    let mut project = Project::load(dir)?;
+    let mut packages = project.packages()?;
     let mut warnings = project.warnings.clone();
-    let all: Vec<&Project> = std::iter::once(&project).chain(&packages).collect();
 
     // Macros.
     let mut macro_files = Vec::new();
-    for p in &all {
+    for p in std::iter::once(&project).chain(&packages) {
         let mut generic_dirs: Vec<String> = p.test_paths.iter().map(|t| format!("{t}/generic")).collect();
         generic_dirs.extend(p.macro_paths.iter().cloned());
         for f in files_under(&p.root, &generic_dirs, &["sql", "jinja"]) {
@@ -736,6 +823,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         handle: tokio::runtime::Handle::try_current().ok(),
         log: opts.log.clone(),
     });
+    for p in std::iter::once(&mut project).chain(&mut packages) {
+        render_project_configs(&jinja, &shared, p)?;
+    }
+    let all: Vec<&Project> = std::iter::once(&project).chain(&packages).collect();
     let mut loader = Loader {
         jinja: jinja.clone(),
         shared: shared.clone(),

@@ -91,6 +91,44 @@ pub struct RunSettings {
     pub fail_fast: bool,
     /// `--store-failures`.
     pub store_failures: bool,
+    /// Sessions of their own for models and groups (Glue Interactive Sessions targets).
+    pub sessions: Option<SessionRules>,
+}
+
+/// dbt-glue's per-model and group sessions: which models run on a session of their own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionRules {
+    /// `enable_session_per_model`: every model gets its own session.
+    pub per_model: bool,
+}
+
+impl SessionRules {
+    /// The session a node's plan runs on, by the reference's rules: `meta.group_session_id` names a session shared by
+    /// its group; profile options in `meta` with a truthy value (`worker_type`, `workers`, `conf`, …: see
+    /// `glue_session::SESSION_OPTIONS`) give the node a session of its own with them, as `enable_session_per_model`
+    /// does for every node; otherwise the shared sessions (None).
+    pub fn choice(&self, unique_id: &str, meta: &Map<String, Value>) -> Option<glue_materialize::SessionChoice> {
+        let truthy = |v: &Value| match v {
+            Value::Null => false,
+            Value::Bool(b) => *b,
+            Value::Number(n) => n.as_f64() != Some(0.0),
+            Value::String(s) => !s.is_empty(),
+            Value::Array(a) => !a.is_empty(),
+            Value::Object(o) => !o.is_empty(),
+        };
+        let overrides: BTreeMap<String, Value> = meta
+            .iter()
+            .filter(|(k, v)| glue_session::SESSION_OPTIONS.contains(&k.as_str()) && truthy(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let key = match meta.get("group_session_id").filter(|v| truthy(v)) {
+            Some(Value::String(group)) => group.clone(),
+            Some(other) => other.to_string(),
+            None if self.per_model || !overrides.is_empty() => unique_id.to_string(),
+            None => return None,
+        };
+        Some(glue_materialize::SessionChoice { key, overrides })
+    }
 }
 
 impl Default for RunSettings {
@@ -102,6 +140,7 @@ impl Default for RunSettings {
             empty: false,
             fail_fast: false,
             store_failures: false,
+            sessions: None,
         }
     }
 }
@@ -531,7 +570,16 @@ impl Invocation {
             full_refresh,
             invocation_id: self.manifest.shared.invocation_id.clone(),
         };
-        let p = plan(&model, &existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
+        let mut p = plan(&model, &existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
+        p.session = self.settings.sessions.as_ref().and_then(|rules| {
+            let meta = node
+                .config
+                .get("meta")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            rules.choice(&node.unique_id, &meta)
+        });
         for w in &p.warnings {
             self.reporter.warn(&format!("{}: {w}", node.name));
         }
@@ -1092,4 +1140,47 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
         std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
     }
     std::fs::write(path, text).map_err(|e| CliError::io(path, e))
+}
+
+#[cfg(test)]
+mod session_rules {
+    use super::*;
+    use serde_json::json;
+
+    fn meta(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn meta_decides_the_session_as_dbt_glue_does() {
+        let rules = SessionRules { per_model: false };
+        assert_eq!(rules.choice("model.p.a", &meta(json!({"owner": "bi"}))), None);
+        let own = rules
+            .choice(
+                "model.p.a",
+                &meta(json!({"worker_type": "G.2X", "workers": 0, "conf": ""})),
+            )
+            .unwrap();
+        assert_eq!(own.key, "model.p.a");
+        assert_eq!(
+            own.overrides.keys().collect::<Vec<_>>(),
+            ["worker_type"],
+            "falsy values override nothing"
+        );
+        let group = rules
+            .choice("model.p.a", &meta(json!({"group_session_id": "nightly", "workers": 8})))
+            .unwrap();
+        assert_eq!(group.key, "nightly");
+        assert_eq!(group.overrides["workers"], json!(8));
+        let every = SessionRules { per_model: true };
+        assert_eq!(every.choice("model.p.a", &Map::new()).unwrap().key, "model.p.a");
+        assert_eq!(
+            every
+                .choice("model.p.a", &meta(json!({"location": "s3://x"})))
+                .unwrap()
+                .overrides,
+            BTreeMap::new(),
+            "options the planner depends on stay the target's"
+        );
+    }
 }

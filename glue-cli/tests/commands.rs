@@ -361,3 +361,55 @@ fn debug_and_iam_policy_name_the_iceberg_commit_protection() {
         json!("arn:aws:dynamodb:eu-west-1:210987654321:table/commit_locks")
     );
 }
+
+#[test]
+fn jinja_in_dbt_project_config_values_is_rendered_at_parse_time() {
+    let p = project(&[
+        (
+            "dbt_project.yml",
+            "name: proj\nprofile: proj\nvars:\n  mat: table\nmodels:\n  proj:\n    \
+             +materialized: \"{{ var('mat') }}\"\n    +file_format: \"{{ env_var('PROJ_FORMAT', 'parquet') }}\"\n    \
+             +tags: \"{{ ['from_jinja', target.name] }}\"\n    \
+             +post-hook: \"{{ log('post ' ~ this.identifier, info=True) }}\"\n    \
+             off:\n      +enabled: \"{{ var('enable_off', false) }}\"\n",
+        ),
+        ("models/m.sql", "select 1 as id"),
+        ("models/off/skipped.sql", "select 2 as id"),
+    ]);
+    let out = glue(p.path(), &["build"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(
+        out.stdout.contains("post m"),
+        "the hook rendered when it ran: {}",
+        out.stdout
+    );
+    let listed = glue(p.path(), &["ls"]);
+    assert!(
+        !listed.stdout.contains("off.skipped"),
+        "`+enabled` rendered to false: {}",
+        listed.all()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.path().join("target/manifest.json")).unwrap()).unwrap();
+    let m = &manifest["nodes"]["model.proj.m"]["config"];
+    assert_eq!(m["materialized"], json!("table"), "{m}");
+    assert_eq!(m["file_format"], json!("parquet"));
+    assert_eq!(m["tags"], json!(["from_jinja", "dev"]));
+    let out = glue(p.path(), &["ls", "--vars", "{mat: view, enable_off: true}"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("proj.off.skipped"), "{}", out.stdout);
+    let bad = project(&[
+        (
+            "dbt_project.yml",
+            "name: proj\nprofile: proj\nmodels:\n  proj:\n    +materialized: \"{{ var('nope') }}\"\n",
+        ),
+        ("models/m.sql", "select 1 as id"),
+    ]);
+    let out = glue(bad.path(), &["ls"]);
+    assert_ne!(out.code, 0);
+    assert!(
+        out.all().contains("dbt_project.yml") && out.all().contains("models.proj.+materialized"),
+        "names the file and the key: {}",
+        out.all()
+    );
+}

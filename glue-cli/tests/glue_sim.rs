@@ -741,3 +741,57 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
         "{plan}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn models_get_sessions_of_their_own_by_meta_and_group() {
+    let base = unique("it-permodel-");
+    let p = Project::new(
+        &[
+            (
+                "a",
+                "{{ config(materialized='table', meta={'group_session_id': 'nightly'}) }}\nselect 1 as id",
+            ),
+            (
+                "b",
+                "{{ config(materialized='table', meta={'group_session_id': 'nightly'}) }}\nselect id + 1 as id from {{ ref('a') }}",
+            ),
+            (
+                "big",
+                "{{ config(materialized='table', meta={'worker_type': 'G.2X', 'workers': 4, 'owner': 'bi'}) }}\nselect 2 as id",
+            ),
+            ("plain", "{{ config(materialized='table') }}\nselect 3 as id"),
+        ],
+        &format!("      glue_session_id: {base}\n"),
+        2,
+    );
+    let since = last_seq();
+    let out = p.run(&["run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let log = log_since(since);
+    let sessions = created_sessions(&log, &base);
+    let group = format!("{base}__nightly");
+    let own = format!("{base}__model_p_big");
+    assert!(sessions.contains(&group), "the group's session: {sessions:?}");
+    assert!(sessions.contains(&own), "big's own session: {sessions:?}");
+    let shared: Vec<_> = sessions.iter().filter(|s| **s != group && **s != own).collect();
+    assert_eq!(shared.len(), 1, "`plain` ran on the shared session: {sessions:?}");
+    let glue = glue_client().await;
+    let big = glue.get_session().id(&own).send().await.unwrap().session.unwrap();
+    assert_eq!(big.worker_type.map(|w| w.as_str().to_string()).as_deref(), Some("G.2X"));
+    assert_eq!(big.number_of_workers, Some(4));
+    let group_session = glue.get_session().id(&group).send().await.unwrap().session.unwrap();
+    assert_eq!(
+        group_session.worker_type.map(|w| w.as_str().to_string()).as_deref(),
+        Some("G.1X")
+    );
+    for id in &sessions {
+        let s = status(&glue, id).await;
+        assert!(matches!(s.as_str(), "STOPPING" | "STOPPED"), "session {id} left {s}");
+    }
+    // `a` and `b` ran on the group's session, one after the other.
+    let on_group = log
+        .iter()
+        .filter(|(op, id)| op == "RunStatement" && id.as_deref() == Some(group.as_str()))
+        .count();
+    assert!(on_group >= 2, "both models of the group ran on its session: {log:?}");
+}

@@ -25,6 +25,20 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// Things the user should know (e.g. a merge without unique_key inserts every row).
     pub warnings: Vec<String>,
+    /// The remote session the plan runs on, when the model asks for one of its own (set by the caller; the planner
+    /// leaves it empty). Engines without sessions ignore it.
+    pub session: Option<SessionChoice>,
+}
+
+/// A session of its own for a model or a group of models: dbt-glue's per-model and group sessions
+/// (`enable_session_per_model`, profile options in a node's `meta`, `meta.group_session_id`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SessionChoice {
+    /// The session's key: the group id, or the node's unique id (the session id is `<base>__<key>`, dots as
+    /// underscores). Plans with the same key share the session, one at a time.
+    pub key: String,
+    /// Profile options set for this session only (from `meta`, e.g. `worker_type`, `workers`, `conf`).
+    pub overrides: BTreeMap<String, serde_json::Value>,
 }
 
 /// Plans one model.
@@ -77,6 +91,7 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         relation,
         steps,
         warnings: p.warnings,
+        session: None,
     })
 }
 

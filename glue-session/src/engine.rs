@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
 use glue_materialize::step::Step;
 use glue_materialize::{
-    Capabilities, Engine, EngineError, FileFormat, Plan, RenderContext, RenderError, Rendered, StepKind, render_step,
+    Capabilities, Engine, EngineError, FileFormat, Plan, RenderContext, RenderError, Rendered, SessionChoice, StepKind,
+    render_step,
 };
 use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName};
@@ -73,8 +74,18 @@ struct Inner {
     /// Schemas whose creation (and Lake Formation grants) this run has seen to.
     schemas_granted: Mutex<HashSet<String>>,
     lake_formation: OnceCell<LakeFormation>,
+    /// Sessions of their own for models and groups (`Plan::session`), by key.
+    dedicated: Mutex<HashMap<String, Arc<Dedicated>>>,
     interrupted: AtomicBool,
     now: String,
+}
+
+/// A session of its own for a model or a group of models: its profile (the target's with the node's overrides), its
+/// id, and the session once opened; plans with its key run on it one at a time.
+struct Dedicated {
+    profile: GlueProfile,
+    id: String,
+    session: tokio::sync::Mutex<Option<Arc<LivySession>>>,
 }
 
 /// Plans on AWS Glue Interactive Sessions (Livy statements). Cheap to clone.
@@ -155,6 +166,7 @@ impl GlueEngine {
                 schemas_ready: Mutex::new(HashSet::new()),
                 schemas_granted: Mutex::new(HashSet::new()),
                 lake_formation: OnceCell::new(),
+                dedicated: Mutex::new(HashMap::new()),
                 interrupted: AtomicBool::new(false),
                 now,
             }),
@@ -586,6 +598,11 @@ impl Engine for GlueEngine {
             plan,
         )
         .await;
+        if let Some(choice) = &plan.session {
+            let mut o = self.execute_dedicated(plan, choice).await?;
+            o.warnings.extend(granted);
+            return Ok(o);
+        }
         let mut again = false;
         loop {
             let session_err = |e: SessionError| EngineError::Other {
@@ -629,6 +646,85 @@ impl Engine for GlueEngine {
 }
 
 impl GlueEngine {
+    /// The session of a model or group (created on first use with the target's profile and the node's overrides).
+    fn dedicated(&self, plan: &Plan, choice: &SessionChoice) -> Result<Arc<Dedicated>, EngineError> {
+        let mut map = self.inner.dedicated.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(d) = map.get(&choice.key) {
+            return Ok(d.clone());
+        }
+        let (profile, warnings) =
+            self.inner
+                .profile
+                .with_overrides(&choice.overrides)
+                .map_err(|e| EngineError::Other {
+                    context: format!("model `{}`: `meta.{}` (its own Glue session)", plan.model, e.field),
+                    source: Box::new(e),
+                })?;
+        for w in warnings {
+            tracing::warn!(model = %plan.model, "{w}");
+        }
+        let d = Arc::new(Dedicated {
+            id: session_id(&profile, Some(&choice.key)),
+            profile,
+            session: tokio::sync::Mutex::new(None),
+        });
+        map.insert(choice.key.clone(), d.clone());
+        Ok(d)
+    }
+
+    /// Runs a plan on the session of its model or group, opened by the reference's rules for a fixed id (READY is
+    /// reused …); plans of one group wait for each other. A session that ends under the plan is opened again and the
+    /// plan run once more.
+    async fn execute_dedicated(&self, plan: &Plan, choice: &SessionChoice) -> Result<PlanOutcome, EngineError> {
+        let d = self.dedicated(plan, choice)?;
+        let mut slot = d.session.lock().await;
+        let session_err = |e: SessionError| EngineError::Other {
+            context: format!("model `{}`: its Glue session {}", plan.model, d.id),
+            source: Box::new(e),
+        };
+        let mut again = false;
+        loop {
+            if self.inner.interrupted.load(Ordering::Acquire) {
+                return Err(session_err(SessionError::Cancelled));
+            }
+            let session = match slot.as_ref() {
+                Some(s) => s.clone(),
+                None => {
+                    let clients = self.clients().await;
+                    let s = Arc::new(
+                        LivySession::open(clients, &d.profile, &d.id, false, &self.inner.stats)
+                            .await
+                            .map_err(session_err)?,
+                    );
+                    self.inner
+                        .opened
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(s.clone());
+                    *slot = Some(s.clone());
+                    s
+                }
+            };
+            match self.execute_on(&session, plan, again).await {
+                Ok(o) => return Ok(o),
+                Err(PlanFailure::Failed(e)) => return Err(e),
+                Err(PlanFailure::Lost(e)) => {
+                    *slot = None;
+                    self.inner
+                        .opened
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .retain(|s| !Arc::ptr_eq(s, &session));
+                    if again {
+                        return Err(session_err(e));
+                    }
+                    tracing::warn!(model = %plan.model, "{e}; running the model again on a new session");
+                    again = true;
+                }
+            }
+        }
+    }
+
     async fn execute_on(&self, session: &LivySession, plan: &Plan, again: bool) -> Result<PlanOutcome, PlanFailure> {
         let mut outcome = PlanOutcome::default();
         let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();

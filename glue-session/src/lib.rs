@@ -49,7 +49,9 @@ pub use create::{CreateSessionSpec, session_id};
 pub use engine::{GlueEngine, RunReport};
 pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
-pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SessionType, SparkConnectProfile, WorkerType};
+pub use profile::{
+    DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, SparkConnectProfile, WorkerType,
+};
 pub use seed::read_seed;
 
 /// The README's example, compiled and run as a doc test.

@@ -155,9 +155,46 @@ pub struct GlueProfile {
     pub retry_max_attempts: u32,
     /// `catalog_id`: the Data Catalog's account (cross-account catalogs).
     pub catalog_id: Option<String>,
+    /// The profile output it was read from, for the options a model's session sets for itself.
+    source: Map<String, Value>,
 }
 
+/// The profile options a node's `meta` may set for a session of its own (dbt-glue's per-model sessions): what shapes
+/// a session. Options the planner or the shared AWS clients depend on (`location`, `region`, `schema`, …) stay the
+/// target's.
+pub const SESSION_OPTIONS: &[&str] = &[
+    "role_arn",
+    "workers",
+    "worker_type",
+    "session_provisioning_timeout_in_seconds",
+    "query_timeout_in_minutes",
+    "idle_timeout",
+    "glue_version",
+    "security_configuration",
+    "connections",
+    "conf",
+    "extra_py_files",
+    "extra_jars",
+    "tags",
+    "default_arguments",
+    "datalake_formats",
+    "glue_session_reuse",
+];
+
 impl GlueProfile {
+    /// The profile with some options set differently (a model's own session): the output it was read from, with
+    /// `overrides`, read again. Only [`SESSION_OPTIONS`] are taken; a malformed value is a [`ProfileError`] naming it.
+    pub fn with_overrides(
+        &self,
+        overrides: &std::collections::BTreeMap<String, Value>,
+    ) -> Result<(GlueProfile, Vec<String>), ProfileError> {
+        let mut output = self.source.clone();
+        for (k, v) in overrides.iter().filter(|(k, _)| SESSION_OPTIONS.contains(&k.as_str())) {
+            output.insert(k.clone(), v.clone());
+        }
+        GlueProfile::from_output(&output)
+    }
+
     /// Reads the Glue options of a rendered profile output. Returns the profile and its warnings.
     pub fn from_output(output: &Map<String, Value>) -> Result<(GlueProfile, Vec<String>), ProfileError> {
         let mut warnings = Vec::new();
@@ -301,6 +338,7 @@ impl GlueProfile {
                 retry_mode,
                 retry_max_attempts: retry_max_attempts as u32,
                 catalog_id,
+                source: output.clone(),
             },
             warnings,
         ))
