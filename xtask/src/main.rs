@@ -518,7 +518,7 @@ fn suites(world: &world::World) -> Result<(), String> {
     connect_diff_check(world)?;
     eprintln!("== the bundled project on Glue sessions of the simulator vs dbt-spark (session method, real Spark 3.5)");
     let dbt_spark = venv::ensure("dbtspark")?;
-    run(Command::new(&sim.join("python"))
+    run(Command::new(sim.join("python"))
         .arg(root().join("xtask/world/spark_diff.py"))
         .arg(target_dir().join("debug/glue"))
         .arg(&dbt_spark)

@@ -152,8 +152,8 @@ impl World {
         if want(ServiceKind::Sail) {
             self.start_sail(deadline)?;
         }
-        for service in self.services[1..].to_vec() {
-            self.wait_healthy(&service, deadline)?;
+        for service in &self.services[1..] {
+            self.wait_healthy(service, deadline)?;
         }
         Ok(())
     }
@@ -326,7 +326,7 @@ impl World {
             }
             let healthy = match service.kind {
                 ServiceKind::Sim => match http(&service.endpoint, "GET", "/_sim/health", deadline) {
-                    Ok(status) if status == 200 => true,
+                    Ok(200) => true,
                     Ok(_) => false,
                     Err(e) => return Err(failure(service, &e)),
                 },
