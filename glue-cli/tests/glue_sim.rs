@@ -795,3 +795,25 @@ async fn models_get_sessions_of_their_own_by_meta_and_group() {
         .count();
     assert!(on_group >= 2, "both models of the group ran on its session: {log:?}");
 }
+
+/// No Hudi jars exist in the test world: a Hudi model runs through the plan, the engine and the session's runner up to
+/// the write, which Spark refuses for want of the `org.apache.hudi` data source (with the jars, as on Glue, it writes).
+#[test]
+fn a_hudi_model_reaches_the_hudi_writer_on_the_session() {
+    let p = Project::new(
+        &[(
+            "h",
+            "{{ config(materialized='incremental', file_format='hudi', unique_key='id', \
+             substitute_variables=['1 + 1']) }}\nselect 2 as id where 2 = <SUBSTITUTE_VARIABLE_0>",
+        )],
+        "      datalake_formats: hudi\n",
+        1,
+    );
+    let out = p.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("org.apache.hudi"),
+        "the rows went to the Hudi data source: {}",
+        text(&out)
+    );
+}

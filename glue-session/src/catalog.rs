@@ -306,6 +306,43 @@ impl Catalog {
         Ok(())
     }
 
+    /// Adds `location` to a table's `StorageDescriptor.AdditionalLocations` unless it is there (dbt-glue does this for
+    /// the Athena table over a Delta table's symlink manifest, so Lake Formation and Athena grant access to the data
+    /// files the manifest lists). One UpdateTable guarded by the entry's VersionId; nothing when already present.
+    pub async fn add_additional_location(&self, table: &RelationName, location: &str) -> Result<bool, SessionError> {
+        let current = self
+            .get(table)
+            .await?
+            .ok_or_else(|| SessionError::Protocol(format!("{table} is not in the Glue catalog")))?;
+        let has = current
+            .storage_descriptor()
+            .map(|sd| sd.additional_locations().iter().any(|l| l == location))
+            .unwrap_or(false);
+        if has {
+            return Ok(false);
+        }
+        let mut input = input_of(&current, table.identifier.as_str());
+        let mut sd = input
+            .storage_descriptor
+            .take()
+            .unwrap_or_else(|| aws_sdk_glue::types::StorageDescriptor::builder().build());
+        let mut extra = sd.additional_locations.take().unwrap_or_default();
+        extra.push(location.to_string());
+        sd.additional_locations = Some(extra);
+        input.storage_descriptor = Some(sd);
+        self.clients
+            .glue
+            .update_table()
+            .database_name(table.schema_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .table_input(input)
+            .set_version_id(current.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| SessionError::aws("UpdateTable", e))?;
+        Ok(true)
+    }
+
     /// Deletes every object under an `s3://` location glue-rs owns (a staging copy, a replaced table's old data).
     pub async fn delete_location(&self, location: &str) -> Result<usize, SessionError> {
         let rest = location

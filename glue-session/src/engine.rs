@@ -549,13 +549,9 @@ fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
         .collect()
 }
 
-/// Steps this engine runs. Hudi writes and the Delta manifest are not in this engine yet.
+/// Steps this engine runs: all of them.
 fn supported_steps() -> BTreeSet<StepKind> {
-    StepKind::ALL
-        .iter()
-        .copied()
-        .filter(|k| !matches!(k, StepKind::HudiWrite | StepKind::DeltaManifest))
-        .collect()
+    StepKind::ALL.iter().copied().collect()
 }
 
 #[async_trait]
@@ -800,6 +796,56 @@ impl GlueEngine {
                     let diff = crate::lf::run_step(self.lake_formation().await, plan, step).await?;
                     outcome.executed.push(diff);
                     continue;
+                }
+                Step::HudiWrite {
+                    relation,
+                    location,
+                    query,
+                    options,
+                    operation,
+                    substitute_variables,
+                } => {
+                    let mode = match operation {
+                        glue_materialize::step::HudiOperation::BulkInsert => "overwrite",
+                        glue_materialize::step::HudiOperation::Upsert
+                        | glue_materialize::step::HudiOperation::InsertOverwriteTable => "append",
+                    };
+                    batch.push(
+                        Op::HudiWrite {
+                            query: query.as_str().to_string(),
+                            path: location.clone(),
+                            options: options.clone(),
+                            mode: mode.into(),
+                            substitute_variables: substitute_variables.clone(),
+                            table: relation.to_string(),
+                        },
+                        Some(index),
+                    );
+                }
+                Step::DeltaManifest {
+                    manifest_table,
+                    location,
+                    ..
+                } => {
+                    // The manifest (Delta's SQL), then the Athena table's statements; the table lists the Delta
+                    // location among its AdditionalLocations, as dbt-glue does.
+                    batch.push(
+                        Op::Sql {
+                            sql: glue_sql::ddl::generate_symlink_manifest(location),
+                        },
+                        Some(index),
+                    );
+                    for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
+                        if let Rendered::Sql(sql) = r {
+                            batch.push(Op::Sql { sql }, Some(index));
+                        }
+                    }
+                    self.flush(session, &mut batch, plan, &mut outcome).await?;
+                    self.catalog()
+                        .await
+                        .add_additional_location(manifest_table, location)
+                        .await
+                        .map_err(native_err)?;
                 }
                 Step::DeleteLocation { location } => {
                     self.flush(session, &mut batch, plan, &mut outcome).await?;

@@ -63,6 +63,25 @@ pub enum Op {
         /// The model's name (for tracebacks).
         name: String,
     },
+    /// Write a query's rows as a Hudi table, as dbt-glue's `hudi_merge_table` does: each `<SUBSTITUTE_VARIABLE_i>` of
+    /// the query replaced by the value of the Python expression `substitute_variables[i]` evaluated in the session;
+    /// `dbt_unique_key` dropped; `update_hudi_ts` (the precombine field) set to the current timestamp; the shuffle
+    /// parallelism options set to `spark.default.parallelism` unless given; written with `mode` to `path/` when there
+    /// are rows; then `REFRESH TABLE` when the table exists.
+    HudiWrite {
+        /// The query.
+        query: String,
+        /// The table's base path.
+        path: String,
+        /// The write options (`hoodie.*`).
+        options: std::collections::BTreeMap<String, String>,
+        /// `overwrite` (first write) or `append`.
+        mode: String,
+        /// Python expressions for the query's placeholders.
+        substitute_variables: Vec<String>,
+        /// The table, as Spark SQL names it (quoted).
+        table: String,
+    },
     /// Register rows sent as an Arrow IPC stream (base64) as a temporary view.
     ArrowView {
         /// The view name.

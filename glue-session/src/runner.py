@@ -100,6 +100,29 @@ def _gluers_python_model(spark, op):
     return None
 
 
+def _gluers_hudi_write(spark, op):
+    from pyspark.sql.functions import current_timestamp
+
+    query = op["query"]
+    for index, expression in enumerate(op["substitute_variables"]):
+        value = str(eval(expression, {"spark": spark}))
+        query = query.replace("<SUBSTITUTE_VARIABLE_" + str(index) + ">", value)
+    df = spark.sql(query)
+    if "dbt_unique_key" in df.columns:
+        df = df.drop("dbt_unique_key")
+    df = df.withColumn("update_hudi_ts", current_timestamp())
+    options = dict(op["options"])
+    parallelism = spark.conf.get("spark.default.parallelism", str(spark.sparkContext.defaultParallelism))
+    for key in ("hoodie.upsert.shuffle.parallelism", "hoodie.bulkinsert.shuffle.parallelism"):
+        options.setdefault(key, parallelism)
+    written = len(df.take(1)) > 0
+    if written:
+        df.write.format("org.apache.hudi").options(**options).mode(op["mode"]).save(op["path"].rstrip("/") + "/")
+    if written or spark.catalog.tableExists(op["table"].replace("`", "")):
+        spark.sql("REFRESH TABLE " + op["table"])
+    return None
+
+
 def _gluers_op(spark, op):
     kind = op["op"]
     if kind == "sql":
@@ -117,6 +140,8 @@ def _gluers_op(spark, op):
         return _gluers_view_from_arrow(spark, op["name"], op["data"])
     if kind == "python_model":
         return _gluers_python_model(spark, op)
+    if kind == "hudi_write":
+        return _gluers_hudi_write(spark, op)
     raise ValueError("glue-rs runner: unknown operation " + repr(kind))
 
 

@@ -678,3 +678,110 @@ async fn interrupt_stops_a_running_spark_connect_query_and_finish_stops_the_sess
         "{now:?}"
     );
 }
+
+/// Hudi has no jars in the test world, so the write itself cannot succeed here: what is checked is everything up to
+/// it on a real Spark session — the placeholders substituted from Python expressions (a wrong substitution is a SQL
+/// error), no write and no failure without rows, and with rows a write attempted in the Hudi format.
+#[tokio::test]
+async fn a_hudi_write_substitutes_variables_and_writes_only_rows_in_the_hudi_format() {
+    let p = profile("unused", json!({}));
+    let clients = Clients::load(&p).await;
+    let id = unique("sim-hudi");
+    let session = open(&clients, &p, &id, true).await;
+    let write = |query: &str| Request {
+        ops: vec![Op::HudiWrite {
+            query: query.into(),
+            path: "s3://nowhere/hudi_t".into(),
+            options: [("hoodie.table.name".to_string(), "hudi_t".to_string())]
+                .into_iter()
+                .collect(),
+            mode: "overwrite".into(),
+            substitute_variables: vec!["1 + 1".into(), "'b' * 2".into()],
+            table: "`default`.`hudi_t`".into(),
+        }],
+    };
+    let none = session
+        .run_request(&write(
+            "select 1 as id, 'k' as dbt_unique_key where 2 = <SUBSTITUTE_VARIABLE_0> and 'bb' <> '<SUBSTITUTE_VARIABLE_1>'",
+        ))
+        .await
+        .expect("the request");
+    assert!(none.ok, "no rows: nothing written, nothing refreshed: {:?}", none.error);
+    let some = session
+        .run_request(&write(
+            "select 1 as id, 'k' as dbt_unique_key where 2 = <SUBSTITUTE_VARIABLE_0> and 'bb' = '<SUBSTITUTE_VARIABLE_1>'",
+        ))
+        .await
+        .expect("the request");
+    let error = some.error.expect("no Hudi in the test world");
+    assert!(
+        error.message.contains("org.apache.hudi"),
+        "the rows went to the Hudi data source: {}",
+        error.message
+    );
+    session.stop().await.expect("StopSession");
+}
+
+#[tokio::test]
+async fn the_athena_manifest_table_gets_the_delta_location_once() {
+    let p = profile("unused", json!({}));
+    let clients = Clients::load(&p).await;
+    let db = unique("sim_manifest").replace('-', "_");
+    let bucket = unique("manifest");
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("CreateBucket");
+    let delta = format!("s3://{bucket}/orders");
+    clients
+        .glue
+        .create_database()
+        .database_input(aws_sdk_glue::types::DatabaseInput::builder().name(&db).build().unwrap())
+        .send()
+        .await
+        .expect("CreateDatabase");
+    clients
+        .glue
+        .create_table()
+        .database_name(&db)
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name("athena_orders")
+                .table_type("EXTERNAL_TABLE")
+                .storage_descriptor(
+                    aws_sdk_glue::types::StorageDescriptor::builder()
+                        .columns(
+                            aws_sdk_glue::types::Column::builder()
+                                .name("id")
+                                .r#type("int")
+                                .build()
+                                .unwrap(),
+                        )
+                        .location(format!("{delta}/_symlink_format_manifest/"))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("CreateTable");
+    let catalog = glue_session::Catalog::new(clients.clone(), None);
+    let table = RelationName::new(db.clone(), "athena_orders").unwrap();
+    assert!(catalog.add_additional_location(&table, &delta).await.unwrap());
+    assert!(
+        !catalog.add_additional_location(&table, &delta).await.unwrap(),
+        "already there"
+    );
+    let t = catalog.get(&table).await.unwrap().unwrap();
+    let sd = t.storage_descriptor().unwrap();
+    assert_eq!(sd.additional_locations(), [delta.clone()]);
+    assert_eq!(
+        sd.location().map(|l| l.trim_end_matches('/')),
+        Some(format!("{delta}/_symlink_format_manifest").as_str()),
+        "the entry is otherwise unchanged"
+    );
+}

@@ -519,6 +519,22 @@ pub fn refresh_table(relation: &RelationName) -> String {
     format!("REFRESH TABLE {relation}")
 }
 
+/// `GENERATE symlink_format_manifest FOR TABLE delta.`<location>``: the manifest Athena and Presto read a Delta table
+/// through (Delta Lake's SQL; the path is a quoted identifier, as Delta's path tables are named).
+///
+/// ```
+/// assert_eq!(
+///     glue_sql::ddl::generate_symlink_manifest("s3://lake/sales/orders"),
+///     "GENERATE symlink_format_manifest FOR TABLE delta.`s3://lake/sales/orders`"
+/// );
+/// ```
+pub fn generate_symlink_manifest(delta_location: &str) -> String {
+    format!(
+        "GENERATE symlink_format_manifest FOR TABLE delta.{}",
+        crate::quote_ident(delta_location)
+    )
+}
+
 /// `DESCRIBE TABLE t`.
 pub fn describe_table(relation: &RelationName) -> String {
     format!("DESCRIBE TABLE {relation}")
