@@ -778,7 +778,7 @@ async fn the_athena_manifest_table_gets_the_delta_location_once() {
     );
     let t = catalog.get(&table).await.unwrap().unwrap();
     let sd = t.storage_descriptor().unwrap();
-    assert_eq!(sd.additional_locations(), [delta.clone()]);
+    assert_eq!(sd.additional_locations(), std::slice::from_ref(&delta));
     assert_eq!(
         sd.location().map(|l| l.trim_end_matches('/')),
         Some(format!("{delta}/_symlink_format_manifest").as_str()),
