@@ -785,3 +785,41 @@ async fn the_athena_manifest_table_gets_the_delta_location_once() {
         "the entry is otherwise unchanged"
     );
 }
+
+#[tokio::test]
+async fn api_calls_run_as_the_session_role_when_the_profile_asks() {
+    let own_key = std::env::var("AWS_ACCESS_KEY_ID").expect("the world's credentials");
+    for as_role in [true, false] {
+        let p = profile("unused", json!({"use_interactive_session_role_for_api_calls": as_role}));
+        let before = mark();
+        let clients = Clients::load(&p).await;
+        let listed = glue_session::Catalog::new(clients, None)
+            .list(&unique("no_such_schema").replace('-', "_"))
+            .await
+            .expect("GetTables");
+        assert!(listed.is_empty());
+        let entries = log(before);
+        let assumed = entries
+            .iter()
+            .find(|e| e["service"] == "sts" && e["operation"] == "AssumeRole");
+        let get = entries
+            .iter()
+            .find(|e| e["operation"] == "GetTables")
+            .expect("GetTables in the log");
+        if as_role {
+            let assumed = assumed.expect("STS AssumeRole of role_arn");
+            assert_eq!(
+                assumed["access_key"],
+                json!(own_key),
+                "assumed with the caller's credentials"
+            );
+            assert!(
+                get["access_key"].as_str().is_some_and(|k| k != own_key),
+                "GetTables signed with the role's temporary credentials: {get}"
+            );
+        } else {
+            assert!(assumed.is_none(), "no AssumeRole without the option");
+            assert_eq!(get["access_key"], json!(own_key));
+        }
+    }
+}

@@ -73,6 +73,8 @@ class LogEntry:
     state: str | None = None
     # A list operation's follow-up page (the request carried a NextToken).
     next_token: bool = False
+    # The access key id that signed the request (test credentials only: which identity called).
+    access_key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -174,6 +176,9 @@ class Simulator:
         session_id = parsed.get("SessionId") or (parsed.get("Id") if operation.endswith("Session") else None)
         entry = self.log.open(service, operation, session_id)
         entry.next_token = bool(isinstance(parsed, dict) and parsed.get("NextToken"))
+        auth = request.headers.get("Authorization", "")
+        if "Credential=" in auth:
+            entry.access_key = auth.split("Credential=", 1)[1].split("/", 1)[0]
         if operation.endswith("Statement") and isinstance(parsed.get("Id"), int):
             entry.statement_id = parsed["Id"]
         try:
