@@ -63,6 +63,8 @@ struct Inner {
     /// Schemas whose creation (and Lake Formation grants) this run has seen to.
     schemas_granted: Mutex<HashSet<String>>,
     lake_formation: OnceCell<LakeFormation>,
+    /// Session keys of plans (`meta`) already warned about: Spark Connect runs every plan on one session.
+    sessions_ignored: Mutex<HashSet<String>>,
     interrupted: AtomicBool,
     now: String,
 }
@@ -92,6 +94,7 @@ impl ConnectEngine {
                 schemas_ready: Mutex::new(HashSet::new()),
                 schemas_granted: Mutex::new(HashSet::new()),
                 lake_formation: OnceCell::new(),
+                sessions_ignored: Mutex::new(HashSet::new()),
                 interrupted: AtomicBool::new(false),
                 now,
             }),
@@ -352,6 +355,20 @@ impl Engine for ConnectEngine {
         self.capabilities().check(plan)?;
         let spark = self.session().await?;
         let mut outcome = PlanOutcome::default();
+        if let Some(choice) = &plan.session
+            && self
+                .inner
+                .sessions_ignored
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(choice.key.clone())
+        {
+            outcome.warnings.push(format!(
+                "`meta` asks for a session of its own (`{}`): over Spark Connect every model runs on the run's one \
+                 session, with the target's settings",
+                choice.key
+            ));
+        }
         if let ConnectTarget::Glue(profile) = &self.inner.target
             && let Some(lf) = self.lake_formation().await
         {
