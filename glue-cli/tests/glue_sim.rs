@@ -817,3 +817,19 @@ fn a_hudi_model_reaches_the_hudi_writer_on_the_session() {
         text(&out)
     );
 }
+
+#[test]
+fn a_missing_lf_tag_fails_the_model_naming_the_tag_the_value_and_the_model() {
+    let key = unique("it_nosuchtag_");
+    let model = "{{ config(materialized='table', lf_tags_config={'enabled': true, 'tags_table': {'KEY': 'gold'}}) }}\n\
+                 select 1 as id"
+        .replace("KEY", &key);
+    let p = Project::new(&[("tagged", &model)], "", 1);
+    let out = p.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let all = text(&out);
+    assert!(
+        all.contains("model `tagged`") && all.contains(&format!("LF-tag `{key}`")) && all.contains("does not exist"),
+        "{all}"
+    );
+}

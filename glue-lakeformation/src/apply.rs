@@ -369,9 +369,9 @@ impl LakeFormation {
 
 fn on_what(table: &TableRef, on: &TagResource) -> String {
     match on {
-        TagResource::Database => format!("database {} (catalog {})", table.database, table.catalog_id),
-        TagResource::Table => format!("table {table}"),
-        TagResource::Columns(c) => format!("columns [{}] of {table}", c.join(", ")),
+        TagResource::Database => format!("database {}", table.database),
+        TagResource::Table => format!("table {}.{}", table.database, table.table),
+        TagResource::Columns(c) => format!("columns [{}] of {}.{}", c.join(", "), table.database, table.table),
     }
 }
 

@@ -6,8 +6,8 @@ pub enum LfError {
     /// `lf_tags_config` names a tag key, or a value of a key, that Lake Formation does not have. Checked before
     /// anything is changed.
     #[error(
-        "LF-tag `{key}`{} does not exist in Lake Formation (catalog {catalog_id}); it is asked for on {on} by \
-         lf_tags_config. Create it first (aws lakeformation {}), or fix the config",
+        "LF-tag `{key}`{} does not exist in Lake Formation (catalog {catalog_id}); lf_tags_config sets it on {on}. \
+         Create it first (aws lakeformation {}), or fix the config",
         .value.as_ref().map(|v| format!(" has no value `{v}`: the value")).unwrap_or_default(),
         if .value.is_some() { "update-lf-tag --tag-values-to-add" } else { "create-lf-tag" }
     )]
