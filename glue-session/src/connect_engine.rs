@@ -370,17 +370,11 @@ impl Engine for ConnectEngine {
             ));
         }
         if let ConnectTarget::Glue(profile) = &self.inner.target
-            && let Some(lf) = self.lake_formation().await
+            && let Some((schema, role)) = crate::lf::new_schema(profile, &self.inner.schemas_granted, plan)
+            && let (Some(catalog), Some(lf)) = (self.catalog().await, self.lake_formation().await)
         {
-            let catalog = self.catalog().await.expect("a Glue target has a catalog");
-            let granted = crate::lf::database_grants(
-                profile,
-                &self.inner.schemas_granted,
-                std::future::ready(catalog),
-                std::future::ready(lf),
-                plan,
-            )
-            .await;
+            let location = profile.location.as_deref();
+            let granted = crate::lf::database_grants(&catalog, lf, location, &schema, role).await;
             outcome.warnings.extend(granted);
         }
         if let Some(sql) = self.schema_sql(plan) {

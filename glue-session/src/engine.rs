@@ -388,9 +388,14 @@ pub(crate) fn create_schema_sql(
     let ident = Ident::new(schema.clone()).ok()?;
     let mut db = glue_sql::ddl::CreateDatabase::new(ident);
     if let Some(loc) = location {
-        db = db.location(format!("{}/{}", loc.trim_end_matches('/'), schema));
+        db = db.location(schema_location(loc, &schema));
     }
     Some(db.to_sql())
+}
+
+/// A schema's database location under the profile's `location`: `<location>/<schema>`.
+pub(crate) fn schema_location(location: &str, schema: &str) -> String {
+    format!("{}/{schema}", location.trim_end_matches('/'))
 }
 
 /// Whether the pool's sessions carry fixed, reusable ids (`glue_session_reuse`), so that a replacement takes the id of
@@ -586,14 +591,14 @@ impl Engine for GlueEngine {
     /// replace what they build).
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
-        let granted = crate::lf::database_grants(
-            &self.inner.profile,
-            &self.inner.schemas_granted,
-            self.catalog(),
-            self.lake_formation(),
-            plan,
-        )
-        .await;
+        let granted = match crate::lf::new_schema(&self.inner.profile, &self.inner.schemas_granted, plan) {
+            Some((schema, role)) => {
+                let location = self.inner.profile.location.as_deref();
+                let lf = self.lake_formation().await;
+                crate::lf::database_grants(&self.catalog().await, lf, location, &schema, role).await
+            }
+            None => None,
+        };
         if let Some(choice) = &plan.session {
             let mut o = self.execute_dedicated(plan, choice).await?;
             o.warnings.extend(granted);

@@ -9,6 +9,7 @@ use glue_materialize::step::Step;
 use glue_materialize::{EngineError, Plan};
 
 use crate::catalog::Catalog;
+use crate::engine::schema_location;
 use crate::profile::GlueProfile;
 
 /// Runs a `LakeFormation` step: reconciles the table's tags, filters and filter grants to the model's config.
@@ -37,32 +38,41 @@ pub(crate) async fn run_step(lf: &LakeFormation, plan: &Plan, step: &Step) -> Re
     Ok(diff.to_string())
 }
 
-/// The reference's Lake Formation grants for the session role on a database glue-rs creates (`role_arn`, unless
-/// `lakeformation_database_grants: false`). The first time a run meets a plan's schema: CreateDatabase (with
-/// `<location>/<schema>`) and, only when that call created it, BatchGrantPermissions. Like the reference, a failure
-/// does not fail the model (organisations without Lake Formation rights): it comes back as a warning that names the
-/// switch.
-pub(crate) async fn database_grants(
-    profile: &GlueProfile,
+/// The schema whose database a plan may have to create, and the role to grant on it: the first time a run meets a
+/// plan's schema, when `role_arn` is set and `lakeformation_database_grants` is not false. None otherwise (nothing
+/// to call).
+pub(crate) fn new_schema<'p>(
+    profile: &'p GlueProfile,
     seen: &Mutex<HashSet<String>>,
-    catalog: impl std::future::Future<Output = Catalog>,
-    lf: impl std::future::Future<Output = &LakeFormation>,
     plan: &Plan,
-) -> Option<String> {
+) -> Option<(String, &'p str)> {
     if !profile.lakeformation_database_grants {
         return None;
     }
     let role = profile.role_arn.as_deref()?;
     let rel = plan.relation.as_ref().filter(|r| !r.is_temporary())?;
     let schema = rel.schema_str().to_lowercase();
-    if !seen.lock().unwrap_or_else(|e| e.into_inner()).insert(schema.clone()) {
-        return None;
-    }
-    let location = profile
-        .location
-        .as_deref()
-        .map(|l| format!("{}/{}", l.trim_end_matches('/'), schema));
-    let created = match catalog.await.create_database(&schema, location).await {
+    seen.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(schema.clone())
+        .then_some((schema, role))
+}
+
+/// The reference's Lake Formation grants for the session role on a database glue-rs creates (for a schema
+/// [`new_schema`] returned): CreateDatabase (with `<location>/<schema>`) and, only when that call created it,
+/// BatchGrantPermissions. Like the reference, a failure does not fail the model (organisations without Lake Formation
+/// rights): it comes back as a warning that names the switch.
+pub(crate) async fn database_grants(
+    catalog: &Catalog,
+    lf: &LakeFormation,
+    location: Option<&str>,
+    schema: &str,
+    role: &str,
+) -> Option<String> {
+    let created = match catalog
+        .create_database(schema, location.map(|l| schema_location(l, schema)))
+        .await
+    {
         Ok(c) => c,
         // Not allowed to create databases: the plan's own `CREATE DATABASE IF NOT EXISTS` says whether it exists, and
         // a database glue-rs did not create gets no grants.
@@ -72,7 +82,7 @@ pub(crate) async fn database_grants(
     if !created {
         return None;
     }
-    match lf.await.grant_database_access(&schema, role).await {
+    match lf.grant_database_access(schema, role).await {
         Ok(()) => {
             tracing::info!(database = %schema, role, "Lake Formation grants on the new database");
             None
