@@ -207,24 +207,22 @@ impl LakeFormation {
 
     async fn list_filters(&self, table: &TableRef) -> Result<BTreeMap<String, CurrentFilter>, LfError> {
         let mut out = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
+        let mut pages = self
+            .client
+            .list_data_cells_filter()
+            .table(
+                TableResource::builder()
+                    .catalog_id(&table.catalog_id)
+                    .database_name(&table.database)
+                    .name(&table.table)
+                    .build()
+                    .map_err(|e| build_error(table, e))?,
+            )
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
             self.read_call();
-            let page = self
-                .client
-                .list_data_cells_filter()
-                .table(
-                    aws_sdk_lakeformation::types::TableResource::builder()
-                        .catalog_id(&table.catalog_id)
-                        .database_name(&table.database)
-                        .name(&table.table)
-                        .build()
-                        .map_err(|e| build_error(table, e))?,
-                )
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| LfError::api("ListDataCellsFilter", table, e))?;
+            let page = page.map_err(|e| LfError::api("ListDataCellsFilter", table, e))?;
             for f in page.data_cells_filters() {
                 let columns = match f.column_wildcard() {
                     _ if !f.column_names().is_empty() => FilterColumns::Only(f.column_names().to_vec()),
@@ -242,27 +240,23 @@ impl LakeFormation {
                     },
                 );
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 
     async fn list_holders(&self, table: &TableRef, filter: &str) -> Result<Vec<Holder>, LfError> {
         let mut holders: BTreeMap<String, Holder> = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
+        let mut pages = self
+            .client
+            .list_permissions()
+            .catalog_id(&table.catalog_id)
+            .resource(Self::filter_resource(table, filter))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
             self.read_call();
-            let page = self
-                .client
-                .list_permissions()
-                .catalog_id(&table.catalog_id)
-                .resource(Self::filter_resource(table, filter))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| LfError::api("ListPermissions", format!("data-cell filter {filter} of {table}"), e))?;
+            let page =
+                page.map_err(|e| LfError::api("ListPermissions", format!("data-cell filter {filter} of {table}"), e))?;
             for p in page.principal_resource_permissions() {
                 let Some(principal) = p.principal().and_then(|p| p.data_lake_principal_identifier()) else {
                     continue;
@@ -285,38 +279,30 @@ impl LakeFormation {
                 h.grantable
                     .extend(p.permissions_with_grant_option().iter().map(|x| x.as_str().to_string()));
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(holders.into_values().collect()),
-            }
         }
+        Ok(holders.into_values().collect())
     }
 
     /// Every LF-tag of the catalog (ListLFTags, every page): key → values, lower case.
     pub(crate) async fn list_tags(&self, catalog_id: &str) -> Result<BTreeMap<String, BTreeSet<String>>, LfError> {
         let mut out = BTreeMap::new();
-        let mut token: Option<String> = None;
-        loop {
+        let mut pages = self
+            .client
+            .list_lf_tags()
+            .catalog_id(catalog_id)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
             self.read_call();
-            let page = self
-                .client
-                .list_lf_tags()
-                .catalog_id(catalog_id)
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| LfError::api("ListLFTags", format!("catalog {catalog_id}"), e))?;
+            let page = page.map_err(|e| LfError::api("ListLFTags", format!("catalog {catalog_id}"), e))?;
             for t in page.lf_tags() {
                 out.insert(
                     t.tag_key().to_lowercase(),
                     t.tag_values().iter().map(|v| v.to_lowercase()).collect(),
                 );
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
-            }
         }
+        Ok(out)
     }
 }
 
