@@ -330,13 +330,34 @@ struct Loaded {
 /// The engine of a remote target: Glue Livy sessions, or Spark Connect (a Glue SPARK_CONNECT session or any
 /// `sc://` server). Both start their session at once and stop what the run created at the end.
 #[derive(Clone)]
-enum Remote {
+pub(crate) enum Remote {
     Livy(glue_session::GlueEngine),
     Connect(glue_session::ConnectEngine),
 }
 
 impl Remote {
-    fn engine(&self) -> Arc<dyn Engine> {
+    /// The engine of a Glue target: Spark Connect for `session_type: spark_connect`, else Livy sessions (up to
+    /// `threads`). Nothing is called yet.
+    pub(crate) fn for_glue(glue: glue_session::GlueProfile, threads: usize, now: String) -> Remote {
+        if glue.session_type == glue_session::SessionType::SparkConnect {
+            Remote::Connect(glue_session::ConnectEngine::new(
+                glue_session::ConnectTarget::Glue(glue),
+                now,
+            ))
+        } else {
+            Remote::Livy(glue_session::GlueEngine::new(glue, threads, now))
+        }
+    }
+
+    /// Starts opening the first session in the background.
+    fn prepare(&self) {
+        match self {
+            Remote::Livy(g) => g.prepare(),
+            Remote::Connect(c) => c.prepare(),
+        }
+    }
+
+    pub(crate) fn engine(&self) -> Arc<dyn Engine> {
         match self {
             Remote::Livy(g) => Arc::new(g.clone()),
             Remote::Connect(c) => Arc::new(c.clone()),
@@ -350,7 +371,7 @@ impl Remote {
         }
     }
 
-    async fn finish(&self) -> glue_session::RunReport {
+    pub(crate) async fn finish(&self) -> glue_session::RunReport {
         match self {
             Remote::Livy(g) => g.finish().await,
             Remote::Connect(c) => c.finish().await,
@@ -379,25 +400,16 @@ fn start_remote(profile: &Profile) -> Result<Option<Remote>> {
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
     let remote = match &profile.engine {
         EngineChoice::Local { .. } => return Ok(None),
-        EngineChoice::GlueSession => {
-            let glue = crate::commands::glue_profile(profile)?;
-            if glue.session_type == glue_session::SessionType::SparkConnect {
-                let engine = glue_session::ConnectEngine::new(glue_session::ConnectTarget::Glue(glue), now);
-                engine.prepare();
-                Remote::Connect(engine)
-            } else {
-                let engine = glue_session::GlueEngine::new(glue, profile.threads, now);
-                engine.prepare();
-                Remote::Livy(engine)
-            }
-        }
+        EngineChoice::GlueSession => Remote::for_glue(crate::commands::glue_profile(profile)?, profile.threads, now),
         EngineChoice::SparkConnect { .. } => {
             let p = crate::commands::spark_connect_profile(profile)?;
-            let engine = glue_session::ConnectEngine::new(glue_session::ConnectTarget::Server(p), now);
-            engine.prepare();
-            Remote::Connect(engine)
+            Remote::Connect(glue_session::ConnectEngine::new(
+                glue_session::ConnectTarget::Server(p),
+                now,
+            ))
         }
     };
+    remote.prepare();
     Ok(Some(remote))
 }
 

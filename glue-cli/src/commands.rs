@@ -648,14 +648,8 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
         .unwrap_or_else(|| "none (role_arn is missing)".into());
     reporter.line("Debug", &format!("region: {region}, session role: {role}"));
     let spark_connect = glue.session_type == glue_session::SessionType::SparkConnect;
-    let connect = spark_connect
-        .then(|| glue_session::ConnectEngine::new(glue_session::ConnectTarget::Glue(glue.clone()), String::new()));
-    let livy = (!spark_connect).then(|| glue_session::GlueEngine::new(glue, 1, String::new()));
-    let engine: &dyn Engine = match (&connect, &livy) {
-        (Some(c), _) => c,
-        (_, Some(l)) => l,
-        (None, None) => return false,
-    };
+    let remote = crate::cli::Remote::for_glue(glue, 1, String::new());
+    let engine = remote.engine();
     let ok = match engine.list_relations(&profile.target.schema).await {
         Ok(r) => {
             reporter.line(
@@ -690,11 +684,7 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
             false
         }
     };
-    let r = match (&connect, &livy) {
-        (Some(c), _) => c.finish().await,
-        (_, Some(l)) => l.finish().await,
-        (None, None) => glue_session::RunReport::default(),
-    };
+    let r = remote.finish().await;
     if let Some((id, origin)) = r.sessions.first() {
         reporter.line(
             "Debug",
