@@ -763,17 +763,57 @@ fn native_value(text: String) -> Value {
         return Value::Number(n);
     }
     if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
-        // Python's literal syntax: single quotes, True/False/None.
-        let json_like = t
-            .replace('\'', "\"")
-            .replace("True", "true")
-            .replace("False", "false")
-            .replace("None", "null");
-        if let Ok(v) = serde_json::from_str::<Value>(&json_like) {
+        if let Ok(v) = serde_json::from_str::<Value>(&python_literal_as_json(t)) {
             return v;
         }
     }
     Value::String(text)
+}
+
+/// A list or mapping literal as Jinja renders it (Python's syntax: single- or double-quoted strings, `True`, `False`,
+/// `None`, `none`) as JSON. Quotes and those words are converted outside strings only, so a string holding `True` or
+/// a quote stays as it is.
+fn python_literal_as_json(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push('"');
+                while let Some(inner) = chars.next() {
+                    match inner {
+                        '\\' => match chars.next() {
+                            Some('\'') => out.push('\''),
+                            Some(escaped) => {
+                                out.push('\\');
+                                out.push(escaped);
+                            }
+                            None => {}
+                        },
+                        end if end == c => break,
+                        '"' => out.push_str("\\\""),
+                        other => out.push(other),
+                    }
+                }
+                out.push('"');
+            }
+            c if c.is_ascii_alphabetic() => {
+                let mut word = String::from(c);
+                while let Some(&n) = chars.peek().filter(|n| n.is_ascii_alphanumeric() || **n == '_') {
+                    word.push(n);
+                    chars.next();
+                }
+                out.push_str(match word.as_str() {
+                    "True" => "true",
+                    "False" => "false",
+                    "None" | "none" => "null",
+                    w => w,
+                });
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Loads the project at `dir`.
@@ -1707,4 +1747,24 @@ fn resolve_dependencies(
         nodes.get_mut(&id).unwrap().depends_on = deps;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rendered_config_values_take_their_literal_types_and_strings_stay_whole() {
+        assert_eq!(native_value("true".into()), json!(true));
+        assert_eq!(native_value("42".into()), json!(42));
+        assert_eq!(native_value("007".into()), json!("007"));
+        assert_eq!(native_value("['a', True, None]".into()), json!(["a", true, null]));
+        assert_eq!(
+            native_value(r#"['TrueNorth', "it's", 'say "hi"']"#.into()),
+            json!(["TrueNorth", "it's", "say \"hi\""])
+        );
+        assert_eq!(native_value("{'k': 'None of it'}".into()), json!({"k": "None of it"}));
+        assert_eq!(native_value("[not, a, literal".into()), json!("[not, a, literal"));
+    }
 }
