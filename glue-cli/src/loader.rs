@@ -762,10 +762,10 @@ fn native_value(text: String) -> Value {
     {
         return Value::Number(n);
     }
-    if (t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')) {
-        if let Ok(v) = serde_json::from_str::<Value>(&python_literal_as_json(t)) {
-            return v;
-        }
+    if ((t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')))
+        && let Ok(v) = serde_json::from_str::<Value>(&python_literal_as_json(t))
+    {
+        return v;
     }
     Value::String(text)
 }
