@@ -7,44 +7,76 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/glue-rs/target}"
+# One target directory for everything: cargo's own choice (CARGO_TARGET_DIR, a cargo config's build.target-dir, else
+# ./target), the same one the README's first command and xtask use.
+target="$(cargo metadata --format-version 1 --no-deps --offline | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[ -n "$target" ] || { echo "cargo metadata did not name the target directory" >&2; exit 1; }
+export CARGO_TARGET_DIR="$target"
+glue="$target/debug/glue"
 export INSTA_UPDATE=no          # a golden file that differs fails the run; it is never rewritten here
 export SPARK_LOCAL_IP=127.0.0.1
 venv="${GLUE_RS_SPARK_VENV:-$HOME/.cache/glue-rs/spark35}"
 
-echo "== cargo test (workspace)"
+# Each stage's wall time, printed when the next one starts.
+stage_name="" stage_start=$SECONDS
+stage() {
+  [ -z "$stage_name" ] || echo "-- $stage_name: $((SECONDS - stage_start)) s"
+  stage_name="$1" stage_start=$SECONDS
+  [ -z "$1" ] || echo "== $1"
+}
+
+# After the workspace test build, every dependency is built with the one feature set (the workspace-hack crate unifies
+# them): a later cargo call that compiles a crate from outside the workspace fails the run.
+members="$(mktemp)"
+cargo metadata --format-version 1 --no-deps --offline | grep -o '"name":"[^"]*","version":"[^"]*","id":"path+file' \
+  | sed 's/"name":"\([^"]*\)".*/\1/' > "$members"
+workspace_only() {
+  local log; log="$(mktemp)"
+  { "$@" 2>&1 1>&3 | tee "$log" >&2; } 3>&1
+  local foreign
+  foreign="$(sed -n 's/^ *Compiling \([^ ]*\) v.*/\1/p' "$log" | grep -vxF -f "$members" || true)"
+  rm -f "$log"
+  if [ -n "$foreign" ]; then
+    echo "error: \`$*\` compiled crates from outside the workspace after the workspace test build (features differ" \
+      "between cargo calls; run \`cargo hakari generate\`):" $foreign >&2
+    exit 1
+  fi
+}
+
+stage "cargo test (workspace)"
 cargo test --workspace --locked
 
-echo "== Spark oracle: $venv"
+stage "Spark oracle: $venv"
 command -v java >/dev/null || { echo "java not found: the Spark checks need Java 17" >&2; exit 1; }
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/spark/requirements.txt
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-cargo run --quiet --locked -p glue-sql --example quoting_corpus > "$work/corpus.jsonl"
+trap 'rm -rf "$work" "$members"' EXIT
+workspace_only cargo run --locked -p glue-sql --example quoting_corpus > "$work/corpus.jsonl"
 
-echo "== Spark parser on every golden statement"
+stage "Spark parser on every golden statement"
 "$venv/bin/python" tools/spark/parse_golden.py glue-materialize/tests/golden
-echo "== quoting round trip through Spark"
+stage "quoting round trip through Spark"
 "$venv/bin/python" tools/spark/quoting_roundtrip.py "$work/corpus.jsonl"
-echo "== Spark semantics corpus: the embedded engine against Spark"
+stage "Spark semantics corpus: the embedded engine against Spark"
 "$venv/bin/python" tools/spark/semantics.py gen "$work/queries.jsonl"
-cargo run --quiet --locked -p glue-local --example run_queries -- "$work/queries.jsonl" "$work/engine.jsonl"
+workspace_only cargo run --locked -p glue-local --example run_queries -- "$work/queries.jsonl" "$work/engine.jsonl"
 TZ=UTC "$venv/bin/python" tools/spark/semantics.py compare "$work/queries.jsonl" "$work/engine.jsonl"
-echo "== dbt's adapter test scenarios (pip dbt-tests-adapter) through glue on the embedded engine"
+stage "dbt's adapter test scenarios (pip dbt-tests-adapter) through glue on the embedded engine"
 dbt_venv="${GLUE_RS_DBT_VENV:-$HOME/.cache/glue-rs/dbt111}"
 [ -x "$dbt_venv/bin/python" ] || python3 -m venv "$dbt_venv"
 "$dbt_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/dbt/requirements.txt
-cargo build --quiet --locked -p glue-cli
-"$dbt_venv/bin/python" tools/dbt/adapter_suites.py "$CARGO_TARGET_DIR/debug/glue"
-echo "== dbt reads glue's manifest.json (dbt ls --select state:... --state)"
-"$dbt_venv/bin/python" tools/dbt/state_check.py "$CARGO_TARGET_DIR/debug/glue" "$dbt_venv/bin"
+workspace_only cargo build --locked -p glue-cli
+"$dbt_venv/bin/python" tools/dbt/adapter_suites.py "$glue"
+stage "dbt reads glue's manifest.json (dbt ls --select state:... --state)"
+"$dbt_venv/bin/python" tools/dbt/state_check.py "$glue" "$dbt_venv/bin"
 
-echo "== glue compile against dbt compile (dbt-spark, session method on local Spark 3.5)"
+stage "glue compile against dbt compile (dbt-spark, session method on local Spark 3.5)"
 spark_dbt_venv="${GLUE_RS_DBT_SPARK_VENV:-$HOME/.cache/glue-rs/dbtspark}"
 [ -x "$spark_dbt_venv/bin/python" ] || python3 -m venv "$spark_dbt_venv"
 "$spark_dbt_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/dbt/requirements-spark.txt
-"$spark_dbt_venv/bin/python" tools/dbt/compile_fidelity.py "$CARGO_TARGET_DIR/debug/glue" "$spark_dbt_venv/bin"
+"$spark_dbt_venv/bin/python" tools/dbt/compile_fidelity.py "$glue" "$spark_dbt_venv/bin"
 
+stage ""
 echo "== all checks passed"

@@ -135,10 +135,100 @@ fn cache() -> PathBuf {
         .join(".cache/glue-rs")
 }
 
+/// The workspace's one target directory, as cargo resolves it (`CARGO_TARGET_DIR`, `build.target-dir` in a cargo
+/// config, else `./target`): the README's commands, `tools/test.sh` and every cargo call here build into it.
 fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("target"))
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .current_dir(root())
+            .output();
+        out.ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+            .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
+            .unwrap_or_else(|| root().join("target"))
+    })
+    .clone()
+}
+
+/// Set by `cargo xtask ci` once `tools/test.sh` has built the workspace's tests: from then on every dependency exists
+/// with the workspace's one feature set (the workspace-hack crate), and a cargo call that compiles a crate from outside
+/// the workspace fails the run ([`run_cargo`]).
+static WORKSPACE_BUILT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A cargo command in the workspace root.
+fn cargo(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.args(args).current_dir(root());
+    cmd
+}
+
+/// The workspace's package names (`cargo metadata --no-deps`).
+fn workspace_members() -> Result<Vec<String>, String> {
+    let out = cargo(&["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .output()
+        .map_err(|e| format!("cargo metadata: {e}"))?;
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
+    Ok(meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// Runs a cargo command, its stderr passed through line by line. After the workspace test build
+/// ([`WORKSPACE_BUILT`]), a crate from outside the workspace among its `Compiling` lines is an error: it means a cargo
+/// call of CI resolved other features than the test build did, and paid for a second build of that crate.
+fn run_cargo(cmd: &mut Command) -> Result<(), String> {
+    use std::io::BufRead;
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{shown}: {e}"))?;
+    let mut compiled = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            if let Some(rest) = line.trim_start().strip_prefix("Compiling ")
+                && let Some(name) = rest.split(' ').next()
+            {
+                compiled.push(name.to_string());
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{shown}: {e}"))?;
+    if !status.success() {
+        return Err(format!("{shown} failed with {status}"));
+    }
+    if WORKSPACE_BUILT.load(std::sync::atomic::Ordering::SeqCst) {
+        let members = workspace_members()?;
+        let foreign: Vec<&String> = compiled.iter().filter(|c| !members.contains(c)).collect();
+        if !foreign.is_empty() {
+            return Err(format!(
+                "{shown} compiled crates from outside the workspace after the workspace test build (features differ \
+                 between cargo calls; run `cargo hakari generate`): {foreign:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Prints the wall time of the stage before and the title of the next one (`None`: the last stage ended).
+fn stage(title: Option<&str>) {
+    static CURRENT: std::sync::Mutex<Option<(String, std::time::Instant)>> = std::sync::Mutex::new(None);
+    let mut current = CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((name, start)) = current.take() {
+        eprintln!("-- {name}: {} s", start.elapsed().as_secs());
+    }
+    if let Some(title) = title {
+        eprintln!("== {title}");
+        *current = Some((title.to_string(), std::time::Instant::now()));
+    }
 }
 
 /// Runs a command; a failure names it.
@@ -246,9 +336,7 @@ fn aws_suite() -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let project = root().join("examples/glue_shop");
-    run(Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
-        .current_dir(root()))?;
+    run_cargo(&mut cargo(&["build", "--locked", "-p", "glue-cli"]))?;
     run(Command::new(target_dir().join("debug/glue"))
         .args(["build", "--target", "glue", "--project-dir"])
         .arg(&project)
@@ -273,9 +361,7 @@ struct DiffOptions {
 
 /// `cargo xtask diff`: xtask/world/diff.py with a debug glue.
 fn diff(project: &Path, o: &DiffOptions, left: &str, right: &str) -> Result<(), String> {
-    run(Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
-        .current_dir(root()))?;
+    run_cargo(&mut cargo(&["build", "--locked", "-p", "glue-cli"]))?;
     let python = venv::ensure("spark35")?.join("python");
     let mut cmd = Command::new(python);
     cmd.arg(root().join("xtask/world/diff.py"))
@@ -460,9 +546,7 @@ fn remote_diff_check(
     .map_err(|e| e.to_string())?;
     let project = root().join("examples/glue_shop");
     let result = (|| {
-        run(Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--locked", "-p", "glue-cli"])
-            .current_dir(root()))?;
+        run_cargo(&mut cargo(&["build", "--locked", "-p", "glue-cli"]))?;
         let mut first = Command::new(target_dir().join("debug/glue"));
         first.args(["build", "--target", name, "--vars", vars]);
         if !exclude.is_empty() {
@@ -505,18 +589,24 @@ fn suites(world: &world::World) -> Result<(), String> {
     // Every AWS client of the suites talks to the simulator, also those built from the SDK's environment alone.
     env.push(("AWS_ENDPOINT_URL".into(), world.endpoints["aws"].clone()));
     let sim = venv::ensure("spark35")?;
-    eprintln!("== the simulator's own tests (pytest, boto3)");
+    stage(Some("the simulator's own tests (pytest, boto3)"));
     run(Command::new(sim.join("pytest"))
         .args(["-q", "-p", "no:cacheprovider", "tests", "../world/test_diff.py"])
         .current_dir(root().join("xtask/sim"))
         .envs(env.iter().map(|(k, v)| (k, v))))?;
-    eprintln!("== cargo xtask diff: the bundled project on two embedded-engine targets");
+    stage(Some(
+        "cargo xtask diff: the bundled project on two embedded-engine targets",
+    ));
     diff_self_check()?;
-    eprintln!("== the bundled project on Glue sessions of the simulator vs the embedded engine");
+    stage(Some(
+        "the bundled project on Glue sessions of the simulator vs the embedded engine",
+    ));
     glue_diff_check(world)?;
-    eprintln!("== the bundled project over Spark Connect vs the embedded engine");
+    stage(Some("the bundled project over Spark Connect vs the embedded engine"));
     connect_diff_check(world)?;
-    eprintln!("== the bundled project on Glue sessions of the simulator vs dbt-spark (session method, real Spark 3.5)");
+    stage(Some(
+        "the bundled project on Glue sessions of the simulator vs dbt-spark (session method, real Spark 3.5)",
+    ));
     let dbt_spark = venv::ensure("dbtspark")?;
     run(Command::new(sim.join("python"))
         .arg(root().join("xtask/world/spark_diff.py"))
@@ -524,59 +614,71 @@ fn suites(world: &world::World) -> Result<(), String> {
         .arg(&dbt_spark)
         .arg(&world.endpoints["aws"])
         .envs(env.iter().map(|(k, v)| (k, v))))?;
-    eprintln!("== the reference adapter (dbt-glue 1.10.19) on the simulator");
+    stage(Some("the reference adapter (dbt-glue 1.10.19) on the simulator"));
     let dbt_glue = venv::ensure("dbtglue")?;
     run(Command::new(dbt_glue.join("python"))
         .arg(root().join("xtask/world/reference_adapter.py"))
         .arg(&dbt_glue)
         .arg(&world.endpoints["aws"]))?;
-    eprintln!("== glue-iceberg-lock against the world's DynamoDB (with an Iceberg-protocol harness in Python)");
-    run(Command::new(env!("CARGO"))
-        // One test at a time: the contention tests measure the lock, not a simulator they share with each other.
-        .args([
-            "test",
-            "--locked",
-            "-p",
-            "glue-iceberg-lock",
-            "--features",
-            "it",
-            "--",
-            "--test-threads",
-            "1",
-        ])
-        .current_dir(root())
-        .env("GLUE_RS_PYTHON", sim.join("python"))
-        .envs(env.iter().map(|(k, v)| (k, v))))?;
-    eprintln!(
-        "== glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)"
-    );
-    for (package, test) in [
-        ("glue-lakeformation", "sim"),
-        ("glue-session", "sim"),
-        ("glue-cli", "glue_sim"),
-    ] {
-        run(Command::new(env!("CARGO"))
+    stage(Some(
+        "glue-iceberg-lock against the world's DynamoDB (with an Iceberg-protocol harness in Python)",
+    ));
+    run_cargo(
+        Command::new(env!("CARGO"))
+            // One test at a time: the contention tests measure the lock, not a simulator they share with each other.
             .args([
                 "test",
                 "--locked",
                 "-p",
-                package,
+                "glue-iceberg-lock",
                 "--features",
                 "it",
-                "--test",
-                test,
                 "--",
                 "--test-threads",
                 "1",
             ])
             .current_dir(root())
-            .envs(env.iter().map(|(k, v)| (k, v))))?;
+            .env("GLUE_RS_PYTHON", sim.join("python"))
+            .envs(env.iter().map(|(k, v)| (k, v))),
+    )?;
+    stage(Some(
+        "glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)",
+    ));
+    for (package, test) in [
+        ("glue-lakeformation", "sim"),
+        ("glue-session", "sim"),
+        ("glue-cli", "glue_sim"),
+    ] {
+        run_cargo(
+            Command::new(env!("CARGO"))
+                .args([
+                    "test",
+                    "--locked",
+                    "-p",
+                    package,
+                    "--features",
+                    "it",
+                    "--test",
+                    test,
+                    "--",
+                    "--test-threads",
+                    "1",
+                ])
+                .current_dir(root())
+                .envs(env.iter().map(|(k, v)| (k, v))),
+        )?;
     }
-    eprintln!("== Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle");
-    run(Command::new(env!("CARGO"))
-        .args(["test", "--locked", "-p", "xtask", "--features", "it"])
-        .current_dir(root())
-        .envs(env.iter().map(|(k, v)| (k, v))))
+    stage(Some(
+        "Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle",
+    ));
+    run_cargo(
+        Command::new(env!("CARGO"))
+            .args(["test", "--locked", "-p", "xtask", "--features", "it"])
+            .current_dir(root())
+            .envs(env.iter().map(|(k, v)| (k, v))),
+    )?;
+    stage(None);
+    Ok(())
 }
 
 /// Forgets the variables `cargo run` set for xtask itself (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, ...): build scripts
@@ -682,7 +784,10 @@ fn main() -> ExitCode {
             &left,
             &right,
         ),
-        Task::Ci => run(&mut Command::new(root().join("tools/test.sh"))).and_then(|()| integration()),
+        Task::Ci => run(&mut Command::new(root().join("tools/test.sh"))).and_then(|()| {
+            WORKSPACE_BUILT.store(true, std::sync::atomic::Ordering::SeqCst);
+            integration()
+        }),
         Task::Bench {
             which: Bench::Compile { models, run_models },
         } => (|| {
