@@ -72,6 +72,9 @@ workspace_only cargo build --locked -p glue-cli
 stage "dbt reads glue's manifest.json (dbt ls --select state:... --state)"
 "$dbt_venv/bin/python" tools/dbt/state_check.py "$glue" "$dbt_venv/bin"
 
+stage "installs users make: the pip wheel (maturin) and cargo install, from the debug build, each running the example"
+tools/wheel/check.sh
+
 stage "glue compile against dbt compile (dbt-spark, session method on local Spark 3.5)"
 spark_dbt_venv="${GLUE_RS_DBT_SPARK_VENV:-$HOME/.cache/glue-rs/dbtspark}"
 [ -x "$spark_dbt_venv/bin/python" ] || python3 -m venv "$spark_dbt_venv"
