@@ -22,7 +22,8 @@ use crate::select::{self, Universe};
 
 /// `glue`: run dbt projects written for dbt-glue on AWS Glue, Spark Connect or the embedded engine.
 #[derive(Debug, Parser)]
-#[command(name = "glue", version, about, long_about = None)]
+// `--version` names the commit too (`glue 0.1.0 (1a2b3c4d5e6f 2026-12-06)`): build.rs sets `GLUE_VERSION`.
+#[command(name = "glue", version = env!("GLUE_VERSION"), about, long_about = None)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]
