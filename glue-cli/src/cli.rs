@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use glue_materialize::Engine;
 use serde_json::{Map, Value, json};
 
@@ -16,7 +16,7 @@ use crate::loader::{self, LoadOptions, Manifest};
 use crate::node::ResourceType;
 use crate::profile::{self, EngineChoice, Profile};
 use crate::project::Project;
-use crate::report::{LogFormat, Reporter};
+use crate::report::{LogFormat, Reporter, Stdout};
 use crate::run::{Invocation, ManifestResolver, NodeResult, RunSettings, Status};
 use crate::select::{self, Universe};
 
@@ -147,6 +147,10 @@ pub enum Command {
         /// Compile this SQL instead of project nodes.
         #[arg(long)]
         inline: Option<String>,
+        /// How a compiled node is printed (one selected node, or --inline): dbt's text, or JSON (`{"node": …,
+        /// "compiled": …}`, one object per line; only data on stdout).
+        #[arg(long, short = 'o', value_enum, default_value_t = CompileOutput::Text)]
+        output: CompileOutput,
     },
     /// Every step each selected model would run, as Spark SQL, without running anything.
     Plan {
@@ -170,9 +174,9 @@ pub enum Command {
         /// Rows to show.
         #[arg(long, default_value_t = 5)]
         limit: usize,
-        /// Output format.
-        #[arg(long, value_parser = ["table", "csv", "json"], default_value = "table")]
-        output: String,
+        /// Output format (csv and json: only data on stdout).
+        #[arg(long, short = 'o', value_enum, default_value_t = ShowOutput::Table)]
+        output: ShowOutput,
     },
     /// List nodes.
     #[command(alias = "list")]
@@ -184,9 +188,9 @@ pub enum Command {
         /// Only these resource types.
         #[arg(long, num_args = 1..)]
         resource_type: Vec<String>,
-        /// Output: selector, name, path or json.
-        #[arg(long, short = 'o', value_parser = ["selector", "name", "path", "json"], default_value = "selector")]
-        output: String,
+        /// Output: selector, name, path or json (one node per line; only data on stdout).
+        #[arg(long, short = 'o', value_enum, default_value_t = LsOutput::Selector)]
+        output: LsOutput,
     },
     /// Load the project and write target/manifest.json.
     Parse {
@@ -257,6 +261,56 @@ pub enum Command {
         /// Project name.
         name: String,
     },
+}
+
+/// `glue show --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowOutput {
+    /// dbt's text table, with the run's lines.
+    Table,
+    /// A header line, then one line per row (RFC 4180 quoting; NULL is an empty field, an empty string `""`).
+    Csv,
+    /// `{"show": [{column: value, …}, …]}`.
+    Json,
+}
+
+/// `glue ls --output`: one line per node, whatever the format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LsOutput {
+    /// `package.path.name` as `--select` takes it.
+    Selector,
+    /// The node's name.
+    Name,
+    /// The node's file.
+    Path,
+    /// The node as a JSON object (name, resource_type, unique_id, config, depends_on, …).
+    Json,
+}
+
+/// `glue compile --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompileOutput {
+    /// dbt's `Compiled node '<name>' is:` line, then the SQL.
+    Text,
+    /// `{"node": "<name>", "compiled": "<sql>"}` per printed node, one per line (`inline_query` for --inline).
+    Json,
+}
+
+impl Command {
+    /// What this command's stdout carries besides its data: nothing when the data is machine-readable (`show --output
+    /// csv|json`, every `ls` format, `compile --output json`, the JSON of `iam-policy`), so that a script reading it
+    /// gets only data; run lines, warnings, errors and the Glue traffic line then go to stderr.
+    pub fn stdout(&self) -> Stdout {
+        match self {
+            Command::Show { output, .. } if *output != ShowOutput::Table => Stdout::DataOnly,
+            Command::Ls { .. } | Command::IamPolicy { .. } => Stdout::DataOnly,
+            Command::Compile {
+                output: CompileOutput::Json,
+                ..
+            } => Stdout::DataOnly,
+            _ => Stdout::Shared,
+        }
+    }
 }
 
 fn project_dir(p: &ProjectArgs) -> PathBuf {
@@ -414,9 +468,9 @@ fn start_remote(profile: &Profile) -> Result<Option<Remote>> {
     Ok(Some(remote))
 }
 
-/// Stops what a run started remotely and reports the run's traffic (and DPU-seconds on Glue); `quiet` logs the
-/// report at debug level (`show --output json` keeps stdout for the rows).
-async fn finish_remote(remote: Option<Remote>, reporter: &Reporter, quiet: bool) {
+/// Stops what a run started remotely and reports the run's traffic (and DPU-seconds on Glue) as a run line (on stderr
+/// when the command's output is machine-readable, see [`Command::stdout`]).
+async fn finish_remote(remote: Option<Remote>, reporter: &Reporter) {
     let Some(g) = remote else { return };
     let r = g.finish().await;
     let created = r
@@ -452,11 +506,7 @@ async fn finish_remote(remote: Option<Remote>, reporter: &Reporter, quiet: bool)
             r.dpu_seconds
         ),
     };
-    if quiet {
-        reporter.debug(&line);
-    } else {
-        reporter.line("GlueSessions", &line);
-    }
+    reporter.line("GlueSessions", &line);
 }
 
 /// Runs a command that may use Glue sessions: Ctrl-C cancels the running statements; either way the sessions this
@@ -464,7 +514,6 @@ async fn finish_remote(remote: Option<Remote>, reporter: &Reporter, quiet: bool)
 async fn with_sessions(
     remote: Option<Remote>,
     reporter: &Arc<Reporter>,
-    quiet: bool,
     work: impl std::future::Future<Output = Result<i32>>,
 ) -> Result<i32> {
     let Some(g) = remote.clone() else { return work.await };
@@ -477,7 +526,7 @@ async fn with_sessions(
             Ok(130)
         }
     };
-    finish_remote(remote, reporter, quiet).await;
+    finish_remote(remote, reporter).await;
     result
 }
 
@@ -1009,7 +1058,7 @@ async fn run_nodes(
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let reporter = Arc::new(Reporter::new(cli.log_format, cli.quiet));
+    let reporter = Arc::new(Reporter::new(cli.log_format, cli.quiet).with_stdout(cli.command.stdout()));
     match dispatch(cli.command, &reporter).await {
         Ok(code) => code,
         Err(e) => {
@@ -1039,20 +1088,21 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         | Command::Test { project, select, run } => {
             let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, false, run_nodes(name, l, &select, &run, None)).await
+            with_sessions(remote, reporter, run_nodes(name, l, &select, &run, None)).await
         }
         Command::Retry { project, run } => {
             let l = load_with(&project, reporter, flags_value(Some(&run)), Sessions::Start)?;
             let remote = l.remote.clone();
-            with_sessions(remote, reporter, false, retry_cmd(l, &run, reporter)).await
+            with_sessions(remote, reporter, retry_cmd(l, &run, reporter)).await
         }
         Command::Compile {
             project,
             select,
             inline,
+            output,
         } => {
             let l = load(&project, reporter, flags_value(None))?;
-            compile_cmd(l, &select, inline).await
+            compile_cmd(l, &select, inline, output).await
         }
         Command::Plan {
             project,
@@ -1071,13 +1121,7 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
         } => {
             let l = load_with(&project, reporter, flags_value(None), Sessions::Start)?;
             let remote = l.remote.clone();
-            with_sessions(
-                remote,
-                reporter,
-                output == "json",
-                show_cmd(l, &select, inline, limit, &output),
-            )
-            .await
+            with_sessions(remote, reporter, show_cmd(l, &select, inline, limit, output)).await
         }
         Command::Ls {
             project,
@@ -1112,11 +1156,11 @@ async fn dispatch(cmd: Command, reporter: &Arc<Reporter>) -> Result<i32> {
             };
             for id in ids {
                 let n = &l.manifest.nodes[&id];
-                let line = match output.as_str() {
-                    "name" => n.name.clone(),
-                    "path" => n.file.display().to_string(),
-                    "json" => json!({"name": n.name, "resource_type": n.resource_type.as_str(), "package_name": n.package, "original_file_path": n.file.display().to_string(), "unique_id": n.unique_id, "alias": n.alias, "config": n.config, "tags": n.tags(), "depends_on": {"nodes": n.depends_on}}).to_string(),
-                    _ => match &n.source {
+                let line = match output {
+                    LsOutput::Name => n.name.clone(),
+                    LsOutput::Path => n.file.display().to_string(),
+                    LsOutput::Json => json!({"name": n.name, "resource_type": n.resource_type.as_str(), "package_name": n.package, "original_file_path": n.file.display().to_string(), "unique_id": n.unique_id, "alias": n.alias, "config": n.config, "tags": n.tags(), "depends_on": {"nodes": n.depends_on}}).to_string(),
+                    LsOutput::Selector => match &n.source {
                         Some(s) => format!("source:{}.{}.{}", n.package, s.source_name, n.name),
                         None if n.resource_type == ResourceType::UnitTest => format!("unit_test:{}", n.fqn.join(".")),
                         None => n.fqn.join("."),
@@ -1206,7 +1250,18 @@ async fn retry_cmd(l: Loaded, run: &RunArgs, reporter: &Reporter) -> Result<i32>
     run_nodes(&which, l, &SelectArgs::default(), run, Some(ids)).await
 }
 
-async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Result<i32> {
+/// Prints one compiled node as `--output` says: dbt's text (a run line, then the SQL) or one JSON object.
+fn print_compiled(reporter: &Reporter, output: CompileOutput, name: &str, sql: &str) {
+    match output {
+        CompileOutput::Text => {
+            reporter.line("CompiledNode", &format!("Compiled node '{name}' is:"));
+            reporter.raw(sql);
+        }
+        CompileOutput::Json => reporter.raw(&json!({"node": name, "compiled": sql}).to_string()),
+    }
+}
+
+async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>, output: CompileOutput) -> Result<i32> {
     let dag = Dag::new(&l.manifest.nodes)?;
     let threads = l.profile.threads;
     let engine = match &l.profile.engine {
@@ -1234,7 +1289,7 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
                 context: "compile".into(),
                 message: e.to_string(),
             })??;
-        inv.reporter.raw(&out);
+        print_compiled(&inv.reporter, output, "inline_query", &out);
         return Ok(0);
     }
     // The catalog is listed once per schema; nodes compile on `threads` blocking workers (compilation has no
@@ -1291,10 +1346,8 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
                 let node = &inv.manifest.nodes[&id];
                 crate::run::write_file(&crate::run::target_path(&inv.target_dir.join("compiled"), node), &sql)?;
                 inv.compiled.lock().unwrap().insert(id.clone(), sql.clone());
-                if single {
-                    inv.reporter
-                        .line("CompiledNode", &format!("Compiled node '{}' is:", node.name));
-                    inv.reporter.raw(&sql);
+                if single || output == CompileOutput::Json {
+                    print_compiled(&inv.reporter, output, &node.name, &sql);
                 }
             }
             Err(e) => {
@@ -1317,7 +1370,13 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>) -> Res
     Ok(if failed { 1 } else { 0 })
 }
 
-async fn show_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>, limit: usize, output: &str) -> Result<i32> {
+async fn show_cmd(
+    l: Loaded,
+    sel: &SelectArgs,
+    inline: Option<String>,
+    limit: usize,
+    output: ShowOutput,
+) -> Result<i32> {
     let dag = Dag::new(&l.manifest.nodes)?;
     let engine = engine_of(&l)?;
     let selected = if inline.is_none() {

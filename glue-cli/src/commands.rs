@@ -57,7 +57,8 @@ pub fn compile_inline(inv: &Invocation, sql: &str) -> Result<String> {
 }
 
 /// Rows as a table, CSV or JSON.
-pub fn format_rows(batches: &[RecordBatch], output: &str) -> String {
+pub fn format_rows(batches: &[RecordBatch], output: crate::cli::ShowOutput) -> String {
+    use crate::cli::ShowOutput;
     let table = minijinja::Value::from_object(crate::jinja::objects::Table::from_batches(batches));
     let names: Vec<String> = table
         .get_attr("column_names")
@@ -73,7 +74,7 @@ pub fn format_rows(batches: &[RecordBatch], output: &str) -> String {
         .unwrap_or_default();
     let cell = |v: &minijinja::Value| if v.is_none() { "NULL".to_string() } else { v.to_string() };
     match output {
-        "json" => {
+        ShowOutput::Json => {
             let list: Vec<Value> = rows
                 .iter()
                 .map(|r| {
@@ -88,18 +89,26 @@ pub fn format_rows(batches: &[RecordBatch], output: &str) -> String {
                 .collect();
             serde_json::to_string_pretty(&json!({"show": list})).unwrap_or_default()
         }
-        "csv" => {
-            let mut out = names.join(",");
+        ShowOutput::Csv => {
+            // RFC 4180 quoting. NULL is an empty field and an empty string a quoted one (`""`), as Spark's CSV
+            // writer tells them apart; the text "NULL" stays the text "NULL".
+            let field = |s: &str| {
+                if s.is_empty() || s.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", s.replace('"', "\"\""))
+                } else {
+                    s.to_string()
+                }
+            };
+            let mut out = names.iter().map(|n| field(n)).collect::<Vec<_>>().join(",");
             for r in &rows {
                 out.push('\n');
                 out.push_str(
                     &r.iter()
                         .map(|v| {
-                            let s = cell(v);
-                            if s.contains([',', '"', '\n']) {
-                                format!("\"{}\"", s.replace('"', "\"\""))
+                            if v.is_none() {
+                                String::new()
                             } else {
-                                s
+                                field(&v.to_string())
                             }
                         })
                         .collect::<Vec<_>>()
@@ -108,7 +117,7 @@ pub fn format_rows(batches: &[RecordBatch], output: &str) -> String {
             }
             out
         }
-        _ => {
+        ShowOutput::Table => {
             let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
             for r in &rows {
                 for (i, v) in r.iter().enumerate() {

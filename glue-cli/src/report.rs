@@ -1,5 +1,10 @@
 //! Terminal output like dbt's: `N of M START …` / `OK created … [OK in 0.42s]` lines, a progress bar on a TTY,
 //! the summary, and `--log-format json`.
+//!
+//! A command's data (the rows of `show`, the nodes of `ls`, a plan, a policy) is written by [`Reporter::raw`], always
+//! to stdout; every other line (run lines, warnings, errors, Jinja `log` / `print`, the Glue traffic line) goes where
+//! the reporter's [`Stdout`] says: to stdout beside the data as dbt prints it, or to stderr when the command's output
+//! is machine-readable, so that stdout holds nothing but the data.
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -16,16 +21,31 @@ pub enum LogFormat {
     Json,
 }
 
+/// What a command's stdout carries besides its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stdout {
+    /// The run's lines as well as the data (dbt's text output: a `show` table, then the run's last lines).
+    #[default]
+    Shared,
+    /// Only the data (machine-readable output such as `show --output csv`): every other line, errors included, goes
+    /// to stderr.
+    DataOnly,
+}
+
 /// Writes the run's lines.
 pub struct Reporter {
     format: LogFormat,
     bar: Mutex<Option<ProgressBar>>,
     quiet: bool,
+    stdout: Stdout,
 }
 
 impl std::fmt::Debug for Reporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reporter").field("format", &self.format).finish()
+        f.debug_struct("Reporter")
+            .field("format", &self.format)
+            .field("stdout", &self.stdout)
+            .finish()
     }
 }
 
@@ -43,13 +63,20 @@ pub fn dotted(left: &str, right: &str) -> String {
 }
 
 impl Reporter {
-    /// A reporter.
+    /// A reporter whose lines share stdout with the data ([`Stdout::Shared`]).
     pub fn new(format: LogFormat, quiet: bool) -> Self {
         Self {
             format,
             bar: Mutex::new(None),
             quiet,
+            stdout: Stdout::Shared,
         }
+    }
+
+    /// The same reporter with its lines sent as `stdout` says ([`Stdout::DataOnly`]: to stderr).
+    pub fn with_stdout(mut self, stdout: Stdout) -> Self {
+        self.stdout = stdout;
+        self
     }
 
     /// Starts the progress bar for `total` nodes (TTY and text format only).
@@ -128,16 +155,22 @@ impl Reporter {
             })
             .to_string(),
         };
-        match &*self.bar.lock().unwrap() {
-            Some(pb) => pb.println(out),
-            None => {
+        match (&*self.bar.lock().unwrap(), self.stdout) {
+            // The bar draws on stderr; its lines are printed above it.
+            (Some(pb), _) => pb.println(out),
+            (None, Stdout::Shared) => {
                 let mut o = std::io::stdout().lock();
+                let _ = writeln!(o, "{out}");
+            }
+            (None, Stdout::DataOnly) => {
+                let mut o = std::io::stderr().lock();
                 let _ = writeln!(o, "{out}");
             }
         }
     }
 
-    /// Prints raw output (tables of `show`, `ls` lines) without timestamps.
+    /// Prints the command's data (tables or rows of `show`, `ls` lines, a plan, compiled SQL, a policy) to stdout,
+    /// without timestamps, whatever [`Stdout`] says.
     pub fn raw(&self, text: &str) {
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{text}");

@@ -833,3 +833,176 @@ fn a_missing_lf_tag_fails_the_model_naming_the_tag_the_value_and_the_model() {
         "{all}"
     );
 }
+
+/// A model whose compilation prints human lines: a config warning (unknown key) and a Jinja `log(…, info=True)`
+/// line; its rows hold a comma and double quotes, which CSV must quote.
+const NOISY_MODEL: (&str, &str) = (
+    "m",
+    "{{ config(materialized='view', flavour='mint') }}\n{{ log('note from m', info=True) }}\n\
+     select 1 as id, 'a,b' as name union all select 2, 'say \"hi\"'",
+);
+
+/// stdout and stderr of a run.
+fn streams(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Each of `lines` is on stderr and not on stdout.
+fn assert_on_stderr_only(out: &Output, lines: &[&str]) {
+    let (stdout, stderr) = streams(out);
+    for line in lines {
+        assert!(stderr.contains(line), "`{line}` is not on stderr:\n{}", text(out));
+        assert!(!stdout.contains(line), "`{line}` is on stdout:\n{stdout}");
+    }
+}
+
+/// stdout as CSV, every line a record of the header's width: the header and the records, sorted.
+fn csv_stdout(out: &Output) -> (Vec<String>, Vec<Vec<String>>) {
+    let (stdout, _) = streams(out);
+    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
+    let header = reader
+        .headers()
+        .unwrap_or_else(|e| panic!("stdout is not CSV ({e}):\n{stdout}"))
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut records: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| {
+            r.unwrap_or_else(|e| panic!("stdout is not CSV ({e}):\n{stdout}"))
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
+    records.sort();
+    (header, records)
+}
+
+/// stdout as one JSON document `{"show": [...]}` (nothing before or after it): its rows, sorted by `id`.
+fn json_show_stdout(out: &Output) -> Vec<Value> {
+    let (stdout, _) = streams(out);
+    let v: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    assert_eq!(v.as_object().map(|o| o.len()), Some(1), "only `show`: {v}");
+    let mut rows = v["show"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `show` list: {v}"))
+        .clone();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows
+}
+
+fn noisy_rows_csv() -> Vec<Vec<String>> {
+    vec![
+        vec!["1".to_string(), "a,b".to_string()],
+        vec!["2".to_string(), "say \"hi\"".to_string()],
+    ]
+}
+
+fn noisy_rows_json() -> Vec<Value> {
+    vec![
+        serde_json::json!({"id": 1, "name": "a,b"}),
+        serde_json::json!({"id": 2, "name": "say \"hi\""}),
+    ]
+}
+
+/// `show --output csv|json` and `ls --output json` on Glue sessions (Livy): stdout holds only the data, read back
+/// with a CSV and a JSON parser; the Glue traffic line, the warning, the Jinja `log` line and errors are on stderr.
+#[test]
+fn machine_readable_output_on_glue_sessions_is_only_data() {
+    let p = Project::new(&[NOISY_MODEL], "", 1);
+    let human = [
+        "Glue: 1 session(s) (1 created, 0 reused)",
+        "unknown config key `flavour`",
+        "note from m",
+    ];
+
+    let out = p.run(&["show", "--select", "m", "--output", "csv"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (header, records) = csv_stdout(&out);
+    assert_eq!(header, ["id", "name"], "{}", text(&out));
+    assert_eq!(records, noisy_rows_csv(), "{}", text(&out));
+    assert_on_stderr_only(&out, &human);
+
+    let out = p.run(&["show", "--select", "m", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json_show_stdout(&out), noisy_rows_json(), "{}", text(&out));
+    assert_on_stderr_only(&out, &human);
+
+    // A failing query: the error and the traffic line on stderr, nothing on stdout.
+    let out = p.run(&[
+        "show",
+        "--inline",
+        "select * from no_such_table_here",
+        "--output",
+        "csv",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(streams(&out).0, "", "stdout must stay empty: {}", text(&out));
+    assert_on_stderr_only(&out, &["Error: ", "Glue: 1 session(s)"]);
+
+    // `ls` starts no session: its nodes, one JSON object per line.
+    let since = last_seq();
+    let out = p.run(&["ls", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (stdout, _) = streams(&out);
+    let ids: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let node: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON node ({e}): `{l}`"));
+            node["unique_id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["model.p.m"], "{stdout}");
+    assert_on_stderr_only(&out, &["unknown config key `flavour`", "note from m"]);
+    assert_eq!(count(&log_since(since), "CreateSession"), 0, "ls creates no session");
+
+    // `compile --output json` (no session either): one `{"node", "compiled"}` object.
+    let since = last_seq();
+    let out = p.run(&["compile", "--select", "m", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (stdout, _) = streams(&out);
+    let node: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"));
+    assert_eq!(node["node"], "m", "{stdout}");
+    assert!(
+        node["compiled"].as_str().is_some_and(|c| c.contains("'a,b'")),
+        "{stdout}"
+    );
+    assert_on_stderr_only(&out, &["unknown config key `flavour`", "note from m"]);
+    assert_eq!(
+        count(&log_since(since), "CreateSession"),
+        0,
+        "compile creates no session"
+    );
+}
+
+/// The same on a Glue Spark Connect session: its traffic line goes to stderr.
+#[test]
+fn machine_readable_output_on_a_glue_spark_connect_session_is_only_data() {
+    let p = Project::new(
+        &[NOISY_MODEL],
+        "      session_type: spark_connect\n      glue_version: '5.1'\n",
+        1,
+    );
+    let human = [
+        "Glue Spark Connect: 1 session(s) (1 created, 0 reused)",
+        "unknown config key `flavour`",
+        "note from m",
+    ];
+
+    let out = p.run(&["show", "--select", "m", "--output", "csv"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (header, records) = csv_stdout(&out);
+    assert_eq!(header, ["id", "name"], "{}", text(&out));
+    assert_eq!(records, noisy_rows_csv(), "{}", text(&out));
+    assert_on_stderr_only(&out, &human);
+
+    let out = p.run(&["show", "--select", "m", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(json_show_stdout(&out), noisy_rows_json(), "{}", text(&out));
+    assert_on_stderr_only(&out, &human);
+}
