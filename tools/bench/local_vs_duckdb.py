@@ -17,7 +17,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/glue-rs/target"))
+# The workspace's one target directory: `cargo xtask bench local` passes the one cargo resolved; else cargo's default.
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
 
 
 def rows_sql(n, offset):
