@@ -14,6 +14,7 @@ mod delta;
 mod engine;
 mod error;
 pub mod failpoint;
+pub mod functions;
 pub mod iceberg;
 mod plain;
 pub mod session;

@@ -58,6 +58,10 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     let ctx = SessionContext::new_with_state(state);
+    // Spark's answers where DataFusion's function of the same name gives another.
+    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
+        crate::functions::SparkInitcap::new(),
+    ));
     let provider = WarehouseCatalog {
         catalog,
         temp: Arc::new(TempViews {
@@ -233,12 +237,16 @@ pub(crate) fn dir_url(location: &str) -> String {
     format!("{l}/")
 }
 
-/// Parses Spark SQL (glue-sql's dialect: backslash escapes, backticks) and plans it.
+/// Parses Spark SQL (glue-sql's dialect and tokens: Spark's string literals, backticks) and plans it.
 pub async fn plan_sql(
     state: &SessionState,
     sql: &str,
 ) -> Result<datafusion::logical_expr::LogicalPlan, DataFusionError> {
-    let mut statements = datafusion::sql::parser::DFParserBuilder::new(sql)
+    // Spark's string literals (`'%\_%'` keeps its backslash, `'a' 'b'` is `'ab'`): glue-sql's tokens, not sqlparser's
+    // MySQL-style unescaping.
+    let tokens = glue_sql::tokenize(sql)
+        .map_err(|e| DataFusionError::SQL(Box::new(datafusion::sql::sqlparser::parser::ParserError::from(e)), None))?;
+    let mut statements = datafusion::sql::parser::DFParserBuilder::new(tokens)
         .with_dialect(&glue_sql::SparkDialect)
         .build()?
         .parse_statements()?;

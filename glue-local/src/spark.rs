@@ -9,6 +9,9 @@
 //! - Spark's names for DataFusion functions: `year`, `month`, `day(ofmonth)`, `hour`, `minute`, `quarter`,
 //!   `dayofyear`, `weekofyear`, `dayofweek`, `isnull`, `isnotnull`, `string`, `startswith`, `endswith`, `sign`,
 //!   `locate`; INT day counts for `date_add`, `date_sub`, `add_months`;
+//! - string literals are read as Spark reads them (glue-sql's tokens: `'%\_%'` keeps its backslash, `'a' 'b'` is
+//!   `'ab'`), and `LIKE … ESCAPE '<c>'` with a literal pattern is rewritten to DataFusion's backslash escapes;
+//! - `initcap` is Spark's ([`crate::functions::SparkInitcap`]);
 //! - NULLs sort first in ascending order (set in the session's parser options);
 //! - Spark's functions come from `datafusion-spark`.
 //!
@@ -57,6 +60,16 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
                     *precision = Some(6);
                 }
             }
+            SqlExpr::Like {
+                pattern, escape_char, ..
+            }
+            | SqlExpr::ILike {
+                pattern, escape_char, ..
+            } => {
+                if let Err(construct) = backslash_escape(pattern, escape_char) {
+                    return ControlFlow::Break(construct);
+                }
+            }
             SqlExpr::Function(f) => {
                 let name = f.name.to_string().to_ascii_lowercase();
                 if let FunctionArguments::List(list) = &mut f.args {
@@ -87,6 +100,65 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
         ControlFlow::Break(construct) => Err(construct),
         ControlFlow::Continue(()) => Ok(()),
     }
+}
+
+/// DataFusion's LIKE escapes with the backslash only. A literal pattern with another escape character
+/// (`LIKE '%!_%' ESCAPE '!'`) is rewritten to the backslash form, as Spark reads it: the escape character before `_`,
+/// `%` or itself makes that character literal; anything else after it, or a pattern ending with it, is an error in
+/// Spark and refused here. A pattern that is not a literal cannot be rewritten and is refused.
+fn backslash_escape(pattern: &mut SqlExpr, escape: &mut Option<Value>) -> Result<(), String> {
+    let esc = match escape {
+        None => return Ok(()),
+        Some(Value::SingleQuotedString(s)) => s.clone(),
+        Some(other) => return Err(format!("LIKE … ESCAPE {other}")),
+    };
+    let mut chars = esc.chars();
+    let e = match (chars.next(), chars.next()) {
+        (Some(e), None) => e,
+        _ => return Err(format!("LIKE … ESCAPE '{esc}' (the escape must be one character)")),
+    };
+    if e == '\\' {
+        return Ok(());
+    }
+    let literal = match pattern {
+        SqlExpr::Value(v) => match &mut v.value {
+            Value::SingleQuotedString(p) => p,
+            _ => {
+                return Err(format!(
+                    "LIKE … ESCAPE '{e}' with a pattern that is not a string literal"
+                ));
+            }
+        },
+        _ => {
+            return Err(format!(
+                "LIKE … ESCAPE '{e}' with a pattern that is not a string literal"
+            ));
+        }
+    };
+    let mut out = String::with_capacity(literal.len() + 4);
+    let mut it = literal.chars();
+    while let Some(c) = it.next() {
+        match c {
+            c if c == e => match it.next() {
+                Some(n @ ('_' | '%')) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                Some(n) if n == e => out.push(n),
+                Some(n) => return Err(format!("LIKE … ESCAPE '{e}': the escape character before '{n}'")),
+                None => {
+                    return Err(format!(
+                        "LIKE … ESCAPE '{e}': a pattern ending with the escape character"
+                    ));
+                }
+            },
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    *literal = out;
+    *escape = None;
+    Ok(())
 }
 
 fn unnamed(e: SqlExpr) -> FunctionArg {

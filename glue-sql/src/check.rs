@@ -82,7 +82,11 @@ impl fmt::Display for SyntaxError {
 /// assert_eq!(e.line, Some(2));
 /// ```
 pub fn check_select(sql: &str) -> Result<(), SyntaxError> {
-    let statements = Parser::parse_sql(&SparkDialect, sql).map_err(from_parser_error)?;
+    let tokens = crate::tokenize(sql).map_err(|e| from_parser_error(ParserError::from(e)))?;
+    let statements = Parser::new(&SparkDialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(from_parser_error)?;
     match statements.as_slice() {
         [Statement::Query(_)] => Ok(()),
         [] => Err(SyntaxError {

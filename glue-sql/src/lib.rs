@@ -10,7 +10,9 @@
 //! - [`SqlFragment`]: user-written SQL (model bodies, hooks, predicates) kept apart from generated structure;
 //! - statement builders, one type per statement shape: [`ddl`] (CREATE / DROP / ALTER / CALL …) and [`dml`]
 //!   (INSERT, MERGE);
-//! - [`check_select`]: a fast syntax pre-check of a model's SELECT with `sqlparser`, reporting line and column.
+//! - [`check_select`]: a fast syntax pre-check of a model's SELECT with `sqlparser`, reporting line and column;
+//! - [`tokenize`] and [`unescape`]: sqlparser tokens with string literals read as Spark reads them (`\%` keeps its
+//!   backslash, `\u0041` and `\101` are `A`, `'a' 'b'` is `'ab'`), for every parser of Spark SQL in glue-rs.
 //!
 //! ```
 //! use glue_sql::{ddl::CreateTable, RelationName, SqlFragment};
@@ -34,6 +36,7 @@ pub mod dml;
 mod error;
 mod fragment;
 mod ident;
+mod lex;
 mod literal;
 mod relation;
 pub mod snapshot;
@@ -43,6 +46,7 @@ pub use check::{SparkDialect, SyntaxError, check_select};
 pub use error::SqlError;
 pub use fragment::SqlFragment;
 pub use ident::{Ident, quote_ident, quote_ident_if_needed};
+pub use lex::{tokenize, unescape};
 pub use literal::{string_literal, timestamp_literal};
 pub use relation::RelationName;
 

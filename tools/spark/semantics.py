@@ -98,6 +98,25 @@ def corpus():
               "uuid() is not null", "typeof(1)", "1 in (1, 2)", "3 between 1 and 5", "'abc' like 'a%'", "'abc' rlike '^a'",
               "'ABC' ilike 'a%'"]:
         add(f"select {e} as r")
+    # string literals as Spark's lexer reads them (escapedStringLiterals off): backslash escapes, \u and octal escapes,
+    # \% and \_ keeping their backslash, adjacent literals joined ('it''s' is its); and LIKE patterns built from them
+    W = r"(select * from values ('a_b'), ('ab'), ('c%d'), ('x\\y'), (null) as w(v))"
+    for e in [r"'it''s'", r"'a' 'b'", r"""'a' "b" 'c'""", r'"dq\"x"', r"'\a\f\q\$\{'", r"'\u0041\101\1'", r"'\%\_\\'",
+              r"'\0\Z\b\t'", r"'\U0001F600'", r"'\400\377\200\177'", r"'\x41'", r"'a\'b'", r"'\012x\08\0123'",
+              r"'\u12 \uzzzz'", r"'\u00e9\uD83D\uDE00'", r"'\78\1234'", r"'a\\\''", "'x' -- comment\n 'y'",
+              r"length('\%')", r"'a_b' like '%\_%'", r"'ab' like '%\_%'", r"'a_b' like '%\_%' escape '\\'",
+              r"'ab' like '%!_%' escape '!'", r"'c%d' like 'c\%d'", r"'cxd' like 'c\%d'", r"'x\y' like 'x\\\\y'",
+              r"'a!b' like 'a!!b' escape '!'", r"'50%' like '50#%' escape '#'", r"'x\\y' like 'x\\y' escape '#'",
+              r"'A_B' ilike 'a#_b' escape '#'", r"'a1' rlike '\\d'", r"regexp_replace('a1b2', '\\d', '#')", r"'a\tb' = concat('a', char(9), 'b')"]:
+        add(f"select {e} as r")
+    for e in [r"v like '%\_%'", r"v like '%\%%'", r"v like '%!_%' escape '!'", r"v not like 'a\_%'", r"v like 'x\\\\%'"]:
+        add(f"select v, {e} as r from {W}")
+    # initcap: upper case only at the start and after a space (not a tab, quote or hyphen), the rest lower case
+    for e in [r"initcap('it\'s a dog\'s life')", "initcap('mc-donald o_neil')", r"initcap('hello\tworld')",
+              "initcap('a  b')", "initcap('ÉCOLE élan')", "initcap('ǆemal ßtraße')", "initcap('')", "initcap(null)",
+              "initcap('1st place, 2ND try')", "initcap(' lead')", "initcap('x.y z')", "initcap(cast(null as string))"]:
+        add(f"select {e} as r")
+    add(f"select s, initcap(concat(s, '\\'s x-y')) as r from {T}")
     for i, x in enumerate(q):
         x["id"] = i
     return q
