@@ -12,59 +12,21 @@ fn holds_subst(parts: &[&String]) -> bool {
     parts.iter().any(|p| p.contains(SUBST))
 }
 
-/// Spark's `unescapeSQLString` for a single-quoted literal, after `${…}` variable substitution with no variables
-/// defined (substitution turns `${x}` into the empty string).
+/// How Spark reads a single-quoted literal: `${…}` variable substitution with no variables defined (it turns `${x}`
+/// into the empty string), then Spark's unescaping ([`glue_sql::unescape`], itself checked against Spark by the
+/// semantics corpus of tools/spark/semantics.py).
 fn spark_reads(literal: &str) -> String {
     assert!(
         literal.starts_with('\'') && literal.ends_with('\'') && literal.len() >= 2,
         "{literal}"
     );
-    let body = &literal[1..literal.len() - 1];
-    let body = substitute(body);
-    let chars: Vec<char> = body.chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '\'' {
-            panic!("unescaped quote inside {literal}");
-        }
-        if c != '\\' {
-            out.push(c);
-            i += 1;
-            continue;
-        }
-        let n = chars[i + 1];
-        if n == 'u' && i + 5 < chars.len() && chars[i + 2..i + 6].iter().all(|h| h.is_ascii_hexdigit()) {
-            let code: String = chars[i + 2..i + 6].iter().collect();
-            out.push(char::from_u32(u32::from_str_radix(&code, 16).unwrap()).unwrap());
-            i += 6;
-            continue;
-        }
-        if ('0'..='3').contains(&n)
-            && i + 3 < chars.len()
-            && ('0'..='7').contains(&chars[i + 2])
-            && ('0'..='7').contains(&chars[i + 3])
-        {
-            let code: String = chars[i + 1..i + 4].iter().collect();
-            out.push(char::from_u32(u32::from_str_radix(&code, 8).unwrap()).unwrap());
-            i += 4;
-            continue;
-        }
-        match n {
-            '0' => out.push('\0'),
-            'b' => out.push('\u{8}'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'Z' => out.push('\u{1a}'),
-            '%' => out.push_str("\\%"),
-            '_' => out.push_str("\\_"),
-            other => out.push(other),
-        }
-        i += 2;
+    let body = substitute(&literal[1..literal.len() - 1]);
+    let mut escaped = false;
+    for c in body.chars() {
+        assert!(escaped || c != '\'', "unescaped quote inside {literal}");
+        escaped = !escaped && c == '\\';
     }
-    out
+    glue_sql::unescape(&body, '\'')
 }
 
 /// Spark's variable substitution: `${name}` (no `$`, `}` or space inside) becomes the empty string.
