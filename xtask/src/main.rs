@@ -307,6 +307,7 @@ fn with_world(
 
 /// The integration suites, on the whole world.
 fn integration() -> Result<(), String> {
+    stage(Some("the test world starts (simulator, Spark Connect server, Sail)"));
     with_world(world::ServiceKind::all(), suites)
 }
 
