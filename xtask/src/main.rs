@@ -138,19 +138,23 @@ fn cache() -> PathBuf {
 /// The workspace's one target directory, as cargo resolves it (`CARGO_TARGET_DIR`, `build.target-dir` in a cargo
 /// config, else `./target`): the README's commands, `tools/test.sh` and every cargo call here build into it.
 fn target_dir() -> PathBuf {
-    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let out = Command::new(env!("CARGO"))
-            .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
-            .current_dir(root())
-            .output();
-        out.ok()
+    metadata()["target_directory"]
+        .as_str()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// `cargo metadata --no-deps` of the workspace, read once per process (`Null` when cargo could not answer).
+fn metadata() -> &'static serde_json::Value {
+    static METADATA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    METADATA.get_or_init(|| {
+        cargo(&["metadata", "--format-version", "1", "--no-deps", "--offline"])
+            .output()
+            .ok()
             .filter(|o| o.status.success())
-            .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
-            .and_then(|m| m["target_directory"].as_str().map(PathBuf::from))
-            .unwrap_or_else(|| root().join("target"))
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or(serde_json::Value::Null)
     })
-    .clone()
 }
 
 /// Set by `cargo xtask ci` once `tools/test.sh` has built the workspace's tests: from then on every dependency exists
@@ -166,18 +170,11 @@ fn cargo(args: &[&str]) -> Command {
 }
 
 /// The workspace's package names (`cargo metadata --no-deps`).
-fn workspace_members() -> Result<Vec<String>, String> {
-    let out = cargo(&["metadata", "--format-version", "1", "--no-deps", "--offline"])
-        .output()
-        .map_err(|e| format!("cargo metadata: {e}"))?;
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata printed no JSON: {e}"))?;
-    Ok(meta["packages"]
+fn workspace_members() -> Result<Vec<&'static str>, String> {
+    let packages = metadata()["packages"]
         .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["name"].as_str().map(str::to_string))
-        .collect())
+        .ok_or("`cargo metadata --no-deps` did not list the workspace's packages")?;
+    Ok(packages.iter().filter_map(|p| p["name"].as_str()).collect())
 }
 
 /// Runs a cargo command, its stderr passed through line by line. After the workspace test build
@@ -207,7 +204,7 @@ fn run_cargo(cmd: &mut Command) -> Result<(), String> {
     }
     if WORKSPACE_BUILT.load(std::sync::atomic::Ordering::SeqCst) {
         let members = workspace_members()?;
-        let foreign: Vec<&String> = compiled.iter().filter(|c| !members.contains(c)).collect();
+        let foreign: Vec<&String> = compiled.iter().filter(|c| !members.contains(&c.as_str())).collect();
         if !foreign.is_empty() {
             return Err(format!(
                 "{shown} compiled crates from outside the workspace after the workspace test build (features differ \
@@ -243,9 +240,7 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 }
 
 fn release_glue() -> Result<PathBuf, String> {
-    run(Command::new(env!("CARGO"))
-        .args(["build", "--release", "--locked", "-p", "glue-cli"])
-        .current_dir(root()))?;
+    run(&mut cargo(&["build", "--release", "--locked", "-p", "glue-cli"]))?;
     Ok(target_dir().join("release/glue"))
 }
 
@@ -624,23 +619,21 @@ fn suites(world: &world::World) -> Result<(), String> {
     stage(Some(
         "glue-iceberg-lock against the world's DynamoDB (with an Iceberg-protocol harness in Python)",
     ));
+    // One test at a time: the contention tests measure the lock, not a simulator they share with each other.
     run_cargo(
-        Command::new(env!("CARGO"))
-            // One test at a time: the contention tests measure the lock, not a simulator they share with each other.
-            .args([
-                "test",
-                "--locked",
-                "-p",
-                "glue-iceberg-lock",
-                "--features",
-                "it",
-                "--",
-                "--test-threads",
-                "1",
-            ])
-            .current_dir(root())
-            .env("GLUE_RS_PYTHON", sim.join("python"))
-            .envs(env.iter().map(|(k, v)| (k, v))),
+        cargo(&[
+            "test",
+            "--locked",
+            "-p",
+            "glue-iceberg-lock",
+            "--features",
+            "it",
+            "--",
+            "--test-threads",
+            "1",
+        ])
+        .env("GLUE_RS_PYTHON", sim.join("python"))
+        .envs(env.iter().map(|(k, v)| (k, v))),
     )?;
     stage(Some(
         "glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)",
@@ -651,33 +644,26 @@ fn suites(world: &world::World) -> Result<(), String> {
         ("glue-cli", "glue_sim"),
     ] {
         run_cargo(
-            Command::new(env!("CARGO"))
-                .args([
-                    "test",
-                    "--locked",
-                    "-p",
-                    package,
-                    "--features",
-                    "it",
-                    "--test",
-                    test,
-                    "--",
-                    "--test-threads",
-                    "1",
-                ])
-                .current_dir(root())
-                .envs(env.iter().map(|(k, v)| (k, v))),
+            cargo(&[
+                "test",
+                "--locked",
+                "-p",
+                package,
+                "--features",
+                "it",
+                "--test",
+                test,
+                "--",
+                "--test-threads",
+                "1",
+            ])
+            .envs(env.iter().map(|(k, v)| (k, v))),
         )?;
     }
     stage(Some(
         "Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle",
     ));
-    run_cargo(
-        Command::new(env!("CARGO"))
-            .args(["test", "--locked", "-p", "xtask", "--features", "it"])
-            .current_dir(root())
-            .envs(env.iter().map(|(k, v)| (k, v))),
-    )?;
+    run_cargo(cargo(&["test", "--locked", "-p", "xtask", "--features", "it"]).envs(env.iter().map(|(k, v)| (k, v))))?;
     stage(None);
     Ok(())
 }
@@ -732,10 +718,7 @@ fn main() -> ExitCode {
         } => with_world(world::ServiceKind::all(), connect_suites),
         Task::It { aws: true, .. } => aws_suite(),
         Task::Bench { which: Bench::Lock } => with_world(vec![world::ServiceKind::Sim], |world| {
-            run(Command::new(env!("CARGO"))
-                .args(["bench", "--locked", "-p", "glue-iceberg-lock"])
-                .current_dir(root())
-                .envs(world.env()))
+            run(cargo(&["bench", "--locked", "-p", "glue-iceberg-lock"]).envs(world.env()))
         }),
         Task::Bench {
             which: Bench::Remote { latency_ms },
