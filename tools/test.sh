@@ -7,10 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# One target directory for everything: cargo's own choice (CARGO_TARGET_DIR, a cargo config's build.target-dir, else
-# ./target), the same one the README's first command and xtask use.
-target="$(cargo metadata --format-version 1 --no-deps --offline | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-[ -n "$target" ] || { echo "cargo metadata did not name the target directory" >&2; exit 1; }
+source tools/cargo_guard.sh
+# One target directory for everything (cargo's own choice, as the README's first command and xtask use it).
+target="$(cargo_target_dir)"
 export CARGO_TARGET_DIR="$target"
 glue="$target/debug/glue"
 export INSTA_UPDATE=no          # a golden file that differs fails the run; it is never rewritten here
@@ -27,20 +26,10 @@ stage() {
 
 # After the workspace test build, every dependency is built with the one feature set (the workspace-hack crate unifies
 # them): a later cargo call that compiles a crate from outside the workspace fails the run.
-members="$(mktemp)"
-cargo metadata --format-version 1 --no-deps --offline | grep -o '"name":"[^"]*","version":"[^"]*","id":"path+file' \
-  | sed 's/"name":"\([^"]*\)".*/\1/' > "$members"
+members="$(cargo_workspace_members)"
 workspace_only() {
-  local log; log="$(mktemp)"
-  { "$@" 2>&1 1>&3 | tee "$log" >&2; } 3>&1
-  local foreign
-  foreign="$(sed -n 's/^ *Compiling \([^ ]*\) v.*/\1/p' "$log" | grep -vxF -f "$members" || true)"
-  rm -f "$log"
-  if [ -n "$foreign" ]; then
-    echo "error: \`$*\` compiled crates from outside the workspace after the workspace test build (features differ" \
-      "between cargo calls; run \`cargo hakari generate\`):" $foreign >&2
-    exit 1
-  fi
+  compiles_only "$members" "crates from outside the workspace after the workspace test build (features differ \
+between cargo calls; run \`cargo hakari generate\`)" "$@"
 }
 
 stage "cargo test (workspace)"
@@ -52,7 +41,7 @@ command -v java >/dev/null || { echo "java not found: the Spark checks need Java
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tools/spark/requirements.txt
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work" "$members"' EXIT
+trap 'rm -rf "$work"' EXIT
 workspace_only cargo run --locked -p glue-sql --example quoting_corpus > "$work/corpus.jsonl"
 
 stage "Spark parser on every golden statement"

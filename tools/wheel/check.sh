@@ -9,10 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# The one target directory: cargo's own choice (CARGO_TARGET_DIR, a cargo config's build.target-dir, else ./target),
-# as tools/test.sh asks it; maturin and cargo install get it explicitly.
-target="$(cargo metadata --format-version 1 --no-deps --offline | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
-[ -n "$target" ] || { echo "cargo metadata did not name the target directory" >&2; exit 1; }
+source tools/cargo_guard.sh
+# The one target directory, as tools/test.sh asks it; maturin and cargo install get it explicitly.
+target="$(cargo_target_dir)"
 export CARGO_TARGET_DIR="$target"
 
 maturin_venv="${GLUE_RS_MATURIN_VENV:-$HOME/.cache/glue-rs/maturin}"
@@ -29,14 +28,7 @@ commit=""
 
 # Runs "$@" (output shown as it comes) and fails if it compiled any crate but glue-cli: it must reuse the debug build.
 reuses_debug_build() {
-  local log="$work/cargo-$RANDOM.log"
-  "$@" 2>&1 | tee "$log" || { echo "error: \`$*\` failed" >&2; return 1; }
-  local compiled
-  compiled="$(sed -n 's/^ *Compiling \([^ ]*\) v.*/\1/p' "$log" | grep -vx 'glue-cli' || true)"
-  if [ -n "$compiled" ]; then
-    echo "error: \`$*\` compiled again what \`cargo build --locked -p glue-cli\` had built:" $compiled >&2
-    return 1
-  fi
+  compiles_only glue-cli "again what \`cargo build --locked -p glue-cli\` had built" "$@"
 }
 
 # Checks `glue --version` of the glue at $1: `glue <version> (<commit> <date>)`, naming the checkout's commit.
