@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 fn endpoint() -> String {
     std::env::var("GLUE_SIM_ENDPOINT").expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`")
 }
@@ -859,55 +861,29 @@ fn assert_on_stderr_only(out: &Output, lines: &[&str]) {
     }
 }
 
-/// stdout as CSV, every line a record of the header's width: the header and the records, sorted.
-fn csv_stdout(out: &Output) -> (Vec<String>, Vec<Vec<String>>) {
-    let (stdout, _) = streams(out);
-    let mut reader = csv::Reader::from_reader(stdout.as_bytes());
-    let header = reader
-        .headers()
-        .unwrap_or_else(|e| panic!("stdout is not CSV ({e}):\n{stdout}"))
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let mut records: Vec<Vec<String>> = reader
-        .records()
-        .map(|r| {
-            r.unwrap_or_else(|e| panic!("stdout is not CSV ({e}):\n{stdout}"))
-                .iter()
-                .map(str::to_string)
-                .collect()
-        })
-        .collect();
+/// `show --select m --output csv`, then `--output json`, of `NOISY_MODEL` on `p`: each run succeeds, stdout parses
+/// as CSV / JSON and holds exactly the model's rows, and each of `human` is on stderr only.
+fn assert_show_writes_only_rows(p: &Project, human: &[&str]) {
+    let out = p.run(&["show", "--select", "m", "--output", "csv"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (header, mut records) = common::csv_of(&streams(&out).0);
     records.sort();
-    (header, records)
-}
+    assert_eq!(header, ["id", "name"], "{}", text(&out));
+    assert_eq!(records, [["1", "a,b"], ["2", "say \"hi\""]], "{}", text(&out));
+    assert_on_stderr_only(&out, human);
 
-/// stdout as one JSON document `{"show": [...]}` (nothing before or after it): its rows, sorted by `id`.
-fn json_show_stdout(out: &Output) -> Vec<Value> {
-    let (stdout, _) = streams(out);
-    let v: Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
-    assert_eq!(v.as_object().map(|o| o.len()), Some(1), "only `show`: {v}");
-    let mut rows = v["show"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no `show` list: {v}"))
-        .clone();
-    rows.sort_by_key(|r| r["id"].as_i64());
-    rows
-}
-
-fn noisy_rows_csv() -> Vec<Vec<String>> {
-    vec![
-        vec!["1".to_string(), "a,b".to_string()],
-        vec!["2".to_string(), "say \"hi\"".to_string()],
-    ]
-}
-
-fn noisy_rows_json() -> Vec<Value> {
-    vec![
-        serde_json::json!({"id": 1, "name": "a,b"}),
-        serde_json::json!({"id": 2, "name": "say \"hi\""}),
-    ]
+    let out = p.run(&["show", "--select", "m", "--output", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        common::show_rows_of(&streams(&out).0),
+        [
+            serde_json::json!({"id": 1, "name": "a,b"}),
+            serde_json::json!({"id": 2, "name": "say \"hi\""}),
+        ],
+        "{}",
+        text(&out)
+    );
+    assert_on_stderr_only(&out, human);
 }
 
 /// `show --output csv|json` and `ls --output json` on Glue sessions (Livy): stdout holds only the data, read back
@@ -921,17 +897,7 @@ fn machine_readable_output_on_glue_sessions_is_only_data() {
         "note from m",
     ];
 
-    let out = p.run(&["show", "--select", "m", "--output", "csv"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let (header, records) = csv_stdout(&out);
-    assert_eq!(header, ["id", "name"], "{}", text(&out));
-    assert_eq!(records, noisy_rows_csv(), "{}", text(&out));
-    assert_on_stderr_only(&out, &human);
-
-    let out = p.run(&["show", "--select", "m", "--output", "json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(json_show_stdout(&out), noisy_rows_json(), "{}", text(&out));
-    assert_on_stderr_only(&out, &human);
+    assert_show_writes_only_rows(&p, &human);
 
     // A failing query: the error and the traffic line on stderr, nothing on stdout.
     let out = p.run(&[
@@ -994,15 +960,5 @@ fn machine_readable_output_on_a_glue_spark_connect_session_is_only_data() {
         "note from m",
     ];
 
-    let out = p.run(&["show", "--select", "m", "--output", "csv"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let (header, records) = csv_stdout(&out);
-    assert_eq!(header, ["id", "name"], "{}", text(&out));
-    assert_eq!(records, noisy_rows_csv(), "{}", text(&out));
-    assert_on_stderr_only(&out, &human);
-
-    let out = p.run(&["show", "--select", "m", "--output", "json"]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(json_show_stdout(&out), noisy_rows_json(), "{}", text(&out));
-    assert_on_stderr_only(&out, &human);
+    assert_show_writes_only_rows(&p, &human);
 }

@@ -110,3 +110,40 @@ pub fn rows(dir: &Path, sql: &str) -> Vec<serde_json::Value> {
         serde_json::from_str(out.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
     v["show"].as_array().unwrap().clone()
 }
+
+/// stdout as CSV (nothing but CSV): its header and records, every record of the header's width.
+pub fn csv_of(stdout: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_reader(stdout.as_bytes());
+    let header = reader
+        .headers()
+        .unwrap_or_else(|e| panic!("stdout is not CSV ({e}):\n{stdout}"))
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let records = reader
+        .records()
+        .map(|r| {
+            r.unwrap_or_else(|e| panic!("stdout is not CSV ({e}):\n{stdout}"))
+                .iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (header, records)
+}
+
+/// stdout as one JSON document `{"show": [...]}` of `show --output json` (nothing before or after it, no other
+/// key): its rows, sorted by `id`.
+pub fn show_rows_of(stdout: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}):\n{stdout}"));
+    assert_eq!(v.as_object().map(|o| o.len()), Some(1), "only `show`: {v}");
+    let mut rows = v["show"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `show` list: {v}"))
+        .clone();
+    rows.sort_by_key(|r| r["id"].as_i64());
+    rows
+}
