@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite of glue-rs: the Rust tests, then the checks against Spark itself (Spark 3.5 as Glue 5 runs it,
 # with Iceberg's SQL extensions, ANSI mode off): every golden statement must parse with Spark's parser, the quoting
-# corpus must round-trip through Spark unchanged, and every query of the semantics corpus must give the embedded
-# engine's answer or its clear "unsupported" error. Then dbt's own adapter test scenarios (fixtures read from the pip
-# package dbt-tests-adapter) run through the `glue` binary. Needs Java 17 and Python 3 with pip.
+# corpus must round-trip through Spark unchanged, every query of the semantics corpus and every example of Spark's own
+# function catalogue must give the embedded engine's answer or its clear "unsupported" error. Then dbt's own adapter
+# test scenarios (fixtures read from the pip package dbt-tests-adapter) run through the `glue` binary. Needs Java 17
+# and Python 3 with pip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +53,9 @@ stage "Spark semantics corpus: the embedded engine against Spark"
 "$venv/bin/python" tools/spark/semantics.py gen "$work/queries.jsonl"
 workspace_only cargo run --locked -p glue-local --example run_queries -- "$work/queries.jsonl" "$work/engine.jsonl"
 TZ=UTC "$venv/bin/python" tools/spark/semantics.py compare "$work/queries.jsonl" "$work/engine.jsonl"
+stage "Spark's function catalogue: every example, on Spark and on the embedded engine"
+workspace_only cargo build --locked -p glue-local --example run_queries
+GLUE_RS_SPARK_VENV="$venv" tools/spark/catalogue.sh
 stage "dbt's adapter test scenarios (pip dbt-tests-adapter) through glue on the embedded engine"
 dbt_venv="${GLUE_RS_DBT_VENV:-$HOME/.cache/glue-rs/dbt111}"
 [ -x "$dbt_venv/bin/python" ] || python3 -m venv "$dbt_venv"

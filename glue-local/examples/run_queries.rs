@@ -1,8 +1,11 @@
 //! Runs queries on the embedded engine and writes each outcome as a JSON line:
-//! `{"id": …, "status": "ok"|"unsupported"|"error", "message": …, "rows": [[cell, …], …]}` where a cell is the
-//! value as Arrow displays it, or null. `tools/spark/semantics.py` compares these with Spark's answers.
+//! `{"id": …, "status": "ok"|"unsupported"|"error", "message": …, "types": [spark type, …], "rows": [[cell, …], …]}`
+//! where a cell is the value as Arrow displays it, or null, and a type is the Spark name of the column's Arrow type
+//! (`glue_local::types::spark_type`). `tools/spark/semantics.py` and `tools/spark/catalogue.py` compare these with Spark's
+//! answers. Each query runs in a task of its own with a 20-second limit: a panic or a hang is that query's error.
 //!
-//! `cargo run -p glue-local --example run_queries -- <queries.jsonl> <out.jsonl>` (queries: `{"id": …, "sql": …}`).
+//! `cargo run -p glue-local --example run_queries -- <queries.jsonl> <out.jsonl>` (queries: `{"id": …, "sql": …}`;
+//! lines without `sql` are skipped).
 
 use std::io::{BufRead, Write};
 
@@ -15,7 +18,7 @@ async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (input, output) = (&args[1], &args[2]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let engine = LocalEngine::open(dir.path(), "default").expect("engine");
+    let engine = std::sync::Arc::new(LocalEngine::open(dir.path(), "default").expect("engine"));
     let mut out = std::fs::File::create(output).expect("output file");
     let opts = FormatOptions::default().with_null("\u{0}NULL");
     for line in std::io::BufReader::new(std::fs::File::open(input).expect("queries")).lines() {
@@ -24,14 +27,37 @@ async fn main() {
             continue;
         }
         let q: Value = serde_json::from_str(&line).expect("query json");
-        let sql = q["sql"].as_str().expect("sql");
-        let result = match engine.sql(sql).await {
-            Ok(df) => df.collect().await.map_err(|e| (false, e.to_string())),
-            Err(glue_local::LocalError::Unsupported(m)) => Err((true, m)),
-            Err(e) => Err((false, e.to_string())),
+        let Some(sql) = q["sql"].as_str().map(str::to_string) else {
+            continue;
+        };
+        let e = engine.clone();
+        let task = tokio::spawn(async move {
+            match e.sql(&sql).await {
+                Ok(df) => {
+                    let types: Result<Vec<String>, String> = df
+                        .schema()
+                        .fields()
+                        .iter()
+                        .map(|f| glue_local::types::spark_type(f.data_type()).map_err(|e| e.to_string()))
+                        .collect();
+                    match (types, df.collect().await) {
+                        (Ok(t), Ok(b)) => Ok((t, b)),
+                        (Err(m), _) => Err((false, m)),
+                        // The optimizer and the physical planner refuse some queries only when they run.
+                        (_, Err(e)) => Err((glue_local::spark::is_unsupported(&e), e.to_string())),
+                    }
+                }
+                Err(glue_local::LocalError::Unsupported(m)) => Err((true, m)),
+                Err(e) => Err((false, e.to_string())),
+            }
+        });
+        let result = match tokio::time::timeout(std::time::Duration::from_secs(20), task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(join)) => Err((false, format!("panic: {join}"))),
+            Err(_) => Err((false, "no answer within 20 s".to_string())),
         };
         let record = match result {
-            Ok(batches) => {
+            Ok((types, batches)) => {
                 let mut rows = Vec::new();
                 for b in &batches {
                     let fmts: Vec<ArrayFormatter> = b
@@ -54,7 +80,7 @@ async fn main() {
                         rows.push(Value::Array(cells));
                     }
                 }
-                json!({"id": q["id"], "status": "ok", "rows": rows})
+                json!({"id": q["id"], "status": "ok", "types": types, "rows": rows})
             }
             Err((true, m)) => {
                 json!({"id": q["id"], "status": "unsupported", "message": format!("unsupported on the embedded engine: {m}")})

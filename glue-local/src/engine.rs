@@ -92,13 +92,7 @@ impl LocalEngine {
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, LocalError> {
         session::sql(&self.ctx, sql).await.map_err(|e| {
             if crate::spark::is_unsupported(&e) {
-                let m = e.strip_backtrace();
-                let m = m
-                    .split("unsupported on the embedded engine: ")
-                    .nth(1)
-                    .map(str::to_string)
-                    .unwrap_or(m);
-                LocalError::Unsupported(m)
+                LocalError::Unsupported(crate::spark::unsupported_message(&e))
             } else {
                 LocalError::DataFusion {
                     context: "query".into(),

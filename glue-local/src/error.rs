@@ -64,9 +64,17 @@ impl LocalError {
         }
     }
 
+    /// A DataFusion error in `context`; one that means "the engine cannot run this Spark SQL" (from the optimizer or
+    /// the physical planner, before any row is written) is [`LocalError::Unsupported`].
     pub(crate) fn df(context: impl Into<String>) -> impl FnOnce(datafusion::error::DataFusionError) -> Self {
         let context = context.into();
-        move |source| Self::DataFusion { context, source }
+        move |source| {
+            if crate::spark::is_unsupported(&source) {
+                Self::Unsupported(crate::spark::unsupported_message(&source))
+            } else {
+                Self::DataFusion { context, source }
+            }
+        }
     }
 
     pub(crate) fn delta(context: impl Into<String>) -> impl FnOnce(deltalake::DeltaTableError) -> Self {

@@ -19,6 +19,7 @@ pub mod iceberg;
 mod plain;
 pub mod session;
 pub mod spark;
+pub mod spark_functions;
 pub mod types;
 
 pub use engine::{FORMATS, LocalEngine};

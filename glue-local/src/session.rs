@@ -52,16 +52,26 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         .expr_planners()
         .get_or_insert_with(Vec::new)
         .insert(0, Arc::new(crate::spark::SparkArithmetic));
+    // Spark's integer literal types before type coercion; Spark's string casts after it.
+    let mut analyzer = datafusion::optimizer::Analyzer::new().rules;
+    analyzer.insert(0, Arc::new(crate::spark::SparkIntLiterals));
+    analyzer.insert(1, Arc::new(crate::spark::SparkFunctionTypes));
     let state = builder
+        .with_analyzer_rules(analyzer)
         .with_analyzer_rule(Arc::new(crate::spark::SparkCasts))
         // Delta writes and merges plan extension nodes of their own.
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();
     let ctx = SessionContext::new_with_state(state);
     // Spark's answers where DataFusion's function of the same name gives another.
-    ctx.register_udf(datafusion::logical_expr::ScalarUDF::from(
-        crate::functions::SparkInitcap::new(),
-    ));
+    for f in [
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkInitcap::new()),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::floor()),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceil")),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceiling")),
+    ] {
+        ctx.register_udf(f);
+    }
     let provider = WarehouseCatalog {
         catalog,
         temp: Arc::new(TempViews {
@@ -261,13 +271,46 @@ pub async fn plan_sql(
         crate::spark::rewrite(s)
             .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
     }
-    state.statement_to_plan(statement).await
+    let plan = state.statement_to_plan(statement).await?;
+    // Analyzed here, so that the DataFrame's schema has the types the query produces (Spark's integer literals, type
+    // coercion), the schema tables are created with.
+    state
+        .analyzer()
+        .execute_and_check(plan, state.config_options(), |_, _| {})
 }
 
 /// Runs Spark SQL in the session.
 pub async fn sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame, DataFusionError> {
     let plan = plan_sql(&ctx.state(), sql).await?;
-    ctx.execute_logical_plan(plan).await
+    spark_timestamps(ctx.execute_logical_plan(plan).await?)
+}
+
+/// A query's timestamp columns as Spark's `timestamp`: microseconds in the session time zone (UTC). DataFusion's
+/// timestamp literals, casts and functions give time-zone-less nanoseconds, which Spark calls `timestamp_ntz` and
+/// cannot read from Parquet; the embedded engine has no `timestamp_ntz` (see glue-local's README).
+fn spark_timestamps(df: DataFrame) -> Result<DataFrame, DataFusionError> {
+    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+    let spark = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let fields = df.schema().fields();
+    if !fields
+        .iter()
+        .any(|f| matches!(f.data_type(), DataType::Timestamp(..)) && f.data_type() != &spark)
+    {
+        return Ok(df);
+    }
+    let exprs: Vec<datafusion::logical_expr::Expr> = df
+        .schema()
+        .iter()
+        .map(|(q, f)| {
+            let col = datafusion::logical_expr::Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
+            if matches!(f.data_type(), DataType::Timestamp(..)) && f.data_type() != &spark {
+                datafusion::logical_expr::cast(col, spark.clone()).alias_qualified(q.cloned(), f.name())
+            } else {
+                col
+            }
+        })
+        .collect();
+    df.select(exprs)
 }
 
 impl CatalogProvider for WarehouseCatalog {

@@ -6,6 +6,10 @@
 //! them differently, and a different literal is a silently different answer. [`tokenize`] runs sqlparser's tokenizer
 //! without unescaping and reads every string literal with [`unescape`], then joins adjacent literals as Spark's grammar
 //! does (`'a' 'b'` is `'ab'`, and so is `'a''b'`).
+//!
+//! Numbers too: Spark's typed numeric literals (`1L`, `1S`, `1Y`, `1D`, `1F`, `1.5BD`, any case) and numbers with an
+//! exponent (`1e3`, a DOUBLE in Spark) become `CAST(<number> AS <type>)` tokens, so that `1S` is not `1 AS S` and the
+//! number keeps Spark's type whatever the planner's own literal typing.
 
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, TokenizerError};
 
@@ -29,9 +33,11 @@ use crate::SparkDialect;
 /// assert_eq!(strings, [r"%\_%", "its", "AAb"]);
 /// ```
 pub fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, TokenizerError> {
-    let raw = Tokenizer::new(&SparkDialect, sql)
-        .with_unescape(false)
-        .tokenize_with_location()?;
+    let raw = typed_numbers(
+        Tokenizer::new(&SparkDialect, sql)
+            .with_unescape(false)
+            .tokenize_with_location()?,
+    );
     let mut out: Vec<TokenWithSpan> = Vec::with_capacity(raw.len());
     // The literal that a following literal joins: set after a literal, kept across white space and comments.
     let mut open: Option<usize> = None;
@@ -62,6 +68,78 @@ pub fn tokenize(sql: &str) -> Result<Vec<TokenWithSpan>, TokenizerError> {
         }
     }
     Ok(out)
+}
+
+/// The Spark type of a number with a suffix (`L`, `S`, `Y`, `D`, `F`, `BD`) or an exponent, as SQL type tokens.
+fn number_type(number: &str, suffix: &str) -> Option<Vec<Token>> {
+    let word = |w: &str| Token::make_keyword(w);
+    let simple = |w: &str| Some(vec![word(w)]);
+    match suffix.to_ascii_uppercase().as_str() {
+        "L" => simple("BIGINT"),
+        "S" => simple("SMALLINT"),
+        "Y" => simple("TINYINT"),
+        "D" => simple("DOUBLE"),
+        "F" => simple("FLOAT"),
+        "BD" => {
+            // Spark: DECIMAL(digits, digits after the point), at least (1, 0).
+            let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+            let int = int.trim_start_matches('0');
+            let scale = frac.len();
+            let precision = (int.len() + scale).max(scale).max(1);
+            Some(vec![
+                word("DECIMAL"),
+                Token::LParen,
+                Token::Number(precision.to_string(), false),
+                Token::Comma,
+                Token::Number(scale.to_string(), false),
+                Token::RParen,
+            ])
+        }
+        "" if number.contains(['e', 'E']) => simple("DOUBLE"),
+        _ => None,
+    }
+}
+
+/// Typed numeric literals and exponent numbers as `CAST(n AS type)` (see the module docs).
+fn typed_numbers(raw: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut it = raw.into_iter().peekable();
+    while let Some(t) = it.next() {
+        let Token::Number(n, long) = &t.token else {
+            out.push(t);
+            continue;
+        };
+        let mut span = t.span;
+        let suffix = if *long {
+            "L".to_string()
+        } else {
+            match it.peek().map(|n| &n.token) {
+                Some(Token::Word(w))
+                    if w.quote_style.is_none()
+                        && ["L", "S", "Y", "D", "F", "BD"].contains(&w.value.to_ascii_uppercase().as_str()) =>
+                {
+                    let w = w.value.clone();
+                    span = span.union(&it.next().expect("peeked").span);
+                    w
+                }
+                _ => String::new(),
+            }
+        };
+        let Some(ty) = number_type(n, &suffix) else {
+            out.push(t);
+            continue;
+        };
+        let mut push = |token: Token| out.push(TokenWithSpan::new(token, span));
+        push(Token::make_keyword("CAST"));
+        push(Token::LParen);
+        push(Token::Number(n.clone(), false));
+        push(Token::make_keyword("AS"));
+        for token in ty {
+            push(token);
+        }
+        push(Token::RParen);
+    }
+    out
 }
 
 /// Spark's value of a string literal's body as written between its quotes (`quote`, doubled quotes included), as
@@ -194,6 +272,33 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn typed_numbers_are_casts() {
+        let text = |sql: &str| {
+            tokenize(sql)
+                .unwrap()
+                .into_iter()
+                .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+                .map(|t| t.token.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            text("1L, 2s 3Y"),
+            "CAST ( 1 AS BIGINT ) , CAST ( 2 AS SMALLINT ) CAST ( 3 AS TINYINT )"
+        );
+        assert_eq!(
+            text("1.5BD 1D 2f"),
+            "CAST ( 1.5 AS DECIMAL ( 2 , 1 ) ) CAST ( 1 AS DOUBLE ) CAST ( 2 AS FLOAT )"
+        );
+        assert_eq!(
+            text("0.05bd 1e3"),
+            "CAST ( 0.05 AS DECIMAL ( 2 , 2 ) ) CAST ( 1e3 AS DOUBLE )"
+        );
+        // A suffix only right after the digits: `1 L` is the number 1 with the alias L.
+        assert_eq!(text("1 L, x1d"), "1 L , x1d");
     }
 
     #[test]

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Spark's own function catalogue as the embedded engine's oracle (tools/spark/catalogue.py): every example of every
+# built-in function of the pinned pyspark, run on Spark (ANSI off, UTC) and on the engine, values and types compared.
+#
+#   tools/spark/catalogue.sh                  the check CI runs (fails on any different example or a stale list)
+#   tools/spark/catalogue.sh --readme         also rewrites the table in glue-local/README.md
+#   tools/spark/catalogue.sh --update-list    rewrites glue-local/spark-functions.tsv from this run (developers)
+#
+# Needs Java 17 and the Spark venv of tools/test.sh (GLUE_RS_SPARK_VENV, default ~/.cache/glue-rs/spark35).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tools/cargo_guard.sh
+export CARGO_TARGET_DIR="$(cargo_target_dir)"
+export SPARK_LOCAL_IP=127.0.0.1 TZ=UTC
+venv="${GLUE_RS_SPARK_VENV:-$HOME/.cache/glue-rs/spark35}"
+args=()
+for a in "$@"; do
+  case "$a" in
+    --readme) args+=(--readme glue-local/README.md) ;;
+    --update-list) args+=(--update-list) ;;
+    *) echo "catalogue.sh: unknown argument $a" >&2; exit 2 ;;
+  esac
+done
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+start=$SECONDS
+"$venv/bin/python" tools/spark/catalogue.py gen "$work/catalogue.jsonl"
+cargo run --quiet --locked -p glue-local --example run_queries -- "$work/catalogue.jsonl" "$work/engine.jsonl"
+"$venv/bin/python" tools/spark/catalogue.py compare "$work/catalogue.jsonl" "$work/engine.jsonl" "${args[@]}"
+echo "catalogue: $((SECONDS - start)) s in all"
