@@ -56,6 +56,10 @@ TZ=UTC "$venv/bin/python" tools/spark/semantics.py compare "$work/queries.jsonl"
 stage "Spark's function catalogue: every example, on Spark and on the embedded engine"
 workspace_only cargo build --locked -p glue-local --example run_queries
 GLUE_RS_SPARK_VENV="$venv" tools/spark/catalogue.sh
+stage "Java datetime patterns: the generated corpus on Spark and on the embedded engine"
+"$venv/bin/python" tools/spark/datetime_corpus.py gen "$work/datetime.jsonl"
+cargo run --quiet --locked -p glue-local --example run_queries -- "$work/datetime.jsonl" "$work/datetime-engine.jsonl"
+"$venv/bin/python" tools/spark/datetime_corpus.py compare "$work/datetime.jsonl" "$work/datetime-engine.jsonl"
 stage "dbt's adapter test scenarios (pip dbt-tests-adapter) through glue on the embedded engine"
 dbt_venv="${GLUE_RS_DBT_VENV:-$HOME/.cache/glue-rs/dbt111}"
 [ -x "$dbt_venv/bin/python" ] || python3 -m venv "$dbt_venv"

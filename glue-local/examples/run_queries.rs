@@ -4,8 +4,9 @@
 //! (`glue_local::types::spark_type`). `tools/spark/semantics.py` and `tools/spark/catalogue.py` compare these with Spark's
 //! answers. Each query runs in a task of its own with a 20-second limit: a panic or a hang is that query's error.
 //!
-//! `cargo run -p glue-local --example run_queries -- <queries.jsonl> <out.jsonl>` (queries: `{"id": …, "sql": …}`;
-//! lines without `sql` are skipped).
+//! `cargo run -p glue-local --example run_queries -- <queries.jsonl> <out.jsonl> [--no-refusals]` (queries:
+//! `{"id": …, "sql": …}`; lines without `sql` are skipped). `--no-refusals` runs the functions listed in
+//! `spark-functions.tsv` too, to measure them.
 
 use std::io::{BufRead, Write};
 
@@ -17,6 +18,9 @@ use serde_json::{Value, json};
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (input, output) = (&args[1], &args[2]);
+    if args.iter().any(|a| a == "--no-refusals") {
+        glue_local::spark_functions::set_refusing(false);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = std::sync::Arc::new(LocalEngine::open(dir.path(), "default").expect("engine"));
     let mut out = std::fs::File::create(output).expect("output file");

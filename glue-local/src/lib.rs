@@ -10,6 +10,7 @@
 //! `unsupported on the embedded engine: …` before anything is written ([`LocalEngine`]'s `capabilities`).
 
 pub mod catalog;
+pub mod datetime;
 mod delta;
 mod engine;
 mod error;

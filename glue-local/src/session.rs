@@ -69,6 +69,15 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::floor()),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceil")),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceiling")),
+        datafusion::logical_expr::ScalarUDF::from(crate::datetime::udf::SparkDatetime::new(
+            crate::datetime::udf::Kind::Format,
+        )),
+        datafusion::logical_expr::ScalarUDF::from(crate::datetime::udf::SparkDatetime::new(
+            crate::datetime::udf::Kind::ToTimestamp,
+        )),
+        datafusion::logical_expr::ScalarUDF::from(crate::datetime::udf::SparkDatetime::new(
+            crate::datetime::udf::Kind::UnixTimestamp,
+        )),
     ] {
         ctx.register_udf(f);
     }

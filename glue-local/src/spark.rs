@@ -35,16 +35,6 @@ use sqlparser::ast::{
     visit_expressions_mut,
 };
 
-/// Functions whose format argument is a Java datetime pattern, which DataFusion (chrono) reads differently.
-const JAVA_PATTERN_FUNCTIONS: [(&str, usize); 6] = [
-    ("date_format", 2),
-    ("to_date", 2),
-    ("to_timestamp", 2),
-    ("from_unixtime", 1),
-    ("unix_timestamp", 2),
-    ("to_unix_timestamp", 2),
-];
-
 /// Rewrites a parsed statement for Spark's non-ANSI semantics (CAST as TRY_CAST, regexp_replace of every match),
 /// or says which construct the embedded engine cannot run faithfully.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
@@ -118,13 +108,6 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
                 }
                 if let FunctionArguments::List(list) = &mut f.args {
                     let n = list.args.len();
-                    if let Some((_, min)) = JAVA_PATTERN_FUNCTIONS.iter().find(|(f, _)| *f == name)
-                        && n >= *min
-                    {
-                        return ControlFlow::Break(format!(
-                            "{name} with a datetime pattern (Java patterns are not translated yet)"
-                        ));
-                    }
                     if name == "regexp_replace" && n == 3 {
                         list.args
                             .push(FunctionArg::Unnamed(FunctionArgExpr::Expr(SqlExpr::value(
@@ -318,6 +301,9 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
             _ => Ok(None),
         };
     }
+    if let Some(e) = java_pattern_call(name, &args)? {
+        return Ok(Some(e));
+    }
     match (name, args.as_slice()) {
         ("first" | "last" | "first_value" | "last_value", _) => ignore_nulls_argument(name, f, &args),
         ("nvl" | "ifnull", [a, b]) => Ok(Some(call("coalesce", vec![a.clone(), b.clone()]))),
@@ -397,6 +383,40 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         ("date_trunc", [fmt, _]) | ("trunc", [_, fmt]) if string_literal(fmt).is_none() => {
             Err(format!("{name} with a format that is not a literal"))
         }
+        // A unit Spark does not know gives NULL (DataFusion fails); `trunc` of a date knows no unit below the week.
+        ("date_trunc", [fmt, _]) | ("trunc", [_, fmt])
+            if !string_literal(fmt).is_some_and(|u| {
+                let units: &[&str] = if name == "trunc" {
+                    &["year", "yyyy", "yy", "quarter", "month", "mm", "mon", "week"]
+                } else {
+                    &[
+                        "year",
+                        "yyyy",
+                        "yy",
+                        "quarter",
+                        "month",
+                        "mm",
+                        "mon",
+                        "week",
+                        "day",
+                        "dd",
+                        "hour",
+                        "minute",
+                        "second",
+                        "millisecond",
+                        "microsecond",
+                    ]
+                };
+                units.contains(&u.to_ascii_lowercase().as_str())
+            }) =>
+        {
+            let to = if name == "trunc" {
+                SqlType::Date
+            } else {
+                SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None)
+            };
+            Ok(Some(sql_cast(SqlExpr::value(Value::Null), to)))
+        }
         ("cardinality" | "size", [_]) => with_type(f, SqlType::Int(None)),
         // DataFusion's take an INT argument only (integer literals are BIGINT while a query is planned).
         ("space" | "factorial", [n]) => {
@@ -423,6 +443,45 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         ("grouping", _) => with_type(f, SqlType::TinyInt(None)),
         _ => Ok(None),
     }
+}
+
+/// The datetime functions with a Java pattern (glue-local's `datetime`): `date_format`, `to_timestamp`, `to_date`,
+/// `unix_timestamp`, `to_unix_timestamp`, `from_unixtime`. A literal pattern Spark refuses is refused here.
+fn java_pattern_call(name: &str, args: &[SqlExpr]) -> Result<Option<SqlExpr>, String> {
+    use sqlparser::ast::DataType as SqlType;
+    const DEFAULT: &str = "yyyy-MM-dd HH:mm:ss";
+    let default = || SqlExpr::value(Value::SingleQuotedString(DEFAULT.into()));
+    let (value, pattern) = match (name, args) {
+        (
+            "date_format" | "to_timestamp" | "to_date" | "unix_timestamp" | "to_unix_timestamp" | "from_unixtime",
+            [v, p],
+        ) => (v.clone(), p.clone()),
+        ("unix_timestamp" | "to_unix_timestamp" | "from_unixtime", [v]) => (v.clone(), default()),
+        _ => return Ok(None),
+    };
+    if let Some(p) = string_literal(&pattern) {
+        let compiled = crate::datetime::JavaPattern::new(p).map_err(|e| format!("{name} with {e}"))?;
+        if matches!(
+            name,
+            "to_timestamp" | "to_date" | "unix_timestamp" | "to_unix_timestamp"
+        ) {
+            compiled.check_parsable().map_err(|e| format!("{name} with {e}"))?;
+        }
+    }
+    let timestamp = SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None);
+    Ok(Some(match name {
+        "date_format" => call("spark_date_format", vec![sql_cast(value, timestamp), pattern]),
+        "to_timestamp" => call("spark_to_timestamp", vec![value, pattern]),
+        "to_date" => sql_cast(call("spark_to_timestamp", vec![value, pattern]), SqlType::Date),
+        "from_unixtime" => call(
+            "spark_date_format",
+            vec![
+                call("to_timestamp_seconds", vec![sql_cast(value, SqlType::BigInt(None))]),
+                pattern,
+            ],
+        ),
+        _ => call("spark_unix_timestamp", vec![value, pattern]),
+    }))
 }
 
 /// Spark's `first(x, ignoreNulls)` / `last(…)` / `first_value(…)` / `last_value(…)`: the second argument, a boolean

@@ -8,8 +8,10 @@ row is all NULLs (only when the example has no FROM clause and Spark accepts the
 are compared.
 
   python catalogue.py gen <queries.jsonl>                        Spark's answers for every example, both forms
-  python catalogue.py compare <queries.jsonl> <engine.jsonl> [--readme <README.md>] [--update-list]
+  python catalogue.py compare <queries.jsonl> <engine.jsonl> [--unrefused <engine.jsonl>] [--readme <README.md>]
+                                 [--update-list]
 
+`--unrefused` is a second engine run with the list's refusals off: a refused function that is equal there is stale.
 `--update-list` rewrites the list from this run (keeping the reasons written by hand) and its ceiling: for the
 developer who fixed functions, never in CI.
 
@@ -206,7 +208,9 @@ def outcome(q, r, nondeterministic):
         return "different", "engine error: " + r["message"][:300]
     if r["types"] != q["types"]:
         return "different", f"types: spark {q['types']}, engine {r['types']}"
-    mine = [[engine_norm(c) for c in row] for row in r["rows"]]
+    # Timestamps in ISO form on both sides; a string that looks like a timestamp stays as it is.
+    cell = lambda c, t: engine_norm(c) if "timestamp" in t else (None if c is None else c.replace("\x00NULL", "NULL"))
+    mine = [[cell(c, t) for c, t in zip(row, q["types"])] for row in r["rows"]]
     spark = q["rows"]
     if q["fn"] in UNORDERED_ARRAYS:
         spark = [[elements_sorted(c) for c in row] for row in spark]
@@ -279,7 +283,18 @@ def write_list(fn_outcome, fn_details, listed):
     print(f"wrote {len(entries)} functions to {os.path.relpath(LIST)}", file=sys.stderr)
 
 
-def compare(queries_path, engine_path, readme=None, update_list=False):
+def equal_without_refusals(queries, path, listed):
+    """The listed functions (refused by name) whose every example is equal when the engine does not refuse them."""
+    results = {r["id"]: r for r in (json.loads(l) for l in open(path) if l.strip())}
+    per_fn = {}
+    for q in queries:
+        if "spark_error" in q or listed.get(q["fn"], ("",))[0] not in ("not-yet", "jvm-only"):
+            continue
+        per_fn.setdefault(q["fn"], []).append(outcome(q, results.get(q["id"]), False)[0])
+    return sorted(fn for fn, os_ in per_fn.items() if all(o == "equal" for o in os_))
+
+
+def compare(queries_path, engine_path, readme=None, update_list=False, unrefused=None):
     lines = [json.loads(l) for l in open(queries_path) if l.strip()]
     queries = [x for x in lines if x.get("kind") != "function"]
     functions = [x for x in lines if x.get("kind") == "function"]
@@ -315,10 +330,15 @@ def compare(queries_path, engine_path, readme=None, update_list=False):
         fn_outcome[f["fn"]] = o
         g = by_group.setdefault(f["group"], {})
         g[o] = g.get(o, 0) + 1
+    stale = equal_without_refusals(queries, unrefused, listed) if unrefused else []
     if update_list:
+        for fn in stale:
+            fn_outcome[fn] = "equal"
+            listed.pop(fn, None)
         write_list(fn_outcome, fn_details, listed)
         listed, ceiling = read_list()
-    problems = []
+        stale = []
+    problems = [f"`{fn}` is refused but equal when it runs: remove it from {os.path.relpath(LIST)}" for fn in stale]
     for fn, o in sorted(fn_outcome.items()):
         if o in ("unsupported", "partial", "different") and fn not in listed:
             problems.append(f"`{fn}` is {o} but not in {os.path.relpath(LIST)}")
@@ -373,4 +393,5 @@ if __name__ == "__main__":
         gen(sys.argv[2])
         sys.exit(0)
     readme = sys.argv[sys.argv.index("--readme") + 1] if "--readme" in sys.argv else None
-    sys.exit(compare(sys.argv[2], sys.argv[3], readme, "--update-list" in sys.argv))
+    unrefused = sys.argv[sys.argv.index("--unrefused") + 1] if "--unrefused" in sys.argv else None
+    sys.exit(compare(sys.argv[2], sys.argv[3], readme, "--update-list" in sys.argv, unrefused))

@@ -202,7 +202,11 @@ def compare(queries_path, engine_path):
         elif r["status"] == "error":
             errors.append((q, r["message"]))
         else:
-            mine = [[engine_norm(c) for c in row] for row in r["rows"]]
+            # Timestamps in ISO form on both sides; a string that looks like one stays as it is.
+            types = r.get("types") or []
+            mine = [[engine_norm(c) if i < len(types) and "timestamp" in types[i] else
+                     (None if c is None else c.replace("\x00NULL", "NULL")) for i, c in enumerate(row)]
+                    for row in r["rows"]]
             key = lambda row: [str(c) for c in row]
             a, b = (rows, mine) if q["ordered"] else (sorted(rows, key=key), sorted(mine, key=key))
             ok = len(a) == len(b) and all(len(x) == len(y) and all(same(p, v) for p, v in zip(x, y)) for x, y in zip(a, b))
