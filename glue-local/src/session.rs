@@ -69,6 +69,18 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::floor()),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceil")),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceiling")),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::regex::SparkRegex::new(
+            crate::functions::regex::RegexKind::Split,
+        )),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::regex::SparkRegex::new(
+            crate::functions::regex::RegexKind::Extract,
+        )),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::regex::SparkRegex::new(
+            crate::functions::regex::RegexKind::ExtractAll,
+        )),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::hash::SparkHash::new()),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::math::SparkBround::new()),
+        datafusion::logical_expr::ScalarUDF::from(crate::functions::dates::SparkMonthsBetween::new()),
         datafusion::logical_expr::ScalarUDF::from(crate::datetime::udf::SparkDatetime::new(
             crate::datetime::udf::Kind::Format,
         )),

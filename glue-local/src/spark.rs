@@ -417,6 +417,29 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
             };
             Ok(Some(sql_cast(SqlExpr::value(Value::Null), to)))
         }
+        // sort_array(a[, ascending]): NULLs first ascending, last descending.
+        ("sort_array", [a, rest @ ..]) if rest.len() <= 1 => {
+            let ascending = match rest {
+                [] => true,
+                [flag] => {
+                    bool_literal(flag).ok_or_else(|| "sort_array with an order that is not a literal".to_string())?
+                }
+                _ => true,
+            };
+            let (order, nulls) = if ascending {
+                ("ASC", "NULLS FIRST")
+            } else {
+                ("DESC", "NULLS LAST")
+            };
+            Ok(Some(call(
+                "array_sort",
+                vec![
+                    a.clone(),
+                    SqlExpr::value(Value::SingleQuotedString(order.into())),
+                    SqlExpr::value(Value::SingleQuotedString(nulls.into())),
+                ],
+            )))
+        }
         ("cardinality" | "size", [_]) => with_type(f, SqlType::Int(None)),
         // DataFusion's take an INT argument only (integer literals are BIGINT while a query is planned).
         ("space" | "factorial", [n]) => {

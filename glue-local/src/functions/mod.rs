@@ -1,6 +1,11 @@
 //! Spark functions whose DataFusion namesakes give other answers, as scalar UDFs under Spark's names (registered over
 //! DataFusion's by [`crate::session::new_context`]). Each is written as datafusion-spark writes its functions (one
-//! `ScalarUDFImpl`, Arrow string arrays in and out, no glue-rs types), so that it could be offered there.
+//! `ScalarUDFImpl`, Arrow arrays in and out, no glue-rs types), so that it could be offered there.
+
+pub mod dates;
+pub mod hash;
+pub mod math;
+pub mod regex;
 
 use std::any::Any;
 use std::sync::Arc;
