@@ -16,6 +16,7 @@ mod engine;
 mod error;
 pub mod failpoint;
 pub mod functions;
+pub mod generators;
 pub mod iceberg;
 mod plain;
 pub mod session;

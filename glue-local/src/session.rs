@@ -289,7 +289,8 @@ pub async fn plan_sql(
     }
     let mut statement = statements.pop_front().expect("one statement");
     if let datafusion::sql::parser::Statement::Statement(s) = &mut statement {
-        crate::spark::rewrite(s)
+        crate::generators::rewrite(s)
+            .and_then(|()| crate::spark::rewrite(s))
             .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
     }
     let plan = state.statement_to_plan(statement).await?;

@@ -696,29 +696,42 @@ fn spark_int_literals(e: Expr) -> Result<Transformed<Expr>> {
     })
 }
 
-/// A `VALUES` column whose every row is an integer literal that fits 32 bits (or NULL) becomes INT.
+/// A `VALUES` column takes Spark's integer literal types: its rows are rewritten as [`spark_int_literals`] rewrites
+/// any expression (`1` INT, `array(1, 2)` `array<int>`), and when every row that is not NULL then has one type, that
+/// is the column's type (NULL rows become NULLs of that type). Otherwise the column stays as DataFusion typed it.
 fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transformed<LogicalPlan>> {
     use datafusion::logical_expr::Values;
     let Values { schema, mut values } = values;
-    let width = schema.fields().len();
+    let empty = DFSchema::empty();
     let mut changed = false;
     let mut fields: Vec<_> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    for (j, field) in fields.iter_mut().enumerate().take(width) {
-        let convertible = values.iter().all(|row| match &row[j] {
-            Expr::Literal(v, _) => v.is_null() || matches!(spark_int_literal(v), Some(ScalarValue::Int32(_))),
-            _ => false,
-        }) && values
+    for (j, field) in fields.iter_mut().enumerate() {
+        let rewritten: Vec<Expr> = values
             .iter()
-            .any(|row| matches!(&row[j], Expr::Literal(v, _) if !v.is_null()));
-        if !convertible || field.data_type() != &DataType::Int64 {
+            .map(|row| spark_int_literals(row[j].clone()).map(|t| t.data))
+            .collect::<Result<_>>()?;
+        // A NULL row (typed or not) takes the column's type.
+        let types: Vec<DataType> = rewritten
+            .iter()
+            .map(|e| match e {
+                Expr::Literal(v, _) if v.is_null() => DataType::Null,
+                e => e.get_type(&empty).unwrap_or(DataType::Null),
+            })
+            .collect();
+        let mut non_null = types.iter().filter(|t| !t.is_null());
+        let Some(first) = non_null.next().cloned() else {
+            continue;
+        };
+        if non_null.any(|t| t != &first) || &first == field.data_type() {
             continue;
         }
-        for row in values.iter_mut() {
-            if let Expr::Literal(v, meta) = &row[j] {
-                row[j] = Expr::Literal(spark_int_literal(v).unwrap_or(ScalarValue::Int32(None)), meta.clone());
-            }
+        for (row, e) in values.iter_mut().zip(rewritten) {
+            row[j] = match e {
+                Expr::Literal(v, meta) if v.is_null() => Expr::Literal(ScalarValue::try_from(&first)?, meta),
+                e => e,
+            };
         }
-        *field = field.clone().with_data_type(DataType::Int32);
+        *field = field.clone().with_data_type(first);
         changed = true;
     }
     let schema = if changed {
