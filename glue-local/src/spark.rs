@@ -822,6 +822,32 @@ fn is_list(t: &DataType) -> bool {
     )
 }
 
+/// Spark's wider type of values that meet in one result (COALESCE, greatest/least, CASE, IN): DOUBLE when a decimal
+/// meets a FLOAT or DOUBLE; the wider decimal, bounded to 38 digits, when decimals of different types meet (integers
+/// count as decimals of their digits: INT is DECIMAL(10,0)). `None` when DataFusion's own choice is Spark's.
+fn spark_wider(types: &[DataType]) -> Option<DataType> {
+    let decimal = |t: &DataType| match t {
+        DataType::Decimal128(p, s) => Some((*p as i32, *s as i32)),
+        DataType::Int8 => Some((3, 0)),
+        DataType::Int16 => Some((5, 0)),
+        DataType::Int32 => Some((10, 0)),
+        DataType::Int64 => Some((20, 0)),
+        _ => None,
+    };
+    if !types.iter().any(|t| matches!(t, DataType::Decimal128(..))) {
+        return None;
+    }
+    if types.iter().any(|t| matches!(t, DataType::Float32 | DataType::Float64)) {
+        return Some(DataType::Float64);
+    }
+    let decimals: Vec<(i32, i32)> = types.iter().filter_map(decimal).collect();
+    let scale = decimals.iter().map(|(_, s)| *s).max()?;
+    let ints = decimals.iter().map(|(p, s)| p - s).max()?;
+    let wider = DataType::Decimal128((ints + scale).clamp(1, 38) as u8, scale.min(38) as i8);
+    let distinct = types.iter().filter(|t| !t.is_null()).any(|t| t != &wider);
+    distinct.then_some(wider)
+}
+
 fn spark_function_types(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     use datafusion::common::tree_node::TreeNodeRecursion;
     use datafusion::logical_expr::expr::AggregateFunction;
@@ -845,6 +871,26 @@ fn spark_function_types(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
                         "unsupported on the embedded engine: {name} of a binary value"
                     )));
                 }
+                if matches!(name, "coalesce" | "greatest" | "least" | "nvl2" | "nullif")
+                    && let Some(to) = spark_wider(&arg_types)
+                {
+                    let args = f
+                        .args
+                        .iter()
+                        .zip(&arg_types)
+                        .map(|(a, t)| {
+                            if t == &to || t.is_null() || !(t.is_numeric()) {
+                                a.clone()
+                            } else {
+                                Expr::TryCast(TryCast::new(Box::new(a.clone()), to.clone()))
+                            }
+                        })
+                        .collect();
+                    return Ok(Transformed::yes(Expr::ScalarFunction(ScalarFunction::new_udf(
+                        f.func.clone(),
+                        args,
+                    ))));
+                }
                 let replacement = match name {
                     "reverse" if arg_types.iter().any(is_list) => Some(udf(
                         datafusion::functions_nested::reverse::array_reverse_udf(),
@@ -865,6 +911,56 @@ fn spark_function_types(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
                     None => Ok(Transformed::no(e)),
                 }
             }
+            // IN: Spark's wider type of the value and the list (a decimal and a double are DOUBLE; decimals of
+            // different types their wider decimal, bounded to 38 digits, NULL where a value does not fit).
+            Expr::InList(list) => {
+                let all: Vec<DataType> = std::iter::once(&*list.expr)
+                    .chain(list.list.iter())
+                    .map(|x| x.get_type(schema).unwrap_or(DataType::Null))
+                    .collect();
+                let Some(to) = spark_wider(&all) else {
+                    return Ok(Transformed::no(e));
+                };
+                let convert = |x: &Expr| match x.get_type(schema) {
+                    Ok(t) if t == to => x.clone(),
+                    _ => Expr::TryCast(TryCast::new(Box::new(x.clone()), to.clone())),
+                };
+                let mut list = list.clone();
+                list.expr = Box::new(convert(&list.expr));
+                list.list = list.list.iter().map(convert).collect();
+                Ok(Transformed::yes(Expr::InList(list)))
+            }
+            Expr::Case(c) => {
+                let results: Vec<DataType> = c
+                    .when_then_expr
+                    .iter()
+                    .map(|(_, t)| t.get_type(schema).unwrap_or(DataType::Null))
+                    .chain(c.else_expr.iter().map(|e| e.get_type(schema).unwrap_or(DataType::Null)))
+                    .collect();
+                let Some(to) = spark_wider(&results) else {
+                    return Ok(Transformed::no(e));
+                };
+                let double = |x: &Expr| match x.get_type(schema) {
+                    Ok(t) if t == to || t.is_null() || !t.is_numeric() => Box::new(x.clone()),
+                    _ => Box::new(Expr::TryCast(TryCast::new(Box::new(x.clone()), to.clone()))),
+                };
+                let mut c = c.clone();
+                c.when_then_expr = c.when_then_expr.iter().map(|(w, t)| (w.clone(), double(t))).collect();
+                c.else_expr = c.else_expr.as_deref().map(double);
+                Ok(Transformed::yes(Expr::Case(c)))
+            }
+            // Spark's avg of a decimal is a decimal (p + 4, s + 4), as DataFusion's own avg gives it;
+            // datafusion-spark's avg (registered over it) gives a double.
+            Expr::AggregateFunction(AggregateFunction { func, params })
+                if func.name() == "avg"
+                    && matches!(types(&params.args).as_slice(), [DataType::Decimal128(..)])
+                    && !std::sync::Arc::ptr_eq(func, &datafusion::functions_aggregate::average::avg_udaf()) =>
+            {
+                Ok(Transformed::yes(Expr::AggregateFunction(AggregateFunction {
+                    func: datafusion::functions_aggregate::average::avg_udaf(),
+                    params: params.clone(),
+                })))
+            }
             Expr::AggregateFunction(AggregateFunction { func, params })
                 if matches!(func.name(), "sum" | "avg") && types(&params.args).iter().all(|t| t.is_null()) =>
             {
@@ -880,6 +976,58 @@ fn spark_function_types(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
     })
 }
 
+/// A UNION's columns in Spark's wider type of its inputs' (see [`spark_wider`]): each input whose column has another
+/// type gets a projection that converts it.
+fn spark_union(union: datafusion::logical_expr::Union) -> Result<Transformed<LogicalPlan>> {
+    use datafusion::logical_expr::{Projection, Union};
+    let width = union.schema.fields().len();
+    let targets: Vec<Option<DataType>> = (0..width)
+        .map(|j| {
+            let types: Vec<DataType> = union
+                .inputs
+                .iter()
+                .map(|i| i.schema().field(j).data_type().clone())
+                .collect();
+            // A string with a number or a date: Spark's union is a string.
+            if types.iter().any(is_string)
+                && types
+                    .iter()
+                    .any(|t| !is_string(t) && !t.is_null() && (t.is_numeric() || t.is_temporal()))
+            {
+                return Some(DataType::Utf8);
+            }
+            spark_wider(&types)
+        })
+        .collect();
+    if targets.iter().all(Option::is_none) {
+        return Ok(Transformed::no(LogicalPlan::Union(union)));
+    }
+    let inputs = union
+        .inputs
+        .into_iter()
+        .map(|input| {
+            let exprs: Vec<Expr> = input
+                .schema()
+                .iter()
+                .zip(&targets)
+                .map(|((q, f), to)| {
+                    let col = Expr::Column(datafusion::common::Column::new(q.cloned(), f.name()));
+                    match to {
+                        Some(to) if f.data_type() != to => {
+                            Expr::TryCast(TryCast::new(Box::new(col), to.clone())).alias_qualified(q.cloned(), f.name())
+                        }
+                        _ => col,
+                    }
+                })
+                .collect();
+            Projection::try_new(exprs, input).map(|p| std::sync::Arc::new(LogicalPlan::Projection(p)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Transformed::yes(LogicalPlan::Union(Union::try_new_with_loose_types(
+        inputs,
+    )?)))
+}
+
 impl AnalyzerRule for SparkFunctionTypes {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
         plan.transform_up_with_subqueries(|node| {
@@ -889,6 +1037,10 @@ impl AnalyzerRule for SparkFunctionTypes {
             ) {
                 return Ok(Transformed::no(node));
             }
+            let node = match node {
+                LogicalPlan::Union(u) => return spark_union(u),
+                node => node,
+            };
             let schema = merge_schema(&node.inputs());
             let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
             let t = node.map_expressions(|e| {
@@ -933,7 +1085,16 @@ fn spark_string_cast(e: Expr, to: &DataType) -> Option<Expr> {
     let try_cast = |e: Expr, t: DataType| Expr::TryCast(TryCast::new(Box::new(e), t));
     let non_empty = udf(datafusion::functions::core::nullif(), vec![trimmed.clone(), lit("")]);
     Some(match to {
-        t if t.is_integer() => try_cast(try_cast(non_empty, DataType::Decimal128(38, 10)), t.clone()),
+        // Through a decimal truncated to a whole number ('12.5' is 12), by a function the optimizer cannot move.
+        t if t.is_integer() => try_cast(
+            udf(
+                std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                    crate::functions::SparkTruncateDecimal::new(),
+                )),
+                vec![try_cast(non_empty, DataType::Decimal128(38, 10))],
+            ),
+            t.clone(),
+        ),
         DataType::Decimal128(..) | DataType::Decimal256(..) => {
             // Spark reads scientific notation into decimals too; DataFusion only through a double.
             let scientific = udf(datafusion::functions::string::upper(), vec![non_empty.clone()]);
@@ -1017,6 +1178,13 @@ fn null_if_zero(e: Expr) -> Expr {
     Expr::ScalarFunction(ScalarFunction::new_udf(nullif, vec![e, lit(0)]))
 }
 
+/// `nullif(e, 0)` with a zero of `e`'s own type, so that the result keeps it (`smallint % smallint` is a SMALLINT).
+fn null_if_zero_typed(e: Expr, t: &DataType) -> Expr {
+    let zero = ScalarValue::new_zero(t).unwrap_or(ScalarValue::Int32(Some(0)));
+    let nullif = datafusion::functions::core::nullif();
+    Expr::ScalarFunction(ScalarFunction::new_udf(nullif, vec![e, lit(zero)]))
+}
+
 impl ExprPlanner for SparkArithmetic {
     fn plan_binary_op(&self, expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerResult<RawBinaryExpr>> {
         let op = match expr.op {
@@ -1041,6 +1209,9 @@ impl ExprPlanner for SparkArithmetic {
         let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
             return Ok(PlannerResult::Original(expr));
         };
+        if let Some(planned) = double_arithmetic(&expr, &lt, &rt, op) {
+            return Ok(PlannerResult::Planned(planned));
+        }
         let numeric = |t: &DataType| t.is_numeric() || t.is_null();
         if !numeric(&lt) || !numeric(&rt) {
             return Ok(PlannerResult::Original(expr));
@@ -1058,42 +1229,57 @@ impl ExprPlanner for SparkArithmetic {
             let (precision, scale) = adjust_precision_scale(p1 - s1 + s2 + 6.max(s1 + p2 + 1), 6.max(s1 + p2 + 1));
             // DataFusion divides decimals exactly to its own scale: give the dividend enough scale for Spark's
             // digits plus one to round on (as far as 38 digits allow), then take Spark's type (rounding half up).
+            // In 256-bit decimals, so that the scaled dividend cannot overflow.
             let (int_digits, _) = (p1 - s1, s1);
-            let dividend_scale = (38 - int_digits).min(scale + s2 + 1).max(s1);
+            let dividend_scale = (76 - int_digits).min(scale + s2 + 1).max(s1);
             let l = cast(
                 expr.left,
-                DataType::Decimal128((int_digits + dividend_scale) as u8, dividend_scale as i8),
+                DataType::Decimal256((int_digits + dividend_scale).max(1) as u8, dividend_scale as i8),
             );
-            let r = if matches!(rt, DataType::Decimal128(..)) {
-                expr.right
-            } else {
-                cast(expr.right, DataType::Decimal128(p2 as u8, s2 as i8))
-            };
+            let r = cast(expr.right, DataType::Decimal256(p2.max(1) as u8, s2 as i8));
             let q = divide(l, r);
-            return Ok(PlannerResult::Planned(cast(
-                q,
-                DataType::Decimal128(precision as u8, scale as i8),
-            )));
+            return Ok(PlannerResult::Planned(spark_decimal(q, precision, scale)));
         }
         if op == Operator::Modulo
             && let Some((p, s)) = spark_decimal_type(op, &expr, &lt, &rt)
         {
-            let rem = Expr::BinaryExpr(BinaryExpr::new(
-                Box::new(expr.left),
-                op,
-                Box::new(null_if_zero(expr.right)),
-            ));
-            return Ok(PlannerResult::Planned(cast(
-                rem,
-                DataType::Decimal128(p as u8, s as i8),
-            )));
+            let (l, r) = (wide_decimal(expr.left, &lt), wide_decimal(expr.right, &rt));
+            let rem = Expr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(null_if_zero(r))));
+            return Ok(PlannerResult::Planned(spark_decimal(rem, p, s)));
+        }
+        // Spark divides FLOATs as DOUBLEs.
+        if op == Operator::Divide && (lt == DataType::Float32 || rt == DataType::Float32) {
+            let (l, r) = (cast(expr.left, DataType::Float64), cast(expr.right, DataType::Float64));
+            return Ok(PlannerResult::Planned(divide(l, r)));
         }
         Ok(PlannerResult::Planned(Expr::BinaryExpr(BinaryExpr::new(
             Box::new(expr.left),
             op,
-            Box::new(null_if_zero(expr.right)),
+            Box::new(null_if_zero_typed(expr.right, &rt)),
         ))))
     }
+}
+
+/// Arithmetic that Spark (ANSI off) computes in doubles: a string operand is read as a DOUBLE (`'12.5' + 1` is 13.5),
+/// and a FLOAT with a decimal is a DOUBLE (DataFusion: a type error, and a FLOAT). `None` for other operands.
+fn double_arithmetic(expr: &RawBinaryExpr, lt: &DataType, rt: &DataType, op: Operator) -> Option<Expr> {
+    let string_side = is_string(lt) || is_string(rt);
+    let numeric_or_string = |t: &DataType| t.is_numeric() || t.is_null() || is_string(t);
+    let float_decimal = matches!(
+        (lt, rt),
+        (DataType::Float32, DataType::Decimal128(..)) | (DataType::Decimal128(..), DataType::Float32)
+    );
+    if !(float_decimal || (string_side && numeric_or_string(lt) && numeric_or_string(rt))) {
+        return None;
+    }
+    let double = |e: Expr| Expr::TryCast(TryCast::new(Box::new(e), DataType::Float64));
+    let (l, r) = (double(expr.left.clone()), double(expr.right.clone()));
+    let r = if matches!(op, Operator::Divide | Operator::Modulo) {
+        null_if_zero(r)
+    } else {
+        r
+    };
+    Some(Expr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(r))))
 }
 
 /// Spark's `DecimalType.adjustPrecisionScale` (precision loss allowed, as Spark's default): a precision beyond 38
@@ -1141,11 +1327,72 @@ fn decimal_arithmetic(expr: RawBinaryExpr, schema: &DFSchema) -> Result<PlannerR
         BinaryOperator::Minus => Operator::Minus,
         _ => Operator::Multiply,
     };
+    if let Some(planned) = double_arithmetic(&expr, &lt, &rt, op) {
+        return Ok(PlannerResult::Planned(planned));
+    }
     let Some((p, s)) = spark_decimal_type(op, &expr, &lt, &rt) else {
         return Ok(PlannerResult::Original(expr));
     };
-    let e = Expr::BinaryExpr(BinaryExpr::new(Box::new(expr.left), op, Box::new(expr.right)));
-    Ok(PlannerResult::Planned(cast(e, DataType::Decimal128(p as u8, s as i8))))
+    let (l, r) = (wide_decimal(expr.left, &lt), wide_decimal(expr.right, &rt));
+    let e = Expr::BinaryExpr(BinaryExpr::new(Box::new(l), op, Box::new(r)));
+    Ok(PlannerResult::Planned(spark_decimal(e, p, s)))
+}
+
+/// A decimal (or integer) operand as a 256-bit decimal, so that the operation cannot wrap around; doubles and floats
+/// stay as they are.
+fn wide_decimal(e: Expr, t: &DataType) -> Expr {
+    match t {
+        DataType::Decimal128(p, s) => cast(e, DataType::Decimal256(*p, *s)),
+        t if t.is_integer() => {
+            let digits = decimal_of(&e, t).map_or(20, |(p, _)| p);
+            cast(e, DataType::Decimal256(digits.max(1) as u8, 0))
+        }
+        _ => e,
+    }
+}
+
+/// A 256-bit result in Spark's decimal type: rounded half up to its scale, NULL when it does not fit its precision
+/// (Spark with ANSI off).
+fn spark_decimal(e: Expr, precision: i32, scale: i32) -> Expr {
+    Expr::TryCast(TryCast::new(
+        Box::new(e),
+        DataType::Decimal128(precision as u8, scale as i8),
+    ))
+}
+
+fn comparison_operator(op: &BinaryOperator) -> Operator {
+    match op {
+        BinaryOperator::Eq => Operator::Eq,
+        BinaryOperator::NotEq => Operator::NotEq,
+        BinaryOperator::Lt => Operator::Lt,
+        BinaryOperator::LtEq => Operator::LtEq,
+        BinaryOperator::Gt => Operator::Gt,
+        BinaryOperator::GtEq => Operator::GtEq,
+        _ => Operator::IsNotDistinctFrom,
+    }
+}
+
+/// Spark compares two decimals of different types in their wider decimal type, bounded to 38 digits (a value that
+/// does not fit is NULL, ANSI off), and a decimal with a FLOAT or DOUBLE as doubles; DataFusion fails on the overflow
+/// and compares with a double as decimals.
+fn decimal_comparison(expr: &RawBinaryExpr, lt: &DataType, rt: &DataType) -> Option<Expr> {
+    let to = match (lt, rt) {
+        (DataType::Decimal128(p1, s1), DataType::Decimal128(p2, s2)) if (p1, s1) != (p2, s2) => {
+            let (p1, s1, p2, s2) = (*p1 as i32, *s1 as i32, *p2 as i32, *s2 as i32);
+            let scale = s1.max(s2);
+            let precision = ((p1 - s1).max(p2 - s2) + scale).min(38);
+            DataType::Decimal128(precision as u8, scale.min(38) as i8)
+        }
+        (DataType::Decimal128(..), DataType::Float32 | DataType::Float64)
+        | (DataType::Float32 | DataType::Float64, DataType::Decimal128(..)) => DataType::Float64,
+        _ => return None,
+    };
+    let convert = |e: Expr| Expr::TryCast(TryCast::new(Box::new(e), to.clone()));
+    Some(Expr::BinaryExpr(BinaryExpr::new(
+        Box::new(convert(expr.left.clone())),
+        comparison_operator(&expr.op),
+        Box::new(convert(expr.right.clone())),
+    )))
 }
 
 /// Spark (ANSI off) compares a string with a number as that number's type, a string with a decimal, float or
@@ -1154,6 +1401,9 @@ fn string_number_comparison(expr: RawBinaryExpr, schema: &DFSchema) -> Result<Pl
     let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
         return Ok(PlannerResult::Original(expr));
     };
+    if let Some(planned) = decimal_comparison(&expr, &lt, &rt) {
+        return Ok(PlannerResult::Planned(planned));
+    }
     let target = match (is_string(&lt), is_string(&rt)) {
         (true, false) if rt.is_numeric() => &rt,
         (false, true) if lt.is_numeric() => &lt,

@@ -31,6 +31,7 @@ README); values are compared as text after `semantics.norm` (Spark) and `semanti
 """
 
 import datetime
+import decimal
 import json
 import math
 import os
@@ -112,6 +113,8 @@ def spark_type(t):
 
 
 def spark_norm(v):
+    if isinstance(v, decimal.Decimal):
+        return format(v, "f")  # no exponent: rows are sorted by their text
     if isinstance(v, (bytes, bytearray)):
         return bytes(v).hex()
     if isinstance(v, datetime.timedelta):

@@ -423,6 +423,80 @@ impl ScalarUDFImpl for SparkTimestampToString {
     }
 }
 
+/// A decimal truncated toward zero to scale 0 (`12.5` → `12`, `-12.5` → `-12`), as Spark's cast of a string with a
+/// fraction to an integer truncates it. A function of its own, not a cast to an integer type: DataFusion's optimizer
+/// moves a cast out of a comparison (`cast(d as bigint) = 12` becomes `d = 12.0`), which is wrong for a cast that
+/// drops a fraction (`'12.5'` would no longer equal 12). Registered as `spark_truncate_decimal`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkTruncateDecimal {
+    signature: Signature,
+}
+
+impl Default for SparkTruncateDecimal {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SparkTruncateDecimal {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SparkTruncateDecimal {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        "spark_truncate_decimal"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t @ DataType::Decimal128(..)] => Ok(vec![t.clone()]),
+            _ => Ok(vec![DataType::Decimal128(38, 10)]),
+        }
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types {
+            [DataType::Decimal128(p, s)] => Ok(DataType::Decimal128((*p as i16 - *s as i16).clamp(1, 38) as u8, 0)),
+            _ => Ok(DataType::Decimal128(28, 0)),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("spark_truncate_decimal takes one argument");
+        };
+        let scalar = matches!(arg, ColumnarValue::Scalar(_));
+        let array = arg.to_array(args.number_rows.max(1))?;
+        let DataType::Decimal128(p, s) = array.data_type().clone() else {
+            return exec_err!("spark_truncate_decimal takes a decimal");
+        };
+        let unit = 10i128.pow(s.max(0) as u32);
+        let out = array
+            .as_primitive::<Decimal128Type>()
+            .unary::<_, Decimal128Type>(|v| v / unit)
+            .with_precision_and_scale((p as i16 - s as i16).clamp(1, 38) as u8, 0)?;
+        let out: ArrayRef = Arc::new(out);
+        if scalar {
+            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+        } else {
+            Ok(ColumnarValue::Array(out))
+        }
+    }
+}
+
 fn is_string_type(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
