@@ -729,7 +729,7 @@ pub mod udf {
     use arrow_array::types::TimestampMicrosecondType;
     use arrow_array::{Array, ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
     use arrow_schema::{DataType, TimeUnit};
-    use datafusion::common::{Result, ScalarValue, exec_err};
+    use datafusion::common::{Result, exec_err};
     use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
     use super::{JavaPattern, Parsed};
@@ -873,11 +873,7 @@ pub mod udf {
                     }
                 }
             };
-            if scalar {
-                Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-            } else {
-                Ok(ColumnarValue::Array(out))
-            }
+            crate::functions::columnar(out, scalar)
         }
     }
 }

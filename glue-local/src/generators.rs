@@ -13,9 +13,11 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName, Query, Select, SelectItem,
-    SetExpr, Statement, TableAlias, TableFactor, TableWithJoins, VisitMut, VisitorMut,
+    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SelectItem, SetExpr, Statement,
+    TableAlias, TableFactor, TableWithJoins, VisitMut, VisitorMut,
 };
+
+use crate::spark::{call, sql_cast};
 
 /// Rewrites the generators of every SELECT of a statement, or names the construct it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
@@ -47,26 +49,6 @@ fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::Function(Function {
-        name: ObjectName::from(vec![Ident::new(name)]),
-        uses_odbc_syntax: false,
-        parameters: FunctionArguments::None,
-        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList {
-            duplicate_treatment: None,
-            args: args
-                .into_iter()
-                .map(|e| FunctionArg::Unnamed(FunctionArgExpr::Expr(e)))
-                .collect(),
-            clauses: vec![],
-        }),
-        filter: None,
-        null_treatment: None,
-        over: None,
-        within_group: vec![],
-    })
 }
 
 /// `(name, argument)` of a one-argument generator call.
@@ -111,13 +93,7 @@ fn items(name: &str, arg: Expr, aliases: &[Ident]) -> Result<Vec<SelectItem>, St
             );
             Ok(vec![
                 SelectItem::ExprWithAlias {
-                    expr: Expr::Cast {
-                        kind: sqlparser::ast::CastKind::TryCast,
-                        expr: Box::new(call("unnest", vec![positions])),
-                        data_type: sqlparser::ast::DataType::Int(None),
-                        array: false,
-                        format: None,
-                    },
+                    expr: sql_cast(call("unnest", vec![positions]), sqlparser::ast::DataType::Int(None)),
                     alias: alias(0, "pos"),
                 },
                 SelectItem::ExprWithAlias {

@@ -196,7 +196,7 @@ fn backslash_escape(pattern: &mut SqlExpr, escape: &mut Option<Value>) -> Result
     Ok(())
 }
 
-fn unnamed(e: SqlExpr) -> FunctionArg {
+pub(crate) fn unnamed(e: SqlExpr) -> FunctionArg {
     FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
 }
 
@@ -213,7 +213,8 @@ fn args_of(f: &sqlparser::ast::Function) -> Option<Vec<SqlExpr>> {
         .collect()
 }
 
-fn sql_cast(e: SqlExpr, to: sqlparser::ast::DataType) -> SqlExpr {
+/// `TRY_CAST(e AS to)` in the SQL syntax tree (the engine plans every CAST as Spark's non-failing one).
+pub(crate) fn sql_cast(e: SqlExpr, to: sqlparser::ast::DataType) -> SqlExpr {
     SqlExpr::Cast {
         kind: CastKind::TryCast,
         expr: Box::new(e),
@@ -249,7 +250,8 @@ fn set_args(f: &mut sqlparser::ast::Function, args: Vec<SqlExpr>) {
     }
 }
 
-fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
+/// A call of `name` with unnamed arguments, in the SQL syntax tree.
+pub(crate) fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
     SqlExpr::Function(sqlparser::ast::Function {
         name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::new(name)]),
         uses_odbc_syntax: false,
@@ -616,13 +618,7 @@ fn spark_function(name: &str, f: &mut sqlparser::ast::Function) -> Option<SqlExp
         }
         ("isnull", [x]) => Some(SqlExpr::IsNull(Box::new(x.clone()))),
         ("isnotnull", [x]) => Some(SqlExpr::IsNotNull(Box::new(x.clone()))),
-        ("string", [x]) => Some(SqlExpr::Cast {
-            kind: CastKind::TryCast,
-            expr: Box::new(x.clone()),
-            data_type: SqlType::String(None),
-            array: false,
-            format: None,
-        }),
+        ("string", [x]) => Some(sql_cast(x.clone(), SqlType::String(None))),
         ("startswith" | "endswith" | "sign", _) => {
             rename(
                 f,
@@ -647,20 +643,25 @@ fn spark_function(name: &str, f: &mut sqlparser::ast::Function) -> Option<SqlExp
             if name == "dateadd" {
                 rename(f, "date_add");
             }
-            if let FunctionArguments::List(list) = &mut f.args {
-                let n = SqlExpr::Cast {
-                    kind: CastKind::TryCast,
-                    expr: Box::new(n.clone()),
-                    data_type: SqlType::Int(None),
-                    array: false,
-                    format: None,
-                };
-                list.args = vec![unnamed(as_date(d)), unnamed(n)];
-            }
+            set_args(f, vec![as_date(d), sql_cast(n.clone(), SqlType::Int(None))]);
             None
         }
         _ => None,
     }
+}
+
+/// Rewrites each expression of a plan node with `f`, keeping the output names the planner gave (`count(Int64(1))`:
+/// nodes above refer to them), and recomputes the node's schema whatever changed (an input's column type may have).
+fn rewrite_expressions(
+    node: LogicalPlan,
+    mut f: impl FnMut(Expr) -> Result<Transformed<Expr>>,
+) -> Result<Transformed<LogicalPlan>> {
+    let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
+    let t = node.map_expressions(|e| {
+        let name = names.save(&e);
+        f(e).map(|t| t.update_data(|e| name.restore(e)))
+    })?;
+    Ok(Transformed::yes(t.data.recompute_schema()?))
 }
 
 /// Spark's integer literals: a number without a point that fits 32 bits is an INT (`1`, `array(1, 2)` is
@@ -762,15 +763,7 @@ impl AnalyzerRule for SparkIntLiterals {
                 datafusion::logical_expr::Union::try_new_with_loose_types(u.inputs)?,
             ))),
             // The schema is recomputed whatever changed: an input's column may have become INT.
-            node => {
-                // Output names stay those the planner gave (`count(Int64(1))`): nodes above refer to them.
-                let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
-                let t = node.map_expressions(|e| {
-                    let name = names.save(&e);
-                    spark_int_literals(e).map(|t| t.update_data(|e| name.restore(e)))
-                })?;
-                Ok(Transformed::yes(t.data.recompute_schema()?))
-            }
+            node => rewrite_expressions(node, spark_int_literals),
         })
         .map(|t| t.data)
     }
@@ -1042,13 +1035,7 @@ impl AnalyzerRule for SparkFunctionTypes {
                 node => node,
             };
             let schema = merge_schema(&node.inputs());
-            let names = datafusion::logical_expr::expr_rewriter::NamePreserver::new(&node);
-            let t = node.map_expressions(|e| {
-                let name = names.save(&e);
-                spark_function_types(e, &schema).map(|t| t.update_data(|e| name.restore(e)))
-            })?;
-            // Recomputed whatever changed here: an input's column type may have changed.
-            Ok(Transformed::yes(t.data.recompute_schema()?))
+            rewrite_expressions(node, |e| spark_function_types(e, &schema))
         })
         .map(|t| t.data)
     }
@@ -1062,9 +1049,7 @@ impl AnalyzerRule for SparkFunctionTypes {
 #[derive(Debug, Default)]
 pub struct SparkCasts;
 
-fn is_string(t: &DataType) -> bool {
-    matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-}
+use crate::functions::is_string_type as is_string;
 
 fn udf(f: std::sync::Arc<datafusion::logical_expr::ScalarUDF>, args: Vec<Expr>) -> Expr {
     Expr::ScalarFunction(ScalarFunction::new_udf(f, args))
@@ -1415,15 +1400,7 @@ fn string_number_comparison(expr: RawBinaryExpr, schema: &DFSchema) -> Result<Pl
         DataType::Float64
     };
     let try_cast = |e: Expr| Expr::TryCast(TryCast::new(Box::new(e), to.clone()));
-    let op = match expr.op {
-        BinaryOperator::Eq => Operator::Eq,
-        BinaryOperator::NotEq => Operator::NotEq,
-        BinaryOperator::Lt => Operator::Lt,
-        BinaryOperator::LtEq => Operator::LtEq,
-        BinaryOperator::Gt => Operator::Gt,
-        BinaryOperator::GtEq => Operator::GtEq,
-        _ => Operator::IsNotDistinctFrom,
-    };
+    let op = comparison_operator(&expr.op);
     Ok(PlannerResult::Planned(Expr::BinaryExpr(BinaryExpr::new(
         Box::new(try_cast(expr.left)),
         op,

@@ -27,7 +27,7 @@ equal but not listed, on a listed function that is now equal (remove it), and wh
 its `# ceiling:` line allows (the ceiling only comes down).
 
 Types: the engine's Arrow types are named as Spark names them (glue-local's `spark_type`, the table in glue-local's
-README); values are compared as text after `semantics.norm` (Spark) and `semantics.engine_norm` (engine).
+README); values are compared as text after `semantics.norm` (Spark) and `semantics.engine_cell` (engine).
 """
 
 import datetime
@@ -40,7 +40,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from semantics import engine_norm, norm, same  # noqa: E402
+from semantics import engine_cell, norm, same  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 LIST = os.path.join(ROOT, "glue-local", "spark-functions.tsv")
@@ -211,9 +211,7 @@ def outcome(q, r, nondeterministic):
         return "different", "engine error: " + r["message"][:300]
     if r["types"] != q["types"]:
         return "different", f"types: spark {q['types']}, engine {r['types']}"
-    # Timestamps in ISO form on both sides; a string that looks like a timestamp stays as it is.
-    cell = lambda c, t: engine_norm(c) if "timestamp" in t else (None if c is None else c.replace("\x00NULL", "NULL"))
-    mine = [[cell(c, t) for c, t in zip(row, q["types"])] for row in r["rows"]]
+    mine = [[engine_cell(c, t) for c, t in zip(row, q["types"])] for row in r["rows"]]
     spark = q["rows"]
     if q["fn"] in UNORDERED_ARRAYS:
         spark = [[elements_sorted(c) for c in row] for row in spark]
@@ -284,6 +282,36 @@ def write_list(fn_outcome, fn_details, listed):
         for fn, (status, reason) in entries.items():
             f.write(f"{fn}\t{status}\t{reason}\n")
     print(f"wrote {len(entries)} functions to {os.path.relpath(LIST)}", file=sys.stderr)
+
+
+def compare_corpus(queries_path, engine_path, label, unit, minimum):
+    """The counts of a generated corpus (a query weighs `pairs`, default 1) per outcome and per function; prints each
+    different query; exit status 1 on any different query or fewer than `minimum` counted."""
+    queries = [json.loads(l) for l in open(queries_path) if l.strip()]
+    results = {r["id"]: r for r in (json.loads(l) for l in open(engine_path) if l.strip())}
+    counts = {"equal": 0, "unsupported": 0, "different": 0, "spark refuses": 0}
+    per_fn = {}
+    for q in queries:
+        if "spark_error" in q:
+            o = "spark refuses"
+        else:
+            o, detail = outcome(q, results.get(q["id"]), False)
+            if o == "different":
+                print(f"DIFFERENT {q['sql'][:160]}\n  {detail[:300]}", file=sys.stderr)
+        weight = q.get("pairs", 1)
+        counts[o] += weight
+        per_fn.setdefault(q["fn"], {}).setdefault(o, 0)
+        per_fn[q["fn"]][o] += weight
+    total = sum(counts.values())
+    print(f"{label}: {total} {unit}: {counts['equal']} equal, {counts['unsupported']} unsupported, "
+          f"{counts['different']} different ({counts['spark refuses']} refused by Spark itself)")
+    if len(per_fn) > 1:
+        for fn, c in sorted(per_fn.items()):
+            print(f"  {fn}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
+    if total < minimum:
+        print(f"the corpus must hold at least {minimum} {unit}", file=sys.stderr)
+        return 1
+    return 1 if counts["different"] else 0
 
 
 def equal_without_refusals(queries, path, listed):

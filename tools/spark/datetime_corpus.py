@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from catalogue import outcome, spark_norm, spark_type  # noqa: E402
+from catalogue import compare_corpus, spark_norm, spark_type  # noqa: E402
 
 TIMESTAMPS = ["2024-03-05 07:08:09.123456", "2024-02-29 00:00:00", "2023-12-31 23:59:59.999999",
               "1999-01-01 12:00:00", "2000-10-10 13:45:30.5", "1970-01-01 00:00:00", "1969-07-20 20:17:40",
@@ -112,29 +112,7 @@ def gen(path):
 
 
 def compare(queries_path, engine_path):
-    queries = [json.loads(l) for l in open(queries_path) if l.strip()]
-    results = {r["id"]: r for r in (json.loads(l) for l in open(engine_path) if l.strip())}
-    counts = {"equal": 0, "unsupported": 0, "different": 0, "spark refuses": 0}
-    per_fn = {}
-    for q in queries:
-        if "spark_error" in q:
-            o = "spark refuses"
-        else:
-            o, detail = outcome(q, results.get(q["id"]), False)
-            if o == "different":
-                print(f"DIFFERENT {q['sql']}\n  {detail}", file=sys.stderr)
-        counts[o] += q["pairs"]
-        per_fn.setdefault(q["fn"], {}).setdefault(o, 0)
-        per_fn[q["fn"]][o] += q["pairs"]
-    total = sum(counts.values())
-    print(f"datetime corpus: {total} pattern/value pairs: {counts['equal']} equal, {counts['unsupported']} "
-          f"unsupported, {counts['different']} different ({counts['spark refuses']} refused by Spark itself)")
-    for fn, c in sorted(per_fn.items()):
-        print(f"  {fn}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())))
-    if total < 500:
-        print("the corpus must hold at least 500 pairs", file=sys.stderr)
-        return 1
-    return 1 if counts["different"] else 0
+    return compare_corpus(queries_path, engine_path, "datetime corpus", "pattern/value pairs", 500)
 
 
 if __name__ == "__main__":

@@ -158,6 +158,14 @@ def engine_norm(s):
     return s
 
 
+def engine_cell(c, spark_type):
+    """An engine cell as comparable text: a timestamp in ISO form (as `norm` writes Spark's), any other value as it
+    is (a string that looks like a timestamp stays as it is), NULL inside arrays, maps and structs as `NULL`."""
+    if c is None:
+        return None
+    return engine_norm(c) if "timestamp" in spark_type else c.replace("\x00NULL", "NULL")
+
+
 def same(a, b):
     """Spark cell (normalized) vs engine cell (text)."""
     if a is None or b is None:
@@ -202,10 +210,8 @@ def compare(queries_path, engine_path):
         elif r["status"] == "error":
             errors.append((q, r["message"]))
         else:
-            # Timestamps in ISO form on both sides; a string that looks like one stays as it is.
             types = r.get("types") or []
-            mine = [[engine_norm(c) if i < len(types) and "timestamp" in types[i] else
-                     (None if c is None else c.replace("\x00NULL", "NULL")) for i, c in enumerate(row)]
+            mine = [[engine_cell(c, types[i] if i < len(types) else "") for i, c in enumerate(row)]
                     for row in r["rows"]]
             key = lambda row: [str(c) for c in row]
             a, b = (rows, mine) if q["ordered"] else (sorted(rows, key=key), sorted(mine, key=key))

@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from catalogue import outcome, spark_norm, spark_type  # noqa: E402
+from catalogue import compare_corpus, spark_norm, spark_type  # noqa: E402
 
 COLUMNS = [("d52", "decimal(5,2)"), ("d100", "decimal(10,0)"), ("d182", "decimal(18,2)"),
            ("d3810", "decimal(38,10)"), ("d380", "decimal(38,0)"), ("i", "int"), ("b", "bigint"),
@@ -134,24 +134,7 @@ def gen(path):
 
 
 def compare(queries_path, engine_path):
-    queries = [json.loads(l) for l in open(queries_path) if l.strip()]
-    results = {r["id"]: r for r in (json.loads(l) for l in open(engine_path) if l.strip())}
-    counts = {"equal": 0, "unsupported": 0, "different": 0, "spark refuses": 0}
-    for q in queries:
-        if "spark_error" in q:
-            counts["spark refuses"] += 1
-            continue
-        o, detail = outcome(q, results.get(q["id"]), False)
-        counts[o] += 1
-        if o == "different":
-            print(f"DIFFERENT {q['sql'][:160]}\n  {detail[:300]}", file=sys.stderr)
-    total = sum(counts.values())
-    print(f"typing corpus: {total} expressions: {counts['equal']} equal, {counts['unsupported']} unsupported, "
-          f"{counts['different']} different ({counts['spark refuses']} refused by Spark itself)")
-    if total < 1000:
-        print("the corpus must hold at least 1,000 expressions", file=sys.stderr)
-        return 1
-    return 1 if counts["different"] else 0
+    return compare_corpus(queries_path, engine_path, "typing corpus", "expressions", 1000)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array, ArrayRef, Float64Array};
 use arrow_schema::{DataType, TimeUnit};
 use chrono::{Datelike, NaiveDateTime};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 /// Spark's months between two instants: whole months when both fall on the same day of the month or both on the
@@ -83,7 +83,7 @@ impl ScalarUDFImpl for SparkMonthsBetween {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let scalar = super::all_scalar(&args.args);
         let rows = args.number_rows.max(1);
         let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         let a = arrays[0].as_primitive::<TimestampMicrosecondType>();
@@ -100,11 +100,7 @@ impl ScalarUDFImpl for SparkMonthsBetween {
             })
             .collect();
         let out: ArrayRef = Arc::new(out);
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        super::columnar(out, scalar)
     }
 }
 

@@ -11,7 +11,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, Int32Array};
 use arrow_schema::{DataType, TimeUnit};
-use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
 fn mix_k1(k1: i32) -> i32 {
@@ -173,7 +173,7 @@ impl ScalarUDFImpl for SparkHash {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = args.args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)));
+        let scalar = super::all_scalar(&args.args);
         let rows = args.number_rows.max(1);
         let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         // Timestamps of any unit as Spark's microseconds.
@@ -197,11 +197,7 @@ impl ScalarUDFImpl for SparkHash {
             out.push(h);
         }
         let out: ArrayRef = Arc::new(Int32Array::from(out));
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        super::columnar(out, scalar)
     }
 }
 

@@ -221,11 +221,7 @@ impl ScalarUDFImpl for SparkBround {
             }
             (other, _) => return exec_err!("bround of a {other} value"),
         };
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        super::columnar(out, scalar)
     }
 }
 

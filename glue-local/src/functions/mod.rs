@@ -90,11 +90,7 @@ impl ScalarUDFImpl for SparkInitcap {
             DataType::Null => Arc::new(StringArray::new_null(array.len())),
             other => return exec_err!("initcap takes a string, got {other}"),
         };
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(out, scalar)
     }
 }
 
@@ -238,11 +234,7 @@ impl ScalarUDFImpl for SparkFloorCeil {
             }
             other => return exec_err!("{} takes a number, got {other}", self.name),
         };
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(out, scalar)
     }
 }
 
@@ -343,11 +335,7 @@ impl ScalarUDFImpl for SparkStringToDate {
             other => return exec_err!("spark_string_to_date takes a string, got {other}"),
         };
         let out: ArrayRef = Arc::new(out);
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(out, scalar)
     }
 }
 
@@ -415,11 +403,7 @@ impl ScalarUDFImpl for SparkTimestampToString {
         let micros = micros.as_primitive::<arrow_array::types::TimestampMicrosecondType>();
         let out: StringArray = micros.iter().map(|v| v.and_then(spark_timestamp_text)).collect();
         let out: ArrayRef = Arc::new(out);
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(out, scalar)
     }
 }
 
@@ -489,16 +473,27 @@ impl ScalarUDFImpl for SparkTruncateDecimal {
             .unary::<_, Decimal128Type>(|v| v / unit)
             .with_precision_and_scale((p as i16 - s as i16).clamp(1, 38) as u8, 0)?;
         let out: ArrayRef = Arc::new(out);
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        columnar(out, scalar)
     }
 }
 
-fn is_string_type(t: &DataType) -> bool {
+/// True for the string types.
+pub(crate) fn is_string_type(t: &DataType) -> bool {
     matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+}
+
+/// True when every argument is a scalar (the call's answer is then one scalar too).
+pub(crate) fn all_scalar(args: &[ColumnarValue]) -> bool {
+    args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_)))
+}
+
+/// A UDF's answer: the array, or its one value when the arguments were scalars.
+pub(crate) fn columnar(out: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
+    if scalar {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?))
+    } else {
+        Ok(ColumnarValue::Array(out))
+    }
 }
 
 #[cfg(test)]
