@@ -10,6 +10,7 @@
 //! `unsupported on the embedded engine: …` before anything is written ([`LocalEngine`]'s `capabilities`).
 
 pub mod catalog;
+pub mod constructs;
 pub mod datetime;
 mod delta;
 mod engine;
@@ -22,6 +23,7 @@ mod plain;
 pub mod session;
 pub mod spark;
 pub mod spark_functions;
+mod spark_names;
 pub mod types;
 
 pub use engine::{FORMATS, LocalEngine};

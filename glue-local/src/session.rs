@@ -90,7 +90,10 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         datafusion::logical_expr::ScalarUDF::from(crate::datetime::udf::SparkDatetime::new(
             crate::datetime::udf::Kind::UnixTimestamp,
         )),
-    ] {
+    ]
+    .into_iter()
+    .chain(crate::functions::scalars::udfs())
+    {
         ctx.register_udf(f);
     }
     let provider = WarehouseCatalog {
@@ -268,8 +271,25 @@ pub(crate) fn dir_url(location: &str) -> String {
     format!("{l}/")
 }
 
-/// Parses Spark SQL (glue-sql's dialect and tokens: Spark's string literals, backticks) and plans it.
+/// Parses Spark SQL (glue-sql's dialect and tokens: Spark's string literals, backticks) and plans it. A refusal of
+/// any layer (the parser, the rewrites, DataFusion's planner and analyzer) is a `Plan` error reading
+/// `unsupported on the embedded engine: <construct>` ([`crate::error::refusal`]).
 pub async fn plan_sql(
+    state: &SessionState,
+    sql: &str,
+) -> Result<datafusion::logical_expr::LogicalPlan, DataFusionError> {
+    parse_and_plan(state, sql).await.map_err(refused)
+}
+
+/// A refusal as the one error text users see; any other error as it is.
+fn refused(e: DataFusionError) -> DataFusionError {
+    match crate::error::refusal(&e) {
+        Some(construct) => DataFusionError::Plan(format!("unsupported on the embedded engine: {construct}")),
+        None => e,
+    }
+}
+
+async fn parse_and_plan(
     state: &SessionState,
     sql: &str,
 ) -> Result<datafusion::logical_expr::LogicalPlan, DataFusionError> {
@@ -289,7 +309,8 @@ pub async fn plan_sql(
     }
     let mut statement = statements.pop_front().expect("one statement");
     if let datafusion::sql::parser::Statement::Statement(s) = &mut statement {
-        crate::generators::rewrite(s)
+        crate::constructs::rewrite(s)
+            .and_then(|()| crate::generators::rewrite(s))
             .and_then(|()| crate::spark::rewrite(s))
             .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
     }
@@ -301,10 +322,25 @@ pub async fn plan_sql(
         .execute_and_check(plan, state.config_options(), |_, _| {})
 }
 
-/// Runs Spark SQL in the session.
+/// Runs Spark SQL in the session. A query is planned down to its physical plan here, so that what DataFusion's
+/// optimizer or physical planner refuses fails before anything runs or is written.
 pub async fn sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame, DataFusionError> {
-    let plan = plan_sql(&ctx.state(), sql).await?;
+    let state = ctx.state();
+    let plan = plan_sql(&state, sql).await?;
+    if is_query(&plan) {
+        crate::constructs::check_result_types(plan.schema()).map_err(refused)?;
+        state.create_physical_plan(&plan).await.map_err(refused)?;
+    }
     spark_timestamps(ctx.execute_logical_plan(plan).await?)
+}
+
+/// True for a plan that only reads (no DDL, DML or session statement, which `execute_logical_plan` performs).
+fn is_query(plan: &datafusion::logical_expr::LogicalPlan) -> bool {
+    use datafusion::logical_expr::LogicalPlan as P;
+    !matches!(
+        plan,
+        P::Ddl(_) | P::Dml(_) | P::Statement(_) | P::Copy(_) | P::DescribeTable(_) | P::Explain(_) | P::Analyze(_)
+    )
 }
 
 /// A query's timestamp columns as Spark's `timestamp`: microseconds in the session time zone (UTC). DataFusion's

@@ -96,6 +96,24 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
                     within_group: vec![],
                 });
             }
+            SqlExpr::RLike {
+                negated, expr, pattern, ..
+            } => {
+                let like = crate::spark_names::rlike((**expr).clone(), (**pattern).clone());
+                *e = if *negated {
+                    SqlExpr::UnaryOp {
+                        op: sqlparser::ast::UnaryOperator::Not,
+                        expr: Box::new(like),
+                    }
+                } else {
+                    like
+                };
+            }
+            SqlExpr::UnaryOp { op, expr } => {
+                if let Some(new) = crate::spark_names::rewrite_unary(op, expr) {
+                    *e = new;
+                }
+            }
             // Spark's seconds with their fraction, as DECIMAL(8,6); DataFusion's are whole.
             SqlExpr::Extract {
                 field: sqlparser::ast::DateTimeField::Second | sqlparser::ast::DateTimeField::Seconds,
@@ -224,7 +242,7 @@ pub(crate) fn sql_cast(e: SqlExpr, to: sqlparser::ast::DataType) -> SqlExpr {
     }
 }
 
-fn string_literal(e: &SqlExpr) -> Option<&str> {
+pub(crate) fn string_literal(e: &SqlExpr) -> Option<&str> {
     match e {
         SqlExpr::Value(v) => match &v.value {
             Value::SingleQuotedString(s) => Some(s),
@@ -234,7 +252,7 @@ fn string_literal(e: &SqlExpr) -> Option<&str> {
     }
 }
 
-fn bool_literal(e: &SqlExpr) -> Option<bool> {
+pub(crate) fn bool_literal(e: &SqlExpr) -> Option<bool> {
     match e {
         SqlExpr::Value(v) => match &v.value {
             Value::Boolean(b) => Some(*b),
@@ -335,7 +353,6 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
             set_args(f, vec![s.clone(), sub.clone()]);
             Ok(None)
         }
-        ("position" | "locate", [_, _, _]) => Err(format!("{name} with a start position")),
         // Spark: concat_ws(sep) is '' (NULL for a NULL separator).
         ("concat_ws", [sep]) => {
             set_args(
@@ -466,7 +483,7 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         ("regexp_instr", _) => with_type(f, SqlType::Int(None)),
         ("array_position" | "regr_count" | "width_bucket", _) => with_type(f, SqlType::BigInt(None)),
         ("grouping", _) => with_type(f, SqlType::TinyInt(None)),
-        _ => Ok(None),
+        _ => crate::spark_names::rewrite(name, f, &args),
     }
 }
 

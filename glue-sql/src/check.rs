@@ -52,6 +52,10 @@ impl Dialect for SparkDialect {
     fn supports_values_as_table_factor(&self) -> bool {
         true
     }
+    /// Spark reads `! p` as `NOT p`.
+    fn supports_bang_not_operator(&self) -> bool {
+        true
+    }
 }
 
 /// A syntax problem found in a model's SQL, with its 1-based position when the parser reports one.

@@ -6,6 +6,7 @@ pub mod dates;
 pub mod hash;
 pub mod math;
 pub mod regex;
+pub mod scalars;
 
 use std::any::Any;
 use std::sync::Arc;
