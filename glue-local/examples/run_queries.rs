@@ -48,7 +48,10 @@ async fn main() {
                         (Ok(t), Ok(b)) => Ok((t, b)),
                         (Err(m), _) => Err((false, m)),
                         // The optimizer and the physical planner refuse some queries only when they run.
-                        (_, Err(e)) => Err((glue_local::spark::is_unsupported(&e), e.to_string())),
+                        (_, Err(e)) => match glue_local::refusal(&e) {
+                            Some(construct) => Err((true, construct)),
+                            None => Err((false, e.to_string())),
+                        },
                     }
                 }
                 Err(glue_local::LocalError::Unsupported(m)) => Err((true, m)),

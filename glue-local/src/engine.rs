@@ -90,16 +90,7 @@ impl LocalEngine {
 
     /// Runs Spark SQL and returns a DataFrame.
     pub async fn sql(&self, sql: &str) -> Result<DataFrame, LocalError> {
-        session::sql(&self.ctx, sql).await.map_err(|e| {
-            if crate::spark::is_unsupported(&e) {
-                LocalError::Unsupported(crate::spark::unsupported_message(&e))
-            } else {
-                LocalError::DataFusion {
-                    context: "query".into(),
-                    source: e,
-                }
-            }
-        })
+        session::sql(&self.ctx, sql).await.map_err(LocalError::df("query"))
     }
 
     /// Creates a database (schema) directory and catalog entry if missing.

@@ -1,3 +1,4 @@
+use datafusion::error::DataFusionError;
 use glue_materialize::EngineError;
 use thiserror::Error;
 
@@ -69,8 +70,8 @@ impl LocalError {
     pub(crate) fn df(context: impl Into<String>) -> impl FnOnce(datafusion::error::DataFusionError) -> Self {
         let context = context.into();
         move |source| {
-            if crate::spark::is_unsupported(&source) {
-                Self::Unsupported(crate::spark::unsupported_message(&source))
+            if let Some(construct) = refusal(&source) {
+                Self::Unsupported(construct)
             } else {
                 Self::DataFusion { context, source }
             }
@@ -81,6 +82,112 @@ impl LocalError {
         let context = context.into();
         move |source| Self::Delta { context, source }
     }
+}
+
+/// The construct a refusal of any layer names (sqlparser, DataFusion's planners, glue-rs's own rewrites), as it
+/// follows `unsupported on the embedded engine: `; `None` when the error is not a refusal (a wrong column name, a
+/// failure while running). DataFusion's and sqlparser's own words ("Expected: …", "Invalid function …", debug dumps
+/// of the AST) are turned into the construct's name.
+pub fn refusal(e: &DataFusionError) -> Option<String> {
+    let message = e.strip_backtrace();
+    let own = message.split("unsupported on the embedded engine: ").nth(1);
+    if let Some(construct) = own {
+        return Some(construct.to_string());
+    }
+    if !crate::spark::is_unsupported(e) && !refused_by_planner(&message) {
+        return None;
+    }
+    Some(construct_name(&message))
+}
+
+/// Planner errors that mean "DataFusion cannot plan this Spark SQL" beyond those `spark::is_unsupported` knows.
+fn refused_by_planner(m: &str) -> bool {
+    [
+        "Physical plan does not support",
+        "Too many columns! The subquery should only return one column",
+        "null_aware anti join only supports",
+        "unnest() can only be applied to",
+        "Unsupported Interval Expression",
+        "INTERVAL expression cannot be",
+        "not implemented",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
+}
+
+/// Readable names for DataFusion's and sqlparser's refusals, first match wins: (text the message contains, name).
+const NAMES: [(&str, &str); 14] = [
+    ("logical expression InSubquery", "an IN subquery in this position (only in WHERE, or correlated as DataFusion \
+                                       cannot decorrelate it)"),
+    ("logical expression Exists", "an EXISTS subquery in this position (only in WHERE, or correlated as DataFusion \
+                                   cannot decorrelate it)"),
+    ("logical expression OuterReferenceColumn", "a correlated subquery DataFusion cannot decorrelate"),
+    ("logical expression ScalarSubquery", "a scalar subquery in this position"),
+    ("The subquery should only return one column", "IN with a subquery of more than one column"),
+    ("null_aware anti join only supports", "NOT IN with a subquery of more than one column"),
+    ("unnest() can only be applied to", "explode of a map or of a value that is no array"),
+    ("COUNT DISTINCT with multiple arguments", "COUNT(DISTINCT …) of more than one expression"),
+    ("DistinctAvgAccumulator", "AVG(DISTINCT …) of this type"),
+    ("ANY in LIKE expression", "LIKE ANY / LIKE ALL / LIKE SOME"),
+    ("Unsupported Interval Expression", "this INTERVAL literal form (a `… TO …` qualifier)"),
+    ("INTERVAL expression cannot be", "this INTERVAL literal form"),
+    ("Unsupported JOIN operator Semi", "SEMI JOIN"),
+    ("Unsupported JOIN operator Anti", "ANTI JOIN"),
+];
+
+/// The construct named by a raw DataFusion or sqlparser message.
+fn construct_name(m: &str) -> String {
+    // sqlparser's errors reach here in Debug form (`ParserError(\"…\")`).
+    let m = &m.replace('\\', "");
+    if let Some((_, name)) = NAMES.iter().find(|(p, _)| m.contains(p)) {
+        return (*name).to_string();
+    }
+    let m = m.split(" at Line: ").next().unwrap_or(m);
+    let tail = |prefix: &str| m.split(prefix).nth(1).map(str::to_string);
+    if let Some(node) = tail("Unsupported ast node ") {
+        return ast_node(&node);
+    }
+    if let Some(f) = tail("Invalid function '") {
+        return format!("the function `{}`", f.split('\'').next().unwrap_or_default());
+    }
+    if let Some(t) = tail("No infix parser for token Word(Word { value: \"") {
+        return format!("the operator `{}`", t.split('"').next().unwrap_or_default().to_uppercase());
+    }
+    if let Some(t) = tail("Unsupported SQL type ") {
+        return format!("the type {}", first_word(&t));
+    }
+    if let Some(found) = tail(", found: ") {
+        return format!("Spark SQL the embedded engine's parser does not read (at `{}`)", first_word(&found));
+    }
+    let m = m
+        .rsplit(['\n'])
+        .next()
+        .unwrap_or(m)
+        .replace("This feature is not implemented: ", "")
+        .replace("Error during planning: ", "")
+        .replace("SQL error: ", "");
+    // A debug dump of an AST or plan node is no name: keep what precedes it.
+    let cut = if m.contains(" { ") { m.find(['(', '{']).unwrap_or(m.len()) } else { m.len() };
+    m[..cut].trim().chars().take(160).collect()
+}
+
+/// The Spark construct of an AST node DataFusion does not plan (`Pivot { … }` is PIVOT).
+fn ast_node(node: &str) -> String {
+    let name = node
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default();
+    match name {
+        "Pivot" => "PIVOT".into(),
+        "Unpivot" => "UNPIVOT".into(),
+        "MatchRecognize" => "MATCH_RECOGNIZE".into(),
+        "Lambda" => "lambda functions (`x -> …`): DataFusion 53 has no lambda expressions".into(),
+        other => format!("the construct {other}"),
+    }
+}
+
+fn first_word(s: &str) -> &str {
+    s.split([' ', '"', ')', ',']).find(|w| !w.is_empty()).unwrap_or(s)
 }
 
 impl From<LocalError> for EngineError {

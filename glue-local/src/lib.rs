@@ -27,7 +27,7 @@ mod spark_names;
 pub mod types;
 
 pub use engine::{FORMATS, LocalEngine};
-pub use error::LocalError;
+pub use error::{LocalError, refusal};
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

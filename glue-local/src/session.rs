@@ -52,6 +52,11 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         .expr_planners()
         .get_or_insert_with(Vec::new)
         .insert(0, Arc::new(crate::spark::SparkArithmetic));
+    // Spark's `a DIV b`.
+    builder
+        .expr_planners()
+        .get_or_insert_with(Vec::new)
+        .insert(0, Arc::new(crate::constructs::IntegralDivide));
     // Spark's integer literal types before type coercion; Spark's string casts after it.
     let mut analyzer = datafusion::optimizer::Analyzer::new().rules;
     analyzer.insert(0, Arc::new(crate::spark::SparkIntLiterals));

@@ -1,6 +1,6 @@
 //! A fast syntax pre-check of a model's SELECT with `sqlparser` (Databricks dialect, the closest to Spark SQL).
 //!
-//! `sqlparser` does not know all of Spark (`DIV`, some nested type casts, `TRANSFORM`, Spark-only DDL), so a
+//! `sqlparser` does not know all of Spark (some nested type casts, `TRANSFORM`, Spark-only DDL), so a
 //! failure here is a *hint*: the embedded engine treats it as an error (its own SQL front end is sqlparser), remote
 //! engines only warn, and Spark's own parser stays the authority.
 
@@ -55,6 +55,28 @@ impl Dialect for SparkDialect {
     /// Spark reads `! p` as `NOT p`.
     fn supports_bang_not_operator(&self) -> bool {
         true
+    }
+    /// Spark's `TABLESAMPLE (…)` comes before the table's alias.
+    fn supports_table_sample_before_alias(&self) -> bool {
+        true
+    }
+    /// Spark's integral division `a DIV b`, as tight as `*` and `/` (sqlparser gives DIV that precedence but no
+    /// parser outside MySQL's dialect); it is sqlparser's `MyIntegerDivide`.
+    fn parse_infix(
+        &self,
+        parser: &mut Parser,
+        expr: &sqlparser::ast::Expr,
+        _precedence: u8,
+    ) -> Option<Result<sqlparser::ast::Expr, ParserError>> {
+        if !parser.parse_keyword(sqlparser::keywords::Keyword::DIV) {
+            return None;
+        }
+        let precedence = self.prec_value(sqlparser::dialect::Precedence::MulDivModOp);
+        Some(parser.parse_subexpr(precedence).map(|right| sqlparser::ast::Expr::BinaryOp {
+            left: Box::new(expr.clone()),
+            op: sqlparser::ast::BinaryOperator::MyIntegerDivide,
+            right: Box::new(right),
+        }))
     }
 }
 

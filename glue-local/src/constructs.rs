@@ -1,0 +1,485 @@
+//! Spark SQL query constructs on DataFusion: rewrites of the parsed statement where DataFusion has the construct
+//! under another form, and clear refusals where it has none or would answer otherwise than Spark.
+//!
+//! Rewritten (the answers are Spark's, checked by `tools/spark/constructs.py`):
+//! - `MINUS [ALL]` is `EXCEPT [ALL]`; `SEMI JOIN` / `ANTI JOIN` are `LEFT SEMI` / `LEFT ANTI`;
+//! - `LIKE|ILIKE ANY|SOME|ALL (p, …)` is an `OR` (`AND` for ALL) of one LIKE per pattern (`NOT LIKE ANY` is true when
+//!   one pattern does not match, as in Spark);
+//! - `COUNT(DISTINCT a, b, …)` counts the distinct rows where none of them is NULL (a struct of them);
+//! - `INTERVAL 2 DAYS` as a window frame bound is DataFusion's `INTERVAL '2 DAYS'`;
+//! - an inline table without column names (`FROM VALUES (1, 'x')`) has Spark's `col1`, `col2`, …;
+//! - a SELECT without FROM that holds a subquery reads one row (`FROM (VALUES (1))`): DataFusion's decorrelation
+//!   gives no row where Spark gives a NULL for a scalar subquery without rows.
+//!
+//! Refused (`unsupported on the embedded engine: …`): lambda functions (`transform(a, x -> x + 1)`: DataFusion 53 has
+//! no lambda expressions), `FULL JOIN … USING` and `NATURAL FULL JOIN` (DataFusion keeps the left key where Spark
+//! coalesces both), RANGE frames over a DATE ordering with a numeric offset (Spark counts days), result columns of
+//! an INTERVAL type (Spark's interval types have no Arrow equivalent here).
+
+use std::ops::ControlFlow;
+
+use arrow_schema::DataType;
+use datafusion::common::DFSchema;
+use datafusion::error::DataFusionError;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
+use datafusion::logical_expr::{Expr as LExpr, ExprSchemable, cast, lit};
+use sqlparser::ast::{
+    BinaryOperator, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinConstraint,
+    JoinOperator, Query, Select, SetExpr, SetOperator, Statement, TableAlias, TableAliasColumnDef, TableFactor,
+    UnaryOperator, Value, VisitMut, VisitorMut, WindowFrameBound, WindowSpec, WindowType,
+};
+
+use crate::spark::call;
+
+/// Rewrites the constructs of a parsed statement DataFusion has under another form, or names the one it refuses.
+pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
+    match statement.visit(&mut Constructs) {
+        ControlFlow::Break(construct) => Err(construct),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+struct Constructs;
+
+impl VisitorMut for Constructs {
+    type Break = String;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
+        into_flow(set_expr(&mut query.body))
+    }
+
+    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<String> {
+        into_flow(expr(e))
+    }
+}
+
+fn into_flow(r: Result<(), String>) -> ControlFlow<String> {
+    match r {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(construct) => ControlFlow::Break(construct),
+    }
+}
+
+/// The set operations and SELECTs of a query body (subqueries are visited as queries of their own).
+fn set_expr(body: &mut SetExpr) -> Result<(), String> {
+    match body {
+        SetExpr::SetOperation { op, left, right, .. } => {
+            if *op == SetOperator::Minus {
+                *op = SetOperator::Except;
+            }
+            set_expr(left)?;
+            set_expr(right)
+        }
+        SetExpr::Select(select) => self::select(select),
+        _ => Ok(()),
+    }
+}
+
+fn select(select: &mut Select) -> Result<(), String> {
+    for from in &mut select.from {
+        values_names(&mut from.relation);
+        for join in &mut from.joins {
+            values_names(&mut join.relation);
+            join.join_operator = join_operator(std::mem::replace(
+                &mut join.join_operator,
+                JoinOperator::CrossJoin(JoinConstraint::None),
+            ))?;
+        }
+    }
+    for w in &mut select.named_window {
+        if let sqlparser::ast::NamedWindowExpr::WindowSpec(spec) = &mut w.1 {
+            frame_bounds(spec)?;
+        }
+    }
+    if select.from.is_empty() && has_subquery(select) {
+        select.from.push(one_row());
+    }
+    Ok(())
+}
+
+/// `SEMI` and `ANTI` as DataFusion names them; FULL joins on USING or NATURAL refused.
+fn join_operator(op: JoinOperator) -> Result<JoinOperator, String> {
+    Ok(match op {
+        JoinOperator::Semi(c) => JoinOperator::LeftSemi(c),
+        JoinOperator::Anti(c) => JoinOperator::LeftAnti(c),
+        JoinOperator::FullOuter(JoinConstraint::Using(_)) => {
+            return Err("FULL OUTER JOIN … USING (DataFusion keeps the left key where Spark coalesces both; join ON \
+                        the keys and coalesce them)"
+                .into());
+        }
+        JoinOperator::FullOuter(JoinConstraint::Natural) => {
+            return Err("NATURAL FULL OUTER JOIN (DataFusion keeps the left key where Spark coalesces both)".into());
+        }
+        other => other,
+    })
+}
+
+/// Spark names the columns of an inline table without column names `col1`, `col2`, …
+fn values_names(relation: &mut TableFactor) {
+    let TableFactor::Derived { subquery, alias, .. } = relation else {
+        return;
+    };
+    let SetExpr::Values(values) = subquery.body.as_ref() else {
+        return;
+    };
+    let width = values.rows.first().map_or(0, Vec::len);
+    let columns = (1..=width)
+        .map(|i| TableAliasColumnDef::from_name(format!("col{i}")))
+        .collect();
+    match alias {
+        None => {
+            *alias = Some(TableAlias {
+                explicit: true,
+                name: Ident::new("__values"),
+                columns,
+            })
+        }
+        Some(a) if a.columns.is_empty() => a.columns = columns,
+        Some(_) => {}
+    }
+}
+
+/// True when a SELECT's items or filter hold a subquery.
+fn has_subquery(select: &Select) -> bool {
+    let mut found = false;
+    let mut probe = select.clone();
+    let _ = sqlparser::ast::visit_expressions_mut(&mut probe, |e: &mut Expr| {
+        if matches!(e, Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. }) {
+            found = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    found
+}
+
+/// `FROM (VALUES (1)) AS __one`.
+fn one_row() -> sqlparser::ast::TableWithJoins {
+    let values = sqlparser::ast::Values {
+        explicit_row: false,
+        value_keyword: false,
+        rows: vec![vec![Expr::value(Value::Number("1".into(), false))]],
+    };
+    sqlparser::ast::TableWithJoins {
+        relation: TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(Query {
+                with: None,
+                body: Box::new(SetExpr::Values(values)),
+                order_by: None,
+                limit_clause: None,
+                fetch: None,
+                locks: vec![],
+                for_clause: None,
+                settings: None,
+                format_clause: None,
+                pipe_operators: vec![],
+            }),
+            alias: Some(TableAlias {
+                explicit: true,
+                name: Ident::new("__one"),
+                columns: vec![],
+            }),
+            sample: None,
+        },
+        joins: vec![],
+    }
+}
+
+fn expr(e: &mut Expr) -> Result<(), String> {
+    match e {
+        Expr::Lambda(_) => Err(lambda("")),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            if let FunctionArguments::List(list) = &f.args
+                && list.args.iter().any(|a| matches!(arg_expr(a), Some(Expr::Lambda(_))))
+            {
+                return Err(lambda(&name));
+            }
+            if let Some(WindowType::WindowSpec(spec)) = &mut f.over {
+                frame_bounds(spec)?;
+            }
+            if name == "count" {
+                count_distinct(f);
+            }
+            Ok(())
+        }
+        Expr::Like {
+            negated,
+            any,
+            expr,
+            pattern,
+            escape_char,
+        } => {
+            if let Some(new) = like_list(*negated, *any, expr, pattern, escape_char, false) {
+                *e = new;
+            }
+            Ok(())
+        }
+        Expr::ILike {
+            negated,
+            any,
+            expr,
+            pattern,
+            escape_char,
+        } => {
+            if let Some(new) = like_list(*negated, *any, expr, pattern, escape_char, true) {
+                *e = new;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn lambda(function: &str) -> String {
+    let what = if function.is_empty() {
+        "a lambda function".to_string()
+    } else {
+        format!("`{function}` with a lambda function")
+    };
+    format!("{what} (`x -> …`): DataFusion 53 has no lambda expressions")
+}
+
+fn arg_expr(a: &FunctionArg) -> Option<&Expr> {
+    match a {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+        FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(e),
+            ..
+        } => Some(e),
+        _ => None,
+    }
+}
+
+/// `COUNT(DISTINCT a, b)` as `COUNT(DISTINCT CASE WHEN a IS NOT NULL AND b IS NOT NULL THEN named_struct(…) END)`:
+/// Spark counts the distinct tuples with no NULL in them.
+fn count_distinct(f: &mut sqlparser::ast::Function) {
+    let FunctionArguments::List(list) = &mut f.args else {
+        return;
+    };
+    if list.duplicate_treatment != Some(DuplicateTreatment::Distinct) || list.args.len() < 2 {
+        return;
+    }
+    let args: Vec<Expr> = list.args.iter().filter_map(arg_expr).cloned().collect();
+    if args.len() != list.args.len() {
+        return;
+    }
+    let all_set = args
+        .iter()
+        .map(|a| Expr::IsNotNull(Box::new(a.clone())))
+        .reduce(|l, r| binary(l, BinaryOperator::And, r))
+        .expect("two arguments or more");
+    let fields = args
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| [Expr::value(Value::SingleQuotedString(format!("c{i}"))), a.clone()])
+        .collect();
+    let tuple = case_when(all_set, call("named_struct", fields));
+    list.args = vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(tuple))];
+}
+
+fn binary(left: Expr, op: BinaryOperator, right: Expr) -> Expr {
+    Expr::BinaryOp {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    }
+}
+
+fn case_when(condition: Expr, result: Expr) -> Expr {
+    Expr::Case {
+        case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sqlparser::ast::CaseWhen { condition, result }],
+        else_result: None,
+    }
+}
+
+/// `x [NOT] LIKE ANY|SOME|ALL (p1, p2)` as one LIKE per pattern joined by OR (ANY, SOME) or AND (ALL); `None` when
+/// the LIKE has a single pattern.
+fn like_list(
+    negated: bool,
+    any: bool,
+    subject: &Expr,
+    pattern: &Expr,
+    escape: &Option<Value>,
+    ilike: bool,
+) -> Option<Expr> {
+    let (patterns, all) = match pattern {
+        Expr::Tuple(list) if any => (list.clone(), false),
+        Expr::Nested(p) if any => (vec![(**p).clone()], false),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            let FunctionArguments::List(list) = &f.args else {
+                return None;
+            };
+            if !matches!(name.as_str(), "all" | "any" | "some") || list.args.is_empty() {
+                return None;
+            }
+            let args: Vec<Expr> = list.args.iter().filter_map(arg_expr).cloned().collect();
+            (args, name == "all")
+        }
+        _ => return None,
+    };
+    let one = |p: Expr| {
+        let (expr, pattern, escape_char) = (Box::new(subject.clone()), Box::new(p), escape.clone());
+        if ilike {
+            Expr::ILike {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char,
+            }
+        } else {
+            Expr::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char,
+            }
+        }
+    };
+    let op = if all { BinaryOperator::And } else { BinaryOperator::Or };
+    patterns
+        .into_iter()
+        .map(one)
+        .reduce(|l, r| binary(l, op.clone(), r))
+        .map(|e| Expr::Nested(Box::new(e)))
+}
+
+/// `INTERVAL 2 DAYS` (a number and a unit) as a frame bound is `INTERVAL '2 DAYS'`, the form DataFusion reads there.
+fn frame_bounds(spec: &mut WindowSpec) -> Result<(), String> {
+    let Some(frame) = &mut spec.window_frame else {
+        return Ok(());
+    };
+    bound(&mut frame.start_bound)?;
+    if let Some(end) = &mut frame.end_bound {
+        bound(end)?;
+    }
+    Ok(())
+}
+
+fn bound(b: &mut WindowFrameBound) -> Result<(), String> {
+    let (WindowFrameBound::Preceding(Some(e)) | WindowFrameBound::Following(Some(e))) = b else {
+        return Ok(());
+    };
+    let Expr::Interval(interval) = e.as_mut() else {
+        return Ok(());
+    };
+    if interval.last_field.is_some() {
+        return Err(format!("a window frame bound `{interval}` (an interval with a `… TO …` qualifier)"));
+    }
+    let number = match interval.value.as_ref() {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => Some(n.clone()),
+            Value::SingleQuotedString(s) if s.trim().parse::<f64>().is_ok() => Some(s.trim().to_string()),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            ..
+        } => return Err(format!("a window frame bound `{interval}` (a negative interval)")),
+        _ => None,
+    };
+    match (number, &interval.leading_field) {
+        (Some(n), Some(unit)) => {
+            *interval.value = Expr::value(Value::SingleQuotedString(format!("{n} {unit}")));
+            interval.leading_field = None;
+            Ok(())
+        }
+        (None, None) => Ok(()),
+        _ => Err(format!("a window frame bound `{interval}`")),
+    }
+}
+
+/// Refuses a query whose result has a column of a type Spark would give another type (intervals).
+pub fn check_result_types(schema: &DFSchema) -> Result<(), DataFusionError> {
+    match schema
+        .fields()
+        .iter()
+        .find(|f| matches!(f.data_type(), DataType::Interval(_) | DataType::Duration(_)))
+    {
+        Some(f) => Err(DataFusionError::Plan(format!(
+            "unsupported on the embedded engine: an INTERVAL value as a result column (`{}`: Spark's interval types \
+             are not the embedded engine's)",
+            f.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Spark's integral division `a DIV b` (sqlparser's `MyIntegerDivide`): BIGINT, the quotient truncated toward zero,
+/// NULL when `b` is 0. Integers divide as BIGINTs; decimals (or a decimal and an integer) are divided at a common
+/// scale and the exact quotient truncated. Other operand types (Spark refuses doubles) are refused.
+#[derive(Debug)]
+pub struct IntegralDivide;
+
+impl ExprPlanner for IntegralDivide {
+    fn plan_binary_op(
+        &self,
+        expr: RawBinaryExpr,
+        schema: &DFSchema,
+    ) -> datafusion::error::Result<PlannerResult<RawBinaryExpr>> {
+        if expr.op != BinaryOperator::MyIntegerDivide {
+            return Ok(PlannerResult::Original(expr));
+        }
+        let (lt, rt) = (expr.left.get_type(schema)?, expr.right.get_type(schema)?);
+        let integral = |t: &DataType| t.is_integer() || t.is_null();
+        let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
+        if integral(&lt) && integral(&rt) {
+            let (l, r) = (cast(expr.left, DataType::Int64), cast(expr.right, DataType::Int64));
+            return Ok(PlannerResult::Planned(divide(l, null_if_zero(r))));
+        }
+        if (decimal(&lt) || integral(&lt)) && (decimal(&rt) || integral(&rt)) {
+            let ((p1, s1), (p2, s2)) = (digits(&lt), digits(&rt));
+            let scale = s1.max(s2);
+            let l = cast(expr.left, DataType::Decimal256(p1 - s1 + scale, scale as i8));
+            let r = cast(expr.right, DataType::Decimal256(p2 - s2 + scale, scale as i8));
+            let q = divide(l, null_if_zero(r));
+            return Ok(PlannerResult::Planned(cast(q, DataType::Int64)));
+        }
+        Err(DataFusionError::Plan(format!(
+            "unsupported on the embedded engine: `DIV` of {} and {} (Spark divides integers and decimals only)",
+            spark_name(&lt),
+            spark_name(&rt)
+        )))
+    }
+}
+
+fn spark_name(t: &DataType) -> String {
+    crate::types::spark_type(t).unwrap_or_else(|_| t.to_string())
+}
+
+/// (precision, scale) of an integer or decimal type.
+fn digits(t: &DataType) -> (u8, u8) {
+    match t {
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => (*p, (*s).max(0) as u8),
+        DataType::Int8 => (3, 0),
+        DataType::Int16 => (5, 0),
+        DataType::Int32 => (10, 0),
+        _ => (20, 0),
+    }
+}
+
+fn divide(l: LExpr, r: LExpr) -> LExpr {
+    LExpr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
+        Box::new(l),
+        datafusion::logical_expr::Operator::Divide,
+        Box::new(r),
+    ))
+}
+
+/// `CASE WHEN r = 0 THEN NULL ELSE r END`.
+fn null_if_zero(r: LExpr) -> LExpr {
+    let zero = r.clone().eq(lit(0));
+    let null = lit(datafusion::scalar::ScalarValue::Null);
+    LExpr::Case(datafusion::logical_expr::Case::new(
+        None,
+        vec![(Box::new(zero), Box::new(null))],
+        Some(Box::new(r)),
+    ))
+}
