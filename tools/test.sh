@@ -70,6 +70,8 @@ dbt_venv="${GLUE_RS_DBT_VENV:-$HOME/.cache/glue-rs/dbt111}"
 "$dbt_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/dbt/requirements.txt
 workspace_only cargo build --locked -p glue-cli
 "$dbt_venv/bin/python" tools/dbt/adapter_suites.py "$glue"
+stage "dbt's cross-database macro suites (dbt-tests-adapter utils) through glue on the embedded engine"
+"$dbt_venv/bin/python" tools/dbt/utils_suites.py "$glue"
 stage "dbt reads glue's manifest.json (dbt ls --select state:... --state)"
 "$dbt_venv/bin/python" tools/dbt/state_check.py "$glue" "$dbt_venv/bin"
 

@@ -1263,7 +1263,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
             disabled.insert(n.unique_id.clone(), n);
         }
     }
-    resolve_dependencies(&project, &mut by_id, &disabled)?;
+    resolve_dependencies(&project, &mut by_id, &mut disabled, &mut warnings)?;
     warnings.extend(loader.warnings);
     Ok(Manifest {
         project,
@@ -1662,10 +1662,13 @@ fn unit_test(p: &Project, file: &Path, line: usize, u: &Map<String, Value>) -> R
     Ok(n)
 }
 
+/// Resolves each node's refs and sources. A node depending on a missing one is an error, except a data test, which
+/// dbt disables with a warning (a test of a model that does not exist does not run).
 fn resolve_dependencies(
     project: &Project,
     nodes: &mut BTreeMap<String, Node>,
-    disabled: &BTreeMap<String, Node>,
+    disabled: &mut BTreeMap<String, Node>,
+    warnings: &mut Vec<String>,
 ) -> Result<()> {
     let mut by_name: HashMap<(String, String), String> = HashMap::new();
     let mut any_pkg: HashMap<String, Vec<String>> = HashMap::new();
@@ -1691,6 +1694,7 @@ fn resolve_dependencies(
     for id in ids {
         let n = &nodes[&id];
         let mut deps = Vec::new();
+        let mut missing = None;
         if n.resource_type == ResourceType::Source
             && let Some(b) = builders.get(&(n.schema.to_lowercase(), n.alias.to_lowercase()))
         {
@@ -1713,35 +1717,45 @@ fn resolve_dependencies(
                     } else {
                         ""
                     };
-                    return Err(CliError::project(
-                        &n.file,
-                        Some(n.line),
-                        format!(
-                            "{} `{}` depends on `{}`{}, which was not found{why}",
-                            n.resource_type.as_str(),
-                            n.name,
-                            name,
-                            pkg.as_deref().map(|p| format!(" in package `{p}`")).unwrap_or_default()
-                        ),
+                    missing = Some(format!(
+                        "{} `{}` depends on `{}`{}, which was not found{why}",
+                        n.resource_type.as_str(),
+                        n.name,
+                        name,
+                        pkg.as_deref().map(|p| format!(" in package `{p}`")).unwrap_or_default()
                     ));
+                    break;
                 }
             }
         }
         for (s, t) in &n.sources {
+            if missing.is_some() {
+                break;
+            }
             match sources.get(&(s.clone(), t.clone())) {
                 Some(d) => deps.push(d.clone()),
                 None => {
-                    return Err(CliError::project(
-                        &n.file,
-                        Some(n.line),
-                        format!(
-                            "{} `{}` depends on source `{s}.{t}`, which was not found",
-                            n.resource_type.as_str(),
-                            n.name
-                        ),
+                    missing = Some(format!(
+                        "{} `{}` depends on source `{s}.{t}`, which was not found",
+                        n.resource_type.as_str(),
+                        n.name
                     ));
                 }
             }
+        }
+        if let Some(message) = missing {
+            if n.resource_type != ResourceType::Test {
+                return Err(CliError::project(&n.file, Some(n.line), message));
+            }
+            warnings.push(format!(
+                "{} ({}:{}); the test is disabled",
+                message,
+                n.file.display(),
+                n.line
+            ));
+            let n = nodes.remove(&id).unwrap();
+            disabled.insert(id, n);
+            continue;
         }
         deps.dedup();
         nodes.get_mut(&id).unwrap().depends_on = deps;

@@ -453,12 +453,16 @@ fn print_fn(state: &State, msg: Value) -> Result<String, Error> {
     Ok(String::new())
 }
 
+/// dbt's `return(value)`: the macro ends here and its call gives `value` (the rest of the macro does not run, as in
+/// dbt, where `return` raises an exception the macro call catches).
 fn return_fn(state: &State, v: Value) -> Result<String, Error> {
     let ctx = NodeCtx::of(state)?;
-    if let Some(slot) = ctx.returns.lock().unwrap().last_mut() {
-        *slot = Some(v);
+    match ctx.returns.lock().unwrap().last_mut() {
+        Some(slot) => *slot = Some(v),
+        None => return Ok(String::new()),
     }
-    Ok(String::new())
+    // The error stops the macro; `invoke` finds the value in the slot and gives it instead.
+    Err(Error::new(ErrorKind::InvalidOperation, "return() ended the macro"))
 }
 
 fn run_query_fn(state: &State, sql: String) -> Result<Value, Error> {
@@ -776,13 +780,46 @@ impl Object for Adapter {
     }
 }
 
-/// `api` (`api.Relation.create(...)`).
+/// `api` (`api.Relation.create(...)`, `api.Column.translate_type(...)`).
 #[derive(Debug)]
 struct Api;
 
 impl Object for Api {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        (key.as_str()? == "Relation").then(|| Value::from_object(RelationApi))
+        match key.as_str()? {
+            "Relation" => Some(Value::from_object(RelationApi)),
+            "Column" => Some(Value::from_object(ColumnApi)),
+            _ => None,
+        }
+    }
+}
+
+/// `api.Column`: dbt-spark's column class methods (SparkColumn).
+#[derive(Debug)]
+struct ColumnApi;
+
+impl Object for ColumnApi {
+    fn call_method(self: &Arc<Self>, _: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            // Spark's type names are taken as they are written.
+            "translate_type" => {
+                let (dtype,): (String,) = minijinja::value::from_args(args)?;
+                Ok(Value::from(dtype))
+            }
+            // Spark has no `numeric`: always a decimal.
+            "numeric_type" => {
+                let (_, precision, scale): (Value, Option<Value>, Option<Value>) = minijinja::value::from_args(args)?;
+                let given = |v: &Option<Value>| v.as_ref().filter(|v| !v.is_none() && !v.is_undefined()).cloned();
+                Ok(Value::from(match (given(&precision), given(&scale)) {
+                    (Some(p), Some(s)) => format!("decimal({p},{s})"),
+                    _ => "decimal".to_string(),
+                }))
+            }
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("api.Column.{method} is not available in glue"),
+            )),
+        }
     }
 }
 

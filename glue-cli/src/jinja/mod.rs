@@ -29,7 +29,11 @@ pub const ADAPTER_PREFIXES: &[&str] = &["glue", "spark", "default"];
 pub const BUILTIN_MACROS: &[(&str, &str)] = &[
     ("<builtin>/schema.sql", include_str!("../../macros/schema.sql")),
     ("<builtin>/tests.sql", include_str!("../../macros/tests.sql")),
-    ("<builtin>/helpers.sql", include_str!("../../macros/helpers.sql")),
+    ("<builtin>/utils.sql", include_str!("../../macros/utils.sql")),
+    (
+        "<builtin>/spark_utils.sql",
+        include_str!("../../macros/spark_utils.sql"),
+    ),
 ];
 
 /// A macro file to load.
@@ -177,29 +181,29 @@ impl Macros {
         self.by_name.contains_key(name)
     }
 
-    /// `adapter.dispatch(name, namespace)`: the first `glue__` / `spark__` / `default__` implementation along the
-    /// search order.
+    /// `adapter.dispatch(name, namespace)` as dbt resolves it: with a namespace, each package of its search order
+    /// (the root project's `dispatch:` entry, else the root project then the namespace), then glue's built-in macros,
+    /// is searched for `glue__`, `spark__` then `default__<name>` (so a project's `default__x` overrides the built-in
+    /// `spark__x`); without one, each prefix in turn is resolved as a plain macro name from the calling package.
     pub fn dispatch(&self, from_package: &str, name: &str, namespace: Option<&str>) -> Option<(String, String)> {
-        let order: Vec<String> = match namespace {
-            Some(ns) => self
-                .dispatch
-                .iter()
-                .find(|d| d.namespace == ns)
-                .map(|d| d.search_order.clone())
-                .unwrap_or_else(|| vec![self.root.clone(), ns.to_string()]),
-            None => vec![from_package.to_string(), self.root.clone()],
+        let Some(ns) = namespace else {
+            return ADAPTER_PREFIXES.iter().find_map(|prefix| {
+                let full = format!("{prefix}__{name}");
+                self.resolve(from_package, &full).map(|(p, _)| (p.to_string(), full))
+            });
         };
-        for prefix in ADAPTER_PREFIXES {
-            let full = format!("{prefix}__{name}");
-            for p in order.iter().map(String::as_str).chain([BUILTIN_PACKAGE]) {
+        let order: Vec<String> = self
+            .dispatch
+            .iter()
+            .find(|d| d.namespace == ns)
+            .map(|d| d.search_order.clone())
+            .unwrap_or_else(|| vec![self.root.clone(), ns.to_string()]);
+        for p in order.iter().map(String::as_str).chain([BUILTIN_PACKAGE]) {
+            for prefix in ADAPTER_PREFIXES {
+                let full = format!("{prefix}__{name}");
                 if self.in_package(p, &full).is_some() {
                     return Some((p.to_string(), full));
                 }
-            }
-            if namespace.is_none()
-                && let Some((p, _)) = self.resolve(from_package, &full)
-            {
-                return Some((p.to_string(), full));
             }
         }
         None
@@ -277,9 +281,11 @@ pub(crate) fn invoke(
     })?;
     ctx.push_return();
     let out = m.call(&mstate, args);
-    let ret = ctx.pop_return();
-    let out = out?;
-    Ok(ret.unwrap_or(out))
+    // A value in the slot means the macro called return(), which ends it with an error of its own.
+    match ctx.pop_return() {
+        Some(ret) => Ok(ret),
+        None => out,
+    }
 }
 
 /// The Jinja environment of one project: templates of every macro file and the dbt globals.

@@ -16,6 +16,10 @@ pub fn datetime_value(t: NaiveDateTime) -> Value {
 }
 
 impl Object for DateTime {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let t = self.0;
         Some(Value::from(match key.as_str()? {
@@ -92,10 +96,65 @@ impl Object for DatetimeClass {
     }
 }
 
+/// A Python-like date: renders as `str(date)` (`2023-09-07`), with `strftime`, `isoformat` and the date fields.
+#[derive(Debug)]
+struct Date(chrono::NaiveDate);
+
+impl Object for Date {
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let d = self.0;
+        Some(Value::from(match key.as_str()? {
+            "year" => d.year() as i64,
+            "month" => d.month() as i64,
+            "day" => d.day() as i64,
+            _ => return None,
+        }))
+    }
+
+    fn call_method(self: &Arc<Self>, _: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
+        match method {
+            "strftime" => {
+                let (fmt,): (String,) = from_args(args)?;
+                let mut out = String::new();
+                use std::fmt::Write;
+                write!(out, "{}", self.0.format(&fmt))
+                    .map_err(|_| Error::new(ErrorKind::InvalidOperation, format!("bad strftime format `{fmt}`")))?;
+                Ok(Value::from(out))
+            }
+            "isoformat" => Ok(Value::from(self.0.to_string())),
+            _ => Err(Error::new(
+                ErrorKind::UnknownMethod,
+                format!("date has no method `{method}`"),
+            )),
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 #[derive(Debug)]
 struct DateClass;
 
 impl Object for DateClass {
+    /// `datetime.date(year, month, day)`; an impossible date is an error, as in Python.
+    fn call(self: &Arc<Self>, _: &State<'_, '_>, args: &[Value]) -> Result<Value, Error> {
+        let (year, month, day): (i32, u32, u32) = from_args(args)?;
+        chrono::NaiveDate::from_ymd_opt(year, month, day)
+            .map(|d| Value::from_object(Date(d)))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    format!("datetime.date({year}, {month}, {day}): not a date"),
+                )
+            })
+    }
+
     fn call_method(self: &Arc<Self>, _: &State<'_, '_>, method: &str, _: &[Value]) -> Result<Value, Error> {
         match method {
             "today" => Ok(Value::from(chrono::Utc::now().date_naive().to_string())),
@@ -127,6 +186,11 @@ fn match_value(c: regex::Captures<'_>) -> Value {
 struct Match(Vec<Value>);
 
 impl Object for Match {
+    /// A match is true, as in Python (an object without items would be false in minijinja).
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
     fn call_method(self: &Arc<Self>, _: &State<'_, '_>, method: &str, args: &[Value]) -> Result<Value, Error> {
         match method {
             "group" => {
