@@ -97,7 +97,7 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         )),
     ]
     .into_iter()
-    .chain(crate::functions::scalars::udfs())
+    .chain(crate::functions::udfs())
     {
         ctx.register_udf(f);
     }

@@ -1506,7 +1506,9 @@ pub fn is_unsupported(e: &DataFusionError) -> bool {
                 || m.contains("coercion failed")
         }
         // DataFusion's aggregates refuse an untyped NULL column (`VALUES (NULL), (NULL)`), which Spark types as void.
-        DataFusionError::Execution(m) => m.contains("not supported for Null"),
+        DataFusionError::Execution(m) => {
+            m.contains("not supported for Null") || m.contains("unsupported on the embedded engine")
+        }
         DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => is_unsupported(inner),
         _ => false,
     }

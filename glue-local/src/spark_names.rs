@@ -9,7 +9,7 @@ use sqlparser::ast::{
     helpers::attached_token::AttachedToken,
 };
 
-use crate::spark::{bool_literal, call, sql_cast};
+use crate::spark::{bool_literal, call, sql_cast, string_literal};
 
 /// The rewritten expression of a call to `name` with the unnamed arguments `args`, or `None` when no rule applies.
 /// `Err` refuses a form that cannot be answered as Spark does.
@@ -180,8 +180,49 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
                 )),
             )
         }
+        // The options of to_json/from_json: Spark's `map('k', 'v', …)` as name/value arguments.
+        ("to_json", [x, options]) => call("to_json", [vec![x.clone()], json_options(name, options)?].concat()),
+        ("from_json", [s, schema, options]) => call(
+            "from_json",
+            [vec![s.clone(), schema.clone()], json_options(name, options)?].concat(),
+        ),
+        ("get_json_object", [_, path]) if string_literal(path).is_some_and(|p| p.contains('*')) => {
+            return Err(format!(
+                "get_json_object with the wildcard path {}",
+                string_literal(path).unwrap_or_default()
+            ));
+        }
         _ => return Ok(None),
     }))
+}
+
+/// The literal name/value pairs of a `map(…)` of JSON options.
+fn json_options(name: &str, options: &SqlExpr) -> Result<Vec<SqlExpr>, String> {
+    let refuse = || format!("{name} with options that are not a map(…) of string literals");
+    let SqlExpr::Function(f) = options else {
+        return Err(refuse());
+    };
+    if !f.name.to_string().eq_ignore_ascii_case("map") {
+        return Err(refuse());
+    }
+    let FunctionArguments::List(list) = &f.args else {
+        return Err(refuse());
+    };
+    let mut pairs = Vec::new();
+    for a in &list.args {
+        match a {
+            sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(e))
+                if string_literal(e).is_some() =>
+            {
+                pairs.push(e.clone())
+            }
+            _ => return Err(refuse()),
+        }
+    }
+    if pairs.len() % 2 != 0 {
+        return Err(refuse());
+    }
+    Ok(pairs)
 }
 
 /// Spark's prefix operators DataFusion lacks: `! p` is `NOT p`, `~ x` is `x ^ -1` (the bitwise complement).

@@ -127,7 +127,7 @@ pub fn arrow_type(spark: &str) -> Result<DataType, LocalError> {
 }
 
 /// Splits at the first `sep` not nested in `<>` / `()`.
-fn split_top(s: &str, sep: char) -> Option<(&str, &str)> {
+pub(crate) fn split_top(s: &str, sep: char) -> Option<(&str, &str)> {
     let mut depth = 0i32;
     for (i, c) in s.char_indices() {
         match c {

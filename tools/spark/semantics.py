@@ -163,7 +163,13 @@ def engine_cell(c, spark_type):
     is (a string that looks like a timestamp stays as it is), NULL inside arrays, maps and structs as `NULL`."""
     if c is None:
         return None
-    return engine_norm(c) if "timestamp" in spark_type else c.replace("\x00NULL", "NULL")
+    if spark_type in ("timestamp", "timestamp_ntz"):
+        return engine_norm(c)
+    c = c.replace("\x00NULL", "NULL")
+    if "timestamp" in spark_type:
+        # Timestamps inside a struct, array or map: each one as `engine_norm` writes a timestamp cell.
+        c = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:00)?", lambda m: engine_norm(m.group(0)), c)
+    return c
 
 
 def same(a, b):

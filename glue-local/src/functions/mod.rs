@@ -4,6 +4,7 @@
 
 pub mod dates;
 pub mod hash;
+pub mod json;
 pub mod math;
 pub mod regex;
 pub mod scalars;
@@ -476,6 +477,13 @@ impl ScalarUDFImpl for SparkTruncateDecimal {
         let out: ArrayRef = Arc::new(out);
         columnar(out, scalar)
     }
+}
+
+/// The Spark functions of the modules [`scalars`] and [`json`], to register in a session.
+pub fn udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
+    let mut all = scalars::udfs();
+    all.extend(json::udfs());
+    all
 }
 
 /// True for the string types.
