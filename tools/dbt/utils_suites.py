@@ -347,6 +347,7 @@ class Outcomes:
     def __init__(self):
         self.failed = {}
         self.seen = []
+        self.tests = {}
 
     def pytest_runtest_logreport(self, report):
         suite = suite_of(report.nodeid)
@@ -354,6 +355,7 @@ class Outcomes:
             return
         if suite not in self.seen:
             self.seen.append(suite)
+        self.tests.setdefault(suite, set()).add(report.nodeid)
         if report.failed:
             self.failed.setdefault(suite, []).append(f"{report.nodeid.split('::')[-1]} ({report.when}):\n"
                                                       f"{report.longreprtext}")
@@ -385,7 +387,9 @@ def main():
     print()
     for s in outcomes.seen:
         if s in passed:
-            print(f"PASS {s}" + ("  (listed in KNOWN_FAILURES: remove it)" if s in stale else ""))
+            n = len(outcomes.tests[s])
+            print(f"PASS {s} ({n} test{'s' if n > 1 else ''})"
+                  + ("  (listed in KNOWN_FAILURES: remove it)" if s in stale else ""))
         elif s in KNOWN_FAILURES:
             print(f"KNOWN FAILURE {s}: {KNOWN_FAILURES[s]}\n    now: {first_error(outcomes.failed[s])}")
         else:
