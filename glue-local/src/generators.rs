@@ -6,6 +6,9 @@
 //! - `FROM r [AS t] LATERAL VIEW explode(a) v AS x` becomes `FROM (SELECT *, unnest(a) AS x FROM r [AS t]) AS t`, one
 //!   level per view, and `v.x` is read as `t.x`.
 //!
+//! - `FROM explode(a)` (a generator as a table) is a derived table of `SELECT explode(a)`; Spark's named argument
+//!   `explode(collection => a)` is read as `explode(a)`.
+//!
 //! Refused (unsupported on the embedded engine): `explode_outer`/`posexplode_outer` and `LATERAL VIEW OUTER` (unnest
 //! drops NULL and empty arrays), `explode` of a map (two column aliases), a LATERAL VIEW over joins or a function other
 //! than `explode`/`posexplode`.
@@ -67,9 +70,74 @@ fn generator(e: &Expr) -> Option<(String, Expr)> {
     let FunctionArguments::List(list) = &f.args else {
         return None;
     };
-    match list.args.as_slice() {
-        [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => Some((name, a.clone())),
+    Some((name, collection(&list.args)?))
+}
+
+/// The one argument of a generator: unnamed, or Spark's named `collection => a` (`input => a` for inline).
+fn collection(args: &[FunctionArg]) -> Option<Expr> {
+    match args {
+        [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => Some(a.clone()),
+        [FunctionArg::Named {
+            name,
+            arg: FunctionArgExpr::Expr(a),
+            ..
+        }] if matches!(name.value.to_ascii_lowercase().as_str(), "collection" | "input") => Some(a.clone()),
+        [FunctionArg::ExprNamed {
+            name: Expr::Identifier(name),
+            arg: FunctionArgExpr::Expr(a),
+            ..
+        }] if matches!(name.value.to_ascii_lowercase().as_str(), "collection" | "input") => Some(a.clone()),
         _ => None,
+    }
+}
+
+/// `FROM explode(a) [AS t(x)]` (a generator as a table) is `FROM (SELECT explode(a)) [AS t(x)]`; the SELECT list
+/// rewrite then reads it.
+fn generator_tables(select: &mut Select) {
+    for twj in &mut select.from {
+        for relation in std::iter::once(&mut twj.relation).chain(twj.joins.iter_mut().map(|j| &mut j.relation)) {
+            let TableFactor::Table {
+                name,
+                args: Some(args),
+                alias,
+                ..
+            } = relation
+            else {
+                continue;
+            };
+            let fname = name.to_string().to_ascii_lowercase();
+            if !matches!(fname.as_str(), "explode" | "posexplode" | "explode_outer" | "posexplode_outer") {
+                continue;
+            }
+            let Some(arg) = collection(&args.args) else { continue };
+            let query = one_select(vec![SelectItem::UnnamedExpr(call(&fname, vec![arg]))], vec![]);
+            *relation = TableFactor::Derived {
+                lateral: false,
+                subquery: Box::new(query),
+                alias: alias.clone(),
+                sample: None,
+            };
+        }
+    }
+}
+
+/// `SELECT projection [FROM from]` as a query.
+fn one_select(projection: Vec<SelectItem>, from: Vec<TableWithJoins>) -> Query {
+    Query {
+        with: None,
+        body: Box::new(SetExpr::Select(Box::new(Select {
+            projection,
+            from,
+            ..empty_select()
+        }))),
+        order_by: None,
+        limit_clause: None,
+        fetch: None,
+        locks: vec![],
+        for_clause: None,
+        settings: None,
+        format_clause: None,
+        pipe_operators: vec![],
     }
 }
 
@@ -110,6 +178,7 @@ fn items(name: &str, arg: Expr, aliases: &[Ident]) -> Result<Vec<SelectItem>, St
 }
 
 fn rewrite_select(select: &mut Select) -> Result<(), String> {
+    generator_tables(select);
     // The SELECT list.
     let mut projection = Vec::with_capacity(select.projection.len());
     for item in std::mem::take(&mut select.projection) {
@@ -158,25 +227,13 @@ fn rewrite_select(select: &mut Select) -> Result<(), String> {
         if let Some(v) = view.lateral_view_name.0.last().and_then(|p| p.as_ident()) {
             renamed.push(v.clone());
         }
-        let query = Query {
-            with: None,
-            body: Box::new(SetExpr::Select(Box::new(Select {
-                projection: inner,
-                from: vec![TableWithJoins {
-                    relation: from,
-                    joins: vec![],
-                }],
-                ..empty_select()
-            }))),
-            order_by: None,
-            limit_clause: None,
-            fetch: None,
-            locks: vec![],
-            for_clause: None,
-            settings: None,
-            format_clause: None,
-            pipe_operators: vec![],
-        };
+        let query = one_select(
+            inner,
+            vec![TableWithJoins {
+                relation: from,
+                joins: vec![],
+            }],
+        );
         from = TableFactor::Derived {
             lateral: false,
             subquery: Box::new(query),

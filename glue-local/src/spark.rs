@@ -399,42 +399,37 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
             Some(_) => Ok(None),
             None => Err(format!("{name} with a part that is not a literal")),
         },
-        ("date_trunc", [fmt, _]) | ("trunc", [_, fmt]) if string_literal(fmt).is_none() => {
-            Err(format!("{name} with a format that is not a literal"))
+        // A format that is not a literal: one branch per unit Spark knows (any case), NULL for any other.
+        ("date_trunc", [fmt, x]) | ("trunc", [x, fmt]) if string_literal(fmt).is_none() => {
+            let (units, to) = truncation_units(name);
+            let branch = |u: &str| {
+                let unit = SqlExpr::value(Value::SingleQuotedString(u.to_string()));
+                if name == "trunc" {
+                    call("trunc", vec![x.clone(), unit])
+                } else {
+                    call("date_trunc", vec![unit, x.clone()])
+                }
+            };
+            Ok(Some(SqlExpr::Case {
+                case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                operand: Some(Box::new(call("lower", vec![fmt.clone()]))),
+                conditions: units
+                    .iter()
+                    .map(|u| sqlparser::ast::CaseWhen {
+                        condition: SqlExpr::value(Value::SingleQuotedString(u.to_string())),
+                        result: branch(u),
+                    })
+                    .collect(),
+                else_result: Some(Box::new(sql_cast(SqlExpr::value(Value::Null), to))),
+            }))
         }
         // A unit Spark does not know gives NULL (DataFusion fails); `trunc` of a date knows no unit below the week.
         ("date_trunc", [fmt, _]) | ("trunc", [_, fmt])
-            if !string_literal(fmt).is_some_and(|u| {
-                let units: &[&str] = if name == "trunc" {
-                    &["year", "yyyy", "yy", "quarter", "month", "mm", "mon", "week"]
-                } else {
-                    &[
-                        "year",
-                        "yyyy",
-                        "yy",
-                        "quarter",
-                        "month",
-                        "mm",
-                        "mon",
-                        "week",
-                        "day",
-                        "dd",
-                        "hour",
-                        "minute",
-                        "second",
-                        "millisecond",
-                        "microsecond",
-                    ]
-                };
-                units.contains(&u.to_ascii_lowercase().as_str())
-            }) =>
+            if !string_literal(fmt)
+                .is_some_and(|u| truncation_units(name).0.contains(&u.to_ascii_lowercase().as_str())) =>
         {
-            let to = if name == "trunc" {
-                SqlType::Date
-            } else {
-                SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None)
-            };
-            Ok(Some(sql_cast(SqlExpr::value(Value::Null), to)))
+            Ok(Some(sql_cast(SqlExpr::value(Value::Null), truncation_units(name).1)))
         }
         // sort_array(a[, ascending]): NULLs first ascending, last descending.
         ("sort_array", [a, rest @ ..]) if rest.len() <= 1 => {
@@ -484,6 +479,34 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         ("array_position" | "regr_count" | "width_bucket", _) => with_type(f, SqlType::BigInt(None)),
         ("grouping", _) => with_type(f, SqlType::TinyInt(None)),
         _ => crate::spark_names::rewrite(name, f, &args),
+    }
+}
+
+/// The units Spark's `trunc` (of a date) or `date_trunc` (of a timestamp) knows, in lower case, and the result type.
+fn truncation_units(name: &str) -> (&'static [&'static str], sqlparser::ast::DataType) {
+    use sqlparser::ast::DataType as SqlType;
+    const DATE: &[&str] = &["year", "yyyy", "yy", "quarter", "month", "mm", "mon", "week"];
+    const TIMESTAMP: &[&str] = &[
+        "year",
+        "yyyy",
+        "yy",
+        "quarter",
+        "month",
+        "mm",
+        "mon",
+        "week",
+        "day",
+        "dd",
+        "hour",
+        "minute",
+        "second",
+        "millisecond",
+        "microsecond",
+    ];
+    if name == "trunc" {
+        (DATE, SqlType::Date)
+    } else {
+        (TIMESTAMP, SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None))
     }
 }
 

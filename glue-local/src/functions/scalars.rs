@@ -34,6 +34,8 @@ pub fn udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
         .map(|k| ScalarUDF::from(SparkEpoch::new(k))),
     );
     all.push(ScalarUDF::from(SparkSoundex::new()));
+    all.push(ScalarUDF::from(SparkElementAt::new(false)));
+    all.push(ScalarUDF::from(SparkElementAt::new(true)));
     all.push(ScalarUDF::from(SparkTypeof::new()));
     all
 }
@@ -516,5 +518,123 @@ mod tests {
     fn decimal_seconds() {
         assert_eq!(decimal_seconds_to_micros(1_230_219_000_123, 3), Some(1_230_219_000_123_000));
         assert_eq!(decimal_seconds_to_micros(1_234_567, 7), None);
+    }
+}
+
+/// Spark's `element_at(array, index)` / `element_at(map, key)` and `try_element_at`: the element at a 1-based index
+/// (from the end when negative; NULL outside the array, ANSI off), or the map's value for the key (NULL when absent).
+/// Index 0 fails the query in `element_at` (Spark's `INVALID_INDEX_OF_ZERO`) and is NULL in `try_element_at`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkElementAt {
+    name: &'static str,
+    signature: Signature,
+}
+
+impl SparkElementAt {
+    /// `element_at` (`try_element_at` when `try_`).
+    pub fn new(try_: bool) -> Self {
+        Self {
+            name: if try_ { "try_element_at" } else { "element_at" },
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SparkElementAt {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [l @ DataType::List(_), _] => Ok(vec![l.clone(), DataType::Int32]),
+            [DataType::LargeList(f) | DataType::FixedSizeList(f, _), _] => {
+                Ok(vec![DataType::List(f.clone()), DataType::Int32])
+            }
+            [m @ DataType::Map(entries, _), _] => match entries.data_type() {
+                DataType::Struct(kv) => Ok(vec![m.clone(), kv[0].data_type().clone()]),
+                other => plan_err!("{}: a map with entries {other}", self.name),
+            },
+            other => plan_err!("{} takes an array and an index or a map and a key, got {other:?}", self.name),
+        }
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        match arg_types.first() {
+            Some(DataType::List(f)) => Ok(f.data_type().clone()),
+            Some(DataType::Map(entries, _)) => match entries.data_type() {
+                DataType::Struct(kv) => Ok(kv[1].data_type().clone()),
+                other => plan_err!("{}: a map with entries {other}", self.name),
+            },
+            other => plan_err!("{}: unexpected argument {other:?}", self.name),
+        }
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let n = args.number_rows.max(1);
+        let [container, key] = args.args.as_slice() else {
+            return exec_err!("{} takes two arguments", self.name);
+        };
+        let (container, key) = (container.to_array(n)?, key.to_array(n)?);
+        let mut positions: Vec<Option<u64>> = Vec::with_capacity(n);
+        let values = match container.data_type() {
+            DataType::List(_) => {
+                let list = container.as_list::<i32>();
+                let index = key.as_primitive::<Int32Type>();
+                let offsets = list.value_offsets();
+                for i in 0..list.len() {
+                    if list.is_null(i) || index.is_null(i) {
+                        positions.push(None);
+                        continue;
+                    }
+                    let (start, len) = (offsets[i] as i64, (offsets[i + 1] - offsets[i]) as i64);
+                    let at = index.value(i) as i64;
+                    if at == 0 {
+                        if self.name == "element_at" {
+                            return exec_err!("[INVALID_INDEX_OF_ZERO] The index 0 is invalid: SQL array indices start at 1");
+                        }
+                        positions.push(None);
+                        continue;
+                    }
+                    let offset = if at > 0 { at - 1 } else { len + at };
+                    positions.push((0..len).contains(&offset).then(|| (start + offset) as u64));
+                }
+                list.values().clone()
+            }
+            DataType::Map(..) => {
+                let map = container.as_map();
+                let offsets = map.value_offsets();
+                let keys = map.keys();
+                for i in 0..map.len() {
+                    if map.is_null(i) || key.is_null(i) {
+                        positions.push(None);
+                        continue;
+                    }
+                    let wanted = ScalarValue::try_from_array(&key, i)?;
+                    let mut found = None;
+                    for j in offsets[i] as usize..offsets[i + 1] as usize {
+                        if ScalarValue::try_from_array(keys, j)? == wanted {
+                            found = Some(j as u64);
+                            break;
+                        }
+                    }
+                    positions.push(found);
+                }
+                map.values().clone()
+            }
+            other => return exec_err!("{}: unexpected argument {other}", self.name),
+        };
+        let indices = arrow_array::UInt64Array::from(positions);
+        let out = datafusion::arrow::compute::take(values.as_ref(), &indices, None)?;
+        columnar(out, scalar)
     }
 }
