@@ -21,15 +21,56 @@ use std::ops::ControlFlow;
 use arrow_schema::DataType;
 use datafusion::common::DFSchema;
 use datafusion::error::DataFusionError;
-use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{GetFieldAccess, LogicalPlan, Operator};
+use datafusion::scalar::ScalarValue;
 use datafusion::logical_expr::{Expr as LExpr, ExprSchemable, cast, lit};
 use sqlparser::ast::{
-    BinaryOperator, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinConstraint,
+    BinaryOperator, DuplicateTreatment, Expr, GroupByExpr, GroupByWithModifier, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinConstraint,
     JoinOperator, Query, Select, SetExpr, SetOperator, Statement, TableAlias, TableAliasColumnDef, TableFactor,
     UnaryOperator, Value, VisitMut, VisitorMut, WindowFrameBound, WindowSpec, WindowType,
 };
 
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
 use crate::spark::call;
+
+/// `TABLESAMPLE (…)` in the statement's tokens (sqlparser reads it after a table name only, Spark after any relation):
+/// a sample of the whole relation (`100 PERCENT`, `BUCKET 1 OUT OF 1`) is dropped; any other sample is refused, as
+/// Spark draws it at random.
+pub fn table_samples(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>, String> {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut it = tokens.into_iter().peekable();
+    while let Some(t) = it.next() {
+        if !matches!(&t.token, Token::Word(w) if w.keyword == Keyword::TABLESAMPLE) {
+            out.push(t);
+            continue;
+        }
+        let mut inside = Vec::new();
+        let mut depth = 0;
+        for t in it.by_ref() {
+            match t.token {
+                Token::Whitespace(_) => continue,
+                Token::LParen => depth += 1,
+                Token::RParen => depth -= 1,
+                _ => inside.push(t.token.to_string().to_ascii_uppercase()),
+            }
+            if depth == 0 {
+                break;
+            }
+        }
+        let sample = inside.join(" ");
+        if !matches!(sample.as_str(), "100 PERCENT" | "BUCKET 1 OUT OF 1") {
+            return Err(format!(
+                "TABLESAMPLE ({sample}): Spark samples at random (only a sample of the whole relation, 100 PERCENT \
+                 or BUCKET 1 OUT OF 1, is read)"
+            ));
+        }
+    }
+    Ok(out)
+}
 
 /// Rewrites the constructs of a parsed statement DataFusion has under another form, or names the one it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
@@ -94,6 +135,31 @@ fn select(select: &mut Select) -> Result<(), String> {
     if select.from.is_empty() && has_subquery(select) {
         select.from.push(one_row());
     }
+    group_by_modifiers(&mut select.group_by)
+}
+
+/// `GROUP BY a, b WITH ROLLUP | WITH CUBE | GROUPING SETS (…)` as `GROUP BY ROLLUP(a, b)`, `CUBE(a, b)`,
+/// `GROUPING SETS (…)` (DataFusion ignores the modifiers).
+fn group_by_modifiers(group_by: &mut GroupByExpr) -> Result<(), String> {
+    let (exprs, modifiers) = match group_by {
+        GroupByExpr::Expressions(exprs, modifiers) if !modifiers.is_empty() => (exprs, modifiers),
+        GroupByExpr::All(modifiers) if !modifiers.is_empty() => {
+            return Err("GROUP BY ALL with ROLLUP, CUBE or GROUPING SETS".into());
+        }
+        _ => return Ok(()),
+    };
+    let [modifier] = modifiers.as_slice() else {
+        return Err("GROUP BY with more than one of ROLLUP, CUBE, GROUPING SETS".into());
+    };
+    let sets = || exprs.iter().map(|e| vec![e.clone()]).collect();
+    let grouping = match modifier {
+        GroupByWithModifier::Rollup => Expr::Rollup(sets()),
+        GroupByWithModifier::Cube => Expr::Cube(sets()),
+        GroupByWithModifier::GroupingSets(e) => e.clone(),
+        GroupByWithModifier::Totals => return Err("GROUP BY … WITH TOTALS".into()),
+    };
+    *exprs = vec![grouping];
+    modifiers.clear();
     Ok(())
 }
 
@@ -412,13 +478,49 @@ pub fn check_result_types(schema: &DFSchema) -> Result<(), DataFusionError> {
     }
 }
 
-/// Spark's integral division `a DIV b` (sqlparser's `MyIntegerDivide`): BIGINT, the quotient truncated toward zero,
-/// NULL when `b` is 0. Integers divide as BIGINTs; decimals (or a decimal and an integer) are divided at a common
-/// scale and the exact quotient truncated. Other operand types (Spark refuses doubles) are refused.
+/// Spark's operators DataFusion plans otherwise:
+/// - integral division `a DIV b` (sqlparser's `MyIntegerDivide`): BIGINT, the quotient truncated toward zero, NULL
+///   when `b` is 0. Integers divide as BIGINTs; decimals (or a decimal and an integer) are divided at a common scale
+///   and the exact quotient truncated. Other operand types (Spark refuses doubles) are refused;
+/// - `a[i]` of an array: 0-based, NULL outside the array (DataFusion's index is 1-based and counts back from the end
+///   when negative); `a.f` of an array of structs (Spark's array of the field) is refused.
 #[derive(Debug)]
-pub struct IntegralDivide;
+pub struct SparkOperators;
 
-impl ExprPlanner for IntegralDivide {
+impl ExprPlanner for SparkOperators {
+    fn plan_field_access(
+        &self,
+        expr: RawFieldAccessExpr,
+        schema: &DFSchema,
+    ) -> datafusion::error::Result<PlannerResult<RawFieldAccessExpr>> {
+        let t = expr.expr.get_type(schema)?;
+        if !matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)) {
+            return Ok(PlannerResult::Original(expr));
+        }
+        match expr.field_access {
+            GetFieldAccess::ListIndex { key } => {
+                let index = cast(*key, DataType::Int64);
+                let element = LExpr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                    datafusion::functions_nested::extract::array_element_udf(),
+                    vec![expr.expr, index.clone() + lit(1i64)],
+                ));
+                let negative = index.lt(lit(0i64));
+                let null = lit(datafusion::scalar::ScalarValue::Null);
+                Ok(PlannerResult::Planned(LExpr::Case(datafusion::logical_expr::Case::new(
+                    None,
+                    vec![(Box::new(negative), Box::new(null))],
+                    Some(Box::new(element)),
+                ))))
+            }
+            GetFieldAccess::NamedStructField { name } => Err(DataFusionError::Plan(format!(
+                "unsupported on the embedded engine: `.{name}` of an array of structs (Spark's array of the field)"
+            ))),
+            GetFieldAccess::ListRange { .. } => Err(DataFusionError::Plan(
+                "unsupported on the embedded engine: an array slice `a[i:j]`".into(),
+            )),
+        }
+    }
+
     fn plan_binary_op(
         &self,
         expr: RawBinaryExpr,
@@ -482,4 +584,99 @@ fn null_if_zero(r: LExpr) -> LExpr {
         vec![(Box::new(zero), Box::new(null))],
         Some(Box::new(r)),
     ))
+}
+
+/// Refuses what DataFusion's plan of the query (before the analyzer) would answer otherwise than Spark: a RANGE
+/// frame over a DATE ordering with a numeric offset (Spark counts days).
+pub fn check_plan(plan: &LogicalPlan) -> Result<(), DataFusionError> {
+    plan.apply(|node| {
+        if let LogicalPlan::Window(w) = node
+            && w.window_expr.iter().any(|e| date_range_offset(e, w.input.schema()))
+        {
+            return refuse(
+                "a RANGE window frame over a DATE ordering with a numeric offset (Spark counts days; write an \
+                 INTERVAL, or order by a timestamp)",
+            );
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map(|_| ())
+}
+
+/// Refuses what the analyzed plan would answer otherwise than Spark: `.f` of an array of structs (Spark's array of
+/// the field), `DATE - DATE` (Spark's INTERVAL DAY), `DATE ± INTERVAL` with a time part (Spark's TIMESTAMP).
+pub fn check_expressions(plan: &LogicalPlan) -> Result<(), DataFusionError> {
+    plan.apply(|node| {
+        let schema = match node.inputs().as_slice() {
+            [input] => input.schema().clone(),
+            _ => return Ok(TreeNodeRecursion::Continue),
+        };
+        node.apply_expressions(|e| {
+            e.apply(|x| match refused_expression(x, &schema) {
+                Some(construct) => refuse(construct),
+                None => Ok(TreeNodeRecursion::Continue),
+            })
+        })?;
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map(|_| ())
+}
+
+fn refuse<T>(construct: &str) -> Result<T, DataFusionError> {
+    Err(DataFusionError::Plan(format!("unsupported on the embedded engine: {construct}")))
+}
+
+fn refused_expression(e: &LExpr, schema: &DFSchema) -> Option<&'static str> {
+    let is_list = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..));
+    let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
+    match e {
+        LExpr::ScalarFunction(f) if f.func.name() == "get_field" => {
+            let t = f.args.first()?.get_type(schema).ok()?;
+            is_list(&t).then_some("`.field` of an array of structs (Spark's array of the field)")
+        }
+        LExpr::BinaryExpr(b) if matches!(b.op, Operator::Minus | Operator::Plus) => {
+            let (l, r) = (b.left.get_type(schema).ok()?, b.right.get_type(schema).ok()?);
+            if is_date(&l) && is_date(&r) {
+                return Some("DATE - DATE (Spark's answer is an INTERVAL DAY; use datediff)");
+            }
+            let time_part = match b.right.as_ref() {
+                LExpr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) => v.nanoseconds != 0,
+                LExpr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => v.milliseconds != 0,
+                LExpr::Literal(ScalarValue::IntervalYearMonth(_), _) => false,
+                _ => matches!(r, DataType::Interval(_) | DataType::Duration(_)),
+            };
+            (is_date(&l) && time_part)
+                .then_some("DATE ± an INTERVAL with hours, minutes or seconds (Spark's answer is a TIMESTAMP)")
+        }
+        _ => None,
+    }
+}
+
+fn date_range_offset(e: &LExpr, schema: &DFSchema) -> bool {
+    let LExpr::WindowFunction(f) = strip_alias(e) else {
+        return false;
+    };
+    let p = &f.params;
+    let numeric = |b: &datafusion::logical_expr::WindowFrameBound| match b {
+        datafusion::logical_expr::WindowFrameBound::Preceding(v)
+        | datafusion::logical_expr::WindowFrameBound::Following(v) => match v {
+            // DataFusion's planner keeps a bound's literal as text until the analyzer types it.
+            ScalarValue::Utf8(Some(s)) => s.trim().parse::<f64>().is_ok(),
+            v => !v.is_null() && v.data_type().is_numeric(),
+        },
+        datafusion::logical_expr::WindowFrameBound::CurrentRow => false,
+    };
+    p.window_frame.units == datafusion::logical_expr::WindowFrameUnits::Range
+        && (numeric(&p.window_frame.start_bound) || numeric(&p.window_frame.end_bound))
+        && p
+            .order_by
+            .iter()
+            .any(|s| matches!(s.expr.get_type(schema), Ok(DataType::Date32 | DataType::Date64)))
+}
+
+fn strip_alias(e: &LExpr) -> &LExpr {
+    match e {
+        LExpr::Alias(a) => strip_alias(&a.expr),
+        other => other,
+    }
 }

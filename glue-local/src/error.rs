@@ -110,13 +110,19 @@ fn refused_by_planner(m: &str) -> bool {
         "Unsupported Interval Expression",
         "INTERVAL expression cannot be",
         "not implemented",
+        "Projections require unique expression names",
+        "Inconsistent data type across values list",
     ]
     .iter()
     .any(|p| m.contains(p))
 }
 
 /// Readable names for DataFusion's and sqlparser's refusals, first match wins: (text the message contains, name).
-const NAMES: [(&str, &str); 14] = [
+const NAMES: [(&str, &str); 16] = [
+    ("Inconsistent data type across values list", "an inline table (VALUES) whose rows have nested values of \
+                                                    different types"),
+    ("Projections require unique expression names", "a SELECT list with two columns of the same name (Spark allows \
+                                                      it; name them apart with AS)"),
     ("logical expression InSubquery", "an IN subquery in this position (only in WHERE, or correlated as DataFusion \
                                        cannot decorrelate it)"),
     ("logical expression Exists", "an EXISTS subquery in this position (only in WHERE, or correlated as DataFusion \

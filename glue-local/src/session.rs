@@ -52,11 +52,11 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         .expr_planners()
         .get_or_insert_with(Vec::new)
         .insert(0, Arc::new(crate::spark::SparkArithmetic));
-    // Spark's `a DIV b`.
+    // Spark's `a DIV b` and `a[i]`.
     builder
         .expr_planners()
         .get_or_insert_with(Vec::new)
-        .insert(0, Arc::new(crate::constructs::IntegralDivide));
+        .insert(0, Arc::new(crate::constructs::SparkOperators));
     // Spark's integer literal types before type coercion; Spark's string casts after it.
     let mut analyzer = datafusion::optimizer::Analyzer::new().rules;
     analyzer.insert(0, Arc::new(crate::spark::SparkIntLiterals));
@@ -302,6 +302,8 @@ async fn parse_and_plan(
     // MySQL-style unescaping.
     let tokens = glue_sql::tokenize(sql)
         .map_err(|e| DataFusionError::SQL(Box::new(datafusion::sql::sqlparser::parser::ParserError::from(e)), None))?;
+    let tokens = crate::constructs::table_samples(tokens)
+        .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
     let mut statements = datafusion::sql::parser::DFParserBuilder::new(tokens)
         .with_dialect(&glue_sql::SparkDialect)
         .build()?
@@ -320,6 +322,7 @@ async fn parse_and_plan(
             .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
     }
     let plan = state.statement_to_plan(statement).await?;
+    crate::constructs::check_plan(&plan)?;
     // Analyzed here, so that the DataFrame's schema has the types the query produces (Spark's integer literals, type
     // coercion), the schema tables are created with.
     state
@@ -333,7 +336,9 @@ pub async fn sql(ctx: &SessionContext, sql: &str) -> Result<DataFrame, DataFusio
     let state = ctx.state();
     let plan = plan_sql(&state, sql).await?;
     if is_query(&plan) {
-        crate::constructs::check_result_types(plan.schema()).map_err(refused)?;
+        crate::constructs::check_result_types(plan.schema())
+            .and_then(|()| crate::constructs::check_expressions(&plan))
+            .map_err(refused)?;
         state.create_physical_plan(&plan).await.map_err(refused)?;
     }
     spark_timestamps(ctx.execute_logical_plan(plan).await?)

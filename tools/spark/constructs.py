@@ -42,7 +42,7 @@ def N(a="n"):
     """Nested values: an array, a map and a struct per row, NULL ones, an empty array and map."""
     return ("(select * from values (1, array(1, 2, 3), map('a', 1, 'b', 2), named_struct('f', 1, 'g', 'x')), "
             "(2, array(4, null), map('a', 3), named_struct('f', 2, 'g', cast(null as string))), "
-            "(3, null, null, null), (4, array(), map(), named_struct('f', null, 'g', 'z')) "
+            "(3, null, null, null), (4, cast(array() as array<int>), map('c', 4), named_struct('f', cast(null as int), 'g', 'z')) "
             f"as n(id, arr, m, st)) {a}")
 
 
@@ -224,7 +224,7 @@ def grouping_sets(add):
     add(c, f"select g, sum(v) from {T()} group by rollup(g) having grouping(g) = 1")
     add(c, f"select k, count(*) from {T()} group by grouping sets (k, ())")
     add(c, f"select k, g, v, count(*) from {T()} group by k, rollup(g, v)")
-    add(c, f"select k, g, count(*) from {T()} group by cube(k, g) order by k, g")
+    add(c, f"select k, g, count(*) from {T()} group by cube(k, g) order by k, g, 3")
     add(c, f"select coalesce(g, 'all') as g, sum(v) from {T()} group by rollup(g)")
 
 
