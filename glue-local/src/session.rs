@@ -316,6 +316,9 @@ async fn parse_and_plan(
     }
     let mut statement = statements.pop_front().expect("one statement");
     if let datafusion::sql::parser::Statement::Statement(s) = &mut statement {
+        crate::constructs::rewrite_pivots(state, s)
+            .await
+            .map_err(|c| DataFusionError::Plan(format!("unsupported on the embedded engine: {c}")))?;
         crate::constructs::rewrite(s)
             .and_then(|()| crate::generators::rewrite(s))
             .and_then(|()| crate::spark::rewrite(s))

@@ -58,12 +58,12 @@ def D(a="e"):
 def S(a="s"):
     """Sales for PIVOT: a repeated (year, quarter), a NULL amount, a NULL year."""
     return ("(select * from values (2023, 'q1', 10), (2023, 'q2', 20), (2023, 'q1', 5), (2024, 'q1', 7), "
-            f"(2024, 'q3', cast(null as int)), (cast(null as int), 'q2', 3) as s(yr, q, amt)) {a}")
+            f"(2024, 'q3', null), (null, 'q2', 3) as s(yr, q, amt)) {a}")
 
 
 def W(a="w"):
     """Wide rows for UNPIVOT, with NULLs."""
-    return f"(select * from values (1, 10, 20, cast(null as int)), (2, cast(null as int), 5, 6) as w(id, a, b, c)) {a}"
+    return f"(select * from values (1, 10, 20, null), (2, null, 5, 6) as w(id, a, b, c)) {a}"
 
 
 def J(a="j"):
@@ -285,8 +285,8 @@ def windows(add):
 
 
 def set_operations(add):
-    a = "(select * from values (1), (1), (2), (cast(null as int)), (cast(null as int)), (3) as a(x))"
-    b = "(select * from values (1), (2), (2), (cast(null as int)), (4) as b(x))"
+    a = "(select * from values (1), (1), (2), (null), (null), (3) as a(x))"
+    b = "(select * from values (1), (2), (2), (null), (4) as b(x))"
     c = "set operations"
     for op in ["union", "union all", "union distinct", "intersect", "intersect all", "intersect distinct",
                "except", "except all", "except distinct", "minus", "minus all"]:
@@ -513,6 +513,7 @@ def values_forms(add):
     add(c, "select * from values (1, 'a') v(a, b)")
     add(c, "select * from values 1, 2 as v(a)")
     add(c, "select * from values (1), (2L), (null) as v(a)")
+    add(c, "select * from values (1), (cast(null as int)) as v(a)")
     add(c, "select * from values (1, 2.5), (2, 3) as v(a, b)")
     add(c, "select * from values (date '2024-01-01'), (null) as v(a)")
     add(c, "select a + 1 from values (1), (2) as v(a)")
