@@ -11,7 +11,8 @@
 //! - a SELECT without FROM that holds a subquery reads one row (`FROM (VALUES (1))`): DataFusion's decorrelation
 //!   gives no row where Spark gives a NULL for a scalar subquery without rows.
 //!
-//! Refused (`unsupported on the embedded engine: …`): lambda functions (`transform(a, x -> x + 1)`: DataFusion 53 has
+//! Refused (`unsupported on the embedded engine: …`): `INTERSECT ALL` and `EXCEPT ALL` (DataFusion keeps another
+//! number of duplicates than Spark), lambda functions (`transform(a, x -> x + 1)`: DataFusion 53 has
 //! no lambda expressions), `FULL JOIN … USING` and `NATURAL FULL JOIN` (DataFusion keeps the left key where Spark
 //! coalesces both), RANGE frames over a DATE ordering with a numeric offset (Spark counts days), result columns of
 //! an INTERVAL type (Spark's interval types have no Arrow equivalent here).
@@ -105,9 +106,19 @@ fn into_flow(r: Result<(), String>) -> ControlFlow<String> {
 /// The set operations and SELECTs of a query body (subqueries are visited as queries of their own).
 fn set_expr(body: &mut SetExpr) -> Result<(), String> {
     match body {
-        SetExpr::SetOperation { op, left, right, .. } => {
+        SetExpr::SetOperation {
+            op,
+            left,
+            right,
+            set_quantifier,
+        } => {
             if *op == SetOperator::Minus {
                 *op = SetOperator::Except;
+            }
+            if *set_quantifier == sqlparser::ast::SetQuantifier::All && *op != SetOperator::Union {
+                return Err(format!(
+                    "{op} ALL (DataFusion counts the duplicates otherwise than Spark; {op} DISTINCT runs)"
+                ));
             }
             set_expr(left)?;
             set_expr(right)
@@ -1078,4 +1089,60 @@ fn unpivot(
     let mut query = select_query(vec![], table.clone(), vec![], None)?;
     query.body = Box::new(union);
     Ok(query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(sql: &str) -> Result<String, String> {
+        let tokens = glue_sql::tokenize(sql).map_err(|e| e.to_string())?;
+        table_samples(tokens).map(|t| t.iter().map(|t| t.token.to_string()).collect())
+    }
+
+    #[test]
+    fn a_sample_of_the_whole_relation_is_dropped() {
+        assert_eq!(samples("select * from t tablesample (100 percent) x").unwrap(), "select * from t  x");
+        assert_eq!(samples("select * from t TABLESAMPLE(BUCKET 1 OUT OF 1)").unwrap(), "select * from t ");
+    }
+
+    #[test]
+    fn a_random_sample_is_refused() {
+        let e = samples("select * from t tablesample (50 percent)").unwrap_err();
+        assert!(e.starts_with("TABLESAMPLE (50 PERCENT)"), "{e}");
+        assert!(samples("select * from t tablesample (3 rows)").is_err());
+    }
+
+    fn rewritten(sql: &str) -> Result<String, String> {
+        let tokens = glue_sql::tokenize(sql).map_err(|e| e.to_string())?;
+        let mut statements = sqlparser::parser::Parser::new(&glue_sql::SparkDialect)
+            .with_tokens_with_locations(tokens)
+            .parse_statements()
+            .map_err(|e| e.to_string())?;
+        let mut s = statements.remove(0);
+        rewrite(&mut s)?;
+        Ok(s.to_string())
+    }
+
+    #[test]
+    fn constructs_are_rewritten() {
+        assert_eq!(rewritten("select a from t minus select a from u").unwrap(), "SELECT a FROM t EXCEPT SELECT a FROM u");
+        assert_eq!(
+            rewritten("select a from t group by a with rollup").unwrap(),
+            "SELECT a FROM t GROUP BY ROLLUP (a)"
+        );
+        assert_eq!(
+            rewritten("select s like any ('a%', 'b%') from t").unwrap(),
+            "SELECT (s LIKE 'a%' OR s LIKE 'b%') FROM t"
+        );
+        assert!(rewritten("select count(distinct a, b) from t").unwrap().contains("named_struct"));
+    }
+
+    #[test]
+    fn lambdas_and_counted_duplicates_are_refused() {
+        let e = rewritten("select transform(a, x -> x + 1) from t").unwrap_err();
+        assert!(e.contains("`transform` with a lambda function"), "{e}");
+        assert!(rewritten("select a from t intersect all select a from u").is_err());
+        assert!(rewritten("select * from t full join u using (k)").is_err());
+    }
 }

@@ -112,13 +112,17 @@ fn refused_by_planner(m: &str) -> bool {
         "not implemented",
         "Projections require unique expression names",
         "Inconsistent data type across values list",
+        "Cannot access field at argument",
+        "Invalid qualifier",
     ]
     .iter()
     .any(|p| m.contains(p))
 }
 
 /// Readable names for DataFusion's and sqlparser's refusals, first match wins: (text the message contains, name).
-const NAMES: [(&str, &str); 16] = [
+const NAMES: [(&str, &str); 18] = [
+    ("Cannot access field at argument", "`.field` of an array of structs (Spark's array of the field)"),
+    ("Invalid qualifier", "`x.*` where `x` is no table of the query (a struct's fields are not expanded)"),
     ("Inconsistent data type across values list", "an inline table (VALUES) whose rows have nested values of \
                                                     different types"),
     ("Projections require unique expression names", "a SELECT list with two columns of the same name (Spark allows \
