@@ -120,7 +120,10 @@ fn refused_by_planner(m: &str) -> bool {
 }
 
 /// Readable names for DataFusion's and sqlparser's refusals, first match wins: (text the message contains, name).
-const NAMES: [(&str, &str); 18] = [
+const NAMES: [(&str, &str); 21] = [
+    ("Dot access not supported", "`.field` of an expression that is no column (`named_struct(…).f`)"),
+    ("DistributeBy partitioning", "DISTRIBUTE BY"),
+    ("date_part(Coercion", "EXTRACT / date_part of this argument type (an INTERVAL)"),
     ("Cannot access field at argument", "`.field` of an array of structs (Spark's array of the field)"),
     ("Invalid qualifier", "`x.*` where `x` is no table of the query (a struct's fields are not expanded)"),
     ("Inconsistent data type across values list", "an inline table (VALUES) whose rows have nested values of \
