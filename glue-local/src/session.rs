@@ -101,6 +101,9 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
     {
         ctx.register_udf(f);
     }
+    ctx.register_udaf(datafusion::logical_expr::AggregateUDF::from(
+        crate::functions::percentile::SparkPercentileApprox::new(),
+    ));
     let provider = WarehouseCatalog {
         catalog,
         temp: Arc::new(TempViews {

@@ -399,6 +399,19 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
             Some(_) => Ok(None),
             None => Err(format!("{name} with a part that is not a literal")),
         },
+        // Without a pattern, to_date and to_timestamp are Spark's casts.
+        ("to_date", [x]) => Ok(Some(sql_cast(x.clone(), SqlType::Date))),
+        ("to_timestamp", [x]) => Ok(Some(sql_cast(
+            x.clone(),
+            SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
+        ))),
+        // date_trunc reads its argument as a timestamp (a date is midnight; a string is cast as Spark casts it).
+        ("date_trunc", [fmt, x]) if !is_timestamp_cast(x) => {
+            let x = sql_cast(x.clone(), SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None));
+            let mut g = f.clone();
+            set_args(&mut g, vec![fmt.clone(), x.clone()]);
+            spark_call(name, &mut g).map(|r| r.or(Some(SqlExpr::Function(g))))
+        }
         // A format that is not a literal: one branch per unit Spark knows (any case), NULL for any other.
         ("date_trunc", [fmt, x]) | ("trunc", [x, fmt]) if string_literal(fmt).is_none() => {
             let (units, to) = truncation_units(name);
@@ -480,6 +493,17 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         ("grouping", _) => with_type(f, SqlType::TinyInt(None)),
         _ => crate::spark_names::rewrite(name, f, &args),
     }
+}
+
+/// True for `TRY_CAST(… AS TIMESTAMP(6))`, the argument `date_trunc` is given.
+fn is_timestamp_cast(e: &SqlExpr) -> bool {
+    matches!(
+        e,
+        SqlExpr::Cast {
+            data_type: sqlparser::ast::DataType::Timestamp(Some(6), _),
+            ..
+        }
+    )
 }
 
 /// The units Spark's `trunc` (of a date) or `date_trunc` (of a timestamp) knows, in lower case, and the result type.
@@ -1033,7 +1057,20 @@ fn spark_union(union: datafusion::logical_expr::Union) -> Result<Transformed<Log
         })
         .collect();
     if targets.iter().all(Option::is_none) {
-        return Ok(Transformed::no(LogicalPlan::Union(union)));
+        // The inputs may have changed type below (`concat` of arrays is `array_concat`): the union's schema is
+        // derived from them again.
+        let stale = union
+            .schema
+            .fields()
+            .iter()
+            .zip(union.inputs[0].schema().fields().iter())
+            .any(|(u, i)| u.data_type() != i.data_type());
+        if !stale {
+            return Ok(Transformed::no(LogicalPlan::Union(union)));
+        }
+        return Ok(Transformed::yes(LogicalPlan::Union(Union::try_new_with_loose_types(
+            union.inputs,
+        )?)));
     }
     let inputs = union
         .inputs
@@ -1144,17 +1181,44 @@ fn spark_string_cast(e: Expr, to: &DataType) -> Option<Expr> {
     })
 }
 
-impl AnalyzerRule for SparkCasts {
-    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
-        plan.transform_up_with_subqueries(|node| {
-            let schema = merge_schema(&node.inputs());
-            node.map_expressions(|e| {
-                e.transform_up(|e| match &e {
+/// Spark's casts between numbers and timestamps count seconds since 1970-01-01 UTC (DataFusion's count the
+/// timestamp's own unit): a number to a timestamp is `timestamp_seconds`, a timestamp to an integer its whole seconds
+/// (rounded down), to a double its seconds with their fraction.
+fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Expr> {
+    use crate::functions::scalars::{Epoch, SparkEpoch};
+    let epoch = |kind: Epoch, e: Expr| {
+        udf(
+            std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(SparkEpoch::new(kind))),
+            vec![e],
+        )
+    };
+    let spark_timestamp = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    match (from, to) {
+        (f, DataType::Timestamp(..)) if f.is_numeric() => {
+            let t = epoch(Epoch::TimestampSeconds, e.clone());
+            Some(if to == &spark_timestamp { t } else { cast(t, to.clone()) })
+        }
+        (DataType::Timestamp(..), t) if t.is_integer() => {
+            let seconds = epoch(Epoch::UnixSeconds, e.clone());
+            Some(if t == &DataType::Int64 { seconds } else { Expr::TryCast(TryCast::new(Box::new(seconds), t.clone())) })
+        }
+        (DataType::Timestamp(..), DataType::Float64 | DataType::Float32) => {
+            let micros = cast(epoch(Epoch::UnixMicros, e.clone()), DataType::Float64);
+            let seconds = micros / lit(1_000_000f64);
+            Some(if to == &DataType::Float64 { seconds } else { cast(seconds, to.clone()) })
+        }
+        _ => None,
+    }
+}
+
+/// One of Spark's casts (see [`SparkCasts`]), or the expression unchanged.
+fn spark_cast(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
+    match &e {
                     // Spark's text of a timestamp (`2024-01-01 10:11:12.5`), for CAST and TRY_CAST alike (deltalake
                     // plans its merge predicates with this session, with CAST).
                     Expr::TryCast(TryCast { expr, data_type })
                     | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
-                        if is_string(data_type) && matches!(expr.get_type(&schema), Ok(DataType::Timestamp(..))) =>
+                        if is_string(data_type) && matches!(expr.get_type(schema), Ok(DataType::Timestamp(..))) =>
                     {
                         let text = udf(
                             std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
@@ -1168,8 +1232,18 @@ impl AnalyzerRule for SparkCasts {
                             cast(text, data_type.clone())
                         }))
                     }
+                    Expr::TryCast(TryCast { expr, data_type })
+                    | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
+                        if let Some(new) = numeric_timestamp_cast(
+                            expr,
+                            &expr.get_type(schema).unwrap_or(DataType::Null),
+                            data_type,
+                        ) =>
+                    {
+                        Ok(Transformed::yes(new))
+                    }
                     Expr::TryCast(TryCast { expr, data_type }) => {
-                        let from = expr.get_type(&schema).unwrap_or(DataType::Null);
+                        let from = expr.get_type(schema).unwrap_or(DataType::Null);
                         if !is_string(&from) || is_trimmed(expr) {
                             return Ok(Transformed::no(e));
                         }
@@ -1179,8 +1253,24 @@ impl AnalyzerRule for SparkCasts {
                         }
                     }
                     _ => Ok(Transformed::no(e)),
-                })
-            })
+    }
+}
+
+impl AnalyzerRule for SparkCasts {
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|node| {
+            let schema = merge_schema(&node.inputs());
+            let rule = |e: Expr| e.transform_up(|e| spark_cast(e, &schema));
+            if matches!(
+                node,
+                LogicalPlan::Extension(_) | LogicalPlan::Dml(_) | LogicalPlan::Ddl(_)
+            ) {
+                node.map_expressions(rule)
+            } else {
+                // The output names stay those the planner gave (an unaliased `CAST(s AS TIMESTAMP)` is named after
+                // `s`; the nodes above refer to it so).
+                rewrite_expressions(node, rule)
+            }
         })
         .map(|t| t.data)
     }

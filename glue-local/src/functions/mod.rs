@@ -6,6 +6,7 @@ pub mod dates;
 pub mod hash;
 pub mod json;
 pub mod math;
+pub mod percentile;
 pub mod regex;
 pub mod scalars;
 

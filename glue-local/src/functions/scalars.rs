@@ -35,6 +35,7 @@ pub fn udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
     );
     all.push(ScalarUDF::from(SparkSoundex::new()));
     all.push(ScalarUDF::from(SparkElementAt::new(false)));
+    all.push(ScalarUDF::from(SparkAssertTrue::new()));
     all.push(ScalarUDF::from(SparkElementAt::new(true)));
     all.push(ScalarUDF::from(SparkTypeof::new()));
     all
@@ -636,5 +637,69 @@ impl ScalarUDFImpl for SparkElementAt {
         let indices = arrow_array::UInt64Array::from(positions);
         let out = datafusion::arrow::compute::take(values.as_ref(), &indices, None)?;
         columnar(out, scalar)
+    }
+}
+
+/// Spark's `assert_true(condition[, message])`: NULL when the condition is true, the query fails otherwise (a NULL
+/// condition too) with the message, or Spark's `'<condition>' is not true!`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkAssertTrue {
+    signature: Signature,
+}
+
+impl Default for SparkAssertTrue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SparkAssertTrue {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SparkAssertTrue {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        "assert_true"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [_] => Ok(vec![DataType::Boolean]),
+            [_, _] => Ok(vec![DataType::Boolean, DataType::Utf8]),
+            other => plan_err!("assert_true takes a condition and a message, got {other:?}"),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Null)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let n = args.number_rows.max(1);
+        let arrays = args.args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
+        let condition = arrays[0].as_boolean();
+        for i in 0..condition.len() {
+            if condition.is_null(i) || !condition.value(i) {
+                let message = match arrays.get(1) {
+                    Some(m) if !m.is_null(i) => m.as_string::<i32>().value(i).to_string(),
+                    _ => "the condition of assert_true is not true!".to_string(),
+                };
+                return exec_err!("{message}");
+            }
+        }
+        Ok(ColumnarValue::Scalar(ScalarValue::Null))
     }
 }
