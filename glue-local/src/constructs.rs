@@ -21,17 +21,18 @@ use std::ops::ControlFlow;
 
 use arrow_schema::DataType;
 use datafusion::common::DFSchema;
-use datafusion::error::DataFusionError;
-use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SessionState;
+use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr, RawFieldAccessExpr};
+use datafusion::logical_expr::{Expr as LExpr, ExprSchemable, cast, lit};
 use datafusion::logical_expr::{GetFieldAccess, LogicalPlan, Operator};
 use datafusion::scalar::ScalarValue;
-use datafusion::logical_expr::{Expr as LExpr, ExprSchemable, cast, lit};
-use datafusion::execution::context::SessionState;
 use sqlparser::ast::{
-    BinaryOperator, DuplicateTreatment, Expr, ExprWithAlias, GroupByExpr, GroupByWithModifier, SelectItem, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinConstraint,
-    JoinOperator, Query, Select, SetExpr, SetOperator, Statement, TableAlias, TableAliasColumnDef, TableFactor,
-    UnaryOperator, Value, VisitMut, VisitorMut, WindowFrameBound, WindowSpec, WindowType,
+    BinaryOperator, DuplicateTreatment, Expr, ExprWithAlias, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, GroupByWithModifier, Ident, JoinConstraint, JoinOperator, Query, Select, SelectItem, SetExpr,
+    SetOperator, Statement, TableAlias, TableAliasColumnDef, TableFactor, UnaryOperator, Value, VisitMut, VisitorMut,
+    WindowFrameBound, WindowSpec, WindowType,
 };
 
 use sqlparser::keywords::Keyword;
@@ -181,9 +182,11 @@ fn join_operator(op: JoinOperator) -> Result<JoinOperator, String> {
         JoinOperator::Semi(c) => JoinOperator::LeftSemi(c),
         JoinOperator::Anti(c) => JoinOperator::LeftAnti(c),
         JoinOperator::FullOuter(JoinConstraint::Using(_)) => {
-            return Err("FULL OUTER JOIN … USING (DataFusion keeps the left key where Spark coalesces both; join ON \
+            return Err(
+                "FULL OUTER JOIN … USING (DataFusion keeps the left key where Spark coalesces both; join ON \
                         the keys and coalesce them)"
-                .into());
+                    .into(),
+            );
         }
         JoinOperator::FullOuter(JoinConstraint::Natural) => {
             return Err("NATURAL FULL OUTER JOIN (DataFusion keeps the left key where Spark coalesces both)".into());
@@ -449,7 +452,9 @@ fn bound(b: &mut WindowFrameBound) -> Result<(), String> {
         return Ok(());
     };
     if interval.last_field.is_some() {
-        return Err(format!("a window frame bound `{interval}` (an interval with a `… TO …` qualifier)"));
+        return Err(format!(
+            "a window frame bound `{interval}` (an interval with a `… TO …` qualifier)"
+        ));
     }
     let number = match interval.value.as_ref() {
         Expr::Value(v) => match &v.value {
@@ -506,7 +511,10 @@ impl ExprPlanner for SparkOperators {
         schema: &DFSchema,
     ) -> datafusion::error::Result<PlannerResult<RawFieldAccessExpr>> {
         let t = expr.expr.get_type(schema)?;
-        if !matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)) {
+        if !matches!(
+            t,
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
+        ) {
             return Ok(PlannerResult::Original(expr));
         }
         match expr.field_access {
@@ -518,19 +526,55 @@ impl ExprPlanner for SparkOperators {
                 ));
                 let negative = index.lt(lit(0i64));
                 let null = lit(datafusion::scalar::ScalarValue::Null);
-                Ok(PlannerResult::Planned(LExpr::Case(datafusion::logical_expr::Case::new(
-                    None,
-                    vec![(Box::new(negative), Box::new(null))],
-                    Some(Box::new(element)),
-                ))))
+                Ok(PlannerResult::Planned(LExpr::Case(
+                    datafusion::logical_expr::Case::new(
+                        None,
+                        vec![(Box::new(negative), Box::new(null))],
+                        Some(Box::new(element)),
+                    ),
+                )))
             }
-            GetFieldAccess::NamedStructField { name } => Err(DataFusionError::Plan(format!(
-                "unsupported on the embedded engine: `.{name}` of an array of structs (Spark's array of the field)"
+            // Spark's `a.f` of an array of structs: the array of the field.
+            GetFieldAccess::NamedStructField { name } => Ok(PlannerResult::Planned(LExpr::ScalarFunction(
+                datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                    std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                        crate::functions::scalars::SparkGetField::new(),
+                    )),
+                    vec![expr.expr, lit(name)],
+                ),
             ))),
             GetFieldAccess::ListRange { .. } => Err(DataFusionError::Plan(
                 "unsupported on the embedded engine: an array slice `a[i:j]`".into(),
             )),
         }
+    }
+
+    /// `col.a.b` where an array of structs is on the way: Spark's array of the field (DataFusion reads structs only).
+    fn plan_compound_identifier(
+        &self,
+        field: &arrow_schema::Field,
+        qualifier: Option<&datafusion::common::TableReference>,
+        nested_names: &[String],
+    ) -> datafusion::error::Result<PlannerResult<Vec<LExpr>>> {
+        use crate::functions::scalars::SparkGetField;
+        let mut t = field.data_type().clone();
+        let mut through_array = false;
+        for name in nested_names {
+            through_array |= matches!(t, DataType::List(_));
+            t = SparkGetField::field_type(&t, name)?;
+        }
+        if !through_array {
+            return Ok(PlannerResult::Original(vec![]));
+        }
+        let udf = std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(SparkGetField::new()));
+        let mut expr = LExpr::Column(datafusion::common::Column::from((qualifier, field)));
+        for name in nested_names {
+            expr = LExpr::ScalarFunction(datafusion::logical_expr::expr::ScalarFunction::new_udf(
+                udf.clone(),
+                vec![expr, lit(name.clone())],
+            ));
+        }
+        Ok(PlannerResult::Planned(expr))
     }
 
     fn plan_binary_op(
@@ -635,17 +679,14 @@ pub fn check_expressions(plan: &LogicalPlan) -> Result<(), DataFusionError> {
 }
 
 fn refuse<T>(construct: &str) -> Result<T, DataFusionError> {
-    Err(DataFusionError::Plan(format!("unsupported on the embedded engine: {construct}")))
+    Err(DataFusionError::Plan(format!(
+        "unsupported on the embedded engine: {construct}"
+    )))
 }
 
 fn refused_expression(e: &LExpr, schema: &DFSchema) -> Option<&'static str> {
-    let is_list = |t: &DataType| matches!(t, DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..));
     let is_date = |t: &DataType| matches!(t, DataType::Date32 | DataType::Date64);
     match e {
-        LExpr::ScalarFunction(f) if f.func.name() == "get_field" => {
-            let t = f.args.first()?.get_type(schema).ok()?;
-            is_list(&t).then_some("`.field` of an array of structs (Spark's array of the field)")
-        }
         LExpr::BinaryExpr(b) if matches!(b.op, Operator::Minus | Operator::Plus) => {
             let (l, r) = (b.left.get_type(schema).ok()?, b.right.get_type(schema).ok()?);
             if is_date(&l) && is_date(&r) {
@@ -680,8 +721,7 @@ fn date_range_offset(e: &LExpr, schema: &DFSchema) -> bool {
     };
     p.window_frame.units == datafusion::logical_expr::WindowFrameUnits::Range
         && (numeric(&p.window_frame.start_bound) || numeric(&p.window_frame.end_bound))
-        && p
-            .order_by
+        && p.order_by
             .iter()
             .any(|s| matches!(s.expr.get_type(schema), Ok(DataType::Date32 | DataType::Date64)))
 }
@@ -713,10 +753,7 @@ pub async fn rewrite_pivots(state: &SessionState, statement: &mut Statement) -> 
             _ => None,
         };
         let columns = input_columns(state, input, with).await?;
-        let mut replace = ReplacePivot {
-            columns,
-            done: None,
-        };
+        let mut replace = ReplacePivot { columns, done: None };
         let _ = statement.visit(&mut replace);
         replace.done.unwrap_or_else(|| Err("PIVOT".into()))?;
     }
@@ -898,7 +935,12 @@ fn value_name(v: &ExprWithAlias) -> String {
         Expr::Identifier(id) => id.value.clone(),
         Expr::Tuple(items) => items
             .iter()
-            .map(|i| value_name(&ExprWithAlias { expr: i.clone(), alias: None }))
+            .map(|i| {
+                value_name(&ExprWithAlias {
+                    expr: i.clone(),
+                    alias: None,
+                })
+            })
             .collect::<Vec<_>>()
             .join("_"),
         other => other.to_string(),
@@ -1004,10 +1046,18 @@ fn numeric_aggregate(e: &Expr, columns: &[(String, DataType)]) -> Result<bool, S
 fn two_phase_cell(aggregate: &Expr, condition: &Expr) -> Expr {
     let one = Expr::value(Value::Number("1".into(), false));
     let matching = call("count", vec![case_when(condition.clone(), one.clone())]);
-    let any = binary(matching.clone(), BinaryOperator::Gt, Expr::value(Value::Number("0".into(), false)));
+    let any = binary(
+        matching.clone(),
+        BinaryOperator::Gt,
+        Expr::value(Value::Number("0".into(), false)),
+    );
     let counts_rows = matches!(aggregate, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("count")
         && names_read(aggregate).is_empty());
-    let value = if counts_rows { matching } else { one_phase(aggregate, condition) };
+    let value = if counts_rows {
+        matching
+    } else {
+        one_phase(aggregate, condition)
+    };
     case_when(any, value)
 }
 
@@ -1102,8 +1152,14 @@ mod tests {
 
     #[test]
     fn a_sample_of_the_whole_relation_is_dropped() {
-        assert_eq!(samples("select * from t tablesample (100 percent) x").unwrap(), "select * from t  x");
-        assert_eq!(samples("select * from t TABLESAMPLE(BUCKET 1 OUT OF 1)").unwrap(), "select * from t ");
+        assert_eq!(
+            samples("select * from t tablesample (100 percent) x").unwrap(),
+            "select * from t  x"
+        );
+        assert_eq!(
+            samples("select * from t TABLESAMPLE(BUCKET 1 OUT OF 1)").unwrap(),
+            "select * from t "
+        );
     }
 
     #[test]
@@ -1126,7 +1182,10 @@ mod tests {
 
     #[test]
     fn constructs_are_rewritten() {
-        assert_eq!(rewritten("select a from t minus select a from u").unwrap(), "SELECT a FROM t EXCEPT SELECT a FROM u");
+        assert_eq!(
+            rewritten("select a from t minus select a from u").unwrap(),
+            "SELECT a FROM t EXCEPT SELECT a FROM u"
+        );
         assert_eq!(
             rewritten("select a from t group by a with rollup").unwrap(),
             "SELECT a FROM t GROUP BY ROLLUP (a)"
@@ -1135,7 +1194,11 @@ mod tests {
             rewritten("select s like any ('a%', 'b%') from t").unwrap(),
             "SELECT (s LIKE 'a%' OR s LIKE 'b%') FROM t"
         );
-        assert!(rewritten("select count(distinct a, b) from t").unwrap().contains("named_struct"));
+        assert!(
+            rewritten("select count(distinct a, b) from t")
+                .unwrap()
+                .contains("named_struct")
+        );
     }
 
     #[test]

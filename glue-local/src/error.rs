@@ -121,28 +121,73 @@ fn refused_by_planner(m: &str) -> bool {
 
 /// Readable names for DataFusion's and sqlparser's refusals, first match wins: (text the message contains, name).
 const NAMES: [(&str, &str); 21] = [
-    ("Dot access not supported", "`.field` of an expression that is no column (`named_struct(…).f`)"),
+    (
+        "Dot access not supported",
+        "`.field` of an expression that is no column (`named_struct(…).f`)",
+    ),
     ("DistributeBy partitioning", "DISTRIBUTE BY"),
-    ("date_part(Coercion", "EXTRACT / date_part of this argument type (an INTERVAL)"),
-    ("Cannot access field at argument", "`.field` of an array of structs (Spark's array of the field)"),
-    ("Invalid qualifier", "`x.*` where `x` is no table of the query (a struct's fields are not expanded)"),
-    ("Inconsistent data type across values list", "an inline table (VALUES) whose rows have nested values of \
-                                                    different types"),
-    ("Projections require unique expression names", "a SELECT list with two columns of the same name (Spark allows \
-                                                      it; name them apart with AS)"),
-    ("logical expression InSubquery", "an IN subquery in this position (only in WHERE, or correlated as DataFusion \
-                                       cannot decorrelate it)"),
-    ("logical expression Exists", "an EXISTS subquery in this position (only in WHERE, or correlated as DataFusion \
-                                   cannot decorrelate it)"),
-    ("logical expression OuterReferenceColumn", "a correlated subquery DataFusion cannot decorrelate"),
-    ("logical expression ScalarSubquery", "a scalar subquery in this position"),
-    ("The subquery should only return one column", "IN with a subquery of more than one column"),
-    ("null_aware anti join only supports", "NOT IN with a subquery of more than one column"),
-    ("unnest() can only be applied to", "explode of a map or of a value that is no array"),
-    ("COUNT DISTINCT with multiple arguments", "COUNT(DISTINCT …) of more than one expression"),
+    (
+        "date_part(Coercion",
+        "EXTRACT / date_part of this argument type (an INTERVAL)",
+    ),
+    (
+        "Cannot access field at argument",
+        "`.field` of an array of structs (Spark's array of the field)",
+    ),
+    (
+        "Invalid qualifier",
+        "`x.*` where `x` is no table of the query (a struct's fields are not expanded)",
+    ),
+    (
+        "Inconsistent data type across values list",
+        "an inline table (VALUES) whose rows have nested values of \
+                                                    different types",
+    ),
+    (
+        "Projections require unique expression names",
+        "a SELECT list with two columns of the same name (Spark allows \
+                                                      it; name them apart with AS)",
+    ),
+    (
+        "logical expression InSubquery",
+        "an IN subquery in this position (only in WHERE, or correlated as DataFusion \
+                                       cannot decorrelate it)",
+    ),
+    (
+        "logical expression Exists",
+        "an EXISTS subquery in this position (only in WHERE, or correlated as DataFusion \
+                                   cannot decorrelate it)",
+    ),
+    (
+        "logical expression OuterReferenceColumn",
+        "a correlated subquery DataFusion cannot decorrelate",
+    ),
+    (
+        "logical expression ScalarSubquery",
+        "a scalar subquery in this position",
+    ),
+    (
+        "The subquery should only return one column",
+        "IN with a subquery of more than one column",
+    ),
+    (
+        "null_aware anti join only supports",
+        "NOT IN with a subquery of more than one column",
+    ),
+    (
+        "unnest() can only be applied to",
+        "explode of a map or of a value that is no array",
+    ),
+    (
+        "COUNT DISTINCT with multiple arguments",
+        "COUNT(DISTINCT …) of more than one expression",
+    ),
     ("DistinctAvgAccumulator", "AVG(DISTINCT …) of this type"),
     ("ANY in LIKE expression", "LIKE ANY / LIKE ALL / LIKE SOME"),
-    ("Unsupported Interval Expression", "this INTERVAL literal form (a `… TO …` qualifier)"),
+    (
+        "Unsupported Interval Expression",
+        "this INTERVAL literal form (a `… TO …` qualifier)",
+    ),
     ("INTERVAL expression cannot be", "this INTERVAL literal form"),
     ("Unsupported JOIN operator Semi", "SEMI JOIN"),
     ("Unsupported JOIN operator Anti", "ANTI JOIN"),
@@ -164,13 +209,19 @@ fn construct_name(m: &str) -> String {
         return format!("the function `{}`", f.split('\'').next().unwrap_or_default());
     }
     if let Some(t) = tail("No infix parser for token Word(Word { value: \"") {
-        return format!("the operator `{}`", t.split('"').next().unwrap_or_default().to_uppercase());
+        return format!(
+            "the operator `{}`",
+            t.split('"').next().unwrap_or_default().to_uppercase()
+        );
     }
     if let Some(t) = tail("Unsupported SQL type ") {
         return format!("the type {}", first_word(&t));
     }
     if let Some(found) = tail(", found: ") {
-        return format!("Spark SQL the embedded engine's parser does not read (at `{}`)", first_word(&found));
+        return format!(
+            "Spark SQL the embedded engine's parser does not read (at `{}`)",
+            first_word(&found)
+        );
     }
     let m = m
         .rsplit(['\n'])
@@ -180,7 +231,11 @@ fn construct_name(m: &str) -> String {
         .replace("Error during planning: ", "")
         .replace("SQL error: ", "");
     // A debug dump of an AST or plan node is no name: keep what precedes it.
-    let cut = if m.contains(" { ") { m.find(['(', '{']).unwrap_or(m.len()) } else { m.len() };
+    let cut = if m.contains(" { ") {
+        m.find(['(', '{']).unwrap_or(m.len())
+    } else {
+        m.len()
+    };
     m[..cut].trim().chars().take(160).collect()
 }
 

@@ -77,16 +77,20 @@ fn generator(e: &Expr) -> Option<(String, Expr)> {
 fn collection(args: &[FunctionArg]) -> Option<Expr> {
     match args {
         [FunctionArg::Unnamed(FunctionArgExpr::Expr(a))] => Some(a.clone()),
-        [FunctionArg::Named {
-            name,
-            arg: FunctionArgExpr::Expr(a),
-            ..
-        }] if matches!(name.value.to_ascii_lowercase().as_str(), "collection" | "input") => Some(a.clone()),
-        [FunctionArg::ExprNamed {
-            name: Expr::Identifier(name),
-            arg: FunctionArgExpr::Expr(a),
-            ..
-        }] if matches!(name.value.to_ascii_lowercase().as_str(), "collection" | "input") => Some(a.clone()),
+        [
+            FunctionArg::Named {
+                name,
+                arg: FunctionArgExpr::Expr(a),
+                ..
+            },
+        ] if matches!(name.value.to_ascii_lowercase().as_str(), "collection" | "input") => Some(a.clone()),
+        [
+            FunctionArg::ExprNamed {
+                name: Expr::Identifier(name),
+                arg: FunctionArgExpr::Expr(a),
+                ..
+            },
+        ] if matches!(name.value.to_ascii_lowercase().as_str(), "collection" | "input") => Some(a.clone()),
         _ => None,
     }
 }
@@ -106,7 +110,10 @@ fn generator_tables(select: &mut Select) {
                 continue;
             };
             let fname = name.to_string().to_ascii_lowercase();
-            if !matches!(fname.as_str(), "explode" | "posexplode" | "explode_outer" | "posexplode_outer") {
+            if !matches!(
+                fname.as_str(),
+                "explode" | "posexplode" | "explode_outer" | "posexplode_outer"
+            ) {
                 continue;
             }
             let Some(arg) = collection(&args.args) else { continue };

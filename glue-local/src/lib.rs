@@ -19,6 +19,7 @@ pub mod failpoint;
 pub mod functions;
 pub mod generators;
 pub mod iceberg;
+pub mod physical;
 mod plain;
 pub mod session;
 pub mod spark;

@@ -64,6 +64,7 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
     let state = builder
         .with_analyzer_rules(analyzer)
         .with_analyzer_rule(Arc::new(crate::spark::SparkCasts))
+        .with_physical_optimizer_rules(crate::physical::optimizer_rules())
         // Delta writes and merges plan extension nodes of their own.
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
         .build();

@@ -109,6 +109,25 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
                     like
                 };
             }
+            // `f(…).a.b`: DataFusion's planner reads dots after columns only (`spark_get_field` reads structs and
+            // arrays of structs).
+            SqlExpr::CompoundFieldAccess { root, access_chain }
+                if !matches!(**root, SqlExpr::Identifier(_) | SqlExpr::CompoundIdentifier(_))
+                    && access_chain
+                        .iter()
+                        .all(|a| matches!(a, sqlparser::ast::AccessExpr::Dot(SqlExpr::Identifier(_)))) =>
+            {
+                let mut out = (**root).clone();
+                for a in access_chain.iter() {
+                    if let sqlparser::ast::AccessExpr::Dot(SqlExpr::Identifier(id)) = a {
+                        out = call(
+                            "spark_get_field",
+                            vec![out, SqlExpr::value(Value::SingleQuotedString(id.value.clone()))],
+                        );
+                    }
+                }
+                *e = out;
+            }
             SqlExpr::UnaryOp { op, expr } => {
                 if let Some(new) = crate::spark_names::rewrite_unary(op, expr) {
                     *e = new;
@@ -407,7 +426,10 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         ))),
         // date_trunc reads its argument as a timestamp (a date is midnight; a string is cast as Spark casts it).
         ("date_trunc", [fmt, x]) if !is_timestamp_cast(x) => {
-            let x = sql_cast(x.clone(), SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None));
+            let x = sql_cast(
+                x.clone(),
+                SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
+            );
             let mut g = f.clone();
             set_args(&mut g, vec![fmt.clone(), x.clone()]);
             spark_call(name, &mut g).map(|r| r.or(Some(SqlExpr::Function(g))))
@@ -467,7 +489,14 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
                 ],
             )))
         }
-        ("cardinality" | "size", [_]) => with_type(f, SqlType::Int(None)),
+        // Spark's size of a NULL array or map is -1 (spark.sql.legacy.sizeOfNull, true with ANSI off).
+        ("cardinality" | "size", [_]) => Ok(Some(call(
+            "coalesce",
+            vec![
+                sql_cast(SqlExpr::Function(f.clone()), SqlType::Int(None)),
+                SqlExpr::value(Value::Number("-1".into(), false)),
+            ],
+        ))),
         // DataFusion's take an INT argument only (integer literals are BIGINT while a query is planned).
         ("space" | "factorial", [n]) => {
             set_args(f, vec![sql_cast(n.clone(), SqlType::Int(None))]);
@@ -530,7 +559,10 @@ fn truncation_units(name: &str) -> (&'static [&'static str], sqlparser::ast::Dat
     if name == "trunc" {
         (DATE, SqlType::Date)
     } else {
-        (TIMESTAMP, SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None))
+        (
+            TIMESTAMP,
+            SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
+        )
     }
 }
 
@@ -739,7 +771,8 @@ pub struct SparkIntLiterals;
 fn spark_int_literal(v: &ScalarValue) -> Option<ScalarValue> {
     match v {
         ScalarValue::Int64(Some(n)) => i32::try_from(*n).ok().map(|n| ScalarValue::Int32(Some(n))),
-        ScalarValue::UInt64(Some(n)) => Some(ScalarValue::Decimal128(Some(*n as i128), 20, 0)),
+        // Beyond a long, Spark's integer literal is a DECIMAL of its digits.
+        ScalarValue::UInt64(Some(n)) => Some(ScalarValue::Decimal128(Some(*n as i128), n.to_string().len() as u8, 0)),
         _ => None,
     }
 }
@@ -761,9 +794,11 @@ fn spark_int_literals(e: Expr) -> Result<Transformed<Expr>> {
     })
 }
 
-/// A `VALUES` column takes Spark's integer literal types: its rows are rewritten as [`spark_int_literals`] rewrites
-/// any expression (`1` INT, `array(1, 2)` `array<int>`), and when every row that is not NULL then has one type, that
-/// is the column's type (NULL rows become NULLs of that type). Otherwise the column stays as DataFusion typed it.
+/// A `VALUES` column takes Spark's types: its rows are rewritten as [`spark_int_literals`] rewrites any expression
+/// (`1` INT, `array(1, 2)` `array<int>`), without the casts DataFusion's planner added to its own common type, and the
+/// column's type is the rows' common type as Spark finds it ([`values_type`]): `(1), (CAST(NULL AS INT))` is INT,
+/// `(1, 2.5), (2, 3)` is DECIMAL(11,1), `(array(1, 2)), (array())` is `array<int>`. Each row is then cast to it.
+/// When Spark's rule is not known here the column stays as DataFusion typed it.
 fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transformed<LogicalPlan>> {
     use datafusion::logical_expr::Values;
     let Values { schema, mut values } = values;
@@ -773,9 +808,25 @@ fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transfor
     for (j, field) in fields.iter_mut().enumerate() {
         let rewritten: Vec<Expr> = values
             .iter()
-            .map(|row| spark_int_literals(row[j].clone()).map(|t| t.data))
+            .map(|row| {
+                // The planner's own coercion of numbers and arrays is a CAST to the column's type (the user's casts
+                // are TRY_CASTs here; a typed literal such as `TIMESTAMP '…'` is a CAST from a string, kept).
+                let natural = match &row[j] {
+                    Expr::Cast(c)
+                        if &c.data_type == field.data_type()
+                            && c.expr
+                                .get_type(&empty)
+                                .is_ok_and(|t| {
+                                    t.is_numeric() || t.is_null() || is_list(&t) || matches!(t, DataType::Struct(_))
+                                }) =>
+                    {
+                        (*c.expr).clone()
+                    }
+                    e => e.clone(),
+                };
+                spark_int_literals(natural).map(|t| t.data)
+            })
             .collect::<Result<_>>()?;
-        // A NULL row (typed or not) takes the column's type.
         let types: Vec<DataType> = rewritten
             .iter()
             .map(|e| match e {
@@ -783,20 +834,20 @@ fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transfor
                 e => e.get_type(&empty).unwrap_or(DataType::Null),
             })
             .collect();
-        let mut non_null = types.iter().filter(|t| !t.is_null());
-        let Some(first) = non_null.next().cloned() else {
+        let Some(target) = values_type(&types) else {
             continue;
         };
-        if non_null.any(|t| t != &first) || &first == field.data_type() {
+        if &target == field.data_type() {
             continue;
         }
-        for (row, e) in values.iter_mut().zip(rewritten) {
+        for ((row, e), t) in values.iter_mut().zip(rewritten).zip(&types) {
             row[j] = match e {
-                Expr::Literal(v, meta) if v.is_null() => Expr::Literal(ScalarValue::try_from(&first)?, meta),
-                e => e,
+                Expr::Literal(v, meta) if v.is_null() => Expr::Literal(ScalarValue::try_from(&target)?, meta),
+                e if t == &target => e,
+                e => cast(e, target.clone()),
             };
         }
-        *field = field.clone().with_data_type(first);
+        *field = field.clone().with_data_type(target);
         changed = true;
     }
     let schema = if changed {
@@ -815,8 +866,162 @@ fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transfor
     ))
 }
 
+/// Spark's common type of a VALUES column's rows, where it is known here: NULLs (and empty arrays) take the others'
+/// type; equal types (nested fields all nullable) are that type; arrays have the common type of their elements;
+/// integers and decimals the wider decimal. `None`: no rule here.
+fn values_type(types: &[DataType]) -> Option<DataType> {
+    let known: Vec<DataType> = types.iter().filter(|t| !t.is_null()).map(loosened).collect();
+    let first = known.first()?.clone();
+    if known.iter().all(|t| t == &first) {
+        return Some(first);
+    }
+    if known.iter().all(is_list) {
+        let elements: Vec<DataType> = known
+            .iter()
+            .map(|t| match t {
+                DataType::List(f) => f.data_type().clone(),
+                _ => DataType::Null,
+            })
+            .collect();
+        let inner = values_type(&elements)?;
+        return Some(DataType::List(std::sync::Arc::new(
+            datafusion::arrow::datatypes::Field::new_list_field(inner, true),
+        )));
+    }
+    // Structs with the same field names: field by field.
+    if let DataType::Struct(names) = &first
+        && known.iter().all(|t| {
+            matches!(t, DataType::Struct(f) if f.len() == names.len()
+                && f.iter().zip(names.iter()).all(|(a, b)| a.name() == b.name()))
+        })
+    {
+        let fields = names
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let column: Vec<DataType> = known
+                    .iter()
+                    .map(|t| match t {
+                        DataType::Struct(fs) => fs[i].data_type().clone(),
+                        _ => DataType::Null,
+                    })
+                    .collect();
+                values_type(&column)
+                    .map(|t| std::sync::Arc::new(datafusion::arrow::datatypes::Field::new(f.name(), t, true)))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        return Some(DataType::Struct(fields.into()));
+    }
+    spark_wider(&known)
+}
+
+/// `t` with every nested field nullable and lists' fields named as Arrow names them.
+fn loosened(t: &DataType) -> DataType {
+    use datafusion::arrow::datatypes::Field;
+    use std::sync::Arc;
+    match t {
+        DataType::List(f) => DataType::List(Arc::new(Field::new_list_field(loosened(f.data_type()), true))),
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|f| Arc::new(Field::new(f.name(), loosened(f.data_type()), true)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// A subquery's references to the outer query take the outer columns' types, which this rule may have changed (an
+/// outer VALUES column that became INT): otherwise a correlated comparison is planned between BIGINT and INT and fails
+/// when it runs.
+fn outer_reference_types(plan: LogicalPlan) -> Result<LogicalPlan> {
+    use datafusion::logical_expr::{Subquery, expr::Exists, expr::InSubquery};
+    fn retype(sq: &Subquery, schema: &DFSchema) -> Result<Subquery> {
+        let fix = |e: Expr| {
+            e.transform_up(|e| match &e {
+                Expr::OuterReferenceColumn(f, c) => match schema.qualified_field_from_column(c).map(|(_, f)| f) {
+                    Ok(outer) if outer.data_type() != f.data_type() => {
+                        Ok(Transformed::yes(Expr::OuterReferenceColumn(
+                            std::sync::Arc::new(f.as_ref().clone().with_data_type(outer.data_type().clone())),
+                            c.clone(),
+                        )))
+                    }
+                    _ => Ok(Transformed::no(e)),
+                },
+                _ => Ok(Transformed::no(e)),
+            })
+        };
+        let plan = sq
+            .subquery
+            .as_ref()
+            .clone()
+            .transform_up_with_subqueries(|n| {
+                let t = n.map_expressions(&fix)?;
+                if t.transformed {
+                    Ok(Transformed::yes(t.data.recompute_schema()?))
+                } else {
+                    Ok(t)
+                }
+            })?
+            .data;
+        let outer_ref_columns = sq
+            .outer_ref_columns
+            .iter()
+            .map(|e| fix(e.clone()).map(|t| t.data))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Subquery {
+            subquery: std::sync::Arc::new(plan),
+            outer_ref_columns,
+            spans: sq.spans.clone(),
+        })
+    }
+    plan.transform_up_with_subqueries(|node| {
+        if !node.expressions().iter().any(|e| e.contains_outer() || has_subquery(e)) {
+            return Ok(Transformed::no(node));
+        }
+        let schema = merge_schema(&node.inputs());
+        node.map_expressions(|e| {
+            e.transform_up(|e| match &e {
+                Expr::Exists(x) => Ok(Transformed::yes(Expr::Exists(Exists {
+                    subquery: retype(&x.subquery, &schema)?,
+                    negated: x.negated,
+                }))),
+                Expr::InSubquery(x) => Ok(Transformed::yes(Expr::InSubquery(InSubquery {
+                    expr: x.expr.clone(),
+                    subquery: retype(&x.subquery, &schema)?,
+                    negated: x.negated,
+                }))),
+                Expr::ScalarSubquery(x) => Ok(Transformed::yes(Expr::ScalarSubquery(retype(x, &schema)?))),
+                _ => Ok(Transformed::no(e)),
+            })
+        })
+    })
+    .map(|t| t.data)
+}
+
+fn has_subquery(e: &Expr) -> bool {
+    e.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::Exists(_) | Expr::InSubquery(_) | Expr::ScalarSubquery(_)
+        ))
+    })
+    .unwrap_or(false)
+}
+
 impl AnalyzerRule for SparkIntLiterals {
     fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        let plan = self.retype(plan)?;
+        outer_reference_types(plan)
+    }
+
+    fn name(&self) -> &str {
+        "spark_int_literals"
+    }
+}
+
+impl SparkIntLiterals {
+    fn retype(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
         plan.transform_up_with_subqueries(|node| match node {
             LogicalPlan::Limit(_) | LogicalPlan::Extension(_) | LogicalPlan::Dml(_) | LogicalPlan::Ddl(_) => {
                 Ok(Transformed::no(node))
@@ -830,10 +1035,6 @@ impl AnalyzerRule for SparkIntLiterals {
             node => rewrite_expressions(node, spark_int_literals),
         })
         .map(|t| t.data)
-    }
-
-    fn name(&self) -> &str {
-        "spark_int_literals"
     }
 }
 
@@ -1181,9 +1382,11 @@ fn spark_string_cast(e: Expr, to: &DataType) -> Option<Expr> {
     })
 }
 
-/// Spark's casts between numbers and timestamps count seconds since 1970-01-01 UTC (DataFusion's count the
-/// timestamp's own unit): a number to a timestamp is `timestamp_seconds`, a timestamp to an integer its whole seconds
-/// (rounded down), to a double its seconds with their fraction.
+/// Spark's numeric casts where Arrow's differ: an integer narrowed or a double cast to an integer type (Spark wraps
+/// or saturates, Arrow gives NULL; [`crate::functions::scalars::SparkIntegralCast`]), and casts between numbers and
+/// timestamps, which count seconds since 1970-01-01 UTC (DataFusion's count the timestamp's own unit): a number to a
+/// timestamp is `timestamp_seconds`, a timestamp to an integer its whole seconds (rounded down), to a double its
+/// seconds with their fraction.
 fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Expr> {
     use crate::functions::scalars::{Epoch, SparkEpoch};
     let epoch = |kind: Epoch, e: Expr| {
@@ -1193,19 +1396,44 @@ fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Ex
         )
     };
     let spark_timestamp = DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+    let width = |t: &DataType| match t {
+        DataType::Int8 | DataType::UInt8 => 1,
+        DataType::Int16 | DataType::UInt16 => 2,
+        DataType::Int32 | DataType::UInt32 => 4,
+        _ => 8,
+    };
     match (from, to) {
+        // Spark's integral casts wrap (or, from a double, saturate); Arrow's give NULL.
+        (f, t @ (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64))
+            if (f.is_integer() && width(f) > width(t)) || matches!(f, DataType::Float32 | DataType::Float64) =>
+        {
+            Some(udf(
+                std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                    crate::functions::scalars::SparkIntegralCast::new(t.clone()),
+                )),
+                vec![e.clone()],
+            ))
+        }
         (f, DataType::Timestamp(..)) if f.is_numeric() => {
             let t = epoch(Epoch::TimestampSeconds, e.clone());
             Some(if to == &spark_timestamp { t } else { cast(t, to.clone()) })
         }
         (DataType::Timestamp(..), t) if t.is_integer() => {
             let seconds = epoch(Epoch::UnixSeconds, e.clone());
-            Some(if t == &DataType::Int64 { seconds } else { Expr::TryCast(TryCast::new(Box::new(seconds), t.clone())) })
+            Some(if t == &DataType::Int64 {
+                seconds
+            } else {
+                Expr::TryCast(TryCast::new(Box::new(seconds), t.clone()))
+            })
         }
         (DataType::Timestamp(..), DataType::Float64 | DataType::Float32) => {
             let micros = cast(epoch(Epoch::UnixMicros, e.clone()), DataType::Float64);
             let seconds = micros / lit(1_000_000f64);
-            Some(if to == &DataType::Float64 { seconds } else { cast(seconds, to.clone()) })
+            Some(if to == &DataType::Float64 {
+                seconds
+            } else {
+                cast(seconds, to.clone())
+            })
         }
         _ => None,
     }
@@ -1214,45 +1442,42 @@ fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Ex
 /// One of Spark's casts (see [`SparkCasts`]), or the expression unchanged.
 fn spark_cast(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
     match &e {
-                    // Spark's text of a timestamp (`2024-01-01 10:11:12.5`), for CAST and TRY_CAST alike (deltalake
-                    // plans its merge predicates with this session, with CAST).
-                    Expr::TryCast(TryCast { expr, data_type })
-                    | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
-                        if is_string(data_type) && matches!(expr.get_type(schema), Ok(DataType::Timestamp(..))) =>
-                    {
-                        let text = udf(
-                            std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
-                                crate::functions::SparkTimestampToString::new(),
-                            )),
-                            vec![(**expr).clone()],
-                        );
-                        Ok(Transformed::yes(if data_type == &DataType::Utf8 {
-                            text
-                        } else {
-                            cast(text, data_type.clone())
-                        }))
-                    }
-                    Expr::TryCast(TryCast { expr, data_type })
-                    | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
-                        if let Some(new) = numeric_timestamp_cast(
-                            expr,
-                            &expr.get_type(schema).unwrap_or(DataType::Null),
-                            data_type,
-                        ) =>
-                    {
-                        Ok(Transformed::yes(new))
-                    }
-                    Expr::TryCast(TryCast { expr, data_type }) => {
-                        let from = expr.get_type(schema).unwrap_or(DataType::Null);
-                        if !is_string(&from) || is_trimmed(expr) {
-                            return Ok(Transformed::no(e));
-                        }
-                        match spark_string_cast((**expr).clone(), data_type) {
-                            Some(new) => Ok(Transformed::yes(new)),
-                            None => Ok(Transformed::no(e)),
-                        }
-                    }
-                    _ => Ok(Transformed::no(e)),
+        // Spark's text of a timestamp (`2024-01-01 10:11:12.5`), for CAST and TRY_CAST alike (deltalake
+        // plans its merge predicates with this session, with CAST).
+        Expr::TryCast(TryCast { expr, data_type })
+        | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
+            if is_string(data_type) && matches!(expr.get_type(schema), Ok(DataType::Timestamp(..))) =>
+        {
+            let text = udf(
+                std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                    crate::functions::SparkTimestampToString::new(),
+                )),
+                vec![(**expr).clone()],
+            );
+            Ok(Transformed::yes(if data_type == &DataType::Utf8 {
+                text
+            } else {
+                cast(text, data_type.clone())
+            }))
+        }
+        Expr::TryCast(TryCast { expr, data_type })
+        | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
+            if let Some(new) =
+                numeric_timestamp_cast(expr, &expr.get_type(schema).unwrap_or(DataType::Null), data_type) =>
+        {
+            Ok(Transformed::yes(new))
+        }
+        Expr::TryCast(TryCast { expr, data_type }) => {
+            let from = expr.get_type(schema).unwrap_or(DataType::Null);
+            if !is_string(&from) || is_trimmed(expr) {
+                return Ok(Transformed::no(e));
+            }
+            match spark_string_cast((**expr).clone(), data_type) {
+                Some(new) => Ok(Transformed::yes(new)),
+                None => Ok(Transformed::no(e)),
+            }
+        }
+        _ => Ok(Transformed::no(e)),
     }
 }
 

@@ -71,7 +71,10 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
         ),
         ("equal_null", [a, b]) => SqlExpr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),
         ("positive", [x]) => nested(x.clone()),
-        ("e", []) => sql_cast(number("2.718281828459045"), SqlType::Double(sqlparser::ast::ExactNumberInfo::None)),
+        ("e", []) => sql_cast(
+            number("2.718281828459045"),
+            SqlType::Double(sqlparser::ast::ExactNumberInfo::None),
+        ),
         // regexp / rlike as functions are the RLIKE operator.
         ("regexp" | "rlike", [s, p]) => rlike(s.clone(), p.clone()),
         // The type names as functions are casts (`date('2024-01-01')`, `int(x)`).
@@ -106,7 +109,10 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
                 left: Box::new(nested(add(
                     call(
                         "date_part",
-                        vec![SqlExpr::value(Value::SingleQuotedString("dow".into())), sql_cast(d.clone(), SqlType::Date)],
+                        vec![
+                            SqlExpr::value(Value::SingleQuotedString("dow".into())),
+                            sql_cast(d.clone(), SqlType::Date),
+                        ],
                     ),
                     number("5"),
                 ))),
@@ -123,7 +129,10 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
             let distance = sql_cast(call("levenshtein", vec![a.clone(), b.clone()]), int());
             case(
                 vec![
-                    (SqlExpr::IsNull(Box::new(t.clone())), sql_cast(SqlExpr::value(Value::Null), int())),
+                    (
+                        SqlExpr::IsNull(Box::new(t.clone())),
+                        sql_cast(SqlExpr::value(Value::Null), int()),
+                    ),
                     (
                         SqlExpr::BinaryOp {
                             left: Box::new(distance.clone()),
@@ -140,7 +149,10 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
         // 1, or nothing is found; an empty sub is found at 1 (Java's UTF8String.indexOf).
         ("locate" | "position", [sub, s, pos]) => {
             let found = sql_cast(
-                call("strpos", vec![call("substr", vec![s.clone(), pos.clone()]), sub.clone()]),
+                call(
+                    "strpos",
+                    vec![call("substr", vec![s.clone(), pos.clone()]), sub.clone()],
+                ),
                 int(),
             );
             let is_null = |e: &SqlExpr| SqlExpr::IsNull(Box::new(e.clone()));
@@ -174,10 +186,7 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
                         number("0"),
                     ),
                 ],
-                Some(sql_cast(
-                    add(add(found, nested(pos.clone())), number("-1")),
-                    int(),
-                )),
+                Some(sql_cast(add(add(found, nested(pos.clone())), number("-1")), int())),
             )
         }
         // The options of to_json/from_json: Spark's `map('k', 'v', …)` as name/value arguments.

@@ -72,11 +72,15 @@ impl Dialect for SparkDialect {
             return None;
         }
         let precedence = self.prec_value(sqlparser::dialect::Precedence::MulDivModOp);
-        Some(parser.parse_subexpr(precedence).map(|right| sqlparser::ast::Expr::BinaryOp {
-            left: Box::new(expr.clone()),
-            op: sqlparser::ast::BinaryOperator::MyIntegerDivide,
-            right: Box::new(right),
-        }))
+        Some(
+            parser
+                .parse_subexpr(precedence)
+                .map(|right| sqlparser::ast::Expr::BinaryOp {
+                    left: Box::new(expr.clone()),
+                    op: sqlparser::ast::BinaryOperator::MyIntegerDivide,
+                    right: Box::new(right),
+                }),
+        )
     }
 }
 

@@ -100,6 +100,44 @@ fn number_type(number: &str, suffix: &str) -> Option<Vec<Token>> {
     }
 }
 
+/// Where a `-` that is a unary minus (after the start, `(`, `,`, an operator or a keyword such as `SELECT` or
+/// `THEN`) ends `out`, the index of that `-`.
+fn unary_minus_before(out: &[TokenWithSpan]) -> Option<usize> {
+    use sqlparser::keywords::Keyword;
+    let significant = |upto: usize| {
+        out[..upto]
+            .iter()
+            .rposition(|t| !matches!(t.token, Token::Whitespace(_)))
+    };
+    let minus = significant(out.len())?;
+    if out[minus].token != Token::Minus {
+        return None;
+    }
+    let unary = match significant(minus).map(|i| &out[i].token) {
+        None => true,
+        Some(Token::LParen | Token::Comma | Token::Plus | Token::Minus | Token::Mul | Token::Div | Token::Mod) => true,
+        Some(Token::Eq | Token::Neq | Token::Lt | Token::Gt | Token::LtEq | Token::GtEq | Token::Spaceship) => true,
+        Some(Token::Word(w)) => {
+            matches!(
+                w.keyword,
+                Keyword::SELECT
+                    | Keyword::WHERE
+                    | Keyword::AND
+                    | Keyword::OR
+                    | Keyword::NOT
+                    | Keyword::THEN
+                    | Keyword::ELSE
+                    | Keyword::WHEN
+                    | Keyword::HAVING
+                    | Keyword::IN
+                    | Keyword::BETWEEN
+            ) && w.quote_style.is_none()
+        }
+        _ => false,
+    };
+    unary.then_some(minus)
+}
+
 /// Typed numeric literals and exponent numbers as `CAST(n AS type)` (see the module docs).
 fn typed_numbers(raw: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     let mut out = Vec::with_capacity(raw.len());
@@ -129,10 +167,16 @@ fn typed_numbers(raw: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
             out.push(t);
             continue;
         };
+        // A unary minus belongs to the literal (`-128Y` is the TINYINT -128, not the negation of 128).
+        let negative = unary_minus_before(&out);
+        if let Some(at) = negative {
+            out.truncate(at);
+        }
+        let n = if negative.is_some() { format!("-{n}") } else { n.clone() };
         let mut push = |token: Token| out.push(TokenWithSpan::new(token, span));
         push(Token::make_keyword("CAST"));
         push(Token::LParen);
-        push(Token::Number(n.clone(), false));
+        push(Token::Number(n, false));
         push(Token::make_keyword("AS"));
         for token in ty {
             push(token);
@@ -299,6 +343,12 @@ mod tests {
         );
         // A suffix only right after the digits: `1 L` is the number 1 with the alias L.
         assert_eq!(text("1 L, x1d"), "1 L , x1d");
+        // A unary minus is the literal's (Spark: -128Y is the TINYINT -128); a binary one is not.
+        assert_eq!(
+            text("select -128Y, (- 1L)"),
+            "select CAST ( -128 AS TINYINT ) , ( CAST ( -1 AS BIGINT ) )"
+        );
+        assert_eq!(text("a -1L"), "a - CAST ( 1 AS BIGINT )");
     }
 
     #[test]

@@ -45,34 +45,13 @@ PACKAGE = "dbt.tests.adapter.utils"
 # leaves when the engine (or glue) answers as Spark does.
 KNOWN_FAILURES = {
     # The embedded engine, where it does not answer as Spark 3.5 does (ANSI off):
-    "test_dateadd::TestDateAdd":
-        "engine: no assert_true (dbt-spark's dateadd checks its input with assert_not_null)",
-    "test_datediff::TestDateDiff":
-        "engine: no assert_true (dbt-spark's datediff checks its inputs with assert_not_null)",
-    "test_date_spine::TestDateSpine":
-        "engine: no assert_true (date_spine adds days with dbt-spark's dateadd)",
-    "test_date::TestDate":
-        "engine: no assert_true; then to_timestamp(<date>) fails ('Unsupported data type Date32 for function "
-        "to_timestamp'), Spark gives the day's midnight",
-    "test_last_day::TestLastDay":
-        "engine: no assert_true; then date_trunc('month', <date>) is refused (date_trunc requires a timestamp), "
-        "Spark casts the date",
-    "test_array_append::TestArrayAppend":
-        "engine: concat(array(1,2,3), array(4)) in a UNION ALL with array(4) is typed Utf8 ('Incompatible inputs for "
-        "Union'), Spark: array<int>",
-    "test_array_concat::TestArrayConcat":
-        "engine: concat(<array>, <array>) in a UNION ALL with an array is typed Utf8 ('Incompatible inputs for "
-        "Union'), Spark: array<int>",
-    "test_split_part::TestSplitPart":
-        "engine: split(...)[0] is NULL, Spark's [] on an array counts from 0 ('a' for split('a|b|c', '\\\\|')[0])",
     "test_listagg::TestListagg":
         "engine: `<expr>.v` (a field of the structs of an array, glue__listagg's order_by_clause) is refused: 'Dot "
         "access not supported for non-string expr'",
     # Not the engine:
     "test_get_intervals_between::TestGetIntervalsBetween":
         "the fixture's dates ('09/01/2023') are not dates to Spark: datediff gives NULL, get_intervals_between "
-        "returns None and the model (`None as intervals`) fails on Spark too (dbt-spark does not run this suite); "
-        "besides, the engine fails on to_date('09/12/2023') where Spark gives NULL, and has no assert_true",
+        "returns None and the model (`None as intervals`) fails on Spark too (dbt-spark does not run this suite)",
     "test_validate_sql::TestValidateSqlMethod":
         "tests a method of dbt's Python adapter object (adapter.validate_sql, fixture `adapter`), not SQL: glue has "
         "no Python adapter (nor does dbt-spark implement validate_sql)",

@@ -15,8 +15,8 @@ use arrow_array::builder::{
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, ArrayRef, ListArray, MapArray, StringArray, StructArray};
-use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType, Field, Fields, TimeUnit};
+use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
@@ -168,16 +168,26 @@ fn check_integer(text: &str, start: Option<usize>, digits: usize, next: char) ->
 
 /// Java's `Double.toString`: `1.0E20`, `100.0`, `1.0E-7`, `NaN`, `Infinity`.
 pub fn java_double(d: f64) -> String {
-    java_float_text(d.is_nan(), d.is_infinite(), d.is_sign_negative(), d == 0.0, || {
-        format!("{:e}", d.abs())
-    }, d.abs() >= 1e-3 && d.abs() < 1e7)
+    java_float_text(
+        d.is_nan(),
+        d.is_infinite(),
+        d.is_sign_negative(),
+        d == 0.0,
+        || format!("{:e}", d.abs()),
+        d.abs() >= 1e-3 && d.abs() < 1e7,
+    )
 }
 
 /// Java's `Float.toString`.
 pub fn java_float(f: f32) -> String {
-    java_float_text(f.is_nan(), f.is_infinite(), f.is_sign_negative(), f == 0.0, || {
-        format!("{:e}", f.abs())
-    }, f.abs() >= 1e-3 && f.abs() < 1e7)
+    java_float_text(
+        f.is_nan(),
+        f.is_infinite(),
+        f.is_sign_negative(),
+        f == 0.0,
+        || format!("{:e}", f.abs()),
+        f.abs() >= 1e-3 && f.abs() < 1e7,
+    )
 }
 
 fn java_float_text(
@@ -243,8 +253,16 @@ pub fn java_decimal(unscaled: i128, scale: i32) -> String {
         }
     } else {
         let (first, rest) = digits.split_at(1);
-        let mantissa = if rest.is_empty() { first.to_string() } else { format!("{first}.{rest}") };
-        let e = if adjusted >= 0 { format!("+{adjusted}") } else { adjusted.to_string() };
+        let mantissa = if rest.is_empty() {
+            first.to_string()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let e = if adjusted >= 0 {
+            format!("+{adjusted}")
+        } else {
+            adjusted.to_string()
+        };
         format!("{sign}{mantissa}E{e}")
     }
 }
@@ -338,7 +356,9 @@ pub fn parse_path(path: &str) -> std::result::Result<Option<Vec<PathStep>>, Stri
             rest = &r[end + 2..];
         } else if let Some(r) = rest.strip_prefix('[') {
             let Some(end) = r.find(']') else { return Ok(None) };
-            let Ok(n) = r[..end].parse::<usize>() else { return Ok(None) };
+            let Ok(n) = r[..end].parse::<usize>() else {
+                return Ok(None);
+            };
             if !r[..end].bytes().all(|b| b.is_ascii_digit()) {
                 return Ok(None);
             }
@@ -363,7 +383,11 @@ pub fn get_json_object(json: &str, path: &str) -> Result<Option<String>> {
     let steps = match parse_path(path) {
         Ok(Some(s)) => s,
         Ok(None) => return Ok(None),
-        Err(e) => return Err(DataFusionError::Execution(format!("unsupported on the embedded engine: {e}"))),
+        Err(e) => {
+            return Err(DataFusionError::Execution(format!(
+                "unsupported on the embedded engine: {e}"
+            )));
+        }
     };
     let Some(root) = parse(json)? else {
         return Ok(None);
@@ -509,9 +533,7 @@ impl ScalarUDFImpl for SparkJson {
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
         let n = arg_types.len();
         match (self.kind, n) {
-            (JsonFn::GetJsonObject, 2) | (JsonFn::ArrayLength | JsonFn::ObjectKeys, 1) => {
-                Ok(vec![DataType::Utf8; n])
-            }
+            (JsonFn::GetJsonObject, 2) | (JsonFn::ArrayLength | JsonFn::ObjectKeys, 1) => Ok(vec![DataType::Utf8; n]),
             (JsonFn::ToJson, n) if n % 2 == 1 => {
                 if let Some(t) = unwritable(&arg_types[0]) {
                     return plan_err!("unsupported on the embedded engine: to_json of a map with {t} keys");
@@ -543,7 +565,9 @@ impl ScalarUDFImpl for SparkJson {
                     DataFusionError::Plan(format!("unsupported on the embedded engine: from_json with {e}"))
                 })?,
                 _ => {
-                    return plan_err!("unsupported on the embedded engine: from_json with a schema that is not a string literal");
+                    return plan_err!(
+                        "unsupported on the embedded engine: from_json with a schema that is not a string literal"
+                    );
                 }
             },
             _ => {
@@ -675,7 +699,10 @@ fn parse_fields(list: &str, separator: char) -> std::result::Result<Fields, Stri
         let split = field
             .find(|c: char| c == separator || c == ':' || c.is_whitespace())
             .ok_or_else(|| format!("the schema field `{field}` (name and type expected)"))?;
-        let (name, ty) = (field[..split].trim(), field[split + 1..].trim().trim_start_matches(':').trim());
+        let (name, ty) = (
+            field[..split].trim(),
+            field[split + 1..].trim().trim_start_matches(':').trim(),
+        );
         let name = name.trim_matches('`');
         fields.push(Field::new(name, parse_type(ty)?, true));
         rest = tail.trim();
@@ -691,7 +718,10 @@ fn parse_type(t: &str) -> std::result::Result<DataType, String> {
         return Ok(DataType::Struct(parse_fields(&inner("struct<"), ':')?));
     }
     if lower.starts_with("array<") && lower.ends_with('>') {
-        return Ok(DataType::List(Arc::new(Field::new_list_field(parse_type(&inner("array<"))?, true))));
+        return Ok(DataType::List(Arc::new(Field::new_list_field(
+            parse_type(&inner("array<"))?,
+            true,
+        ))));
     }
     if lower.starts_with("map<") && lower.ends_with('>') {
         let body = inner("map<");
@@ -700,7 +730,10 @@ fn parse_type(t: &str) -> std::result::Result<DataType, String> {
             Field::new("key", parse_type(k)?, false),
             Field::new("value", parse_type(v)?, true),
         ]);
-        return Ok(DataType::Map(Arc::new(Field::new("entries", DataType::Struct(entries), false)), false));
+        return Ok(DataType::Map(
+            Arc::new(Field::new("entries", DataType::Struct(entries), false)),
+            false,
+        ));
     }
     if lower.contains(" not null") || lower.contains(" comment ") {
         return Err(format!("the type {t} (NOT NULL and COMMENT are not read)"));
@@ -806,7 +839,12 @@ fn build(values: &[Option<&Json>], t: &DataType, opts: &Options) -> Result<Array
             Arc::new(b.finish().with_timezone_opt(tz.clone()))
         }
         DataType::Struct(fields) => {
-            let nulls = NullBuffer::from(values.iter().map(|v| matches!(v, Some(Json::Object(_)))).collect::<Vec<_>>());
+            let nulls = NullBuffer::from(
+                values
+                    .iter()
+                    .map(|v| matches!(v, Some(Json::Object(_))))
+                    .collect::<Vec<_>>(),
+            );
             build_struct(values, fields, Some(nulls), opts)?
         }
         DataType::List(field) => {
@@ -866,7 +904,9 @@ fn build(values: &[Option<&Json>], t: &DataType, opts: &Options) -> Result<Array
             }
             let key_array = build(&keys, kv[0].data_type(), opts)?;
             if key_array.null_count() > 0 {
-                return exec_err!("unsupported on the embedded engine: from_json into a map whose keys are not strings");
+                return exec_err!(
+                    "unsupported on the embedded engine: from_json into a map whose keys are not strings"
+                );
             }
             let entries_array = StructArray::try_new(
                 kv.clone(),
@@ -885,7 +925,12 @@ fn build(values: &[Option<&Json>], t: &DataType, opts: &Options) -> Result<Array
     })
 }
 
-fn build_struct(values: &[Option<&Json>], fields: &Fields, nulls: Option<NullBuffer>, opts: &Options) -> Result<ArrayRef> {
+fn build_struct(
+    values: &[Option<&Json>],
+    fields: &Fields,
+    nulls: Option<NullBuffer>,
+    opts: &Options,
+) -> Result<ArrayRef> {
     let children = fields
         .iter()
         .map(|f| {
@@ -948,9 +993,8 @@ fn json_decimal(v: &Json, p: u8, s: i8) -> Option<i128> {
 
 fn json_date(s: &str, opts: &Options) -> Result<Option<i32>> {
     match &opts.date {
-        Some(p) => Ok(parsed(p.parse(s))?.map(|t| {
-            (t.date() - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
-        })),
+        Some(p) => Ok(parsed(p.parse(s))?
+            .map(|t| (t.date() - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)),
         None => Ok(super::spark_string_to_date(s)),
     }
 }
@@ -984,12 +1028,20 @@ fn write_arrow(a: &dyn Array, i: usize, opts: &Options, out: &mut String) -> Res
         DataType::Float32 => {
             let f = a.as_primitive::<Float32Type>().value(i);
             let text = java_float(f);
-            if f.is_finite() { out.push_str(&text) } else { write_string(&text, out) }
+            if f.is_finite() {
+                out.push_str(&text)
+            } else {
+                write_string(&text, out)
+            }
         }
         DataType::Float64 => {
             let f = a.as_primitive::<Float64Type>().value(i);
             let text = java_double(f);
-            if f.is_finite() { out.push_str(&text) } else { write_string(&text, out) }
+            if f.is_finite() {
+                out.push_str(&text)
+            } else {
+                write_string(&text, out)
+            }
         }
         DataType::Decimal128(_, s) => {
             out.push_str(&java_decimal(a.as_primitive::<Decimal128Type>().value(i), *s as i32))
@@ -1062,7 +1114,9 @@ fn write_arrow(a: &dyn Array, i: usize, opts: &Options, out: &mut String) -> Res
                         write_arrow(keys.as_ref(), j, opts, &mut k)?;
                         k.trim_matches('"').to_string()
                     }
-                    other => return exec_err!("unsupported on the embedded engine: to_json of a map with {other} keys"),
+                    other => {
+                        return exec_err!("unsupported on the embedded engine: to_json of a map with {other} keys");
+                    }
                 };
                 write_string(&key, out);
                 out.push(':');
@@ -1093,18 +1147,36 @@ mod tests {
         assert_eq!(get("$.c[9]"), None);
         assert_eq!(get("a"), None);
         assert_eq!(get("$."), None);
-        assert_eq!(get_json_object(r#"{"a":1} trailing"#, "$.a").unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            get_json_object(r#"{"a":1} trailing"#, "$.a").unwrap().as_deref(),
+            Some("1")
+        );
         assert_eq!(get_json_object(r#"{"a":1"#, "$.a").unwrap(), None);
-        assert_eq!(get_json_object(r#"{"a":1,"a":2}"#, "$.a").unwrap().as_deref(), Some("1"));
-        assert_eq!(get_json_object("{\"a\":\"x\ny\"}", "$.a").unwrap().as_deref(), Some("x\ny"));
+        assert_eq!(
+            get_json_object(r#"{"a":1,"a":2}"#, "$.a").unwrap().as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            get_json_object("{\"a\":\"x\ny\"}", "$.a").unwrap().as_deref(),
+            Some("x\ny")
+        );
         assert!(get_json_object(r#"{"a":[1]}"#, "$.a[*]").is_err());
         assert!(get_json_object(r#"{"e":12345678901234567890123}"#, "$.e").is_err());
     }
 
     #[test]
     fn java_number_text() {
-        for (d, want) in [(100.0, "100.0"), (1.5, "1.5"), (1e20, "1.0E20"), (1e-10, "1.0E-10"), (-0.0, "-0.0"),
-            (0.001, "0.001"), (1234567.0, "1234567.0"), (12345678.0, "1.2345678E7"), (0.8, "0.8")] {
+        for (d, want) in [
+            (100.0, "100.0"),
+            (1.5, "1.5"),
+            (1e20, "1.0E20"),
+            (1e-10, "1.0E-10"),
+            (-0.0, "-0.0"),
+            (0.001, "0.001"),
+            (1234567.0, "1234567.0"),
+            (12345678.0, "1.2345678E7"),
+            (0.8, "0.8"),
+        ] {
             assert_eq!(java_double(d), want);
         }
         assert_eq!(java_decimal(150, 2), "1.50");
@@ -1122,7 +1194,10 @@ mod tests {
             ]))
         );
         let t = parse_schema("STRUCT<teacher: STRING, student: ARRAY<STRUCT<name: STRING, rank: INT>>>").unwrap();
-        assert_eq!(crate::types::spark_type(&t).unwrap(), "struct<teacher:string,student:array<struct<name:string,rank:int>>>");
+        assert_eq!(
+            crate::types::spark_type(&t).unwrap(),
+            "struct<teacher:string,student:array<struct<name:string,rank:int>>>"
+        );
         assert_eq!(json_decimal(&Json::Float(1.25), 5, 1), Some(13));
         assert_eq!(json_decimal(&Json::Float(1.15), 5, 1), Some(12));
     }

@@ -231,7 +231,9 @@ impl Accumulator for PercentileAccumulator {
             })
         });
         if let Some(pair) = failed {
-            return Err(DataFusionError::Internal(format!("percentile_approx cannot order {pair}")));
+            return Err(DataFusionError::Internal(format!(
+                "percentile_approx cannot order {pair}"
+            )));
         }
         let empty = |t: &DataType| ScalarValue::try_from(t);
         match &self.percentages {
@@ -247,7 +249,10 @@ impl Accumulator for PercentileAccumulator {
                     return empty(&t);
                 }
                 let picked: Vec<ScalarValue> = ps.iter().map(|p| self.at(&sorted, *p)).collect();
-                Ok(ScalarValue::List(ScalarValue::new_list_nullable(&picked, &self.data_type)))
+                Ok(ScalarValue::List(ScalarValue::new_list_nullable(
+                    &picked,
+                    &self.data_type,
+                )))
             }
         }
     }

@@ -36,6 +36,7 @@ pub fn udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
     all.push(ScalarUDF::from(SparkSoundex::new()));
     all.push(ScalarUDF::from(SparkElementAt::new(false)));
     all.push(ScalarUDF::from(SparkAssertTrue::new()));
+    all.push(ScalarUDF::from(SparkGetField::new()));
     all.push(ScalarUDF::from(SparkElementAt::new(true)));
     all.push(ScalarUDF::from(SparkTypeof::new()));
     all
@@ -105,11 +106,7 @@ impl ScalarUDFImpl for SparkNumeric {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = all_scalar(&args.args);
         let n = args.number_rows.max(1);
-        let arrays = args
-            .args
-            .iter()
-            .map(|a| a.to_array(n))
-            .collect::<Result<Vec<_>>>()?;
+        let arrays = args.args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
         let out: ArrayRef = match (self.kind, arrays.as_slice()) {
             (Numeric::Log1p, [x]) => Arc::new(
                 x.as_primitive::<Float64Type>()
@@ -433,9 +430,7 @@ impl ScalarUDFImpl for SparkEpoch {
         };
         let array = arg.to_array(args.number_rows.max(1))?;
         let unit = self.kind.micros_per_unit();
-        let overflow = || {
-            datafusion::error::DataFusionError::Execution(format!("{}: long overflow", self.name()))
-        };
+        let overflow = || datafusion::error::DataFusionError::Execution(format!("{}: long overflow", self.name()));
         let out: ArrayRef = match array.data_type() {
             DataType::Timestamp(TimeUnit::Microsecond, _) => Arc::new(
                 array
@@ -454,7 +449,7 @@ impl ScalarUDFImpl for SparkEpoch {
                 array
                     .as_primitive::<Float64Type>()
                     .iter()
-                    .map(|v| v.and_then(|v| v.is_finite().then(|| (v * unit as f64) as i64)))
+                    .map(|v| v.and_then(|v| v.is_finite().then_some((v * unit as f64) as i64)))
                     .collect::<TimestampMicrosecondArray>()
                     .with_timezone("UTC"),
             ),
@@ -463,7 +458,10 @@ impl ScalarUDFImpl for SparkEpoch {
                 let values: Result<TimestampMicrosecondArray> = array
                     .as_primitive::<Decimal128Type>()
                     .iter()
-                    .map(|v| v.map(|v| decimal_seconds_to_micros(v, s).ok_or_else(overflow)).transpose())
+                    .map(|v| {
+                        v.map(|v| decimal_seconds_to_micros(v, s).ok_or_else(overflow))
+                            .transpose()
+                    })
                     .collect();
                 Arc::new(values?.with_timezone("UTC"))
             }
@@ -517,7 +515,10 @@ mod tests {
 
     #[test]
     fn decimal_seconds() {
-        assert_eq!(decimal_seconds_to_micros(1_230_219_000_123, 3), Some(1_230_219_000_123_000));
+        assert_eq!(
+            decimal_seconds_to_micros(1_230_219_000_123, 3),
+            Some(1_230_219_000_123_000)
+        );
         assert_eq!(decimal_seconds_to_micros(1_234_567, 7), None);
     }
 }
@@ -564,7 +565,10 @@ impl ScalarUDFImpl for SparkElementAt {
                 DataType::Struct(kv) => Ok(vec![m.clone(), kv[0].data_type().clone()]),
                 other => plan_err!("{}: a map with entries {other}", self.name),
             },
-            other => plan_err!("{} takes an array and an index or a map and a key, got {other:?}", self.name),
+            other => plan_err!(
+                "{} takes an array and an index or a map and a key, got {other:?}",
+                self.name
+            ),
         }
     }
 
@@ -601,7 +605,9 @@ impl ScalarUDFImpl for SparkElementAt {
                     let at = index.value(i) as i64;
                     if at == 0 {
                         if self.name == "element_at" {
-                            return exec_err!("[INVALID_INDEX_OF_ZERO] The index 0 is invalid: SQL array indices start at 1");
+                            return exec_err!(
+                                "[INVALID_INDEX_OF_ZERO] The index 0 is invalid: SQL array indices start at 1"
+                            );
                         }
                         positions.push(None);
                         continue;
@@ -701,5 +707,198 @@ impl ScalarUDFImpl for SparkAssertTrue {
             }
         }
         Ok(ColumnarValue::Scalar(ScalarValue::Null))
+    }
+}
+
+/// Spark's cast to an integer type with ANSI off (`Cast.castToInt` and kin): an integer too wide for the target
+/// wraps around (`cast(300 as tinyint)` is 44), a float or double is truncated and saturates at the target's
+/// bounds for `int` and `bigint` (NaN is 0; for `tinyint`/`smallint` it goes through `int`, then wraps). Arrow's
+/// casts give NULL instead. Used by the engine's casts; `to` is the target type.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkIntegralCast {
+    to: DataType,
+    name: String,
+    signature: Signature,
+}
+
+impl SparkIntegralCast {
+    /// The cast to `to` (an integer type).
+    pub fn new(to: DataType) -> Self {
+        Self {
+            name: format!("spark_cast_to_{}", to.to_string().to_ascii_lowercase()),
+            to,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SparkIntegralCast {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types {
+            [t] if t.is_integer() => Ok(vec![DataType::Int64]),
+            [DataType::Float32 | DataType::Float64] => Ok(vec![DataType::Float64]),
+            other => plan_err!("{} takes a number, got {other:?}", self.name),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.to.clone())
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("{} takes one argument", self.name);
+        };
+        let array = arg.to_array(args.number_rows.max(1))?;
+        // Every value as Spark's long (integers) or, for doubles, Java's (long)/(int) conversion.
+        let longs: arrow_array::Int64Array = match array.data_type() {
+            DataType::Int64 => array.as_primitive::<Int64Type>().clone(),
+            DataType::Float64 => {
+                let wide = matches!(self.to, DataType::Int64);
+                array
+                    .as_primitive::<Float64Type>()
+                    .unary(|d| if wide { d as i64 } else { d as i32 as i64 })
+            }
+            other => return exec_err!("{}: unexpected argument type {other}", self.name),
+        };
+        let out: ArrayRef = match self.to {
+            DataType::Int8 => Arc::new(longs.unary::<_, arrow_array::types::Int8Type>(|v| v as i8)),
+            DataType::Int16 => Arc::new(longs.unary::<_, arrow_array::types::Int16Type>(|v| v as i16)),
+            DataType::Int32 => Arc::new(longs.unary::<_, Int32Type>(|v| v as i32)),
+            DataType::Int64 => Arc::new(longs),
+            ref other => return exec_err!("{}: unexpected target type {other}", self.name),
+        };
+        columnar(out, scalar)
+    }
+}
+
+/// Spark's `x.f`: the field `f` of a struct, or of each struct of an array (Spark's array of the field; NULL where
+/// the array is NULL, and for a NULL element). Field names match case-insensitively, as Spark's do. DataFusion's
+/// `get_field` reads structs only; the engine plans dots through this function where an array is involved and for
+/// `f(…).x`, which DataFusion's planner does not read.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkGetField {
+    signature: Signature,
+}
+
+impl Default for SparkGetField {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SparkGetField {
+    /// The function, `spark_get_field(x, 'f')`.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::any(2, Volatility::Immutable),
+        }
+    }
+
+    /// The type of `x.name` for `x` of type `t`, if there is such a field.
+    pub fn field_type(t: &DataType, name: &str) -> Result<DataType> {
+        match t {
+            DataType::Struct(fields) => match fields.iter().find(|x| x.name().eq_ignore_ascii_case(name)) {
+                Some(x) => Ok(x.data_type().clone()),
+                None => plan_err!("no field {name} in {t}"),
+            },
+            DataType::List(f) => Ok(DataType::List(Arc::new(arrow_schema::Field::new_list_field(
+                Self::field_type(f.data_type(), name)?,
+                true,
+            )))),
+            other => plan_err!("`.{name}` of {other}"),
+        }
+    }
+}
+
+/// The field `name` of a struct array, NULL where the struct is.
+fn struct_field(structs: &arrow_array::StructArray, name: &str) -> Result<ArrayRef> {
+    let index = structs
+        .fields()
+        .iter()
+        .position(|f| f.name().eq_ignore_ascii_case(name))
+        .ok_or_else(|| datafusion::error::DataFusionError::Execution(format!("no field {name}")))?;
+    let column = structs.column(index).clone();
+    Ok(match structs.nulls() {
+        Some(nulls) => {
+            let merged = datafusion::arrow::buffer::NullBuffer::union(column.nulls(), Some(nulls));
+            arrow_array::make_array(column.to_data().into_builder().nulls(merged).build()?)
+        }
+        None => column,
+    })
+}
+
+fn get_field(a: &ArrayRef, name: &str) -> Result<ArrayRef> {
+    match a.data_type() {
+        DataType::Struct(_) => struct_field(a.as_struct(), name),
+        DataType::List(_) => {
+            let list = a.as_list::<i32>();
+            let values = get_field(list.values(), name)?;
+            Ok(Arc::new(arrow_array::ListArray::try_new(
+                Arc::new(arrow_schema::Field::new_list_field(values.data_type().clone(), true)),
+                list.offsets().clone(),
+                values,
+                list.nulls().cloned(),
+            )?))
+        }
+        other => exec_err!("`.{name}` of {other}"),
+    }
+}
+
+impl ScalarUDFImpl for SparkGetField {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        "spark_get_field"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        plan_err!("spark_get_field's type comes from its field name")
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> Result<arrow_schema::FieldRef> {
+        let name = match args.scalar_arguments.get(1) {
+            Some(Some(
+                ScalarValue::Utf8(Some(n)) | ScalarValue::Utf8View(Some(n)) | ScalarValue::LargeUtf8(Some(n)),
+            )) => n,
+            _ => return plan_err!("spark_get_field takes a literal field name"),
+        };
+        let t = Self::field_type(args.arg_fields[0].data_type(), name)?;
+        Ok(Arc::new(arrow_schema::Field::new(self.name(), t, true)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let n = args.number_rows.max(1);
+        let value = args.args[0].to_array(n)?;
+        let name = match &args.args[1] {
+            ColumnarValue::Scalar(
+                ScalarValue::Utf8(Some(s)) | ScalarValue::Utf8View(Some(s)) | ScalarValue::LargeUtf8(Some(s)),
+            ) => s.clone(),
+            _ => return exec_err!("spark_get_field takes a literal field name"),
+        };
+        columnar(get_field(&value, &name)?, scalar)
     }
 }
