@@ -44,10 +44,6 @@ PACKAGE = "dbt.tests.adapter.utils"
 # Suites expected to fail on the embedded engine, by `<module>::<class>`, with the reason. Keep it short: an entry
 # leaves when the engine (or glue) answers as Spark does.
 KNOWN_FAILURES = {
-    # The embedded engine, where it does not answer as Spark 3.5 does (ANSI off):
-    "test_listagg::TestListagg":
-        "engine: `<expr>.v` (a field of the structs of an array, glue__listagg's order_by_clause) is refused: 'Dot "
-        "access not supported for non-string expr'",
     # Not the engine:
     "test_get_intervals_between::TestGetIntervalsBetween":
         "the fixture's dates ('09/01/2023') are not dates to Spark: datediff gives NULL, get_intervals_between "
