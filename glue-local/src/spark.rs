@@ -814,11 +814,9 @@ fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transfor
                 let natural = match &row[j] {
                     Expr::Cast(c)
                         if &c.data_type == field.data_type()
-                            && c.expr
-                                .get_type(&empty)
-                                .is_ok_and(|t| {
-                                    t.is_numeric() || t.is_null() || is_list(&t) || matches!(t, DataType::Struct(_))
-                                }) =>
+                            && c.expr.get_type(&empty).is_ok_and(|t| {
+                                t.is_numeric() || t.is_null() || is_list(&t) || matches!(t, DataType::Struct(_))
+                            }) =>
                     {
                         (*c.expr).clone()
                     }
@@ -1123,6 +1121,22 @@ fn spark_function_types(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>>
                     && matches!(f.args.first(), Some(Expr::ScalarFunction(g)) if g.func.name() == "map_extract")
                 {
                     return Ok(Transformed::new(e, false, TreeNodeRecursion::Jump));
+                }
+                // lpad/rpad of bytes, padded with bytes, as Spark's ByteArray pads.
+                if matches!(name, "lpad" | "rpad")
+                    && arg_types.first().is_some_and(is_binary)
+                    && arg_types.get(2).is_none_or(|t| is_binary(t) || t.is_null())
+                {
+                    return Ok(Transformed::new(
+                        udf(
+                            std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                                crate::functions::scalars::SparkBinaryPad::new(name == "lpad"),
+                            )),
+                            f.args.clone(),
+                        ),
+                        true,
+                        TreeNodeRecursion::Jump,
+                    ));
                 }
                 if STRING_ONLY.contains(&name) && arg_types.iter().any(is_binary) {
                     return Err(DataFusionError::Plan(format!(

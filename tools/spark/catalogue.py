@@ -247,7 +247,8 @@ def readable(message):
 def first_reason(details):
     """A short reason for a new list entry, from the first example that is not equal."""
     for o, d in details:
-        if o == "unsupported" and ("Invalid function" in d or "not found" in d):
+        if o == "unsupported" and ("Invalid function" in d or "not found" in d
+                                   or re.search(r"embedded engine: the function `[^`]*`$", d)):
             return "DataFusion has no such function"
         if o == "unsupported":
             return readable(d)

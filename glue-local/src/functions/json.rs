@@ -659,13 +659,14 @@ impl ScalarUDFImpl for SparkJson {
     }
 }
 
-/// A map key type inside `t` that `to_json` does not write (Spark writes a struct key as its row text).
+/// A map key type inside `t` that `to_json` does not write: Spark writes a key as the `toString` of its internal
+/// value, which for bytes and maps is a JVM object address.
 fn unwritable(t: &DataType) -> Option<String> {
     match t {
         DataType::Map(entries, _) => match entries.data_type() {
             DataType::Struct(kv) => {
                 let k = kv[0].data_type();
-                if super::is_string_type(k) || k.is_integer() || matches!(k, DataType::Boolean) {
+                if writable_key(k) {
                     unwritable(kv[1].data_type())
                 } else {
                     Some(crate::types::spark_type(k).unwrap_or_else(|_| k.to_string()))
@@ -677,6 +678,68 @@ fn unwritable(t: &DataType) -> Option<String> {
         DataType::Struct(fields) => fields.iter().find_map(|f| unwritable(f.data_type())),
         _ => None,
     }
+}
+
+fn writable_key(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) => writable_key(f.data_type()),
+        DataType::Struct(fields) => fields.iter().all(|f| writable_key(f.data_type())),
+        t => {
+            super::is_string_type(t)
+                || t.is_integer()
+                || matches!(
+                    t,
+                    DataType::Boolean
+                        | DataType::Float32
+                        | DataType::Float64
+                        | DataType::Decimal128(..)
+                        | DataType::Date32
+                        | DataType::Timestamp(TimeUnit::Microsecond, _)
+                )
+        }
+    }
+}
+
+/// A map key as Spark's `to_json` writes it: the `toString` of its internal value (a date is its day number, a
+/// timestamp its microseconds, a struct `[a,b]` and an array `[1,2]`, NULL inside them `null`).
+fn key_text(a: &dyn Array, i: usize) -> Result<String> {
+    if a.is_null(i) {
+        return Ok("null".into());
+    }
+    Ok(match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(i).to_string(),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(i).to_string(),
+        DataType::Utf8View => a.as_string_view().value(i).to_string(),
+        DataType::Boolean => a.as_boolean().value(i).to_string(),
+        DataType::Int8 => a.as_primitive::<Int8Type>().value(i).to_string(),
+        DataType::Int16 => a.as_primitive::<Int16Type>().value(i).to_string(),
+        DataType::Int32 => a.as_primitive::<Int32Type>().value(i).to_string(),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(i).to_string(),
+        DataType::Float32 => java_float(a.as_primitive::<Float32Type>().value(i)),
+        DataType::Float64 => java_double(a.as_primitive::<Float64Type>().value(i)),
+        DataType::Decimal128(_, s) => java_decimal(a.as_primitive::<Decimal128Type>().value(i), *s as i32),
+        DataType::Date32 => a.as_primitive::<Date32Type>().value(i).to_string(),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            a.as_primitive::<TimestampMicrosecondType>().value(i).to_string()
+        }
+        DataType::Struct(_) => {
+            let s = a.as_struct();
+            let parts = s
+                .columns()
+                .iter()
+                .map(|c| key_text(c.as_ref(), i))
+                .collect::<Result<Vec<_>>>()?;
+            format!("[{}]", parts.join(","))
+        }
+        DataType::List(_) => {
+            let items = a.as_list::<i32>().value(i);
+            let parts = (0..items.len())
+                .map(|j| key_text(items.as_ref(), j))
+                .collect::<Result<Vec<_>>>()?;
+            format!("[{}]", parts.join(","))
+        }
+        other => return exec_err!("unsupported on the embedded engine: to_json of a map with {other} keys"),
+    })
 }
 
 /// Spark's schema text: a DDL field list (`a INT, b ARRAY<STRING>`) or a type (`STRUCT<a: INT>`, `array<int>`,
@@ -1108,16 +1171,7 @@ fn write_arrow(a: &dyn Array, i: usize, opts: &Options, out: &mut String) -> Res
                 if j > 0 {
                     out.push(',');
                 }
-                let key = match keys.data_type() {
-                    t if super::is_string_type(t) || t.is_integer() || matches!(t, DataType::Boolean) => {
-                        let mut k = String::new();
-                        write_arrow(keys.as_ref(), j, opts, &mut k)?;
-                        k.trim_matches('"').to_string()
-                    }
-                    other => {
-                        return exec_err!("unsupported on the embedded engine: to_json of a map with {other} keys");
-                    }
-                };
+                let key = key_text(keys.as_ref(), j)?;
                 write_string(&key, out);
                 out.push(':');
                 write_arrow(values.as_ref(), j, opts, out)?;

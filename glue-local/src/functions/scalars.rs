@@ -902,3 +902,87 @@ impl ScalarUDFImpl for SparkGetField {
         columnar(get_field(&value, &name)?, scalar)
     }
 }
+
+/// Spark's `lpad`/`rpad` of a binary value (`ByteArray.lpad`/`rpad`): padded with the pad bytes (a zero byte by
+/// default) to `len` bytes, or cut to its first `len` bytes; empty for `len <= 0`; unchanged but cut when the pad is
+/// empty.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct SparkBinaryPad {
+    left: bool,
+    signature: Signature,
+}
+
+impl SparkBinaryPad {
+    /// `lpad` (`left`) or `rpad` of a binary value.
+    pub fn new(left: bool) -> Self {
+        Self {
+            left,
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+/// The padded bytes (see [`SparkBinaryPad`]).
+pub fn pad_bytes(bytes: &[u8], len: i32, pad: &[u8], left: bool) -> Vec<u8> {
+    if len <= 0 {
+        return Vec::new();
+    }
+    let len = len as usize;
+    if bytes.len() >= len || pad.is_empty() {
+        return bytes[..bytes.len().min(len)].to_vec();
+    }
+    let fill: Vec<u8> = pad.iter().copied().cycle().take(len - bytes.len()).collect();
+    if left {
+        [fill.as_slice(), bytes].concat()
+    } else {
+        [bytes, fill.as_slice()].concat()
+    }
+}
+
+impl ScalarUDFImpl for SparkBinaryPad {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        if self.left {
+            "spark_binary_lpad"
+        } else {
+            "spark_binary_rpad"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        match arg_types.len() {
+            2 => Ok(vec![DataType::Binary, DataType::Int32]),
+            3 => Ok(vec![DataType::Binary, DataType::Int32, DataType::Binary]),
+            n => plan_err!("{} does not take {n} arguments", self.name()),
+        }
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Binary)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let n = args.number_rows.max(1);
+        let arrays = args.args.iter().map(|a| a.to_array(n)).collect::<Result<Vec<_>>>()?;
+        let (bytes, len) = (arrays[0].as_binary::<i32>(), arrays[1].as_primitive::<Int32Type>());
+        let pad = arrays.get(2).map(|p| p.as_binary::<i32>());
+        let out: arrow_array::BinaryArray = (0..bytes.len())
+            .map(|i| {
+                if bytes.is_null(i) || len.is_null(i) || pad.is_some_and(|p| p.is_null(i)) {
+                    return None;
+                }
+                let pad = pad.map(|p| p.value(i)).unwrap_or(&[0u8]);
+                Some(pad_bytes(bytes.value(i), len.value(i), pad, self.left))
+            })
+            .collect();
+        columnar(Arc::new(out), scalar)
+    }
+}
