@@ -500,7 +500,7 @@ pub fn check_result_types(schema: &DFSchema) -> Result<(), DataFusionError> {
 ///   when `b` is 0. Integers divide as BIGINTs; decimals (or a decimal and an integer) are divided at a common scale
 ///   and the exact quotient truncated. Other operand types (Spark refuses doubles) are refused;
 /// - `a[i]` of an array: 0-based, NULL outside the array (DataFusion's index is 1-based and counts back from the end
-///   when negative); `a.f` of an array of structs (Spark's array of the field) is refused.
+///   when negative); `a.f` of an array of structs is Spark's array of the field (`spark_get_field`).
 #[derive(Debug)]
 pub struct SparkOperators;
 
@@ -598,7 +598,9 @@ impl ExprPlanner for SparkOperators {
             let l = cast(expr.left, DataType::Decimal256(p1 - s1 + scale, scale as i8));
             let r = cast(expr.right, DataType::Decimal256(p2 - s2 + scale, scale as i8));
             let q = divide(l, null_if_zero(r));
-            return Ok(PlannerResult::Planned(cast(q, DataType::Int64)));
+            return Ok(PlannerResult::Planned(LExpr::TryCast(
+                datafusion::logical_expr::TryCast::new(Box::new(q), DataType::Int64),
+            )));
         }
         Err(DataFusionError::Plan(format!(
             "unsupported on the embedded engine: `DIV` of {} and {} (Spark divides integers and decimals only)",
@@ -659,8 +661,8 @@ pub fn check_plan(plan: &LogicalPlan) -> Result<(), DataFusionError> {
     .map(|_| ())
 }
 
-/// Refuses what the analyzed plan would answer otherwise than Spark: `.f` of an array of structs (Spark's array of
-/// the field), `DATE - DATE` (Spark's INTERVAL DAY), `DATE ± INTERVAL` with a time part (Spark's TIMESTAMP).
+/// Refuses what the analyzed plan would answer otherwise than Spark: `DATE - DATE` (Spark's INTERVAL DAY),
+/// `DATE ± INTERVAL` with a time part (Spark's TIMESTAMP).
 pub fn check_expressions(plan: &LogicalPlan) -> Result<(), DataFusionError> {
     plan.apply(|node| {
         let schema = match node.inputs().as_slice() {
@@ -1061,15 +1063,19 @@ fn two_phase_cell(aggregate: &Expr, condition: &Expr) -> Expr {
     case_when(any, value)
 }
 
-/// The aggregate with each column it reads as `CASE WHEN c THEN column END` (Spark's one-phase pivot).
+/// The aggregate with each argument as `CASE WHEN c THEN argument END` (Spark's one-phase pivot): only the matching
+/// rows reach it, whether the argument reads a column or not (`sum(1)`).
 fn one_phase(aggregate: &Expr, condition: &Expr) -> Expr {
     let mut e = aggregate.clone();
-    let _ = sqlparser::ast::visit_expressions_mut(&mut e, |x: &mut Expr| {
-        if matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
-            *x = case_when(condition.clone(), x.clone());
+    if let Expr::Function(f) = &mut e
+        && let FunctionArguments::List(list) = &mut f.args
+    {
+        for a in &mut list.args {
+            if let sqlparser::ast::FunctionArg::Unnamed(sqlparser::ast::FunctionArgExpr::Expr(x)) = a {
+                *x = case_when(condition.clone(), x.clone());
+            }
         }
-        ControlFlow::<()>::Continue(())
-    });
+    }
     e
 }
 

@@ -163,7 +163,7 @@ fn items(name: &str, arg: Expr, aliases: &[Ident]) -> Result<Vec<SelectItem>, St
                 "range",
                 vec![
                     Expr::value(sqlparser::ast::Value::Number("0".into(), false)),
-                    call("cardinality", vec![arg]),
+                    call("size", vec![arg]),
                 ],
             );
             Ok(vec![

@@ -14,8 +14,8 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
-use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::limit::GlobalLimitExec;
+use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 
 /// Keeps an in-memory source's row limit as a `GlobalLimitExec` above it (see the module docs).
 #[derive(Debug, Default)]
@@ -29,8 +29,13 @@ impl PhysicalOptimizerRule for KeepMemoryFetch {
                 .downcast_ref::<DataSourceExec>()
                 .filter(|ds| ds.data_source().as_any().is::<MemorySourceConfig>())
                 .and_then(|ds| ds.fetch());
+            // A source of several partitions fetches per partition: the limit stays per partition (a global limit
+            // needs one input partition).
             Ok(match limited {
-                Some(fetch) => Transformed::yes(Arc::new(GlobalLimitExec::new(p, 0, Some(fetch))) as _),
+                Some(fetch) if p.output_partitioning().partition_count() == 1 => {
+                    Transformed::yes(Arc::new(GlobalLimitExec::new(p, 0, Some(fetch))) as _)
+                }
+                Some(fetch) => Transformed::yes(Arc::new(LocalLimitExec::new(p, fetch)) as _),
                 None => Transformed::no(p),
             })
         })

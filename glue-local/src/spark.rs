@@ -490,13 +490,9 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
             )))
         }
         // Spark's size of a NULL array or map is -1 (spark.sql.legacy.sizeOfNull, true with ANSI off).
-        ("cardinality" | "size", [_]) => Ok(Some(call(
-            "coalesce",
-            vec![
-                sql_cast(SqlExpr::Function(f.clone()), SqlType::Int(None)),
-                SqlExpr::value(Value::Number("-1".into(), false)),
-            ],
-        ))),
+        // datafusion-spark's `size`: the outer length (DataFusion's `cardinality` multiplies the dimensions of
+        // nested arrays), -1 for NULL.
+        ("cardinality" | "size", [x]) => Ok(Some(call("size", vec![x.clone()]))),
         // DataFusion's take an INT argument only (integer literals are BIGINT while a query is planned).
         ("space" | "factorial", [n]) => {
             set_args(f, vec![sql_cast(n.clone(), SqlType::Int(None))]);
@@ -809,15 +805,10 @@ fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transfor
         let rewritten: Vec<Expr> = values
             .iter()
             .map(|row| {
-                // The planner's own coercion of numbers and arrays is a CAST to the column's type (the user's casts
-                // are TRY_CASTs here; a typed literal such as `TIMESTAMP '…'` is a CAST from a string, kept).
+                // The planner's own coercion of a value is a CAST to the column's type (the user's casts are TRY_CASTs
+                // here; a typed literal such as `TIMESTAMP '…'` is a CAST from a string, and is kept).
                 let natural = match &row[j] {
-                    Expr::Cast(c)
-                        if &c.data_type == field.data_type()
-                            && c.expr.get_type(&empty).is_ok_and(|t| {
-                                t.is_numeric() || t.is_null() || is_list(&t) || matches!(t, DataType::Struct(_))
-                            }) =>
-                    {
+                    Expr::Cast(c) if &c.data_type == field.data_type() && is_constant_value(&c.expr) => {
                         (*c.expr).clone()
                     }
                     e => e.clone(),
@@ -862,6 +853,26 @@ fn spark_int_values(values: datafusion::logical_expr::Values) -> Result<Transfor
         LogicalPlan::Values(Values { schema, values }),
         changed,
     ))
+}
+
+/// A literal other than a string, a `TRY_CAST` of a literal, or an array, struct or map built of such values: what
+/// a VALUES row holds when the planner's CAST around it is its own coercion (`7.5 DIV 2` or `TIMESTAMP '…'` keep
+/// their CAST).
+fn is_constant_value(e: &Expr) -> bool {
+    match e {
+        Expr::Literal(v, _) => !matches!(v.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View),
+        Expr::TryCast(c) => matches!(*c.expr, Expr::Literal(..)) || is_constant_value(&c.expr),
+        Expr::ScalarFunction(f) => {
+            matches!(
+                f.func.name(),
+                "array" | "make_array" | "named_struct" | "struct" | "map"
+            ) && f
+                .args
+                .iter()
+                .all(|a| is_constant_value(a) || matches!(a, Expr::Literal(..)))
+        }
+        _ => false,
+    }
 }
 
 /// Spark's common type of a VALUES column's rows, where it is known here: NULLs (and empty arrays) take the others'
@@ -1401,7 +1412,7 @@ fn spark_string_cast(e: Expr, to: &DataType) -> Option<Expr> {
 /// timestamps, which count seconds since 1970-01-01 UTC (DataFusion's count the timestamp's own unit): a number to a
 /// timestamp is `timestamp_seconds`, a timestamp to an integer its whole seconds (rounded down), to a double its
 /// seconds with their fraction.
-fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Expr> {
+fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType, users: bool) -> Option<Expr> {
     use crate::functions::scalars::{Epoch, SparkEpoch};
     let epoch = |kind: Epoch, e: Expr| {
         udf(
@@ -1418,8 +1429,11 @@ fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Ex
     };
     match (from, to) {
         // Spark's integral casts wrap (or, from a double, saturate); Arrow's give NULL.
+        // Only the user's casts (TRY_CAST here): a CAST the planner adds (an INSERT into a narrower column) is left
+        // to fail or give NULL, as Spark's store assignment refuses an overflow.
         (f, t @ (DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64))
-            if (f.is_integer() && width(f) > width(t)) || matches!(f, DataType::Float32 | DataType::Float64) =>
+            if users
+                && ((f.is_integer() && width(f) > width(t)) || matches!(f, DataType::Float32 | DataType::Float64)) =>
         {
             Some(udf(
                 std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
@@ -1434,10 +1448,16 @@ fn numeric_timestamp_cast(e: &Expr, from: &DataType, to: &DataType) -> Option<Ex
         }
         (DataType::Timestamp(..), t) if t.is_integer() => {
             let seconds = epoch(Epoch::UnixSeconds, e.clone());
+            // Narrower integers wrap, as Spark's `timestampToLong(t).toInt` does.
             Some(if t == &DataType::Int64 {
                 seconds
             } else {
-                Expr::TryCast(TryCast::new(Box::new(seconds), t.clone()))
+                udf(
+                    std::sync::Arc::new(datafusion::logical_expr::ScalarUDF::from(
+                        crate::functions::scalars::SparkIntegralCast::new(t.clone()),
+                    )),
+                    vec![seconds],
+                )
             })
         }
         (DataType::Timestamp(..), DataType::Float64 | DataType::Float32) => {
@@ -1476,8 +1496,12 @@ fn spark_cast(e: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
         }
         Expr::TryCast(TryCast { expr, data_type })
         | Expr::Cast(datafusion::logical_expr::expr::Cast { expr, data_type })
-            if let Some(new) =
-                numeric_timestamp_cast(expr, &expr.get_type(schema).unwrap_or(DataType::Null), data_type) =>
+            if let Some(new) = numeric_timestamp_cast(
+                expr,
+                &expr.get_type(schema).unwrap_or(DataType::Null),
+                data_type,
+                matches!(e, Expr::TryCast(_)),
+            ) =>
         {
             Ok(Transformed::yes(new))
         }

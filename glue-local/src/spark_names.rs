@@ -59,16 +59,22 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
             }
             g
         }
-        ("array_size", [a]) => sql_cast(call("cardinality", vec![a.clone()]), int()),
-        ("map_contains_key", [m, k]) => call("array_has", vec![call("map_keys", vec![m.clone()]), k.clone()]),
-        // get(array, i): 0-based, NULL outside the array (DataFusion's index is 1-based and counts back when negative).
-        ("get", [a, i]) => case(
-            vec![(lt(i.clone(), number("0")), SqlExpr::value(Value::Null))],
-            Some(call(
-                "array_element",
-                vec![a.clone(), add(nested(i.clone()), number("1"))],
-            )),
+        // The outer length, NULL for NULL (size gives -1).
+        ("array_size", [a]) => case(
+            vec![(
+                SqlExpr::IsNull(Box::new(a.clone())),
+                sql_cast(SqlExpr::value(Value::Null), int()),
+            )],
+            Some(call("size", vec![a.clone()])),
         ),
+        ("map_contains_key", [m, k]) => call("array_has", vec![call("map_keys", vec![m.clone()]), k.clone()]),
+        // get(array, i) is a[i]: 0-based, NULL outside the array (constructs.rs plans it).
+        ("get", [a, i]) => SqlExpr::CompoundFieldAccess {
+            root: Box::new(nested(a.clone())),
+            access_chain: vec![sqlparser::ast::AccessExpr::Subscript(
+                sqlparser::ast::Subscript::Index { index: i.clone() },
+            )],
+        },
         ("equal_null", [a, b]) => SqlExpr::IsNotDistinctFrom(Box::new(a.clone()), Box::new(b.clone())),
         ("positive", [x]) => nested(x.clone()),
         ("e", []) => sql_cast(
@@ -95,13 +101,13 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
             SqlType::Decimal(sqlparser::ast::ExactNumberInfo::PrecisionAndScale(10, 0)),
         ),
         ("binary", [x]) => sql_cast(x.clone(), SqlType::Bytea),
-        // regexp_substr: the first match, NULL when there is none.
-        ("regexp_substr", [s, p]) => case(
-            vec![(
-                rlike(s.clone(), p.clone()),
+        // regexp_substr: the first match, NULL when there is none or it is empty (Spark: NullIf of regexp_extract).
+        ("regexp_substr", [s, p]) => call(
+            "nullif",
+            vec![
                 call("regexp_extract", vec![s.clone(), p.clone(), number("0")]),
-            )],
-            None,
+                SqlExpr::value(Value::SingleQuotedString(String::new())),
+            ],
         ),
         // weekday: 0 = Monday … 6 = Sunday (dayofweek is 1 = Sunday … 7 = Saturday).
         ("weekday", [d]) => sql_cast(

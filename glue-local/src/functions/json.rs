@@ -153,12 +153,20 @@ fn check_integer(text: &str, start: Option<usize>, digits: usize, next: char) ->
         return Ok(());
     }
     let Some(start) = start else { return Ok(()) };
-    let before = text[..start].chars().next_back();
-    if matches!(before, Some('.' | 'e' | 'E' | '+')) || matches!(next, '.' | 'e' | 'E') {
+    let mut before = text[..start].chars().rev();
+    let (sign, ahead) = (before.next(), before.next());
+    let exponent = matches!(sign, Some('+' | '-')) && matches!(ahead, Some('e' | 'E'));
+    if matches!(sign, Some('.' | 'e' | 'E' | '+')) || exponent || matches!(next, '.' | 'e' | 'E') {
         return Ok(());
     }
     let run = &text[start..start + digits];
-    if run.parse::<u64>().is_ok() {
+    // serde_json keeps an integer exactly within u64 (i64 when negative), and reads it as a double beyond.
+    let fits = if sign == Some('-') {
+        format!("-{run}").parse::<i64>().is_ok()
+    } else {
+        run.parse::<u64>().is_ok()
+    };
+    if fits {
         return Ok(());
     }
     Err(DataFusionError::Execution(format!(
@@ -468,6 +476,9 @@ pub fn udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
 /// The date and timestamp formats of `to_json`/`from_json`.
 struct Options {
     timestamp: JavaPattern,
+    /// Whether `timestamp` is the user's `timestampFormat` (without it, Spark reads what its pattern does not as a
+    /// cast would).
+    timestamp_given: bool,
     date: Option<JavaPattern>,
 }
 
@@ -496,6 +507,7 @@ fn options(args: &[ArrayRef], first: usize, reading: bool) -> Result<Options> {
         DEFAULT_TIMESTAMP_FORMAT
     };
     Ok(Options {
+        timestamp_given: timestamp.is_some(),
         timestamp: match timestamp {
             Some(t) => t,
             None => JavaPattern::new(default).map_err(|e| DataFusionError::Internal(e.to_string()))?,
@@ -642,7 +654,12 @@ impl ScalarUDFImpl for SparkJson {
                 let parsed = arrays[0]
                     .as_string::<i32>()
                     .iter()
-                    .map(|j| j.map(parse).transpose().map(|v| (j.is_some(), v.flatten())))
+                    // Empty text is no record: a NULL row, as Spark's parser gives none.
+                    .map(|j| {
+                        j.map(parse)
+                            .transpose()
+                            .map(|v| (j.is_some_and(|s| !s.trim().is_empty()), v.flatten()))
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 let values: Vec<Option<&Json>> = parsed.iter().map(|(_, v)| v.as_ref()).collect();
                 match &schema {
@@ -762,9 +779,10 @@ fn parse_fields(list: &str, separator: char) -> std::result::Result<Fields, Stri
         let split = field
             .find(|c: char| c == separator || c == ':' || c.is_whitespace())
             .ok_or_else(|| format!("the schema field `{field}` (name and type expected)"))?;
+        let width = field[split..].chars().next().map_or(1, char::len_utf8);
         let (name, ty) = (
             field[..split].trim(),
-            field[split + 1..].trim().trim_start_matches(':').trim(),
+            field[split + width..].trim().trim_start_matches(':').trim(),
         );
         let name = name.trim_matches('`');
         fields.push(Field::new(name, parse_type(ty)?, true));
@@ -1063,7 +1081,16 @@ fn json_date(s: &str, opts: &Options) -> Result<Option<i32>> {
 }
 
 fn json_timestamp(s: &str, opts: &Options) -> Result<Option<i64>> {
-    Ok(parsed(opts.timestamp.parse(s))?.map(|t| t.and_utc().timestamp_micros()))
+    let by_pattern = parsed(opts.timestamp.parse(s))?.map(|t| t.and_utc().timestamp_micros());
+    if by_pattern.is_some() || opts.timestamp_given {
+        return Ok(by_pattern);
+    }
+    // Spark 3.3+: without a timestampFormat, text the default pattern does not read is read as CAST reads it (the
+    // engine's string-to-timestamp cast, in the UTC session).
+    let text: ArrayRef = Arc::new(StringArray::from(vec![s.trim()]));
+    let cast = datafusion::arrow::compute::cast(&text, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+    let micros = cast.as_primitive::<TimestampMicrosecondType>();
+    Ok(micros.is_valid(0).then(|| micros.value(0)))
 }
 
 fn parsed(p: Parsed) -> Result<Option<chrono::NaiveDateTime>> {
@@ -1118,7 +1145,11 @@ fn write_arrow(a: &dyn Array, i: usize, opts: &Options, out: &mut String) -> Res
         ),
         DataType::Date32 => {
             let days = a.as_primitive::<Date32Type>().value(i);
-            let d = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch") + chrono::Duration::days(days as i64);
+            let Some(d) = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+                .and_then(|e| e.checked_add_signed(chrono::Duration::days(days as i64)))
+            else {
+                return exec_err!("to_json: the date {days} days from 1970-01-01 is out of range");
+            };
             let text = match &opts.date {
                 Some(p) => p.format(d.and_hms_opt(0, 0, 0).expect("midnight")),
                 None => d.format("%Y-%m-%d").to_string(),
@@ -1216,6 +1247,19 @@ mod tests {
         );
         assert!(get_json_object(r#"{"a":[1]}"#, "$.a[*]").is_err());
         assert!(get_json_object(r#"{"e":12345678901234567890123}"#, "$.e").is_err());
+        assert!(get_json_object(r#"{"e":-12345678901234567890}"#, "$.e").is_err());
+        assert_eq!(
+            get_json_object(r#"{"e":-1234567890123456789}"#, "$.e")
+                .unwrap()
+                .as_deref(),
+            Some("-1234567890123456789")
+        );
+        assert_eq!(
+            get_json_object(r#"{"e":1e-12345678901234567890}"#, "$.e")
+                .unwrap()
+                .as_deref(),
+            Some("0.0")
+        );
     }
 
     #[test]
@@ -1240,6 +1284,11 @@ mod tests {
 
     #[test]
     fn schemas() {
+        // A field name and type split at a multi-byte space.
+        assert_eq!(
+            parse_schema("a\u{a0}INT").unwrap(),
+            DataType::Struct(Fields::from(vec![Field::new("a", DataType::Int32, true)]))
+        );
         assert_eq!(
             parse_schema("a INT, b DOUBLE").unwrap(),
             DataType::Struct(Fields::from(vec![

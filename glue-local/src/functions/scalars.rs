@@ -140,7 +140,7 @@ impl ScalarUDFImpl for SparkNumeric {
 /// Spark's `conv`: `None` for a base outside 2..=36 or an empty number. Reading stops at the first character that is
 /// not a digit of `from`; an overflow reads as all ones (`-1` unsigned).
 pub fn conv(num: &str, from: i32, to: i32) -> Option<String> {
-    if !(2..=36).contains(&from) || !(2..=36).contains(&to.abs()) || num.is_empty() {
+    if !(2..=36).contains(&from) || !(2..=36).contains(&to.unsigned_abs()) || num.is_empty() {
         return None;
     }
     let (mut negative, digits) = match num.strip_prefix('-') {
