@@ -590,14 +590,17 @@ impl ExprPlanner for SparkOperators {
         let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
         if integral(&lt) && integral(&rt) {
             let (l, r) = (cast(expr.left, DataType::Int64), cast(expr.right, DataType::Int64));
-            return Ok(PlannerResult::Planned(divide(l, null_if_zero(r))));
+            return Ok(PlannerResult::Planned(crate::spark::divide(l, r)));
         }
         if (decimal(&lt) || integral(&lt)) && (decimal(&rt) || integral(&rt)) {
+            // Integers as their decimal digits (a NULL operand as a BIGINT's).
+            let digits =
+                |t: &DataType| crate::spark::decimal_digits(t).map_or((20, 0), |(p, s)| (p as u8, s.max(0) as u8));
             let ((p1, s1), (p2, s2)) = (digits(&lt), digits(&rt));
             let scale = s1.max(s2);
             let l = cast(expr.left, DataType::Decimal256(p1 - s1 + scale, scale as i8));
             let r = cast(expr.right, DataType::Decimal256(p2 - s2 + scale, scale as i8));
-            let q = divide(l, null_if_zero(r));
+            let q = crate::spark::divide(l, r);
             return Ok(PlannerResult::Planned(LExpr::TryCast(
                 datafusion::logical_expr::TryCast::new(Box::new(q), DataType::Int64),
             )));
@@ -612,36 +615,6 @@ impl ExprPlanner for SparkOperators {
 
 fn spark_name(t: &DataType) -> String {
     crate::types::spark_type(t).unwrap_or_else(|_| t.to_string())
-}
-
-/// (precision, scale) of an integer or decimal type.
-fn digits(t: &DataType) -> (u8, u8) {
-    match t {
-        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => (*p, (*s).max(0) as u8),
-        DataType::Int8 => (3, 0),
-        DataType::Int16 => (5, 0),
-        DataType::Int32 => (10, 0),
-        _ => (20, 0),
-    }
-}
-
-fn divide(l: LExpr, r: LExpr) -> LExpr {
-    LExpr::BinaryExpr(datafusion::logical_expr::BinaryExpr::new(
-        Box::new(l),
-        datafusion::logical_expr::Operator::Divide,
-        Box::new(r),
-    ))
-}
-
-/// `CASE WHEN r = 0 THEN NULL ELSE r END`.
-fn null_if_zero(r: LExpr) -> LExpr {
-    let zero = r.clone().eq(lit(0));
-    let null = lit(datafusion::scalar::ScalarValue::Null);
-    LExpr::Case(datafusion::logical_expr::Case::new(
-        None,
-        vec![(Box::new(zero), Box::new(null))],
-        Some(Box::new(r)),
-    ))
 }
 
 /// Refuses what DataFusion's plan of the query (before the analyzer) would answer otherwise than Spark: a RANGE

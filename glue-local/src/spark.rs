@@ -420,16 +420,10 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
         },
         // Without a pattern, to_date and to_timestamp are Spark's casts.
         ("to_date", [x]) => Ok(Some(sql_cast(x.clone(), SqlType::Date))),
-        ("to_timestamp", [x]) => Ok(Some(sql_cast(
-            x.clone(),
-            SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
-        ))),
+        ("to_timestamp", [x]) => Ok(Some(sql_cast(x.clone(), spark_timestamp_type()))),
         // date_trunc reads its argument as a timestamp (a date is midnight; a string is cast as Spark casts it).
         ("date_trunc", [fmt, x]) if !is_timestamp_cast(x) => {
-            let x = sql_cast(
-                x.clone(),
-                SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
-            );
+            let x = sql_cast(x.clone(), spark_timestamp_type());
             let mut g = f.clone();
             set_args(&mut g, vec![fmt.clone(), x.clone()]);
             spark_call(name, &mut g).map(|r| r.or(Some(SqlExpr::Function(g))))
@@ -520,6 +514,11 @@ fn spark_call(name: &str, f: &mut sqlparser::ast::Function) -> Result<Option<Sql
     }
 }
 
+/// Spark's `timestamp` in the syntax tree: microseconds (DataFusion's default, nanoseconds, cannot hold 9999-12-31).
+pub(crate) fn spark_timestamp_type() -> sqlparser::ast::DataType {
+    sqlparser::ast::DataType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None)
+}
+
 /// True for `TRY_CAST(… AS TIMESTAMP(6))`, the argument `date_trunc` is given.
 fn is_timestamp_cast(e: &SqlExpr) -> bool {
     matches!(
@@ -555,10 +554,7 @@ fn truncation_units(name: &str) -> (&'static [&'static str], sqlparser::ast::Dat
     if name == "trunc" {
         (DATE, SqlType::Date)
     } else {
-        (
-            TIMESTAMP,
-            SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
-        )
+        (TIMESTAMP, spark_timestamp_type())
     }
 }
 
@@ -585,7 +581,7 @@ fn java_pattern_call(name: &str, args: &[SqlExpr]) -> Result<Option<SqlExpr>, St
             compiled.check_parsable().map_err(|e| format!("{name} with {e}"))?;
         }
     }
-    let timestamp = SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None);
+    let timestamp = spark_timestamp_type();
     Ok(Some(match name {
         "date_format" => call("spark_date_format", vec![sql_cast(value, timestamp), pattern]),
         "to_timestamp" => call("spark_to_timestamp", vec![value, pattern]),
@@ -666,12 +662,7 @@ fn spark_function(name: &str, f: &mut sqlparser::ast::Function) -> Option<SqlExp
     };
     // Spark casts the argument: a string or timestamp to a date for the date fields, to a timestamp for the time of day.
     let as_date = |x: &SqlExpr| sql_cast(x.clone(), SqlType::Date);
-    let as_timestamp = |x: &SqlExpr| {
-        sql_cast(
-            x.clone(),
-            SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
-        )
-    };
+    let as_timestamp = |x: &SqlExpr| sql_cast(x.clone(), spark_timestamp_type());
     match (name, args.as_slice()) {
         ("hour" | "minute" | "second", [x]) => Some(date_part(part.unwrap_or_default(), as_timestamp(x))),
         (_, [x]) if part.is_some() => Some(date_part(part.unwrap_or_default(), as_date(x))),
@@ -1822,7 +1813,7 @@ fn int_literal_arithmetic(expr: RawBinaryExpr) -> PlannerResult<RawBinaryExpr> {
     PlannerResult::Planned(lit(ScalarValue::Int32(Some(v))))
 }
 
-fn divide(l: Expr, r: Expr) -> Expr {
+pub(crate) fn divide(l: Expr, r: Expr) -> Expr {
     Expr::BinaryExpr(BinaryExpr::new(
         Box::new(l),
         Operator::Divide,
@@ -1844,6 +1835,11 @@ fn decimal_of(e: &Expr, t: &DataType) -> Option<(i32, i32)> {
     {
         return Some((n.unsigned_abs().to_string().len() as i32, 0));
     }
+    decimal_digits(t)
+}
+
+/// (precision, scale) of a decimal type, or of the decimal that holds every value of an integer type.
+pub(crate) fn decimal_digits(t: &DataType) -> Option<(i32, i32)> {
     match t {
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => Some((*p as i32, *s as i32)),
         DataType::Int8 => Some((3, 0)),

@@ -85,10 +85,7 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
         ("regexp" | "rlike", [s, p]) => rlike(s.clone(), p.clone()),
         // The type names as functions are casts (`date('2024-01-01')`, `int(x)`).
         ("date", [x]) => sql_cast(x.clone(), SqlType::Date),
-        ("timestamp", [x]) => sql_cast(
-            x.clone(),
-            SqlType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None),
-        ),
+        ("timestamp", [x]) => sql_cast(x.clone(), crate::spark::spark_timestamp_type()),
         ("boolean", [x]) => sql_cast(x.clone(), SqlType::Boolean),
         ("tinyint", [x]) => sql_cast(x.clone(), SqlType::TinyInt(None)),
         ("smallint", [x]) => sql_cast(x.clone(), SqlType::SmallInt(None)),
