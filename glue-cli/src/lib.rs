@@ -13,6 +13,8 @@ pub mod error;
 pub mod jinja;
 pub mod loader;
 pub mod node;
+#[cfg(test)]
+mod no_panic;
 pub mod profile;
 pub mod project;
 pub mod python;

@@ -673,4 +673,158 @@ mod tests {
             assert_eq!(err.field, field, "{value}: {err}");
         }
     }
+
+    #[test]
+    fn numbers_out_of_range_are_errors_naming_the_field_not_panics() {
+        for (value, field) in [
+            (json!({"statement_poll_interval": 1e300}), "statement_poll_interval"),
+            (json!({"statement_poll_interval": "1e300"}), "statement_poll_interval"),
+            (json!({"statement_poll_interval": "NaN"}), "statement_poll_interval"),
+            (json!({"statement_poll_interval": "inf"}), "statement_poll_interval"),
+            (json!({"statement_poll_interval": -1}), "statement_poll_interval"),
+            (json!({"boto_retry_max_attempts": 1e300}), "boto_retry_max_attempts"),
+            (json!({"boto_retry_max_attempts": 4294967296u64}), "boto_retry_max_attempts"),
+            (json!({"boto_retry_max_attempts": -3}), "boto_retry_max_attempts"),
+            (json!({"workers": -1}), "workers"),
+            (json!({"workers": 1e300}), "workers"),
+            (json!({"idle_timeout": 4294967296u64}), "idle_timeout"),
+            (json!({"session_provisioning_timeout_in_seconds": "-5"}), "session_provisioning_timeout_in_seconds"),
+            (json!({"glue_version": "99999999999.0"}), "glue_version"),
+        ] {
+            let err = parse(value.clone()).unwrap_err();
+            assert_eq!(err.field, field, "{value}: {err}");
+        }
+        let (p, _) = parse(json!({"statement_poll_interval": 0.25, "boto_retry_max_attempts": 3.0})).unwrap();
+        assert_eq!((p.statement_poll_max, p.retry_max_attempts), (Duration::from_millis(250), 3));
+    }
+
+    #[test]
+    fn debug_output_hides_the_profile_it_was_read_from() {
+        let (p, _) = parse(json!({"region": "eu-west-1", "token": "s3cr3t-token", "password": "hunter2-pass"})).unwrap();
+        let shown = format!("{p:?}");
+        assert!(shown.contains("eu-west-1"), "{shown}");
+        for secret in ["s3cr3t-token", "hunter2-pass"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let out = json!({"host": "sc://h:1/;token=abc-url-token", "catalog": "glue", "token": "s3cr3t-token"});
+        let p = SparkConnectProfile::from_output(out.as_object().unwrap()).unwrap();
+        let shown = format!("{p:?}");
+        for secret in ["s3cr3t-token", "abc-url-token"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn a_token_never_goes_in_plaintext_to_a_remote_host() {
+        let sc = |v: Value| SparkConnectProfile::from_output(v.as_object().unwrap());
+        for refused in [
+            json!({"host": "sc://spark.internal:15002/;use_ssl=false", "token": "t0k-secret"}),
+            json!({"host": "sc://spark.internal:15002/;use_ssl=false;token=t0k-secret"}),
+            json!({"host": "sc://10.0.0.7:15002/;token=t0k-secret;use_ssl=no"}),
+        ] {
+            let err = sc(refused.clone()).unwrap_err();
+            assert_eq!(err.field, "host", "{refused}: {err}");
+            assert!(err.to_string().contains("TLS"), "{err}");
+            assert!(!err.to_string().contains("t0k-secret"), "{err}");
+        }
+        for accepted in [
+            json!({"host": "sc://spark.internal:15002", "token": "t0k-secret"}),
+            json!({"host": "sc://spark.internal:15002/;use_ssl=true;token=t0k-secret"}),
+            json!({"host": "sc://localhost:15002/;use_ssl=false", "token": "t0k-secret"}),
+            json!({"host": "sc://127.0.0.1:15002/;token=t0k-secret"}),
+            json!({"host": "sc://spark.internal:15002/;use_ssl=false"}),
+        ] {
+            assert!(sc(accepted.clone()).is_ok(), "{accepted}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_spark_connect_url_is_refused_without_its_token() {
+        for url in [
+            "sc://:15002/;token=t0k-secret",
+            "sc://spark:notaport/;token=t0k-secret",
+            "sc://spark:15002/;token=t0k-secret;user_id",
+            "sc://spark:15002/;token=t0k=secret",
+            "sc://spark:15002/path;token=t0k-secret",
+            "sc://[::1/;token=t0k-secret",
+        ] {
+            let err = SparkConnectProfile::from_output(json!({"host": url}).as_object().unwrap()).unwrap_err();
+            assert_eq!(err.field, "host", "{url}: {err}");
+            let shown = err.to_string();
+            assert!(!shown.contains("t0k") && !shown.contains("secret"), "{url}: {shown}");
+        }
+    }
+
+    /// Structured-random profile outputs: every known key with values of every JSON shape, numbers at and beyond
+    /// the limits of the fields' types, and arbitrary text.
+    mod no_panic {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Cases per property (bounded so that `cargo test` stays fast).
+        const CASES: u32 = 1024;
+
+        const KEYS: &[&str] = &[
+            "role_arn", "region", "workers", "worker_type", "session_provisioning_timeout_in_seconds", "location",
+            "root_location", "idle_timeout", "query_timeout_in_minutes", "glue_version", "session_type",
+            "security_configuration", "connections", "conf", "extra_py_files", "extra_jars", "delta_athena_prefix",
+            "tags", "default_arguments", "datalake_formats", "iceberg_glue_commit_lock_table",
+            "custom_iceberg_catalog_namespace", "use_interactive_session_role_for_api_calls", "glue_session_id",
+            "glue_session_reuse", "enable_session_per_model", "lakeformation_database_grants",
+            "statement_poll_interval", "boto_retry_mode", "boto_retry_max_attempts", "catalog_id", "host", "token",
+            "catalog", "method", "schema",
+        ];
+
+        const TEXTS: &[&str] = &[
+            "", " ", "0", "-0", "1", "-1", "0.5", "1e300", "-1e300", "1e-300", "NaN", "nan", "inf", "-inf",
+            "4294967295", "4294967296", "18446744073709551616", "5.1", "5.", ".1", "4294967296.0", "true", "False",
+            "G.1X", "G.", "a=b", "=", "a=b,c", "--conf", "spark.a=1 --conf", "delta,iceberg", ",,", "s3://b/p",
+            "arn:aws:iam::1:role/r", "sc://h:1/;token=t", "sc://", "sc://[::1", "spark_connect", "livy", "glue",
+            "123456789012", "a.b", "é\u{0}\u{7f}",
+        ];
+
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                prop::sample::select(TEXTS).prop_map(Value::from),
+                "\\PC{0,24}".prop_map(Value::from),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            scalar().prop_recursive(2, 8, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-z]{1,6}", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        pub(super) fn output() -> impl Strategy<Value = Map<String, Value>> {
+            prop::collection::vec((prop::sample::select(KEYS), value()), 0..12)
+                .prop_map(|kv| kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+            #[test]
+            fn glue_profiles_are_read_or_refused(out in output(), overrides in output()) {
+                if let Ok((p, _)) = GlueProfile::from_output(&out) {
+                    let _ = p.with_overrides(&overrides.into_iter().collect());
+                }
+            }
+
+            #[test]
+            fn spark_connect_profiles_are_read_or_refused(mut out in output(), host in prop::sample::select(TEXTS)) {
+                out.entry("host").or_insert_with(|| Value::from(format!("sc://{host}")));
+                let _ = SparkConnectProfile::from_output(&out).map(|p| format!("{p:?}"));
+            }
+        }
+    }
 }
