@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use spark_connect_core::channel::ChannelBuilder;
 
 use crate::error::ProfileError;
 
@@ -89,8 +90,9 @@ pub enum RetryMode {
     Legacy,
 }
 
-/// Every Glue option of a profile output, with the reference's defaults.
-#[derive(Clone, Debug, PartialEq)]
+/// Every Glue option of a profile output, with the reference's defaults. Its `Debug` shows the typed options only,
+/// never the profile output it was read from (which may hold tokens and passwords).
+#[derive(Clone, PartialEq)]
 pub struct GlueProfile {
     /// The session role (`role_arn`).
     pub role_arn: Option<String>,
@@ -157,6 +159,79 @@ pub struct GlueProfile {
     pub catalog_id: Option<String>,
     /// The profile output it was read from, for the options a model's session sets for itself.
     source: Map<String, Value>,
+}
+
+impl std::fmt::Debug for GlueProfile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every field but `source`, the raw profile output.
+        let GlueProfile {
+            role_arn,
+            region,
+            workers,
+            worker_type,
+            provisioning_timeout,
+            location,
+            root_location,
+            idle_timeout_minutes,
+            query_timeout_minutes,
+            glue_version,
+            session_type,
+            security_configuration,
+            connections,
+            conf,
+            extra_py_files,
+            extra_jars,
+            delta_athena_prefix,
+            tags,
+            default_arguments,
+            datalake_formats,
+            iceberg_glue_commit_lock_table,
+            iceberg_catalog,
+            use_session_role_for_api_calls,
+            glue_session_id,
+            glue_session_reuse,
+            enable_session_per_model,
+            lakeformation_database_grants,
+            statement_poll_max,
+            retry_mode,
+            retry_max_attempts,
+            catalog_id,
+            source: _,
+        } = self;
+        f.debug_struct("GlueProfile")
+            .field("role_arn", role_arn)
+            .field("region", region)
+            .field("workers", workers)
+            .field("worker_type", worker_type)
+            .field("provisioning_timeout", provisioning_timeout)
+            .field("location", location)
+            .field("root_location", root_location)
+            .field("idle_timeout_minutes", idle_timeout_minutes)
+            .field("query_timeout_minutes", query_timeout_minutes)
+            .field("glue_version", glue_version)
+            .field("session_type", session_type)
+            .field("security_configuration", security_configuration)
+            .field("connections", connections)
+            .field("conf", conf)
+            .field("extra_py_files", extra_py_files)
+            .field("extra_jars", extra_jars)
+            .field("delta_athena_prefix", delta_athena_prefix)
+            .field("tags", tags)
+            .field("default_arguments", default_arguments)
+            .field("datalake_formats", datalake_formats)
+            .field("iceberg_glue_commit_lock_table", iceberg_glue_commit_lock_table)
+            .field("iceberg_catalog", iceberg_catalog)
+            .field("use_session_role_for_api_calls", use_session_role_for_api_calls)
+            .field("glue_session_id", glue_session_id)
+            .field("glue_session_reuse", glue_session_reuse)
+            .field("enable_session_per_model", enable_session_per_model)
+            .field("lakeformation_database_grants", lakeformation_database_grants)
+            .field("statement_poll_max", statement_poll_max)
+            .field("retry_mode", retry_mode)
+            .field("retry_max_attempts", retry_max_attempts)
+            .field("catalog_id", catalog_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The profile options a node's `meta` may set for a session of its own (dbt-glue's per-model sessions): what shapes
@@ -268,19 +343,22 @@ impl GlueProfile {
             }
         };
         let retry_max_attempts = number(output, "boto_retry_max_attempts")?.unwrap_or(10.0);
-        if retry_max_attempts < 1.0 || retry_max_attempts.fract() != 0.0 {
+        if !(1.0..=f64::from(u32::MAX)).contains(&retry_max_attempts) || retry_max_attempts.fract() != 0.0 {
             return Err(ProfileError::new(
                 "boto_retry_max_attempts",
-                "must be a whole number greater than 0",
+                format!("`{retry_max_attempts}`: must be a whole number from 1 to {}", u32::MAX),
             ));
         }
         let poll = number(output, "statement_poll_interval")?.unwrap_or(1.0);
-        if poll <= 0.0 {
-            return Err(ProfileError::new(
-                "statement_poll_interval",
-                "must be greater than 0 seconds",
-            ));
-        }
+        let statement_poll_max = Duration::try_from_secs_f64(poll)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                ProfileError::new(
+                    "statement_poll_interval",
+                    format!("`{poll}`: must be a number of seconds greater than 0"),
+                )
+            })?;
         let mut connections = Vec::new();
         for c in list(text("connections")?) {
             if !connections.contains(&c) {
@@ -334,8 +412,9 @@ impl GlueProfile {
                 glue_session_reuse: flag(output, "glue_session_reuse")?.unwrap_or(false),
                 enable_session_per_model: flag(output, "enable_session_per_model")?.unwrap_or(false),
                 lakeformation_database_grants: flag(output, "lakeformation_database_grants")?.unwrap_or(true),
-                statement_poll_max: Duration::from_secs_f64(poll),
+                statement_poll_max,
                 retry_mode,
+                // A whole number within u32's range (checked above).
                 retry_max_attempts: retry_max_attempts as u32,
                 catalog_id,
                 source: output.clone(),
@@ -382,7 +461,7 @@ pub struct SparkConnectProfile {
 impl std::fmt::Debug for SparkConnectProfile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SparkConnectProfile")
-            .field("url", &self.url.split(";token=").next().unwrap_or(""))
+            .field("url", &shown_connect_url(&self.url))
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("datalake_formats", &self.datalake_formats)
             .field("location", &self.location)
@@ -401,13 +480,15 @@ impl SparkConnectProfile {
                 "host",
                 format!(
                     "`{}` is not a Spark Connect URL (sc://host:port)",
-                    url.split(";token=").next().unwrap_or("")
+                    shown_connect_url(&url)
                 ),
             ));
         }
+        let token = text(output, "token")?;
+        connect_url(&url, token.as_deref()).map_err(|m| ProfileError::new("host", m))?;
         Ok(SparkConnectProfile {
             url,
-            token: text(output, "token")?,
+            token,
             datalake_formats: datalake_formats(text(output, "datalake_formats")?)?,
             location: text(output, "location")?,
             conf: spark_conf(text(output, "conf")?.as_deref().unwrap_or(""))?,
@@ -423,6 +504,67 @@ impl SparkConnectProfile {
             },
         })
     }
+}
+
+/// The `token` values of a Spark Connect URL's parameters (`sc://host:port/;token=…`).
+fn url_tokens(url: &str) -> Vec<&str> {
+    url.split(';')
+        .skip(1)
+        .filter_map(|p| p.split_once('=').filter(|(k, _)| k.trim() == "token").map(|(_, v)| v))
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// A Spark Connect URL as it may be shown: its `token` parameters masked.
+pub fn shown_connect_url(url: &str) -> String {
+    url.split(';')
+        .enumerate()
+        .map(|(i, p)| match p.split_once('=') {
+            Some((k, _)) if i > 0 && k.trim() == "token" => format!("{k}=****"),
+            _ if i > 0 && p.trim_start().starts_with("token") => "token****".to_string(),
+            _ => p.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// `text` (a message about `url`) without the URL's tokens or `token`.
+fn without_tokens(text: &str, url: &str, token: Option<&str>) -> String {
+    let mut out = text.replace(url, &shown_connect_url(url));
+    for raw in url.split(';').skip(1).filter(|p| p.trim_start().starts_with("token")) {
+        out = out.replace(raw, "token=****");
+    }
+    for t in url_tokens(url).into_iter().chain(token).filter(|t| !t.is_empty()) {
+        out = out.replace(t, "****");
+    }
+    out
+}
+
+/// Parses a Spark Connect URL (with the `token` given beside it, if any) as the client will, before anything
+/// connects. The error never shows a token, and a token never goes in plaintext to a host that is not loopback:
+/// glue-rs turns TLS on for it, so a URL that turns TLS off explicitly (`use_ssl=false`) with a token is refused.
+pub fn connect_url(url: &str, token: Option<&str>) -> Result<ChannelBuilder, String> {
+    let b = ChannelBuilder::parse(url).map_err(|e| {
+        format!(
+            "`{}` is not a Spark Connect URL (sc://host:port[/;param=value…]): {}",
+            shown_connect_url(url),
+            without_tokens(&e.get_message(), url, token)
+        )
+    })?;
+    let has_token = token.is_some_and(|t| !t.is_empty()) || b.token().is_some();
+    if let Some(ssl) = b.get("use_ssl")
+        && has_token
+        && !b.is_loopback()
+        && !ssl.eq_ignore_ascii_case("true")
+    {
+        return Err(format!(
+            "`{}` sets use_ssl={ssl}, but a token is sent to `{}` only over TLS (plaintext is allowed for \
+             localhost alone): remove use_ssl={ssl} (glue-rs uses TLS whenever a token goes to another host)",
+            shown_connect_url(url),
+            b.host()
+        ));
+    }
+    Ok(b)
 }
 
 fn text(output: &Map<String, Value>, field: &str) -> Result<Option<String>, ProfileError> {
