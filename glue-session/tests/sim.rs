@@ -189,9 +189,16 @@ struct World {
 }
 
 async fn world(name: &str) -> World {
+    world_with(name, json!({})).await
+}
+
+/// A world whose profile also has `extra`.
+async fn world_with(name: &str, extra: Value) -> World {
     let bucket = unique("sim-lake");
     let prefix = unique(&format!("sim-{name}"));
-    let engine = GlueEngine::new(profile(&bucket, json!({"glue_session_id": prefix})), 1, NOW.into());
+    let mut output = json!({"glue_session_id": prefix});
+    output.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let engine = GlueEngine::new(profile(&bucket, output), 1, NOW.into());
     // The clients of a stand-in endpoint address buckets by path.
     let created = engine.clients().await.s3.create_bucket().bucket(&bucket).send().await;
     created.expect("CreateBucket");
@@ -217,6 +224,26 @@ impl World {
         let p = plan(&model, &existing, &target, &PlanFlags::default()).expect("a plan");
         let done = self.engine.execute(&p).await;
         done.unwrap_or_else(|e| panic!("model {name}: {e}"));
+    }
+
+    /// Plans and runs model `name` as [`World::build`] does, and returns what the run answered.
+    async fn try_build(&self, name: &str, sql: &str, config: &str) -> Result<(), String> {
+        let config = ModelConfig::from_json(&serde_json::from_str(config).unwrap()).expect("a model config");
+        let model = Model::new(name, &self.schema, sql, config);
+        let target = Target::new(&self.schema, Some(format!("s3://{}/warehouse", self.bucket)));
+        let relation = RelationName::new(&self.schema, name).unwrap();
+        let found = self.engine.catalog().await.get(&relation).await.expect("GetTable");
+        let existing = found.as_ref().map_or(Existing::Absent, existing_of);
+        let p = plan(&model, &existing, &target, &PlanFlags::default()).expect("a plan");
+        self.engine.execute(&p).await.map(|_| ()).map_err(|e| {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                text.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            text
+        })
     }
 
     /// The engine's sessions created since `mark`.
@@ -822,4 +849,87 @@ async fn api_calls_run_as_the_session_role_when_the_profile_asks() {
             assert_eq!(get["access_key"], json!(own_key));
         }
     }
+}
+
+/// An insert_overwrite model whose pre-hook leaves the session in static partition overwrite (as a user's `SET`, a
+/// pooled session's history, or a session glue-rs did not create would): its first build writes partitions 0 and
+/// 1, its second only rows of partition 1.
+const OVERWRITE_STATIC: &str = r#"{"materialized": "incremental", "incremental_strategy": "insert_overwrite",
+    "partition_by": ["p"], "pre-hook": "SET spark.sql.sources.partitionOverwriteMode=static"}"#;
+const OVERWRITE_FIRST: &str = "select id, concat('n', cast(id as string)) as name, id % 2 as p from range(0, 4)";
+const OVERWRITE_SECOND: &str = "select 11 as id, 'new' as name, 1 as p";
+
+#[tokio::test]
+async fn insert_overwrite_replaces_only_the_new_partitions_on_a_reused_session_set_to_static() {
+    let w = world_with("overwrite", json!({"glue_session_reuse": true})).await;
+    w.build("parts", OVERWRITE_FIRST, OVERWRITE_STATIC).await;
+    w.build("parts", OVERWRITE_SECOND, OVERWRITE_STATIC).await;
+    assert_eq!(
+        rows(&w.engine, &format!("{}.parts", w.schema)).await,
+        "0:n0,11:new,2:n2",
+        "partition 0 is kept, partition 1 replaced"
+    );
+    // The session's own setting (the hook's) is back once the statement is done.
+    let mode = strings(&w.engine, "select '${spark.sql.sources.partitionOverwriteMode}'").await;
+    assert_eq!(mode, ["static"]);
+    w.engine.finish().await;
+}
+
+#[tokio::test]
+async fn insert_overwrite_over_spark_connect_replaces_only_the_new_partitions_when_the_session_is_static() {
+    let (engine, bucket, _prefix, schema) = connect_world("overwrite").await;
+    connect_build(&engine, &bucket, &schema, "parts", OVERWRITE_FIRST, OVERWRITE_STATIC).await;
+    connect_build(&engine, &bucket, &schema, "parts", OVERWRITE_SECOND, OVERWRITE_STATIC).await;
+    let kept = count(&engine, &format!("select count(*) from {schema}.parts where p = 0")).await;
+    let replaced = count(&engine, &format!("select count(*) from {schema}.parts where p = 1")).await;
+    assert_eq!((kept, replaced), (2, 1), "partition 0 kept (2 rows), partition 1 replaced (1 row)");
+    engine.finish().await;
+}
+
+#[tokio::test]
+async fn a_session_lost_after_an_append_committed_applies_the_append_once() {
+    let w = world("lost-append").await;
+    let append = r#"{"materialized": "incremental", "incremental_strategy": "append"}"#;
+    let src = "select id, concat('n', cast(id as string)) as name from range(0, 3)";
+    let start = mark();
+    w.build("appended", src, append).await;
+    let id = w.sessions(start).pop().expect("the engine's session");
+    // The second build sends two statements: the incremental rows' view with the target's columns, then the
+    // INSERT. The session ends under the second one after its INSERT has committed.
+    let so_far = calls(&log(start), "RunStatement", &id);
+    let _restore = Restore::FAULTS;
+    let fault = json!({"session_timeout": {"session_id": id, "during_statement": true, "after_work": true,
+        "after_statements": so_far + 1}});
+    admin("POST", "faults", &fault.to_string());
+    let answer = w.try_build("appended", src, append).await;
+    admin("DELETE", "faults", "");
+    let got = rows(&w.engine, &format!("{}.appended", w.schema)).await;
+    assert_eq!(got, "0:n0,0:n0,1:n1,1:n1,2:n2,2:n2", "the append applied once, not twice ({answer:?})");
+    let e = answer.expect_err("the model fails: its append may have been applied");
+    assert!(e.contains("may be partially applied"), "{e}");
+    assert!(e.contains("InsertInto"), "{e}");
+    w.engine.finish().await;
+}
+
+#[tokio::test]
+async fn a_custom_location_inside_another_tables_location_is_refused_before_any_statement() {
+    let w = world("overlap").await;
+    let start = mark();
+    let src = "select id, concat('n', cast(id as string)) as name from range(0, 3)";
+    w.build("base", src, TABLE).await;
+    let id = w.sessions(start).pop().expect("the engine's session");
+    let base = format!("s3://{}/warehouse/{}/base", w.bucket, w.schema);
+    let before = mark();
+    for (name, location) in [("intruder", format!("{base}/sub")), ("twin", base.clone())] {
+        let config = json!({"materialized": "table", "custom_location": location}).to_string();
+        let e = w.try_build(name, "select 9 as id, 'x' as name", &config).await.expect_err("refused");
+        assert!(e.contains("the location of the table"), "{e}");
+        assert!(e.contains("nothing was run"), "{e}");
+    }
+    assert_eq!(calls(&log(before), "RunStatement", &id), 0, "no statement ran");
+    assert_eq!(rows(&w.engine, &format!("{}.base", w.schema)).await, "0:n0,1:n1,2:n2");
+    let listed = w.engine.clients().await.s3.list_objects_v2().bucket(&w.bucket).send().await.expect("ListObjects");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(!keys.iter().any(|k| k.contains("/base/sub")), "{keys:?}");
+    w.engine.finish().await;
 }

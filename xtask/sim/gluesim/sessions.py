@@ -391,18 +391,28 @@ class Sessions:
             stmt.state, stmt.started_on, stmt.thread_id = "RUNNING", _now_ms(), threading.get_ident()
             s.running = stmt
             hook = self.sim.fault_hooks.get("session_timeout")
+            lost_after_work = False
             if hook and hook.get("during_statement") and self._hook_fires(hook, s):
-                # The session times out while this statement runs, as a Glue session hitting its Timeout does.
+                # The session times out while this statement runs, as a Glue session hitting its Timeout does:
+                # before its code ran, or (`after_work`) once its code has run and committed what it wrote.
                 self.sim.fault_hooks.pop("session_timeout", None)
-                output = _error_output(stmt, "SessionTimeout", f"session {s.id} timed out while the statement ran")
-                self._settle(s, output, "ERROR")
-                self._end(s, "TIMEOUT")
-                return True
+                if not hook.get("after_work"):
+                    output = _error_output(stmt, "SessionTimeout", f"session {s.id} timed out while the statement ran")
+                    self._settle(s, output, "ERROR")
+                    self._end(s, "TIMEOUT")
+                    return True
+                lost_after_work = True
         output, state = None, "CANCELLED"
         try:
             output, state = self._execute(s, stmt)
         except KeyboardInterrupt:
             pass
+        if lost_after_work:
+            with self.lock:
+                output = _error_output(stmt, "SessionTimeout", f"session {s.id} timed out while the statement ran")
+                self._settle(s, output, "ERROR")
+                self._end(s, "TIMEOUT")
+            return True
         self._settle(s, output, state)
         return True
 
