@@ -271,7 +271,9 @@ pub fn write_manifest(
     compiled: &std::collections::HashMap<String, String>,
     w: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
+    // Secrets (dbt's `DBT_ENV_SECRET_*` values, …) are masked in every string, node by node.
     let mut rest = manifest_without_nodes(m);
+    crate::redact::scrub_json(&mut rest);
     let rest = rest.as_object_mut().expect("an object");
     rest.remove("nodes");
     w.write_all(b"{\"nodes\":{")?;
@@ -286,7 +288,9 @@ pub fn write_manifest(
         first = false;
         serde_json::to_writer(&mut *w, &n.unique_id)?;
         w.write_all(b":")?;
-        serde_json::to_writer(&mut *w, &node_entry(m, n, compiled.get(&n.unique_id)))?;
+        let mut entry = node_entry(m, n, compiled.get(&n.unique_id));
+        crate::redact::scrub_json(&mut entry);
+        serde_json::to_writer(&mut *w, &entry)?;
     }
     w.write_all(b"}")?;
     for (k, v) in rest.iter() {

@@ -70,14 +70,24 @@ pub struct SelectArgs {
     pub state: Option<PathBuf>,
 }
 
+/// `--threads`: a whole number from 1 to [`crate::profile::MAX_THREADS`].
+fn threads_arg(s: &str) -> std::result::Result<usize, String> {
+    let max = crate::profile::MAX_THREADS;
+    s.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("`{s}`: expected a whole number from 1 to {max}"))
+}
+
 /// Options of commands that run nodes.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
     /// Rebuild incremental models and reload seeds from scratch.
     #[arg(long, short = 'f')]
     pub full_refresh: bool,
-    /// Nodes run at once.
-    #[arg(long)]
+    /// Nodes run at once (1 to 1024).
+    #[arg(long, value_parser = threads_arg)]
     pub threads: Option<usize>,
     /// Stop at the first failure.
     #[arg(long, short = 'x')]
@@ -1046,8 +1056,11 @@ async fn run_nodes(
     let elapsed = t0.elapsed().as_secs_f64();
     summary(&reporter, &inv.manifest, &results, elapsed);
     write_manifest(&inv)?;
-    let args = json!({"which": cmd_name, "select": sel.select, "exclude": sel.exclude, "full_refresh": run.full_refresh, "invocation_command": std::env::args().collect::<Vec<_>>().join(" ")});
-    let rr = crate::artifacts::run_results_json(&inv.manifest.shared.invocation_id, &results, elapsed, args);
+    // The command line holds `--vars`: masked as log text is.
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let args = json!({"which": cmd_name, "select": sel.select, "exclude": sel.exclude, "full_refresh": run.full_refresh, "invocation_command": crate::redact::redact(&command)});
+    let mut rr = crate::artifacts::run_results_json(&inv.manifest.shared.invocation_id, &results, elapsed, args);
+    crate::redact::scrub_json(&mut rr);
     crate::run::write_file(
         &inv.target_dir.join("run_results.json"),
         &serde_json::to_string_pretty(&rr).unwrap_or_default(),
@@ -1058,6 +1071,8 @@ async fn run_nodes(
 
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
+    // Before anything is printed: the environment's secrets are masked in every output from here on.
+    crate::redact::add_env_secrets();
     let reporter = Arc::new(Reporter::new(cli.log_format, cli.quiet).with_stdout(cli.command.stdout()));
     match dispatch(cli.command, &reporter).await {
         Ok(code) => code,
@@ -1344,7 +1359,10 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>, output
         match r {
             Ok(sql) => {
                 let node = &inv.manifest.nodes[&id];
-                crate::run::write_file(&crate::run::target_path(&inv.target_dir.join("compiled"), node), &sql)?;
+                crate::run::write_file(
+                    &crate::run::target_path(&inv.target_dir.join("compiled"), node),
+                    &crate::redact::scrub(&sql),
+                )?;
                 inv.compiled.lock().unwrap().insert(id.clone(), sql.clone());
                 if single || output == CompileOutput::Json {
                     print_compiled(&inv.reporter, output, &node.name, &sql);

@@ -485,7 +485,8 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
         results.push(json!({"unique_id": id, "status": status}));
         let _ = detail;
     }
-    let out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "results": results, "elapsed_time": 0.0});
+    let mut out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "results": results, "elapsed_time": 0.0});
+    crate::redact::scrub_json(&mut out);
     crate::run::write_file(
         &manifest
             .project
@@ -548,7 +549,8 @@ pub async fn docs_generate(
             }
         }
     }
-    let catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "nodes": nodes, "sources": sources, "errors": Value::Null});
+    let mut catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "nodes": nodes, "sources": sources, "errors": Value::Null});
+    crate::redact::scrub_json(&mut catalog);
     let inv = invocation(manifest, &profile, reporter.clone(), engine);
     if !no_compile {
         crate::artifacts::write_manifest_file(&inv.manifest, &Default::default(), &target_dir.join("manifest.json"))?;
@@ -923,35 +925,55 @@ pub fn deps(proj: &Project, reporter: &Reporter) -> Result<i32> {
         let staging = install.join(format!(".glue_deps_{i}"));
         let _ = std::fs::remove_dir_all(&staging);
         let src_dir = if let Some(local) = p.get("local").and_then(Value::as_str) {
-            let src = proj.root.join(local);
-            if !src.join("dbt_project.yml").exists() {
-                return Err(CliError::project(
-                    &file,
-                    None,
-                    format!("local package `{local}` has no dbt_project.yml"),
-                ));
-            }
+            let src = proj.local_package_dir(&file, local)?;
             copy_dir(&src, &staging)?;
             staging.clone()
         } else if let Some(url) = p.get("git").and_then(Value::as_str) {
+            let rev = p
+                .get("revision")
+                .map(|r| r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()));
+            // A revision is never an option to git (`git checkout` has no `--` before revisions: after it they are
+            // paths); git's own names never begin with `-`.
+            if let Some(rev) = rev
+                .as_deref()
+                .filter(|r| r.trim_start().starts_with('-') || r.is_empty())
+            {
+                return Err(CliError::project(
+                    &file,
+                    None,
+                    format!("package `{url}`: revision `{rev}` is not a git revision (it must not begin with `-`)"),
+                ));
+            }
+            // `--` first: a URL beginning with `-` is a repository to git, never an option.
             git(
                 &file,
-                &["clone", "--quiet", url, &staging.display().to_string()],
+                &["clone", "--quiet", "--", url, &staging.display().to_string()],
                 &format!("git clone {url}"),
             )?;
-            if let Some(rev) = p
-                .get("revision")
-                .map(|r| r.as_str().map(str::to_string).unwrap_or_else(|| r.to_string()))
-            {
+            if let Some(rev) = rev {
                 let dir = staging.display().to_string();
                 git(
                     &file,
-                    &["-C", &dir, "checkout", "--quiet", &rev],
+                    &["-C", &dir, "checkout", "--quiet", &rev, "--"],
                     &format!("git checkout {rev} of {url}"),
                 )?;
             }
             match p.get("subdirectory").and_then(Value::as_str) {
-                Some(sub) => staging.join(sub),
+                Some(sub) => {
+                    let dir = staging.join(sub);
+                    let inside = match (dir.canonicalize(), staging.canonicalize()) {
+                        (Ok(d), Ok(s)) => d.starts_with(s),
+                        _ => false,
+                    };
+                    if !inside {
+                        return Err(CliError::project(
+                            &file,
+                            None,
+                            format!("package `{url}`: subdirectory `{sub}` is not a directory inside the repository"),
+                        ));
+                    }
+                    dir
+                }
                 None => staging.clone(),
             }
         } else {

@@ -64,6 +64,10 @@ const OUTPUT_KEYS: &[&str] = &[
     "lakeformation_database_grants",
 ];
 
+/// The most nodes run at once (`threads` in a profile, `--threads`): beyond it a run would only exhaust sessions,
+/// connections and memory (and the Glue engine's semaphore has a limit of its own).
+pub const MAX_THREADS: usize = 1024;
+
 /// Which engine runs the project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineChoice {
@@ -206,6 +210,20 @@ pub fn load(
             path: path.clone(),
             message: format!("profile `{name}` has no `outputs:`"),
         })?;
+    // The Spark Connect tokens of every output are secrets, not only the chosen one's: a run on one target must not
+    // show another's token (in `--vars`, a model, a log line). Best effort: an output that does not render is skipped.
+    for other in outputs.values() {
+        for key in ["token", "host"] {
+            if let Some(Value::String(text)) = other.get(key) {
+                let mut v = Value::String(text.clone());
+                if render_values(&mut v, &path, key, render).is_ok()
+                    && let Value::String(rendered) = v
+                {
+                    add_token_secrets(key, &rendered);
+                }
+            }
+        }
+    }
     let mut output = outputs.get(&target_name).cloned().ok_or_else(|| CliError::Profile {
         path: path.clone(),
         message: format!(
@@ -221,6 +239,21 @@ pub fn load(
         });
     };
     from_output(path, name, &target_name, output, project_dir)
+}
+
+/// A Spark Connect token (an output's `token:`, or `token=` in its `host:` URL) is a secret: masked in every output
+/// from here on, wherever it may be echoed.
+fn add_token_secrets(key: &str, text: &str) {
+    match key {
+        "token" => crate::redact::add_secret(text),
+        _ => {
+            for (k, t) in text.split(';').skip(1).filter_map(|p| p.split_once('=')) {
+                if k.trim() == "token" {
+                    crate::redact::add_secret(t);
+                }
+            }
+        }
+    }
 }
 
 /// An error naming the profile file, the target and the field.
@@ -264,6 +297,11 @@ fn from_output(
             )),
         }
     };
+    for key in ["token", "host"] {
+        if let Some(text) = s(key)? {
+            add_token_secrets(key, &text);
+        }
+    }
     let mut warnings = Vec::new();
     for k in output.keys() {
         if !OUTPUT_KEYS.contains(&k.as_str()) {
@@ -395,10 +433,16 @@ fn from_output(
         None | Some(Value::Null) => 1,
         Some(v) => v
             .as_u64()
-            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| field_err(&path, target_name, "threads", "expected a positive integer"))?
-            as usize,
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            .filter(|n| (1..=MAX_THREADS as u64).contains(n))
+            .ok_or_else(|| {
+                field_err(
+                    &path,
+                    target_name,
+                    "threads",
+                    format!("`{v}`: expected a whole number from 1 to {MAX_THREADS}"),
+                )
+            })? as usize,
     };
     Ok(Profile {
         path,

@@ -110,7 +110,16 @@ pub struct Project {
     pub dispatch: Vec<Dispatch>,
     /// Warnings found while loading (unknown keys).
     pub warnings: Vec<String>,
+    /// `flags: {allow_local_packages_outside_project: true}`: `local:` packages may be outside the project's
+    /// directory tree ([`OUTSIDE_PACKAGES_FLAG`]).
+    pub allow_outside_packages: bool,
 }
+
+/// The `flags:` entry of `dbt_project.yml` that lets `local:` packages (read in place, copied by `glue deps`) live
+/// outside the project's directory tree, e.g. `local: ../shared`. Without it such a package is refused: a
+/// `packages.yml` cannot make glue read or copy a directory anywhere on the machine. dbt keeps unknown `flags:`
+/// (adapters define their own), so the file stays valid for dbt.
+pub const OUTSIDE_PACKAGES_FLAG: &str = "allow_local_packages_outside_project";
 
 fn paths(file: &Path, m: &Map<String, Value>, keys: &[&str], default: &str) -> Result<Vec<String>> {
     for k in keys {
@@ -171,7 +180,22 @@ impl Project {
             }
         }
         let target_path = yaml::string(&file, "target-path", m.get("target-path"))?.unwrap_or_else(|| "target".into());
+        let allow_outside_packages =
+            match yaml::mapping(&file, "flags", m.get("flags"))?.and_then(|f| f.get(OUTSIDE_PACKAGES_FLAG)) {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
+                Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
+                Some(other) => {
+                    return Err(CliError::project(
+                        &file,
+                        yaml::line_of(&text, OUTSIDE_PACKAGES_FLAG, 0),
+                        format!("flags.{OUTSIDE_PACKAGES_FLAG}: expected true or false, got `{other}`"),
+                    ));
+                }
+            };
         Ok(Self {
+            allow_outside_packages,
             root: dir.to_path_buf(),
             version: yaml::string(&file, "version", m.get("version"))?,
             profile: yaml::string(&file, "profile", m.get("profile"))?,
@@ -207,6 +231,39 @@ impl Project {
         })
     }
 
+    /// The directory of the `local:` package `local` named in `file`: it must hold a `dbt_project.yml` and, unless
+    /// the project sets [`OUTSIDE_PACKAGES_FLAG`], be inside the project's directory tree (symbolic links resolved).
+    pub fn local_package_dir(&self, file: &Path, local: &str) -> Result<PathBuf> {
+        let dir = self.root.join(local);
+        if !dir.join("dbt_project.yml").exists() {
+            return Err(CliError::project(
+                file,
+                None,
+                format!(
+                    "local package `{local}` has no dbt_project.yml (looked in {})",
+                    dir.display()
+                ),
+            ));
+        }
+        if !self.allow_outside_packages {
+            let real = dir.canonicalize().map_err(|e| CliError::io(&dir, e))?;
+            let root = self.root.canonicalize().map_err(|e| CliError::io(&self.root, e))?;
+            if !real.starts_with(&root) {
+                return Err(CliError::project(
+                    file,
+                    None,
+                    format!(
+                        "local package `{local}` is outside the project ({} is not under {}); if it is meant to be, \
+                         say so in dbt_project.yml: `flags: {{{OUTSIDE_PACKAGES_FLAG}: true}}`",
+                        real.display(),
+                        root.display()
+                    ),
+                ));
+            }
+        }
+        Ok(dir)
+    }
+
     /// The packages (each a project): those installed under `packages-install-path`, and `local:` packages of
     /// `packages.yml` read in place (as dbt links them), so a project with only local packages runs without
     /// `glue deps`. Sorted by name.
@@ -220,17 +277,7 @@ impl Project {
             let v = yaml::read(&file)?;
             for p in v.get("packages").and_then(Value::as_array).into_iter().flatten() {
                 if let Some(local) = p.get("local").and_then(Value::as_str) {
-                    let dir = self.root.join(local);
-                    if !dir.join("dbt_project.yml").exists() {
-                        return Err(CliError::project(
-                            &file,
-                            None,
-                            format!(
-                                "local package `{local}` has no dbt_project.yml (looked in {})",
-                                dir.display()
-                            ),
-                        ));
-                    }
+                    let dir = self.local_package_dir(&file, local)?;
                     out.push(Project::load(&dir)?);
                 }
             }

@@ -5,6 +5,9 @@
 //! to stdout; every other line (run lines, warnings, errors, Jinja `log` / `print`, the Glue traffic line) goes where
 //! the reporter's [`Stdout`] says: to stdout beside the data as dbt prints it, or to stderr when the command's output
 //! is machine-readable, so that stdout holds nothing but the data.
+//!
+//! Nothing leaves unmasked: lines, messages and JSON events go through [`crate::redact::redact`], data through
+//! [`crate::redact::scrub`].
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -139,10 +142,13 @@ impl Reporter {
         }
     }
 
-    fn emit(&self, level: &str, event: &str, text: &str, data: serde_json::Value) {
+    fn emit(&self, level: &str, event: &str, text: &str, mut data: serde_json::Value) {
         if self.quiet && level != "error" {
             return;
         }
+        // Every line, message and event datum is masked: known secrets and credential shapes.
+        let text = crate::redact::redact(text);
+        crate::redact::redact_json(&mut data);
         let out = match self.format {
             LogFormat::Text => text
                 .lines()
@@ -172,6 +178,8 @@ impl Reporter {
     /// Prints the command's data (tables or rows of `show`, `ls` lines, a plan, compiled SQL, a policy) to stdout,
     /// without timestamps, whatever [`Stdout`] says.
     pub fn raw(&self, text: &str) {
+        // Data is written as it is, but for the known secret values (dbt's `*****`).
+        let text = crate::redact::scrub(text);
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{text}");
     }

@@ -135,7 +135,12 @@ fn run_checked(dir: &Path, args: &[&str], format: Option<&str>, log: Option<&str
 fn secrets_never_reach_the_terminal_logs_or_artifacts() {
     let p = secret_project();
     // Every command at every log level and format: nothing on stdout or stderr.
-    for (format, log) in [(None, None), (Some("json"), None), (None, Some("trace")), (Some("json"), Some("debug"))] {
+    for (format, log) in [
+        (None, None),
+        (Some("json"), None),
+        (None, Some("trace")),
+        (Some("json"), Some("debug")),
+    ] {
         for args in [
             &["build"][..],
             &["show", "--select", "uses_secret"],
@@ -184,11 +189,16 @@ fn files_a_run_writes_under_target_hide_secrets() {
 #[test]
 fn dbt_env_secrets_are_shown_as_dbt_shows_them() {
     let p = secret_project();
-    let out = glue_with_secrets(p.path(), &["run", "--select", "uses_secret"], &[]);
+    let out = run_checked(p.path(), &["run", "--select", "uses_secret"], None, None);
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.all().contains("the password is *****"), "{}", out.all());
-    let out = glue_with_secrets(p.path(), &["show", "--select", "uses_secret", "--output", "json", "-q"], &[]);
-    assert!(out.stdout.contains("\"pw\":\"*****\""), "{}", out.all());
+    let out = run_checked(
+        p.path(),
+        &["show", "--select", "uses_secret", "--output", "json", "-q"],
+        None,
+        None,
+    );
+    assert!(out.stdout.contains("\"pw\": \"*****\""), "{}", out.all());
 }
 
 #[test]
@@ -205,11 +215,19 @@ fn a_spark_connect_token_is_refused_over_plaintext_to_a_remote_host() {
 
 fn git_repo_package(name: &str) -> tempfile::TempDir {
     let pkg = tempfile::tempdir().unwrap();
-    write(pkg.path(), "dbt_project.yml", &format!("name: {name}\nversion: '1.0.0'\n"));
+    write(
+        pkg.path(),
+        "dbt_project.yml",
+        &format!("name: {name}\nversion: '1.0.0'\n"),
+    );
     write(pkg.path(), "macros/m.sql", "{% macro forty_two() %}42{% endmacro %}");
     let git = |args: &[&str]| {
         let out = Command::new("git").args(args).current_dir(pkg.path()).output().unwrap();
-        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     git(&["init", "-q"]);
     git(&["-c", "user.email=t@t", "-c", "user.name=t", "add", "."]);
