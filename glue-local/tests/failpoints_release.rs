@@ -12,9 +12,19 @@ fn object_of_failpoint_rs(release: bool, out: &Path) -> Vec<u8> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/failpoint.rs");
     let obj = out.join(if release { "release.o" } else { "debug.o" });
     let mut c = Command::new(rustc);
-    c.args(["--edition", "2024", "--crate-type", "rlib", "--crate-name", "failpoint", "--emit", "obj", "-o"])
-        .arg(&obj)
-        .arg(&src);
+    c.args([
+        "--edition",
+        "2024",
+        "--crate-type",
+        "rlib",
+        "--crate-name",
+        "failpoint",
+        "--emit",
+        "obj",
+        "-o",
+    ])
+    .arg(&obj)
+    .arg(&src);
     if release {
         c.args(["-C", "opt-level=3", "-C", "debug-assertions=off"]);
     } else {

@@ -825,24 +825,34 @@ mod tests {
             (json!({"statement_poll_interval": "inf"}), "statement_poll_interval"),
             (json!({"statement_poll_interval": -1}), "statement_poll_interval"),
             (json!({"boto_retry_max_attempts": 1e300}), "boto_retry_max_attempts"),
-            (json!({"boto_retry_max_attempts": 4294967296u64}), "boto_retry_max_attempts"),
+            (
+                json!({"boto_retry_max_attempts": 4294967296u64}),
+                "boto_retry_max_attempts",
+            ),
             (json!({"boto_retry_max_attempts": -3}), "boto_retry_max_attempts"),
             (json!({"workers": -1}), "workers"),
             (json!({"workers": 1e300}), "workers"),
             (json!({"idle_timeout": 4294967296u64}), "idle_timeout"),
-            (json!({"session_provisioning_timeout_in_seconds": "-5"}), "session_provisioning_timeout_in_seconds"),
+            (
+                json!({"session_provisioning_timeout_in_seconds": "-5"}),
+                "session_provisioning_timeout_in_seconds",
+            ),
             (json!({"glue_version": "99999999999.0"}), "glue_version"),
         ] {
             let err = parse(value.clone()).unwrap_err();
             assert_eq!(err.field, field, "{value}: {err}");
         }
         let (p, _) = parse(json!({"statement_poll_interval": 0.25, "boto_retry_max_attempts": 3.0})).unwrap();
-        assert_eq!((p.statement_poll_max, p.retry_max_attempts), (Duration::from_millis(250), 3));
+        assert_eq!(
+            (p.statement_poll_max, p.retry_max_attempts),
+            (Duration::from_millis(250), 3)
+        );
     }
 
     #[test]
     fn debug_output_hides_the_profile_it_was_read_from() {
-        let (p, _) = parse(json!({"region": "eu-west-1", "token": "s3cr3t-token", "password": "hunter2-pass"})).unwrap();
+        let (p, _) =
+            parse(json!({"region": "eu-west-1", "token": "s3cr3t-token", "password": "hunter2-pass"})).unwrap();
         let shown = format!("{p:?}");
         assert!(shown.contains("eu-west-1"), "{shown}");
         for secret in ["s3cr3t-token", "hunter2-pass"] {
@@ -907,22 +917,88 @@ mod tests {
         const CASES: u32 = 1024;
 
         const KEYS: &[&str] = &[
-            "role_arn", "region", "workers", "worker_type", "session_provisioning_timeout_in_seconds", "location",
-            "root_location", "idle_timeout", "query_timeout_in_minutes", "glue_version", "session_type",
-            "security_configuration", "connections", "conf", "extra_py_files", "extra_jars", "delta_athena_prefix",
-            "tags", "default_arguments", "datalake_formats", "iceberg_glue_commit_lock_table",
-            "custom_iceberg_catalog_namespace", "use_interactive_session_role_for_api_calls", "glue_session_id",
-            "glue_session_reuse", "enable_session_per_model", "lakeformation_database_grants",
-            "statement_poll_interval", "boto_retry_mode", "boto_retry_max_attempts", "catalog_id", "host", "token",
-            "catalog", "method", "schema",
+            "role_arn",
+            "region",
+            "workers",
+            "worker_type",
+            "session_provisioning_timeout_in_seconds",
+            "location",
+            "root_location",
+            "idle_timeout",
+            "query_timeout_in_minutes",
+            "glue_version",
+            "session_type",
+            "security_configuration",
+            "connections",
+            "conf",
+            "extra_py_files",
+            "extra_jars",
+            "delta_athena_prefix",
+            "tags",
+            "default_arguments",
+            "datalake_formats",
+            "iceberg_glue_commit_lock_table",
+            "custom_iceberg_catalog_namespace",
+            "use_interactive_session_role_for_api_calls",
+            "glue_session_id",
+            "glue_session_reuse",
+            "enable_session_per_model",
+            "lakeformation_database_grants",
+            "statement_poll_interval",
+            "boto_retry_mode",
+            "boto_retry_max_attempts",
+            "catalog_id",
+            "host",
+            "token",
+            "catalog",
+            "method",
+            "schema",
         ];
 
         const TEXTS: &[&str] = &[
-            "", " ", "0", "-0", "1", "-1", "0.5", "1e300", "-1e300", "1e-300", "NaN", "nan", "inf", "-inf",
-            "4294967295", "4294967296", "18446744073709551616", "5.1", "5.", ".1", "4294967296.0", "true", "False",
-            "G.1X", "G.", "a=b", "=", "a=b,c", "--conf", "spark.a=1 --conf", "delta,iceberg", ",,", "s3://b/p",
-            "arn:aws:iam::1:role/r", "sc://h:1/;token=t", "sc://", "sc://[::1", "spark_connect", "livy", "glue",
-            "123456789012", "a.b", "é\u{0}\u{7f}",
+            "",
+            " ",
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "0.5",
+            "1e300",
+            "-1e300",
+            "1e-300",
+            "NaN",
+            "nan",
+            "inf",
+            "-inf",
+            "4294967295",
+            "4294967296",
+            "18446744073709551616",
+            "5.1",
+            "5.",
+            ".1",
+            "4294967296.0",
+            "true",
+            "False",
+            "G.1X",
+            "G.",
+            "a=b",
+            "=",
+            "a=b,c",
+            "--conf",
+            "spark.a=1 --conf",
+            "delta,iceberg",
+            ",,",
+            "s3://b/p",
+            "arn:aws:iam::1:role/r",
+            "sc://h:1/;token=t",
+            "sc://",
+            "sc://[::1",
+            "spark_connect",
+            "livy",
+            "glue",
+            "123456789012",
+            "a.b",
+            "é\u{0}\u{7f}",
         ];
 
         fn scalar() -> impl Strategy<Value = Value> {
