@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 /// Cases of the cheap properties (one parse each).
 const CASES: u32 = 1024;
 /// Cases of the properties that load a whole project (files, Jinja, macros).
-const PROJECT_CASES: u32 = 96;
+const PROJECT_CASES: u32 = 128;
 
 /// Texts at the edges of what the readers accept: numbers beyond their types, not-numbers, empty and odd strings.
 const TEXTS: &[&str] = &[
