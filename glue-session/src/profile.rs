@@ -516,7 +516,7 @@ fn url_tokens(url: &str) -> Vec<&str> {
 }
 
 /// A Spark Connect URL as it may be shown: its `token` parameters masked.
-pub fn shown_connect_url(url: &str) -> String {
+pub(crate) fn shown_connect_url(url: &str) -> String {
     url.split(';')
         .enumerate()
         .map(|(i, p)| match p.split_once('=') {
@@ -543,7 +543,7 @@ fn without_tokens(text: &str, url: &str, token: Option<&str>) -> String {
 /// Parses a Spark Connect URL (with the `token` given beside it, if any) as the client will, before anything
 /// connects. The error never shows a token, and a token never goes in plaintext to a host that is not loopback:
 /// glue-rs turns TLS on for it, so a URL that turns TLS off explicitly (`use_ssl=false`) with a token is refused.
-pub fn connect_url(url: &str, token: Option<&str>) -> Result<ChannelBuilder, String> {
+pub(crate) fn connect_url(url: &str, token: Option<&str>) -> Result<ChannelBuilder, String> {
     let b = ChannelBuilder::parse(url).map_err(|e| {
         format!(
             "`{}` is not a Spark Connect URL (sc://host:port[/;param=value…]): {}",
@@ -558,8 +558,8 @@ pub fn connect_url(url: &str, token: Option<&str>) -> Result<ChannelBuilder, Str
         && !ssl.eq_ignore_ascii_case("true")
     {
         return Err(format!(
-            "`{}` sets use_ssl={ssl}, but a token is sent to `{}` only over TLS (plaintext is allowed for \
-             localhost alone): remove use_ssl={ssl} (glue-rs uses TLS whenever a token goes to another host)",
+            "`{}` sets use_ssl={ssl}, but a token is sent to `{}` only over TLS (plaintext only to localhost, \
+             127.0.0.1 or [::1]): remove use_ssl={ssl} (glue-rs uses TLS whenever a token goes to another host)",
             shown_connect_url(url),
             b.host()
         ));
