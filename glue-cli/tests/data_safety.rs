@@ -175,10 +175,8 @@ fn secrets_never_reach_the_terminal_logs_or_artifacts() {
     assert_no_secret_in_files(fresh.path(), &["target", "logs"]);
 }
 
-/// The files a run writes for each node (`target/run/`, `target/compiled/`) hide the secrets too. They are written
-/// by `run.rs`'s `write_target_file`, which does not scrub them yet (see the issue-19 note).
+/// The files a run writes for each node (`target/run/`, `target/compiled/`) hide the secrets too.
 #[test]
-#[ignore = "needs crate::redact::scrub in run.rs's write_target_file and write_file"]
 fn files_a_run_writes_under_target_hide_secrets() {
     let p = secret_project();
     run_checked(p.path(), &["build"], None, None);

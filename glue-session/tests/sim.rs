@@ -212,6 +212,14 @@ async fn world_with(name: &str, extra: Value) -> World {
 
 const TABLE: &str = r#"{"materialized": "table"}"#;
 
+/// The flags of a run of its own: each build is another invocation (`__v<invocation id>` version directories).
+fn invocation() -> PlanFlags {
+    PlanFlags {
+        invocation_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+        ..PlanFlags::default()
+    }
+}
+
 impl World {
     /// Plans model `name` against what the catalog holds and runs the plan, as `glue-rs run` does.
     async fn build(&self, name: &str, sql: &str, config: &str) {
@@ -221,7 +229,7 @@ impl World {
         let relation = RelationName::new(&self.schema, name).unwrap();
         let found = self.engine.catalog().await.get(&relation).await.expect("GetTable");
         let existing = found.as_ref().map_or(Existing::Absent, existing_of);
-        let p = plan(&model, &existing, &target, &PlanFlags::default()).expect("a plan");
+        let p = plan(&model, &existing, &target, &invocation()).expect("a plan");
         let done = self.engine.execute(&p).await;
         done.unwrap_or_else(|e| panic!("model {name}: {e}"));
     }
@@ -234,7 +242,7 @@ impl World {
         let relation = RelationName::new(&self.schema, name).unwrap();
         let found = self.engine.catalog().await.get(&relation).await.expect("GetTable");
         let existing = found.as_ref().map_or(Existing::Absent, existing_of);
-        let p = plan(&model, &existing, &target, &PlanFlags::default()).expect("a plan");
+        let p = plan(&model, &existing, &target, &invocation()).expect("a plan");
         self.engine.execute(&p).await.map(|_| ()).map_err(|e| {
             let mut text = e.to_string();
             let mut source = std::error::Error::source(&e);
@@ -931,5 +939,130 @@ async fn a_custom_location_inside_another_tables_location_is_refused_before_any_
     let listed = w.engine.clients().await.s3.list_objects_v2().bucket(&w.bucket).send().await.expect("ListObjects");
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(!keys.iter().any(|k| k.contains("/base/sub")), "{keys:?}");
+    w.engine.finish().await;
+}
+
+#[tokio::test]
+async fn a_run_dropped_mid_swap_still_completes_the_catalog_switch() {
+    // Ctrl-C and SIGTERM drop the run's work where it is. A catalog switch under way runs to its end: the table
+    // reads the new version and no staging entry is left, never a half-done switch.
+    let w = world("midswap").await;
+    let old = "select id, concat('n', cast(id as string)) as name from range(0, 3)";
+    w.build("swapped", old, TABLE).await;
+    let new = "select id, concat('m', cast(id as string)) as name from range(0, 2)";
+    let config = ModelConfig::from_json(&serde_json::from_str(TABLE).unwrap()).unwrap();
+    let model = Model::new("swapped", &w.schema, new, config);
+    let target = Target::new(&w.schema, Some(format!("s3://{}/warehouse", w.bucket)));
+    let relation = RelationName::new(&w.schema, "swapped").unwrap();
+    let found = w.engine.catalog().await.get(&relation).await.expect("GetTable");
+    let existing = found.as_ref().map_or(Existing::Absent, existing_of);
+    let p = plan(&model, &existing, &target, &invocation()).expect("a plan");
+    let _restore = Restore::FAULTS;
+    admin("POST", "faults", r#"{"latency_ms": {"glue:UpdateTable": 1500}}"#);
+    let before = mark();
+    let engine = w.engine.clone();
+    let run = tokio::spawn(async move { engine.execute(&p).await });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !log(before).iter().any(|e| e["operation"] == "UpdateTable") {
+        assert!(Instant::now() < deadline, "the switch never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    run.abort();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    admin("DELETE", "faults", "");
+    let staging = RelationName::new(&w.schema, "swapped__dbt_swap").unwrap();
+    let left = w.engine.catalog().await.get(&staging).await.expect("GetTable");
+    assert!(left.is_none(), "the staging entry is left: the switch stopped half-way");
+    assert_eq!(rows(&w.engine, &format!("{}.swapped", w.schema)).await, "0:m0,1:m1");
+    w.engine.finish().await;
+}
+
+/// The keys of the objects under `prefix` of a bucket.
+async fn objects(engine: &GlueEngine, bucket: &str, prefix: &str) -> Vec<String> {
+    let s3 = &engine.clients().await.s3;
+    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut keys = Vec::new();
+    while let Some(page) = pages.next().await {
+        keys.extend(page.expect("ListObjectsV2").contents().iter().filter_map(|o| o.key().map(str::to_string)));
+    }
+    keys
+}
+
+#[tokio::test]
+async fn a_replaced_table_keeps_its_previous_version_readable_until_the_next_replace() {
+    // Sessions and other readers (Athena, jobs) that listed the old files while the table was switched go on
+    // reading them: the previous version is deleted at the next replace, not right after the switch.
+    let w = world("previous").await;
+    let location = |v: &str| format!("warehouse/{}/kept{v}", w.schema);
+    let table = format!("{}.kept", w.schema);
+    let locate = |w: &World| {
+        let relation = RelationName::new(&w.schema, "kept").unwrap();
+        let engine = w.engine.clone();
+        async move {
+            let t = engine.catalog().await.get(&relation).await.expect("GetTable").expect("the table");
+            let l = t.storage_descriptor().and_then(|sd| sd.location()).expect("a location").to_string();
+            l.split_once("/warehouse/").map(|(_, rest)| format!("warehouse/{rest}")).unwrap()
+        }
+    };
+    w.build("kept", "select 1 as id, 'a' as name", TABLE).await;
+    let first = locate(&w).await;
+    assert_eq!(first, location(""));
+    w.build("kept", "select 2 as id, 'b' as name", TABLE).await;
+    let second = locate(&w).await;
+    assert_ne!(second, first);
+    assert!(!objects(&w.engine, &w.bucket, &format!("{first}/")).await.is_empty(), "the first version is kept");
+    w.build("kept", "select 3 as id, 'c' as name", TABLE).await;
+    let third = locate(&w).await;
+    assert_eq!(rows(&w.engine, &table).await, "3:c");
+    assert!(objects(&w.engine, &w.bucket, &format!("{first}/")).await.is_empty(), "the first version is deleted");
+    assert!(!objects(&w.engine, &w.bucket, &format!("{second}/")).await.is_empty(), "the second version is kept");
+    assert!(!objects(&w.engine, &w.bucket, &format!("{third}/")).await.is_empty());
+    w.engine.finish().await;
+}
+
+#[tokio::test]
+async fn a_hive_partitioned_rebuild_never_leaves_the_table_without_partitions() {
+    // Creating partition entries fails for good (throttled on every try): the values the new data shares with the
+    // old are switched in place, and the table never has no partition to read.
+    let w = world("partitions").await;
+    let config = r#"{"materialized": "table", "partition_by": ["p"]}"#;
+    let first = "select id, concat('n', cast(id as string)) as name, id % 2 as p from range(0, 4)";
+    w.build("parted", first, config).await;
+    let _restore = Restore::FAULTS;
+    admin("POST", "faults", r#"{"throttle": {"glue:BatchCreatePartition": 1.0}}"#);
+    let second = "select id, concat('m', cast(id as string)) as name, id % 2 as p from range(0, 4)";
+    let answer = w.try_build("parted", second, config).await;
+    admin("DELETE", "faults", "");
+    let relation = RelationName::new(&w.schema, "parted").unwrap();
+    let clients = w.engine.clients().await;
+    let parts = clients
+        .glue
+        .get_partitions()
+        .database_name(relation.schema_str())
+        .table_name("parted")
+        .send()
+        .await
+        .expect("GetPartitions");
+    let mut pages = parts.partitions().len();
+    let mut token = parts.next_token().map(str::to_string);
+    while let Some(t) = token {
+        let next = clients
+            .glue
+            .get_partitions()
+            .database_name(relation.schema_str())
+            .table_name("parted")
+            .next_token(t)
+            .send()
+            .await
+            .expect("GetPartitions");
+        pages += next.partitions().len();
+        token = next.next_token().map(str::to_string);
+    }
+    assert_eq!(pages, 2, "both partition values are entries of the table ({answer:?})");
+    answer.expect("the partitions the new data shares with the old are switched in place");
+    assert_eq!(
+        rows(&w.engine, &format!("{}.parted", w.schema)).await,
+        "0:m0,1:m1,2:m2,3:m3"
+    );
     w.engine.finish().await;
 }

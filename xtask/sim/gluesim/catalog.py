@@ -39,7 +39,7 @@ class GlueCatalog:
             "CreateDatabase", "GetDatabase", "GetDatabases", "UpdateDatabase", "DeleteDatabase",
             "CreateTable", "GetTable", "GetTables", "UpdateTable", "DeleteTable", "BatchDeleteTable",
             "CreatePartition", "BatchCreatePartition", "GetPartition", "GetPartitions", "UpdatePartition",
-            "DeletePartition", "BatchDeletePartition",
+            "DeletePartition", "BatchDeletePartition", "BatchUpdatePartition",
         ]  # fmt: skip
         return {("glue", op): getattr(self, _snake(op)) for op in ops}
 
@@ -414,6 +414,22 @@ class GlueCatalog:
         jpart = self._to_partition(db, table, req.body["PartitionInput"])
         self._call(lambda ms: ms.alter_partition(db, table, jpart), f"Partition of {table}", write=True)
         return {}
+
+    def batch_update_partition(self, req: SimRequest) -> dict[str, Any]:
+        """Glue's BatchUpdatePartition: each entry's PartitionValueList names the partition, PartitionInput is its
+        new definition; failures are listed per entry, as Glue does."""
+        self._require(req.body, "DatabaseName", "TableName", "Entries")
+        db, table = req.body["DatabaseName"], req.body["TableName"]
+        errors = []
+        for entry in req.body["Entries"]:
+            values = list(entry.get("PartitionValueList", []))
+            try:
+                jpart = self._to_partition(db, table, entry.get("PartitionInput", {}))
+                self._call(lambda ms, p=jpart: ms.alter_partition(db, table, p), f"Partition {values}", write=True)
+            except AwsError as err:
+                errors.append({"PartitionValueList": values,
+                               "ErrorDetail": {"ErrorCode": err.code, "ErrorMessage": err.message}})  # fmt: skip
+        return {"Errors": errors}
 
     def delete_partition(self, req: SimRequest) -> dict[str, Any]:
         self._require(req.body, "DatabaseName", "TableName", "PartitionValues")
