@@ -12,9 +12,9 @@ pub mod dag;
 pub mod error;
 pub mod jinja;
 pub mod loader;
-pub mod node;
 #[cfg(test)]
 mod no_panic;
+pub mod node;
 pub mod profile;
 pub mod project;
 pub mod python;

@@ -51,28 +51,35 @@ struct Known {
 
 static KNOWN: LazyLock<RwLock<Known>> = LazyLock::new(RwLock::default);
 
+impl Known {
+    fn add(&mut self, value: &str) {
+        if value.trim().is_empty() || self.values.iter().any(|v| v == value) {
+            return;
+        }
+        self.values.push(value.to_string());
+        // Longest first, so that a secret containing another is masked whole.
+        self.values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        let alternatives = self
+            .values
+            .iter()
+            .map(|v| regex::escape(v))
+            .collect::<Vec<_>>()
+            .join("|");
+        self.pattern = Regex::new(&alternatives).ok();
+    }
+
+    fn scrub<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match &self.pattern {
+            Some(p) if p.is_match(text) => Cow::Owned(p.replace_all(text, MASK).into_owned()),
+            _ => Cow::Borrowed(text),
+        }
+    }
+}
+
 /// Adds a secret value: from now on every output shows [`MASK`] in its place. Blank values are ignored (as dbt
 /// ignores them).
 pub fn add_secret(value: &str) {
-    if value.trim().is_empty() {
-        return;
-    }
-    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
-    if known.values.iter().any(|v| v == value) {
-        return;
-    }
-    known.values.push(value.to_string());
-    // Longest first, so that a secret containing another is masked whole.
-    known
-        .values
-        .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-    let alternatives = known
-        .values
-        .iter()
-        .map(|v| regex::escape(v))
-        .collect::<Vec<_>>()
-        .join("|");
-    known.pattern = Regex::new(&alternatives).ok();
+    KNOWN.write().unwrap_or_else(|e| e.into_inner()).add(value);
 }
 
 /// Adds the secrets of the environment: every `DBT_ENV_SECRET_*` value (dbt's rule), and the AWS secret key and
@@ -90,11 +97,7 @@ pub fn add_env_secrets() {
 
 /// Replaces every known secret value in `text` by [`MASK`].
 pub fn scrub(text: &str) -> Cow<'_, str> {
-    let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
-    match &known.pattern {
-        Some(p) if p.is_match(text) => Cow::Owned(p.replace_all(text, MASK).into_owned()),
-        _ => Cow::Borrowed(text),
-    }
+    KNOWN.read().unwrap_or_else(|e| e.into_inner()).scrub(text)
 }
 
 /// [`scrub`] of every string (and mapping key) in a JSON value, in place: the document stays valid JSON whatever
@@ -135,11 +138,18 @@ fn walk_json(v: &mut Value, f: &dyn Fn(&str) -> String) {
 
 /// Masks known secrets ([`scrub`]) and credential shapes in one piece of log text or one message.
 pub fn redact(text: &str) -> Cow<'_, str> {
-    let scrubbed = scrub(text);
-    if !SECRET.is_match(&scrubbed) {
-        return scrubbed;
+    match scrub(text) {
+        Cow::Borrowed(t) => mask_shapes(t),
+        Cow::Owned(t) => Cow::Owned(mask_shapes(&t).into_owned()),
     }
-    let masked = SECRET.replace_all(&scrubbed, |c: &regex::Captures<'_>| {
+}
+
+/// Masks credential shapes (AWS access key ids, bearer tokens, `token=` parameters), keeping their first characters.
+fn mask_shapes(scrubbed: &str) -> Cow<'_, str> {
+    if !SECRET.is_match(scrubbed) {
+        return Cow::Borrowed(scrubbed);
+    }
+    let masked = SECRET.replace_all(scrubbed, |c: &regex::Captures<'_>| {
         let m = &c[0];
         let keep = m
             .find(|ch: char| ch == '=' || ch.is_whitespace())
@@ -173,7 +183,8 @@ mod tests {
     fn credentials_are_masked() {
         let line = "identity=Credentials { access_key_id: \"AKIAFAKEKEY1234567\" } Credential=ASIAABCDEFGHIJKLMNOP/20261129 \
                     Authorization: Bearer abc.def-ghi_123456 sc://h:1/;token=s3cr3t-value;user_id=x";
-        let out = redact(line);
+        // The shapes alone: the global registry holds whatever other tests of this process added.
+        let out = mask_shapes(line);
         for secret in [
             "AKIAFAKEKEY1234567",
             "ASIAABCDEFGHIJKLMNOP",
@@ -186,25 +197,32 @@ mod tests {
             out.contains("AKIA****") && out.contains("token=****;user_id=x"),
             "{out}"
         );
-        assert_eq!(redact("select 1 as n"), "select 1 as n");
-        assert_eq!(redact("`sc://h:1/;token=abc` is bad"), "`sc://h:1/;token=****` is bad");
+        assert_eq!(mask_shapes("select 1 as n"), "select 1 as n");
+        assert_eq!(
+            mask_shapes("`sc://h:1/;token=abc` is bad"),
+            "`sc://h:1/;token=****` is bad"
+        );
     }
 
     #[test]
     fn known_secrets_are_replaced_everywhere_as_dbt_does() {
-        add_secret("unit-test-s3cret");
-        add_secret("unit-test-s3cret-longer");
-        add_secret("  ");
+        // A registry of its own: the global one holds whatever other tests of this process added.
+        let mut known = Known::default();
+        known.add("unit-test-s3cret");
+        known.add("unit-test-s3cret-longer");
+        known.add("  ");
         assert_eq!(
-            scrub("a unit-test-s3cret-longer b unit-test-s3cret c"),
+            known.scrub("a unit-test-s3cret-longer b unit-test-s3cret c"),
             "a ***** b ***** c"
         );
-        assert_eq!(scrub("nothing here"), "nothing here");
-        assert_eq!(redact("pw=unit-test-s3cret"), "pw=*****");
-        let mut v = serde_json::json!({"a": ["x unit-test-s3cret"], "unit-test-s3cret": {"b": 1}, "n": 2});
-        scrub_json(&mut v);
-        assert_eq!(v, serde_json::json!({"a": ["x *****"], "*****": {"b": 1}, "n": 2}));
+        assert_eq!(known.scrub("nothing here"), "nothing here");
         // Command data keeps text that merely looks like a credential.
-        assert_eq!(scrub("where token='abc'"), "where token='abc'");
+        assert_eq!(known.scrub("where token='abc'"), "where token='abc'");
+        // The global functions: a value no other test adds.
+        add_secret("unit-test-s3cret-global");
+        assert_eq!(redact("pw=unit-test-s3cret-global"), "pw=*****");
+        let mut v = serde_json::json!({"a": ["x unit-test-s3cret-global"], "unit-test-s3cret-global": {"b": 1}});
+        scrub_json(&mut v);
+        assert_eq!(v, serde_json::json!({"a": ["x *****"], "*****": {"b": 1}}));
     }
 }
