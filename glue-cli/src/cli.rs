@@ -1027,6 +1027,7 @@ async fn run_nodes(
             (id.clone(), ps)
         })
         .collect();
+    inv.check_locations()?;
     let inv2 = inv.clone();
     tokio::task::spawn_blocking(move || {
         run_hooks(&inv2, &inv2.manifest.project.on_run_start.clone(), "on-run-start", None)

@@ -336,6 +336,74 @@ impl Invocation {
         &self.manifest.nodes[id]
     }
 
+    /// Refuses, before anything runs, two nodes of the project whose tables would live at the same location or one
+    /// inside the other (two models with one alias under `root_location`, a `custom_location` inside another
+    /// model's): building one would write into, or empty, the other's files.
+    pub fn check_locations(&self) -> Result<(), CliError> {
+        let mut located: Vec<(String, &Node)> = Vec::new();
+        for node in self.manifest.nodes.values() {
+            let kind = match node.resource_type {
+                ResourceType::Model | ResourceType::Seed | ResourceType::Snapshot => node.resource_type,
+                _ => continue,
+            };
+            if !node.enabled() {
+                continue;
+            }
+            let mut config = node.config.clone();
+            match kind {
+                ResourceType::Seed => {
+                    config.insert("materialized".into(), Value::String("seed".into()));
+                }
+                ResourceType::Snapshot => {
+                    config.insert("materialized".into(), Value::String("snapshot".into()));
+                }
+                _ => {}
+            }
+            // A config the planner refuses is reported when the node runs.
+            let Ok(cfg) = ModelConfig::from_json(&Value::Object(config)) else {
+                continue;
+            };
+            let mut model = Model::new(node.name.clone(), node.schema.clone(), "", cfg);
+            model.alias = node.alias.clone();
+            if let Some(l) = glue_materialize::table_location(&model, &self.target) {
+                located.push((location_key(&l), node));
+            }
+        }
+        located.sort_by(|a, b| a.0.cmp(&b.0));
+        // Sorted with a trailing `/`, a location's nested ones follow it: keep the chain of enclosing ones.
+        let mut enclosing: Vec<&(String, &Node)> = Vec::new();
+        for entry in &located {
+            while enclosing.last().is_some_and(|top| !entry.0.starts_with(&top.0)) {
+                enclosing.pop();
+            }
+            if let Some((outer, other)) = enclosing.last().map(|e| (&e.0, e.1)) {
+                let (path, node) = (&entry.0, entry.1);
+                let how = if outer == path {
+                    "the same location as"
+                } else {
+                    "a location inside that of"
+                };
+                return Err(CliError::project(
+                    &node.file,
+                    None,
+                    format!(
+                        "{} `{}` would store its table at {}, {how} {} `{}` ({}): building one would write into, or \
+                         empty, the other's files. Give one of them a location of its own (`custom_location`, or a \
+                         different alias)",
+                        node.resource_type.as_str(),
+                        node.name,
+                        path.trim_end_matches('/'),
+                        other.resource_type.as_str(),
+                        other.name,
+                        other.file.display()
+                    ),
+                ));
+            }
+            enclosing.push(entry);
+        }
+        Ok(())
+    }
+
     /// The node context for execute-mode rendering.
     pub fn ctx(&self, node: &Node, is_incremental: bool) -> Arc<NodeCtx> {
         crate::loader::node_context(&self.manifest.shared, Mode::Execute, node, is_incremental)
@@ -464,7 +532,8 @@ impl Invocation {
         if let Some(d) = p.parent() {
             let _ = std::fs::create_dir_all(d);
         }
-        let _ = std::fs::write(p, text);
+        // Compiled and run SQL may hold a secret a model reads (`env_var('DBT_ENV_SECRET_…')`): masked as dbt does.
+        let _ = std::fs::write(p, crate::redact::scrub(text).as_bytes());
     }
 
     fn full_refresh_for(&self, node: &Node) -> bool {
@@ -985,6 +1054,18 @@ impl Invocation {
     }
 }
 
+/// A location as compared: `s3a://`/`s3n://` as `s3://`, with one trailing `/`.
+fn location_key(location: &str) -> String {
+    let l = location.trim().trim_end_matches('/');
+    let l = match l.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("s3a") || scheme.eq_ignore_ascii_case("s3n") => {
+            format!("s3://{rest}")
+        }
+        _ => l.to_string(),
+    };
+    format!("{l}/")
+}
+
 /// Whether `contract: {enforced: true}` applies.
 pub fn contract_enforced(node: &Node) -> bool {
     node.config
@@ -1118,6 +1199,12 @@ pub fn render_plan_text(p: &glue_materialize::Plan) -> String {
                 for x in list {
                     match x {
                         glue_materialize::Rendered::Sql(s) => out.push_str(&format!("{s};\n")),
+                        glue_materialize::Rendered::Scoped { sql, settings } => {
+                            for s in settings {
+                                out.push_str(&format!("-- with {s} for this statement only\n"));
+                            }
+                            out.push_str(&format!("{sql};\n"))
+                        }
                         glue_materialize::Rendered::Native { action, detail } => {
                             out.push_str(&format!("-- [{action}]\n"));
                             for l in detail.lines() {

@@ -264,6 +264,7 @@ impl LocalEngine {
                         properties: BTreeMap::new(),
                         options: BTreeMap::new(),
                         location: None,
+                        own_location: false,
                         comment: None,
                     };
                     self.create_table(&spec, df, true).await?;
@@ -1062,6 +1063,7 @@ impl LocalEngine {
             properties: e.properties.clone(),
             options: BTreeMap::new(),
             location: e.location.clone(),
+            own_location: true,
             comment: e.comment.clone(),
         };
         match mode {
@@ -1189,6 +1191,7 @@ impl LocalEngine {
                     properties: BTreeMap::new(),
                     options: BTreeMap::new(),
                     location: location.map(str::to_string),
+                    own_location: true,
                     comment: None,
                 };
                 self.create_table(&spec, df, exists).await

@@ -80,6 +80,12 @@ fn main() {
                     for r in render_step(step, &ctx).expect("render") {
                         match r {
                             Rendered::Sql(s) => println!("{s};"),
+                            Rendered::Scoped { sql, settings } => {
+                                for s in settings {
+                                    println!("-- with {s} for this statement only");
+                                }
+                                println!("{sql};")
+                            }
                             Rendered::Native { action, detail } => {
                                 println!("-- [{action}] {}", detail.replace('\n', "; "))
                             }

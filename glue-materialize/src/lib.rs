@@ -6,17 +6,21 @@
 //! `glue-sql`; engines (the embedded engine, Glue sessions, Spark Connect) run plans through the [`Engine`] trait.
 //!
 //! ```
-//! use glue_materialize::{plan, render_step, Existing, Model, ModelConfig, PlanFlags, RenderContext, Rendered, Target};
+//! use glue_materialize::{
+//!     plan, render_step, Existing, Model, ModelConfig, PlanFlags, RenderContext, Rendered, StatementSetting, Target,
+//! };
 //!
 //! let cfg = ModelConfig::from_json(&serde_json::json!({"materialized": "table", "partition_by": ["dt"]})).unwrap();
 //! let model = Model::new("daily", "analytics", "select 1 as n, current_date() as dt", cfg);
 //! let target = Target::new("analytics", Some("s3://lake/".into()));
 //! let p = plan(&model, &Existing::Absent, &target, &PlanFlags::default()).unwrap();
 //! let out = render_step(&p.steps[0], &RenderContext::default()).unwrap();
-//! assert_eq!(out, vec![Rendered::Sql(
-//!     "CREATE TABLE `analytics`.`daily`\nUSING parquet\nPARTITIONED BY (`dt`)\n\
-//!      LOCATION 's3://lake/analytics/daily'\nAS\nselect 1 as n, current_date() as dt".into()
-//! )]);
+//! // Its standard location may hold files of an earlier version: the statement may write there, for itself alone.
+//! assert_eq!(out, vec![Rendered::Scoped {
+//!     sql: "CREATE TABLE `analytics`.`daily`\nUSING parquet\nPARTITIONED BY (`dt`)\n\
+//!           LOCATION 's3://lake/analytics/daily'\nAS\nselect 1 as n, current_date() as dt".into(),
+//!     settings: vec![StatementSetting::NonEmptyLocationCtas],
+//! }]);
 //! ```
 
 pub mod config;
@@ -33,8 +37,8 @@ pub use config::{FileFormat, IncrementalStrategy, Materialization, ModelConfig, 
 pub use engine::{Capabilities, Engine, EngineError};
 pub use error::{ConfigError, ConfigProblem, ModelRef, PlanError, RenderError};
 pub use model::{ColumnDoc, Existing, ExistingTable, Model, PlanFlags, PythonModel, TableFormat, Target};
-pub use plan::{Plan, SessionChoice, plan, plan_schema};
-pub use render::{RenderContext, Rendered, render_plan, render_step};
+pub use plan::{Plan, SessionChoice, plan, plan_schema, table_location};
+pub use render::{RenderContext, Rendered, StatementSetting, render_plan, render_step};
 pub use step::{Step, StepKind};
 
 /// The README's example, compiled and run as a doc test.

@@ -30,6 +30,71 @@ pub struct Plan {
     pub session: Option<SessionChoice>,
 }
 
+impl Plan {
+    /// The data locations the plan's steps write a table at, with that table: CTAS, snapshot builds, seeds, Hudi
+    /// writes. (An engine refuses, before anything runs, a location that overlaps another table's.)
+    pub fn written_locations(&self) -> Vec<(&RelationName, &str)> {
+        let mut out = Vec::new();
+        for step in &self.steps {
+            match step {
+                Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => {
+                    if let Some(l) = &table.location {
+                        out.push((&table.relation, l.as_str()));
+                    }
+                }
+                Step::LoadSeed {
+                    relation,
+                    location: Some(l),
+                    ..
+                } => out.push((relation, l.as_str())),
+                Step::HudiWrite { relation, location, .. } => out.push((relation, location.as_str())),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The location the model's table has once the plan has run, when the plan writes one: the location of the
+    /// table switched in (a rebuild's staging table), else the last one written for the table itself.
+    pub fn final_location(&self) -> Option<&str> {
+        let relation = self.relation.as_ref()?.without_catalog();
+        let written = self.written_locations();
+        let swapped = self.steps.iter().find_map(|s| match s {
+            Step::SwapTable { staging, .. } => Some(staging.without_catalog()),
+            _ => None,
+        });
+        let wanted = swapped.unwrap_or(relation);
+        written
+            .iter()
+            .rev()
+            .find(|(r, _)| r.without_catalog() == wanted)
+            .map(|(_, l)| *l)
+    }
+
+    /// Every relation the plan's steps build, replace or drop: the model's table, its staging and temporary
+    /// relations, its Athena manifest table. Tables of other names are not the plan's.
+    pub fn own_relations(&self) -> Vec<&RelationName> {
+        let mut out: Vec<&RelationName> = self.relation.iter().collect();
+        for step in &self.steps {
+            match step {
+                Step::CreateTableAs { table, .. } | Step::SnapshotCreate { table, .. } => out.push(&table.relation),
+                Step::SwapTable { target, staging, .. } => out.extend([target, staging]),
+                Step::Drop { relation, .. }
+                | Step::CreateView { relation, .. }
+                | Step::CreateTempRelation { relation, .. }
+                | Step::LoadSeed { relation, .. }
+                | Step::HudiWrite { relation, .. } => out.push(relation),
+                Step::DeltaManifest {
+                    table, manifest_table, ..
+                } => out.extend([table, manifest_table]),
+                Step::SnapshotStaging { staging, target, .. } => out.extend([staging, target]),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
 /// A session of its own for a model or a group of models: dbt-glue's per-model and group sessions
 /// (`enable_session_per_model`, profile options in a node's `meta`, `meta.group_session_id`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -93,6 +158,30 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         warnings: p.warnings,
         session: None,
     })
+}
+
+/// The data location a model's table lives at when it is (re)built in place: its `custom_location`, else the
+/// standard location under the target's (`<location>/<schema>/<alias>`, or `<location>/<alias>` with
+/// root_location). None for models that store no table data of their own (views, ephemeral models, S3 Tables) or
+/// without a location to derive. A rebuild's `__v<invocation>` version directories are siblings of it.
+pub fn table_location(model: &Model, target: &Target) -> Option<String> {
+    let stores = matches!(
+        model.config.materialized,
+        Materialization::Table | Materialization::Incremental | Materialization::Seed | Materialization::Snapshot
+    );
+    if !stores || model.config.file_format == FileFormat::S3Tables {
+        return None;
+    }
+    let flags = PlanFlags::default();
+    let p = Planner {
+        model,
+        cfg: &model.config,
+        existing: &Existing::Absent,
+        target,
+        flags: &flags,
+        warnings: Vec::new(),
+    };
+    p.location().ok()
 }
 
 /// Plans the creation of a schema (Glue database) at `<location>/<schema>/`.
@@ -233,8 +322,24 @@ impl Planner<'_> {
         }
     }
 
+    /// Whether `location` is glue-rs's own for this model: its standard location, a version directory of this
+    /// invocation, or the location of the table being replaced (see [`TableSpec::own_location`]).
+    fn own_location(&self, location: &str) -> bool {
+        let l = location.trim_end_matches('/');
+        let standard = self.standard_location().ok();
+        let replaced = match self.existing {
+            Existing::Table(t) => t.location.as_deref().is_some_and(|x| x.trim_end_matches('/') == l),
+            _ => false,
+        };
+        replaced
+            || standard.is_some_and(|s| s.trim_end_matches('/') == l)
+            || l.ends_with(&format!("__v{}", self.flags.invocation_id))
+    }
+
     fn table_spec(&self, relation: RelationName, format: FileFormat, location: Option<String>) -> TableSpec {
+        let own_location = location.as_deref().is_some_and(|l| self.own_location(l));
         TableSpec {
+            own_location,
             relation,
             format,
             partition_by: self.cfg.partition_by.clone(),
@@ -895,6 +1000,7 @@ impl Planner<'_> {
             } else {
                 Some(self.location()?)
             },
+            own_location: self.own_location(&self.location()?),
             column_types: self.cfg.column_types.clone(),
             casting: self.target.enable_spark_seed_casting,
             exists: matches!(self.existing, Existing::Table(_)),

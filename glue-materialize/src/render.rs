@@ -25,11 +25,56 @@ pub struct RenderContext {
     pub source_columns: Option<Vec<ColumnDef>>,
 }
 
+/// A Spark setting one statement needs. Engines set it just before the statement and put the session's own value
+/// back just after it, in the same request: it is never left on a session, and never trusted from one (a reused
+/// session, a user's `SET` in a hook or a pooled session's history cannot change what the statement does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum StatementSetting {
+    /// `spark.sql.sources.partitionOverwriteMode=dynamic`: an `INSERT OVERWRITE` of a partitioned table replaces
+    /// only the partitions present in its rows (static, Spark's default, empties every other partition).
+    DynamicPartitionOverwrite,
+    /// `spark.sql.legacy.allowNonEmptyLocationInCTAS=true`: a Hive-format `CREATE TABLE … LOCATION … AS` may write
+    /// into a location that still holds files (Spark empties it first). Only for a location glue-rs owns
+    /// ([`TableSpec::own_location`]).
+    NonEmptyLocationCtas,
+}
+
+impl StatementSetting {
+    /// The Spark setting's key.
+    pub const fn key(self) -> &'static str {
+        match self {
+            StatementSetting::DynamicPartitionOverwrite => "spark.sql.sources.partitionOverwriteMode",
+            StatementSetting::NonEmptyLocationCtas => "spark.sql.legacy.allowNonEmptyLocationInCTAS",
+        }
+    }
+
+    /// The value the statement needs.
+    pub const fn value(self) -> &'static str {
+        match self {
+            StatementSetting::DynamicPartitionOverwrite => "dynamic",
+            StatementSetting::NonEmptyLocationCtas => "true",
+        }
+    }
+}
+
+impl std::fmt::Display for StatementSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.key(), self.value())
+    }
+}
+
 /// One rendered piece of a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rendered {
     /// A Spark SQL statement.
     Sql(String),
+    /// A Spark SQL statement that runs with settings of its own, set for it alone (see [`StatementSetting`]).
+    Scoped {
+        /// The statement.
+        sql: String,
+        /// What it needs set while it runs.
+        settings: Vec<StatementSetting>,
+    },
     /// An action that is not SQL: what it is and its arguments.
     Native {
         /// The action (`swap-table`, `load-seed`, …).
@@ -39,19 +84,38 @@ pub enum Rendered {
     },
 }
 
+impl Rendered {
+    /// The statement, for a piece that is SQL.
+    pub fn sql(&self) -> Option<&str> {
+        match self {
+            Rendered::Sql(sql) | Rendered::Scoped { sql, .. } => Some(sql),
+            Rendered::Native { .. } => None,
+        }
+    }
+
+    /// The settings the statement needs for itself (none for plain SQL and native actions).
+    pub fn settings(&self) -> &[StatementSetting] {
+        match self {
+            Rendered::Scoped { settings, .. } => settings,
+            _ => &[],
+        }
+    }
+}
+
 /// The statements that load a seed ([`Step::LoadSeed`]) once an engine has registered its CSV rows, typed as dbt
 /// infers them, as the temporary view `rows` with `columns`: `column_types` columns are cast; an existing table is
 /// appended to (`seed_mode: append`) or overwritten in place (`INSERT OVERWRITE`, which keeps the table entry and
 /// leaves the old rows readable if it fails, as dbt's seed does without `--full-refresh`); a new table, or a full
 /// refresh, is created with `CREATE [OR REPLACE] TABLE … AS` (Hive formats drop the old table first). `ignore`
 /// returns nothing to run; `errorifexists` on an existing table is an error.
-pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<Vec<String>, RenderError> {
+pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<Vec<Rendered>, RenderError> {
     use crate::config::SeedMode;
     let Step::LoadSeed {
         relation,
         format,
         mode,
         location,
+        own_location,
         column_types,
         exists,
         replace,
@@ -82,14 +146,14 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
     match (*exists, mode, *replace) {
         (true, SeedMode::Ignore, false) => Ok(Vec::new()),
         (true, SeedMode::ErrorIfExists, false) => Err(RenderError::SeedExists(relation.to_string())),
-        (true, SeedMode::Append, false) => Ok(vec![
+        (true, SeedMode::Append, false) => Ok(vec![Rendered::Sql(
             Insert::into(relation.clone(), typed).columns(columns.to_vec()).to_sql(),
-        ]),
-        (true, SeedMode::Overwrite, false) => Ok(vec![
+        )]),
+        (true, SeedMode::Overwrite, false) => Ok(vec![Rendered::Sql(
             Insert::overwrite(relation.clone(), typed)
                 .columns(columns.to_vec())
                 .to_sql(),
-        ]),
+        )]),
         _ => {
             let spec = TableSpec {
                 relation: relation.clone(),
@@ -99,14 +163,15 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
                 properties: Default::default(),
                 options: Default::default(),
                 location: location.clone(),
+                own_location: *own_location,
                 comment: None,
             };
             let mut out = Vec::new();
             let atomic = format.atomic_replace();
             if *exists && !atomic {
-                out.push(Drop::table(relation.clone()).to_sql());
+                out.push(Rendered::Sql(Drop::table(relation.clone()).to_sql()));
             }
-            out.push(create_table(&spec, query, *exists && atomic).to_sql());
+            out.push(ctas(&spec, query, *exists && atomic));
             Ok(out)
         }
     }
@@ -213,6 +278,20 @@ pub fn snapshot_sql(
     })
 }
 
+/// `CREATE [OR REPLACE] TABLE … AS`; a Hive-format table at a location glue-rs owns may be written while files
+/// remain there (a table dropped for the rebuild, a crashed run), for this statement alone.
+fn ctas(table: &TableSpec, query: SqlFragment, replace: bool) -> Rendered {
+    let sql = create_table(table, query, replace).to_sql();
+    if table.location.is_some() && table.own_location && !table.format.is_lakehouse() {
+        Rendered::Scoped {
+            sql,
+            settings: vec![StatementSetting::NonEmptyLocationCtas],
+        }
+    } else {
+        Rendered::Sql(sql)
+    }
+}
+
 fn native(action: &'static str, detail: String) -> Vec<Rendered> {
     vec![Rendered::Native { action, detail }]
 }
@@ -240,9 +319,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             };
             sql(d.purge(*purge).to_sql())
         }
-        Step::CreateTableAs { table, query, replace } => {
-            sql(create_table(table, query_sql(query, ctx)?, *replace).to_sql())
-        }
+        Step::CreateTableAs { table, query, replace } => Ok(vec![ctas(table, query_sql(query, ctx)?, *replace)]),
         Step::SwapTable {
             target,
             staging,
@@ -327,12 +404,19 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             let mut i = Insert::overwrite(target.clone(), Source::Relation(source.clone())).columns(cols);
             // Hive-style tables name their partition columns; Delta and Iceberg tables take none (their dynamic
             // overwrite replaces the partitions present in the data).
-            if let Partitions::Dynamic(p) = partitions
-                && !format.is_lakehouse()
-            {
-                i = i.partition(p.iter().cloned().map(PartitionSpec::Dynamic).collect());
+            match partitions {
+                Partitions::Whole => sql(i.to_sql()),
+                Partitions::Dynamic(p) => {
+                    if !format.is_lakehouse() {
+                        i = i.partition(p.iter().cloned().map(PartitionSpec::Dynamic).collect());
+                    }
+                    // Dynamic by construction: whatever the session holds, only the new rows' partitions go.
+                    Ok(vec![Rendered::Scoped {
+                        sql: i.to_sql(),
+                        settings: vec![StatementSetting::DynamicPartitionOverwrite],
+                    }])
+                }
             }
-            sql(i.to_sql())
         }
         Step::Merge {
             target,
@@ -450,7 +534,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         }
         Step::SnapshotCreate { table, spec, query } => {
             let s = snapshot_sql(spec, ctx, false)?;
-            sql(create_table(table, SqlFragment::new(s.build_select(query)), false).to_sql())
+            Ok(vec![ctas(table, SqlFragment::new(s.build_select(query)), false)])
         }
         Step::SnapshotMerge { target, staging, spec } => {
             let s = snapshot_sql(spec, ctx, false)?;
@@ -467,6 +551,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             casting,
             exists,
             replace,
+            ..
         } => Ok(native(
             "load-seed",
             format!(
@@ -513,6 +598,7 @@ mod tests {
             format,
             mode,
             location: Some("s3://lake/raw/orders".into()),
+            own_location: true,
             column_types: [("amount".to_string(), "decimal(10,2)".to_string())]
                 .into_iter()
                 .collect(),
@@ -526,7 +612,13 @@ mod tests {
     fn seed_statements_follow_mode_and_format() {
         let rows = Ident::new("orders__seed_rows").unwrap();
         let cols = vec![Ident::new("id").unwrap(), Ident::new("amount").unwrap()];
-        let run = |s: Step| seed_statements(&s, &rows, &cols);
+        let run = |s: Step| {
+            seed_statements(&s, &rows, &cols).map(|v| {
+                v.iter()
+                    .map(|r| r.sql().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+            })
+        };
         let created = run(seed(FileFormat::Parquet, SeedMode::Overwrite, false, false)).unwrap();
         assert_eq!(created.len(), 1);
         assert!(
@@ -557,5 +649,46 @@ mod tests {
             run(seed(FileFormat::Parquet, SeedMode::ErrorIfExists, true, false)),
             Err(RenderError::SeedExists(_))
         ));
+    }
+
+    #[test]
+    fn a_hive_format_ctas_may_reuse_only_a_location_glue_rs_owns_and_an_overwrite_is_always_dynamic() {
+        let rows = Ident::new("orders__seed_rows").unwrap();
+        let cols = vec![Ident::new("id").unwrap()];
+        let mut own = seed(FileFormat::Parquet, SeedMode::Overwrite, true, true);
+        let created = seed_statements(&own, &rows, &cols).unwrap();
+        assert_eq!(created[1].settings(), [StatementSetting::NonEmptyLocationCtas]);
+        if let Step::LoadSeed { own_location, .. } = &mut own {
+            *own_location = false;
+        }
+        let created = seed_statements(&own, &rows, &cols).unwrap();
+        assert_eq!(created[1].settings(), [], "a user's location must be empty");
+        let iceberg = seed_statements(
+            &seed(FileFormat::Iceberg, SeedMode::Overwrite, true, true),
+            &rows,
+            &cols,
+        );
+        assert_eq!(iceberg.unwrap()[0].settings(), [], "no Hive-format check to pass");
+        let overwrite = |partitions| Step::InsertOverwrite {
+            target: RelationName::new("s", "t").unwrap(),
+            source: RelationName::new("s", "t__tmp").unwrap(),
+            partitions,
+            format: FileFormat::Parquet,
+        };
+        let ctx = RenderContext {
+            target_columns: Some(vec![
+                ColumnDef::new("id", "int").unwrap(),
+                ColumnDef::new("p", "int").unwrap(),
+            ]),
+            ..Default::default()
+        };
+        let dynamic = render_step(&overwrite(Partitions::Dynamic(vec![Ident::new("p").unwrap()])), &ctx).unwrap();
+        assert_eq!(dynamic[0].settings(), [StatementSetting::DynamicPartitionOverwrite]);
+        assert_eq!(
+            StatementSetting::DynamicPartitionOverwrite.to_string(),
+            "spark.sql.sources.partitionOverwriteMode=dynamic"
+        );
+        let whole = render_step(&overwrite(Partitions::Whole), &ctx).unwrap();
+        assert_eq!(whole[0].settings(), []);
     }
 }

@@ -27,6 +27,11 @@ pub struct TableSpec {
     pub options: BTreeMap<String, String>,
     /// `LOCATION` (none for S3 Tables, whose storage is managed).
     pub location: Option<String>,
+    /// The location is glue-rs's own for this table: the standard location it derived, a `__v<invocation>`
+    /// version directory of this run, or the location of the table this statement replaces. Only then may a
+    /// Hive-format CTAS write into it while files remain there (`spark.sql.legacy.allowNonEmptyLocationInCTAS`, set
+    /// for that statement alone); a user's `custom_location` on a first build must be empty.
+    pub own_location: bool,
     /// `COMMENT` (persist_docs.relation).
     pub comment: Option<String>,
 }
@@ -166,8 +171,9 @@ pub enum Step {
         replace: bool,
     },
     /// Switch the catalog entry of `target` to the table built as `staging` (one catalog update: location,
-    /// columns, partition keys; tags and grants on the entry are kept), remove the staging entry, then delete the old
-    /// data when `delete_old_location` is set.
+    /// columns, partition keys; tags and grants on the entry are kept) and remove the staging entry. When
+    /// `delete_old_location` is set (a location glue-rs derived), the old data stays readable as the table's
+    /// previous version until the next switch, which deletes it.
     SwapTable {
         /// The table replaced.
         target: RelationName,
@@ -175,7 +181,7 @@ pub enum Step {
         staging: RelationName,
         /// The old table's data location.
         old_location: Option<String>,
-        /// Delete the old location after the switch (only for locations glue-rs derived itself).
+        /// The old location is glue-rs's own: keep it as the previous version, delete it at the next switch.
         delete_old_location: bool,
     },
     /// Delete every object under a location glue-rs owns (a staging copy).
@@ -327,6 +333,8 @@ pub enum Step {
         mode: SeedMode,
         /// Table location.
         location: Option<String>,
+        /// The location is glue-rs's own for this table (see [`TableSpec::own_location`]).
+        own_location: bool,
         /// `column_types`.
         column_types: BTreeMap<String, String>,
         /// `enable_spark_seed_casting`.
@@ -410,6 +418,25 @@ step_kinds!(
 );
 
 impl Step {
+    /// Whether the plan may run again from its start once this step has run, or may have (a session lost under
+    /// its statement): a second run leaves the same tables. Steps that drop, replace, rebuild or upsert by key what
+    /// they write are; these are not:
+    /// - appends: `INSERT INTO`, a seed appended to (`seed_mode: append`), a MERGE without `unique_key` (`ON
+    ///   FALSE`), which would add their rows twice;
+    /// - hooks: their SQL is the user's, and may append;
+    /// - the catalog switch of a rebuild: once it is done the table is live at the version directory a second
+    ///   build would write into.
+    pub fn replayable(&self) -> bool {
+        match self {
+            Step::InsertInto { .. } | Step::Hook { .. } | Step::SwapTable { .. } => false,
+            Step::Merge { keys, .. } => !keys.is_empty(),
+            Step::LoadSeed {
+                mode, exists, replace, ..
+            } => !(*exists && !*replace && *mode == SeedMode::Append),
+            _ => true,
+        }
+    }
+
     /// The table format this step writes, when it writes one.
     pub fn format(&self) -> Option<FileFormat> {
         match self {
@@ -553,5 +580,55 @@ impl std::fmt::Display for Step {
             }
             Step::LakeFormation { database, table, .. } => write!(f, "LakeFormation {database}.{table}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Existing, ExistingTable, FileFormat, Model, ModelConfig, PlanFlags, Target, plan};
+
+    fn steps(config: serde_json::Value, existing: Existing) -> Vec<(String, bool)> {
+        let cfg = ModelConfig::from_json(&config).unwrap();
+        let m = Model::new("m", "s", "select 1 as id", cfg);
+        let p = plan(
+            &m,
+            &existing,
+            &Target::new("s", Some("s3://b/w".into())),
+            &PlanFlags::default(),
+        )
+        .unwrap();
+        p.steps.iter().map(|s| (s.to_string(), s.replayable())).collect()
+    }
+
+    fn unsafe_steps(config: serde_json::Value, existing: Existing) -> Vec<String> {
+        let all = steps(config, existing);
+        all.into_iter().filter(|(_, ok)| !ok).map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn appends_hooks_and_a_done_swap_cannot_run_twice() {
+        let parquet = || Existing::Table(ExistingTable::of(FileFormat::Parquet));
+        let delta = || Existing::Table(ExistingTable::of(FileFormat::Delta));
+        let append = serde_json::json!({"materialized": "incremental", "incremental_strategy": "append"});
+        let got = unsafe_steps(append, parquet());
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("InsertInto"), "{got:?}");
+        let overwrite = serde_json::json!({"materialized": "incremental", "incremental_strategy": "insert_overwrite",
+            "partition_by": ["id"]});
+        assert_eq!(unsafe_steps(overwrite, parquet()), Vec::<String>::new());
+        let keyed = serde_json::json!({"materialized": "incremental", "file_format": "delta",
+            "incremental_strategy": "merge", "unique_key": "id"});
+        assert_eq!(unsafe_steps(keyed, delta()), Vec::<String>::new());
+        let keyless = serde_json::json!({"materialized": "incremental", "file_format": "delta",
+            "incremental_strategy": "merge"});
+        let got = unsafe_steps(keyless, delta());
+        assert!(got.len() == 1 && got[0].starts_with("Merge"), "{got:?}");
+        let first = serde_json::json!({"materialized": "table"});
+        assert_eq!(unsafe_steps(first.clone(), Existing::Absent), Vec::<String>::new());
+        let got = unsafe_steps(first, parquet());
+        assert!(got.len() == 1 && got[0].starts_with("SwapTable"), "{got:?}");
+        let hooked = serde_json::json!({"materialized": "table", "post-hook": "insert into s.audit select 1"});
+        let got = unsafe_steps(hooked, Existing::Absent);
+        assert!(got.len() == 1 && got[0].starts_with("Hook Post"), "{got:?}");
     }
 }

@@ -2,7 +2,9 @@
 //! views, Iceberg, Delta, Hudi and Hive-format tables apart, a table's columns, and the atomic table replace (one
 //! UpdateTable that keeps the table entry and so its Lake Formation tags, grants and filters).
 
-use aws_sdk_glue::types::{Partition, PartitionInput, PartitionValueList, Table, TableInput};
+use aws_sdk_glue::types::{
+    BatchUpdatePartitionRequestEntry, Partition, PartitionInput, PartitionValueList, Table, TableInput,
+};
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use glue_materialize::engine::RelationInfo;
 use glue_materialize::{Existing, ExistingTable, FileFormat, TableFormat};
@@ -96,6 +98,10 @@ fn input_of(t: &Table, name: &str) -> TableInput {
         .expect("a table input with a name")
 }
 
+/// The table parameter holding the data location of a table's previous version, kept readable after a rebuild's
+/// switch until the next one.
+pub const PREVIOUS_LOCATION: &str = "glue_rs.previous_location";
+
 impl Catalog {
     /// The catalog of `catalog_id` (None: the caller's account).
     pub fn new(clients: Clients, catalog_id: Option<String>) -> Self {
@@ -188,15 +194,64 @@ impl Catalog {
         }
     }
 
+    /// A rebuild's catalog switch ([`Catalog::swap`]) on a task of its own, so that a run dropped where it is
+    /// (Ctrl-C, SIGTERM) never stops it half-way. The replaced data at `old_location` stays readable as the table's
+    /// previous version when it is glue-rs's own (`old_is_ours`: a location glue-rs derived); the previous version
+    /// kept by the switch before this one is deleted now. Readers that listed the old files before the switch
+    /// (other sessions, Athena, jobs) go on reading them until the next replace.
+    pub async fn switch(
+        &self,
+        target: &RelationName,
+        staging: &RelationName,
+        old_location: Option<&str>,
+        old_is_ours: bool,
+    ) -> Result<(), SessionError> {
+        let (this, target, staging) = (self.clone(), target.clone(), staging.clone());
+        let keep = old_location.filter(|_| old_is_ours).map(str::to_string);
+        let task = tokio::spawn(async move {
+            if let Some(released) = this.swap(&target, &staging, keep.as_deref()).await? {
+                this.delete_location(&released).await?;
+            }
+            Ok(())
+        });
+        task.await
+            .map_err(|e| SessionError::Protocol(format!("the catalog switch's task ended: {e}")))?
+    }
+
     /// Points `target`'s entry at the table built as `staging` (location, columns, partition keys, parameters) in
     /// one UpdateTable guarded by the entry's VersionId, then removes the staging entry. The entry itself is kept,
     /// so Lake Formation tags, grants and data-cell filters on it survive; readers see the old or the new table,
-    /// never none.
-    pub async fn swap(&self, target: &RelationName, staging: &RelationName) -> Result<(), SessionError> {
+    /// never none. `keep` is recorded on the entry ([`PREVIOUS_LOCATION`]) as the previous version's data; the
+    /// location recorded there before, no longer referenced by the entry, is returned.
+    pub async fn swap(
+        &self,
+        target: &RelationName,
+        staging: &RelationName,
+        keep: Option<&str>,
+    ) -> Result<Option<String>, SessionError> {
         let missing = |r: &RelationName| SessionError::Protocol(format!("{r} is not in the Glue catalog"));
         let staged = self.get(staging).await?.ok_or_else(|| missing(staging))?;
         let current = self.get(target).await?.ok_or_else(|| missing(target))?;
         let mut input = input_of(&staged, target.identifier.as_str());
+        let kept_before = current
+            .parameters()
+            .and_then(|p| p.get(PREVIOUS_LOCATION))
+            .filter(|l| !l.is_empty())
+            .cloned();
+        let mut parameters = input.parameters.take().unwrap_or_default();
+        parameters.remove(PREVIOUS_LOCATION);
+        if let Some(k) = keep {
+            parameters.insert(PREVIOUS_LOCATION.to_string(), k.to_string());
+        }
+        input.parameters = Some(parameters);
+        let new_location = staged
+            .storage_descriptor()
+            .and_then(|sd| sd.location())
+            .map(str::to_string);
+        let released = kept_before.filter(|l| {
+            let same = |other: Option<&str>| other.is_some_and(|o| o.trim_end_matches('/') == l.trim_end_matches('/'));
+            !same(keep) && !same(new_location.as_deref())
+        });
         // Keep what belongs to the entry rather than to the data: its description and owner.
         input.description = current.description.clone().or(input.description);
         input.owner = current.owner.clone().or(input.owner);
@@ -224,7 +279,7 @@ impl Catalog {
             .send()
             .await
             .map_err(|e| SessionError::aws("DeleteTable", e))?;
-        Ok(())
+        Ok(released)
     }
 
     async fn partitions(&self, relation: &RelationName) -> Result<Vec<Partition>, SessionError> {
@@ -248,10 +303,75 @@ impl Catalog {
         Ok(out)
     }
 
+    /// Replaces `target`'s partition entries by `staging`'s without ever leaving the table with none: values only
+    /// in the new data are created first, values in both are updated in place (BatchUpdatePartition), and only then
+    /// are values only in the old data deleted. A run that stops between the calls leaves every value readable
+    /// (the old data stays in place until the next replace).
     async fn move_partitions(&self, target: &RelationName, staging: &RelationName) -> Result<(), SessionError> {
         let old = self.partitions(target).await?;
         let new = self.partitions(staging).await?;
-        for chunk in old.chunks(25) {
+        let values = |p: &Partition| p.values().to_vec();
+        let old_values: std::collections::HashSet<Vec<String>> = old.iter().map(values).collect();
+        let new_values: std::collections::HashSet<Vec<String>> = new.iter().map(values).collect();
+        let input = |p: &Partition| {
+            PartitionInput::builder()
+                .set_values(p.values.clone())
+                .set_storage_descriptor(p.storage_descriptor.clone())
+                .set_parameters(p.parameters.clone())
+                .build()
+        };
+        let (kept, added): (Vec<&Partition>, Vec<&Partition>) =
+            new.iter().partition(|p| old_values.contains(&values(p)));
+        for chunk in added.chunks(100) {
+            let out = self
+                .clients
+                .glue
+                .batch_create_partition()
+                .database_name(target.schema_str())
+                .table_name(target.identifier.as_str())
+                .set_catalog_id(self.catalog_id.clone())
+                .set_partition_input_list(Some(chunk.iter().map(|p| input(p)).collect()))
+                .send()
+                .await
+                .map_err(|e| SessionError::aws("BatchCreatePartition", e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(SessionError::Protocol(format!(
+                    "BatchCreatePartition on {target}: {:?}",
+                    e.error_detail()
+                )));
+            }
+        }
+        for chunk in kept.chunks(100) {
+            let entries: Vec<BatchUpdatePartitionRequestEntry> = chunk
+                .iter()
+                .filter_map(|p| {
+                    BatchUpdatePartitionRequestEntry::builder()
+                        .set_partition_value_list(p.values.clone())
+                        .partition_input(input(p))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let out = self
+                .clients
+                .glue
+                .batch_update_partition()
+                .database_name(target.schema_str())
+                .table_name(target.identifier.as_str())
+                .set_catalog_id(self.catalog_id.clone())
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| SessionError::aws("BatchUpdatePartition", e))?;
+            if let Some(e) = out.errors().first() {
+                return Err(SessionError::Protocol(format!(
+                    "BatchUpdatePartition on {target}: {:?}",
+                    e.error_detail()
+                )));
+            }
+        }
+        let dropped: Vec<&Partition> = old.iter().filter(|p| !new_values.contains(&values(p))).collect();
+        for chunk in dropped.chunks(25) {
             let values: Vec<PartitionValueList> = chunk
                 .iter()
                 .filter_map(|p| PartitionValueList::builder().set_values(p.values.clone()).build().ok())
@@ -270,35 +390,6 @@ impl Catalog {
             if let Some(e) = out.errors().first() {
                 return Err(SessionError::Protocol(format!(
                     "BatchDeletePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
-        }
-        for chunk in new.chunks(100) {
-            let inputs: Vec<PartitionInput> = chunk
-                .iter()
-                .map(|p| {
-                    PartitionInput::builder()
-                        .set_values(p.values.clone())
-                        .set_storage_descriptor(p.storage_descriptor.clone())
-                        .set_parameters(p.parameters.clone())
-                        .build()
-                })
-                .collect();
-            let out = self
-                .clients
-                .glue
-                .batch_create_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_partition_input_list(Some(inputs))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchCreatePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchCreatePartition on {target}: {:?}",
                     e.error_detail()
                 )));
             }

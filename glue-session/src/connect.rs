@@ -354,6 +354,23 @@ impl ConnectSession {
         client.set_config(key, value).await.map_err(spark_err)
     }
 
+    /// The value this session holds for a Spark setting when it was set explicitly (by `SET`, a `conf` of the
+    /// profile or [`ConnectSession::set_conf`]); None when it holds the server's default.
+    pub async fn explicit_conf(&self, key: &str) -> Result<Option<String>, SessionError> {
+        let client = self.client(false).await?;
+        let values = client
+            .get_config_with_defaults(&[(key, None)])
+            .await
+            .map_err(spark_err)?;
+        Ok(values.into_iter().next().flatten())
+    }
+
+    /// Puts a Spark setting back to the server's default.
+    pub async fn unset_conf(&self, key: &str) -> Result<(), SessionError> {
+        let client = self.client(false).await?;
+        client.unset_config(key).await.map_err(spark_err)
+    }
+
     /// Ctrl-C: interrupts every running operation of the session; later calls are refused.
     pub async fn interrupt(&self) {
         self.interrupted.store(true, Ordering::Release);

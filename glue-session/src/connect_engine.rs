@@ -12,7 +12,7 @@ use glue_materialize::engine::{PlanOutcome, RelationInfo};
 use glue_materialize::step::Step;
 use glue_materialize::{
     Capabilities, Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, RenderContext, RenderError, Rendered,
-    StepKind, TableFormat, render_step,
+    StatementSetting, StepKind, TableFormat, render_step,
 };
 use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName};
@@ -23,7 +23,7 @@ use glue_lakeformation::LakeFormation;
 use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::connect::ConnectSession;
-use crate::create::{DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS, session_id};
+use crate::create::session_id;
 use crate::engine::{Need, RunReport, create_schema_sql, err, needs, step_error};
 use crate::error::SessionError;
 use crate::livy::{LivySession, Origin, Stats};
@@ -291,25 +291,53 @@ async fn open(inner: &Arc<Inner>) -> Result<&Arc<Opened>, SessionError> {
                     }
                 }
             };
-            // The session-wide settings glue-rs relies on (the user's `conf` wins).
+            // The user's `conf`. glue-rs's own statements set what they need for themselves (`Rendered::Scoped`).
             let user_conf: &[(String, String)] = match &inner.target {
                 ConnectTarget::Glue(p) => &p.conf,
                 ConnectTarget::Server(p) => &p.conf,
             };
-            let mut conf = user_conf.to_vec();
-            for (k, v) in [DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS] {
-                if !user_conf.iter().any(|(uk, _)| uk == k) {
-                    conf.push((k.to_string(), v.to_string()));
-                }
-            }
-            for (k, v) in conf {
-                if let Err(e) = opened.spark.set_conf(&k, &v).await {
-                    tracing::debug!("the server did not take the setting {k}: {e}");
+            for (k, v) in user_conf {
+                if let Err(e) = opened.spark.set_conf(k, v).await {
+                    tracing::warn!("the server did not take the setting {k} of the profile's `conf`: {e}");
                 }
             }
             Ok(Arc::new(opened))
         })
         .await
+}
+
+/// Runs a statement with settings of its own: each set just before it (a setting the server refuses fails the
+/// statement before it runs) and put back to the session's own value, or unset, just after it.
+async fn run_scoped(spark: &ConnectSession, sql: &str, settings: &[StatementSetting]) -> Result<(), SessionError> {
+    let mut saved = Vec::with_capacity(settings.len());
+    let mut set = Ok(());
+    for s in settings {
+        match spark.explicit_conf(s.key()).await {
+            Ok(old) => saved.push((s.key(), old)),
+            Err(e) => {
+                set = Err(e);
+                break;
+            }
+        }
+        if let Err(e) = spark.set_conf(s.key(), s.value()).await {
+            set = Err(e);
+            break;
+        }
+    }
+    let result = match set {
+        Ok(()) => spark.sql(sql).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    for (key, old) in saved.into_iter().rev() {
+        let restored = match &old {
+            Some(v) => spark.set_conf(key, v).await,
+            None => spark.unset_conf(key).await,
+        };
+        if let Err(e) = restored {
+            tracing::warn!("could not put the session's setting {key} back after a statement: {e}");
+        }
+    }
+    result
 }
 
 fn lakehouse_formats(formats: &[DatalakeFormat]) -> impl Iterator<Item = FileFormat> + '_ {
@@ -411,11 +439,11 @@ impl Engine for ConnectEngine {
                     delete_old_location,
                 } => match self.catalog().await {
                     Some(catalog) => {
-                        catalog.swap(target, staging).await.map_err(native_err)?;
+                        catalog
+                            .switch(target, staging, old_location.as_deref(), *delete_old_location)
+                            .await
+                            .map_err(native_err)?;
                         refresh(&spark, target).await.map_err(native_err)?;
-                        if *delete_old_location && let Some(old) = old_location {
-                            catalog.delete_location(old).await.map_err(native_err)?;
-                        }
                     }
                     None => {
                         // No catalog API on a plain server: drop the old entry (an external table: its files stay),
@@ -465,8 +493,14 @@ impl Engine for ConnectEngine {
                             .create_view(seed.view.as_str(), &seed.schema, &seed.batches)
                             .await
                             .map_err(native_err)?;
-                        for sql in &seed.statements {
-                            spark.sql(sql).await.map_err(native_err)?;
+                        for r in &seed.statements {
+                            match r {
+                                Rendered::Sql(sql) => spark.sql(sql).await.map(|_| ()).map_err(native_err)?,
+                                Rendered::Scoped { sql, settings } => {
+                                    run_scoped(&spark, sql, settings).await.map_err(native_err)?
+                                }
+                                Rendered::Native { .. } => {}
+                            }
                         }
                         outcome.rows_affected = Some(seed.rows);
                     }
@@ -494,6 +528,9 @@ impl Engine for ConnectEngine {
                                 }
                                 Err(e) => return Err(native_err(e)),
                             },
+                            Rendered::Scoped { sql, settings } => {
+                                run_scoped(&spark, &sql, &settings).await.map_err(native_err)?
+                            }
                             Rendered::Native { action, .. } => {
                                 return Err(EngineError::Unsupported {
                                     engine: self.engine_name(),

@@ -41,20 +41,11 @@ pub struct CreateSessionSpec {
     pub profile: GlueProfile,
 }
 
-/// The Spark setting glue-rs's `insert_overwrite` relies on (only the partitions in the new data are replaced); set
-/// when the session is created, never per statement, since statements of several models share a session.
-pub const DYNAMIC_PARTITION_OVERWRITE: (&str, &str) = ("spark.sql.sources.partitionOverwriteMode", "dynamic");
-
-/// Lets `CREATE TABLE … LOCATION … AS` write into a location that still holds files (a table dropped for a full
-/// refresh, a run that crashed): the reference's own functional tests set it, and without it a Hive-format rebuild
-/// fails on Glue. Set at creation unless the profile sets the key.
-pub const NON_EMPTY_LOCATION_CTAS: (&str, &str) = ("spark.sql.legacy.allowNonEmptyLocationInCTAS", "true");
-
 impl CreateSessionSpec {
     /// The request for session `id`. DefaultArguments follow the reference: `--enable-glue-datacatalog=true`, then
     /// `default_arguments`, `--extra-jars`, `--conf`, `--extra-py-files`, `--datalake-formats`, a later key replacing
-    /// the value of an earlier one in its place. glue-rs adds dynamic partition overwrite to `--conf` unless the
-    /// profile sets that key itself.
+    /// the value of an earlier one in its place. glue-rs adds no session-wide Spark settings of its own: the
+    /// statements that need one set it for themselves ([`glue_materialize::StatementSetting`]).
     pub fn new(profile: &GlueProfile, id: String) -> Self {
         let mut args: Vec<(String, String)> = vec![("--enable-glue-datacatalog".into(), "true".into())];
         let mut set = |key: &str, value: String| match args.iter_mut().find(|(k, _)| k == key) {
@@ -67,18 +58,15 @@ impl CreateSessionSpec {
         if let Some(jars) = &profile.extra_jars {
             set("--extra-jars", jars.clone());
         }
-        let mut conf = profile.conf.clone();
-        for (key, value) in [DYNAMIC_PARTITION_OVERWRITE, NON_EMPTY_LOCATION_CTAS] {
-            if !conf.iter().any(|(k, _)| k == key) {
-                conf.push((key.into(), value.into()));
-            }
+        if !profile.conf.is_empty() {
+            let conf = profile
+                .conf
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" --conf ");
+            set("--conf", conf);
         }
-        let conf = conf
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" --conf ");
-        set("--conf", conf);
         if let Some(files) = &profile.extra_py_files {
             set("--extra-py-files", files.clone());
         }
@@ -179,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn default_arguments_in_the_references_order_with_dynamic_overwrite() {
+    fn default_arguments_in_the_references_order_with_no_session_wide_settings_of_glue_rs() {
         let p = profile(json!({
             "default_arguments": "--enable-metrics=true,--conf=overridden",
             "extra_jars": "s3://jars/a.jar", "conf": "spark.a=1", "extra_py_files": "s3://py/b.zip",
@@ -198,18 +186,20 @@ mod tests {
                 "--datalake-formats"
             ]
         );
-        let conf = &spec.default_arguments[2].1;
-        assert_eq!(
-            conf,
-            "spark.a=1 --conf spark.sql.sources.partitionOverwriteMode=dynamic \
-             --conf spark.sql.legacy.allowNonEmptyLocationInCTAS=true"
-        );
+        // Only the user's settings: dynamic partition overwrite and non-empty CTAS locations are set by the
+        // statements that need them, for themselves.
+        assert_eq!(spec.default_arguments[2].1, "spark.a=1");
         let user_mode = profile(json!({"conf": "spark.sql.sources.partitionOverwriteMode=static"}));
         let spec = CreateSessionSpec::new(&user_mode, "id".into());
         assert_eq!(
-            spec.default_arguments[1].1,
-            "spark.sql.sources.partitionOverwriteMode=static --conf spark.sql.legacy.allowNonEmptyLocationInCTAS=true",
-            "the user's choice stands"
+            spec.default_arguments[1].1, "spark.sql.sources.partitionOverwriteMode=static",
+            "the user's choice stands for the user's own statements"
+        );
+        let none = CreateSessionSpec::new(&profile(json!({})), "id".into());
+        assert!(
+            none.default_arguments.iter().all(|(k, _)| k != "--conf"),
+            "{:?}",
+            none.default_arguments
         );
     }
 }

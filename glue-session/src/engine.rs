@@ -78,6 +78,9 @@ struct Inner {
     dedicated: Mutex<HashMap<String, Arc<Dedicated>>>,
     interrupted: AtomicBool,
     now: String,
+    /// The tables of each schema listed this run (lower-case schema), read once: the relation cache's listing
+    /// and the location check share it.
+    listings: tokio::sync::Mutex<HashMap<String, Arc<Vec<RelationInfo>>>>,
 }
 
 /// A session of its own for a model or a group of models: its profile (the target's with the node's overrides), its
@@ -156,7 +159,7 @@ impl GlueEngine {
                 profile,
                 clients: OnceCell::new(),
                 stats: Arc::new(Stats::default()),
-                slots: Arc::new(Semaphore::new(threads)),
+                slots: Arc::new(Semaphore::new(threads.min(Semaphore::MAX_PERMITS))),
                 idle: Mutex::new(Vec::new()),
                 opened: Mutex::new(Vec::new()),
                 next_index: AtomicUsize::new(0),
@@ -169,6 +172,7 @@ impl GlueEngine {
                 dedicated: Mutex::new(HashMap::new()),
                 interrupted: AtomicBool::new(false),
                 now,
+                listings: tokio::sync::Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -237,7 +241,7 @@ impl GlueEngine {
     }
 
     /// Runs a request on a pooled session; when the session ended under it (timeout, stopped), opens a new one and
-    /// retries once (every request glue-rs sends is idempotent: plans drop or replace what they build).
+    /// retries once (the requests sent this way only read: queries, schemas, columns).
     async fn run(&self, req: &Request) -> Result<Answer, SessionError> {
         let mut retried = false;
         loop {
@@ -281,9 +285,14 @@ impl GlueEngine {
         }
         let ops = std::mem::take(&mut batch.ops);
         let owners = std::mem::take(&mut batch.owners);
+        let reads = std::mem::take(&mut batch.reads);
+        let writers = owners.iter().zip(&reads).filter(|(_, read)| !**read);
+        batch.touched.extend(writers.filter_map(|(o, _)| *o));
         let a = match session.run_request(&Request { ops }).await {
             Ok(a) => a,
-            Err(e @ SessionError::SessionLost { .. }) => return Err(PlanFailure::Lost(e)),
+            Err(e @ SessionError::SessionLost { .. }) => {
+                return Err(PlanFailure::Lost(e, not_replayable(plan, &batch.touched)));
+            }
             Err(e) => return Err(step_error(plan, None, e).into()),
         };
         match a.into_results() {
@@ -450,6 +459,59 @@ async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionErr
     Ok(s)
 }
 
+/// A table would be written at a location that overlaps another table's.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{relation} would be written at {location}, {how} the location of the table {table} ({table_location}); \
+     nothing was run. Give the model a location of its own (`custom_location`, or a different alias)"
+)]
+struct LocationConflict {
+    relation: String,
+    location: String,
+    how: &'static str,
+    table: String,
+    table_location: String,
+}
+
+/// A catalog name without its Spark catalog prefix, lower-case: `schema.table`.
+fn table_key(r: &RelationName) -> String {
+    r.without_catalog().to_string().replace('`', "").to_lowercase()
+}
+
+/// A location as compared: `s3a://`/`s3n://` as `s3://`, no trailing `/`.
+fn normalized(location: &str) -> String {
+    let l = location.trim().trim_end_matches('/');
+    match l.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme = scheme.to_ascii_lowercase();
+            let scheme = if scheme == "s3a" || scheme == "s3n" {
+                "s3"
+            } else {
+                scheme.as_str()
+            };
+            format!("{scheme}://{rest}")
+        }
+        None => l.to_string(),
+    }
+}
+
+/// How location `ours` overlaps `theirs`, if it does.
+fn overlap(ours: &str, theirs: &str) -> Option<&'static str> {
+    let (a, b) = (normalized(ours), normalized(theirs));
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    if a == b {
+        Some("which is")
+    } else if a.starts_with(&format!("{b}/")) {
+        Some("inside")
+    } else if b.starts_with(&format!("{a}/")) {
+        Some("around")
+    } else {
+        None
+    }
+}
+
 /// What a late-bound step needs before it can be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Need {
@@ -491,10 +553,39 @@ fn need_op(n: &Need) -> Op {
     }
 }
 
-/// Why a plan stopped: its session ended (run it again on a new one), or it failed.
+/// Why a plan stopped: its session ended (run it again on a new one, unless a step that cannot run twice may have
+/// run: its index), or it failed.
 enum PlanFailure {
-    Lost(SessionError),
+    Lost(SessionError, Option<usize>),
     Failed(EngineError),
+}
+
+/// The first step of `plan` among `touched` (steps sent or done) that cannot run twice.
+fn not_replayable(plan: &Plan, touched: &[usize]) -> Option<usize> {
+    touched
+        .iter()
+        .copied()
+        .filter(|i| plan.steps.get(*i).is_some_and(|s| !s.replayable()))
+        .min()
+}
+
+/// The failure of a plan whose session ended after a step that cannot run twice may have run.
+fn partially_applied(plan: &Plan, step: usize, e: SessionError) -> EngineError {
+    let what = plan.steps.get(step).map(|s| s.to_string()).unwrap_or_default();
+    let table = plan
+        .relation
+        .as_ref()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| plan.model.clone());
+    EngineError::Other {
+        context: format!(
+            "model `{}` may be partially applied: its Glue session ended after step `{what}` ran or may have run; \
+             it is not run again, since running it twice could apply it twice. Check {table} (rows of this run, \
+             the last table version) before running the model again",
+            plan.model
+        ),
+        source: Box::new(e),
+    }
 }
 
 impl From<EngineError> for PlanFailure {
@@ -508,13 +599,25 @@ impl From<EngineError> for PlanFailure {
 struct Batch {
     ops: Vec<Op>,
     owners: Vec<Option<usize>>,
+    /// Whether each operation only reads (the columns a late-bound step needs).
+    reads: Vec<bool>,
     steps: Vec<String>,
+    /// Steps sent so far (in requests answered or lost) or run natively: what a lost session may have applied.
+    touched: Vec<usize>,
 }
 
 impl Batch {
     fn push(&mut self, op: Op, step: Option<usize>) {
         self.ops.push(op);
         self.owners.push(step);
+        self.reads.push(false);
+    }
+
+    /// An operation that only reads, for `step`.
+    fn push_read(&mut self, op: Op, step: usize) {
+        self.ops.push(op);
+        self.owners.push(Some(step));
+        self.reads.push(true);
     }
 }
 
@@ -543,6 +646,22 @@ pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> E
             source: Box::new(other),
         },
     }
+}
+
+/// The answers to the `count` operations sent from position `first` of a request: a runner that answered fewer is
+/// a protocol error.
+fn answers_from(
+    results: &[serde_json::Value],
+    first: usize,
+    count: usize,
+) -> Result<&[serde_json::Value], SessionError> {
+    results.get(first..first + count).ok_or_else(|| {
+        SessionError::Protocol(format!(
+            "the runner answered {} operations of a request, {} expected",
+            results.len(),
+            first + count
+        ))
+    })
 }
 
 fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
@@ -587,10 +706,12 @@ impl Engine for GlueEngine {
     }
 
     /// Runs a plan on one session (its requests share the session's temporary views); when the session ends under
-    /// it (timeout, stopped), the whole plan runs again once on a new session (plans are idempotent: they drop or
-    /// replace what they build).
+    /// it (timeout, stopped), the whole plan runs again once on a new session, unless a step that cannot run twice
+    /// ([`Step::replayable`]: an append, a hook, a catalog switch done) may have run: then the model fails as
+    /// "may be partially applied", naming the step.
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
+        self.check_locations(plan).await?;
         let granted = match crate::lf::new_schema(&self.inner.profile, &self.inner.schemas_granted, plan) {
             Some((schema, role)) => {
                 let location = self.inner.profile.location.as_deref();
@@ -602,6 +723,7 @@ impl Engine for GlueEngine {
         if let Some(choice) = &plan.session {
             let mut o = self.execute_dedicated(plan, choice).await?;
             o.warnings.extend(granted);
+            self.record_location(plan).await;
             return Ok(o);
         }
         let mut again = false;
@@ -614,10 +736,15 @@ impl Engine for GlueEngine {
             match self.execute_on(&lease.session, plan, again).await {
                 Ok(mut o) => {
                     o.warnings.extend(granted);
+                    self.record_location(plan).await;
                     return Ok(o);
                 }
                 Err(PlanFailure::Failed(e)) => return Err(e),
-                Err(PlanFailure::Lost(e)) => {
+                Err(PlanFailure::Lost(e, Some(step))) => {
+                    lease.discard = true;
+                    return Err(partially_applied(plan, step, e));
+                }
+                Err(PlanFailure::Lost(e, None)) => {
                     lease.discard = true;
                     if again {
                         return Err(session_err(e));
@@ -638,7 +765,10 @@ impl Engine for GlueEngine {
     }
 
     async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
-        self.catalog().await.list(schema).await.map_err(err)
+        let listed = self.catalog().await.list(schema).await.map_err(err)?;
+        let shared = Arc::new(listed.clone());
+        self.inner.listings.lock().await.insert(schema.to_lowercase(), shared);
+        Ok(listed)
     }
 
     async fn describe(&self, relation: &RelationName) -> Result<Vec<ColumnDef>, EngineError> {
@@ -647,6 +777,83 @@ impl Engine for GlueEngine {
 }
 
 impl GlueEngine {
+    /// The tables of a schema: this run's listing when there is one, else listed now (once per run).
+    async fn listing(&self, schema: &str) -> Result<Arc<Vec<RelationInfo>>, EngineError> {
+        let key = schema.to_lowercase();
+        let mut listings = self.inner.listings.lock().await;
+        if let Some(l) = listings.get(&key) {
+            return Ok(l.clone());
+        }
+        let listed = Arc::new(self.catalog().await.list(schema).await.map_err(err)?);
+        listings.insert(key, listed.clone());
+        Ok(listed)
+    }
+
+    /// Keeps this run's listing of the model's schema true after the plan: its table now lives at the plan's final
+    /// location (the next location check sees tables this run built without listing the schema again).
+    async fn record_location(&self, plan: &Plan) {
+        let (Some(relation), Some(location)) = (plan.relation.as_ref(), plan.final_location()) else {
+            return;
+        };
+        let mut listings = self.inner.listings.lock().await;
+        let Some(listed) = listings.get_mut(&relation.schema_str().to_lowercase()) else {
+            return;
+        };
+        let key = table_key(relation);
+        let mut tables: Vec<RelationInfo> = listed.iter().filter(|i| table_key(&i.name) != key).cloned().collect();
+        if let Ok(name) = RelationName::new(relation.schema_str().to_lowercase(), relation.identifier.as_str()) {
+            let mut table = glue_materialize::ExistingTable::of(FileFormat::Parquet);
+            table.format = glue_materialize::TableFormat::Other("written by this run".into());
+            table.location = Some(location.to_string());
+            tables.push(RelationInfo {
+                name,
+                existing: glue_materialize::Existing::Table(table),
+            });
+        }
+        *listed = Arc::new(tables);
+    }
+
+    /// Refuses, before anything runs, a plan that would write a table at a location equal to, inside or around
+    /// the location of another table of the schemas this run writes (a `custom_location` at a shared prefix, two
+    /// models with one location): Spark would write into, or empty, that table's files.
+    async fn check_locations(&self, plan: &Plan) -> Result<(), EngineError> {
+        let written = plan.written_locations();
+        if written.is_empty() {
+            return Ok(());
+        }
+        let own: Vec<String> = plan.own_relations().into_iter().map(table_key).collect();
+        let mut schemas: Vec<String> = written.iter().map(|(r, _)| r.schema_str().to_lowercase()).collect();
+        schemas.extend(self.inner.listings.lock().await.keys().cloned());
+        schemas.sort();
+        schemas.dedup();
+        for schema in schemas {
+            let listing = self.listing(&schema).await?;
+            for info in listing.iter() {
+                let glue_materialize::Existing::Table(t) = &info.existing else {
+                    continue;
+                };
+                let (Some(theirs), false) = (&t.location, own.contains(&table_key(&info.name))) else {
+                    continue;
+                };
+                for (relation, location) in &written {
+                    if let Some(how) = overlap(location, theirs) {
+                        return Err(EngineError::Other {
+                            context: format!("model `{}`", plan.model),
+                            source: Box::new(LocationConflict {
+                                relation: relation.without_catalog().to_string(),
+                                location: location.to_string(),
+                                how,
+                                table: info.name.to_string(),
+                                table_location: theirs.clone(),
+                            }),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The session of a model or group (created on first use with the target's profile and the node's overrides).
     fn dedicated(&self, plan: &Plan, choice: &SessionChoice) -> Result<Arc<Dedicated>, EngineError> {
         let mut map = self.inner.dedicated.lock().unwrap_or_else(|e| e.into_inner());
@@ -709,13 +916,16 @@ impl GlueEngine {
             match self.execute_on(&session, plan, again).await {
                 Ok(o) => return Ok(o),
                 Err(PlanFailure::Failed(e)) => return Err(e),
-                Err(PlanFailure::Lost(e)) => {
+                Err(PlanFailure::Lost(e, lost_after)) => {
                     *slot = None;
                     self.inner
                         .opened
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .retain(|s| !Arc::ptr_eq(s, &session));
+                    if let Some(step) = lost_after {
+                        return Err(partially_applied(plan, step, e));
+                    }
                     if again {
                         return Err(session_err(e));
                     }
@@ -749,10 +959,13 @@ impl GlueEngine {
             if !missing.is_empty() {
                 let first = batch.ops.len();
                 for n in &missing {
-                    batch.push(need_op(n), Some(index));
+                    batch.push_read(need_op(n), index);
                 }
                 let results = self.flush(session, &mut batch, plan, &mut outcome).await?;
-                for (n, v) in missing.iter().zip(&results[first..]) {
+                for (n, v) in missing
+                    .iter()
+                    .zip(answers_from(&results, first, missing.len()).map_err(native_err)?)
+                {
                     known.insert(n.clone(), columns_of(v).map_err(native_err)?);
                 }
             }
@@ -770,7 +983,11 @@ impl GlueEngine {
                 } => {
                     self.flush(session, &mut batch, plan, &mut outcome).await?;
                     let catalog = self.catalog().await;
-                    catalog.swap(target, staging).await.map_err(native_err)?;
+                    batch.touched.push(index);
+                    catalog
+                        .switch(target, staging, old_location.as_deref(), *delete_old_location)
+                        .await
+                        .map_err(native_err)?;
                     // The session caches table metadata: make it read the new entry.
                     batch.push(
                         Op::Sql {
@@ -778,9 +995,6 @@ impl GlueEngine {
                         },
                         Some(index),
                     );
-                    if *delete_old_location && let Some(old) = old_location {
-                        catalog.delete_location(old).await.map_err(native_err)?;
-                    }
                 }
                 Step::RunPython { view, code, context } => {
                     let context: serde_json::Value = serde_json::from_str(context)
@@ -841,8 +1055,8 @@ impl GlueEngine {
                         Some(index),
                     );
                     for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
-                        if let Rendered::Sql(sql) = r {
-                            batch.push(Op::Sql { sql }, Some(index));
+                        if let Some(op) = Op::rendered(r) {
+                            batch.push(op, Some(index));
                         }
                     }
                     self.flush(session, &mut batch, plan, &mut outcome).await?;
@@ -875,8 +1089,8 @@ impl GlueEngine {
                             Op::arrow_view(seed.view.as_str(), &seed.batches, &seed.schema).map_err(native_err)?,
                             Some(index),
                         );
-                        for sql in seed.statements {
-                            batch.push(Op::Sql { sql }, Some(index));
+                        for op in seed.statements.into_iter().filter_map(Op::rendered) {
+                            batch.push(op, Some(index));
                         }
                         outcome.rows_affected = Some(seed.rows);
                     }
@@ -884,13 +1098,17 @@ impl GlueEngine {
                 _ => {
                     for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
                         match r {
-                            Rendered::Sql(sql) => batch.push(Op::Sql { sql }, Some(index)),
                             Rendered::Native { action, .. } => {
                                 return Err(EngineError::Unsupported {
                                     engine: ENGINE,
                                     construct: format!("{action} (model `{}`)", plan.model),
                                 }
                                 .into());
+                            }
+                            other => {
+                                if let Some(op) = Op::rendered(other) {
+                                    batch.push(op, Some(index));
+                                }
                             }
                         }
                     }
@@ -942,5 +1160,30 @@ impl GlueEngine {
             })
             .await?;
         columns_of(&v).map_err(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_overlap_when_equal_or_nested_either_way() {
+        assert_eq!(overlap("s3://b/w/t", "s3://b/w/t/"), Some("which is"));
+        assert_eq!(overlap("s3a://b/w/t/sub", "s3://b/w/t"), Some("inside"));
+        assert_eq!(overlap("s3://b/w", "s3://b/w/t"), Some("around"));
+        assert_eq!(overlap("s3://b/w/t__v1", "s3://b/w/t"), None);
+        assert_eq!(overlap("s3://b/w/t2", "s3://b/w/t"), None);
+        assert_eq!(overlap("", "s3://b/w/t"), None);
+    }
+
+    #[test]
+    fn a_runner_answering_fewer_results_than_operations_is_an_error_not_a_panic() {
+        let results = vec![serde_json::json!(null)];
+        assert_eq!(answers_from(&results, 0, 1).unwrap().len(), 1);
+        for (first, count) in [(1, 1), (3, 2), (0, 2)] {
+            let e = answers_from(&results, first, count).unwrap_err().to_string();
+            assert!(e.contains("answered 1 operations"), "{e}");
+        }
     }
 }

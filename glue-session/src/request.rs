@@ -32,6 +32,14 @@ pub enum Op {
         /// The statement.
         sql: String,
     },
+    /// Run a statement with Spark settings of its own: each is set just before it and put back to the session's
+    /// own value (or unset) just after it, also when it fails.
+    Scoped {
+        /// The statement.
+        sql: String,
+        /// The settings, as (key, value).
+        settings: Vec<(String, String)>,
+    },
     /// Run a query and return its rows (Arrow IPC).
     Query {
         /// The query.
@@ -92,6 +100,22 @@ pub enum Op {
 }
 
 impl Op {
+    /// A rendered statement as an operation ([`Op::Sql`], or [`Op::Scoped`] with its settings); None for a native
+    /// action.
+    pub fn rendered(r: glue_materialize::Rendered) -> Option<Op> {
+        match r {
+            glue_materialize::Rendered::Sql(sql) => Some(Op::Sql { sql }),
+            glue_materialize::Rendered::Scoped { sql, settings } => Some(Op::Scoped {
+                sql,
+                settings: settings
+                    .iter()
+                    .map(|s| (s.key().to_string(), s.value().to_string()))
+                    .collect(),
+            }),
+            glue_materialize::Rendered::Native { .. } => None,
+        }
+    }
+
     /// Arrow rows as an [`Op::ArrowView`].
     pub fn arrow_view(name: &str, batches: &[RecordBatch], schema: &SchemaRef) -> Result<Op, SessionError> {
         Ok(Op::ArrowView {

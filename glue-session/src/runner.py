@@ -123,11 +123,30 @@ def _gluers_hudi_write(spark, op):
     return None
 
 
+def _gluers_scoped(spark, op):
+    # The statement's own settings, whatever the session holds; the session's values come back afterwards.
+    conf = spark.conf
+    saved = [(key, conf.get(key, None)) for key, _ in op["settings"]]
+    try:
+        for key, value in op["settings"]:
+            conf.set(key, value)
+        spark.sql(op["sql"])
+    finally:
+        for key, value in saved:
+            if value is None:
+                conf.unset(key)
+            else:
+                conf.set(key, value)
+    return None
+
+
 def _gluers_op(spark, op):
     kind = op["op"]
     if kind == "sql":
         spark.sql(op["sql"])
         return None
+    if kind == "scoped":
+        return _gluers_scoped(spark, op)
     if kind == "query":
         return _gluers_arrow(spark.sql(op["sql"]))
     if kind == "schema":

@@ -63,7 +63,7 @@ pub(crate) struct SeedLoad {
     /// The rows.
     pub batches: Vec<RecordBatch>,
     /// The statements reading the view (none when the table stays as it is).
-    pub statements: Vec<String>,
+    pub statements: Vec<glue_materialize::Rendered>,
     /// Rows in the CSV.
     pub rows: u64,
 }

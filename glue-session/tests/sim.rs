@@ -197,7 +197,10 @@ async fn world_with(name: &str, extra: Value) -> World {
     let bucket = unique("sim-lake");
     let prefix = unique(&format!("sim-{name}"));
     let mut output = json!({"glue_session_id": prefix});
-    output.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    output
+        .as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
     let engine = GlueEngine::new(profile(&bucket, output), 1, NOW.into());
     // The clients of a stand-in endpoint address buckets by path.
     let created = engine.clients().await.s3.create_bucket().bucket(&bucket).send().await;
@@ -890,7 +893,11 @@ async fn insert_overwrite_over_spark_connect_replaces_only_the_new_partitions_wh
     connect_build(&engine, &bucket, &schema, "parts", OVERWRITE_SECOND, OVERWRITE_STATIC).await;
     let kept = count(&engine, &format!("select count(*) from {schema}.parts where p = 0")).await;
     let replaced = count(&engine, &format!("select count(*) from {schema}.parts where p = 1")).await;
-    assert_eq!((kept, replaced), (2, 1), "partition 0 kept (2 rows), partition 1 replaced (1 row)");
+    assert_eq!(
+        (kept, replaced),
+        (2, 1),
+        "partition 0 kept (2 rows), partition 1 replaced (1 row)"
+    );
     engine.finish().await;
 }
 
@@ -912,7 +919,10 @@ async fn a_session_lost_after_an_append_committed_applies_the_append_once() {
     let answer = w.try_build("appended", src, append).await;
     admin("DELETE", "faults", "");
     let got = rows(&w.engine, &format!("{}.appended", w.schema)).await;
-    assert_eq!(got, "0:n0,0:n0,1:n1,1:n1,2:n2,2:n2", "the append applied once, not twice ({answer:?})");
+    assert_eq!(
+        got, "0:n0,0:n0,1:n1,1:n1,2:n2,2:n2",
+        "the append applied once, not twice ({answer:?})"
+    );
     let e = answer.expect_err("the model fails: its append may have been applied");
     assert!(e.contains("may be partially applied"), "{e}");
     assert!(e.contains("InsertInto"), "{e}");
@@ -930,13 +940,25 @@ async fn a_custom_location_inside_another_tables_location_is_refused_before_any_
     let before = mark();
     for (name, location) in [("intruder", format!("{base}/sub")), ("twin", base.clone())] {
         let config = json!({"materialized": "table", "custom_location": location}).to_string();
-        let e = w.try_build(name, "select 9 as id, 'x' as name", &config).await.expect_err("refused");
+        let e = w
+            .try_build(name, "select 9 as id, 'x' as name", &config)
+            .await
+            .expect_err("refused");
         assert!(e.contains("the location of the table"), "{e}");
         assert!(e.contains("nothing was run"), "{e}");
     }
     assert_eq!(calls(&log(before), "RunStatement", &id), 0, "no statement ran");
     assert_eq!(rows(&w.engine, &format!("{}.base", w.schema)).await, "0:n0,1:n1,2:n2");
-    let listed = w.engine.clients().await.s3.list_objects_v2().bucket(&w.bucket).send().await.expect("ListObjects");
+    let listed = w
+        .engine
+        .clients()
+        .await
+        .s3
+        .list_objects_v2()
+        .bucket(&w.bucket)
+        .send()
+        .await
+        .expect("ListObjects");
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert!(!keys.iter().any(|k| k.contains("/base/sub")), "{keys:?}");
     w.engine.finish().await;
@@ -980,10 +1002,20 @@ async fn a_run_dropped_mid_swap_still_completes_the_catalog_switch() {
 /// The keys of the objects under `prefix` of a bucket.
 async fn objects(engine: &GlueEngine, bucket: &str, prefix: &str) -> Vec<String> {
     let s3 = &engine.clients().await.s3;
-    let mut pages = s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     let mut keys = Vec::new();
     while let Some(page) = pages.next().await {
-        keys.extend(page.expect("ListObjectsV2").contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        keys.extend(
+            page.expect("ListObjectsV2")
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
     }
     keys
 }
@@ -999,9 +1031,21 @@ async fn a_replaced_table_keeps_its_previous_version_readable_until_the_next_rep
         let relation = RelationName::new(&w.schema, "kept").unwrap();
         let engine = w.engine.clone();
         async move {
-            let t = engine.catalog().await.get(&relation).await.expect("GetTable").expect("the table");
-            let l = t.storage_descriptor().and_then(|sd| sd.location()).expect("a location").to_string();
-            l.split_once("/warehouse/").map(|(_, rest)| format!("warehouse/{rest}")).unwrap()
+            let t = engine
+                .catalog()
+                .await
+                .get(&relation)
+                .await
+                .expect("GetTable")
+                .expect("the table");
+            let l = t
+                .storage_descriptor()
+                .and_then(|sd| sd.location())
+                .expect("a location")
+                .to_string();
+            l.split_once("/warehouse/")
+                .map(|(_, rest)| format!("warehouse/{rest}"))
+                .unwrap()
         }
     };
     w.build("kept", "select 1 as id, 'a' as name", TABLE).await;
@@ -1010,12 +1054,21 @@ async fn a_replaced_table_keeps_its_previous_version_readable_until_the_next_rep
     w.build("kept", "select 2 as id, 'b' as name", TABLE).await;
     let second = locate(&w).await;
     assert_ne!(second, first);
-    assert!(!objects(&w.engine, &w.bucket, &format!("{first}/")).await.is_empty(), "the first version is kept");
+    assert!(
+        !objects(&w.engine, &w.bucket, &format!("{first}/")).await.is_empty(),
+        "the first version is kept"
+    );
     w.build("kept", "select 3 as id, 'c' as name", TABLE).await;
     let third = locate(&w).await;
     assert_eq!(rows(&w.engine, &table).await, "3:c");
-    assert!(objects(&w.engine, &w.bucket, &format!("{first}/")).await.is_empty(), "the first version is deleted");
-    assert!(!objects(&w.engine, &w.bucket, &format!("{second}/")).await.is_empty(), "the second version is kept");
+    assert!(
+        objects(&w.engine, &w.bucket, &format!("{first}/")).await.is_empty(),
+        "the first version is deleted"
+    );
+    assert!(
+        !objects(&w.engine, &w.bucket, &format!("{second}/")).await.is_empty(),
+        "the second version is kept"
+    );
     assert!(!objects(&w.engine, &w.bucket, &format!("{third}/")).await.is_empty());
     w.engine.finish().await;
 }

@@ -240,9 +240,9 @@ impl World {
             ("spark.driver.host".into(), "127.0.0.1".into()),
             ("spark.driver.bindAddress".into(), "127.0.0.1".into()),
             ("spark.ui.enabled".into(), "false".into()),
-            // As Glue 4/5 run: ANSI off, dynamic partition overwrite.
+            // As Glue 4/5 run: ANSI off. Partition overwrite stays Spark's default (static): glue-rs's
+            // insert_overwrite sets dynamic for its own statement.
             ("spark.sql.ansi.enabled".into(), "false".into()),
-            ("spark.sql.sources.partitionOverwriteMode".into(), "dynamic".into()),
             ("spark.sql.shuffle.partitions".into(), "2".into()),
             (
                 "spark.driver.extraJavaOptions".into(),

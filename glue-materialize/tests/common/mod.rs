@@ -119,6 +119,12 @@ pub fn golden(result: &Result<Plan, PlanError>) -> String {
                         for r in parts {
                             match r {
                                 Rendered::Sql(sql) => out.push_str(&format!("--- sql\n{sql}\n--- end\n")),
+                                Rendered::Scoped { sql, settings } => {
+                                    for s in settings {
+                                        out.push_str(&format!("--- set {s} (this statement only)\n"));
+                                    }
+                                    out.push_str(&format!("--- sql\n{sql}\n--- end\n"))
+                                }
                                 Rendered::Native { action, detail } => {
                                     out.push_str(&format!("--- native {action}\n{detail}\n--- end\n"))
                                 }

@@ -54,7 +54,6 @@ class SparkRuntime:
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.sql.shuffle.partitions", "2")
             .config("spark.sql.ansi.enabled", "false")
-            .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
             .config("spark.sql.warehouse.dir", self.warehouse)
             .config("spark.hadoop.javax.jdo.option.ConnectionURL", self.metastore_url)
             .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={self.state_dir}")
