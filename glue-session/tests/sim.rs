@@ -1119,3 +1119,85 @@ async fn a_hive_partitioned_rebuild_never_leaves_the_table_without_partitions() 
     );
     w.engine.finish().await;
 }
+
+/// Plans model `name` of world `w` as a run of its own would (its own invocation id), against the catalog now.
+async fn plan_now(w: &World, name: &str, sql: &str, config: &str) -> glue_materialize::Plan {
+    let config = ModelConfig::from_json(&serde_json::from_str(config).unwrap()).expect("a model config");
+    let model = Model::new(name, &w.schema, sql, config);
+    let target = Target::new(&w.schema, Some(format!("s3://{}/warehouse", w.bucket)));
+    let relation = RelationName::new(&w.schema, name).unwrap();
+    let found = w.engine.catalog().await.get(&relation).await.expect("GetTable");
+    let existing = found.as_ref().map_or(Existing::Absent, existing_of);
+    plan(&model, &existing, &target, &invocation()).expect("a plan")
+}
+
+#[tokio::test]
+async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
+    // Two runs read the table at the same version and rebuild it at once: one publishes its result whole, the
+    // other fails clearly and publishes nothing; no staging entry and no data directory but the current and the
+    // previous version is left. `GLUE_RS_RACE_ROUNDS` rounds (3 in CI; `cargo xtask it --long` runs 20).
+    let rounds: usize = std::env::var("GLUE_RS_RACE_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let w = world("race").await;
+    let other = GlueEngine::new(
+        profile(&w.bucket, json!({"glue_session_id": unique("sim-race-b")})),
+        1,
+        NOW.into(),
+    );
+    w.build("raced", "select 0 as id, 'start' as name", TABLE).await;
+    let table = format!("{}.raced", w.schema);
+    let relation = RelationName::new(&w.schema, "raced").unwrap();
+    let (mut a_won, mut b_won) = (0, 0);
+    for round in 0..rounds {
+        let a_sql = format!("select id, 'a{round}' as name from range(0, 3)");
+        let b_sql = format!("select id, 'b{round}' as name from range(0, 5)");
+        let pa = plan_now(&w, "raced", &a_sql, TABLE).await;
+        let pb = plan_now(&w, "raced", &b_sql, TABLE).await;
+        let (ra, rb) = tokio::join!(w.engine.execute(&pa), other.execute(&pb));
+        let got = rows(&w.engine, &table).await;
+        let a_rows = format!("0:a{round},1:a{round},2:a{round}");
+        let b_rows = format!("0:b{round},1:b{round},2:b{round},3:b{round},4:b{round}");
+        let lost = match (&ra, &rb) {
+            (Ok(_), Err(e)) => {
+                a_won += 1;
+                assert_eq!(got, a_rows, "round {round}: a published");
+                e.to_string()
+            }
+            (Err(e), Ok(_)) => {
+                b_won += 1;
+                assert_eq!(got, b_rows, "round {round}: b published");
+                e.to_string()
+            }
+            (a, b) => panic!("round {round}: one run must win and one fail clearly, got {a:?} and {b:?} ({got})"),
+        };
+        let mut text = lost.clone();
+        let mut source = match (&ra, &rb) {
+            (Err(e), _) | (_, Err(e)) => std::error::Error::source(e),
+            _ => None,
+        };
+        while let Some(s) = source {
+            text.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        assert!(text.contains("another run"), "round {round}: {text}");
+        let staging = RelationName::new(&w.schema, "raced__dbt_swap").unwrap();
+        assert!(w.engine.catalog().await.get(&staging).await.expect("GetTable").is_none(), "round {round}: staging left");
+        let entry = w.engine.catalog().await.get(&relation).await.expect("GetTable").expect("the table");
+        let current = entry.storage_descriptor().and_then(|sd| sd.location()).unwrap().to_string();
+        let previous = entry.parameters().and_then(|p| p.get("glue_rs.previous_location")).cloned();
+        let key = |l: &str| l.split_once("/warehouse/").map(|(_, r)| format!("warehouse/{r}")).unwrap();
+        let listed = objects(&w.engine, &w.bucket, &format!("warehouse/{}/raced", w.schema)).await;
+        let mut dirs: Vec<String> = listed
+            .iter()
+            .filter_map(|k| k.rsplit_once('/').map(|(d, _)| d.to_string()))
+            .filter(|d| d.split('/').count() == 3)
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        let mut expected: Vec<String> = [Some(current.clone()), previous.clone()].into_iter().flatten().map(|l| key(&l)).collect();
+        expected.sort();
+        assert_eq!(dirs, expected, "round {round}: only the current and the previous version are stored");
+    }
+    println!("{rounds} rounds: a won {a_won}, b won {b_won}");
+    w.engine.finish().await;
+    other.finish().await;
+}
