@@ -1362,6 +1362,7 @@ impl Engine for LocalEngine {
                         .filter_map(|c| ColumnDef::new(c.name.clone(), c.data_type.clone()).ok())
                         .collect(),
                     partition_columns: e.partition_columns.clone(),
+                    version: Some(e.version.to_string()),
                 }),
             };
             let name = RelationName::new(schema.to_lowercase(), name).map_err(|e| LocalError::Data(e.to_string()))?;

@@ -156,6 +156,9 @@ pub struct ExistingTable {
     pub columns: Vec<ColumnDef>,
     /// Its partition columns.
     pub partition_columns: Vec<String>,
+    /// The catalog entry's version as read (Glue's `VersionId`), when the catalog has one: a rebuild publishes its
+    /// result only if the entry is still at this version (another run that replaced it since wins, this one fails).
+    pub version: Option<String>,
 }
 
 impl ExistingTable {
@@ -166,6 +169,7 @@ impl ExistingTable {
             location: None,
             columns: Vec::new(),
             partition_columns: Vec::new(),
+            version: None,
         }
     }
 

@@ -492,6 +492,7 @@ impl Planner<'_> {
                         staging,
                         old_location: t.location.clone(),
                         delete_old_location: delete_old,
+                        expected_version: t.version.clone(),
                     });
                 }
             }
@@ -902,6 +903,7 @@ impl Planner<'_> {
                 staging: write_relation,
                 old_location: t.location.clone(),
                 delete_old_location: false,
+                expected_version: t.version.clone(),
             });
         }
         steps.extend(self.persist_column_docs(&relation));

@@ -325,6 +325,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             staging,
             old_location,
             delete_old_location,
+            ..
         } => Ok(native(
             "swap-table",
             format!(

@@ -183,6 +183,10 @@ pub enum Step {
         old_location: Option<String>,
         /// The old location is glue-rs's own: keep it as the previous version, delete it at the next switch.
         delete_old_location: bool,
+        /// The version of `target`'s entry this plan read ([`crate::ExistingTable::version`]): the switch happens
+        /// only if the entry is still at it, so of two runs rebuilding one table the one that switches second fails
+        /// instead of publishing over the other (or with the other's staging table).
+        expected_version: Option<String>,
     },
     /// Delete every object under a location glue-rs owns (a staging copy).
     DeleteLocation {

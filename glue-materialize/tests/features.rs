@@ -233,6 +233,7 @@ fn cases() -> Vec<Case> {
                 location: Some("s3://elsewhere/t".into()),
                 columns: vec![],
                 partition_columns: vec![],
+                version: None,
             }),
         ),
         Case {

@@ -78,6 +78,7 @@ pub fn existing_of(t: &Table) -> Existing {
         location: sd.and_then(|s| s.location.clone()).filter(|l| !l.is_empty()),
         columns,
         partition_columns: t.partition_keys().iter().map(|c| c.name.clone()).collect(),
+        version: t.version_id.clone(),
     })
 }
 
@@ -96,6 +97,48 @@ fn input_of(t: &Table, name: &str) -> TableInput {
         .set_parameters(t.parameters.clone())
         .build()
         .expect("a table input with a name")
+}
+
+/// The standard location a version directory `<base>__v<invocation>` belongs to.
+fn version_base(dir: &str) -> Option<&str> {
+    let dir = dir.trim_end_matches('/');
+    dir.rfind("__v").map(|i| &dir[..i]).filter(|b| !b.is_empty())
+}
+
+/// A rebuild's catalog switch, as [`Catalog::switch`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct Switch<'a> {
+    /// The table replaced.
+    pub target: &'a RelationName,
+    /// The table built by this run.
+    pub staging: &'a RelationName,
+    /// Where this run built the staging table's data (the switch refuses a staging table at another location).
+    pub staged_at: Option<&'a str>,
+    /// The version of `target`'s entry this run read (the switch refuses another).
+    pub expected_version: Option<&'a str>,
+    /// The replaced data's location.
+    pub old_location: Option<&'a str>,
+    /// The replaced data is glue-rs's own (a location it derived): kept as the previous version.
+    pub old_is_ours: bool,
+}
+
+/// What a switch checks before it publishes.
+struct Guard<'a> {
+    expected_version: Option<&'a str>,
+    staged_at: Option<&'a str>,
+}
+
+/// Why a switch did not happen: another run got there first (`ours`: the staging table is this run's own), or
+/// anything else.
+enum SwapFailure {
+    Conflict { message: String, ours: bool },
+    Other(SessionError),
+}
+
+impl From<SessionError> for SwapFailure {
+    fn from(e: SessionError) -> Self {
+        SwapFailure::Other(e)
+    }
 }
 
 /// The table parameter holding the data location of a table's previous version, kept readable after a rebuild's
@@ -199,23 +242,118 @@ impl Catalog {
     /// previous version when it is glue-rs's own (`old_is_ours`: a location glue-rs derived); the previous version
     /// kept by the switch before this one is deleted now. Readers that listed the old files before the switch
     /// (other sessions, Athena, jobs) go on reading them until the next replace.
-    pub async fn switch(
-        &self,
-        target: &RelationName,
-        staging: &RelationName,
-        old_location: Option<&str>,
-        old_is_ours: bool,
-    ) -> Result<(), SessionError> {
-        let (this, target, staging) = (self.clone(), target.clone(), staging.clone());
-        let keep = old_location.filter(|_| old_is_ours).map(str::to_string);
+    ///
+    /// Of two runs rebuilding one table, the one that switches second fails ([`SessionError::Conflict`]) and
+    /// publishes nothing: the entry is no longer at the version it read, or the staging table is no longer the one
+    /// it wrote (another run replaced it). Its own staging entry and data are removed.
+    pub async fn switch(&self, s: &Switch<'_>) -> Result<(), SessionError> {
+        let this = self.clone();
+        let target = s.target.clone();
+        let staging = s.staging.clone();
+        let staged_at = s.staged_at.map(str::to_string);
+        let expected = s.expected_version.map(str::to_string);
+        let keep = s.old_location.filter(|_| s.old_is_ours).map(str::to_string);
         let task = tokio::spawn(async move {
-            if let Some(released) = this.swap(&target, &staging, keep.as_deref()).await? {
-                this.delete_location(&released).await?;
+            let guard = Guard {
+                expected_version: expected.as_deref(),
+                staged_at: staged_at.as_deref(),
+            };
+            // The version directories of this table that exist before the switch: those of runs that read an
+            // older version of the entry (they can no longer publish: their switch fails) or that crashed.
+            let base = staged_at.as_deref().filter(|_| keep.is_some()).and_then(version_base);
+            let earlier = match base {
+                Some(b) => this.version_dirs(b).await.unwrap_or_default(),
+                None => Vec::new(),
+            };
+            match this.swap_guarded(&target, &staging, keep.as_deref(), &guard).await {
+                Ok(released) => {
+                    let live = |d: &str| {
+                        [staged_at.as_deref(), keep.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .any(|l| l.trim_end_matches('/') == d.trim_end_matches('/'))
+                    };
+                    for dir in released.iter().chain(earlier.iter()).filter(|d| !live(d)) {
+                        this.delete_location(dir).await?;
+                    }
+                    Ok(())
+                }
+                Err(SwapFailure::Conflict { message, ours }) => {
+                    // This run's result is not published: its data goes, and its staging entry when it is its own.
+                    if ours {
+                        let _ = this.delete_table(&staging).await;
+                    }
+                    if let Some(at) = &staged_at {
+                        let _ = this.delete_location(at).await;
+                    }
+                    Err(SessionError::Conflict(message))
+                }
+                Err(SwapFailure::Other(e)) => Err(e),
             }
-            Ok(())
         });
         task.await
             .map_err(|e| SessionError::Protocol(format!("the catalog switch's task ended: {e}")))?
+    }
+
+    /// The version directories glue-rs made for the table whose standard location is `base`: `<base>__v*`.
+    async fn version_dirs(&self, base: &str) -> Result<Vec<String>, SessionError> {
+        let rest = base
+            .strip_prefix("s3://")
+            .or_else(|| base.strip_prefix("s3a://"))
+            .ok_or_else(|| SessionError::Protocol(format!("`{base}` is not an s3:// location")))?;
+        let scheme = &base[..base.len() - rest.len()];
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let prefix = format!("{}__v", key.trim_end_matches('/'));
+        let mut pages = self
+            .clients
+            .s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(&prefix)
+            .delimiter("/")
+            .into_paginator()
+            .send();
+        let mut dirs = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| SessionError::aws("ListObjectsV2", e))?;
+            dirs.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix())
+                    .map(|p| format!("{scheme}{bucket}/{}", p.trim_end_matches('/'))),
+            );
+        }
+        Ok(dirs)
+    }
+
+    async fn delete_table(&self, relation: &RelationName) -> Result<(), SessionError> {
+        self.clients
+            .glue
+            .delete_table()
+            .database_name(relation.schema_str())
+            .name(relation.identifier.as_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SessionError::aws("DeleteTable", e))
+    }
+
+    /// [`Catalog::swap`] without the guard of a run: the entry's version as it is now.
+    pub async fn swap(
+        &self,
+        target: &RelationName,
+        staging: &RelationName,
+        keep: Option<&str>,
+    ) -> Result<Option<String>, SessionError> {
+        let guard = Guard {
+            expected_version: None,
+            staged_at: None,
+        };
+        self.swap_guarded(target, staging, keep, &guard).await.map_err(|f| match f {
+            SwapFailure::Conflict { message, .. } => SessionError::Conflict(message),
+            SwapFailure::Other(e) => e,
+        })
     }
 
     /// Points `target`'s entry at the table built as `staging` (location, columns, partition keys, parameters) in
@@ -223,15 +361,53 @@ impl Catalog {
     /// so Lake Formation tags, grants and data-cell filters on it survive; readers see the old or the new table,
     /// never none. `keep` is recorded on the entry ([`PREVIOUS_LOCATION`]) as the previous version's data; the
     /// location recorded there before, no longer referenced by the entry, is returned.
-    pub async fn swap(
+    async fn swap_guarded(
         &self,
         target: &RelationName,
         staging: &RelationName,
         keep: Option<&str>,
-    ) -> Result<Option<String>, SessionError> {
+        guard: &Guard<'_>,
+    ) -> Result<Option<String>, SwapFailure> {
         let missing = |r: &RelationName| SessionError::Protocol(format!("{r} is not in the Glue catalog"));
-        let staged = self.get(staging).await?.ok_or_else(|| missing(staging))?;
+        let same = |a: &str, b: &str| a.trim_end_matches('/') == b.trim_end_matches('/');
+        let Some(staged) = self.get(staging).await? else {
+            return Err(match guard.staged_at {
+                Some(_) => SwapFailure::Conflict {
+                    message: format!(
+                        "the staging table {staging} this run built is gone: another run rebuilding {target} at \
+                         the same time removed it. This run's result was not published"
+                    ),
+                    ours: false,
+                },
+                None => SwapFailure::Other(missing(staging)),
+            });
+        };
+        let staged_location = staged.storage_descriptor().and_then(|sd| sd.location()).unwrap_or_default();
+        if let Some(at) = guard.staged_at
+            && !same(staged_location, at)
+        {
+            return Err(SwapFailure::Conflict {
+                message: format!(
+                    "the staging table {staging} is at {staged_location}, not at {at} where this run built it: \
+                     another run rebuilding {target} at the same time replaced it. This run's result was not \
+                     published"
+                ),
+                ours: false,
+            });
+        }
         let current = self.get(target).await?.ok_or_else(|| missing(target))?;
+        if let Some(v) = guard.expected_version
+            && current.version_id.as_deref() != Some(v)
+        {
+            return Err(SwapFailure::Conflict {
+                message: format!(
+                    "{target} changed since this run read it (version {v}, now {}): another run replaced it. \
+                     This run's result was not published",
+                    current.version_id.as_deref().unwrap_or("unknown")
+                ),
+                ours: true,
+            });
+        }
         let mut input = input_of(&staged, target.identifier.as_str());
         let kept_before = current
             .parameters()
@@ -264,7 +440,20 @@ impl Catalog {
             .set_version_id(current.version_id.clone())
             .send()
             .await
-            .map_err(|e| SessionError::aws("UpdateTable", e))?;
+            .map_err(|e| {
+                let e = SessionError::aws("UpdateTable", e);
+                if e.code() == Some("ConcurrentModificationException") {
+                    SwapFailure::Conflict {
+                        message: format!(
+                            "{target} was replaced by another run while this run switched it: this run's result \
+                             was not published"
+                        ),
+                        ours: true,
+                    }
+                } else {
+                    SwapFailure::Other(e)
+                }
+            })?;
         // A Hive-partitioned table's partitions are entries of their own: the target's old ones (pointing at the old
         // data, still in place) are replaced by the staging table's, right after the switch.
         if !staged.partition_keys().is_empty() || !current.partition_keys().is_empty() {

@@ -437,12 +437,22 @@ impl Engine for ConnectEngine {
                     staging,
                     old_location,
                     delete_old_location,
+                    expected_version,
                 } => match self.catalog().await {
                     Some(catalog) => {
-                        catalog
-                            .switch(target, staging, old_location.as_deref(), *delete_old_location)
-                            .await
-                            .map_err(native_err)?;
+                        let switch = crate::catalog::Switch {
+                            target,
+                            staging,
+                            staged_at: plan
+                                .written_locations()
+                                .into_iter()
+                                .find(|(r, _)| *r == staging)
+                                .map(|(_, l)| l),
+                            expected_version: expected_version.as_deref(),
+                            old_location: old_location.as_deref(),
+                            old_is_ours: *delete_old_location,
+                        };
+                        catalog.switch(&switch).await.map_err(native_err)?;
                         refresh(&spark, target).await.map_err(native_err)?;
                     }
                     None => {
@@ -771,6 +781,7 @@ fn existing_from_describe(batches: &[RecordBatch]) -> Existing {
         location: details.get("location").cloned().filter(|l| !l.is_empty()),
         columns,
         partition_columns,
+        version: None,
     })
 }
 

@@ -626,6 +626,19 @@ pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> E
     let at = step
         .map(|s| format!("step {s}"))
         .unwrap_or_else(|| "creating the schema".into());
+    if let (Some(staging), SessionError::Statement { error_class, .. }) = (step.and_then(|s| staging_of(plan, s)), &e)
+        && error_class.as_deref() == Some("TABLE_OR_VIEW_ALREADY_EXISTS")
+    {
+        // The staging table was created between this plan's DROP and its CTAS: another run is rebuilding the table.
+        let target = plan.relation.as_ref().map(|r| r.to_string()).unwrap_or_default();
+        return EngineError::Other {
+            context: format!("model `{}`, {at}", plan.model),
+            source: Box::new(SessionError::Conflict(format!(
+                "another run is rebuilding {target} at the same time (it created the staging table {staging} \
+                 after this run dropped it): this run published nothing"
+            ))),
+        };
+    }
     match e {
         SessionError::Statement {
             error_class, message, ..
@@ -646,6 +659,17 @@ pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> E
             source: Box::new(other),
         },
     }
+}
+
+/// The staging table a step creates, when the plan switches it in (a rebuild's CTAS).
+fn staging_of<'p>(plan: &'p Plan, step: &Step) -> Option<&'p RelationName> {
+    let Step::CreateTableAs { table, .. } = step else {
+        return None;
+    };
+    plan.steps.iter().find_map(|s| match s {
+        Step::SwapTable { staging, .. } if *staging == table.relation => Some(staging),
+        _ => None,
+    })
 }
 
 /// The answers to the `count` operations sent from position `first` of a request: a runner that answered fewer is
@@ -980,14 +1004,20 @@ impl GlueEngine {
                     staging,
                     old_location,
                     delete_old_location,
+                    expected_version,
                 } => {
                     self.flush(session, &mut batch, plan, &mut outcome).await?;
                     let catalog = self.catalog().await;
                     batch.touched.push(index);
-                    catalog
-                        .switch(target, staging, old_location.as_deref(), *delete_old_location)
-                        .await
-                        .map_err(native_err)?;
+                    let switch = crate::catalog::Switch {
+                        target,
+                        staging,
+                        staged_at: plan.written_locations().into_iter().find(|(r, _)| *r == staging).map(|(_, l)| l),
+                        expected_version: expected_version.as_deref(),
+                        old_location: old_location.as_deref(),
+                        old_is_ours: *delete_old_location,
+                    };
+                    catalog.switch(&switch).await.map_err(native_err)?;
                     // The session caches table metadata: make it read the new entry.
                     batch.push(
                         Op::Sql {

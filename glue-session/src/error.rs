@@ -62,6 +62,9 @@ pub enum SessionError {
         /// Its status.
         status: String,
     },
+    /// Another run rebuilt the same table at the same time and published first: this run published nothing.
+    #[error("{0}")]
+    Conflict(String),
     /// A statement failed in Spark or in the runner.
     #[error("{}{message}", .error_class.as_deref().map(|c| format!("[{c}] ")).unwrap_or_default())]
     Statement {

@@ -92,6 +92,7 @@ pub fn existing_table(format: FileFormat) -> Existing {
         location: Some(format!("{}{SCHEMA}/orders", LOCATION)),
         columns: target_columns(),
         partition_columns: vec![],
+        version: None,
     })
 }
 
