@@ -6,7 +6,15 @@ shared local storage, Lake Formation corrections) answer first; everything else 
 way every request is written to the request log and may meet an injected fault (throttling, latency).
 
 Admin endpoints under `/_sim/` (JSON): `health`, `log` (GET: entries since `?since=seq`; DELETE: clear), `faults`
-(POST: set, DELETE: clear), `config` (POST: delays, page size), `endpoints`.
+(POST: set, DELETE: clear), `holds` (GET: the hold rule and the requests held; POST `holds/release`: let them go on),
+`statements` (GET `?session_id=ID`: the session's statements and their states), `config` (POST: delays, page size),
+`endpoints`.
+
+The `hold` fault (`POST /_sim/faults {"hold": {"operation": "*", "after": N, "access_key": K, "session_id": S}}`)
+lets N matching requests through and holds the next one, unprocessed, until it is released (`holds/release` or
+`DELETE /_sim/faults`: then it is processed as usual) or its client disconnects (then it is never processed: the log
+entry ends with status 499, `ClientClosedRequest`). While held, its log entry has `held: true`. One request per rule.
+Crash tests use it to kill a client at a chosen request boundary.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import io
 import json
 import random
 import re
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -75,6 +85,8 @@ class LogEntry:
     next_token: bool = False
     # The access key id that signed the request (test credentials only: which identity called).
     access_key: str | None = None
+    # Held by the `hold` fault right now (not yet processed).
+    held: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -129,6 +141,107 @@ class Faults:
 
 
 @dataclass
+class HoldRule:
+    """The `hold` fault: lets `after` matching requests through and holds the next one (once)."""
+
+    operation: str | list[str] = "*"
+    after: int = 0
+    access_key: str | None = None
+    session_id: str | None = None
+    matched: int = 0
+    fired: bool = False
+
+    def matches(self, entry: LogEntry) -> bool:
+        wanted = [self.operation] if isinstance(self.operation, str) else list(self.operation)
+        keys = (f"{entry.service}:{entry.operation}", entry.operation, f"{entry.service}:*", "*")
+        if not any(k in wanted for k in keys):
+            return False
+        if self.access_key is not None and entry.access_key != self.access_key:
+            return False
+        return self.session_id is None or entry.session_id == self.session_id
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Holds:
+    """Requests held by the `hold` fault, each waiting on its own server thread (requests are served in threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rule: HoldRule | None = None
+        self._held: dict[int, tuple[LogEntry, threading.Event]] = {}
+
+    def set(self, spec: dict[str, Any]) -> HoldRule:
+        unknown = set(spec) - {"operation", "after", "access_key", "session_id"}
+        if unknown:
+            raise ValueError(f"unknown hold keys {sorted(unknown)}")
+        with self._lock:
+            self.rule = HoldRule(**{**spec, "after": int(spec.get("after", 0))})
+            return self.rule
+
+    def clear(self) -> None:
+        """Removes the rule and releases what it holds."""
+        with self._lock:
+            self.rule = None
+        self.release()
+
+    def release(self) -> int:
+        with self._lock:
+            held = list(self._held.values())
+        for _, event in held:
+            event.set()
+        return len(held)
+
+    def state(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "rule": self.rule.to_json() if self.rule else None,
+                "held": [entry.to_json() for entry, _ in self._held.values()],
+            }
+
+    def claim(self, entry: LogEntry) -> threading.Event | None:
+        """Counts `entry` against the rule; the event to wait on if it is the one to hold."""
+        with self._lock:
+            rule = self.rule
+            if rule is None or rule.fired or not rule.matches(entry):
+                return None
+            rule.matched += 1
+            if rule.matched <= rule.after:
+                return None
+            rule.fired = True
+            event = threading.Event()
+            entry.held = True
+            self._held[entry.seq] = (entry, event)
+            return event
+
+    def wait(self, entry: LogEntry, event: threading.Event, connection: Any) -> bool:
+        """Blocks until released (True: process the request) or the client disconnects (False: drop it)."""
+        try:
+            while not event.wait(0.05):
+                if connection is not None and _disconnected(connection):
+                    return False
+            return connection is None or not _disconnected(connection)
+        finally:
+            with self._lock:
+                self._held.pop(entry.seq, None)
+                entry.held = False
+
+
+def _disconnected(connection: socket.socket) -> bool:
+    """The peer closed the connection (readable with nothing to read, or reset)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        if not readable:
+            return False
+        return connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
+@dataclass
 class Config:
     """Tunable behaviour (POST /_sim/config): page size of list operations and session timings."""
 
@@ -158,6 +271,10 @@ class Simulator:
         self.ready = threading.Event()
         # Faults the handlers act on (`fail_statement`, `session_timeout`), set through POST /_sim/faults.
         self.fault_hooks: dict[str, Any] = {}
+        # The `hold` fault's rule and held requests.
+        self.holds = Holds()
+        # The statements of a session (`/_sim/statements`), provided by the session handlers.
+        self.statements_of: Callable[[str], dict[str, Any]] | None = None
         # moto applies a conditional write as read-check-write without a lock: two concurrent PutItems with
         # `attribute_not_exists` can both succeed. DynamoDB requests go through one at a time, as DynamoDB's item
         # writes are atomic.
@@ -181,6 +298,11 @@ class Simulator:
             entry.access_key = auth.split("Credential=", 1)[1].split("/", 1)[0]
         if operation.endswith("Statement") and isinstance(parsed.get("Id"), int):
             entry.statement_id = parsed["Id"]
+        hold = self.holds.claim(entry)
+        if hold is not None and not self.holds.wait(entry, hold, environ.get("werkzeug.socket")):
+            # The client went away while its request was held: the request is never processed.
+            entry.status, entry.error, entry.end = 499, "ClientClosedRequest", time.time()
+            return Response(b"", status=499)(environ, start_response)
         try:
             response = self.dispatch(SimRequest(service, operation, request, region, parsed), environ, body)
         except AwsError as err:
@@ -366,7 +488,13 @@ class Simulator:
             if request.method == "DELETE":
                 self.faults = Faults()
                 self.fault_hooks.clear()
+                self.holds.clear()
                 return _json({})
+            if "hold" in payload:
+                try:
+                    self.holds.set(payload["hold"])
+                except (TypeError, ValueError) as err:
+                    return _json({"error": f"hold: {err}"}, 400)
             self.faults.throttle.update(payload.get("throttle", {}))
             self.faults.latency_ms.update(payload.get("latency_ms", {}))
             if "seed" in payload:
@@ -374,7 +502,18 @@ class Simulator:
             for name in ("fail_statement", "session_timeout", "lf_failures"):
                 if name in payload:
                     self.fault_hooks[name] = payload[name]
-            return _json({"throttle": self.faults.throttle, "latency_ms": self.faults.latency_ms, **self.fault_hooks})
+            hold = self.holds.rule.to_json() if self.holds.rule else None
+            return _json({"throttle": self.faults.throttle, "latency_ms": self.faults.latency_ms, "hold": hold, **self.fault_hooks})
+        if what == "holds":
+            return _json(self.holds.state())
+        if what == "holds/release":
+            return _json({"released": self.holds.release()})
+        if what == "statements":
+            session_id = request.args.get("session_id", "")
+            found = self.statements_of(session_id) if self.statements_of is not None else None
+            if found is None:
+                return _json({"error": f"no session {session_id!r}"}, 404)
+            return _json(found)
         if what == "config":
             for key, value in payload.items():
                 if not hasattr(self.config, key):

@@ -117,6 +117,7 @@ class Sessions:
         self.spark_connect = spark_connect
         self.sessions: dict[str, Session] = {}
         self.lock = threading.RLock()
+        sim.statements_of = self.statements_of
         if not isinstance(sys.stdout, _Router):
             sys.stdout = _Router(sys.stdout)
         _route_session_lookups()
@@ -179,6 +180,18 @@ class Sessions:
             if s.status == "READY":
                 s.last_activity = time.time()  # Spark Connect calls keep a session from idling out
             return s.status
+
+    def statements_of(self, session_id: str) -> dict[str, Any] | None:
+        """The session's status and statements (`/_sim/statements`): `busy` while one runs or waits to run."""
+        with self.lock:
+            s = self.sessions.get(session_id)
+            if s is None:
+                return None
+            self._advance(s)
+            statements = [{"id": st.id, "state": st.state, "started_on": st.started_on, "completed_on": st.completed_on}
+                          for st in s.statements]  # fmt: skip
+            busy = any(st["state"] in ("WAITING", "RUNNING", "CANCELLING") for st in statements)
+            return {"session_id": s.id, "status": s.status, "busy": busy, "statements": statements}
 
     def _get(self, session_id: str | None) -> Session:
         if not session_id:
