@@ -643,7 +643,7 @@ async fn a_created_session_whose_readiness_wait_times_out_is_stopped_and_a_reuse
     );
     let glue = glue_client().await;
     let since = last_seq();
-    let (first, second) = {
+    let (first, second, since_other) = {
         let _restore = RestoreConfig;
         sim("POST", "config", r#"{"provisioning_delay_s": 6.0}"#);
         let first = p.run(&["run"]);
@@ -659,8 +659,9 @@ async fn a_created_session_whose_readiness_wait_times_out_is_stopped_and_a_reuse
             .send()
             .await
             .expect("CreateSession");
+        let since_other = last_seq();
         let second = q.run(&["run"]);
-        (first, second)
+        (first, second, since_other)
     };
     assert!(!first.status.success(), "{}", text(&first));
     assert!(!second.status.success(), "{}", text(&second));
@@ -682,6 +683,7 @@ async fn a_created_session_whose_readiness_wait_times_out_is_stopped_and_a_reuse
             "session {id} left {now:?}"
         );
     }
+    let (entries, log) = (entries_since(since_other), log_since(since_other));
     assert_eq!(count_on(&log, "CreateSession", &other), 0, "{log:?}");
     assert_eq!(
         ended(&entries, &other),
