@@ -519,25 +519,145 @@ async fn finish_remote(remote: Option<Remote>, reporter: &Reporter) {
     reporter.line("GlueSessions", &line);
 }
 
-/// Runs a command that may use Glue sessions: Ctrl-C cancels the running statements; either way the sessions this
-/// run created are stopped at the end.
+/// The signals that stop a run: Ctrl-C (SIGINT) and, on Unix, SIGTERM (what schedulers such as Airflow, ECS or
+/// Kubernetes send), registered for as long as this lives (a signal that comes between two waits is not lost).
+struct Signals {
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// The exit code of a run stopped by Ctrl-C (128 + SIGINT).
+    const INTERRUPTED: i32 = 130;
+    /// The exit code of a run stopped by SIGTERM (128 + SIGTERM).
+    const TERMINATED: i32 = 143;
+
+    /// Starts listening. A signal that cannot be listened to (which the OS does not refuse in practice) keeps its
+    /// default action, and the run says so.
+    fn new(reporter: &Reporter) -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind: SignalKind, name: &str| match signal(kind) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    reporter.warn(&format!(
+                        "cannot handle {name} ({e}): it ends the run without stopping its sessions"
+                    ));
+                    None
+                }
+            };
+            Signals {
+                int: listen(SignalKind::interrupt(), "Ctrl-C"),
+                term: listen(SignalKind::terminate(), "SIGTERM"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = reporter;
+            Signals {}
+        }
+    }
+
+    /// Waits for the next signal; its exit code: [`Signals::INTERRUPTED`] or [`Signals::TERMINATED`].
+    async fn next(&mut self) -> i32 {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        if s.recv().await.is_none() {
+                            std::future::pending::<()>().await
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.int) => Signals::INTERRUPTED,
+                _ = recv(&mut self.term) => Signals::TERMINATED,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => Signals::INTERRUPTED,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// How long a second signal waits for the stop it fires before the process exits.
+const BEST_EFFORT_STOP: Duration = Duration::from_secs(2);
+
+/// Runs a command that may use Glue sessions. Ctrl-C or SIGTERM cancels the running statements (and refuses new
+/// ones), then the sessions this run created are stopped as at the end of every run (unless `glue_session_reuse`; a
+/// session it reused only has its statements cancelled) and the run exits 130 (Ctrl-C) or 143 (SIGTERM). A signal
+/// while the sessions are being stopped after another signal exits at once with its own code, after sending the stop
+/// again (for at most [`BEST_EFFORT_STOP`], not waiting for the sessions to reach STOPPED). A catalog switch under way runs on a task of its own and is not
+/// stopped by the first signal. On the embedded engine (no sessions) a signal ends the run where it is: its commits
+/// are atomic, so every table is whole in its old or new version.
 async fn with_sessions(
     remote: Option<Remote>,
     reporter: &Arc<Reporter>,
     work: impl std::future::Future<Output = Result<i32>>,
 ) -> Result<i32> {
-    let Some(g) = remote.clone() else { return work.await };
-    let result = tokio::select! {
-        r = work => r,
-        _ = tokio::signal::ctrl_c() => {
+    let mut signals = Signals::new(reporter);
+    let Some(g) = remote.clone() else {
+        return tokio::select! {
+            r = work => r,
+            code = signals.next() => {
+                reporter.finish_progress();
+                reporter.warn("Interrupted: the run stops here (every table written is whole)");
+                Ok(code)
+            }
+        };
+    };
+    let (result, mut interrupted) = tokio::select! {
+        r = work => (r, false),
+        code = signals.next() => {
             reporter.finish_progress();
-            reporter.warn("Interrupted: cancelling the running statements and stopping this run's sessions");
-            g.interrupt().await;
-            Ok(130)
+            reporter.warn(
+                "Interrupted: cancelling the running statements and stopping this run's sessions (interrupt again to exit at once)",
+            );
+            (Ok(code), true)
         }
     };
-    finish_remote(remote, reporter).await;
-    result
+    let cancel_first = interrupted;
+    let cancelled = std::sync::atomic::AtomicBool::new(!cancel_first);
+    let stop = async {
+        if cancel_first {
+            g.interrupt().await;
+            cancelled.store(true, std::sync::atomic::Ordering::Release);
+        }
+        finish_remote(remote, reporter).await
+    };
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return result,
+            code = signals.next() => {
+                if !interrupted {
+                    // The run's work is done and its sessions are being stopped: that goes on.
+                    interrupted = true;
+                    reporter.warn("Interrupted: stopping this run's sessions (interrupt again to exit at once)");
+                    continue;
+                }
+                reporter.warn("Interrupted again: exiting now; this run's sessions are being stopped without waiting for them");
+                let again = async {
+                    if !cancelled.load(std::sync::atomic::Ordering::Acquire) {
+                        g.interrupt().await;
+                    }
+                    g.finish().await
+                };
+                let _ = tokio::time::timeout(BEST_EFFORT_STOP, again).await;
+                std::process::exit(code);
+            }
+        }
+    }
 }
 
 fn load(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value) -> Result<Loaded> {

@@ -83,11 +83,35 @@ pub async fn session_status(clients: &Clients, id: &str) -> Result<Option<(Sessi
     }
 }
 
+/// Ends a session this process created that was not READY in time, so that it does not become READY later and run,
+/// billed, until its idle timeout: DeleteSession (it is still PROVISIONING, a state in which Glue refuses
+/// StopSession), else StopSession. A failure is logged: the caller reports the readiness error.
+async fn end_unready(clients: &Clients, id: &str) {
+    let ended = match clients.glue.delete_session().id(id).send().await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let deleting = SessionError::aws("DeleteSession", e);
+            let stopped = clients.glue.stop_session().id(id).send().await;
+            stopped
+                .map(|_| ())
+                .map_err(|e| format!("{deleting}; {}", SessionError::aws("StopSession", e)))
+        }
+    };
+    match ended {
+        Ok(()) => tracing::info!(session = id, "ended the Glue session that was not READY in time"),
+        Err(e) => tracing::warn!(
+            session = id,
+            "could not end the session that was not READY in time: {e}"
+        ),
+    }
+}
+
 impl LivySession {
     /// Opens session `id` by the reference's reuse rules: READY is reused; PROVISIONING is waited for; STOPPING is
     /// waited out, then recreated; STOPPED / TIMEOUT / FAILED is deleted and recreated; an unknown id is created (a
     /// concurrent creator's `AlreadyExistsException` means: wait for its session). `fresh` skips the lookup for ids
-    /// that cannot exist yet (a new uuid).
+    /// that cannot exist yet (a new uuid). A session this call created that is not READY within the profile's
+    /// `session_provisioning_timeout_in_seconds` is ended before the error returns; one it found is left alone.
     pub async fn open(
         clients: &Clients,
         profile: &GlueProfile,
@@ -175,6 +199,9 @@ impl LivySession {
                 }
             }
             if Instant::now() + delay > deadline {
+                if origin == Origin::Created {
+                    end_unready(clients, id).await;
+                }
                 return Err(SessionError::NotReady {
                     id: id.into(),
                     status: status.as_str().into(),
