@@ -214,7 +214,15 @@ impl LocalEngine {
                 let df = self.query_df(query).await?;
                 self.create_table(table, df, *replace).await?;
             }
-            Step::SwapTable { target, staging, .. } => self.swap(target, staging)?,
+            Step::SwapTable {
+                target,
+                staging,
+                expected_version,
+                ..
+            } => {
+                let expected = expected_version.as_deref().and_then(|v| v.parse().ok());
+                self.swap_checked(target, staging, expected)?
+            }
             Step::DeleteLocation { location } => self.remove_owned(location)?,
             Step::CreateView {
                 relation,
@@ -503,14 +511,15 @@ impl LocalEngine {
             .await?;
             (path.display().to_string(), None)
         } else {
-            // Plain formats: a fresh directory, never files mixed into a live table's.
-            let dir = match &existing {
-                Some(e) => PathBuf::from(plain::next_version_dir(
-                    e.location.as_deref().unwrap_or(&location),
-                    version,
-                )),
-                None => path.clone(),
-            };
+            // Plain formats: a directory of this writer's own, never files mixed into a live table's or another
+            // writer's.
+            let dir = PathBuf::from(plain::fresh_version_dir(
+                existing
+                    .as_ref()
+                    .and_then(|e| e.location.as_deref())
+                    .unwrap_or(&path.display().to_string()),
+                version,
+            ));
             if !plain::data_files(&dir)?.is_empty() {
                 let live = self
                     .catalog
@@ -549,19 +558,49 @@ impl LocalEngine {
             previous_location: previous,
             iceberg_metadata: None,
         };
-        self.commit_entry(r, entry)
+        let written = entry.location.clone().filter(|_| is_plain(format));
+        let read = existing.as_ref().map(|e| e.version);
+        self.commit_entry_checked(r, entry, Some(read), written.as_deref())
     }
 
-    /// Writes a table entry, deleting the data of the version before the previous one.
-    fn commit_entry(&self, r: &RelationName, entry: TableEntry) -> Result<(), LocalError> {
+    /// Writes a table entry, deleting the data of the version before the previous one. For a writer that read the
+    /// table at version `read` (`Some(None)`: it was absent), under the catalog lock, a table no longer at that version was changed by another writer that committed
+    /// first; this write fails ([`LocalError::Conflict`]) and its data directory `written` is removed.
+    fn commit_entry_checked(
+        &self,
+        r: &RelationName,
+        entry: TableEntry,
+        read: Option<Option<u64>>,
+        written: Option<&str>,
+    ) -> Result<(), LocalError> {
         failpoint::hit("catalog.before_switch");
         let key = key_of(r);
-        let stale = self.catalog.update(|s| {
+        let committed = self.catalog.update(|s| {
+            if let Some(read) = read {
+                let now = s.tables.get(&key).map(|e| e.version);
+                if now != read {
+                    return Err(LocalError::Conflict(format!(
+                        "{r} changed since this run read it (version {}, now {}): another run wrote it first; \
+                         this run's rows were not published",
+                        read.map_or("absent".to_string(), |v| v.to_string()),
+                        now.map_or("absent".to_string(), |v| v.to_string())
+                    )));
+                }
+            }
             let old = s.tables.insert(key.clone(), entry.clone());
             Ok(old
                 .and_then(|o| o.previous_location)
                 .filter(|p| Some(p) != entry.location.as_ref() && Some(p) != entry.previous_location.as_ref()))
-        })?;
+        });
+        let stale = match committed {
+            Ok(stale) => stale,
+            Err(e) => {
+                if let (LocalError::Conflict(_), Some(w)) = (&e, written) {
+                    let _ = self.remove_owned(w);
+                }
+                return Err(e);
+            }
+        };
         failpoint::hit("catalog.after_switch");
         if let Some(p) = stale {
             self.remove_owned(&p)?;
@@ -570,14 +609,33 @@ impl LocalEngine {
     }
 
     fn swap(&self, target: &RelationName, staging: &RelationName) -> Result<(), LocalError> {
+        self.swap_checked(target, staging, None)
+    }
+
+    /// Switches `target` to the table built as `staging`; with `expected`, only if `target` is still at the version
+    /// this run read (else another run replaced it first: [`LocalError::Conflict`], and this run's staging table
+    /// goes).
+    fn swap_checked(&self, target: &RelationName, staging: &RelationName, expected: Option<u64>) -> Result<(), LocalError> {
         let tkey = key_of(target);
         let skey = key_of(staging);
         failpoint::hit("swap.before_switch");
-        let stale = self.catalog.update(|s| {
-            let mut new = s
-                .tables
-                .remove(&skey)
-                .ok_or_else(|| LocalError::NotFound(staging.to_string()))?;
+        let switched = self.catalog.update(|s| {
+            if let Some(v) = expected {
+                let now = s.tables.get(&tkey).map(|e| e.version);
+                if now != Some(v) {
+                    return Err(LocalError::Conflict(format!(
+                        "{target} changed since this run read it (version {v}, now {}): another run replaced it \
+                         first; this run's result was not published",
+                        now.map_or("absent".to_string(), |n| n.to_string())
+                    )));
+                }
+            }
+            let mut new = s.tables.remove(&skey).ok_or_else(|| {
+                LocalError::Conflict(format!(
+                    "the staging table {staging} this run built is gone: another run rebuilding {target} at the \
+                     same time removed it; this run's result was not published"
+                ))
+            })?;
             let old = s.tables.remove(&tkey);
             let (version, previous, stale) = match &old {
                 Some(o) => (o.version + 1, o.location.clone(), o.previous_location.clone()),
@@ -590,7 +648,16 @@ impl LocalEngine {
             }
             s.tables.insert(tkey.clone(), new);
             Ok(stale)
-        })?;
+        });
+        let stale = match switched {
+            Ok(stale) => stale,
+            Err(e @ LocalError::Conflict(_)) if expected.is_some() => {
+                // This run's staging table, if it is still there, is not published: it goes with its files.
+                let _ = self.drop_relation(staging, DropKind::Table);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         failpoint::hit("swap.after_switch");
         if let Some(p) = stale {
             self.remove_owned(&p)?;
@@ -713,8 +780,7 @@ impl LocalEngine {
             return Err(LocalError::Unsupported(format!("writing rows to a {format} table")));
         }
         let version = e.version + 1;
-        let new_dir = PathBuf::from(plain::next_version_dir(&loc, version));
-        plain::remove_dir(&new_dir)?; // leftovers of a crashed write
+        let new_dir = PathBuf::from(plain::fresh_version_dir(&loc, version));
         let old_dir = self.local_path(&loc)?;
         let df = partition_columns_last(df, &e.partition_columns)?;
         plain::write_files(df, &new_dir, format, &e.partition_columns).await?;
@@ -730,7 +796,8 @@ impl LocalEngine {
         entry.version = version;
         entry.previous_location = Some(loc);
         entry.location = Some(new_dir.display().to_string());
-        self.commit_entry(target, entry)
+        let written = new_dir.display().to_string();
+        self.commit_entry_checked(target, entry, Some(Some(e.version)), Some(&written))
     }
 
     /// `col IN (…)` over the partition values present in `df` (the partitions a dynamic overwrite replaces).
@@ -968,7 +1035,7 @@ impl LocalEngine {
             .map_err(|e| LocalError::Data(e.to_string()))?;
         self.drop_relation(&stage, DropKind::Table)?; // left by a crashed run
         let dir = match existing {
-            Some(e) => PathBuf::from(plain::next_version_dir(
+            Some(e) => PathBuf::from(plain::fresh_version_dir(
                 e.location.as_deref().unwrap_or(location),
                 version,
             )),

@@ -49,6 +49,9 @@ pub enum LocalError {
     /// A schema change the configuration does not allow.
     #[error(transparent)]
     SchemaChange(#[from] glue_materialize::schema::SchemaChangeError),
+    /// Another writer changed the table since this one read it, and committed first: this write published nothing.
+    #[error("{0}")]
+    Conflict(String),
     /// Bad input data (a seed that does not parse, a type that cannot be mapped).
     #[error("{0}")]
     Data(String),

@@ -104,6 +104,25 @@ pub fn next_version_dir(location: &str, version: u64) -> String {
     format!("{base}__v{version}")
 }
 
+/// A data directory of its own for one writer of version `version` of a table whose data is at (or will be at)
+/// `location`: `<base>__v<n>-<nonce>`, unique across processes, so that two writers never mix their files in one
+/// directory (the one that commits second fails: the catalog checks the version each read).
+pub fn fresh_version_dir(location: &str, version: u64) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let nonce = format!(
+        "{:x}{:x}{:x}",
+        std::process::id(),
+        nanos,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    format!("{}-{nonce}", next_version_dir(location, version))
+}
+
 fn strip_version(l: &str) -> &str {
     if let Some(i) = l.rfind("__v") {
         let tail = &l[i + 3..];
