@@ -592,6 +592,8 @@ impl Signals {
 
 /// How long a second signal waits for the stop it fires before the process exits.
 const BEST_EFFORT_STOP: Duration = Duration::from_secs(2);
+/// How long an exit at once waits for a catalog switch under way (a switch is a few catalog calls).
+const SWITCH_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs a command that may use Glue sessions. Ctrl-C or SIGTERM cancels the running statements (and refuses new
 /// ones), then the sessions this run created are stopped as at the end of every run (unless `glue_session_reuse`; a
@@ -654,6 +656,10 @@ async fn with_sessions(
                     g.finish().await
                 };
                 let _ = tokio::time::timeout(BEST_EFFORT_STOP, again).await;
+                // A table's catalog switch under way runs to its end first (a few catalog calls): never half-way.
+                if !glue_session::switches_done(SWITCH_GRACE).await {
+                    reporter.warn("a table's catalog switch was still under way when the run exited");
+                }
                 std::process::exit(code);
             }
         }

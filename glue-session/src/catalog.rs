@@ -99,6 +99,38 @@ fn input_of(t: &Table, name: &str) -> TableInput {
         .expect("a table input with a name")
 }
 
+/// Catalog switches under way in this process.
+static SWITCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One switch under way, counted in [`SWITCHES`] until dropped (its task ends, however it ends).
+struct InFlight;
+
+impl InFlight {
+    fn enter() -> Self {
+        SWITCHES.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        SWITCHES.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Waits until no catalog switch of this process is under way, at most `limit`; true when none is. A process about
+/// to exit at once (a second Ctrl-C) calls it first, so that it never ends a table's switch half-way.
+pub async fn switches_done(limit: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while SWITCHES.load(std::sync::atomic::Ordering::Acquire) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    true
+}
+
 /// The standard location a version directory `<base>__v<invocation>` belongs to.
 fn version_base(dir: &str) -> Option<&str> {
     let dir = dir.trim_end_matches('/');
@@ -253,7 +285,9 @@ impl Catalog {
         let staged_at = s.staged_at.map(str::to_string);
         let expected = s.expected_version.map(str::to_string);
         let keep = s.old_location.filter(|_| s.old_is_ours).map(str::to_string);
+        let in_flight = InFlight::enter();
         let task = tokio::spawn(async move {
+            let _in_flight = in_flight;
             let guard = Guard {
                 expected_version: expected.as_deref(),
                 staged_at: staged_at.as_deref(),

@@ -41,7 +41,7 @@ mod profile;
 pub mod request;
 mod seed;
 
-pub use catalog::{Catalog, existing_of};
+pub use catalog::{Catalog, existing_of, switches_done};
 pub use client::Clients;
 pub use connect::{ConnectSession, ConnectStats};
 pub use connect_engine::{ConnectEngine, ConnectTarget};
