@@ -80,6 +80,23 @@ fn cases() -> Vec<Case> {
             ..case("root_location", json!({"materialized": "table"}), Existing::Absent)
         },
         Case {
+            // The staging table of a rebuild is readable by whoever reads the model's schema while it exists: with
+            // temp_schema it is built there.
+            target: |t| t.temp_schema = Some("scratch".into()),
+            ..case(
+                "lake_formation_rebuild_stages_in_temp_schema",
+                json!({"materialized": "table", "lf_grants": {"data_cell_filters": {"enabled": true,
+                "filters": {"only_recent": {"row_filter": "dt > '2024-01-01'", "principals": ["arn:aws:iam::123:role/analyst"]}}}}}),
+                existing_table(Parquet),
+            )
+        },
+        case(
+            "lake_formation_rebuild_without_temp_schema",
+            json!({"materialized": "table", "lf_grants": {"data_cell_filters": {"enabled": true,
+            "filters": {"only_recent": {"row_filter": "dt > '2024-01-01'", "principals": ["arn:aws:iam::123:role/analyst"]}}}}}),
+            existing_table(Parquet),
+        ),
+        Case {
             target: |t| t.temp_schema = Some("scratch".into()),
             ..case(
                 "iceberg_temp_schema",
