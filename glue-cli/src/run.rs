@@ -165,6 +165,8 @@ pub struct Invocation {
     pub resolver: Arc<ManifestResolver>,
     /// Relations per schema, listed once per run (each node asks about its own relation once, before building it).
     pub listings: Mutex<HashMap<String, Arc<Vec<glue_materialize::engine::RelationInfo>>>>,
+    /// The staging-exposure warning (`glue_materialize::STAGING_EXPOSED`) was shown.
+    pub staging_warned: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -329,6 +331,7 @@ impl Invocation {
             compiled: Mutex::new(HashMap::new()),
             resolver,
             listings: Mutex::new(HashMap::new()),
+            staging_warned: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -650,6 +653,13 @@ impl Invocation {
             rules.choice(&node.unique_id, &meta)
         });
         for w in &p.warnings {
+            if w == glue_materialize::STAGING_EXPOSED {
+                // The same for every model: once per run.
+                if !self.staging_warned.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                    self.reporter.warn(w);
+                }
+                continue;
+            }
             self.reporter.warn(&format!("{}: {w}", node.name));
         }
         let rendered = render_plan_text(&p);

@@ -195,6 +195,12 @@ pub fn plan_schema(schema: &str, target: &Target) -> Result<glue_sql::ddl::Creat
 
 type Built = (RelationName, Vec<Step>);
 
+/// The warning of a rebuild whose staging table lives, while it exists, beside a table with Lake Formation
+/// data-cell filters (the same text for every model, so that a run shows it once).
+pub const STAGING_EXPOSED: &str = "a rebuild of a table with Lake Formation data-cell filters builds its staging \
+    table in the model's schema, where principals with access to that database can read it unfiltered while it \
+    exists: set `temp_schema` in the profile to build staging tables there";
+
 struct Planner<'a> {
     model: &'a Model,
     cfg: &'a ModelConfig,
@@ -306,6 +312,22 @@ impl Planner<'_> {
         match &self.cfg.custom_location {
             Some(l) => Ok(l.clone()),
             None => self.standard_location(),
+        }
+    }
+
+    /// The staging table a rebuild builds before it is switched in: `<alias>__dbt_swap`, in `temp_schema` when the
+    /// profile sets one (a model with Lake Formation grants: principals with access to the model's database would
+    /// read the staging table unfiltered while it exists; without temp_schema the plan warns).
+    fn staging(&mut self, relation: &RelationName) -> Result<RelationName, PlanError> {
+        let name = format!("{}__dbt_swap", self.model.alias);
+        match &self.target.temp_schema {
+            Some(schema) => RelationName::new(schema.clone(), name).map_err(self.sql_err("temp_schema")),
+            None => {
+                if self.cfg.lf_grants.as_ref().is_some_and(|g| g.data_cell_filters.enabled) {
+                    self.warnings.push(STAGING_EXPOSED.to_string());
+                }
+                relation.with_identifier(name).map_err(self.sql_err("alias"))
+            }
         }
     }
 
@@ -431,9 +453,7 @@ impl Planner<'_> {
                 });
             }
             Existing::Table(t) => {
-                let staging = relation
-                    .with_identifier(format!("{}__dbt_swap", self.model.alias))
-                    .map_err(self.sql_err("alias"))?;
+                let staging = self.staging(&relation)?;
                 // A staging table left by a run that crashed before its swap is dropped first.
                 steps.push(Step::Drop {
                     relation: staging.clone(),
@@ -874,9 +894,7 @@ impl Planner<'_> {
                 )
             }
             Existing::Table(t) if full_refresh => {
-                let staging = relation
-                    .with_identifier(format!("{}__dbt_swap", self.model.alias))
-                    .map_err(self.sql_err("alias"))?;
+                let staging = self.staging(&relation)?;
                 let at = self.versioned(&self.location()?);
                 steps.push(Step::Drop {
                     relation: staging.clone(),

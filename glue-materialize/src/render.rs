@@ -335,7 +335,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
                 staging.without_catalog(),
                 old_location.as_deref().unwrap_or("unknown"),
                 if *delete_old_location {
-                    "deleted after the switch"
+                    "kept as the previous version, deleted at the next switch"
                 } else {
                     "kept"
                 }

@@ -496,7 +496,7 @@ impl std::fmt::Display for Step {
                 f,
                 "SwapTable {target} <- {staging}{}",
                 if *delete_old_location {
-                    " (old location deleted)"
+                    " (old location kept as the previous version)"
                 } else {
                     ""
                 }
