@@ -59,6 +59,10 @@ enum Task {
         /// Only the Spark Connect suites (the three Spark Connect diffs and the Spark Connect tests).
         #[arg(long)]
         connect_only: bool,
+        /// The slow tier too: the crash matrix at every kill point (`GLUE_RS_KILL_MATRIX=full` for
+        /// glue-cli's kill_matrix test) instead of its sample of 10.
+        #[arg(long)]
+        long: bool,
     },
     /// What CI runs: tools/test.sh, then the integration suites.
     Ci,
@@ -638,27 +642,29 @@ fn suites(world: &world::World) -> Result<(), String> {
     stage(Some(
         "glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)",
     ));
-    for (package, test) in [
-        ("glue-lakeformation", "sim"),
-        ("glue-session", "sim"),
-        ("glue-cli", "glue_sim"),
+    // glue-cli's kill_matrix: the crash matrix of issue 19 (a sample of 10 kill points chosen by the commit hash;
+    // all of them with `cargo xtask it --long`), its matrix printed.
+    for (package, test, extra) in [
+        ("glue-lakeformation", "sim", None),
+        ("glue-session", "sim", None),
+        ("glue-cli", "glue_sim", None),
+        ("glue-cli", "kill_matrix", Some("--nocapture")),
     ] {
-        run_cargo(
-            cargo(&[
-                "test",
-                "--locked",
-                "-p",
-                package,
-                "--features",
-                "it",
-                "--test",
-                test,
-                "--",
-                "--test-threads",
-                "1",
-            ])
-            .envs(env.iter().map(|(k, v)| (k, v))),
-        )?;
+        let mut args = vec![
+            "test",
+            "--locked",
+            "-p",
+            package,
+            "--features",
+            "it",
+            "--test",
+            test,
+            "--",
+            "--test-threads",
+            "1",
+        ];
+        args.extend(extra);
+        run_cargo(cargo(&args).envs(env.iter().map(|(k, v)| (k, v))))?;
     }
     stage(Some(
         "Rust smoke tests (aws-sdk-glue, aws-sdk-s3, apache-spark-connect) and the world's own lifecycle",
@@ -711,10 +717,18 @@ fn main() -> ExitCode {
         Task::It {
             aws: false,
             connect_only: false,
-        } => integration(),
+            long,
+        } => {
+            if long {
+                // SAFETY: no other thread exists yet; the suites' cargo commands inherit it.
+                unsafe { std::env::set_var("GLUE_RS_KILL_MATRIX", "full") };
+            }
+            integration()
+        }
         Task::It {
             aws: false,
             connect_only: true,
+            ..
         } => with_world(world::ServiceKind::all(), connect_suites),
         Task::It { aws: true, .. } => aws_suite(),
         Task::Bench { which: Bench::Lock } => with_world(vec![world::ServiceKind::Sim], |world| {
