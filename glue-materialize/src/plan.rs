@@ -28,6 +28,10 @@ pub struct Plan {
     /// The remote session the plan runs on, when the model asks for one of its own (set by the caller; the planner
     /// leaves it empty). Engines without sessions ignore it.
     pub session: Option<SessionChoice>,
+    /// The relations the model reads (its refs and sources; set by the caller, the planner leaves it empty). A
+    /// session caches a table's definition and file listing: engines with long-lived sessions refresh these first,
+    /// so that a table another session replaced is read at its new version.
+    pub reads: Vec<RelationName>,
 }
 
 impl Plan {
@@ -157,6 +161,7 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         steps,
         warnings: p.warnings,
         session: None,
+        reads: Vec::new(),
     })
 }
 

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 const ROLE: &str = "arn:aws:iam::123456789012:role/GlueInteractiveSessionRole";
 const NOW: &str = "2026-01-01 00:00:00";
 /// The simulator's default timings (`Config` in xtask/sim/gluesim/server.py).
-const CONFIG_DEFAULTS: &str = r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60, "token_ttl_s": 3600.0}"#;
+const CONFIG_DEFAULTS: &str = r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60, "token_ttl_s": 3600.0, "invalidate_caches_on_write": true}"#;
 
 fn endpoint() -> String {
     let endpoint = std::env::var("GLUE_SIM_ENDPOINT")
@@ -1200,4 +1200,39 @@ async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
     println!("{rounds} rounds: a won {a_won}, b won {b_won}");
     w.engine.finish().await;
     other.finish().await;
+}
+
+#[tokio::test]
+async fn a_model_reads_the_new_version_of_a_table_another_session_replaced() {
+    // As on Glue, a session keeps the definition and file listing of a table it read until it refreshes it; the
+    // simulator stops invalidating every session's cache on catalog writes for this test.
+    let _restore = Restore::CONFIG;
+    admin("POST", "config", r#"{"invalidate_caches_on_write": false}"#);
+    let rounds: i64 = std::env::var("GLUE_RS_STALE_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let w = world("stale").await;
+    let reader = GlueEngine::new(
+        profile(&w.bucket, json!({"glue_session_id": unique("sim-stale-b")})),
+        1,
+        NOW.into(),
+    );
+    w.build("upstream", "select 0 as id, 'v0' as name", TABLE).await;
+    let upstream = RelationName::new(&w.schema, "upstream").unwrap();
+    for round in 1..=rounds {
+        // The reader's session reads the upstream table (and caches it) ...
+        let before = strings(&reader, &format!("select name from {upstream}")).await;
+        assert_eq!(before, [format!("v{}", round - 1)], "round {round}");
+        // ... another session replaces it ...
+        w.build("upstream", &format!("select {round} as id, 'v{round}' as name"), TABLE).await;
+        // ... and the downstream model, on the reader's session, reads the new version.
+        let mut p = plan_now(&w, "downstream", &format!("select id, name from {upstream}"), TABLE).await;
+        p.reads = vec![upstream.clone()];
+        reader.execute(&p).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(
+            rows(&reader, &format!("{}.downstream", w.schema)).await,
+            format!("{round}:v{round}"),
+            "round {round}: the downstream model read the upstream table's new version"
+        );
+    }
+    w.engine.finish().await;
+    reader.finish().await;
 }

@@ -55,7 +55,8 @@ class GlueCatalog:
             except Exception as err:  # py4j wraps the thrift exceptions
                 raise _translate(err, entity) from None
         if write:
-            self.runtime.invalidate_caches()
+            if self.sim.config.invalidate_caches_on_write:
+                self.runtime.invalidate_caches()
         return result
 
     def _page(self, req: SimRequest, items: list[Any]) -> tuple[list[Any], str | None]:

@@ -252,6 +252,10 @@ class Config:
     seconds_per_idle_minute: float = 60.0
     # Lifetime of the auth tokens of SPARK_CONNECT session endpoints.
     token_ttl_s: float = 3600.0
+    # A catalog write through the API makes every session forget its cached relations (one consistent catalog for
+    # tests that read from any session). False is Glue's behaviour: each session keeps what it cached (a table's
+    # definition and file listing) until it refreshes it.
+    invalidate_caches_on_write: bool = True
 
 
 Handler = Callable[[SimRequest], Any]
