@@ -643,6 +643,7 @@ impl Invocation {
             invocation_id: self.manifest.shared.invocation_id.clone(),
         };
         let mut p = plan(&model, &existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
+        p.reads = self.reads(&node);
         p.session = self.settings.sessions.as_ref().and_then(|rules| {
             let meta = node
                 .config
@@ -688,6 +689,27 @@ impl Invocation {
             _ => "OK".into(),
         };
         Ok((msg, outcome.rows_affected, Some(compiled.sql)))
+    }
+
+    /// The tables and views a node reads: its refs and sources as the catalog names them (ephemeral models, which
+    /// are CTEs, and relations that do not resolve are left out).
+    fn reads(&self, node: &Node) -> Vec<glue_sql::RelationName> {
+        let refs = node
+            .refs
+            .iter()
+            .filter_map(|(pkg, name)| self.resolver.resolve_ref(&node.package, pkg.as_deref(), name).ok());
+        let sources = node
+            .sources
+            .iter()
+            .filter_map(|(source, table)| self.resolver.resolve_source(source, table).ok());
+        let mut out: Vec<glue_sql::RelationName> = refs
+            .chain(sources)
+            .filter(|r| r.cte.is_none() && r.rendered.is_none())
+            .filter_map(|r| glue_sql::RelationName::new(r.schema.clone()?, r.identifier.clone()).ok())
+            .collect();
+        out.sort_by_key(|r| r.to_string());
+        out.dedup();
+        out
     }
 
     /// A Python model's code and what its `dbt` object answers: each ref and source as the relation it resolves to,

@@ -967,6 +967,16 @@ impl GlueEngine {
         for op in self.schema_ops(plan, again) {
             batch.push(op, None);
         }
+        // Tables the model reads may have been replaced by another session (a thread of this run, another run):
+        // this session's cached definitions and file listings of them are forgotten first.
+        if !plan.reads.is_empty() {
+            batch.push(
+                Op::Refresh {
+                    relations: plan.reads.iter().map(|r| r.to_string()).collect(),
+                },
+                None,
+            );
+        }
         let render_err = |step: &Step, e: RenderError| EngineError::Other {
             context: format!("step {step}"),
             source: Box::new(e),

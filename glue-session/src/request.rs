@@ -40,6 +40,12 @@ pub enum Op {
         /// The settings, as (key, value).
         settings: Vec<(String, String)>,
     },
+    /// Forget what the session cached about these relations (`spark.catalog.refreshTable`), so that the next read
+    /// sees their current definition and files; a relation that is not a table (or not there) is skipped.
+    Refresh {
+        /// The relations, as Spark SQL names them.
+        relations: Vec<String>,
+    },
     /// Run a query and return its rows (Arrow IPC).
     Query {
         /// The query.

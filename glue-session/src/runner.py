@@ -147,6 +147,13 @@ def _gluers_op(spark, op):
         return None
     if kind == "scoped":
         return _gluers_scoped(spark, op)
+    if kind == "refresh":
+        for name in op["relations"]:
+            try:
+                spark.catalog.refreshTable(name)
+            except Exception:  # a view, a temporary relation, or a table not there: nothing cached to forget
+                pass
+        return None
     if kind == "query":
         return _gluers_arrow(spark.sql(op["sql"]))
     if kind == "schema":
