@@ -37,7 +37,7 @@ pub use config::{FileFormat, IncrementalStrategy, Materialization, ModelConfig, 
 pub use engine::{Capabilities, Engine, EngineError};
 pub use error::{ConfigError, ConfigProblem, ModelRef, PlanError, RenderError};
 pub use model::{ColumnDoc, Existing, ExistingTable, Model, PlanFlags, PythonModel, TableFormat, Target};
-pub use plan::{Plan, STAGING_EXPOSED, SessionChoice, plan, plan_schema, table_location};
+pub use plan::{Plan, STAGED_AT, STAGING_EXPOSED, SessionChoice, plan, plan_schema, table_location};
 pub use render::{RenderContext, Rendered, StatementSetting, render_plan, render_step};
 pub use step::{Step, StepKind};
 

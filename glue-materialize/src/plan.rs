@@ -123,7 +123,12 @@ pub struct SessionChoice {
 /// let existing = Existing::Table(glue_materialize::ExistingTable::of(glue_materialize::FileFormat::Iceberg));
 /// let p = plan(&model, &existing, &target, &PlanFlags::default()).unwrap();
 /// let kinds: Vec<StepKind> = p.steps.iter().map(|s| s.kind()).collect();
-/// assert_eq!(kinds, [StepKind::CreateTempRelation, StepKind::Merge, StepKind::ExpireSnapshots, StepKind::Drop]);
+/// // The Iceberg temporary table: one a stopped run left goes first (with its files), then it is built, merged,
+/// // and dropped with its files.
+/// assert_eq!(
+///     kinds,
+///     [StepKind::Drop, StepKind::CreateTempRelation, StepKind::Merge, StepKind::ExpireSnapshots, StepKind::Drop]
+/// );
 /// ```
 pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFlags) -> Result<Plan, PlanError> {
     let mut p = Planner {
@@ -199,6 +204,10 @@ pub fn plan_schema(schema: &str, target: &Target) -> Result<glue_sql::ddl::Creat
 }
 
 type Built = (RelationName, Vec<Step>);
+
+/// The table property naming the staged copy a `custom_location` rebuild made (`<custom_location>__v<invocation>`),
+/// deleted by that rebuild at its end, else by the next one.
+pub const STAGED_AT: &str = "glue_rs.staged_at";
 
 /// The warning of a rebuild whose staging table lives, while it exists, beside a table with Lake Formation
 /// data-cell filters (the same text for every model, so that a run shows it once).
@@ -486,7 +495,10 @@ impl Planner<'_> {
                         sql: SqlFragment::new(format!("SELECT * FROM {staging}")),
                         add_iceberg_timestamp: false,
                     };
-                    let spec = self.table_spec(relation.clone(), format, Some(custom));
+                    let mut spec = self.table_spec(relation.clone(), format, Some(custom));
+                    // Names the staged copy on the table: if this run stops before deleting it, the next rebuild
+                    // does (and only then: a copy another run is still reading is named by no table yet).
+                    spec.properties.insert(STAGED_AT.to_string(), staged_at.clone());
                     steps.push(Step::CreateTableAs {
                         table: spec,
                         query: copy,
@@ -764,6 +776,15 @@ impl Planner<'_> {
         };
         let relation = self.relation(existing.known_format().unwrap_or(format))?;
         let (tmp, kind) = self.temp_relation(format)?;
+        if kind == TempKind::Table {
+            // A temporary table left by a run that stopped before dropping it goes with its files (CREATE OR
+            // REPLACE would keep them, unreferenced).
+            steps.push(Step::Drop {
+                relation: tmp.clone(),
+                kind: DropKind::Table,
+                purge: true,
+            });
+        }
         steps.push(Step::CreateTempRelation {
             relation: tmp.clone(),
             kind,
@@ -831,7 +852,8 @@ impl Planner<'_> {
             } else {
                 DropKind::Table
             },
-            purge: kind == TempKind::Table && self.purge(format),
+            // glue-rs's own scratch table: its files go with it, whatever `purge_dropped_iceberg_data` says.
+            purge: kind == TempKind::Table,
         });
         if format == FileFormat::Delta {
             let loc = existing.location.clone().map(Ok).unwrap_or_else(|| self.location())?;
@@ -1114,6 +1136,14 @@ impl Planner<'_> {
                         TempKind::View,
                     )
                 };
+                if kind == TempKind::Table {
+                    // Left by a run that stopped before dropping it: it goes with its files.
+                    steps.push(Step::Drop {
+                        relation: staging.clone(),
+                        kind: DropKind::Table,
+                        purge: true,
+                    });
+                }
                 steps.push(Step::SnapshotStaging {
                     staging: staging.clone(),
                     kind,
@@ -1146,7 +1176,8 @@ impl Planner<'_> {
                     } else {
                         DropKind::Table
                     },
-                    purge: kind == TempKind::Table && self.purge(format),
+                    // glue-rs's own scratch table: its files go with it.
+                    purge: kind == TempKind::Table,
                 });
                 return Ok((relation, steps));
             }

@@ -736,6 +736,7 @@ impl Engine for GlueEngine {
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
         self.check_locations(plan).await?;
+        self.collect_staged_copy(plan).await;
         let granted = match crate::lf::new_schema(&self.inner.profile, &self.inner.schemas_granted, plan) {
             Some((schema, role)) => {
                 let location = self.inner.profile.location.as_deref();
@@ -835,6 +836,35 @@ impl GlueEngine {
             });
         }
         *listed = Arc::new(tables);
+    }
+
+    /// A `custom_location` rebuild (its plan deletes its own staged copy at the end): the staged copy an earlier
+    /// rebuild named on the table ([`glue_materialize::STAGED_AT`]) and did not delete (it stopped first) goes now.
+    /// A failure here only leaves files behind: it is logged.
+    async fn collect_staged_copy(&self, plan: &Plan) {
+        let ours = plan.steps.iter().find_map(|s| match s {
+            Step::DeleteLocation { location } => Some(location.as_str()),
+            _ => None,
+        });
+        let (Some(ours), Some(relation)) = (ours, plan.relation.as_ref()) else {
+            return;
+        };
+        let catalog = self.catalog().await;
+        let earlier = match catalog.get(&relation.without_catalog()).await {
+            Ok(Some(t)) => t.parameters().and_then(|p| p.get(glue_materialize::STAGED_AT)).cloned(),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(model = %plan.model, "reading {relation} for an earlier staged copy: {e}");
+                None
+            }
+        };
+        // Only a sibling version directory of this model's own staged copies (`<custom_location>__v…`).
+        let family = |l: &str| l.rfind("__v").map(|i| l[..i].to_string());
+        if let Some(earlier) = earlier.filter(|e| e != ours && family(e).is_some() && family(e) == family(ours))
+            && let Err(e) = catalog.delete_location(&earlier).await
+        {
+            tracing::warn!(model = %plan.model, "deleting the staged copy {earlier} an earlier run left: {e}");
+        }
     }
 
     /// Refuses, before anything runs, a plan that would write a table at a location equal to, inside or around
@@ -1022,7 +1052,11 @@ impl GlueEngine {
                     let switch = crate::catalog::Switch {
                         target,
                         staging,
-                        staged_at: plan.written_locations().into_iter().find(|(r, _)| *r == staging).map(|(_, l)| l),
+                        staged_at: plan
+                            .written_locations()
+                            .into_iter()
+                            .find(|(r, _)| *r == staging)
+                            .map(|(_, l)| l),
                         expected_version: expected_version.as_deref(),
                         old_location: old_location.as_deref(),
                         old_is_ours: *delete_old_location,
