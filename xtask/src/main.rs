@@ -60,7 +60,8 @@ enum Task {
         #[arg(long)]
         connect_only: bool,
         /// The slow tier too: the crash matrix at every kill point (`GLUE_RS_KILL_MATRIX=full` for
-        /// glue-cli's kill_matrix test) instead of its sample of 10.
+        /// glue-cli's kill_matrix test) instead of its sample of 10, and 20 rounds (instead of 3 and 5) of the
+        /// concurrent-rebuild and stale-read tests (`GLUE_RS_RACE_ROUNDS`, `GLUE_RS_STALE_ROUNDS`).
         #[arg(long)]
         long: bool,
     },
@@ -643,12 +644,14 @@ fn suites(world: &world::World) -> Result<(), String> {
         "glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)",
     ));
     // glue-cli's kill_matrix: the crash matrix of issue 19 (a sample of 10 kill points chosen by the commit hash;
-    // all of them with `cargo xtask it --long`), its matrix printed.
+    // all of them with `cargo xtask it --long`), its matrix printed; concurrent_runs: 3 rounds, 20 with --long.
     for (package, test, extra) in [
         ("glue-lakeformation", "sim", None),
         ("glue-session", "sim", None),
         ("glue-cli", "glue_sim", None),
         ("glue-cli", "kill_matrix", Some("--nocapture")),
+        // Two `glue run` processes on the embedded engine (`cargo test` runs it too, with 3 rounds; 20 with --long).
+        ("glue-cli", "concurrent_runs", Some("--nocapture")),
     ] {
         let mut args = vec![
             "test",
@@ -721,7 +724,11 @@ fn main() -> ExitCode {
         } => {
             if long {
                 // SAFETY: no other thread exists yet; the suites' cargo commands inherit it.
-                unsafe { std::env::set_var("GLUE_RS_KILL_MATRIX", "full") };
+                unsafe {
+                    std::env::set_var("GLUE_RS_KILL_MATRIX", "full");
+                    std::env::set_var("GLUE_RS_RACE_ROUNDS", "20");
+                    std::env::set_var("GLUE_RS_STALE_ROUNDS", "20");
+                }
             }
             integration()
         }
