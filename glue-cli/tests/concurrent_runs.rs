@@ -41,7 +41,11 @@ fn two_runs_rebuilding_one_table_at_once_leave_one_result_whole() {
         let (pa, pb) = (spawn(p.path(), &a), spawn(p.path(), &b));
         let (oa, ob) = (pa.wait_with_output().unwrap(), pb.wait_with_output().unwrap());
         let text = |o: &std::process::Output| {
-            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
         };
         assert!(
             oa.status.success() || ob.status.success(),
@@ -53,7 +57,10 @@ fn two_runs_rebuilding_one_table_at_once_leave_one_result_whole() {
             let all = text(o);
             assert!(!all.contains("panicked"), "round {round}, run {name}:\n{all}");
             if !o.status.success() {
-                assert!(all.contains("another run"), "round {round}: run {name} failed unclearly:\n{all}");
+                assert!(
+                    all.contains("another run"),
+                    "round {round}: run {name} failed unclearly:\n{all}"
+                );
             }
         }
         if oa.status.success() && ob.status.success() {

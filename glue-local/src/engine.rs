@@ -615,7 +615,12 @@ impl LocalEngine {
     /// Switches `target` to the table built as `staging`; with `expected`, only if `target` is still at the version
     /// this run read (else another run replaced it first: [`LocalError::Conflict`], and this run's staging table
     /// goes).
-    fn swap_checked(&self, target: &RelationName, staging: &RelationName, expected: Option<u64>) -> Result<(), LocalError> {
+    fn swap_checked(
+        &self,
+        target: &RelationName,
+        staging: &RelationName,
+        expected: Option<u64>,
+    ) -> Result<(), LocalError> {
         let tkey = key_of(target);
         let skey = key_of(staging);
         failpoint::hit("swap.before_switch");

@@ -384,10 +384,12 @@ impl Catalog {
             expected_version: None,
             staged_at: None,
         };
-        self.swap_guarded(target, staging, keep, &guard).await.map_err(|f| match f {
-            SwapFailure::Conflict { message, .. } => SessionError::Conflict(message),
-            SwapFailure::Other(e) => e,
-        })
+        self.swap_guarded(target, staging, keep, &guard)
+            .await
+            .map_err(|f| match f {
+                SwapFailure::Conflict { message, .. } => SessionError::Conflict(message),
+                SwapFailure::Other(e) => e,
+            })
     }
 
     /// Points `target`'s entry at the table built as `staging` (location, columns, partition keys, parameters) in
@@ -416,7 +418,10 @@ impl Catalog {
                 None => SwapFailure::Other(missing(staging)),
             });
         };
-        let staged_location = staged.storage_descriptor().and_then(|sd| sd.location()).unwrap_or_default();
+        let staged_location = staged
+            .storage_descriptor()
+            .and_then(|sd| sd.location())
+            .unwrap_or_default();
         if let Some(at) = guard.staged_at
             && !same(staged_location, at)
         {

@@ -1136,7 +1136,10 @@ async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
     // Two runs read the table at the same version and rebuild it at once: one publishes its result whole, the
     // other fails clearly and publishes nothing; no staging entry and no data directory but the current and the
     // previous version is left. `GLUE_RS_RACE_ROUNDS` rounds (3 in CI; `cargo xtask it --long` runs 20).
-    let rounds: usize = std::env::var("GLUE_RS_RACE_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let rounds: usize = std::env::var("GLUE_RS_RACE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
     let w = world("race").await;
     let other = GlueEngine::new(
         profile(&w.bucket, json!({"glue_session_id": unique("sim-race-b")})),
@@ -1180,11 +1183,38 @@ async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
         }
         assert!(text.contains("another run"), "round {round}: {text}");
         let staging = RelationName::new(&w.schema, "raced__dbt_swap").unwrap();
-        assert!(w.engine.catalog().await.get(&staging).await.expect("GetTable").is_none(), "round {round}: staging left");
-        let entry = w.engine.catalog().await.get(&relation).await.expect("GetTable").expect("the table");
-        let current = entry.storage_descriptor().and_then(|sd| sd.location()).unwrap().to_string();
-        let previous = entry.parameters().and_then(|p| p.get("glue_rs.previous_location")).cloned();
-        let key = |l: &str| l.split_once("/warehouse/").map(|(_, r)| format!("warehouse/{r}")).unwrap();
+        assert!(
+            w.engine
+                .catalog()
+                .await
+                .get(&staging)
+                .await
+                .expect("GetTable")
+                .is_none(),
+            "round {round}: staging left"
+        );
+        let entry = w
+            .engine
+            .catalog()
+            .await
+            .get(&relation)
+            .await
+            .expect("GetTable")
+            .expect("the table");
+        let current = entry
+            .storage_descriptor()
+            .and_then(|sd| sd.location())
+            .unwrap()
+            .to_string();
+        let previous = entry
+            .parameters()
+            .and_then(|p| p.get("glue_rs.previous_location"))
+            .cloned();
+        let key = |l: &str| {
+            l.split_once("/warehouse/")
+                .map(|(_, r)| format!("warehouse/{r}"))
+                .unwrap()
+        };
         let listed = objects(&w.engine, &w.bucket, &format!("warehouse/{}/raced", w.schema)).await;
         let mut dirs: Vec<String> = listed
             .iter()
@@ -1193,9 +1223,16 @@ async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
             .collect();
         dirs.sort();
         dirs.dedup();
-        let mut expected: Vec<String> = [Some(current.clone()), previous.clone()].into_iter().flatten().map(|l| key(&l)).collect();
+        let mut expected: Vec<String> = [Some(current.clone()), previous.clone()]
+            .into_iter()
+            .flatten()
+            .map(|l| key(&l))
+            .collect();
         expected.sort();
-        assert_eq!(dirs, expected, "round {round}: only the current and the previous version are stored");
+        assert_eq!(
+            dirs, expected,
+            "round {round}: only the current and the previous version are stored"
+        );
     }
     println!("{rounds} rounds: a won {a_won}, b won {b_won}");
     w.engine.finish().await;
@@ -1208,7 +1245,10 @@ async fn a_model_reads_the_new_version_of_a_table_another_session_replaced() {
     // simulator stops invalidating every session's cache on catalog writes for this test.
     let _restore = Restore::CONFIG;
     admin("POST", "config", r#"{"invalidate_caches_on_write": false}"#);
-    let rounds: i64 = std::env::var("GLUE_RS_STALE_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
+    let rounds: i64 = std::env::var("GLUE_RS_STALE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
     let w = world("stale").await;
     let reader = GlueEngine::new(
         profile(&w.bucket, json!({"glue_session_id": unique("sim-stale-b")})),
@@ -1222,11 +1262,15 @@ async fn a_model_reads_the_new_version_of_a_table_another_session_replaced() {
         let before = strings(&reader, &format!("select name from {upstream}")).await;
         assert_eq!(before, [format!("v{}", round - 1)], "round {round}");
         // ... another session replaces it ...
-        w.build("upstream", &format!("select {round} as id, 'v{round}' as name"), TABLE).await;
+        w.build("upstream", &format!("select {round} as id, 'v{round}' as name"), TABLE)
+            .await;
         // ... and the downstream model, on the reader's session, reads the new version.
         let mut p = plan_now(&w, "downstream", &format!("select id, name from {upstream}"), TABLE).await;
         p.reads = vec![upstream.clone()];
-        reader.execute(&p).await.unwrap_or_else(|e| panic!("round {round}: {e}"));
+        reader
+            .execute(&p)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(
             rows(&reader, &format!("{}.downstream", w.schema)).await,
             format!("{round}:v{round}"),
