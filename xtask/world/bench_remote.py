@@ -111,7 +111,7 @@ def run_step(step: Step, argv: list[str], env: dict, endpoint: str, latency_ms: 
     state = faults(endpoint)
     if state.get("latency_ms", {}).get(LATENCY_KEY) != latency_ms:
         step.fault_notes.append(f"the injected latency was reset during the command (faults now {state})")
-    if state.get("throttle") or any(k not in ("throttle", "latency_ms") for k in state):
+    if state.get("throttle") or any(k not in ("throttle", "latency_ms") and v for k, v in state.items()):
         step.fault_notes.append(f"another client's faults were active at the end of the command: {state}")
     entries = sim(endpoint, f"log?since={step.first_seq}")["entries"]
     step.last_seq = entries[-1]["seq"] if entries else step.first_seq
