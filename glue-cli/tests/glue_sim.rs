@@ -1336,3 +1336,64 @@ fn machine_readable_output_on_a_glue_spark_connect_session_is_only_data() {
 
     assert_show_writes_only_rows(&p, &human);
 }
+
+/// Two `glue run` processes rebuild one table of the simulator's catalog at once (issue 19, item 6): the table is
+/// always one run's result whole; a run that fails says another run won. `GLUE_RS_RACE_ROUNDS` rounds (3 by
+/// default; `cargo xtask it --long` runs 20).
+#[test]
+fn two_glue_processes_rebuilding_one_table_leave_one_result_whole() {
+    let rounds: usize = std::env::var("GLUE_RS_RACE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let model = "{{ config(materialized='table') }}\n\
+                 select id, '{{ var(\"tag\", \"none\") }}' as tag \
+                 from range(0, {{ 2 if var('tag', 'none').startswith('a') else 3 }})";
+    let p = Project::new(&[("raced", model)], "", 1);
+    let first = p.run(&["run", "--vars", "{tag: start}"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let mut one_failed = 0;
+    for round in 0..rounds {
+        let (a, b) = (format!("a{round}"), format!("b{round}"));
+        let spawn = |tag: &str| {
+            p.command(&["run", "--vars", &format!("{{tag: {tag}}}")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("glue starts")
+        };
+        let (ca, cb) = (spawn(&a), spawn(&b));
+        let (oa, ob) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());
+        assert!(
+            oa.status.success() || ob.status.success(),
+            "round {round}: both runs failed:\n{}\n{}",
+            text(&oa),
+            text(&ob)
+        );
+        for (o, name) in [(&oa, &a), (&ob, &b)] {
+            if !o.status.success() {
+                one_failed += 1;
+                assert!(
+                    text(o).contains("another run"),
+                    "round {round}: run {name} failed unclearly:\n{}",
+                    text(o)
+                );
+            }
+        }
+        let sql = format!("select tag, count(*) as n from {}.raced group by tag", p.schema);
+        let shown = p.run(&["show", "--inline", &sql, "--output", "json", "-q"]);
+        assert!(shown.status.success(), "{}", text(&shown));
+        let v: Value = serde_json::from_str(String::from_utf8_lossy(&shown.stdout).trim()).expect("JSON rows");
+        let got = v["show"].as_array().expect("rows").clone();
+        assert_eq!(got.len(), 1, "round {round}: rows of more than one run: {got:?}");
+        let tag = got[0]["tag"].as_str().unwrap().to_string();
+        assert!(tag == a || tag == b, "round {round}: {tag}");
+        let expected = if tag.starts_with('a') { 2 } else { 3 };
+        assert_eq!(
+            got[0]["n"].as_i64(),
+            Some(expected),
+            "round {round}: run {tag}'s rows whole"
+        );
+    }
+    println!("{rounds} rounds on Glue sessions: {one_failed} runs lost to the other");
+}
