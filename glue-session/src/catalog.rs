@@ -137,6 +137,11 @@ fn version_base(dir: &str) -> Option<&str> {
     dir.rfind("__v").map(|i| &dir[..i]).filter(|b| !b.is_empty())
 }
 
+/// Whether `location` is a version directory glue-rs made for one run's rebuild (`<base>__v<invocation>`).
+pub(crate) fn is_version_dir(location: &str) -> bool {
+    version_base(location).is_some()
+}
+
 /// A rebuild's catalog switch, as [`Catalog::switch`] takes it.
 #[derive(Debug, Clone, Copy)]
 pub struct Switch<'a> {

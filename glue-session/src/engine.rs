@@ -304,8 +304,32 @@ impl GlueEngine {
                 let step = failed_op
                     .and_then(|i| owners.get(i).copied().flatten())
                     .and_then(|i| plan.steps.get(i));
+                if let Some(s) = step {
+                    self.discard_lost_staging(plan, s, &e).await;
+                }
                 Err(step_error(plan, step, e).into())
             }
+        }
+    }
+
+    /// A rebuild's CTAS that lost the race for the staging table to another run (Spark checks the name, writes
+    /// the data, then creates the entry, and the other run created it in between) leaves its data in this run's
+    /// own version directory: nobody will publish it, so it goes now rather than waiting for the next rebuild.
+    async fn discard_lost_staging(&self, plan: &Plan, step: &Step, e: &SessionError) {
+        let Step::CreateTableAs { table, .. } = step else {
+            return;
+        };
+        let lost =
+            matches!(e, SessionError::Statement { error_class: Some(c), .. } if c == "TABLE_OR_VIEW_ALREADY_EXISTS");
+        let Some(location) = table.location.as_deref() else {
+            return;
+        };
+        if !lost || staging_of(plan, step).is_none() || !table.own_location || !crate::catalog::is_version_dir(location)
+        {
+            return;
+        }
+        if let Err(e) = self.catalog().await.delete_location(location).await {
+            tracing::warn!("could not remove {location}, the data of a rebuild that was not published: {e}");
         }
     }
 
