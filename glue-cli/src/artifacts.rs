@@ -311,12 +311,40 @@ pub fn write_manifest_file(
 ) -> crate::Result<()> {
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| crate::CliError::io(dir, e))?;
-    let tmp = path.with_extension("json.tmp");
-    let f = std::fs::File::create(&tmp).map_err(|e| crate::CliError::io(&tmp, e))?;
-    let mut w = std::io::BufWriter::new(f);
-    write_manifest(m, compiled, &mut w).map_err(|e| crate::CliError::io(&tmp, e))?;
-    drop(w);
+    let tmp = temporary_sibling(path);
+    let written = (|| {
+        let f = std::fs::File::create(&tmp)?;
+        let mut w = std::io::BufWriter::new(f);
+        write_manifest(m, compiled, &mut w)?;
+        std::io::Write::flush(&mut w)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(crate::CliError::io(&tmp, e));
+    }
     std::fs::rename(&tmp, path).map_err(|e| crate::CliError::io(path, e))
+}
+
+/// A temporary file beside `path` that no other process (two `glue` runs in one project) or thread writes at the
+/// same time: it is renamed over `path` once complete, so readers see the old file or the new one whole.
+pub fn temporary_sibling(path: &std::path::Path) -> std::path::PathBuf {
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.{}.{n}.tmp", std::process::id()))
+}
+
+/// Writes `bytes` to `path` through a [`temporary_sibling`] and a rename.
+pub fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = temporary_sibling(path);
+    if let Err(e) = std::fs::write(&tmp, bytes) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path)
 }
 
 /// `manifest.json` as a value (tests, small projects).

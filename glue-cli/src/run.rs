@@ -536,7 +536,7 @@ impl Invocation {
             let _ = std::fs::create_dir_all(d);
         }
         // Compiled and run SQL may hold a secret a model reads (`env_var('DBT_ENV_SECRET_…')`): masked as dbt does.
-        let _ = std::fs::write(p, crate::redact::scrub(text).as_bytes());
+        let _ = crate::artifacts::write_atomically(&p, crate::redact::scrub(text).as_bytes());
     }
 
     fn full_refresh_for(&self, node: &Node) -> bool {
@@ -1258,7 +1258,7 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
     if let Some(d) = path.parent() {
         std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
     }
-    std::fs::write(path, text).map_err(|e| CliError::io(path, e))
+    crate::artifacts::write_atomically(path, text.as_bytes()).map_err(|e| CliError::io(path, e))
 }
 
 #[cfg(test)]
