@@ -334,11 +334,6 @@ impl LocalEngine {
                 spec,
                 query,
             } => {
-                if *kind == TempKind::Table {
-                    return Err(LocalError::Unsupported(
-                        "physical snapshot staging tables (Iceberg)".into(),
-                    ));
-                }
                 let src = schema_columns(self.sql(query.as_str()).await?.schema().as_arrow())?;
                 let s = snapshot_sql(spec, &self.render_ctx(None, Some(src.clone())), true)
                     .map_err(|e| LocalError::Data(e.to_string()))?;
@@ -346,7 +341,23 @@ impl LocalEngine {
                 let df = self
                     .sql(&s.staging_select(query, &target.without_catalog(), &names))
                     .await?;
-                self.register_temp(staging.identifier.as_str(), df);
+                if *kind == TempKind::Table {
+                    // A physical staging table (Iceberg without use_iceberg_temp_views), as dbt-glue builds it.
+                    let spec = TableSpec {
+                        relation: staging.clone(),
+                        format: FileFormat::Iceberg,
+                        partition_by: vec![],
+                        clustered_by: None,
+                        properties: BTreeMap::new(),
+                        options: BTreeMap::new(),
+                        location: None,
+                        own_location: false,
+                        comment: None,
+                    };
+                    self.create_table(&spec, df, true).await?;
+                } else {
+                    self.register_temp(staging.identifier.as_str(), df);
+                }
             }
             Step::SnapshotMerge { target, staging, spec } => self.snapshot_merge(target, staging, spec).await?,
             Step::LoadSeed {
@@ -444,6 +455,19 @@ impl LocalEngine {
     }
 
     async fn create_table(&self, spec: &TableSpec, df: DataFrame, replace: bool) -> Result<(), LocalError> {
+        self.create_table_read(spec, df, replace, None).await
+    }
+
+    /// [`LocalEngine::create_table`] of rows read from the table it replaces at version `read` (a rewrite: a
+    /// partition overwrite, a MERGE as a new version): the switch fails ([`LocalError::Conflict`]) when another run
+    /// changed the table since, whatever version the table is at when the write starts.
+    async fn create_table_read(
+        &self,
+        spec: &TableSpec,
+        df: DataFrame,
+        replace: bool,
+        read: Option<u64>,
+    ) -> Result<(), LocalError> {
         let r = &spec.relation;
         let format = spec.format;
         if !FORMATS.contains(&format) {
@@ -467,11 +491,21 @@ impl LocalEngine {
             .iter()
             .map(|p| p.column().as_str().to_string())
             .collect();
-        if spec.partition_by.iter().any(|p| !p.is_identity()) {
-            return Err(LocalError::Unsupported("Iceberg partition transforms".into()));
-        }
+        let read = read.or(existing.as_ref().map(|e| e.version));
         if format == FileFormat::Iceberg {
-            return self.create_iceberg(spec, df, existing.as_ref(), &location).await;
+            return self.create_iceberg(spec, df, existing.as_ref(), &location, read).await;
+        }
+        if spec.partition_by.iter().any(|p| !p.is_identity()) {
+            // As Spark: transforms are Iceberg's.
+            return Err(LocalError::Data(format!(
+                "{r}: partition transforms ({}) are for Iceberg tables; file_format {format} partitions by columns",
+                spec.partition_by
+                    .iter()
+                    .filter(|p| !p.is_identity())
+                    .map(|p| p.to_sql())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
         let df = partition_columns_last(df, &partition_by)?;
         let columns = column_entries(df.schema().as_arrow())?;
@@ -559,7 +593,6 @@ impl LocalEngine {
             iceberg_metadata: None,
         };
         let written = entry.location.clone().filter(|_| is_plain(format));
-        let read = existing.as_ref().map(|e| e.version);
         self.commit_entry_checked(r, entry, Some(read), written.as_deref())
     }
 
@@ -606,10 +639,6 @@ impl LocalEngine {
             self.remove_owned(&p)?;
         }
         Ok(())
-    }
-
-    fn swap(&self, target: &RelationName, staging: &RelationName) -> Result<(), LocalError> {
-        self.swap_checked(target, staging, None)
     }
 
     /// Switches `target` to the table built as `staging`; with `expected`, only if `target` is still at the version
@@ -855,7 +884,7 @@ impl LocalEngine {
         update: &UpdateColumns,
     ) -> Result<(), LocalError> {
         let e = self.require(target)?;
-        if e.format != Some(FileFormat::Delta) {
+        if !matches!(e.format, Some(FileFormat::Delta | FileFormat::Iceberg)) {
             return Err(LocalError::Unsupported(format!(
                 "MERGE into a {} table",
                 e.format.map(|f| f.to_string()).unwrap_or_default()
@@ -896,6 +925,9 @@ impl LocalEngine {
             }),
         };
         let df = self.conformed(target, source).await?;
+        if e.format == Some(FileFormat::Iceberg) {
+            return self.merge_rebuild(target, &e, df, &spec).await;
+        }
         delta::merge(
             &self.ctx,
             e.location.as_deref().unwrap_or_default(),
@@ -908,6 +940,129 @@ impl LocalEngine {
         Ok(())
     }
 
+    /// A MERGE as a new version of the table (Iceberg: iceberg-rust 0.10 commits appends only, so the merged rows
+    /// are written beside the old version and the catalog entry switches to them in one write, checked against the
+    /// version read; the table's snapshot history starts again, as after a rebuild). The rows are Spark's: target
+    /// rows matched by the ON condition (and the WHEN MATCHED predicate) take the SET values, the others stay, and
+    /// source rows no target row matches are inserted (with the WHEN NOT MATCHED predicate). As Spark's Iceberg and
+    /// Delta do, a target row matched by more than one source row fails the MERGE before anything is written.
+    async fn merge_rebuild(
+        &self,
+        target: &RelationName,
+        e: &TableEntry,
+        source: DataFrame,
+        spec: &delta::MergeSpec,
+    ) -> Result<(), LocalError> {
+        static SOURCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let name = format!(
+            "glue_rs_merge_source_{}",
+            SOURCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        self.register_temp(&name, source);
+        let result = self.merged_rows(target, e, &name, spec).await;
+        let result = match result {
+            Ok(df) => self.iceberg_write_rows(target, e, df, RowsWrite::ReplaceAll).await,
+            Err(err) => Err(err),
+        };
+        self.warehouse.drop_temp(&name);
+        result
+    }
+
+    /// The rows of `target` after a MERGE from the temporary view `source` (see [`LocalEngine::merge_rebuild`]).
+    async fn merged_rows(
+        &self,
+        target: &RelationName,
+        e: &TableEntry,
+        source: &str,
+        spec: &delta::MergeSpec,
+    ) -> Result<DataFrame, LocalError> {
+        let t = target.without_catalog();
+        let from_t = format!("{t} AS {DEST_ALIAS}");
+        let from_s = format!("{} AS {SOURCE_ALIAS}", glue_sql::quote_ident(source));
+        let on = &spec.on;
+        let dest = |c: &str| format!("{DEST_ALIAS}.{}", glue_sql::quote_ident(c));
+        let select = |exprs: Vec<String>| exprs.join(", ");
+        let names: Vec<&str> = e.columns.iter().map(|c| c.name.as_str()).collect();
+        let mut parts = Vec::new();
+        match &spec.update {
+            Some(u) => {
+                let matched = match &u.predicate {
+                    Some(p) => format!("({on}) AND ({p})"),
+                    None => format!("({on})"),
+                };
+                let pairs = self
+                    .sql(&format!("SELECT 1 FROM {from_t} JOIN {from_s} ON {matched}"))
+                    .await?
+                    .count()
+                    .await
+                    .map_err(LocalError::df("MERGE: matching rows"))?;
+                let rows = self
+                    .sql(&format!("SELECT 1 FROM {from_t} LEFT SEMI JOIN {from_s} ON {matched}"))
+                    .await?
+                    .count()
+                    .await
+                    .map_err(LocalError::df("MERGE: matching rows"))?;
+                if pairs > rows {
+                    return Err(LocalError::Data(format!(
+                        "[MERGE_CARDINALITY_VIOLATION] MERGE into {target}: a row of the target matched more than one \
+                         row of the source ({} source rows matched {rows} target rows); make the unique_key unique in \
+                         the new rows",
+                        pairs
+                    )));
+                }
+                let set = |c: &str| {
+                    u.set
+                        .iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(c))
+                        .map(|(_, x)| x.clone())
+                        .unwrap_or_else(|| dest(c))
+                };
+                let updated = names
+                    .iter()
+                    .map(|c| format!("{} AS {}", set(c), glue_sql::quote_ident(c)));
+                parts.push(format!(
+                    "SELECT {} FROM {from_t} JOIN {from_s} ON {matched}",
+                    select(updated.collect())
+                ));
+                let kept = names.iter().map(|c| dest(c));
+                parts.push(format!(
+                    "SELECT {} FROM {from_t} LEFT ANTI JOIN {from_s} ON {matched}",
+                    select(kept.collect())
+                ));
+            }
+            None => parts.push(format!(
+                "SELECT {} FROM {from_t}",
+                select(names.iter().map(|c| dest(c)).collect())
+            )),
+        }
+        if let Some(i) = &spec.insert {
+            let value = |c: &str| {
+                i.set
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(c))
+                    .map(|(_, x)| x.clone())
+                    .unwrap_or_else(|| "NULL".into())
+            };
+            let inserted = names
+                .iter()
+                .map(|c| format!("{} AS {}", value(c), glue_sql::quote_ident(c)));
+            let filter = i.predicate.as_ref().map(|p| format!(" WHERE {p}")).unwrap_or_default();
+            parts.push(format!(
+                "SELECT {} FROM {from_s} LEFT ANTI JOIN {from_t} ON {on}{filter}",
+                select(inserted.collect())
+            ));
+        }
+        let df = self.sql(&parts.join(" UNION ALL ")).await?;
+        // The table's own column types, whatever the branches' types unified to.
+        let exprs = e
+            .columns
+            .iter()
+            .map(|c| Ok(cast(ident(c.name.as_str()), arrow_type(c.data_type.as_str())?).alias(c.name.as_str())))
+            .collect::<Result<Vec<_>, LocalError>>()?;
+        df.select(exprs)
+            .map_err(LocalError::df(format!("the merged rows of {target}")))
+    }
+
     async fn snapshot_merge(
         &self,
         target: &RelationName,
@@ -915,15 +1070,18 @@ impl LocalEngine {
         spec: &glue_materialize::step::SnapshotSpec,
     ) -> Result<(), LocalError> {
         let e = self.require(target)?;
-        if e.format != Some(FileFormat::Delta) {
+        if !matches!(e.format, Some(FileFormat::Delta | FileFormat::Iceberg)) {
             return Err(LocalError::Unsupported(format!(
                 "snapshots on {} tables",
                 e.format.map(|f| f.to_string()).unwrap_or_default()
             )));
         }
+        let iceberg = e.format == Some(FileFormat::Iceberg);
         let m = &spec.config.meta_columns;
         let vt = format!("{DEST_ALIAS}.{}", m.dbt_valid_to);
         let current = match &spec.config.dbt_valid_to_current {
+            // dbt-spark's snapshot_merge_sql, as is: the rows are computed by DataFusion, not logged by delta-rs.
+            Some(v) if iceberg => format!("({vt} = ({}) OR {vt} IS NULL)", v.trimmed()),
             Some(v) => {
                 // delta-rs must write the merge predicate into its log and cannot for casts to timestamps: the
                 // current-row marker is evaluated first and compared as text.
@@ -973,6 +1131,9 @@ impl LocalEngine {
                 set: inserts,
             }),
         };
+        if iceberg {
+            return self.merge_rebuild(target, &e, src, &merge).await;
+        }
         delta::merge(
             &self.ctx,
             e.location.as_deref().unwrap_or_default(),
@@ -987,14 +1148,15 @@ impl LocalEngine {
 
     /// Refuses, before anything runs, the steps whose target format the engine cannot serve: MERGE needs Delta here.
     async fn precheck(&self, plan: &Plan) -> Result<(), LocalError> {
+        let mergeable = |f: FileFormat| matches!(f, FileFormat::Delta | FileFormat::Iceberg);
         let mut merge_targets: Vec<(&RelationName, Option<FileFormat>)> = Vec::new();
         for step in &plan.steps {
             match step {
                 Step::Merge { target, .. } | Step::SnapshotMerge { target, .. } => {
                     merge_targets.push((target, self.entry(target)?.and_then(|e| e.format)));
                 }
-                // A snapshot's later runs MERGE: only Delta can take them here.
-                Step::SnapshotCreate { table, .. } if table.format != FileFormat::Delta => {
+                // A snapshot's later runs MERGE: only Delta and Iceberg take them (as on Spark).
+                Step::SnapshotCreate { table, .. } if !mergeable(table.format) => {
                     return Err(LocalError::Unsupported(format!(
                         "snapshots on {} tables (MERGE)",
                         table.format
@@ -1005,7 +1167,7 @@ impl LocalEngine {
         }
         for (target, format) in merge_targets {
             if let Some(f) = format
-                && f != FileFormat::Delta
+                && !mergeable(f)
             {
                 return Err(LocalError::Unsupported(format!("MERGE into the {f} table {target}")));
             }
@@ -1024,6 +1186,7 @@ impl LocalEngine {
         df: DataFrame,
         existing: Option<&TableEntry>,
         location: &str,
+        read: Option<u64>,
     ) -> Result<(), LocalError> {
         use iceberg::Catalog as _;
         let r = &spec.relation;
@@ -1084,7 +1247,7 @@ impl LocalEngine {
             e.properties = spec.properties.clone();
             Ok(())
         })?;
-        self.swap(&r.without_catalog(), &stage)
+        self.swap_checked(&r.without_catalog(), &stage, read)
     }
 
     /// Appends rows to an Iceberg table in one commit (`fast_append`).
@@ -1116,6 +1279,24 @@ impl LocalEngine {
         Ok(())
     }
 
+    /// The partition fields of an Iceberg table (its current spec, transforms included).
+    async fn iceberg_partition_fields(
+        &self,
+        relation: &RelationName,
+    ) -> Result<Vec<glue_sql::types::PartitionField>, LocalError> {
+        use iceberg::Catalog as _;
+        let ident = iceberg::TableIdent::new(
+            iceberg::NamespaceIdent::new(relation.schema_str().to_lowercase()),
+            relation.identifier.as_str().to_lowercase(),
+        );
+        let table = self
+            .iceberg()?
+            .load_table(&ident)
+            .await
+            .map_err(ice_err(format!("loading {relation}")))?;
+        crate::iceberg::partition_fields(table.metadata()).map_err(ice_err(format!("the partitioning of {relation}")))
+    }
+
     async fn iceberg_write_rows(
         &self,
         target: &RelationName,
@@ -1123,14 +1304,11 @@ impl LocalEngine {
         df: DataFrame,
         mode: RowsWrite,
     ) -> Result<(), LocalError> {
+        let partition_by = self.iceberg_partition_fields(target).await?;
         let spec = TableSpec {
             relation: target.clone(),
             format: FileFormat::Iceberg,
-            partition_by: e
-                .partition_columns
-                .iter()
-                .filter_map(|p| glue_sql::types::PartitionField::parse(p))
-                .collect(),
+            partition_by: partition_by.clone(),
             clustered_by: None,
             properties: e.properties.clone(),
             options: BTreeMap::new(),
@@ -1145,31 +1323,56 @@ impl LocalEngine {
                     .await
             }
             // iceberg-rust commits appends only: a rebuild writes a new table version and switches to it.
-            RowsWrite::ReplaceAll => self.create_table(&spec, df, true).await,
+            RowsWrite::ReplaceAll => self.create_table_read(&spec, df, true, Some(e.version)).await,
             RowsWrite::ReplacePartitions => {
-                let cols = &e.partition_columns;
-                if cols.is_empty() {
-                    return self.create_table(&spec, df, true).await;
+                if partition_by.is_empty() {
+                    return self.create_table_read(&spec, df, true, Some(e.version)).await;
                 }
-                let new_parts = df
-                    .clone()
-                    .select(cols.iter().map(|c| ident(c.as_str())).collect::<Vec<_>>())
-                    .and_then(|d| d.distinct())
-                    .map_err(LocalError::df("partition values"))?;
-                let old = self.sql(&format!("SELECT * FROM {}", target.without_catalog())).await?;
-                let kept = old
-                    .join(
-                        new_parts,
-                        datafusion::common::JoinType::LeftAnti,
-                        &cols.iter().map(String::as_str).collect::<Vec<_>>(),
-                        &cols.iter().map(String::as_str).collect::<Vec<_>>(),
-                        None,
-                    )
-                    .map_err(LocalError::df("kept partitions"))?;
-                let kept = kept.collect().await.map_err(LocalError::df("kept partitions"))?;
-                let kept = self.ctx.read_batches(kept).map_err(LocalError::df("kept partitions"))?;
-                let all = kept.union(df).map_err(LocalError::df("partition overwrite"))?;
-                self.create_table(&spec, all, true).await
+                // Spark's dynamic overwrite on Iceberg: the partitions (transformed values: a day of `days(ts)`, a
+                // bucket of `bucket(16, id)`) the new rows fall in are replaced, the others kept.
+                let new = crate::iceberg::conform_rows(df)
+                    .map_err(ice_err("preparing rows"))?
+                    .collect()
+                    .await
+                    .map_err(LocalError::df("the new rows"))?;
+                let mut touched = std::collections::HashSet::new();
+                for b in &new {
+                    touched
+                        .extend(crate::iceberg::partition_keys(b, &partition_by).map_err(ice_err("partition values"))?);
+                }
+                let old = self
+                    .sql(&format!("SELECT * FROM {}", target.without_catalog()))
+                    .await?
+                    .collect()
+                    .await
+                    .map_err(LocalError::df("the kept partitions"))?;
+                let mut kept = Vec::new();
+                for b in &old {
+                    let keys = crate::iceberg::partition_keys(b, &partition_by).map_err(ice_err("partition values"))?;
+                    let keep: arrow_array::BooleanArray = keys.iter().map(|k| Some(!touched.contains(k))).collect();
+                    kept.push(
+                        datafusion::arrow::compute::filter_record_batch(b, &keep)
+                            .map_err(|e| LocalError::Data(format!("the kept partitions: {e}")))?,
+                    );
+                }
+                let frame = |batches: Vec<RecordBatch>| -> Result<Option<DataFrame>, LocalError> {
+                    if batches.is_empty() {
+                        return Ok(None);
+                    }
+                    let df = self
+                        .ctx
+                        .read_batches(batches)
+                        .map_err(LocalError::df("partition overwrite"))?;
+                    crate::iceberg::conform_rows(df)
+                        .map(Some)
+                        .map_err(ice_err("preparing rows"))
+                };
+                let all = match (frame(kept)?, frame(new)?) {
+                    (Some(k), Some(n)) => k.union(n).map_err(LocalError::df("partition overwrite"))?,
+                    (Some(only), None) | (None, Some(only)) => only,
+                    (None, None) => return Ok(()),
+                };
+                self.create_table_read(&spec, all, true, Some(e.version)).await
             }
         }
     }

@@ -284,39 +284,134 @@ pub(crate) fn conform_rows(df: datafusion::prelude::DataFrame) -> Result<datafus
     df.select(exprs).map_err(|e| err(ErrorKind::DataInvalid, e.to_string()))
 }
 
-/// The Iceberg partition spec of `partition_by` over `schema`.
+/// The source column and Iceberg transform of a partition field.
+pub(crate) fn transform_of(f: &glue_sql::types::PartitionField) -> (&str, iceberg::spec::Transform) {
+    use glue_sql::types::{IcebergTransform as T, PartitionField};
+    use iceberg::spec::Transform;
+    match f {
+        PartitionField::Column(c) => (c.as_str(), Transform::Identity),
+        PartitionField::Transform {
+            transform,
+            width,
+            column,
+        } => {
+            let w = width.unwrap_or(0);
+            let t = match transform {
+                T::Years => Transform::Year,
+                T::Months => Transform::Month,
+                T::Days => Transform::Day,
+                T::Hours => Transform::Hour,
+                T::Bucket => Transform::Bucket(w),
+                T::Truncate => Transform::Truncate(w),
+            };
+            (column.as_str(), t)
+        }
+    }
+}
+
+/// The Iceberg partition spec of `partition_by` over `schema`, its fields named as Spark's Iceberg names them
+/// (`ts_day`, `id_bucket`, `name_trunc`, …).
 pub(crate) fn partition_spec(
     schema: &iceberg::spec::Schema,
     fields: &[glue_sql::types::PartitionField],
 ) -> Result<iceberg::spec::UnboundPartitionSpec> {
-    use glue_sql::types::{IcebergTransform as T, PartitionField};
     use iceberg::spec::Transform;
     let mut b = iceberg::spec::PartitionSpec::builder(schema.clone());
     for f in fields {
-        let (column, transform, suffix) = match f {
-            PartitionField::Column(c) => (c.as_str(), Transform::Identity, String::new()),
-            PartitionField::Transform {
-                transform,
-                width,
-                column,
-            } => {
-                let w = width.unwrap_or(0);
-                let t = match transform {
-                    T::Years => Transform::Year,
-                    T::Months => Transform::Month,
-                    T::Days => Transform::Day,
-                    T::Hours => Transform::Hour,
-                    T::Bucket => Transform::Bucket(w),
-                    T::Truncate => Transform::Truncate(w),
-                };
-                (
-                    column.as_str(),
-                    t,
-                    format!("_{}", f.to_sql().split('(').next().unwrap_or("t")),
-                )
-            }
+        let (column, transform) = transform_of(f);
+        let suffix = match transform {
+            Transform::Identity => "",
+            Transform::Year => "_year",
+            Transform::Month => "_month",
+            Transform::Day => "_day",
+            Transform::Hour => "_hour",
+            Transform::Bucket(_) => "_bucket",
+            Transform::Truncate(_) => "_trunc",
+            _ => "_part",
         };
         b = b.add_partition_field(column, format!("{column}{suffix}"), transform)?;
     }
     Ok(b.build()?.into_unbound())
+}
+
+/// The partition fields of an Iceberg table's default spec, as `partition_by` writes them.
+pub(crate) fn partition_fields(metadata: &TableMetadata) -> Result<Vec<glue_sql::types::PartitionField>> {
+    use glue_sql::types::{IcebergTransform as T, PartitionField};
+    use iceberg::spec::Transform;
+    let schema = metadata.current_schema();
+    metadata
+        .default_partition_spec()
+        .fields()
+        .iter()
+        .map(|f| {
+            let source = schema.name_by_field_id(f.source_id).ok_or_else(|| {
+                err(
+                    ErrorKind::DataInvalid,
+                    format!("partition field {} has no column", f.name),
+                )
+            })?;
+            let column = glue_sql::Ident::new(source).map_err(|e| err(ErrorKind::DataInvalid, e.to_string()))?;
+            let (transform, width) = match f.transform {
+                Transform::Identity => return Ok(PartitionField::Column(column)),
+                Transform::Year => (T::Years, None),
+                Transform::Month => (T::Months, None),
+                Transform::Day => (T::Days, None),
+                Transform::Hour => (T::Hours, None),
+                Transform::Bucket(n) => (T::Bucket, Some(n)),
+                Transform::Truncate(w) => (T::Truncate, Some(w)),
+                other => {
+                    return Err(err(
+                        ErrorKind::FeatureUnsupported,
+                        format!("the partition transform {other} of field {}", f.name),
+                    ));
+                }
+            };
+            Ok(PartitionField::Transform {
+                transform,
+                width,
+                column,
+            })
+        })
+        .collect()
+}
+
+/// Each row's partition under `fields` as one string (the transformed values, Iceberg's own transform functions),
+/// for telling which partitions rows fall in.
+pub(crate) fn partition_keys(
+    batch: &arrow_array::RecordBatch,
+    fields: &[glue_sql::types::PartitionField],
+) -> Result<Vec<String>> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let mut columns = Vec::new();
+    for f in fields {
+        let (name, transform) = transform_of(f);
+        let index = batch
+            .schema()
+            .fields()
+            .iter()
+            .position(|c| c.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                err(
+                    ErrorKind::DataInvalid,
+                    format!("the rows lack partition column `{name}`"),
+                )
+            })?;
+        let function = iceberg::transform::create_transform_function(&transform)?;
+        columns.push(function.transform(batch.column(index).clone())?);
+    }
+    let options = FormatOptions::default().with_null("\u{0}null");
+    let formatters = columns
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| err(ErrorKind::DataInvalid, e.to_string()))?;
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            formatters
+                .iter()
+                .map(|f| f.value(row).to_string())
+                .collect::<Vec<_>>()
+                .join("\u{1}")
+        })
+        .collect())
 }
