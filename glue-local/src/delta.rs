@@ -97,7 +97,11 @@ pub async fn write(
             .with_save_mode(SaveMode::Overwrite)
             .with_schema_mode(SchemaMode::Overwrite),
         WriteMode::Append => w.with_save_mode(SaveMode::Append).with_schema_mode(SchemaMode::Merge),
-        WriteMode::ReplaceWhere(p) => w.with_save_mode(SaveMode::Overwrite).with_replace_where(p),
+        // New columns (a schema change committed with the rows) merge into the table's schema.
+        WriteMode::ReplaceWhere(p) => w
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(p)
+            .with_schema_mode(SchemaMode::Merge),
     };
     crate::failpoint::hit("delta.before_commit");
     w.await
@@ -132,6 +136,7 @@ pub async fn merge(
     source_alias: &str,
     target_alias: &str,
     spec: MergeSpec,
+    merge_schema: bool,
 ) -> Result<DeltaTable, LocalError> {
     let table = open(location).await?;
     let ctxt = || format!("merging into Delta table {location}");
@@ -139,6 +144,7 @@ pub async fn merge(
         .merge(source, spec.on.as_str())
         .with_source_alias(source_alias)
         .with_target_alias(target_alias)
+        .with_merge_schema(merge_schema)
         .with_session_state(Arc::new(ctx.state()));
     if let Some(MergeClause { predicate, set }) = spec.update {
         m = m

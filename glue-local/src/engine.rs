@@ -41,6 +41,9 @@ pub struct LocalEngine {
     ctx: SessionContext,
     warehouse: WarehouseCatalog,
     now: String,
+    /// Column changes of a plan's `SyncSchema` waiting for the target's next write, which commits them with its
+    /// rows (by table key): a model whose write fails leaves the table's schema as it was.
+    pending: std::sync::Mutex<std::collections::HashMap<String, Vec<ColumnEntry>>>,
 }
 
 impl std::fmt::Debug for LocalEngine {
@@ -70,6 +73,7 @@ impl LocalEngine {
             ctx,
             warehouse,
             now: String::new(),
+            pending: Default::default(),
         })
     }
 
@@ -193,6 +197,12 @@ impl LocalEngine {
 
     /// Runs one step.
     pub async fn run_step(&self, step: &Step) -> Result<(), LocalError> {
+        self.run_step_in(step, false).await
+    }
+
+    /// Runs one step of a plan; with `deferred`, a `SyncSchema` step only checks its column changes and leaves them
+    /// for the target's next write step, which commits them with its rows.
+    async fn run_step_in(&self, step: &Step, deferred: bool) -> Result<(), LocalError> {
         match step {
             Step::RunPython { .. } => {
                 return Err(LocalError::Unsupported(
@@ -291,13 +301,25 @@ impl LocalEngine {
                 let tgt = self.columns_of(target).await?;
                 let diff = SchemaDiff::between(&src, &tgt, ignore_prefix.as_deref());
                 let alters = schema_change(target, &diff, *mode, *format)?;
-                for a in alters {
-                    self.alter(&a).await?;
+                if alters.is_empty() {
+                    return Ok(());
+                }
+                // Every change is checked before anything is committed.
+                let entry = self.require(target)?;
+                let columns = evolved_columns(target, &entry, &alters)?;
+                if deferred {
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key_of(target), columns);
+                } else {
+                    self.apply_columns(target, &entry, columns).await?;
                 }
             }
             Step::InsertInto { target, source } => {
-                let df = self.conformed(target, source).await?;
-                self.write_rows(target, df, RowsWrite::Append).await?;
+                let columns = self.take_pending(target);
+                let df = self.conformed_to(target, columns.as_deref(), source).await?;
+                self.write_rows(target, df, RowsWrite::Append, columns).await?;
             }
             Step::InsertOverwrite {
                 target,
@@ -305,12 +327,13 @@ impl LocalEngine {
                 partitions,
                 ..
             } => {
-                let df = self.conformed(target, source).await?;
+                let columns = self.take_pending(target);
+                let df = self.conformed_to(target, columns.as_deref(), source).await?;
                 let mode = match partitions {
                     Partitions::Whole => RowsWrite::ReplaceAll,
                     Partitions::Dynamic(_) => RowsWrite::ReplacePartitions,
                 };
-                self.write_rows(target, df, mode).await?;
+                self.write_rows(target, df, mode, columns).await?;
             }
             Step::Merge {
                 target,
@@ -319,7 +342,8 @@ impl LocalEngine {
                 predicates,
                 update,
             } => {
-                self.merge(target, source, keys, predicates, update).await?;
+                let columns = self.take_pending(target);
+                self.merge(target, source, keys, predicates, update, columns).await?;
             }
             Step::SnapshotCreate { table, spec, query } => {
                 let s = snapshot_sql(spec, &self.render_ctx(None, None), false)
@@ -359,7 +383,10 @@ impl LocalEngine {
                     self.register_temp(staging.identifier.as_str(), df);
                 }
             }
-            Step::SnapshotMerge { target, staging, spec } => self.snapshot_merge(target, staging, spec).await?,
+            Step::SnapshotMerge { target, staging, spec } => {
+                let columns = self.take_pending(target);
+                self.snapshot_merge(target, staging, spec, columns).await?
+            }
             Step::LoadSeed {
                 relation,
                 path,
@@ -507,7 +534,7 @@ impl LocalEngine {
                     .join(", ")
             )));
         }
-        let df = partition_columns_last(df, &partition_by)?;
+        let df = partition_columns_last(nullable(&self.ctx, df)?, &partition_by)?;
         let columns = column_entries(df.schema().as_arrow())?;
         let path = self.local_path(&location)?;
         let version = existing.as_ref().map(|e| e.version + 1).unwrap_or(1);
@@ -758,7 +785,25 @@ impl LocalEngine {
 
     /// The source rows in the target's column order and types (by name, case-insensitive).
     async fn conformed(&self, target: &RelationName, source: &RelationName) -> Result<DataFrame, LocalError> {
-        let tgt = self.columns_of(target).await?;
+        self.conformed_to(target, None, source).await
+    }
+
+    /// [`LocalEngine::conformed`] to `columns` when given (the target's columns after a pending schema change).
+    async fn conformed_to(
+        &self,
+        target: &RelationName,
+        columns: Option<&[ColumnEntry]>,
+        source: &RelationName,
+    ) -> Result<DataFrame, LocalError> {
+        let tgt = match columns {
+            Some(c) => c
+                .iter()
+                .map(|c| {
+                    ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|e| LocalError::Data(e.to_string()))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => self.columns_of(target).await?,
+        };
         let df = self.sql(&format!("SELECT * FROM {source}")).await?;
         let src_names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
         let mut exprs = Vec::new();
@@ -775,7 +820,16 @@ impl LocalEngine {
             .map_err(LocalError::df(format!("selecting the columns of {target}")))
     }
 
-    async fn write_rows(&self, target: &RelationName, df: DataFrame, mode: RowsWrite) -> Result<(), LocalError> {
+    /// Writes rows into an existing table; with `columns`, the table's columns change to them in the same commit
+    /// (a pending `SyncSchema`): Delta merges the new columns into its schema with the rows, Iceberg writes the
+    /// table's new version with both, plain formats record them in the entry that publishes the new files.
+    async fn write_rows(
+        &self,
+        target: &RelationName,
+        df: DataFrame,
+        mode: RowsWrite,
+        columns: Option<Vec<ColumnEntry>>,
+    ) -> Result<(), LocalError> {
         let e = self.require(target)?;
         let format = e
             .format
@@ -785,6 +839,12 @@ impl LocalEngine {
             .clone()
             .ok_or_else(|| LocalError::Data(format!("{target} has no location")))?;
         if format == FileFormat::Delta {
+            // New columns join the Delta schema with these rows: nullable, as Spark's ADD COLUMNS makes them.
+            let df = if columns.is_some() {
+                nullable(&self.ctx, df)?
+            } else {
+                df
+            };
             let mode = match mode {
                 RowsWrite::Append => delta::WriteMode::Append,
                 RowsWrite::ReplaceAll => delta::WriteMode::Replace,
@@ -805,10 +865,13 @@ impl LocalEngine {
                 },
             )
             .await?;
+            if let Some(columns) = columns {
+                self.record_columns(target, columns)?;
+            }
             return Ok(());
         }
         if format == FileFormat::Iceberg {
-            return self.iceberg_write_rows(target, &e, df, mode).await;
+            return self.iceberg_write_rows(target, &e, df, mode, columns).await;
         }
         if !is_plain(format) {
             return Err(LocalError::Unsupported(format!("writing rows to a {format} table")));
@@ -830,8 +893,81 @@ impl LocalEngine {
         entry.version = version;
         entry.previous_location = Some(loc);
         entry.location = Some(new_dir.display().to_string());
+        if let Some(columns) = columns {
+            entry.columns = columns;
+        }
         let written = new_dir.display().to_string();
         self.commit_entry_checked(target, entry, Some(Some(e.version)), Some(&written))
+    }
+
+    /// The column changes a `SyncSchema` left for `target`'s write, if any.
+    fn take_pending(&self, target: &RelationName) -> Option<Vec<ColumnEntry>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key_of(target))
+    }
+
+    /// Records a table's columns in its catalog entry (after a Delta commit that changed them).
+    fn record_columns(&self, target: &RelationName, columns: Vec<ColumnEntry>) -> Result<(), LocalError> {
+        let key = key_of(target);
+        self.catalog.update(|s| {
+            let e = s
+                .tables
+                .get_mut(&key)
+                .ok_or_else(|| LocalError::NotFound(target.to_string()))?;
+            e.columns = columns.clone();
+            Ok(())
+        })
+    }
+
+    /// Changes `target`'s columns to `columns` with no rows to write (a `SyncSchema` no write step follows), in one
+    /// commit: an Iceberg table is rewritten as a new version with them; Delta commits the wider schema; a plain
+    /// table's entry records them.
+    async fn apply_columns(
+        &self,
+        target: &RelationName,
+        e: &TableEntry,
+        columns: Vec<ColumnEntry>,
+    ) -> Result<(), LocalError> {
+        match e.format {
+            Some(FileFormat::Iceberg) => {
+                let rows = self.adapted_rows(target, &columns).await?;
+                self.iceberg_write_rows(target, e, rows, RowsWrite::ReplaceAll, None)
+                    .await
+            }
+            Some(FileFormat::Delta) => {
+                let added: Vec<ColumnDef> = columns
+                    .iter()
+                    .filter(|c| !e.columns.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)))
+                    .map(|c| {
+                        ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|x| LocalError::Data(x.to_string()))
+                    })
+                    .collect::<Result<_, _>>()?;
+                self.alter(&AlterTable::AddColumns(target.clone(), added)).await?;
+                self.record_columns(target, columns)
+            }
+            _ => self.record_columns(target, columns),
+        }
+    }
+
+    /// The rows of `target` with `columns`: the columns it lacks as NULLs, retyped ones cast, dropped ones gone.
+    async fn adapted_rows(&self, target: &RelationName, columns: &[ColumnEntry]) -> Result<DataFrame, LocalError> {
+        let df = self.sql(&format!("SELECT * FROM {}", target.without_catalog())).await?;
+        let have: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let exprs = columns
+            .iter()
+            .map(|c| {
+                let t = arrow_type(c.data_type.as_str())?;
+                let value = match have.iter().find(|h| h.eq_ignore_ascii_case(&c.name)) {
+                    Some(h) => cast(ident(h.as_str()), t),
+                    None => cast(Expr::Literal(datafusion::scalar::ScalarValue::Null, None), t),
+                };
+                Ok(value.alias(c.name.as_str()))
+            })
+            .collect::<Result<Vec<_>, LocalError>>()?;
+        df.select(exprs)
+            .map_err(LocalError::df(format!("the rows of {target} with its new columns")))
     }
 
     /// `col IN (…)` over the partition values present in `df` (the partitions a dynamic overwrite replaces).
@@ -882,6 +1018,7 @@ impl LocalEngine {
         keys: &[glue_sql::Ident],
         predicates: &[SqlFragment],
         update: &UpdateColumns,
+        columns: Option<Vec<ColumnEntry>>,
     ) -> Result<(), LocalError> {
         let e = self.require(target)?;
         if !matches!(e.format, Some(FileFormat::Delta | FileFormat::Iceberg)) {
@@ -890,7 +1027,8 @@ impl LocalEngine {
                 e.format.map(|f| f.to_string()).unwrap_or_default()
             )));
         }
-        let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
+        let all_columns = columns.clone().unwrap_or_else(|| e.columns.clone());
+        let tgt: Vec<String> = all_columns.iter().map(|c| c.name.clone()).collect();
         // The same ON condition the Spark engines render (user predicates, then the keys; FALSE without either).
         let on = glue_sql::dml::MergeInto::upsert(
             target.clone(),
@@ -924,9 +1062,14 @@ impl LocalEngine {
                 set: set(&tgt),
             }),
         };
-        let df = self.conformed(target, source).await?;
+        let df = self.conformed_to(target, columns.as_deref(), source).await?;
+        let df = if columns.is_some() {
+            nullable(&self.ctx, df)?
+        } else {
+            df
+        };
         if e.format == Some(FileFormat::Iceberg) {
-            return self.merge_rebuild(target, &e, df, &spec).await;
+            return self.merge_rebuild(target, &e, df, &spec, columns).await;
         }
         delta::merge(
             &self.ctx,
@@ -935,8 +1078,12 @@ impl LocalEngine {
             SOURCE_ALIAS,
             DEST_ALIAS,
             spec,
+            columns.is_some(),
         )
         .await?;
+        if let Some(columns) = columns {
+            self.record_columns(target, columns)?;
+        }
         Ok(())
     }
 
@@ -952,19 +1099,37 @@ impl LocalEngine {
         e: &TableEntry,
         source: DataFrame,
         spec: &delta::MergeSpec,
+        columns: Option<Vec<ColumnEntry>>,
     ) -> Result<(), LocalError> {
-        static SOURCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let name = format!(
-            "glue_rs_merge_source_{}",
-            SOURCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
+        static VIEWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = VIEWS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (name, old) = (format!("glue_rs_merge_source_{n}"), format!("glue_rs_merge_target_{n}"));
         self.register_temp(&name, source);
-        let result = self.merged_rows(target, e, &name, spec).await;
+        // The target's rows, with its new columns when they change in this commit.
+        let target_rows = match &columns {
+            Some(c) => {
+                let rows = self.adapted_rows(target, c).await;
+                rows.map(|r| {
+                    self.register_temp(&old, r);
+                    glue_sql::quote_ident(&old)
+                })
+            }
+            None => Ok(target.without_catalog().to_string()),
+        };
+        let all_columns = columns.unwrap_or_else(|| e.columns.clone());
+        let result = match target_rows {
+            Ok(t) => self.merged_rows(target, &t, &all_columns, &name, spec).await,
+            Err(err) => Err(err),
+        };
         let result = match result {
-            Ok(df) => self.iceberg_write_rows(target, e, df, RowsWrite::ReplaceAll).await,
+            Ok(df) => {
+                self.iceberg_write_rows(target, e, df, RowsWrite::ReplaceAll, None)
+                    .await
+            }
             Err(err) => Err(err),
         };
         self.warehouse.drop_temp(&name);
+        self.warehouse.drop_temp(&old);
         result
     }
 
@@ -972,17 +1137,17 @@ impl LocalEngine {
     async fn merged_rows(
         &self,
         target: &RelationName,
-        e: &TableEntry,
+        target_rows: &str,
+        columns: &[ColumnEntry],
         source: &str,
         spec: &delta::MergeSpec,
     ) -> Result<DataFrame, LocalError> {
-        let t = target.without_catalog();
-        let from_t = format!("{t} AS {DEST_ALIAS}");
+        let from_t = format!("{target_rows} AS {DEST_ALIAS}");
         let from_s = format!("{} AS {SOURCE_ALIAS}", glue_sql::quote_ident(source));
         let on = &spec.on;
         let dest = |c: &str| format!("{DEST_ALIAS}.{}", glue_sql::quote_ident(c));
         let select = |exprs: Vec<String>| exprs.join(", ");
-        let names: Vec<&str> = e.columns.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         let mut parts = Vec::new();
         match &spec.update {
             Some(u) => {
@@ -1054,8 +1219,7 @@ impl LocalEngine {
         }
         let df = self.sql(&parts.join(" UNION ALL ")).await?;
         // The table's own column types, whatever the branches' types unified to.
-        let exprs = e
-            .columns
+        let exprs = columns
             .iter()
             .map(|c| Ok(cast(ident(c.name.as_str()), arrow_type(c.data_type.as_str())?).alias(c.name.as_str())))
             .collect::<Result<Vec<_>, LocalError>>()?;
@@ -1068,6 +1232,7 @@ impl LocalEngine {
         target: &RelationName,
         staging: &RelationName,
         spec: &glue_materialize::step::SnapshotSpec,
+        columns: Option<Vec<ColumnEntry>>,
     ) -> Result<(), LocalError> {
         let e = self.require(target)?;
         if !matches!(e.format, Some(FileFormat::Delta | FileFormat::Iceberg)) {
@@ -1107,7 +1272,12 @@ impl LocalEngine {
             }
             None => format!("{vt} IS NULL"),
         };
-        let tgt: Vec<String> = e.columns.iter().map(|c| c.name.clone()).collect();
+        let tgt: Vec<String> = columns
+            .as_ref()
+            .unwrap_or(&e.columns)
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
         let src = self.sql(&format!("SELECT * FROM {staging}")).await?;
         let src_names: Vec<String> = src.schema().fields().iter().map(|f| f.name().clone()).collect();
         let inserts: Vec<(String, String)> = tgt
@@ -1132,7 +1302,7 @@ impl LocalEngine {
             }),
         };
         if iceberg {
-            return self.merge_rebuild(target, &e, src, &merge).await;
+            return self.merge_rebuild(target, &e, src, &merge, columns).await;
         }
         delta::merge(
             &self.ctx,
@@ -1141,8 +1311,12 @@ impl LocalEngine {
             SOURCE_ALIAS,
             DEST_ALIAS,
             merge,
+            columns.is_some(),
         )
         .await?;
+        if let Some(columns) = columns {
+            self.record_columns(target, columns)?;
+        }
         Ok(())
     }
 
@@ -1211,7 +1385,7 @@ impl LocalEngine {
         };
         plain::remove_dir(&dir.join("metadata"))?;
         plain::remove_dir(&dir.join("data"))?;
-        let df = crate::iceberg::conform_rows(df).map_err(ice_err("preparing rows"))?;
+        let df = crate::iceberg::conform_rows(nullable(&self.ctx, df)?).map_err(ice_err("preparing rows"))?;
         let arrow = df.schema().as_arrow().clone();
         let schema =
             iceberg::arrow::arrow_schema_to_schema_auto_assign_ids(&arrow).map_err(ice_err("the table schema"))?;
@@ -1303,6 +1477,7 @@ impl LocalEngine {
         e: &TableEntry,
         df: DataFrame,
         mode: RowsWrite,
+        columns: Option<Vec<ColumnEntry>>,
     ) -> Result<(), LocalError> {
         let partition_by = self.iceberg_partition_fields(target).await?;
         let spec = TableSpec {
@@ -1316,6 +1491,20 @@ impl LocalEngine {
             own_location: true,
             comment: e.comment.clone(),
         };
+        // The table's rows as the new columns have them, when the columns change (in the new version's commit).
+        let adapted = match &columns {
+            Some(c) => Some(self.adapted_rows(target, c).await?),
+            None => None,
+        };
+        if let (RowsWrite::Append, Some(old)) = (mode, adapted.clone()) {
+            // An append that changes the columns: the old rows and the new in one new version.
+            let old = crate::iceberg::conform_rows(old).map_err(ice_err("preparing rows"))?;
+            let new = crate::iceberg::conform_rows(df).map_err(ice_err("preparing rows"))?;
+            let all = old
+                .union(new)
+                .map_err(LocalError::df("appending rows with new columns"))?;
+            return self.create_table_read(&spec, all, true, Some(e.version)).await;
+        }
         match mode {
             RowsWrite::Append => {
                 let ns = iceberg::NamespaceIdent::new(target.schema_str().to_lowercase());
@@ -1340,9 +1529,12 @@ impl LocalEngine {
                     touched
                         .extend(crate::iceberg::partition_keys(b, &partition_by).map_err(ice_err("partition values"))?);
                 }
-                let old = self
-                    .sql(&format!("SELECT * FROM {}", target.without_catalog()))
-                    .await?
+                let old = match adapted {
+                    Some(rows) => rows,
+                    None => self.sql(&format!("SELECT * FROM {}", target.without_catalog())).await?,
+                };
+                let old = crate::iceberg::conform_rows(old)
+                    .map_err(ice_err("preparing rows"))?
                     .collect()
                     .await
                     .map_err(LocalError::df("the kept partitions"))?;
@@ -1455,7 +1647,7 @@ impl LocalEngine {
                 let src = RelationName::temp_view(tmp.clone()).map_err(|e| LocalError::Data(e.to_string()))?;
                 let rows = self.conformed(relation, &src).await?;
                 self.warehouse.drop_temp(&tmp);
-                self.write_rows(relation, rows, RowsWrite::Append).await
+                self.write_rows(relation, rows, RowsWrite::Append, None).await
             }
             _ => {
                 let spec = TableSpec {
@@ -1472,6 +1664,106 @@ impl LocalEngine {
                 self.create_table(&spec, df, exists).await
             }
         }
+    }
+}
+
+/// The rows with every column nullable, as Spark creates a table's columns (see [`crate::nullable`]).
+fn nullable(_ctx: &SessionContext, df: DataFrame) -> Result<DataFrame, LocalError> {
+    crate::nullable::nullable(df).map_err(LocalError::df("the rows as nullable columns"))
+}
+
+/// `entry`'s columns after `alters` (a `SyncSchema`), checked as Spark checks them before anything is committed:
+/// Iceberg adds columns at the end, drops any column but a partition source, and widens types (int to bigint, float
+/// to double, a decimal's precision); Delta and the plain formats add columns (before the partition columns, as
+/// Spark shows a Hive table's) and drop none (a Delta table needs column mapping, which glue-rs's tables do not
+/// use).
+fn evolved_columns(
+    target: &RelationName,
+    entry: &TableEntry,
+    alters: &[AlterTable],
+) -> Result<Vec<ColumnEntry>, LocalError> {
+    let iceberg = entry.format == Some(FileFormat::Iceberg);
+    let mut columns = entry.columns.clone();
+    let position = |columns: &[ColumnEntry], name: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(name));
+    for a in alters {
+        match a {
+            AlterTable::AddColumns(_, added) => {
+                let at = if iceberg {
+                    columns.len()
+                } else {
+                    columns.len() - entry.partition_columns.len().min(columns.len())
+                };
+                for (i, c) in added.iter().enumerate() {
+                    columns.insert(
+                        at + i,
+                        ColumnEntry {
+                            name: c.name.as_str().to_string(),
+                            data_type: c.data_type.as_str().to_string(),
+                            comment: c.comment.clone(),
+                        },
+                    );
+                }
+            }
+            AlterTable::DropColumns(_, dropped) if iceberg => {
+                for d in dropped {
+                    if entry
+                        .partition_columns
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(d.as_str()))
+                    {
+                        return Err(LocalError::Data(format!(
+                            "cannot drop column `{}` of {target}: the table is partitioned by it \
+                             (on_schema_change: sync_all_columns)",
+                            d.as_str()
+                        )));
+                    }
+                    if let Some(i) = position(&columns, d.as_str()) {
+                        columns.remove(i);
+                    }
+                }
+            }
+            AlterTable::DropColumns(_, dropped) => {
+                return Err(LocalError::Data(format!(
+                    "cannot drop columns ({}) of the {} table {target}: as on Spark, dropping columns needs an \
+                     Iceberg table (or a Delta table with column mapping, which glue-rs does not create); the table \
+                     is unchanged (on_schema_change: sync_all_columns)",
+                    dropped.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", "),
+                    entry.format.map(|f| f.to_string()).unwrap_or_default()
+                )));
+            }
+            AlterTable::AlterColumnType(_, column, to) => {
+                let i = position(&columns, column.as_str())
+                    .ok_or_else(|| LocalError::Data(format!("{target} has no column `{}`", column.as_str())))?;
+                let from = columns[i].data_type.clone();
+                if !iceberg || !widens(&from, to.as_str()) {
+                    return Err(LocalError::Data(format!(
+                        "cannot change the type of column `{}` of {target} from {from} to {to}: as on Spark, \
+                         only an Iceberg table's int to bigint, float to double and a decimal's precision widen in \
+                         place; the table is unchanged (on_schema_change: sync_all_columns; a full refresh rebuilds \
+                         it)",
+                        column.as_str()
+                    )));
+                }
+                columns[i].data_type = to.as_str().to_string();
+            }
+            other => return Err(LocalError::Unsupported(format!("`{}`", other.to_sql()))),
+        }
+    }
+    Ok(columns)
+}
+
+/// Whether Iceberg changes a column of type `from` to `to` in place (its type promotions, as Spark allows them).
+fn widens(from: &str, to: &str) -> bool {
+    let (from, to) = (from.trim().to_lowercase(), to.trim().to_lowercase());
+    let decimal = |t: &str| -> Option<(u32, u32)> {
+        let inner = t.strip_prefix("decimal(")?.strip_suffix(')')?;
+        let (p, s) = inner.split_once(',')?;
+        Some((p.trim().parse().ok()?, s.trim().parse().ok()?))
+    };
+    match (from.as_str(), to.as_str()) {
+        (f, t) if f == t => true,
+        ("int" | "integer", "bigint" | "long") | ("float", "double") => true,
+        (f, t) => matches!((decimal(f), decimal(t)), (Some((p1, s1)), Some((p2, s2))) if s1 == s2 && p2 >= p1),
     }
 }
 
@@ -1558,6 +1850,46 @@ fn schema_columns(schema: &arrow_schema::Schema) -> Result<Vec<ColumnDef>, Local
         .collect()
 }
 
+impl LocalEngine {
+    /// Runs a plan's steps, deferring each `SyncSchema` a write of its target follows (see `execute`).
+    async fn execute_steps(&self, plan: &Plan, outcome: &mut PlanOutcome) -> Result<(), EngineError> {
+        for (index, step) in plan.steps.iter().enumerate() {
+            // Lake Formation governs the Glue Data Catalog: a local run builds the table and says what it skipped,
+            // so a project with `lf_tags_config` / `lf_grants` still runs on the embedded engine.
+            if let Step::LakeFormation { database, table, .. } = step {
+                outcome.warnings.push(format!(
+                    "Lake Formation tags and data-cell filters of {database}.{table} are not applied on the embedded \
+                     engine (there is no Lake Formation here); a Glue target applies them"
+                ));
+                continue;
+            }
+            // A schema change waits for the target's write when one follows: both commit together.
+            let deferred = match step {
+                Step::SyncSchema { target, .. } => plan.steps[index + 1..].iter().any(|s| match s {
+                    Step::InsertInto { target: t, .. }
+                    | Step::InsertOverwrite { target: t, .. }
+                    | Step::Merge { target: t, .. }
+                    | Step::SnapshotMerge { target: t, .. } => key_of(t) == key_of(target),
+                    _ => false,
+                }),
+                _ => false,
+            };
+            self.run_step_in(step, deferred).await.map_err(|e| match e {
+                LocalError::Unsupported(c) => EngineError::Unsupported {
+                    engine: "the embedded engine",
+                    construct: c,
+                },
+                other => EngineError::Other {
+                    context: format!("model `{}`, step {step}", plan.model),
+                    source: Box::new(other),
+                },
+            })?;
+            outcome.executed.push(step.to_string());
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Engine for LocalEngine {
     fn capabilities(&self) -> Capabilities {
@@ -1584,27 +1916,32 @@ impl Engine for LocalEngine {
             self.warehouse.set_current_schema(r.schema_str());
         }
         let mut outcome = PlanOutcome::default();
-        for step in &plan.steps {
-            // Lake Formation governs the Glue Data Catalog: a local run builds the table and says what it skipped,
-            // so a project with `lf_tags_config` / `lf_grants` still runs on the embedded engine.
-            if let Step::LakeFormation { database, table, .. } = step {
-                outcome.warnings.push(format!(
-                    "Lake Formation tags and data-cell filters of {database}.{table} are not applied on the embedded \
-                     engine (there is no Lake Formation here); a Glue target applies them"
-                ));
+        let result = self.execute_steps(plan, &mut outcome).await;
+        // Whatever a failed plan left pending is not applied; what no write took is applied now.
+        let left: Vec<(String, Vec<ColumnEntry>)> = {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<String> = plan
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    Step::SyncSchema { target, .. } => Some(key_of(target)),
+                    _ => None,
+                })
+                .collect();
+            keys.iter()
+                .filter_map(|k| pending.remove(k).map(|c| (k.clone(), c)))
+                .collect()
+        };
+        result?;
+        for (key, columns) in left {
+            let Some(target) = plan.steps.iter().find_map(|s| match s {
+                Step::SyncSchema { target, .. } if key_of(target) == key => Some(target),
+                _ => None,
+            }) else {
                 continue;
-            }
-            self.run_step(step).await.map_err(|e| match e {
-                LocalError::Unsupported(c) => EngineError::Unsupported {
-                    engine: "the embedded engine",
-                    construct: c,
-                },
-                other => EngineError::Other {
-                    context: format!("model `{}`, step {step}", plan.model),
-                    source: Box::new(other),
-                },
-            })?;
-            outcome.executed.push(step.to_string());
+            };
+            let entry = self.require(target)?;
+            self.apply_columns(target, &entry, columns).await?;
         }
         Ok(outcome)
     }

@@ -1,5 +1,7 @@
 //! Crash safety: a writer process is killed with SIGKILL at each failpoint of a table replace (Parquet: build the
-//! new version, then switch the catalog entry) and of a merge (Delta), while a reader in this process keeps reading.
+//! new version, then switch the catalog entry), of a merge (Delta; Iceberg, as a new table version) and of an append
+//! that adds a column (Delta, Iceberg: the schema change and the rows commit together), while a reader in this
+//! process keeps reading.
 //! The reader must always see the old table or the new one, whole; afterwards the catalog is readable and the same
 //! write succeeds when run again.
 //!
@@ -15,6 +17,8 @@ use serde_json::json;
 
 const OLD: &str = "select value as id, 'old' as v from range(1, 201)";
 const NEW: &str = "select value as id, 'new' as v from range(1, 301)";
+/// NEW with a column more.
+const WIDER: &str = "select value as id, 'new' as v, 'x' as extra from range(1, 301)";
 
 fn table_cfg(format: &str) -> serde_json::Value {
     json!({"materialized": "table", "file_format": format})
@@ -22,6 +26,16 @@ fn table_cfg(format: &str) -> serde_json::Value {
 
 fn merge_cfg() -> serde_json::Value {
     json!({"materialized": "incremental", "file_format": "delta", "incremental_strategy": "merge", "unique_key": "id"})
+}
+
+fn iceberg_merge_cfg() -> serde_json::Value {
+    json!({"materialized": "incremental", "file_format": "iceberg", "incremental_strategy": "merge",
+        "unique_key": "id"})
+}
+
+fn evolve_cfg(format: &str) -> serde_json::Value {
+    json!({"materialized": "incremental", "file_format": format, "incremental_strategy": "append",
+        "on_schema_change": "append_new_columns"})
 }
 
 /// The writer: runs one model against the warehouse named by `CRASH_DIR`. Not a test of its own: the crash tests
@@ -36,6 +50,9 @@ async fn writer_role() {
         "replace-parquet" => w.run("t", table_cfg("parquet"), NEW).await,
         "replace-delta" => w.run("t", table_cfg("delta"), NEW).await,
         "merge-delta" => w.run("t", merge_cfg(), NEW).await,
+        "merge-iceberg" => w.run("t", iceberg_merge_cfg(), NEW).await,
+        "evolve-iceberg" => w.run("t", evolve_cfg("iceberg"), WIDER).await,
+        "evolve-delta" => w.run("t", evolve_cfg("delta"), WIDER).await,
         other => panic!("unknown role {other}"),
     }
 }
@@ -54,16 +71,83 @@ fn spawn_writer(dir: &std::path::Path, role: &str, failpoint: Option<&str>) -> s
     c.spawn().unwrap()
 }
 
+/// Rows, min and max of `v`, and the number of columns, from one read of the table (what a query sees: the columns
+/// of its data, Delta's log or Iceberg's metadata, not a catalog cache).
 async fn state(w: &World) -> String {
-    let rows = w.rows("select count(*), min(v), max(v) from analytics.t").await;
-    rows.join(";")
+    let batches = glue_materialize::Engine::query(&w.engine, "select * from analytics.t")
+        .await
+        .unwrap();
+    let columns = batches.first().map(|b| b.num_columns()).unwrap_or(0);
+    let mut values: Vec<String> = Vec::new();
+    for b in &batches {
+        let i = b.schema().index_of("v").unwrap();
+        let v = b.column(i);
+        for row in 0..b.num_rows() {
+            values.push(datafusion::arrow::util::display::array_value_to_string(v, row).unwrap());
+        }
+    }
+    let (min, max) = (values.iter().min().cloned(), values.iter().max().cloned());
+    format!(
+        "{}|{}|{}|{columns}",
+        values.len(),
+        min.unwrap_or_default(),
+        max.unwrap_or_default()
+    )
+}
+
+/// [`scenario`] at every hit of each failpoint in `names`: `name@1`, `name@2`, … until the writer runs through
+/// (the failpoint is not hit that often), which must then leave the new state.
+async fn every_hit(role: &str, setup_cfg: serde_json::Value, names: &[&str], new_state: &str) -> usize {
+    let mut kills = 0;
+    for name in names {
+        for n in 1.. {
+            let fp = format!("{name}@{n}");
+            let w = World::new();
+            w.run("t", setup_cfg.clone(), OLD).await;
+            let old_state = "200|old|old|2";
+            assert_eq!(state(&w).await, old_state);
+            let mut child = spawn_writer(w.dir.path(), role, Some(&fp));
+            loop {
+                let s = state(&World::at(w.dir.path())).await;
+                assert!(s == old_state || s == new_state, "{role} at {fp}: reader saw {s}");
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if child.wait().unwrap().success() {
+                assert_eq!(
+                    state(&World::at(w.dir.path())).await,
+                    new_state,
+                    "{role}: {fp} never hit"
+                );
+                break;
+            }
+            kills += 1;
+            glue_local::catalog::Catalog::new(w.dir.path()).read().unwrap();
+            let after = state(&World::at(w.dir.path())).await;
+            assert!(
+                after == old_state || after == new_state,
+                "{role} at {fp}: after the crash {after}"
+            );
+            let status = spawn_writer(w.dir.path(), role, None).wait().unwrap();
+            assert!(status.success(), "{role}: the rerun after a crash at {fp} failed");
+            // A crash before the commit: the rerun converges to the new state. (After it, a rerun of an append
+            // appends again, as dbt's would: only merges are compared then.)
+            let rerun = state(&World::at(w.dir.path())).await;
+            if after == old_state || role.starts_with("merge") {
+                assert_eq!(rerun, new_state, "{role} at {fp}: the rerun");
+            }
+        }
+    }
+    kills
 }
 
 async fn scenario(role: &str, setup_cfg: serde_json::Value, failpoints: &[&str], new_state: &str) {
     for fp in failpoints {
         let w = World::new();
         w.run("t", setup_cfg.clone(), OLD).await;
-        let old_state = "200|old|old";
+        let old_state = "200|old|old|2";
         assert_eq!(state(&w).await, old_state);
         let mut child = spawn_writer(w.dir.path(), role, Some(fp));
         // Read while the writer runs and until it is dead.
@@ -114,7 +198,7 @@ async fn table_replace_survives_a_crash_at_every_failpoint() {
             "catalog.before_rename@2",
             "swap.after_switch@1",
         ],
-        "300|new|new",
+        "300|new|new|2",
     )
     .await;
     scenario(
@@ -125,12 +209,49 @@ async fn table_replace_survives_a_crash_at_every_failpoint() {
             "catalog.before_switch@1",
             "catalog.before_rename@1",
         ],
-        "300|new|new",
+        "300|new|new|2",
     )
     .await;
 }
 
 #[tokio::test]
 async fn merge_survives_a_crash_at_every_failpoint() {
-    scenario("merge-delta", merge_cfg(), &["delta.before_commit@1"], "300|new|new").await;
+    scenario("merge-delta", merge_cfg(), &["delta.before_commit@1"], "300|new|new|2").await;
+}
+
+#[tokio::test]
+async fn iceberg_merge_survives_a_crash_at_every_failpoint() {
+    let kills = every_hit(
+        "merge-iceberg",
+        iceberg_merge_cfg(),
+        &[
+            "iceberg.before_switch",
+            "catalog.before_rename",
+            "swap.before_switch",
+            "swap.after_switch",
+        ],
+        "300|new|new|2",
+    )
+    .await;
+    assert!(kills >= 4, "{kills} kill points");
+}
+
+#[tokio::test]
+async fn a_schema_change_commits_with_its_rows_at_every_failpoint() {
+    // 200 old rows, then 300 new ones with a column more: the old table (2 columns) or the new (3), never the new
+    // column without the rows or the reverse.
+    for format in ["iceberg", "delta"] {
+        let names: &[&str] = if format == "iceberg" {
+            &[
+                "iceberg.before_switch",
+                "catalog.before_rename",
+                "swap.before_switch",
+                "swap.after_switch",
+            ]
+        } else {
+            &["delta.before_commit", "catalog.before_rename"]
+        };
+        let kills = every_hit(&format!("evolve-{format}"), evolve_cfg(format), names, "500|new|old|3").await;
+        assert!(kills >= 2, "{format}: {kills} kill points");
+    }
 }

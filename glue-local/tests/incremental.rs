@@ -114,7 +114,7 @@ async fn table_rebuild_and_views() {
 
 #[tokio::test]
 async fn on_schema_change_append_new_columns() {
-    for format in ["parquet", "delta"] {
+    for format in ["parquet", "delta", "iceberg"] {
         let w = World::new();
         let cfg = json!({"materialized": "incremental", "incremental_strategy": "append", "file_format": format,
             "on_schema_change": "append_new_columns"});
@@ -157,4 +157,90 @@ async fn unsupported_formats_fail_before_writing() {
         assert!(e.starts_with("unsupported on the embedded engine"), "{e}");
     }
     assert!(w.engine.catalog().read().unwrap().tables.is_empty());
+}
+
+#[tokio::test]
+async fn sync_all_columns_drops_adds_and_widens_on_iceberg() {
+    let w = World::new();
+    let cfg = json!({"materialized": "incremental", "incremental_strategy": "append", "file_format": "iceberg",
+        "on_schema_change": "sync_all_columns"});
+    w.run("s", cfg.clone(), "select cast(1 as int) as id, 'a' as gone, 1.5 as x")
+        .await;
+    // `gone` disappears, `added` appears, `id` widens from int to bigint: one new version with the rows.
+    w.run(
+        "s",
+        cfg.clone(),
+        "select cast(2 as bigint) as id, 1.5 as x, 'n' as added",
+    )
+    .await;
+    assert_eq!(
+        w.rows("select id, x, added from analytics.s").await,
+        ["1|1.5|NULL", "2|1.5|n"]
+    );
+    let columns = glue_materialize::Engine::query_schema(&w.engine, "select * from analytics.s")
+        .await
+        .unwrap();
+    let described: Vec<String> = columns
+        .fields()
+        .iter()
+        .map(|f| format!("{} {}", f.name(), f.data_type()))
+        .collect();
+    assert_eq!(described, ["id Int64", "x Decimal128(2, 1)", "added Utf8"]);
+    // A type Iceberg cannot widen in place (bigint to string) is refused before anything is written.
+    let p = w
+        .plan("s", cfg, "select 'three' as id, 1.5 as x, 'n' as added", false)
+        .await;
+    let e = glue_materialize::Engine::execute(&w.engine, &p)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot change the type of column `id`"), "{e}");
+    assert_eq!(w.rows("select count(*) from analytics.s").await, ["2"]);
+}
+
+#[tokio::test]
+async fn sync_all_columns_cannot_drop_a_delta_column_and_changes_nothing() {
+    let w = World::new();
+    let cfg = json!({"materialized": "incremental", "incremental_strategy": "append", "file_format": "delta",
+        "on_schema_change": "sync_all_columns"});
+    w.run("d", cfg.clone(), "select 1 as id, 'a' as gone").await;
+    // A new column and a dropped one: the drop is refused, and the new column is not added either.
+    let p = w.plan("d", cfg, "select 2 as id, 'n' as added", false).await;
+    let e = glue_materialize::Engine::execute(&w.engine, &p)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot drop columns (gone)"), "{e}");
+    let columns = glue_materialize::Engine::query_schema(&w.engine, "select * from analytics.d")
+        .await
+        .unwrap();
+    let names: Vec<&str> = columns.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["id", "gone"]);
+    assert_eq!(w.rows("select id from analytics.d").await, ["1"]);
+}
+
+#[tokio::test]
+async fn a_failed_write_leaves_the_columns_as_they_were() {
+    // The new column and the rows commit together: a MERGE that fails (two source rows for one key) adds nothing.
+    for format in ["iceberg", "delta"] {
+        let w = World::new();
+        let cfg = json!({"materialized": "incremental", "incremental_strategy": "merge", "unique_key": "id",
+            "file_format": format, "on_schema_change": "append_new_columns"});
+        w.run("m", cfg.clone(), "select 1 as id, 'a' as v").await;
+        let dup = "select * from (values (1, 'b', 'x'), (1, 'c', 'y')) as t(id, v, extra)";
+        let p = w.plan("m", cfg, dup, false).await;
+        assert!(
+            glue_materialize::Engine::execute(&w.engine, &p).await.is_err(),
+            "{format}"
+        );
+        let columns = glue_materialize::Engine::query_schema(&w.engine, "select * from analytics.m")
+            .await
+            .unwrap();
+        let names: Vec<&str> = columns.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["id", "v"], "{format}");
+        let state = w.engine.catalog().read().unwrap();
+        assert_eq!(state.table("analytics", "m").unwrap().columns.len(), 2, "{format}");
+        drop(state);
+        assert_eq!(w.rows("select id, v from analytics.m").await, ["1|a"], "{format}");
+    }
 }
