@@ -53,6 +53,10 @@ stage "Spark semantics corpus: the embedded engine against Spark"
 "$venv/bin/python" tools/spark/semantics.py gen "$work/queries.jsonl"
 workspace_only cargo run --locked -p glue-local --example run_queries -- "$work/queries.jsonl" "$work/engine.jsonl"
 TZ=UTC "$venv/bin/python" tools/spark/semantics.py compare "$work/queries.jsonl" "$work/engine.jsonl"
+stage "Spark's Iceberg reads the Iceberg tables the embedded engine wrote (rows, partition spec, partition values)"
+mkdir -p "$work/iceberg-warehouse"
+workspace_only cargo run --locked -p glue-local --example iceberg_tables -- "$work/iceberg-warehouse" "$work/iceberg.jsonl"
+TZ=UTC "$venv/bin/python" tools/spark/iceberg_read.py "$work/iceberg.jsonl"
 stage "Spark's function catalogue: every example, on Spark and on the embedded engine"
 workspace_only cargo build --locked -p glue-local --example run_queries
 GLUE_RS_SPARK_VENV="$venv" tools/spark/catalogue.sh
