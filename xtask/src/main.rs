@@ -490,14 +490,8 @@ fn connect_diff_check(world: &world::World) -> Result<(), String> {
     let sail_excluded = ["daily_revenue", "assert_revenue_matches_orders"];
     eprintln!("-- (c) Sail on the simulator's Glue catalog: Delta");
     remote_diff_check(world, "sail", &sail, "{lakehouse_format: delta}", &sail_excluded)?;
-    eprintln!(
-        "-- (c) Sail on the simulator's Glue catalog: Iceberg (the snapshot runs on Sail, but the embedded engine"
-    );
-    eprintln!(
-        "   refuses Iceberg snapshots: \"unsupported on the embedded engine: snapshots on iceberg tables (MERGE)\")"
-    );
-    let iceberg_excluded = [sail_excluded.as_slice(), &["orders_snapshot"]].concat();
-    remote_diff_check(world, "sail", &sail, "{lakehouse_format: iceberg}", &iceberg_excluded).map(|_| ())
+    eprintln!("-- (c) Sail on the simulator's Glue catalog: Iceberg (merge and snapshot included)");
+    remote_diff_check(world, "sail", &sail, "{lakehouse_format: iceberg}", &sail_excluded).map(|_| ())
 }
 
 /// The bundled project on a remote target (`remote`: its profile lines, `{bucket}` standing for a fresh bucket of the
