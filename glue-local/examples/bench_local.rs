@@ -1,7 +1,7 @@
 //! One benchmark scenario of the embedded engine, run as its own process so its peak memory is its own:
-//! `bench_local <warehouse dir> <parquet|delta> <rows>` builds a table of `rows` rows × 10 columns (CTAS), then runs
-//! the incremental model over as many new rows (half of them updates of existing keys): append for Parquet, merge on
-//! the key for Delta. Prints one JSON line: seconds for each phase, rows, peak RSS. `tools/bench/local_vs_duckdb.py`
+//! `bench_local <warehouse dir> <parquet|delta|iceberg> <rows>` builds a table of `rows` rows × 10 columns (CTAS),
+//! then runs the incremental model over as many new rows (half of them updates of existing keys): append for Parquet,
+//! merge on the key for Delta and Iceberg (Iceberg's as a new table version). Prints one JSON line: seconds for each phase, rows, peak RSS. `tools/bench/local_vs_duckdb.py`
 //! runs it beside DuckDB doing the same SQL.
 
 use std::time::Instant;
@@ -39,6 +39,8 @@ async fn main() {
     target.datalake_formats = [glue_materialize::FileFormat::Delta].into_iter().collect();
     let cfg = match format {
         "parquet" => json!({"materialized": "incremental", "file_format": "parquet", "incremental_strategy": "append"}),
+        "iceberg" => json!({"materialized": "incremental", "file_format": "iceberg", "incremental_strategy": "merge",
+            "unique_key": "id", "use_iceberg_temp_views": true}),
         _ => {
             json!({"materialized": "incremental", "file_format": "delta", "incremental_strategy": "merge", "unique_key": "id"})
         }

@@ -49,8 +49,18 @@ fn tables() -> Vec<(&'static str, Value, String, String)> {
         c
     };
     vec![
-        ("created", json!({"materialized": "table", "file_format": "iceberg"}), rows(0), rows(1)),
-        ("appended", inc(json!({"incremental_strategy": "append"})), rows(0), rows(1)),
+        (
+            "created",
+            json!({"materialized": "table", "file_format": "iceberg"}),
+            rows(0),
+            rows(1),
+        ),
+        (
+            "appended",
+            inc(json!({"incremental_strategy": "append"})),
+            rows(0),
+            rows(1),
+        ),
         (
             "overwritten",
             inc(json!({"incremental_strategy": "insert_overwrite", "partition_by": ["d"]})),
@@ -116,7 +126,12 @@ async fn main() {
                 .find(|r| r.name.identifier.as_str() == name)
                 .map(|r| r.existing)
                 .unwrap_or(Existing::Absent);
-            let model = Model::new(name, SCHEMA, sql.as_str(), ModelConfig::from_json(&config).expect("a config"));
+            let model = Model::new(
+                name,
+                SCHEMA,
+                sql.as_str(),
+                ModelConfig::from_json(&config).expect("a config"),
+            );
             let flags = PlanFlags {
                 full_refresh: false,
                 invocation_id: format!("i{n}b{build}"),

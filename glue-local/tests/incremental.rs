@@ -242,5 +242,15 @@ async fn a_failed_write_leaves_the_columns_as_they_were() {
         assert_eq!(state.table("analytics", "m").unwrap().columns.len(), 2, "{format}");
         drop(state);
         assert_eq!(w.rows("select id, v from analytics.m").await, ["1|a"], "{format}");
+        // The same change with good rows: the column and the merged rows land together.
+        let good = "select * from (values (1, 'b', 'x'), (2, 'c', 'y')) as t(id, v, extra)";
+        let cfg = json!({"materialized": "incremental", "incremental_strategy": "merge", "unique_key": "id",
+            "file_format": format, "on_schema_change": "append_new_columns"});
+        w.run("m", cfg, good).await;
+        assert_eq!(
+            w.rows("select id, v, extra from analytics.m").await,
+            ["1|b|x", "2|c|y"],
+            "{format}"
+        );
     }
 }

@@ -3,7 +3,7 @@
   python tools/bench/local_vs_duckdb.py [rows]      (default 1,000,000 rows x 10 columns)
 
 Scenario: CTAS of `rows` rows, then the incremental model over as many new rows, half of them updates of existing
-keys: Parquet -> append; Delta -> MERGE on the key. DuckDB runs the same statements on its own storage (a CTAS and
+keys: Parquet -> append; Delta and Iceberg -> MERGE on the key (Iceberg's written as a new table version). DuckDB runs the same statements on its own storage (a CTAS and
 an INSERT / a MERGE INTO). Prints rows/s and peak RSS of each, and the ratios glue-local / DuckDB.
 Needs `pip install duckdb` and the release build of the `bench_local` example (built here if missing).
 """
@@ -59,7 +59,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "-p", "glue-local", "--example", "bench_local"], cwd=ROOT, check=True)
     duck = DUCK.replace("{rows}", rows_sql("N", "OFFSET").replace("range(0, N)", "range(0, N)"))
     results = []
-    for fmt, duck_mode in [("parquet", "append"), ("delta", "merge")]:
+    for fmt, duck_mode in [("parquet", "append"), ("delta", "merge"), ("iceberg", "merge")]:
         with tempfile.TemporaryDirectory() as d:
             mine = run([exe, d, fmt, str(n)])
         with tempfile.TemporaryDirectory() as d:
