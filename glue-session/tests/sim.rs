@@ -930,6 +930,32 @@ async fn a_session_lost_after_an_append_committed_applies_the_append_once() {
 }
 
 #[tokio::test]
+async fn a_query_that_writes_is_not_sent_again_when_its_session_is_lost() {
+    // `run_query("insert into …")` in a macro goes through `Engine::query`: a session that ends after the INSERT
+    // committed must not get it a second time on a new session (a read would be retried).
+    let w = world("lost-query").await;
+    let src = "select id, concat('n', cast(id as string)) as name from range(0, 2)";
+    let start = mark();
+    w.build("written", src, TABLE).await;
+    let id = w.sessions(start).pop().expect("the engine's session");
+    let so_far = calls(&log(start), "RunStatement", &id);
+    let _restore = Restore::FAULTS;
+    let fault = json!({"session_timeout": {"session_id": id, "during_statement": true, "after_work": true,
+        "after_statements": so_far}});
+    admin("POST", "faults", &fault.to_string());
+    let insert = format!("insert into {}.written select 7 as id, 'n7' as name", w.schema);
+    let answer = glue_materialize::Engine::query(&w.engine, &insert).await;
+    admin("DELETE", "faults", "");
+    let got = rows(&w.engine, &format!("{}.written", w.schema)).await;
+    assert_eq!(got, "0:n0,1:n1,7:n7", "the INSERT applied once ({answer:?})");
+    let e = answer
+        .expect_err("the query fails: it may have been applied")
+        .to_string();
+    assert!(e.contains("not sent again"), "{e}");
+    w.engine.finish().await;
+}
+
+#[tokio::test]
 async fn a_custom_location_inside_another_tables_location_is_refused_before_any_statement() {
     let w = world("overlap").await;
     let start = mark();
