@@ -242,12 +242,14 @@ impl GlueEngine {
 
     /// Runs a request on a pooled session; when the session ended under it (timeout, stopped), opens a new one and
     /// retries once (the requests sent this way only read: queries, schemas, columns).
-    async fn run(&self, req: &Request) -> Result<Answer, SessionError> {
+    /// Runs a request on a pooled session; a session that ends under it is replaced and the request sent once more
+    /// only when it is `replayable` (it only reads): a write may already have been applied.
+    async fn run(&self, req: &Request, replayable: bool) -> Result<Answer, SessionError> {
         let mut retried = false;
         loop {
             let mut lease = self.lease().await?;
             match lease.session.run_request(req).await {
-                Err(SessionError::SessionLost { id, status }) if !retried => {
+                Err(SessionError::SessionLost { id, status }) if !retried && replayable => {
                     tracing::warn!(session = %id, %status, "the Glue session ended mid-run; retrying on a new session");
                     lease.discard = true;
                     retried = true;
@@ -263,7 +265,22 @@ impl GlueEngine {
 
     /// Runs one operation on a pooled session and returns its result.
     async fn run_one(&self, op: Op) -> Result<serde_json::Value, EngineError> {
-        let answer = self.run(&Request { ops: vec![op] }).await.map_err(err)?;
+        // `run_query` in a macro may write (`insert into …`): only what reads is sent again on a new session.
+        let replayable = match &op {
+            Op::Query { sql } | Op::Schema { sql } => glue_sql::reads_only(sql),
+            Op::Columns { .. } => true,
+            _ => false,
+        };
+        let answer = self
+            .run(&Request { ops: vec![op] }, replayable)
+            .await
+            .map_err(|e| match e {
+                SessionError::SessionLost { .. } if !replayable => err(SessionError::Protocol(format!(
+                    "{e}; the statement was not sent again on a new session: it may write, and it may have been \
+                 applied already: check its effect before running it again"
+                ))),
+                other => err(other),
+            })?;
         let results = answer.into_results().map_err(|(_, e)| err(e))?;
         results
             .into_iter()

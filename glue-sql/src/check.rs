@@ -137,6 +137,58 @@ pub fn check_select(sql: &str) -> Result<(), SyntaxError> {
     }
 }
 
+/// Whether `sql` only reads: one or more queries, `SHOW …`, `DESCRIBE …` or `EXPLAIN …`. What does not parse is
+/// taken as a write (a caller that retries reads only must not run a write twice).
+///
+/// ```
+/// assert!(glue_sql::reads_only("select count(*) from t"));
+/// assert!(!glue_sql::reads_only("insert into t select 1"));
+/// assert!(!glue_sql::reads_only("select 1; drop table t"));
+/// ```
+pub fn reads_only(sql: &str) -> bool {
+    let Ok(tokens) = crate::tokenize(sql) else {
+        return false;
+    };
+    let Ok(statements) = Parser::new(&SparkDialect)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+    else {
+        return false;
+    };
+    !statements.is_empty()
+        && statements.iter().all(|s| {
+            matches!(s, Statement::Query(q) if query_reads(q))
+                || matches!(
+                    s,
+                    Statement::ShowTables { .. }
+                        | Statement::ShowColumns { .. }
+                        | Statement::ShowDatabases { .. }
+                        | Statement::ShowSchemas { .. }
+                        | Statement::ShowFunctions { .. }
+                        | Statement::ShowCreate { .. }
+                        | Statement::ExplainTable { .. }
+                )
+                || matches!(s, Statement::Explain { analyze: false, .. })
+        })
+}
+
+/// A query that writes nothing: no INSERT, UPDATE, DELETE or MERGE in its body or its CTEs.
+fn query_reads(q: &sqlparser::ast::Query) -> bool {
+    use sqlparser::ast::SetExpr;
+    fn body_reads(b: &SetExpr) -> bool {
+        match b {
+            SetExpr::Select(_) | SetExpr::Values(_) | SetExpr::Table(_) => true,
+            SetExpr::Query(q) => query_reads(q),
+            SetExpr::SetOperation { left, right, .. } => body_reads(left) && body_reads(right),
+            _ => false,
+        }
+    }
+    q.with
+        .as_ref()
+        .is_none_or(|w| w.cte_tables.iter().all(|c| query_reads(&c.query)))
+        && body_reads(&q.body)
+}
+
 fn from_parser_error(e: ParserError) -> SyntaxError {
     let text = match e {
         ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
@@ -163,6 +215,35 @@ fn split_position(text: &str) -> (String, Option<u64>, Option<u64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_and_writes() {
+        for q in [
+            "select 1",
+            "with a as (select 1 as x) select x from a union all select 2",
+            "values (1), (2)",
+            "show tables in s",
+            "explain select 1",
+            "(select 1) except (select 2)",
+        ] {
+            assert!(reads_only(q), "{q}");
+        }
+        for q in [
+            "insert into t select 1",
+            "insert overwrite table t select 1",
+            "with a as (select 1 as x) insert into t select x from a",
+            "create table t as select 1",
+            "drop table t",
+            "merge into t using s on t.id = s.id when matched then delete",
+            "delete from t where id = 1",
+            "select 1; drop table t",
+            "set spark.sql.ansi.enabled = true",
+            "",
+            "select from where",
+        ] {
+            assert!(!reads_only(q), "{q}");
+        }
+    }
 
     #[test]
     fn accepts_queries() {

@@ -42,7 +42,7 @@ mod relation;
 pub mod snapshot;
 pub mod types;
 
-pub use check::{SparkDialect, SyntaxError, check_select};
+pub use check::{SparkDialect, SyntaxError, check_select, reads_only};
 pub use error::SqlError;
 pub use fragment::SqlFragment;
 pub use ident::{Ident, quote_ident, quote_ident_if_needed};
