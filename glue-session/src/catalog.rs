@@ -729,6 +729,34 @@ mod tests {
     use super::*;
     use aws_sdk_glue::types::{Column, SerDeInfo, StorageDescriptor};
 
+    #[tokio::test]
+    async fn an_exit_at_once_waits_for_the_switch_under_way() {
+        // A switch's task holds its `InFlight` until it ends: `switches_done` waits for it, up to its limit.
+        let (started, release) = (
+            tokio::sync::oneshot::channel::<()>(),
+            tokio::sync::oneshot::channel::<()>(),
+        );
+        let (started_tx, started_rx) = started;
+        let (release_tx, release_rx) = release;
+        let task = tokio::spawn(async move {
+            let _in_flight = InFlight::enter();
+            let _ = started_tx.send(());
+            let _ = release_rx.await;
+        });
+        started_rx.await.unwrap();
+        assert!(
+            !switches_done(std::time::Duration::from_millis(60)).await,
+            "a switch under way is not done"
+        );
+        let waiter = tokio::spawn(switches_done(std::time::Duration::from_secs(5)));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "the wait lasts while the switch runs");
+        release_tx.send(()).unwrap();
+        task.await.unwrap();
+        assert!(waiter.await.unwrap(), "done once the switch's task ended");
+        assert!(switches_done(std::time::Duration::ZERO).await);
+    }
+
     fn table(params: &[(&str, &str)], input: &str, kind: &str) -> Table {
         let mut b = Table::builder().name("t").table_type(kind).storage_descriptor(
             StorageDescriptor::builder()
