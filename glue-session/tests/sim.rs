@@ -573,6 +573,48 @@ async fn count(engine: &ConnectEngine, sql: &str) -> i64 {
 }
 
 #[tokio::test]
+async fn over_spark_connect_a_custom_location_inside_another_tables_location_is_refused() {
+    // The location check of the Livy engine, on a Glue 5.1 Spark Connect session: refused before any statement,
+    // the other table's files untouched.
+    let (engine, bucket, _prefix, schema) = connect_world("overlap").await;
+    let src = "select id, concat('n', cast(id as string)) as name from range(0, 3)";
+    connect_build(&engine, &bucket, &schema, "base", src, TABLE).await;
+    let base = format!("s3://{bucket}/warehouse/{schema}/base");
+    let config = json!({"materialized": "table", "custom_location": format!("{base}/sub")}).to_string();
+    let model = Model::new(
+        "intruder",
+        &schema,
+        "select 9 as id, 'x' as name",
+        ModelConfig::from_json(&serde_json::from_str(&config).unwrap()).unwrap(),
+    );
+    let target = Target::new(&schema, Some(format!("s3://{bucket}/warehouse")));
+    let p = plan(&model, &Existing::Absent, &target, &PlanFlags::default()).expect("a plan");
+    let err = engine.execute(&p).await.expect_err("refused");
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    assert!(text.contains("the location of the table"), "{text}");
+    assert!(text.contains("nothing was run"), "{text}");
+    assert_eq!(count(&engine, &format!("select count(*) from {schema}.base")).await, 3);
+    let listed = engine
+        .clients()
+        .await
+        .unwrap()
+        .s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("ListObjects");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(!keys.iter().any(|k| k.contains("/base/sub")), "{keys:?}");
+    engine.finish().await;
+}
+
+#[tokio::test]
 async fn a_spark_connect_token_is_refreshed_under_the_same_spark_session() {
     // Tokens of 2 s: the temporary view made with the first token is read with the second.
     let _restore = Restore::CONFIG;
