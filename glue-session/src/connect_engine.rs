@@ -65,6 +65,8 @@ struct Inner {
     lake_formation: OnceCell<LakeFormation>,
     /// Session keys of plans (`meta`) already warned about: Spark Connect runs every plan on one session.
     sessions_ignored: Mutex<HashSet<String>>,
+    /// This run's listings of the Glue catalog's schemas, for the location check (a server on the Glue catalog).
+    listings: crate::locations::Listings,
     interrupted: AtomicBool,
     now: String,
 }
@@ -95,6 +97,7 @@ impl ConnectEngine {
                 schemas_granted: Mutex::new(HashSet::new()),
                 lake_formation: OnceCell::new(),
                 sessions_ignored: Mutex::new(HashSet::new()),
+                listings: Default::default(),
                 interrupted: AtomicBool::new(false),
                 now,
             }),
@@ -381,6 +384,11 @@ impl Engine for ConnectEngine {
 
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
+        // On the Glue catalog, a location shared with another table is refused before anything runs.
+        let catalog = self.catalog().await;
+        if let Some(catalog) = &catalog {
+            self.inner.listings.check(catalog, plan).await?;
+        }
         let spark = self.session().await?;
         let mut outcome = PlanOutcome::default();
         if let Some(choice) = &plan.session
@@ -558,6 +566,9 @@ impl Engine for ConnectEngine {
             }
             outcome.executed.push(step.to_string());
         }
+        if catalog.is_some() {
+            self.inner.listings.record(plan).await;
+        }
         Ok(outcome)
     }
 
@@ -573,7 +584,9 @@ impl Engine for ConnectEngine {
 
     async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
         if let Some(catalog) = self.catalog().await {
-            return catalog.list(schema).await.map_err(err);
+            let listed = catalog.list(schema).await.map_err(err)?;
+            self.inner.listings.insert(schema, listed.clone()).await;
+            return Ok(listed);
         }
         let spark = self.session().await?;
         let ident = Ident::new(schema.to_string()).map_err(|e| EngineError::Other {

@@ -80,7 +80,7 @@ struct Inner {
     now: String,
     /// The tables of each schema listed this run (lower-case schema), read once: the relation cache's listing
     /// and the location check share it.
-    listings: tokio::sync::Mutex<HashMap<String, Arc<Vec<RelationInfo>>>>,
+    listings: crate::locations::Listings,
 }
 
 /// A session of its own for a model or a group of models: its profile (the target's with the node's overrides), its
@@ -172,7 +172,7 @@ impl GlueEngine {
                 dedicated: Mutex::new(HashMap::new()),
                 interrupted: AtomicBool::new(false),
                 now,
-                listings: tokio::sync::Mutex::new(HashMap::new()),
+                listings: Default::default(),
             }),
         }
     }
@@ -500,59 +500,6 @@ async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionErr
     Ok(s)
 }
 
-/// A table would be written at a location that overlaps another table's.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "{relation} would be written at {location}, {how} the location of the table {table} ({table_location}); \
-     nothing was run. Give the model a location of its own (`custom_location`, or a different alias)"
-)]
-struct LocationConflict {
-    relation: String,
-    location: String,
-    how: &'static str,
-    table: String,
-    table_location: String,
-}
-
-/// A catalog name without its Spark catalog prefix, lower-case: `schema.table`.
-fn table_key(r: &RelationName) -> String {
-    r.without_catalog().to_string().replace('`', "").to_lowercase()
-}
-
-/// A location as compared: `s3a://`/`s3n://` as `s3://`, no trailing `/`.
-fn normalized(location: &str) -> String {
-    let l = location.trim().trim_end_matches('/');
-    match l.split_once("://") {
-        Some((scheme, rest)) => {
-            let scheme = scheme.to_ascii_lowercase();
-            let scheme = if scheme == "s3a" || scheme == "s3n" {
-                "s3"
-            } else {
-                scheme.as_str()
-            };
-            format!("{scheme}://{rest}")
-        }
-        None => l.to_string(),
-    }
-}
-
-/// How location `ours` overlaps `theirs`, if it does.
-fn overlap(ours: &str, theirs: &str) -> Option<&'static str> {
-    let (a, b) = (normalized(ours), normalized(theirs));
-    if a.is_empty() || b.is_empty() {
-        return None;
-    }
-    if a == b {
-        Some("which is")
-    } else if a.starts_with(&format!("{b}/")) {
-        Some("inside")
-    } else if b.starts_with(&format!("{a}/")) {
-        Some("around")
-    } else {
-        None
-    }
-}
-
 /// What a late-bound step needs before it can be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum Need {
@@ -776,7 +723,7 @@ impl Engine for GlueEngine {
     /// "may be partially applied", naming the step.
     async fn execute(&self, plan: &Plan) -> Result<PlanOutcome, EngineError> {
         self.capabilities().check(plan)?;
-        self.check_locations(plan).await?;
+        self.inner.listings.check(&self.catalog().await, plan).await?;
         self.collect_staged_copy(plan).await;
         let granted = match crate::lf::new_schema(&self.inner.profile, &self.inner.schemas_granted, plan) {
             Some((schema, role)) => {
@@ -789,7 +736,7 @@ impl Engine for GlueEngine {
         if let Some(choice) = &plan.session {
             let mut o = self.execute_dedicated(plan, choice).await?;
             o.warnings.extend(granted);
-            self.record_location(plan).await;
+            self.inner.listings.record(plan).await;
             return Ok(o);
         }
         let mut again = false;
@@ -802,7 +749,7 @@ impl Engine for GlueEngine {
             match self.execute_on(&lease.session, plan, again).await {
                 Ok(mut o) => {
                     o.warnings.extend(granted);
-                    self.record_location(plan).await;
+                    self.inner.listings.record(plan).await;
                     return Ok(o);
                 }
                 Err(PlanFailure::Failed(e)) => return Err(e),
@@ -832,8 +779,7 @@ impl Engine for GlueEngine {
 
     async fn list_relations(&self, schema: &str) -> Result<Vec<RelationInfo>, EngineError> {
         let listed = self.catalog().await.list(schema).await.map_err(err)?;
-        let shared = Arc::new(listed.clone());
-        self.inner.listings.lock().await.insert(schema.to_lowercase(), shared);
+        self.inner.listings.insert(schema, listed.clone()).await;
         Ok(listed)
     }
 
@@ -843,42 +789,6 @@ impl Engine for GlueEngine {
 }
 
 impl GlueEngine {
-    /// The tables of a schema: this run's listing when there is one, else listed now (once per run).
-    async fn listing(&self, schema: &str) -> Result<Arc<Vec<RelationInfo>>, EngineError> {
-        let key = schema.to_lowercase();
-        let mut listings = self.inner.listings.lock().await;
-        if let Some(l) = listings.get(&key) {
-            return Ok(l.clone());
-        }
-        let listed = Arc::new(self.catalog().await.list(schema).await.map_err(err)?);
-        listings.insert(key, listed.clone());
-        Ok(listed)
-    }
-
-    /// Keeps this run's listing of the model's schema true after the plan: its table now lives at the plan's final
-    /// location (the next location check sees tables this run built without listing the schema again).
-    async fn record_location(&self, plan: &Plan) {
-        let (Some(relation), Some(location)) = (plan.relation.as_ref(), plan.final_location()) else {
-            return;
-        };
-        let mut listings = self.inner.listings.lock().await;
-        let Some(listed) = listings.get_mut(&relation.schema_str().to_lowercase()) else {
-            return;
-        };
-        let key = table_key(relation);
-        let mut tables: Vec<RelationInfo> = listed.iter().filter(|i| table_key(&i.name) != key).cloned().collect();
-        if let Ok(name) = RelationName::new(relation.schema_str().to_lowercase(), relation.identifier.as_str()) {
-            let mut table = glue_materialize::ExistingTable::of(FileFormat::Parquet);
-            table.format = glue_materialize::TableFormat::Other("written by this run".into());
-            table.location = Some(location.to_string());
-            tables.push(RelationInfo {
-                name,
-                existing: glue_materialize::Existing::Table(table),
-            });
-        }
-        *listed = Arc::new(tables);
-    }
-
     /// A `custom_location` rebuild (its plan deletes its own staged copy at the end): the staged copy an earlier
     /// rebuild named on the table ([`glue_materialize::STAGED_AT`]) and did not delete (it stopped first) goes now.
     /// A failure here only leaves files behind: it is logged.
@@ -906,47 +816,6 @@ impl GlueEngine {
         {
             tracing::warn!(model = %plan.model, "deleting the staged copy {earlier} an earlier run left: {e}");
         }
-    }
-
-    /// Refuses, before anything runs, a plan that would write a table at a location equal to, inside or around
-    /// the location of another table of the schemas this run writes (a `custom_location` at a shared prefix, two
-    /// models with one location): Spark would write into, or empty, that table's files.
-    async fn check_locations(&self, plan: &Plan) -> Result<(), EngineError> {
-        let written = plan.written_locations();
-        if written.is_empty() {
-            return Ok(());
-        }
-        let own: Vec<String> = plan.own_relations().into_iter().map(table_key).collect();
-        let mut schemas: Vec<String> = written.iter().map(|(r, _)| r.schema_str().to_lowercase()).collect();
-        schemas.extend(self.inner.listings.lock().await.keys().cloned());
-        schemas.sort();
-        schemas.dedup();
-        for schema in schemas {
-            let listing = self.listing(&schema).await?;
-            for info in listing.iter() {
-                let glue_materialize::Existing::Table(t) = &info.existing else {
-                    continue;
-                };
-                let (Some(theirs), false) = (&t.location, own.contains(&table_key(&info.name))) else {
-                    continue;
-                };
-                for (relation, location) in &written {
-                    if let Some(how) = overlap(location, theirs) {
-                        return Err(EngineError::Other {
-                            context: format!("model `{}`", plan.model),
-                            source: Box::new(LocationConflict {
-                                relation: relation.without_catalog().to_string(),
-                                location: location.to_string(),
-                                how,
-                                table: info.name.to_string(),
-                                table_location: theirs.clone(),
-                            }),
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     /// The session of a model or group (created on first use with the target's profile and the node's overrides).
@@ -1281,16 +1150,6 @@ impl GlueEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locations_overlap_when_equal_or_nested_either_way() {
-        assert_eq!(overlap("s3://b/w/t", "s3://b/w/t/"), Some("which is"));
-        assert_eq!(overlap("s3a://b/w/t/sub", "s3://b/w/t"), Some("inside"));
-        assert_eq!(overlap("s3://b/w", "s3://b/w/t"), Some("around"));
-        assert_eq!(overlap("s3://b/w/t__v1", "s3://b/w/t"), None);
-        assert_eq!(overlap("s3://b/w/t2", "s3://b/w/t"), None);
-        assert_eq!(overlap("", "s3://b/w/t"), None);
-    }
 
     #[test]
     fn a_runner_answering_fewer_results_than_operations_is_an_error_not_a_panic() {

@@ -37,6 +37,7 @@ mod engine;
 mod error;
 mod lf;
 mod livy;
+mod locations;
 mod profile;
 pub mod request;
 mod seed;
