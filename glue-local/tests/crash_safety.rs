@@ -233,6 +233,7 @@ async fn iceberg_merge_survives_a_crash_at_every_failpoint() {
         "300|new|new|2",
     )
     .await;
+    println!("Iceberg merge: {kills} kill points, old or new whole at each");
     assert!(kills >= 4, "{kills} kill points");
 }
 
@@ -252,6 +253,7 @@ async fn a_schema_change_commits_with_its_rows_at_every_failpoint() {
             &["delta.before_commit", "catalog.before_rename"]
         };
         let kills = every_hit(&format!("evolve-{format}"), evolve_cfg(format), names, "500|new|old|3").await;
+        println!("{format} append adding a column: {kills} kill points, old or new whole at each");
         assert!(kills >= 2, "{format}: {kills} kill points");
     }
 }
