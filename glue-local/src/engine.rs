@@ -272,23 +272,7 @@ impl LocalEngine {
                 relation, kind, query, ..
             } => {
                 let df = self.query_df(query).await?;
-                if *kind == TempKind::Table {
-                    // A physical temp table (Iceberg without use_iceberg_temp_views): an Iceberg table.
-                    let spec = TableSpec {
-                        relation: relation.clone(),
-                        format: FileFormat::Iceberg,
-                        partition_by: vec![],
-                        clustered_by: None,
-                        properties: BTreeMap::new(),
-                        options: BTreeMap::new(),
-                        location: None,
-                        own_location: false,
-                        comment: None,
-                    };
-                    self.create_table(&spec, df, true).await?;
-                } else {
-                    self.register_temp(relation.identifier.as_str(), df);
-                }
+                self.temp_relation(relation, *kind, df).await?;
             }
             Step::SyncSchema {
                 target,
@@ -365,23 +349,7 @@ impl LocalEngine {
                 let df = self
                     .sql(&s.staging_select(query, &target.without_catalog(), &names))
                     .await?;
-                if *kind == TempKind::Table {
-                    // A physical staging table (Iceberg without use_iceberg_temp_views), as dbt-glue builds it.
-                    let spec = TableSpec {
-                        relation: staging.clone(),
-                        format: FileFormat::Iceberg,
-                        partition_by: vec![],
-                        clustered_by: None,
-                        properties: BTreeMap::new(),
-                        options: BTreeMap::new(),
-                        location: None,
-                        own_location: false,
-                        comment: None,
-                    };
-                    self.create_table(&spec, df, true).await?;
-                } else {
-                    self.register_temp(staging.identifier.as_str(), df);
-                }
+                self.temp_relation(staging, *kind, df).await?;
             }
             Step::SnapshotMerge { target, staging, spec } => {
                 let columns = self.take_pending(target);
@@ -447,6 +415,27 @@ impl LocalEngine {
             }
         }
         Ok(())
+    }
+
+    /// A plan's temporary relation: a temporary view, or a physical table (an Iceberg table, as dbt-glue builds
+    /// one without `use_iceberg_temp_views`: a model's temp relation, a snapshot's staging).
+    async fn temp_relation(&self, relation: &RelationName, kind: TempKind, df: DataFrame) -> Result<(), LocalError> {
+        if kind != TempKind::Table {
+            self.register_temp(relation.identifier.as_str(), df);
+            return Ok(());
+        }
+        let spec = TableSpec {
+            relation: relation.clone(),
+            format: FileFormat::Iceberg,
+            partition_by: vec![],
+            clustered_by: None,
+            properties: BTreeMap::new(),
+            options: BTreeMap::new(),
+            location: None,
+            own_location: false,
+            comment: None,
+        };
+        self.create_table(&spec, df, true).await
     }
 
     fn register_temp(&self, name: &str, df: DataFrame) {
