@@ -52,6 +52,21 @@ struct Cell {
 }
 
 impl Cell {
+    /// The cell in one line, for the pinned outcomes.
+    fn describe(&self) -> String {
+        format!(
+            "{} {} existing={:?} full_refresh={} partitioned={} unique_key={} on_schema_change={} strategy={}",
+            self.mat.as_str(),
+            self.format.as_str(),
+            self.ex,
+            self.full_refresh,
+            self.partitioned,
+            self.uk,
+            self.osc.as_str(),
+            self.strategy.map(|s| s.as_str()).unwrap_or("-")
+        )
+    }
+
     fn config(&self, format: FileFormat) -> Value {
         let mut cfg = json!({"materialized": self.mat.as_str(), "on_schema_change": self.osc.as_str()});
         let o = cfg.as_object_mut().unwrap();
@@ -173,6 +188,8 @@ async fn every_golden_plan_runs_or_is_refused() {
     let mut refused = 0;
     // What was refused, by format and reason (the engine's "unsupported on the embedded engine: …" construct).
     let mut reasons: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    // Each distinct plan's cell and outcome, pinned in `golden_plans.txt`.
+    let mut outcomes: Vec<String> = Vec::new();
     for mat in Materialization::ALL {
         for format in FileFormat::ALL {
             let mut seen = BTreeSet::new();
@@ -233,6 +250,7 @@ async fn every_golden_plan_runs_or_is_refused() {
                         );
                         refused += 1;
                         let reason = e.to_string().replace(SCHEMA, "<schema>");
+                        outcomes.push(format!("{} refused: {reason}", cell.describe()));
                         *reasons.entry((format.to_string(), reason)).or_default() += 1;
                         continue;
                     }
@@ -240,6 +258,7 @@ async fn every_golden_plan_runs_or_is_refused() {
                     Ok(_) => {}
                 }
                 ran += 1;
+                outcomes.push(format!("{} ran", cell.describe()));
                 let existed_as_table = matches!(existing, glue_materialize::Existing::Table(_));
                 match mat {
                     Materialization::Ephemeral => {
@@ -300,6 +319,26 @@ async fn every_golden_plan_runs_or_is_refused() {
         eprintln!("  {format}: {n} × {reason}");
     }
     assert!(ran > 100 && refused > 50, "ran {ran}, refused {refused}");
+    // Which cells run and which are refused is pinned: a plan that newly becomes unsupported (or newly runs) shows in
+    // review. `GLUE_RS_UPDATE_GOLDEN=1` rewrites the file.
+    let golden = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden_plans.txt");
+    let text = format!(
+        "# Every distinct golden plan of the configuration matrix on the embedded engine: {ran} ran, {refused} refused.\n{}\n",
+        outcomes.join("\n")
+    );
+    if std::env::var_os("GLUE_RS_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &text).unwrap();
+    }
+    let pinned = std::fs::read_to_string(&golden).unwrap_or_default();
+    if pinned != text {
+        let old: BTreeSet<&str> = pinned.lines().collect();
+        let new: BTreeSet<&str> = text.lines().collect();
+        panic!(
+            "the outcomes differ from tests/golden_plans.txt (GLUE_RS_UPDATE_GOLDEN=1 rewrites it):\n  now:\n    {}\n  was:\n    {}",
+            new.difference(&old).copied().collect::<Vec<_>>().join("\n    "),
+            old.difference(&new).copied().collect::<Vec<_>>().join("\n    ")
+        );
+    }
     // Iceberg runs whole on the embedded engine: MERGE, snapshots, partition overwrites (issue 20).
     let iceberg: Vec<_> = reasons.keys().filter(|(f, _)| f == "iceberg").collect();
     assert!(iceberg.is_empty(), "Iceberg cells refused: {iceberg:?}");
