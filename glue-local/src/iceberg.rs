@@ -3,9 +3,11 @@
 //! file, and every commit (an append, a schema change, a snapshot expiry) writes a new metadata file and switches
 //! that pointer in one atomic catalog write, refusing a commit whose base is no longer current.
 //!
-//! iceberg-rust 0.10 commits appends (`fast_append`) and snapshot expiry; a table rebuild (`CREATE OR REPLACE`, full
-//! refresh, whole-table or partition overwrite) writes a new table version beside the old one and switches the catalog
-//! entry to it atomically, so the snapshot history of a rebuilt table starts again. MERGE is not available.
+//! iceberg-rust 0.10 commits appends (`fast_append`) and snapshot expiry; everything else (`CREATE OR REPLACE`, full
+//! refresh, whole-table or partition overwrite, MERGE, a schema change with its rows) writes a new table version beside
+//! the old one and switches the catalog entry to it atomically, so the snapshot history starts again. Partition
+//! specs carry Spark's transforms and field names ([`partition_spec`]); [`partition_keys`] tells which partition
+//! rows fall in with Iceberg's own transform functions.
 
 use std::collections::HashMap;
 use std::sync::Arc;
