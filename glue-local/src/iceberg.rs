@@ -6,7 +6,7 @@
 //! iceberg-rust 0.10 commits appends (`fast_append`) and snapshot expiry; everything else (`CREATE OR REPLACE`, full
 //! refresh, whole-table or partition overwrite, MERGE, a schema change with its rows) writes a new table version beside
 //! the old one and switches the catalog entry to it atomically, so the snapshot history starts again. Partition
-//! specs carry Spark's transforms and field names ([`partition_spec`]); [`partition_keys`] tells which partition
+//! specs carry Spark's transforms and field names (`partition_spec`); `partition_keys` tells which partition
 //! rows fall in with Iceberg's own transform functions.
 
 use std::collections::HashMap;
