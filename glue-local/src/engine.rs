@@ -163,15 +163,7 @@ impl LocalEngine {
             let df = self.sql(&format!("SELECT * FROM {}", r.without_catalog())).await?;
             return schema_columns(df.schema().as_arrow());
         }
-        e.columns
-            .iter()
-            .map(|c| {
-                let mut d =
-                    ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|e| LocalError::Data(e.to_string()))?;
-                d.comment = c.comment.clone();
-                Ok(d)
-            })
-            .collect()
+        column_defs(e.columns.iter())
     }
 
     fn render_ctx(&self, target: Option<Vec<ColumnDef>>, source: Option<Vec<ColumnDef>>) -> RenderContext {
@@ -523,7 +515,7 @@ impl LocalEngine {
                     .join(", ")
             )));
         }
-        let df = partition_columns_last(nullable(&self.ctx, df)?, &partition_by)?;
+        let df = partition_columns_last(nullable(df)?, &partition_by)?;
         let columns = column_entries(df.schema().as_arrow())?;
         let path = self.local_path(&location)?;
         let version = existing.as_ref().map(|e| e.version + 1).unwrap_or(1);
@@ -785,12 +777,7 @@ impl LocalEngine {
         source: &RelationName,
     ) -> Result<DataFrame, LocalError> {
         let tgt = match columns {
-            Some(c) => c
-                .iter()
-                .map(|c| {
-                    ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|e| LocalError::Data(e.to_string()))
-                })
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(c) => column_defs(c.iter())?,
             None => self.columns_of(target).await?,
         };
         let df = self.sql(&format!("SELECT * FROM {source}")).await?;
@@ -829,11 +816,7 @@ impl LocalEngine {
             .ok_or_else(|| LocalError::Data(format!("{target} has no location")))?;
         if format == FileFormat::Delta {
             // New columns join the Delta schema with these rows: nullable, as Spark's ADD COLUMNS makes them.
-            let df = if columns.is_some() {
-                nullable(&self.ctx, df)?
-            } else {
-                df
-            };
+            let df = if columns.is_some() { nullable(df)? } else { df };
             let mode = match mode {
                 RowsWrite::Append => delta::WriteMode::Append,
                 RowsWrite::ReplaceAll => delta::WriteMode::Replace,
@@ -926,15 +909,13 @@ impl LocalEngine {
                     .await
             }
             Some(FileFormat::Delta) => {
-                let added: Vec<ColumnDef> = columns
+                // Only added columns reach here (`evolved_columns` refuses the rest): ADD COLUMNS commits them to
+                // the Delta log and records them in the entry, at the positions `evolved_columns` gave them.
+                let new = columns
                     .iter()
-                    .filter(|c| !e.columns.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)))
-                    .map(|c| {
-                        ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|x| LocalError::Data(x.to_string()))
-                    })
-                    .collect::<Result<_, _>>()?;
-                self.alter(&AlterTable::AddColumns(target.clone(), added)).await?;
-                self.record_columns(target, columns)
+                    .filter(|c| !e.columns.iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)));
+                self.alter(&AlterTable::AddColumns(target.clone(), column_defs(new)?))
+                    .await
             }
             _ => self.record_columns(target, columns),
         }
@@ -1052,11 +1033,7 @@ impl LocalEngine {
             }),
         };
         let df = self.conformed_to(target, columns.as_deref(), source).await?;
-        let df = if columns.is_some() {
-            nullable(&self.ctx, df)?
-        } else {
-            df
-        };
+        let df = if columns.is_some() { nullable(df)? } else { df };
         if e.format == Some(FileFormat::Iceberg) {
             return self.merge_rebuild(target, &e, df, &spec, columns).await;
         }
@@ -1374,7 +1351,7 @@ impl LocalEngine {
         };
         plain::remove_dir(&dir.join("metadata"))?;
         plain::remove_dir(&dir.join("data"))?;
-        let df = crate::iceberg::conform_rows(nullable(&self.ctx, df)?).map_err(ice_err("preparing rows"))?;
+        let df = crate::iceberg::conform_rows(nullable(df)?).map_err(ice_err("preparing rows"))?;
         let arrow = df.schema().as_arrow().clone();
         let schema =
             iceberg::arrow::arrow_schema_to_schema_auto_assign_ids(&arrow).map_err(ice_err("the table schema"))?;
@@ -1540,13 +1517,11 @@ impl LocalEngine {
                     if batches.is_empty() {
                         return Ok(None);
                     }
-                    let df = self
-                        .ctx
+                    // Both sides were collected from conformed rows.
+                    self.ctx
                         .read_batches(batches)
-                        .map_err(LocalError::df("partition overwrite"))?;
-                    crate::iceberg::conform_rows(df)
                         .map(Some)
-                        .map_err(ice_err("preparing rows"))
+                        .map_err(LocalError::df("partition overwrite"))
                 };
                 let all = match (frame(kept)?, frame(new)?) {
                     (Some(k), Some(n)) => k.union(n).map_err(LocalError::df("partition overwrite"))?,
@@ -1656,8 +1631,20 @@ impl LocalEngine {
     }
 }
 
+/// Catalog columns as `ColumnDef`s, comments kept.
+fn column_defs<'a>(columns: impl Iterator<Item = &'a ColumnEntry>) -> Result<Vec<ColumnDef>, LocalError> {
+    columns
+        .map(|c| {
+            let mut d =
+                ColumnDef::new(c.name.clone(), c.data_type.clone()).map_err(|e| LocalError::Data(e.to_string()))?;
+            d.comment = c.comment.clone();
+            Ok(d)
+        })
+        .collect()
+}
+
 /// The rows with every column nullable, as Spark creates a table's columns (see [`crate::nullable`]).
-fn nullable(_ctx: &SessionContext, df: DataFrame) -> Result<DataFrame, LocalError> {
+fn nullable(df: DataFrame) -> Result<DataFrame, LocalError> {
     crate::nullable::nullable(df).map_err(LocalError::df("the rows as nullable columns"))
 }
 
