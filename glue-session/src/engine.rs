@@ -336,12 +336,12 @@ impl GlueEngine {
         let Step::CreateTableAs { table, .. } = step else {
             return;
         };
-        let lost =
-            matches!(e, SessionError::Statement { error_class: Some(c), .. } if c == "TABLE_OR_VIEW_ALREADY_EXISTS");
         let Some(location) = table.location.as_deref() else {
             return;
         };
-        if !lost || staging_of(plan, step).is_none() || !table.own_location || !crate::catalog::is_version_dir(location)
+        if lost_staging_race(plan, step, e).is_none()
+            || !table.own_location
+            || !crate::catalog::is_version_dir(location)
         {
             return;
         }
@@ -614,9 +614,7 @@ pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> E
     let at = step
         .map(|s| format!("step {s}"))
         .unwrap_or_else(|| "creating the schema".into());
-    if let (Some(staging), SessionError::Statement { error_class, .. }) = (step.and_then(|s| staging_of(plan, s)), &e)
-        && error_class.as_deref() == Some("TABLE_OR_VIEW_ALREADY_EXISTS")
-    {
+    if let Some(staging) = step.and_then(|s| lost_staging_race(plan, s, &e)) {
         // The staging table was created between this plan's DROP and its CTAS: another run is rebuilding the table.
         let target = plan.relation.as_ref().map(|r| r.to_string()).unwrap_or_default();
         return EngineError::Other {
@@ -646,6 +644,17 @@ pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> E
             context: format!("model `{}`, {at}", plan.model),
             source: Box::new(other),
         },
+    }
+}
+
+/// The staging table of a rebuild's CTAS that failed because the table exists: another run rebuilding the same
+/// table created it after this plan dropped it.
+fn lost_staging_race<'p>(plan: &'p Plan, step: &Step, e: &SessionError) -> Option<&'p RelationName> {
+    match e {
+        SessionError::Statement {
+            error_class: Some(c), ..
+        } if c == "TABLE_OR_VIEW_ALREADY_EXISTS" => staging_of(plan, step),
+        _ => None,
     }
 }
 
