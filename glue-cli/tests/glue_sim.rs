@@ -8,44 +8,20 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use glue_testkit::sim::{self, Restore, endpoint, last_seq};
 use serde_json::Value;
 
 mod common;
 
-fn endpoint() -> String {
-    std::env::var("GLUE_SIM_ENDPOINT").expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`")
-}
+use common::text;
 
 fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}", nanos % 0xffff_ffff_ffff)
-}
-
-/// One HTTP/1.0 request to the simulator's admin endpoints (no HTTP client crate for this).
-fn sim(method: &str, path: &str, body: &str) -> Value {
-    let endpoint = endpoint();
-    let authority = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(authority).expect("the simulator");
-    let request = format!(
-        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, json) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(head.contains(" 200 "), "{head}\n{json}");
-    serde_json::from_str(json).unwrap_or(Value::Null)
+    sim::unique(prefix, "")
 }
 
 /// The request log after `since`: (operation, session id).
 fn log_since(since: u64) -> Vec<(String, Option<String>)> {
-    sim("GET", &format!("log?since={since}"), "")["entries"]
-        .as_array()
-        .unwrap()
+    sim::log(since)
         .iter()
         .map(|e| {
             (
@@ -54,15 +30,6 @@ fn log_since(since: u64) -> Vec<(String, Option<String>)> {
             )
         })
         .collect()
-}
-
-fn last_seq() -> u64 {
-    sim("GET", "log?since=0", "")["entries"]
-        .as_array()
-        .unwrap()
-        .last()
-        .and_then(|e| e["seq"].as_u64())
-        .unwrap_or(0)
 }
 
 fn created_sessions(log: &[(String, Option<String>)], prefix: &str) -> BTreeSet<String> {
@@ -141,14 +108,6 @@ impl Project {
     fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("glue runs")
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// Creates a bucket (on a thread of its own: callers may be inside a runtime).
@@ -591,28 +550,6 @@ fn sigterm_on_the_embedded_engine_exits_143_and_leaves_the_warehouse_usable() {
     assert!(again.status.success(), "{}", text(&again));
 }
 
-/// The simulator's default timings (`Config` in xtask/sim/gluesim/server.py).
-const CONFIG_DEFAULTS: &str = r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60, "token_ttl_s": 3600.0}"#;
-
-/// Puts the simulator's default timings back when dropped, also when the test fails (the simulator is shared).
-struct RestoreConfig;
-
-impl Drop for RestoreConfig {
-    fn drop(&mut self) {
-        if std::panic::catch_unwind(|| sim("POST", "config", CONFIG_DEFAULTS)).is_err() {
-            eprintln!("could not restore the simulator's timings");
-        }
-    }
-}
-
-/// The request log after `since`, whole entries.
-fn entries_since(since: u64) -> Vec<Value> {
-    sim("GET", &format!("log?since={since}"), "")["entries"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 /// StopSession and DeleteSession calls that succeeded on session `id`.
 fn ended(entries: &[Value], id: &str) -> usize {
     entries
@@ -644,8 +581,8 @@ async fn a_created_session_whose_readiness_wait_times_out_is_stopped_and_a_reuse
     let glue = glue_client().await;
     let since = last_seq();
     let (first, second, since_other) = {
-        let _restore = RestoreConfig;
-        sim("POST", "config", r#"{"provisioning_delay_s": 6.0}"#);
+        let _restore = Restore::CONFIG;
+        sim::set_config(r#"{"provisioning_delay_s": 6.0}"#);
         let first = p.run(&["run"]);
         glue.create_session()
             .id(&other)
@@ -665,7 +602,7 @@ async fn a_created_session_whose_readiness_wait_times_out_is_stopped_and_a_reuse
     };
     assert!(!first.status.success(), "{}", text(&first));
     assert!(!second.status.success(), "{}", text(&second));
-    let entries = entries_since(since);
+    let entries = sim::log(since);
     let log = log_since(since);
     let created = created_sessions(&log, &prefix);
     assert!(!created.is_empty(), "{log:?}");
@@ -683,7 +620,7 @@ async fn a_created_session_whose_readiness_wait_times_out_is_stopped_and_a_reuse
             "session {id} left {now:?}"
         );
     }
-    let (entries, log) = (entries_since(since_other), log_since(since_other));
+    let (entries, log) = (sim::log(since_other), log_since(since_other));
     assert_eq!(count_on(&log, "CreateSession", &other), 0, "{log:?}");
     assert_eq!(
         ended(&entries, &other),
@@ -1081,9 +1018,7 @@ select 1 as id, 'a@example.com' as email union all select 2, 'b@example.com'"
         calls.iter().any(|(op, _)| op == "UpdateTable"),
         "the rebuild swapped the entry: {calls:?}"
     );
-    let lf_writes: Vec<_> = sim("GET", &format!("log?since={since}"), "")["entries"]
-        .as_array()
-        .unwrap()
+    let lf_writes: Vec<_> = sim::log(since)
         .iter()
         .filter(|e| e["service"] == "lakeformation")
         .filter_map(|e| e["operation"].as_str())
@@ -1342,10 +1277,7 @@ fn machine_readable_output_on_a_glue_spark_connect_session_is_only_data() {
 /// default; `cargo xtask it --long` runs 20).
 #[test]
 fn two_glue_processes_rebuilding_one_table_leave_one_result_whole() {
-    let rounds: usize = std::env::var("GLUE_RS_RACE_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+    let rounds = common::race_rounds();
     let model = "{{ config(materialized='table') }}\n\
                  select id, '{{ var(\"tag\", \"none\") }}' as tag \
                  from range(0, {{ 2 if var('tag', 'none').startswith('a') else 3 }})";
@@ -1364,36 +1296,12 @@ fn two_glue_processes_rebuilding_one_table_leave_one_result_whole() {
         };
         let (ca, cb) = (spawn(&a), spawn(&b));
         let (oa, ob) = (ca.wait_with_output().unwrap(), cb.wait_with_output().unwrap());
-        assert!(
-            oa.status.success() || ob.status.success(),
-            "round {round}: both runs failed:\n{}\n{}",
-            text(&oa),
-            text(&ob)
-        );
-        for (o, name) in [(&oa, &a), (&ob, &b)] {
-            if !o.status.success() {
-                one_failed += 1;
-                assert!(
-                    text(o).contains("another run"),
-                    "round {round}: run {name} failed unclearly:\n{}",
-                    text(o)
-                );
-            }
-        }
         let sql = format!("select tag, count(*) as n from {}.raced group by tag", p.schema);
         let shown = p.run(&["show", "--inline", &sql, "--output", "json", "-q"]);
         assert!(shown.status.success(), "{}", text(&shown));
         let v: Value = serde_json::from_str(String::from_utf8_lossy(&shown.stdout).trim()).expect("JSON rows");
-        let got = v["show"].as_array().expect("rows").clone();
-        assert_eq!(got.len(), 1, "round {round}: rows of more than one run: {got:?}");
-        let tag = got[0]["tag"].as_str().unwrap().to_string();
-        assert!(tag == a || tag == b, "round {round}: {tag}");
-        let expected = if tag.starts_with('a') { 2 } else { 3 };
-        assert_eq!(
-            got[0]["n"].as_i64(),
-            Some(expected),
-            "round {round}: run {tag}'s rows whole"
-        );
+        let got = v["show"].as_array().expect("rows");
+        one_failed += common::check_race_round(round, [(&a, &oa), (&b, &ob)], got);
     }
     println!("{rounds} rounds on Glue sessions: {one_failed} runs lost to the other");
 }

@@ -31,84 +31,19 @@
 //! printed; every failing kill point is listed before the test fails.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use glue_testkit::sim::{
+    Restore, admin as sim, endpoint, last_seq, log as log_since, storage_root, try_admin as try_sim,
+};
+mod common;
 
-fn endpoint() -> String {
-    let endpoint = std::env::var("GLUE_SIM_ENDPOINT")
-        .expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`");
-    endpoint.trim_end_matches('/').to_string()
-}
-
-fn storage_root() -> PathBuf {
-    PathBuf::from(
-        std::env::var("GLUE_RS_STORAGE_ROOT")
-            .expect("GLUE_RS_STORAGE_ROOT is not set: run these tests through `cargo xtask it`"),
-    )
-}
+use common::text;
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
-}
-
-/// One HTTP/1.0 request to the simulator's admin endpoints: (status, JSON answer).
-fn try_sim(method: &str, path: &str, body: &str) -> Result<(u16, Value), String> {
-    let endpoint = endpoint();
-    let authority = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(authority).map_err(|e| format!("{authority}: {e}"))?;
-    let request = format!(
-        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
-    let (head, json) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    Ok((status, serde_json::from_str(json).unwrap_or(Value::Null)))
-}
-
-fn sim(method: &str, path: &str, body: &str) -> Value {
-    match try_sim(method, path, body) {
-        Ok((200, v)) => v,
-        Ok((status, v)) => panic!("{method} /_sim/{path}: HTTP {status}: {v}"),
-        Err(e) => panic!("the simulator's admin API: {e}"),
-    }
-}
-
-/// Clears the simulator's faults when dropped, also when the test panics (they are global for everyone using it).
-struct Restore;
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        if let Err(e) = try_sim("DELETE", "faults", "") {
-            eprintln!("could not restore the simulator: {e}");
-        }
-    }
-}
-
-/// The request log after `since`.
-fn log_since(since: u64) -> Vec<Value> {
-    sim("GET", &format!("log?since={since}"), "")["entries"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn last_seq() -> u64 {
-    log_since(0).iter().filter_map(|e| e["seq"].as_u64()).max().unwrap_or(0)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    glue_testkit::sim::unique(prefix, "")
 }
 
 /// A multiset of rows: each row one JSON object with sorted keys, the whole sorted.
@@ -901,7 +836,7 @@ fn sample(sizes: &[usize], count: usize, seed: u64) -> Vec<(usize, usize)> {
 #[test]
 fn a_killed_run_leaves_the_old_or_the_new_table_and_a_rerun_converges() {
     let _ = storage_root();
-    let _restore = Restore;
+    let _restore = Restore::FAULTS;
     let full = std::env::var("GLUE_RS_KILL_MATRIX").as_deref() == Ok("full");
     let only: Option<Vec<String>> = std::env::var("GLUE_RS_KILL_SCENARIOS")
         .ok()

@@ -13,45 +13,18 @@ use glue_iceberg_lock::{
     CommitProtection, DYNAMODB_LOCK_MANAGER, LockClient, LockError, LockOptions, TableState,
     ensure_configured_lock_table, ensure_lock_table,
 };
-
-fn endpoint() -> String {
-    std::env::var("GLUE_SIM_ENDPOINT").expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`")
-}
+use glue_testkit::sim;
 
 async fn dynamodb() -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(sim::endpoint())
         .load()
         .await;
     aws_sdk_dynamodb::Client::new(&config)
 }
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid_like())
-}
-
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}", nanos % 0xffff_ffff_ffff)
-}
-
-/// POST to the simulator's admin endpoint.
-fn admin(path: &str, method: &str, body: &str) {
-    use std::io::{Read, Write};
-    let endpoint = endpoint();
-    let authority = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(authority).expect("simulator");
-    let request = format!(
-        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    assert!(response.split_whitespace().nth(1) == Some("200"), "{response}");
+    sim::unique(prefix, "-")
 }
 
 fn fast() -> LockOptions {
@@ -192,13 +165,11 @@ async fn eight_clients_a_hundred_cycles_each_never_overlap() {
 async fn contention_holds_with_throttled_dynamodb() {
     let client = dynamodb().await;
     let table = lock_table(&client).await;
-    admin(
-        "faults",
-        "POST",
+    sim::set_faults(
         r#"{"throttle": {"dynamodb:GetItem": 0.2, "dynamodb:PutItem": 0.2, "dynamodb:DeleteItem": 0.2}, "seed": 5}"#,
     );
     let entered = contend(&table, 4, 25, contended()).await;
-    admin("faults", "DELETE", "");
+    sim::clear_faults();
     assert_eq!(entered, 100);
 }
 
@@ -293,7 +264,7 @@ async fn iceberg_protocol_clients_and_rust_clients_exclude_each_other() {
     let client = dynamodb().await;
     let table = lock_table(&client).await;
     let entity = unique("db.shared");
-    let log = std::env::temp_dir().join(format!("glue-rs-lock-log-{}", uuid_like()));
+    let log = std::env::temp_dir().join(unique("glue-rs-lock-log"));
     std::fs::write(&log, "").unwrap();
     let python = std::env::var("GLUE_RS_PYTHON").expect("GLUE_RS_PYTHON (a Python with boto3) is not set");
     let harness = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/iceberg_protocol.py");
@@ -301,7 +272,14 @@ async fn iceberg_protocol_clients_and_rust_clients_exclude_each_other() {
     let mut children: Vec<std::process::Child> = (0..2)
         .map(|p| {
             std::process::Command::new(&python)
-                .args([harness, &endpoint(), &table, &entity, &format!("iceberg-{p}"), "12"])
+                .args([
+                    harness,
+                    &sim::endpoint(),
+                    &table,
+                    &entity,
+                    &format!("iceberg-{p}"),
+                    "12",
+                ])
                 .arg(&log)
                 .spawn()
                 .expect("starts the Iceberg-protocol harness")

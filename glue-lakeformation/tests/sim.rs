@@ -12,50 +12,18 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_sdk_lakeformation::types::{DataLakePrincipal, LfTagPair, Permission, Resource, TableResource};
 use glue_lakeformation::{Diff, LakeFormation, LfError, LfGrants, LfTagsConfig, TableRef};
+use glue_testkit::sim::{self, Restore, admin, last_seq};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "123456789012";
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}_{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
-}
-
-/// One call to the simulator's admin API (`/_sim/<path>`), its JSON answer.
-fn admin(method: &str, path: &str, body: &str) -> Value {
-    use std::io::{Read, Write};
-    let endpoint =
-        std::env::var("GLUE_SIM_ENDPOINT").expect("GLUE_SIM_ENDPOINT is not set: run through `cargo xtask it`");
-    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(authority).expect("the simulator");
-    let request = format!(
-        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read");
-    let (head, json) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    assert_eq!(
-        head.split_whitespace().nth(1),
-        Some("200"),
-        "{method} /_sim/{path}: {response}"
-    );
-    serde_json::from_str(json).expect("JSON")
-}
-
-fn last_seq() -> u64 {
-    admin("GET", "log?since=0", "")["entries"]
-        .as_array()
-        .and_then(|e| e.last())
-        .and_then(|e| e["seq"].as_u64())
-        .unwrap_or(0)
+    sim::unique(prefix, "_")
 }
 
 /// The Lake Formation calls since `since`: (operation, was a follow-up page).
 fn lf_calls(since: u64) -> Vec<(String, bool)> {
-    admin("GET", &format!("log?since={since}"), "")["entries"]
-        .as_array()
-        .expect("entries")
+    sim::log(since)
         .iter()
         .filter(|e| e["service"] == "lakeformation")
         .map(|e| {
@@ -67,23 +35,8 @@ fn lf_calls(since: u64) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// Clears the faults when dropped, also when the test panics.
-struct ClearFaults;
-impl Drop for ClearFaults {
-    fn drop(&mut self) {
-        admin("DELETE", "faults", "");
-    }
-}
-
 async fn sdk() -> aws_config::SdkConfig {
-    assert!(
-        std::env::var_os("GLUE_SIM_ENDPOINT").is_some(),
-        "GLUE_SIM_ENDPOINT is not set: run through `cargo xtask it`"
-    );
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "AWS_ENDPOINT_URL is not set: the clients would call AWS"
-    );
+    sim::endpoint_for_sdk();
     // As glue-session builds it from a profile: standard retries with backoff, enough attempts for 20% throttling.
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .retry_config(
@@ -514,7 +467,7 @@ async fn failures_entries_are_errors() {
     let lf = LakeFormation::new(&config, None);
     let t = lf.table(&db, &table).await.unwrap();
     let denied = format!("arn:aws:iam::{ACCOUNT}:role/{}", unique("denied"));
-    let _clear = ClearFaults;
+    let _clear = Restore::FAULTS;
     admin(
         "POST",
         "faults",
@@ -576,7 +529,7 @@ async fn throttling_is_retried_and_the_result_is_the_same() {
     let grants = grants_config(
         json!({"enabled": true, "filters": {"f": {"row_filter": "id > 1", "principals": [format!("arn:aws:iam::{ACCOUNT}:role/a")]}}}),
     );
-    let _clear = ClearFaults;
+    let _clear = Restore::FAULTS;
     admin(
         "POST",
         "faults",

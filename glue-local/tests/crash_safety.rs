@@ -95,6 +95,57 @@ async fn state(w: &World) -> String {
     )
 }
 
+/// The table built by every scenario, read by [`state`].
+const OLD_STATE: &str = "200|old|old|2";
+
+/// One writer `role` killed at failpoint `fp` on a table built with `setup_cfg` (the old state).
+struct Crash {
+    w: World,
+    /// Reads while the writer ran and until it was dead, each the old or the new state whole.
+    reads: usize,
+    /// The state after the crash (old or new whole); `None` when the writer ran through (`fp` was not hit).
+    after: Option<String>,
+}
+
+/// Builds the old state, starts the writer to die at `fp` and reads the table until it is dead. When it died: the
+/// catalog reads, the table is old or new whole, and the same write run again succeeds.
+async fn crash(role: &str, setup_cfg: &serde_json::Value, fp: &str, new_state: &str) -> Crash {
+    let w = World::new();
+    w.run("t", setup_cfg.clone(), OLD).await;
+    let old_state = OLD_STATE;
+    assert_eq!(state(&w).await, old_state);
+    let mut child = spawn_writer(w.dir.path(), role, Some(fp));
+    // Read while the writer runs and until it is dead.
+    let mut reads = 0;
+    loop {
+        let s = state(&World::at(w.dir.path())).await;
+        assert!(s == old_state || s == new_state, "{role} at {fp}: reader saw {s}");
+        reads += 1;
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if child.wait().unwrap().success() {
+        return Crash { w, reads, after: None };
+    }
+    // After the crash: the catalog reads, the table is old or new whole.
+    glue_local::catalog::Catalog::new(w.dir.path()).read().unwrap();
+    let after = state(&World::at(w.dir.path())).await;
+    assert!(
+        after == old_state || after == new_state,
+        "{role} at {fp}: after the crash {after}"
+    );
+    // The same write succeeds when run again.
+    let status = spawn_writer(w.dir.path(), role, None).wait().unwrap();
+    assert!(status.success(), "{role}: the rerun after a crash at {fp} failed");
+    Crash {
+        w,
+        reads,
+        after: Some(after),
+    }
+}
+
 /// [`scenario`] at every hit of each failpoint in `names`: `name@1`, `name@2`, … until the writer runs through
 /// (the failpoint is not hit that often), which must then leave the new state.
 async fn every_hit(role: &str, setup_cfg: serde_json::Value, names: &[&str], new_state: &str) -> usize {
@@ -102,40 +153,16 @@ async fn every_hit(role: &str, setup_cfg: serde_json::Value, names: &[&str], new
     for name in names {
         for n in 1.. {
             let fp = format!("{name}@{n}");
-            let w = World::new();
-            w.run("t", setup_cfg.clone(), OLD).await;
-            let old_state = "200|old|old|2";
-            assert_eq!(state(&w).await, old_state);
-            let mut child = spawn_writer(w.dir.path(), role, Some(&fp));
-            loop {
-                let s = state(&World::at(w.dir.path())).await;
-                assert!(s == old_state || s == new_state, "{role} at {fp}: reader saw {s}");
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            if child.wait().unwrap().success() {
-                assert_eq!(
-                    state(&World::at(w.dir.path())).await,
-                    new_state,
-                    "{role}: {fp} never hit"
-                );
+            let Crash { w, after, .. } = crash(role, &setup_cfg, &fp, new_state).await;
+            let rerun = state(&World::at(w.dir.path())).await;
+            let Some(after) = after else {
+                assert_eq!(rerun, new_state, "{role}: {fp} never hit");
                 break;
-            }
+            };
             kills += 1;
-            glue_local::catalog::Catalog::new(w.dir.path()).read().unwrap();
-            let after = state(&World::at(w.dir.path())).await;
-            assert!(
-                after == old_state || after == new_state,
-                "{role} at {fp}: after the crash {after}"
-            );
-            let status = spawn_writer(w.dir.path(), role, None).wait().unwrap();
-            assert!(status.success(), "{role}: the rerun after a crash at {fp} failed");
             // A crash before the commit: the rerun converges to the new state. (After it, a rerun of an append
             // appends again, as dbt's would: only merges are compared then.)
-            let rerun = state(&World::at(w.dir.path())).await;
-            if after == old_state || role.starts_with("merge") {
+            if after == OLD_STATE || role.starts_with("merge") {
                 assert_eq!(rerun, new_state, "{role} at {fp}: the rerun");
             }
         }
@@ -145,37 +172,8 @@ async fn every_hit(role: &str, setup_cfg: serde_json::Value, names: &[&str], new
 
 async fn scenario(role: &str, setup_cfg: serde_json::Value, failpoints: &[&str], new_state: &str) {
     for fp in failpoints {
-        let w = World::new();
-        w.run("t", setup_cfg.clone(), OLD).await;
-        let old_state = "200|old|old|2";
-        assert_eq!(state(&w).await, old_state);
-        let mut child = spawn_writer(w.dir.path(), role, Some(fp));
-        // Read while the writer runs and until it is dead.
-        let mut reads = 0;
-        loop {
-            let s = state(&World::at(w.dir.path())).await;
-            assert!(s == old_state || s == new_state, "{role} at {fp}: reader saw {s}");
-            reads += 1;
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let status = child.wait().unwrap();
-        assert!(
-            !status.success(),
-            "{role}: the writer was meant to die at {fp} ({status})"
-        );
-        // After the crash: the catalog reads, the table is old or new whole.
-        glue_local::catalog::Catalog::new(w.dir.path()).read().unwrap();
-        let after = state(&World::at(w.dir.path())).await;
-        assert!(
-            after == old_state || after == new_state,
-            "{role} at {fp}: after the crash {after}"
-        );
-        // The same write succeeds when run again.
-        let status = spawn_writer(w.dir.path(), role, None).wait().unwrap();
-        assert!(status.success(), "{role}: the rerun after a crash at {fp} failed");
+        let Crash { w, reads, after } = crash(role, &setup_cfg, fp, new_state).await;
+        assert!(after.is_some(), "{role}: the writer was meant to die at {fp}");
         assert_eq!(
             state(&World::at(w.dir.path())).await,
             new_state,

@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 
 use common::*;
 use glue_materialize::config::IncrementalStrategy;
-use glue_materialize::{Engine, FileFormat, Materialization, OnSchemaChange, Plan};
-use serde_json::{Value, json};
+use glue_materialize::{Engine, FileFormat, Materialization, Plan};
+use glue_testkit::matrix::{Cell, Ex, cells, other_format};
+use serde_json::json;
 
 const OLD: &str = "select * from (values (1, 'a', timestamp '2024-01-01 00:00:00', date '2024-01-01'), \
     (2, 'b', timestamp '2024-01-01 00:00:00', date '2024-01-01'), \
@@ -22,107 +23,6 @@ const OLD: &str = "select * from (values (1, 'a', timestamp '2024-01-01 00:00:00
 const NEW: &str = "select * from (values (3, 'C', timestamp '2024-01-02 00:00:00', date '2024-01-02'), \
     (4, 'd', timestamp '2024-01-02 00:00:00', date '2024-01-03')) as t(id, name, updated_at, dt)";
 const MODEL_SQL: &str = "select id, name, updated_at, dt from raw.orders -- the source";
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Ex {
-    None,
-    View,
-    Same,
-    Other,
-}
-
-fn other_format(f: FileFormat) -> FileFormat {
-    if f == FileFormat::Parquet {
-        FileFormat::Delta
-    } else {
-        FileFormat::Parquet
-    }
-}
-
-#[derive(Clone, Debug)]
-struct Cell {
-    mat: Materialization,
-    format: FileFormat,
-    ex: Ex,
-    full_refresh: bool,
-    partitioned: bool,
-    uk: usize,
-    osc: OnSchemaChange,
-    strategy: Option<IncrementalStrategy>,
-}
-
-impl Cell {
-    /// The cell in one line, for the pinned outcomes.
-    fn describe(&self) -> String {
-        format!(
-            "{} {} existing={:?} full_refresh={} partitioned={} unique_key={} on_schema_change={} strategy={}",
-            self.mat.as_str(),
-            self.format.as_str(),
-            self.ex,
-            self.full_refresh,
-            self.partitioned,
-            self.uk,
-            self.osc.as_str(),
-            self.strategy.map(|s| s.as_str()).unwrap_or("-")
-        )
-    }
-
-    fn config(&self, format: FileFormat) -> Value {
-        let mut cfg = json!({"materialized": self.mat.as_str(), "on_schema_change": self.osc.as_str()});
-        let o = cfg.as_object_mut().unwrap();
-        if self.mat != Materialization::Seed {
-            o.insert("file_format".into(), json!(format.as_str()));
-        }
-        if self.partitioned {
-            o.insert("partition_by".into(), json!(["dt"]));
-        }
-        match self.uk {
-            1 => o.insert("unique_key".into(), json!("id")),
-            2 => o.insert("unique_key".into(), json!(["id", "dt"])),
-            _ => None,
-        };
-        if let Some(s) = self.strategy {
-            o.insert("incremental_strategy".into(), json!(s.as_str()));
-        }
-        if self.mat == Materialization::Snapshot {
-            o.insert("strategy".into(), json!("timestamp"));
-            o.insert("updated_at".into(), json!("updated_at"));
-        }
-        cfg
-    }
-}
-
-fn cells(mat: Materialization, format: FileFormat) -> Vec<Cell> {
-    let strategies: Vec<Option<IncrementalStrategy>> = if mat == Materialization::Incremental {
-        IncrementalStrategy::ALL.iter().copied().map(Some).collect()
-    } else {
-        vec![None]
-    };
-    let mut out = Vec::new();
-    for ex in [Ex::None, Ex::View, Ex::Same, Ex::Other] {
-        for full_refresh in [false, true] {
-            for partitioned in [false, true] {
-                for uk in 0..3 {
-                    for osc in OnSchemaChange::ALL {
-                        for strategy in &strategies {
-                            out.push(Cell {
-                                mat,
-                                format,
-                                ex,
-                                full_refresh,
-                                partitioned,
-                                uk,
-                                osc: *osc,
-                                strategy: *strategy,
-                            });
-                        }
-                    }
-                }
-            }
-        }
-    }
-    out
-}
 
 /// Builds the world of a cell: the source with OLD rows, the existing relation from them, then NEW rows.
 async fn world_for(cell: &Cell) -> World {

@@ -8,110 +8,56 @@
 mod common;
 
 use common::*;
-use glue_materialize::config::{IncrementalStrategy, SeedMode};
-use glue_materialize::{Existing, FileFormat, Materialization, OnSchemaChange, PlanFlags, plan};
-use serde_json::json;
-
-#[derive(Clone, Copy, Debug)]
-enum Ex {
-    None,
-    View,
-    Same,
-    Other,
-}
-
-fn other_format(f: FileFormat) -> FileFormat {
-    if f == FileFormat::Parquet {
-        FileFormat::Delta
-    } else {
-        FileFormat::Parquet
-    }
-}
+use glue_materialize::config::SeedMode;
+use glue_materialize::{Existing, FileFormat, Materialization, PlanFlags, plan};
+use glue_testkit::matrix::{self, Ex, other_format};
 
 fn cell_outcomes(mat: Materialization, format: FileFormat) -> (Vec<String>, Vec<String>) {
     let mut cells = Vec::new();
     let mut outcomes: Vec<String> = Vec::new();
-    let strategies: Vec<Option<IncrementalStrategy>> = if mat == Materialization::Incremental {
-        IncrementalStrategy::ALL.iter().copied().map(Some).collect()
-    } else {
-        vec![None]
-    };
-    for ex in [Ex::None, Ex::View, Ex::Same, Ex::Other] {
-        for full_refresh in [false, true] {
-            for partitioned in [false, true] {
-                for uk in 0..3 {
-                    for osc in OnSchemaChange::ALL {
-                        for strategy in &strategies {
-                            let mut cfg = json!({
-                                "materialized": mat.as_str(),
-                                "on_schema_change": osc.as_str(),
-                            });
-                            let obj = cfg.as_object_mut().unwrap();
-                            if mat != Materialization::Seed {
-                                obj.insert("file_format".into(), json!(format.as_str()));
-                            }
-                            if partitioned {
-                                obj.insert("partition_by".into(), json!(["dt"]));
-                            }
-                            match uk {
-                                1 => obj.insert("unique_key".into(), json!("id")),
-                                2 => obj.insert("unique_key".into(), json!(["id", "dt"])),
-                                _ => None,
-                            };
-                            if let Some(s) = strategy {
-                                obj.insert("incremental_strategy".into(), json!(s.as_str()));
-                            }
-                            if mat == Materialization::Snapshot {
-                                obj.insert("strategy".into(), json!("timestamp"));
-                                obj.insert("updated_at".into(), json!("updated_at"));
-                            }
-                            let m = model(cfg);
-                            let mut t = target();
-                            if mat == Materialization::Seed {
-                                t.seed_format = format;
-                                t.seed_mode = SeedMode::Overwrite;
-                            }
-                            let existing = match ex {
-                                Ex::None => Existing::Absent,
-                                Ex::View => Existing::View,
-                                Ex::Same => existing_table(format),
-                                Ex::Other => existing_table(other_format(format)),
-                            };
-                            let flags = PlanFlags {
-                                full_refresh,
-                                invocation_id: "run42".into(),
-                            };
-                            let text = golden(&plan(&m, &existing, &t, &flags));
-                            let id = match outcomes.iter().position(|o| *o == text) {
-                                Some(i) => i,
-                                None => {
-                                    outcomes.push(text);
-                                    outcomes.len() - 1
-                                }
-                            };
-                            let ex_name = match ex {
-                                Ex::None => "none".to_string(),
-                                Ex::View => "view".to_string(),
-                                Ex::Same => format!("table({format})"),
-                                Ex::Other => format!("table({})", other_format(format)),
-                            };
-                            cells.push(format!(
-                                "existing={ex_name:<16} full_refresh={} partitioned={} unique_key={} \
-                                 on_schema_change={:<18}{} -> #{}",
-                                full_refresh as u8,
-                                partitioned as u8,
-                                ["none", "one", "many"][uk],
-                                osc.as_str(),
-                                strategy
-                                    .map(|s| format!(" strategy={:<16}", s.as_str()))
-                                    .unwrap_or_default(),
-                                id + 1
-                            ));
-                        }
-                    }
-                }
-            }
+    for cell in matrix::cells(mat, format) {
+        let m = model(cell.config(format));
+        let mut t = target();
+        if mat == Materialization::Seed {
+            t.seed_format = format;
+            t.seed_mode = SeedMode::Overwrite;
         }
+        let existing = match cell.ex {
+            Ex::None => Existing::Absent,
+            Ex::View => Existing::View,
+            Ex::Same => existing_table(format),
+            Ex::Other => existing_table(other_format(format)),
+        };
+        let flags = PlanFlags {
+            full_refresh: cell.full_refresh,
+            invocation_id: "run42".into(),
+        };
+        let text = golden(&plan(&m, &existing, &t, &flags));
+        let id = match outcomes.iter().position(|o| *o == text) {
+            Some(i) => i,
+            None => {
+                outcomes.push(text);
+                outcomes.len() - 1
+            }
+        };
+        let ex_name = match cell.ex {
+            Ex::None => "none".to_string(),
+            Ex::View => "view".to_string(),
+            Ex::Same => format!("table({format})"),
+            Ex::Other => format!("table({})", other_format(format)),
+        };
+        cells.push(format!(
+            "existing={ex_name:<16} full_refresh={} partitioned={} unique_key={} \
+             on_schema_change={:<18}{} -> #{}",
+            cell.full_refresh as u8,
+            cell.partitioned as u8,
+            ["none", "one", "many"][cell.uk],
+            cell.osc.as_str(),
+            cell.strategy
+                .map(|s| format!(" strategy={:<16}", s.as_str()))
+                .unwrap_or_default(),
+            id + 1
+        ));
     }
     (cells, outcomes)
 }

@@ -21,90 +21,15 @@ use glue_session::{
     Origin, Stats, existing_of, session_id, session_status,
 };
 use glue_sql::RelationName;
+use glue_testkit::sim::{self, CONFIG_DEFAULTS, Restore, admin, log};
 use serde_json::{Value, json};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/GlueInteractiveSessionRole";
 const NOW: &str = "2026-01-01 00:00:00";
-/// The simulator's default timings (`Config` in xtask/sim/gluesim/server.py).
-const CONFIG_DEFAULTS: &str = r#"{"page_size": 2, "provisioning_delay_s": 0.5, "stopping_delay_s": 0.2, "seconds_per_idle_minute": 60, "token_ttl_s": 3600.0, "invalidate_caches_on_write": true}"#;
-
-fn endpoint() -> String {
-    let endpoint = std::env::var("GLUE_SIM_ENDPOINT")
-        .expect("GLUE_SIM_ENDPOINT is not set: run these tests through `cargo xtask it`");
-    assert!(
-        std::env::var_os("AWS_ENDPOINT_URL").is_some(),
-        "AWS_ENDPOINT_URL is not set: the clients would call AWS itself (run these tests through `cargo xtask it`)"
-    );
-    endpoint
-}
 
 /// `prefix-<12 hex>`: unique across the processes sharing the simulator (`-` is valid in session ids and buckets).
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
-}
-
-/// One call to the simulator's admin API (`/_sim/<path>`), its JSON answer.
-fn try_admin(method: &str, path: &str, body: &str) -> Result<Value, String> {
-    use std::io::{Read, Write};
-    let endpoint = std::env::var("GLUE_SIM_ENDPOINT").map_err(|_| "GLUE_SIM_ENDPOINT is not set".to_string())?;
-    let authority = endpoint.trim_start_matches("http://").trim_end_matches('/');
-    let mut stream = std::net::TcpStream::connect(authority).map_err(|e| format!("{authority}: {e}"))?;
-    let request = format!(
-        "{method} /_sim/{path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).map_err(|e| e.to_string())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
-    let (head, json) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    if head.split_whitespace().nth(1) != Some("200") {
-        return Err(format!("{method} /_sim/{path}: {response}"));
-    }
-    serde_json::from_str(json).map_err(|e| format!("{method} /_sim/{path}: {e}: {json}"))
-}
-
-fn admin(method: &str, path: &str, body: &str) -> Value {
-    try_admin(method, path, body).unwrap_or_else(|e| panic!("the simulator's admin API: {e}"))
-}
-
-/// Undoes what a test set on the simulator (global for everyone using it) when dropped, also when the test panics:
-/// clears the faults, restores the default timings.
-struct Restore {
-    faults: bool,
-    config: bool,
-}
-
-impl Restore {
-    const FAULTS: Restore = Restore {
-        faults: true,
-        config: false,
-    };
-    const CONFIG: Restore = Restore {
-        faults: false,
-        config: true,
-    };
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let undo = [
-            (self.faults, "DELETE", "faults", ""),
-            (self.config, "POST", "config", CONFIG_DEFAULTS),
-        ];
-        for (_, method, path, body) in undo.into_iter().filter(|u| u.0) {
-            if let Err(e) = try_admin(method, path, body) {
-                eprintln!("could not restore the simulator: {e}");
-            }
-        }
-    }
-}
-
-/// The request log after sequence number `since`.
-fn log(since: u64) -> Vec<Value> {
-    admin("GET", &format!("log?since={since}"), "")["entries"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    sim::unique(prefix, "-")
 }
 
 /// The log's last sequence number now: what a later `log(mark)` returns came after this call.
@@ -140,7 +65,7 @@ fn created(entries: &[Value], prefix: &str) -> Vec<String> {
 
 /// A profile output as in profiles.yml, plus `extra`. Fails first when the simulator's environment is missing.
 fn profile(bucket: &str, extra: Value) -> GlueProfile {
-    endpoint();
+    sim::endpoint_for_sdk();
     let mut output = json!({
         "type": "glue", "role_arn": ROLE, "region": "us-east-1", "workers": 2, "worker_type": "G.1X",
         "schema": "unused", "location": format!("s3://{bucket}/warehouse"),

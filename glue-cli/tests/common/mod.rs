@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// Output of one `glue` run.
 pub struct Out {
@@ -146,4 +146,56 @@ pub fn show_rows_of(stdout: &str) -> Vec<serde_json::Value> {
         .clone();
     rows.sort_by_key(|r| r["id"].as_i64());
     rows
+}
+
+/// stdout then stderr of a finished process.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Rounds of the race tests (two `glue run` processes rebuilding one table at once): `GLUE_RS_RACE_ROUNDS`, 3 by
+/// default (`cargo xtask it --long` sets 20).
+pub fn race_rounds() -> usize {
+    std::env::var("GLUE_RS_RACE_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Checks one round of a race test: two runs, `a…` writing 2 rows and `b…` 3 rows each tagged with its name, rebuilt
+/// one table at once. At least one run succeeded, a run that failed says another run won, and the table (`rows` of
+/// `select tag, count(*) as n … group by tag`) holds one run's rows whole. Returns how many runs failed.
+pub fn check_race_round(round: usize, runs: [(&str, &Output); 2], rows: &[serde_json::Value]) -> usize {
+    let [(a, oa), (b, ob)] = runs;
+    assert!(
+        oa.status.success() || ob.status.success(),
+        "round {round}: both runs failed:\n{}\n{}",
+        text(oa),
+        text(ob)
+    );
+    let mut failed = 0;
+    for (name, o) in runs {
+        if !o.status.success() {
+            failed += 1;
+            assert!(
+                text(o).contains("another run"),
+                "round {round}: run {name} failed unclearly:\n{}",
+                text(o)
+            );
+        }
+    }
+    assert_eq!(rows.len(), 1, "round {round}: rows of more than one run: {rows:?}");
+    let tag = rows[0]["tag"].as_str().unwrap();
+    assert!(tag == a || tag == b, "round {round}: {tag}");
+    let expected = if tag.starts_with('a') { 2 } else { 3 };
+    assert_eq!(
+        rows[0]["n"].as_i64(),
+        Some(expected),
+        "round {round}: the table holds run {tag}'s rows whole"
+    );
+    failed
 }
