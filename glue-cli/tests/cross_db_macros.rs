@@ -1,6 +1,6 @@
 //! dbt's cross-database macros as glue ships them (macros/utils.sql, macros/spark_utils.sql): dispatch and overrides
 //! as dbt resolves them, and the Jinja they rely on. Their answers are checked against dbt's own suites by
-//! tools/dbt/utils_suites.py.
+//! xtask/dbt/utils_suites.py.
 
 mod common;
 

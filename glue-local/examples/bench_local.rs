@@ -1,7 +1,7 @@
 //! One benchmark scenario of the embedded engine, run as its own process so its peak memory is its own:
 //! `bench_local <warehouse dir> <parquet|delta|iceberg> <rows>` builds a table of `rows` rows × 10 columns (CTAS),
 //! then runs the incremental model over as many new rows (half of them updates of existing keys): append for Parquet,
-//! merge on the key for Delta and Iceberg (Iceberg's as a new table version). Prints one JSON line: seconds for each phase, rows, peak RSS. `tools/bench/local_vs_duckdb.py`
+//! merge on the key for Delta and Iceberg (Iceberg's as a new table version). Prints one JSON line: seconds for each phase, rows, peak RSS. `xtask/bench/local_vs_duckdb.py`
 //! runs it beside DuckDB doing the same SQL.
 
 use std::time::Instant;

@@ -4,7 +4,7 @@
 //! and the rows the engine reads from it, as JSON lines:
 //! `{"table": …, "metadata": …, "sql": …, "types": [spark type, …], "rows": [[cell, …], …], "partition_by": […]}`.
 //!
-//! `tools/spark/iceberg_read.py` reads every table with Spark's Iceberg (the oracle: PySpark 3.5 + Iceberg 1.10) from
+//! `xtask/oracle/iceberg_read.py` reads every table with Spark's Iceberg (the oracle: PySpark 3.5 + Iceberg 1.10) from
 //! that metadata file and compares the rows, the table's partition spec and each data file's partition values with
 //! what Spark's own transforms give for its rows.
 //!

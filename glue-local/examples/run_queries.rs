@@ -1,7 +1,7 @@
 //! Runs queries on the embedded engine and writes each outcome as a JSON line:
 //! `{"id": …, "status": "ok"|"unsupported"|"error", "message": …, "types": [spark type, …], "rows": [[cell, …], …]}`
 //! where a cell is the value as Arrow displays it, or null, and a type is the Spark name of the column's Arrow type
-//! (`glue_local::types::spark_type`). `tools/spark/semantics.py` and `tools/spark/catalogue.py` compare these with Spark's
+//! (`glue_local::types::spark_type`). `xtask/oracle/semantics.py` and `xtask/oracle/catalogue.py` compare these with Spark's
 //! answers. Each query runs in a task of its own with a 20-second limit: a panic or a hang is that query's error.
 //!
 //! `cargo run -p glue-local --example run_queries -- <queries.jsonl> <out.jsonl> [--no-refusals]` (queries:

@@ -1,6 +1,6 @@
 //! Writes the quoting corpus as JSON lines: `{"value": …, "literal": …, "ident": …}`, where `literal` is the value
 //! rendered by [`glue_sql::string_literal`] and `ident` by [`glue_sql::quote_ident`] (empty for the names glue-sql
-//! refuses: the empty name and names holding `${`). `tools/spark/quoting_roundtrip.py` evaluates them in Spark and checks the values come
+//! refuses: the empty name and names holding `${`). `xtask/oracle/quoting_roundtrip.py` evaluates them in Spark and checks the values come
 //! back unchanged.
 //!
 //! `cargo run -p glue-sql --example quoting_corpus -- [count]` (default 1,200 values; deterministic).

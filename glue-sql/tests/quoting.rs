@@ -1,5 +1,5 @@
 //! Property tests of quoting against a model of Spark's lexer (the Spark round trip itself runs in
-//! `tools/spark/quoting_roundtrip.py`): a rendered literal read back Spark's way, and a rendered relation name parsed
+//! `xtask/oracle/quoting_roundtrip.py`): a rendered literal read back Spark's way, and a rendered relation name parsed
 //! back, give the original.
 
 use glue_sql::{Ident, RelationName, string_literal};
@@ -14,7 +14,7 @@ fn holds_subst(parts: &[&String]) -> bool {
 
 /// How Spark reads a single-quoted literal: `${…}` variable substitution with no variables defined (it turns `${x}`
 /// into the empty string), then Spark's unescaping ([`glue_sql::unescape`], itself checked against Spark by the
-/// semantics corpus of tools/spark/semantics.py).
+/// semantics corpus of xtask/oracle/semantics.py).
 fn spark_reads(literal: &str) -> String {
     assert!(
         literal.starts_with('\'') && literal.ends_with('\'') && literal.len() >= 2,

@@ -6,21 +6,23 @@
 //! - `cargo xtask down`: stops them by process group.
 //! - `cargo xtask it`: the integration suites against the world (started and stopped here unless one is running):
 //!   the simulator's pytest suite, then the Rust smoke tests (`cargo test -p xtask --features it`).
-//! - `cargo xtask ci`: what `.ci/run` runs: `tools/test.sh` (cargo test, Spark oracle, dbt suites), then `it`.
+//! - `cargo xtask ci`: what `.ci/run` runs: the checks of `checks.rs` (cargo test, the Spark oracle, the dbt suites,
+//!   the installs), then `it`.
 //! - `cargo xtask diff LEFT RIGHT [--project-dir P]`: one dbt project built on two targets, every table compared.
 //! - `cargo xtask venv [NAME...]`: the pinned Python tool sets (see `venv.rs`).
 //!
 //! Benchmarks:
 //! - `cargo xtask bench compile [--models N] [--run-models M]`: `glue compile` of a generated N-model project beside
-//!   `dbt parse` / `dbt compile`, and `glue run` of M models beside `dbt run` on dbt-duckdb (tools/bench/dbt_compare.py),
+//!   `dbt parse` / `dbt compile`, and `glue run` of M models beside `dbt run` on dbt-duckdb (xtask/bench/dbt_compare.py),
 //!   in one script; ratios, wall time, user CPU and peak RSS.
 //! - `cargo xtask bench local [--rows R]`: the embedded engine beside DuckDB on the same SQL
-//!   (tools/bench/local_vs_duckdb.py).
+//!   (xtask/bench/local_vs_duckdb.py).
 //! - `cargo xtask bench lock`: glue-iceberg-lock's cycle latency and contended throughput on the world's DynamoDB.
 //!
 //! Python tools run in pinned venvs under `~/.cache/glue-rs/` (created here when missing, see `venv.rs`); glue is built
 //! in release for benchmarks.
 
+mod checks;
 mod venv;
 mod world;
 
@@ -65,11 +67,11 @@ enum Task {
         #[arg(long)]
         long: bool,
     },
-    /// What CI runs: tools/test.sh, then the integration suites.
+    /// What CI runs: cargo test, the Spark oracle, the dbt suites and the installs, then the integration suites.
     Ci,
     /// Create or update the pinned Python tool sets (all when none is named) and print their `bin` directories.
     Venv {
-        /// Tool sets: spark35, spark4, dbt111, dbtspark, dbtglue.
+        /// Tool sets: spark35, spark4, dbt111, dbtspark, dbtglue, maturin.
         names: Vec<String>,
     },
     /// Run one dbt project on two targets with `glue build` and compare every resulting table (multisets of rows with
@@ -141,7 +143,7 @@ fn cache() -> PathBuf {
 }
 
 /// The workspace's one target directory, as cargo resolves it (`CARGO_TARGET_DIR`, `build.target-dir` in a cargo
-/// config, else `./target`): the README's commands, `tools/test.sh` and every cargo call here build into it.
+/// config, else `./target`): the README's commands, the scripts under `xtask/` and every cargo call here build into it.
 fn target_dir() -> PathBuf {
     metadata()["target_directory"]
         .as_str()
@@ -162,7 +164,7 @@ fn metadata() -> &'static serde_json::Value {
     })
 }
 
-/// Set by `cargo xtask ci` once `tools/test.sh` has built the workspace's tests: from then on every dependency exists
+/// Set by `cargo xtask ci` once it has built the workspace's tests (`checks.rs`): from then on every dependency exists
 /// with the workspace's one feature set (the workspace-hack crate), and a cargo call that compiles a crate from outside
 /// the workspace fails the run ([`run_cargo`]).
 static WORKSPACE_BUILT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -743,7 +745,7 @@ fn main() -> ExitCode {
             let python = venv::ensure("spark35")?.join("python");
             with_world(vec![world::ServiceKind::Sim, world::ServiceKind::Spark], |world| {
                 run(Command::new(&python)
-                    .arg(root().join("xtask/world/bench_remote.py"))
+                    .arg(root().join("xtask/bench/remote.py"))
                     .arg(&glue)
                     .arg(&dbt_glue)
                     .arg(&world.endpoints["aws"])
@@ -783,17 +785,22 @@ fn main() -> ExitCode {
             &left,
             &right,
         ),
-        Task::Ci => run(&mut Command::new(root().join("tools/test.sh"))).and_then(|()| {
-            WORKSPACE_BUILT.store(true, std::sync::atomic::Ordering::SeqCst);
-            integration()
-        }),
+        Task::Ci => {
+            // SAFETY: no other thread exists yet; every command of the checks and the suites inherits them.
+            unsafe {
+                // A golden file that differs fails the run; it is never rewritten here.
+                std::env::set_var("INSTA_UPDATE", "no");
+                std::env::set_var("SPARK_LOCAL_IP", "127.0.0.1");
+            }
+            checks::run_all().and_then(|()| integration())
+        }
         Task::Bench {
             which: Bench::Compile { models, run_models },
         } => (|| {
             let bin = venv::ensure("dbt111")?;
             let glue = release_glue()?;
             run(Command::new(bin.join("python"))
-                .arg(root().join("tools/bench/dbt_compare.py"))
+                .arg(root().join("xtask/bench/dbt_compare.py"))
                 .arg(glue)
                 .arg(&bin)
                 .arg(models.to_string())
@@ -805,7 +812,7 @@ fn main() -> ExitCode {
             // The dbt venv pins duckdb (through dbt-duckdb) too.
             let bin = venv::ensure("dbt111")?;
             run(Command::new(bin.join("python"))
-                .arg(root().join("tools/bench/local_vs_duckdb.py"))
+                .arg(root().join("xtask/bench/local_vs_duckdb.py"))
                 .arg(rows.to_string())
                 .env("CARGO_TARGET_DIR", target_dir()))
         })(),

@@ -7,19 +7,21 @@ use std::process::Command;
 
 use crate::{cache, root, run};
 
-/// The tool sets: venv name and requirements file (relative to the repository root).
+/// The tool sets: venv name and requirements file, `xtask/requirements/<name>.txt`.
 pub const TOOL_SETS: &[(&str, &str)] = &[
-    // pyspark 3.5 + Iceberg runtime jars: the Spark oracle of the SQL dialect, and the Glue simulator (moto, boto3,
-    // pandas, pyarrow for statements).
-    ("spark35", "tools/spark/requirements.txt"),
+    // pyspark 3.5 + Iceberg runtime jars: the Spark oracle of the SQL dialect (xtask/oracle), and the Glue simulator
+    // (moto, boto3, pandas, pyarrow for statements).
+    ("spark35", "xtask/requirements/spark35.txt"),
     // pyspark 4.0: the Spark Connect server and client, and Sail.
-    ("spark4", "xtask/world/spark4.txt"),
-    // dbt-core 1.11 + dbt-duckdb + dbt-tests-adapter.
-    ("dbt111", "tools/dbt/requirements.txt"),
+    ("spark4", "xtask/requirements/spark4.txt"),
+    // dbt-core 1.11 + dbt-duckdb + dbt-tests-adapter: the dbt suites (xtask/dbt) and the benchmarks.
+    ("dbt111", "xtask/requirements/dbt111.txt"),
     // dbt-core 1.11 + dbt-spark (session method on Spark 3.5).
-    ("dbtspark", "tools/dbt/requirements-spark.txt"),
+    ("dbtspark", "xtask/requirements/dbtspark.txt"),
     // The reference adapter: dbt-glue 1.10.19 on dbt-core 1.10.
-    ("dbtglue", "xtask/world/dbt-glue.txt"),
+    ("dbtglue", "xtask/requirements/dbtglue.txt"),
+    // maturin, which packs the `glue` binary into the glue-rs wheel (xtask/scripts/wheel_check.sh).
+    ("maturin", "xtask/requirements/maturin.txt"),
 ];
 
 /// The `bin` directory of the named venv, created or updated to its requirements file first.

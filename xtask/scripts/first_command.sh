@@ -3,7 +3,7 @@
 # own (a cold build unless GLUE_RS_FIRST_TARGET names a kept one) and a PATH without protoc, Java or Python, built of
 # symlinks to everything else on PATH (cc, ld, git and cargo stay). Prints the command's wall time.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 fresh="$(mktemp -d)"
 trap 'rm -rf "$fresh"' EXIT

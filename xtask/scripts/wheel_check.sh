@@ -5,18 +5,18 @@
 #  2. `cargo install --debug --locked --path glue-cli` into a temp root; its `glue --version` and `glue build`.
 # Both must reuse the debug build: after `cargo build --locked -p glue-cli`, a crate other than glue-cli compiled
 # again by maturin or cargo install fails the check. Exits non-zero on any failure. Needs Python 3 with venv; maturin
-# comes from tools/wheel/requirements.txt into a venv of its own.
+# comes from xtask's tool set `maturin` (xtask/requirements/maturin.txt): `cargo xtask ci` passes its venv in
+# GLUE_RS_MATURIN_VENV, run alone this asks `cargo xtask venv maturin` for it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-source tools/cargo_guard.sh
-# The one target directory, as tools/test.sh asks it; maturin and cargo install get it explicitly.
+source xtask/scripts/cargo_guard.sh
+# The one target directory, as xtask asks it; maturin and cargo install get it explicitly.
 target="$(cargo_target_dir)"
 export CARGO_TARGET_DIR="$target"
 
-maturin_venv="${GLUE_RS_MATURIN_VENV:-$HOME/.cache/glue-rs/maturin}"
-[ -x "$maturin_venv/bin/python" ] || python3 -m venv "$maturin_venv"
-"$maturin_venv/bin/pip" install --quiet --disable-pip-version-check -r tools/wheel/requirements.txt
+maturin_venv="${GLUE_RS_MATURIN_VENV:-$(dirname "$(cargo xtask venv maturin | sed -n 's/^maturin: //p')")}"
+[ -x "$maturin_venv/bin/maturin" ] || { echo "no maturin in $maturin_venv" >&2; exit 1; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

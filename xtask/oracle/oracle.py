@@ -7,7 +7,7 @@ import tempfile
 from pyspark.sql import SparkSession
 
 # The Iceberg runtime jar (and its repaired Jackson) comes from the Glue simulator's module, one place for both.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "xtask", "sim"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sim"))
 from gluesim.iceberg import iceberg_jars  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 """Java datetime patterns: a generated corpus of pattern/value pairs run on Spark 3.5 (ANSI off, UTC) and on the
-embedded engine, values and types compared as tools/spark/catalogue.py compares them.
+embedded engine, values and types compared as xtask/oracle/catalogue.py compares them.
 
   python datetime_corpus.py gen <queries.jsonl>                     Spark's answers
   python datetime_corpus.py compare <queries.jsonl> <engine.jsonl>  the counts; exit 1 on any different pair

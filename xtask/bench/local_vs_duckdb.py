@@ -1,6 +1,6 @@
 """The embedded engine beside DuckDB, same SQL, same machine, each in its own process.
 
-  python tools/bench/local_vs_duckdb.py [rows]      (default 1,000,000 rows x 10 columns)
+  python xtask/bench/local_vs_duckdb.py [rows]      (default 1,000,000 rows x 10 columns)
 
 Scenario: CTAS of `rows` rows, then the incremental model over as many new rows, half of them updates of existing
 keys: Parquet -> append; Delta and Iceberg -> MERGE on the key (Iceberg's written as a new table version). DuckDB runs the same statements on its own storage (a CTAS and

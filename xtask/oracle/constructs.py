@@ -1,6 +1,6 @@
 """Spark SQL constructs: a corpus of queries, one or more for every query construct and literal form of the Spark SQL
 reference, run on Spark 3.5 (ANSI off, UTC) and on the embedded engine; values and result types compared as
-tools/spark/catalogue.py compares them.
+xtask/oracle/catalogue.py compares them.
 
   python constructs.py gen <queries.jsonl>                     Spark's answers
   python constructs.py compare <queries.jsonl> <engine.jsonl>  the counts per construct; exit 1 on any different

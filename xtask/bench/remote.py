@@ -1,7 +1,7 @@
 """`cargo xtask bench remote`: glue-rs beside dbt-glue on the Glue simulator, with latency injected into every
 Glue call; and glue-rs on Glue 5.1 Spark Connect sessions beside glue-rs on Livy sessions.
 
-Usage: bench_remote.py GLUE_BINARY DBT_BIN_DIR SIM_ENDPOINT [--latency-ms MS]
+Usage: remote.py GLUE_BINARY DBT_BIN_DIR SIM_ENDPOINT [--latency-ms MS]
 
 Three runs (glue-rs on Livy sessions, glue-rs on Spark Connect sessions, dbt-glue on Livy sessions) build the project
 xtask/world/reference (a seed, an incremental, a table and a view; its profiles.yml) in a
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import boto3
 
-PROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference")
+PROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "world", "reference")
 TOOLS = ("glue-rs", "glue-rs-sc", "dbt-glue")
 # glue-rs-sc: glue-rs on Glue 5.1 SPARK_CONNECT sessions (the simulator's token proxy before the world's Spark 4).
 SPARK_CONNECT_LINES = "      session_type: spark_connect\n      glue_version: '5.1'\n"

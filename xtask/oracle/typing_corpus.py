@@ -1,5 +1,5 @@
 """Decimal and mixed-type typing: a generated corpus of expressions run on Spark 3.5 (ANSI off, UTC) and on the
-embedded engine, result types and values compared as tools/spark/catalogue.py compares them.
+embedded engine, result types and values compared as xtask/oracle/catalogue.py compares them.
 
   python typing_corpus.py gen <queries.jsonl>                     Spark's answers
   python typing_corpus.py compare <queries.jsonl> <engine.jsonl>  the counts; exit 1 on any different expression

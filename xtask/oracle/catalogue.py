@@ -44,7 +44,7 @@ from semantics import engine_cell, norm, same  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 LIST = os.path.join(ROOT, "glue-local", "spark-functions.tsv")
-README_BEGIN = "<!-- catalogue:begin (tools/spark/catalogue.sh --readme) -->"
+README_BEGIN = "<!-- catalogue:begin (xtask/oracle/catalogue.sh --readme) -->"
 README_END = "<!-- catalogue:end -->"
 
 

@@ -1,4 +1,4 @@
-# Sourced by tools/test.sh and tools/wheel/check.sh: the workspace's one target directory, and a guard on what a cargo
+# Sourced by xtask/scripts/wheel_check.sh and xtask/oracle/catalogue.sh: the workspace's one target directory, and a guard on what a cargo
 # call (or a tool that runs cargo: maturin, cargo install) compiles.
 
 # The target directory as cargo resolves it (CARGO_TARGET_DIR, a cargo config's build.target-dir, else ./target): the
