@@ -1,7 +1,7 @@
 //! Spark SQL query constructs on DataFusion: rewrites of the parsed statement where DataFusion has the construct
 //! under another form, and clear refusals where it has none or would answer otherwise than Spark.
 //!
-//! Rewritten (the answers are Spark's, checked by `tools/spark/constructs.py`):
+//! Rewritten (the answers are Spark's, checked by `xtask/oracle/constructs.py`):
 //! - `MINUS [ALL]` is `EXCEPT [ALL]`; `SEMI JOIN` / `ANTI JOIN` are `LEFT SEMI` / `LEFT ANTI`;
 //! - `LIKE|ILIKE ANY|SOME|ALL (p, …)` is an `OR` (`AND` for ALL) of one LIKE per pattern (`NOT LIKE ANY` is true when
 //!   one pattern does not match, as in Spark);

@@ -654,7 +654,7 @@ mod tests {
     }
 
     /// Spark 3.5's answers for `date_format(timestamp'2024-03-05 07:08:09.123456', p)` (pyspark 3.5.7, UTC), read when
-    /// this was written; tools/spark/datetime.py compares a generated corpus with Spark in CI.
+    /// this was written; xtask/oracle/datetime_corpus.py compares a generated corpus with Spark in CI.
     #[test]
     fn formats_as_spark() {
         let t = at("2024-03-05 07:08:09.123456");

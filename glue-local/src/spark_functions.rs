@@ -1,7 +1,7 @@
 //! The Spark functions the embedded engine does not answer as Spark 3.5 does (ANSI off), read from
 //! `glue-local/spark-functions.tsv`: one line per function, `name<TAB>status<TAB>reason`.
 //!
-//! The list is what Spark's own function catalogue measures (`tools/spark/catalogue.sh`: every example of every
+//! The list is what Spark's own function catalogue measures (`xtask/oracle/catalogue.sh`: every example of every
 //! built-in function, run on Spark and on this engine, values and types compared). A function listed as
 //! [`Status::NotYet`] or [`Status::JvmOnly`] is refused by name when a query is planned, before anything runs:
 //! `unsupported on the embedded engine: function `name` (reason)`, never a different answer.
@@ -71,7 +71,7 @@ pub fn listed(name: &str) -> Option<&'static Listed> {
 static REFUSING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Turns the refusals off (or on again) for this process: only for measuring what the engine answers without them
-/// (`tools/spark/catalogue.sh` finds the listed functions that have become equal this way). Never in a product.
+/// (`xtask/oracle/catalogue.sh` finds the listed functions that have become equal this way). Never in a product.
 pub fn set_refusing(on: bool) {
     REFUSING.store(on, std::sync::atomic::Ordering::SeqCst);
 }

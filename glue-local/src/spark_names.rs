@@ -1,7 +1,7 @@
 //! Spark functions that DataFusion has under another name or as another expression, rewritten in the SQL syntax tree
 //! before planning (`lcase` is `lower`, `count_if(p)` is a `count` of a `CASE`, `max_by(x, y)` an ordered
 //! `first_value`, …). Called by [`crate::spark::rewrite`] for calls its own rules leave alone; each rule gives Spark's
-//! answer and result type, as Spark's function catalogue measures them (`tools/spark/catalogue.sh`).
+//! answer and result type, as Spark's function catalogue measures them (`xtask/oracle/catalogue.sh`).
 
 use sqlparser::ast::{
     BinaryOperator, CaseWhen, DataType as SqlType, Expr as SqlExpr, Function, FunctionArgumentClause,

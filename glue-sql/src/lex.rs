@@ -283,7 +283,7 @@ mod tests {
     use super::*;
 
     /// The values Spark 3.5 gives (ANSI off), read off `select <literal>` on pyspark 3.5.7 when this was written; CI
-    /// checks the same literals against Spark again (tools/spark/semantics.py).
+    /// checks the same literals against Spark again (xtask/oracle/semantics.py).
     #[test]
     fn spark_values() {
         for (body, want) in [
@@ -359,7 +359,7 @@ mod tests {
     }
 
     /// glue-sql's own literals read back as the value they render (Spark reads them so too: the quoting round trip
-    /// of tools/spark/quoting_roundtrip.py).
+    /// of xtask/oracle/quoting_roundtrip.py).
     #[test]
     fn rendered_literals_read_back() {
         for v in [

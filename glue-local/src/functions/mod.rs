@@ -511,7 +511,7 @@ mod tests {
     use super::*;
 
     /// Spark 3.5's answers (pyspark 3.5.7, read when this was written; CI compares the same calls with Spark again in
-    /// tools/spark/semantics.py).
+    /// xtask/oracle/semantics.py).
     #[test]
     fn spark_answers() {
         for (input, want) in [
