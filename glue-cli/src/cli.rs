@@ -793,7 +793,12 @@ pub fn open_engine(profile: &Profile) -> Result<Arc<dyn Engine>> {
     }
 }
 
-fn universe_select(m: &Manifest, dag: &Dag, sel: &SelectArgs, types: &[ResourceType]) -> Result<BTreeSet<String>> {
+pub(crate) fn universe_select(
+    m: &Manifest,
+    dag: &Dag,
+    sel: &SelectArgs,
+    types: &[ResourceType],
+) -> Result<BTreeSet<String>> {
     let state = match &sel.state {
         Some(dir) => {
             let p = dir.join("manifest.json");
@@ -853,7 +858,7 @@ fn universe_select(m: &Manifest, dag: &Dag, sel: &SelectArgs, types: &[ResourceT
 }
 
 /// Ephemeral models are never run or compiled on their own (they are inlined as CTEs).
-fn without_ephemeral(m: &Manifest, ids: BTreeSet<String>) -> BTreeSet<String> {
+pub(crate) fn without_ephemeral(m: &Manifest, ids: BTreeSet<String>) -> BTreeSet<String> {
     ids.into_iter()
         .filter(|id| !(m.nodes[id].resource_type == ResourceType::Model && m.nodes[id].materialized() == "ephemeral"))
         .collect()
@@ -1434,33 +1439,30 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>, output
         print_compiled(&inv.reporter, output, "inline_query", &out);
         return Ok(0);
     }
-    // The catalog is listed once per schema; nodes compile on `threads` blocking workers (compilation has no
-    // ordering constraints: ephemeral models are inlined per node).
-    let mut tables: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-    if let Some(e) = &engine {
-        let schemas: BTreeSet<String> = order.iter().map(|id| inv.manifest.nodes[id].schema.clone()).collect();
-        for schema in schemas {
-            for r in e.list_relations(&schema).await.unwrap_or_default() {
-                if matches!(r.existing, glue_materialize::Existing::Table(_)) {
-                    tables.insert((schema.to_lowercase(), r.name.identifier.as_str().to_lowercase()));
-                }
-            }
+    // Each node's state as a run finds it ([`Invocation::state`]: the catalog listed once per schema); nodes then
+    // compile on `threads` blocking workers (compilation has no ordering constraints: ephemeral models are inlined
+    // per node).
+    let mut incremental = std::collections::HashSet::new();
+    for id in &order {
+        if inv.manifest.nodes[id].resource_type != ResourceType::Test
+            && inv.state(id, engine.as_ref()).await?.is_incremental
+        {
+            incremental.insert(id.clone());
         }
     }
-    let tables = Arc::new(tables);
+    let incremental = Arc::new(incremental);
     let workers = threads.max(1).min(order.len().max(1));
     let chunk = order.len().div_ceil(workers).max(1);
     let mut set = tokio::task::JoinSet::new();
     for part in order.chunks(chunk) {
         let part = part.to_vec();
         let inv2 = inv.clone();
-        let tables = tables.clone();
+        let incremental = incremental.clone();
         set.spawn_blocking(move || {
             part.into_iter()
                 .map(|id| {
                     let node = &inv2.manifest.nodes[&id];
-                    let is_incr = node.materialized() == "incremental"
-                        && tables.contains(&(node.schema.to_lowercase(), node.alias.to_lowercase()));
+                    let is_incr = incremental.contains(&id);
                     let r = if node.resource_type == ResourceType::Test {
                         inv2.test_sql(node)
                     } else {

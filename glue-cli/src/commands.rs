@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, plan as make_plan};
+use glue_materialize::{Engine, Existing};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{ProjectArgs, SelectArgs};
@@ -149,8 +149,11 @@ pub fn format_rows(batches: &[RecordBatch], output: crate::cli::ShowOutput) -> S
     }
 }
 
-/// `glue plan`: each selected model's steps as Spark SQL. Uses the catalog state when the target is the embedded
-/// engine; remote targets are planned as if nothing existed (no session is started).
+/// `glue plan`: each selected node's steps as Spark SQL, prepared as a run prepares them ([`Invocation::prepare`]):
+/// the same selection (`--select`, `--exclude`, `--selector`, `--state`), the same state of each relation, the same
+/// typed model (docs and Python included). On the embedded engine the relations are read from its catalog; on a Glue
+/// target from the Glue Data Catalog (no session is started); a Spark Connect server is planned as if nothing
+/// existed.
 pub async fn plan(
     manifest: Manifest,
     profile: Profile,
@@ -159,110 +162,48 @@ pub async fn plan(
     full_refresh: bool,
 ) -> Result<i32> {
     let dag = Dag::new(&manifest.nodes)?;
-    let engine = local_engine(&profile)?;
-    let ids = {
-        let u = crate::select::Universe {
-            nodes: &manifest.nodes,
-            dag: &dag,
-            state: None,
-        };
-        let chosen = if sel.select.is_empty() {
-            manifest.nodes.keys().cloned().collect()
-        } else {
-            crate::select::expression(&u, &sel.select)?
-        };
-        let mut chosen: std::collections::BTreeSet<String> = chosen
-            .into_iter()
-            .filter(|id| {
-                manifest.nodes[id].resource_type.builds_relation() && manifest.nodes[id].materialized() != "ephemeral"
-            })
-            .collect();
-        if !sel.exclude.is_empty() {
-            for id in crate::select::expression(&u, &sel.exclude)? {
-                chosen.remove(&id);
-            }
+    let selected = crate::cli::universe_select(
+        &manifest,
+        &dag,
+        sel,
+        &[ResourceType::Model, ResourceType::Seed, ResourceType::Snapshot],
+    )?;
+    let ids = dag.order(&crate::cli::without_ephemeral(&manifest, selected))?;
+    let local = local_engine(&profile)?;
+    let catalog = match (&local, &profile.engine) {
+        (Some(e), _) => Some(e.clone()),
+        // The engine of a Glue target reads the catalog through the Glue API; nothing here sends a statement, so
+        // no session is created.
+        (None, EngineChoice::GlueSession) => {
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+            Some(crate::cli::Remote::for_glue(glue_profile(&profile)?, profile.threads, now).engine())
         }
-        dag.order(&chosen)?
+        (None, _) => {
+            reporter.line(
+                "Plan",
+                "-- Spark Connect target: planned against an empty catalog (no session is started)",
+            );
+            None
+        }
     };
-    if engine.is_none() {
-        reporter.line(
-            "Plan",
-            "-- remote target: planned against an empty catalog (no session is started)",
-        );
-    }
-    let inv = invocation(manifest, &profile, reporter.clone(), engine.clone());
+    let settings = RunSettings {
+        full_refresh,
+        ..RunSettings::default()
+    };
+    let inv = Invocation::new(manifest, profile.target.clone(), local, settings, reporter.clone());
     let lake_formation = tokio::sync::OnceCell::new();
     let mut failed = false;
     for id in ids {
-        let node = inv.manifest.nodes[&id].clone();
-        let existing = match &engine {
-            Some(e) => e
-                .list_relations(&node.schema)
-                .await
-                .ok()
-                .and_then(|l| {
-                    l.into_iter()
-                        .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
-                })
-                .map(|r| r.existing)
-                .unwrap_or(Existing::Absent),
-            None => Existing::Absent,
-        };
-        let fr = match node.config.get("full_refresh") {
-            Some(Value::Bool(b)) => *b,
-            _ => full_refresh,
-        };
-        let is_incr = node.materialized() == "incremental" && matches!(existing, Existing::Table(_)) && !fr;
-        let inv2 = inv.clone();
-        let n2 = node.clone();
-        let compiled = if node.resource_type == ResourceType::Seed {
-            Ok(crate::run::Compiled {
-                sql: String::new(),
-                config: node.config.clone(),
-            })
-        } else {
-            tokio::task::spawn_blocking(move || inv2.compile(&n2, is_incr))
-                .await
-                .map_err(|e| CliError::Engine {
-                    context: "plan".into(),
-                    message: e.to_string(),
-                })?
-        };
-        let result = compiled.and_then(|c| {
-            let mut config = c.config;
-            match node.resource_type {
-                ResourceType::Seed => {
-                    config.insert("materialized".into(), json!("seed"));
-                }
-                ResourceType::Snapshot => {
-                    config.insert("materialized".into(), json!("snapshot"));
-                }
-                _ => {}
-            }
-            let r = glue_materialize::ModelRef {
-                name: node.name.clone(),
-                path: Some(node.file.display().to_string()),
-            };
-            let cfg =
-                ModelConfig::from_json_for(&r, &Value::Object(config)).map_err(|e| CliError::Plan(e.to_string()))?;
-            let mut model = Model::new(node.name.clone(), node.schema.clone(), c.sql, cfg);
-            model.alias = node.alias.clone();
-            model.seed_path = node.seed_path.as_ref().map(|p| p.display().to_string());
-            let flags = PlanFlags {
-                full_refresh: fr,
-                invocation_id: inv.manifest.shared.invocation_id.clone(),
-            };
-            make_plan(&model, &existing, &inv.target, &flags).map_err(|e| CliError::Plan(e.to_string()))
-        });
-        match result {
-            Ok(p) => {
+        let node = &inv.manifest.nodes[&id];
+        match inv.prepare(&id, catalog.as_ref()).await {
+            Ok(prepared) => {
                 reporter.raw(&format!(
                     "-- ===== {} ({}) =====",
                     node.unique_id,
-                    crate::run::describe(&node)
+                    crate::run::describe(node)
                 ));
-                reporter.raw(&crate::run::render_plan_text(&p));
-                for step in &p.steps {
+                reporter.raw(&crate::run::render_plan_text(&prepared.plan));
+                for step in &prepared.plan.steps {
                     if let glue_materialize::Step::LakeFormation { .. } = step {
                         let lf = lake_formation.get_or_init(|| plan_lake_formation(&profile)).await;
                         reporter.raw(&lake_formation_diff(lf.as_ref(), step).await);

@@ -15,6 +15,7 @@ pub mod loader;
 #[cfg(test)]
 mod no_panic;
 pub mod node;
+pub mod prepare;
 pub mod profile;
 pub mod project;
 pub mod python;

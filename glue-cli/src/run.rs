@@ -301,6 +301,7 @@ fn rfc3339_now() -> String {
 }
 
 /// What compiling a node produced.
+#[derive(Debug, Clone)]
 pub struct Compiled {
     /// The SQL.
     pub sql: String,
@@ -504,7 +505,7 @@ impl Invocation {
     /// What exists under the node's name. Each schema is listed once per run: every node asks about its own
     /// relation once, before building it, so a listing taken at the first question stays true for the questions
     /// that follow (listing per node made a run quadratic in the number of models).
-    async fn existing(&self, engine: &Arc<dyn Engine>, node: &Node) -> Result<Existing, CliError> {
+    pub(crate) async fn existing(&self, engine: &Arc<dyn Engine>, node: &Node) -> Result<Existing, CliError> {
         let key = node.schema.to_lowercase();
         let cached = self.listings.lock().unwrap().get(&key).cloned();
         let list = match cached {
@@ -539,28 +540,6 @@ impl Invocation {
         let _ = crate::artifacts::write_atomically(&p, crate::redact::scrub(text).as_bytes());
     }
 
-    fn full_refresh_for(&self, node: &Node) -> bool {
-        match node.config.get("full_refresh") {
-            Some(Value::Bool(b)) => *b,
-            _ => self.settings.full_refresh,
-        }
-    }
-
-    /// Compiles a node on a blocking thread (Jinja may run queries).
-    async fn compile_blocking(self: &Arc<Self>, id: &str, is_incremental: bool) -> Result<Compiled, CliError> {
-        let me = self.clone();
-        let id = id.to_string();
-        tokio::task::spawn_blocking(move || {
-            let node = me.node(&id).clone();
-            me.compile(&node, is_incremental)
-        })
-        .await
-        .map_err(|e| CliError::Engine {
-            context: "compiling".into(),
-            message: e.to_string(),
-        })?
-    }
-
     /// Builds a model, seed or snapshot.
     async fn build(self: &Arc<Self>, id: &str) -> Result<(String, Option<u64>, Option<String>), CliError> {
         let node = self.node(id).clone();
@@ -585,74 +564,15 @@ impl Invocation {
                 ),
             ));
         }
-        let existing = self.existing(&engine, &node).await?;
-        let full_refresh = self.full_refresh_for(&node);
-        let is_incremental =
-            node.materialized() == "incremental" && matches!(existing, Existing::Table(_)) && !full_refresh;
-        let compiled = match node.resource_type {
-            ResourceType::Seed => Compiled {
-                sql: String::new(),
-                config: node.config.clone(),
-            },
-            // A Python model is not Jinja: its code is what runs.
-            _ if python => Compiled {
-                sql: node.raw_code.clone(),
-                config: node.config.clone(),
-            },
-            _ => self.compile_blocking(id, is_incremental).await?,
-        };
+        let state = self.state(id, Some(&engine)).await?;
+        let compiled = self.compiled(id, &state).await?;
         if node.resource_type != ResourceType::Seed {
             self.write_target_file("compiled", &node, &compiled.sql);
         }
         if node.resource_type == ResourceType::Model && contract_enforced(&node) {
             check_contract(&engine, &node, &compiled.sql).await?;
         }
-        let mut config = compiled.config;
-        if node.resource_type == ResourceType::Seed {
-            config.insert("materialized".into(), Value::String("seed".into()));
-        }
-        if node.resource_type == ResourceType::Snapshot {
-            config.insert("materialized".into(), Value::String("snapshot".into()));
-        }
-        let model_ref = glue_materialize::ModelRef {
-            name: node.name.clone(),
-            path: Some(node.file.display().to_string()),
-        };
-        let cfg = ModelConfig::from_json_for(&model_ref, &Value::Object(config))
-            .map_err(|e| CliError::Plan(e.to_string()))?;
-        let mut model = Model::new(node.name.clone(), node.schema.clone(), compiled.sql.clone(), cfg);
-        if python {
-            let py = self.python_model(&node, is_incremental)?;
-            model.sql = glue_sql::SqlFragment::new(format!("SELECT * FROM {}", py.view));
-            model.python = Some(py);
-        }
-        model.alias = node.alias.clone();
-        model.path = Some(node.file.display().to_string());
-        model.description = (!node.description.is_empty()).then(|| node.description.clone());
-        model.columns = node
-            .columns
-            .iter()
-            .map(|c| glue_materialize::ColumnDoc {
-                name: c.name.clone(),
-                description: (!c.description.is_empty()).then(|| c.description.clone()),
-            })
-            .collect();
-        model.seed_path = node.seed_path.as_ref().map(|p| p.display().to_string());
-        let flags = PlanFlags {
-            full_refresh,
-            invocation_id: self.manifest.shared.invocation_id.clone(),
-        };
-        let mut p = plan(&model, &existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
-        p.reads = self.reads(&node);
-        p.session = self.settings.sessions.as_ref().and_then(|rules| {
-            let meta = node
-                .config
-                .get("meta")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            rules.choice(&node.unique_id, &meta)
-        });
+        let (_, p) = self.plan_of(id, &state, &compiled)?;
         for w in &p.warnings {
             if w == glue_materialize::STAGING_EXPOSED {
                 // The same for every model: once per run.
@@ -693,7 +613,7 @@ impl Invocation {
 
     /// The tables and views a node reads: its refs and sources as the catalog names them (ephemeral models, which
     /// are CTEs, and relations that do not resolve are left out).
-    fn reads(&self, node: &Node) -> Vec<glue_sql::RelationName> {
+    pub(crate) fn reads(&self, node: &Node) -> Vec<glue_sql::RelationName> {
         let refs = node
             .refs
             .iter()
@@ -714,7 +634,11 @@ impl Invocation {
 
     /// A Python model's code and what its `dbt` object answers: each ref and source as the relation it resolves to,
     /// `this`, `is_incremental` and the config.
-    fn python_model(&self, node: &Node, is_incremental: bool) -> Result<glue_materialize::PythonModel, CliError> {
+    pub(crate) fn python_model(
+        &self,
+        node: &Node,
+        is_incremental: bool,
+    ) -> Result<glue_materialize::PythonModel, CliError> {
         let err = |m: String| CliError::project(&node.file, None, format!("model `{}`: {m}", node.name));
         let mut refs = serde_json::Map::new();
         for (package, name) in &node.refs {

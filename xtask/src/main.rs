@@ -9,6 +9,7 @@
 //! - `cargo xtask ci`: what `.ci/run` runs: `tools/test.sh` (cargo test, Spark oracle, dbt suites), then `it`.
 //! - `cargo xtask diff LEFT RIGHT [--project-dir P]`: one dbt project built on two targets, every table compared.
 //! - `cargo xtask venv [NAME...]`: the pinned Python tool sets (see `venv.rs`).
+//! - `cargo xtask arch`: lines, largest file and import circles per crate (see `arch.rs`); fails on a circle.
 //!
 //! Benchmarks:
 //! - `cargo xtask bench compile [--models N] [--run-models M]`: `glue compile` of a generated N-model project beside
@@ -21,6 +22,7 @@
 //! Python tools run in pinned venvs under `~/.cache/glue-rs/` (created here when missing, see `venv.rs`); glue is built
 //! in release for benchmarks.
 
+mod arch;
 mod venv;
 mod world;
 
@@ -94,6 +96,9 @@ enum Task {
         left: String,
         right: String,
     },
+    /// The workspace's shape: lines, files and largest file per crate, import circles between a crate's files;
+    /// fails on a circle or an unexplained file of 1,000 lines or more.
+    Arch,
     /// Benchmarks against peers, run in the same script.
     Bench {
         #[command(subcommand)]
@@ -701,6 +706,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Up { only, sim_arg } => up(only, &sim_arg).map(|_| ()),
+        Task::Arch => arch::measure(&root()).and_then(|shapes| {
+            print!("{}", arch::table(&shapes));
+            let problems = arch::problems(&root(), &shapes);
+            for p in &problems {
+                eprintln!("xtask arch: {p}");
+            }
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} architecture problem(s)", problems.len()))
+            }
+        }),
         Task::Down => {
             match world::World::load(&world::world_dir()) {
                 Some(world) => {
