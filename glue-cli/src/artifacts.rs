@@ -393,9 +393,9 @@ fn manifest_without_nodes(m: &Manifest) -> Value {
     let mut macros = Map::new();
     for f in &m.macro_files {
         // The text as written (`{% test %}` blocks included), as dbt stores `macro_sql`.
-        let source = crate::jinja::preprocess_macros(&f.source);
-        let originals = crate::jinja::split_blocks(&f.source);
-        for (i, (name, text)) in crate::jinja::split_macros(&source)
+        let source = glue_jinja::macros::preprocess_macros(&f.source);
+        let originals = glue_jinja::macros::split_blocks(&f.source);
+        for (i, (name, text)) in glue_jinja::macros::split_macros(&source)
             .unwrap_or_default()
             .into_iter()
             .enumerate()
@@ -421,7 +421,7 @@ fn manifest_without_nodes(m: &Manifest) -> Value {
             "invocation_started_at": Value::Null,
             "env": custom_env(),
             "project_name": m.project.name,
-            "project_id": crate::jinja::md5_hex(m.project.name.as_bytes()),
+            "project_id": glue_jinja::md5_hex(m.project.name.as_bytes()),
             "user_id": Value::Null,
             "send_anonymous_usage_stats": false,
             "adapter_type": "glue",

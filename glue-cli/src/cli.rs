@@ -11,7 +11,6 @@ use serde_json::{Map, Value, json};
 
 use crate::dag::Dag;
 use crate::error::{CliError, Result};
-use crate::jinja::{LogLevel, Mode, NodeCtx};
 use crate::loader::{self, LoadOptions, Manifest};
 use crate::node::ResourceType;
 use crate::profile::{self, EngineChoice, Profile};
@@ -19,6 +18,7 @@ use crate::project::Project;
 use crate::report::{LogFormat, Reporter, Stdout};
 use crate::run::{Invocation, ManifestResolver, NodeResult, RunSettings, Status};
 use crate::select::{self, Universe};
+use glue_jinja::{LogLevel, Mode, NodeCtx};
 
 /// `glue`: run dbt projects written for dbt-glue on AWS Glue, Spark Connect or the embedded engine.
 #[derive(Debug, Parser)]
@@ -341,7 +341,7 @@ fn profile_renderer(vars: Map<String, Value>) -> impl Fn(&str) -> std::result::R
     move |s: &str| {
         let mut env = minijinja::Environment::new();
         env.add_function("env_var", |name: String, default: Option<minijinja::Value>| {
-            crate::jinja::context_env_var(&name, default)
+            glue_jinja::context_env_var(&name, default)
         });
         let vars = vars.clone();
         env.add_function(
@@ -354,7 +354,7 @@ fn profile_renderer(vars: Map<String, Value>) -> impl Fn(&str) -> std::result::R
             },
         );
         env.render_str(s, ())
-            .map_err(|e| crate::jinja::RenderError::from_minijinja(&e).message)
+            .map_err(|e| glue_jinja::RenderError::from_minijinja(&e).message)
     }
 }
 
@@ -710,7 +710,7 @@ fn load_with(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value, session
     for w in &manifest.warnings {
         reporter.warn(w);
     }
-    let resolver: Arc<dyn crate::jinja::Resolver> = Arc::new(ManifestResolver::new(&manifest, false));
+    let resolver: Arc<dyn glue_jinja::Resolver> = Arc::new(ManifestResolver::new(&manifest, false));
     *manifest.shared.resolver.write().unwrap() = Some(resolver);
     // `graph` holds every node; it is only built when some template mentions it (most projects never do, and on
     // thousands of nodes it is the largest allocation of a run).
@@ -1565,7 +1565,7 @@ async fn show_cmd(
             if node.resource_type == ResourceType::Seed {
                 format!(
                     "select * from {}",
-                    crate::jinja::Relation::new(node.schema.clone(), node.alias.clone())
+                    glue_jinja::Relation::new(node.schema.clone(), node.alias.clone())
                 )
             } else {
                 let inv2 = inv.clone();

@@ -11,13 +11,13 @@ use serde_json::{Map, Value, json};
 use crate::cli::{ProjectArgs, SelectArgs};
 use crate::dag::Dag;
 use crate::error::{CliError, Result};
-use crate::jinja::{Mode, NodeCtx};
 use crate::loader::Manifest;
 use crate::node::ResourceType;
 use crate::profile::{EngineChoice, Profile};
 use crate::project::Project;
 use crate::report::Reporter;
 use crate::run::{Invocation, RunSettings};
+use glue_jinja::{Mode, NodeCtx};
 
 fn invocation(
     manifest: Manifest,
@@ -59,7 +59,7 @@ pub fn compile_inline(inv: &Invocation, sql: &str) -> Result<String> {
 /// Rows as a table, CSV or JSON.
 pub fn format_rows(batches: &[RecordBatch], output: crate::cli::ShowOutput) -> String {
     use crate::cli::ShowOutput;
-    let table = minijinja::Value::from_object(crate::jinja::objects::Table::from_batches(batches));
+    let table = minijinja::Value::from_object(glue_jinja::objects::Table::from_batches(batches));
     let names: Vec<String> = table
         .get_attr("column_names")
         .ok()
@@ -364,7 +364,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
         if fresh.is_null() {
             continue;
         }
-        let rel = crate::jinja::Relation::new(n.schema.clone(), n.alias.clone());
+        let rel = glue_jinja::Relation::new(n.schema.clone(), n.alias.clone());
         let mut q = format!("select max({field}) as max_loaded_at from {rel}");
         if let Some(f) = fresh.get("filter").and_then(Value::as_str) {
             q.push_str(&format!(" where {f}"));
@@ -382,7 +382,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
         };
         let (status, detail) = match engine.query(&q).await {
             Ok(b) => {
-                let t = minijinja::Value::from_object(crate::jinja::objects::Table::from_batches(&b));
+                let t = minijinja::Value::from_object(glue_jinja::objects::Table::from_batches(&b));
                 let max = t
                     .get_item_by_index(0)
                     .and_then(|r| r.get_item_by_index(0))
@@ -654,7 +654,7 @@ fn project_and_profile(args: &ProjectArgs) -> Result<(Project, std::path::PathBu
     let render = |s: &str| -> std::result::Result<String, String> {
         let mut env = minijinja::Environment::new();
         env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
-            crate::jinja::context_env_var(&n, d)
+            glue_jinja::context_env_var(&n, d)
         });
         env.render_str(s, ()).map_err(|e| e.to_string())
     };

@@ -10,7 +10,6 @@ pub mod cli;
 pub mod commands;
 pub mod dag;
 pub mod error;
-pub mod jinja;
 pub mod loader;
 #[cfg(test)]
 mod no_panic;

@@ -9,10 +9,12 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::{CliError, Result};
-use crate::jinja::{Jinja, MacroFile, Mode, NodeCtx, Relation, Shared};
 use crate::node::{Attached, ColumnInfo, Node, ResourceType, SourceInfo, TestInfo, UnitTestInfo};
-use crate::project::{Project, merge_layer, normalize_key, tree_layers};
+use crate::project::{Project, tree_layers};
 use crate::yaml;
+use glue_jinja::pycompat::{native_value, py_hashable_repr};
+use glue_jinja::{Jinja, MacroFile, Mode, NodeCtx, Relation, Shared};
+use glue_jinja::{merge_layer, normalize_key};
 
 /// The loaded project: every node by unique id, plus what rendering needs.
 pub struct Manifest {
@@ -122,7 +124,7 @@ pub const KNOWN_CONFIG_KEYS: &[&str] = &[
 ];
 
 /// Where `log()`, `print()` and Jinja warnings go.
-pub type LogSink = crate::jinja::LogFn;
+pub type LogSink = glue_jinja::LogFn;
 
 /// Options of the load.
 #[derive(Clone)]
@@ -200,54 +202,6 @@ fn sha256_of(text: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(text.trim().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Python's `repr()` of a string (dbt hashes `repr()` of test metadata into test ids).
-fn py_repr_str(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::new();
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// `repr(get_hashable_md(value))` of dbt's generic test parser: mappings with sorted keys, lists, and `str()` of
-/// every leaf.
-fn py_hashable_repr(v: &Value) -> String {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            let items: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{}: {}", py_repr_str(k), py_hashable_repr(&m[*k])))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-        Value::Array(a) => format!("[{}]", a.iter().map(py_hashable_repr).collect::<Vec<_>>().join(", ")),
-        Value::Null => py_repr_str("None"),
-        Value::Bool(b) => py_repr_str(if *b { "True" } else { "False" }),
-        Value::Number(n) => py_repr_str(&n.to_string()),
-        Value::String(s) => py_repr_str(s),
-    }
 }
 
 /// YAML properties of one node (`models:` / `seeds:` / `snapshots:` entries).
@@ -589,7 +543,7 @@ impl Loader {
         let m = self.jinja.macros();
         let is_builtin = |n: &str| {
             m.resolve(package, n)
-                .is_some_and(|(p, _)| p == crate::jinja::BUILTIN_PACKAGE)
+                .is_some_and(|(p, _)| p == glue_jinja::BUILTIN_PACKAGE)
         };
         ["glue__", "spark__"]
             .iter()
@@ -740,80 +694,6 @@ fn render_tree(jinja: &Jinja, ctx: &Arc<NodeCtx>, file: &Path, at: &str, v: &mut
         _ => {}
     }
     Ok(())
-}
-
-/// A rendered config value with the type it spells (`true`, `42`, `none`, `['a']`), else the text.
-fn native_value(text: String) -> Value {
-    let t = text.trim();
-    match t {
-        "True" | "true" => return Value::Bool(true),
-        "False" | "false" => return Value::Bool(false),
-        "None" | "none" | "null" => return Value::Null,
-        _ => {}
-    }
-    if let Ok(i) = t.parse::<i64>()
-        && !(t.len() > 1 && t.starts_with('0'))
-    {
-        return Value::from(i);
-    }
-    if t.contains('.')
-        && let Ok(f) = t.parse::<f64>()
-        && let Some(n) = serde_json::Number::from_f64(f)
-    {
-        return Value::Number(n);
-    }
-    if ((t.starts_with('[') && t.ends_with(']')) || (t.starts_with('{') && t.ends_with('}')))
-        && let Ok(v) = serde_json::from_str::<Value>(&python_literal_as_json(t))
-    {
-        return v;
-    }
-    Value::String(text)
-}
-
-/// A list or mapping literal as Jinja renders it (Python's syntax: single- or double-quoted strings, `True`, `False`,
-/// `None`, `none`) as JSON. Quotes and those words are converted outside strings only, so a string holding `True` or
-/// a quote stays as it is.
-fn python_literal_as_json(t: &str) -> String {
-    let mut out = String::with_capacity(t.len());
-    let mut chars = t.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' | '"' => {
-                out.push('"');
-                while let Some(inner) = chars.next() {
-                    match inner {
-                        '\\' => match chars.next() {
-                            Some('\'') => out.push('\''),
-                            Some(escaped) => {
-                                out.push('\\');
-                                out.push(escaped);
-                            }
-                            None => {}
-                        },
-                        end if end == c => break,
-                        '"' => out.push_str("\\\""),
-                        other => out.push(other),
-                    }
-                }
-                out.push('"');
-            }
-            c if c.is_ascii_alphabetic() => {
-                let mut word = String::from(c);
-                while let Some(&n) = chars.peek().filter(|n| n.is_ascii_alphanumeric() || **n == '_') {
-                    word.push(n);
-                    chars.next();
-                }
-                out.push_str(match word.as_str() {
-                    "True" => "true",
-                    "False" => "false",
-                    "None" | "none" => "null",
-                    w => w,
-                });
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// Loads the project at `dir`.

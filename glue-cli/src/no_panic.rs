@@ -295,7 +295,7 @@ fn yaml_text(v: &Value) -> String {
 fn render(s: &str) -> std::result::Result<String, String> {
     let mut env = minijinja::Environment::new();
     env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
-        crate::jinja::context_env_var(&n, d)
+        glue_jinja::context_env_var(&n, d)
     });
     env.render_str(s, ()).map_err(|e| e.to_string())
 }
@@ -306,7 +306,7 @@ fn load_profile(dir: &Path) -> crate::Result<crate::profile::Profile> {
 
 fn load_project(dir: &Path) -> crate::Result<crate::loader::Manifest> {
     let opts = crate::loader::LoadOptions {
-        log: std::sync::Arc::new(|_: crate::jinja::LogLevel, _: &str| {}),
+        log: std::sync::Arc::new(|_: glue_jinja::LogLevel, _: &str| {}),
         cli_vars: Map::new(),
         target: serde_json::json!({"name": "dev", "schema": "s", "type": "glue", "threads": 1}),
         invocation_id: "00000000-0000-4000-8000-000000000000".into(),

@@ -219,7 +219,7 @@ impl Node {
     /// A Jinja failure while rendering this node, at the file and line where it happened: a line in the node's
     /// own file is shifted by where the node starts in it (snapshot blocks, YAML entries); a line in a macro file
     /// is that file's.
-    pub fn jinja_error(&self, e: crate::jinja::RenderError) -> crate::error::CliError {
+    pub fn jinja_error(&self, e: glue_jinja::RenderError) -> crate::error::CliError {
         let file = e
             .file
             .clone()

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{CliError, Result};
 use crate::yaml;
+use glue_jinja::Dispatch;
 
 /// Top-level keys of `dbt_project.yml` glue understands (others warn).
 const PROJECT_KEYS: &[&str] = &[
@@ -49,15 +50,6 @@ const PROJECT_KEYS: &[&str] = &[
     "saved-queries",
     "restrict-access",
 ];
-
-/// One `dispatch:` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dispatch {
-    /// `macro_namespace`.
-    pub namespace: String,
-    /// `search_order`.
-    pub search_order: Vec<String>,
-}
 
 /// A loaded `dbt_project.yml` (the root project or a package).
 #[derive(Debug, Clone)]
@@ -300,73 +292,6 @@ impl Project {
     }
 }
 
-/// How dbt merges a config key when a more specific layer sets it again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Merge {
-    /// Lists are concatenated (tags, hooks).
-    Append,
-    /// Mappings are updated key by key (meta, persist_docs, column_types…).
-    Update,
-    /// The specific value replaces the general one.
-    Clobber,
-}
-
-fn merge_behaviour(key: &str) -> Merge {
-    match key {
-        "tags" | "pre-hook" | "post-hook" => Merge::Append,
-        "meta" | "persist_docs" | "column_types" | "quoting" | "docs" | "grants" | "contract" => Merge::Update,
-        _ => Merge::Clobber,
-    }
-}
-
-/// dbt's spelling of a config key: `+` stripped, hooks spelled `pre-hook` / `post-hook`, `data_tests` options as-is.
-pub fn normalize_key(key: &str) -> String {
-    let k = key.strip_prefix('+').unwrap_or(key);
-    match k {
-        "pre_hook" => "pre-hook".into(),
-        "post_hook" => "post-hook".into(),
-        other => other.to_string(),
-    }
-}
-
-fn as_list(v: &Value) -> Vec<Value> {
-    match v {
-        Value::Array(a) => a.clone(),
-        Value::Null => Vec::new(),
-        other => vec![other.clone()],
-    }
-}
-
-/// Merges one config layer into `base` with dbt's rules (tags and hooks append, meta and persist_docs update, the
-/// rest override).
-pub fn merge_layer(base: &mut Map<String, Value>, layer: &Map<String, Value>) {
-    for (k, v) in layer {
-        let key = normalize_key(k);
-        match (merge_behaviour(&key), base.get_mut(&key)) {
-            (Merge::Append, Some(existing)) => {
-                let mut list = as_list(existing);
-                for item in as_list(v) {
-                    if key != "tags" || !list.contains(&item) {
-                        list.push(item);
-                    }
-                }
-                *existing = Value::Array(list);
-            }
-            (Merge::Append, None) => {
-                base.insert(key, Value::Array(as_list(v)));
-            }
-            (Merge::Update, Some(Value::Object(existing))) if v.is_object() => {
-                for (ik, iv) in v.as_object().into_iter().flatten() {
-                    existing.insert(ik.clone(), iv.clone());
-                }
-            }
-            _ => {
-                base.insert(key, v.clone());
-            }
-        }
-    }
-}
-
 /// The config layers a `+config` tree holds for a node with fully qualified name `fqn` (package, directories…, name),
 /// from the most general to the most specific.
 pub fn tree_layers(tree: &Value, fqn: &[String]) -> Vec<Map<String, Value>> {
@@ -422,6 +347,7 @@ fn is_object_config(key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use glue_jinja::merge_layer;
     use serde_json::json;
 
     #[test]

@@ -12,10 +12,10 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::CliError;
-use crate::jinja::{Mode, NodeCtx, Relation, Resolver};
 use crate::loader::Manifest;
 use crate::node::{Attached, Node, ResourceType};
 use crate::report::{Reporter, dotted};
+use glue_jinja::{Mode, NodeCtx, Relation, Resolver};
 
 /// A node's outcome, as `run_results.json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -657,7 +657,7 @@ impl Invocation {
             let r = self.resolver.resolve_source(source, table).map_err(err)?;
             sources.insert(format!("{source}.{table}"), Value::String(r.render_sql()));
         }
-        let this = crate::jinja::objects::Relation::new(node.schema.clone(), node.alias.clone()).render_sql();
+        let this = glue_jinja::objects::Relation::new(node.schema.clone(), node.alias.clone()).render_sql();
         let context = serde_json::json!({
             "refs": refs, "sources": sources, "this": this, "is_incremental": is_incremental, "config": node.config,
         });
@@ -782,7 +782,7 @@ impl Invocation {
             context: format!("test `{}` ({})", node.name, node.file.display()),
             message: e.to_string(),
         })?;
-        let table = crate::jinja::objects::Table::from_batches(&batches);
+        let table = glue_jinja::objects::Table::from_batches(&batches);
         let first = JValue::from_object(table).get_item_by_index(0).unwrap_or_default();
         let num = |i: usize| -> u64 {
             let v = first.get_item_by_index(i).unwrap_or_default();
