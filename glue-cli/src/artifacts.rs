@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::loader::Manifest;
-use crate::node::{Node, ResourceType};
 use crate::run::NodeResult;
+use glue_project::load::Manifest;
+use glue_project::node::{Node, ResourceType};
 
 /// `metadata.env` of every artifact: the `DBT_ENV_CUSTOM_ENV_*` variables, prefix removed (as dbt records them).
 pub fn custom_env() -> Value {
@@ -273,7 +273,7 @@ pub fn write_manifest(
 ) -> std::io::Result<()> {
     // Secrets (dbt's `DBT_ENV_SECRET_*` values, …) are masked in every string, node by node.
     let mut rest = manifest_without_nodes(m);
-    crate::redact::scrub_json(&mut rest);
+    glue_project::redact::scrub_json(&mut rest);
     let rest = rest.as_object_mut().expect("an object");
     rest.remove("nodes");
     w.write_all(b"{\"nodes\":{")?;
@@ -289,7 +289,7 @@ pub fn write_manifest(
         serde_json::to_writer(&mut *w, &n.unique_id)?;
         w.write_all(b":")?;
         let mut entry = node_entry(m, n, compiled.get(&n.unique_id));
-        crate::redact::scrub_json(&mut entry);
+        glue_project::redact::scrub_json(&mut entry);
         serde_json::to_writer(&mut *w, &entry)?;
     }
     w.write_all(b"}")?;

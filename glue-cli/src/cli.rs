@@ -9,16 +9,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use glue_materialize::Engine;
 use serde_json::{Map, Value, json};
 
-use crate::dag::Dag;
 use crate::error::{CliError, Result};
-use crate::loader::{self, LoadOptions, Manifest};
-use crate::node::ResourceType;
-use crate::profile::{self, EngineChoice, Profile};
-use crate::project::Project;
 use crate::report::{LogFormat, Reporter, Stdout};
 use crate::run::{Invocation, ManifestResolver, NodeResult, RunSettings, Status};
-use crate::select::{self, Universe};
 use glue_jinja::{LogLevel, Mode, NodeCtx};
+use glue_project::dag::Dag;
+use glue_project::load::{LoadOptions, Manifest};
+use glue_project::node::ResourceType;
+use glue_project::profile::{self, EngineChoice, Profile};
+use glue_project::project::Project;
+use glue_project::select::{self, Universe};
 
 /// `glue`: run dbt projects written for dbt-glue on AWS Glue, Spark Connect or the embedded engine.
 #[derive(Debug, Parser)]
@@ -70,9 +70,9 @@ pub struct SelectArgs {
     pub state: Option<PathBuf>,
 }
 
-/// `--threads`: a whole number from 1 to [`crate::profile::MAX_THREADS`].
+/// `--threads`: a whole number from 1 to [`glue_project::profile::MAX_THREADS`].
 fn threads_arg(s: &str) -> std::result::Result<usize, String> {
-    let max = crate::profile::MAX_THREADS;
+    let max = glue_project::profile::MAX_THREADS;
     s.trim()
         .parse::<usize>()
         .ok()
@@ -329,7 +329,7 @@ fn project_dir(p: &ProjectArgs) -> PathBuf {
 
 fn parse_vars(text: Option<&str>) -> Result<Map<String, Value>> {
     let Some(t) = text else { return Ok(Map::new()) };
-    match crate::yaml::parse(Path::new("--vars"), t)? {
+    match glue_project::yaml::parse(Path::new("--vars"), t)? {
         Value::Object(m) => Ok(m),
         Value::Null => Ok(Map::new()),
         other => Err(CliError::Usage(format!("--vars must be a YAML mapping, got `{other}`"))),
@@ -697,14 +697,14 @@ fn load_with(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value, session
         invocation_id: uuid::Uuid::new_v4().to_string(),
         flags,
     };
-    let manifest = match loader::load(&dir, &opts) {
+    let manifest = match glue_project::load::load(&dir, &opts) {
         Ok(m) => m,
         Err(e) => {
             // A parse error stops the session requested for this run.
             if let Some(g) = remote {
                 tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(g.finish()));
             }
-            return Err(e);
+            return Err(e.into());
         }
     };
     for w in &manifest.warnings {
@@ -728,8 +728,8 @@ fn load_with(args: &ProjectArgs, reporter: &Arc<Reporter>, flags: Value, session
             .any(|h| h.contains("graph"));
     if uses_graph {
         let graph = json!({
-            "nodes": manifest.nodes.values().filter(|n| n.resource_type != ResourceType::Source).map(|n| (n.unique_id.clone(), loader::node_value(n))).collect::<Map<_, _>>(),
-            "sources": manifest.nodes.values().filter(|n| n.resource_type == ResourceType::Source).map(|n| (n.unique_id.clone(), loader::node_value(n))).collect::<Map<_, _>>(),
+            "nodes": manifest.nodes.values().filter(|n| n.resource_type != ResourceType::Source).map(|n| (n.unique_id.clone(), glue_project::load::node_value(n))).collect::<Map<_, _>>(),
+            "sources": manifest.nodes.values().filter(|n| n.resource_type == ResourceType::Source).map(|n| (n.unique_id.clone(), glue_project::load::node_value(n))).collect::<Map<_, _>>(),
         });
         *manifest.shared.graph.write().unwrap() = minijinja::Value::from_serialize(&graph);
     }
@@ -817,7 +817,7 @@ pub(crate) fn universe_select(
     };
     let selectors_file = m.project.root.join("selectors.yml");
     let selectors = if selectors_file.exists() {
-        crate::yaml::read(&selectors_file)?
+        glue_project::yaml::read(&selectors_file)?
     } else {
         Value::Null
     };
@@ -921,13 +921,15 @@ fn run_hooks(inv: &Arc<Invocation>, hooks: &[String], phase: &str, results: Opti
         let jinja = m.jinja.clone();
         let h2 = h.clone();
         let name = format!("dbt_project.yml ({phase} {})", i + 1);
-        let sql = tokio::task::block_in_place(|| jinja.render(&name, &h2, &ctx)).map_err(|e| CliError::Jinja {
-            at: crate::error::Location {
-                file: m.project.root.join("dbt_project.yml"),
-                line: None,
-            },
-            what: format!("{phase} hook {}", i + 1),
-            message: e.message,
+        let sql = tokio::task::block_in_place(|| jinja.render(&name, &h2, &ctx)).map_err(|e| {
+            CliError::Project(glue_project::ProjectError::Jinja {
+                at: glue_project::Location {
+                    file: m.project.root.join("dbt_project.yml"),
+                    line: None,
+                },
+                what: format!("{phase} hook {}", i + 1),
+                message: e.message,
+            })
         })?;
         if sql.trim().is_empty() {
             continue;
@@ -1190,9 +1192,9 @@ async fn run_nodes(
     write_manifest(&inv)?;
     // The command line holds `--vars`: masked as log text is.
     let command = std::env::args().collect::<Vec<_>>().join(" ");
-    let args = json!({"which": cmd_name, "select": sel.select, "exclude": sel.exclude, "full_refresh": run.full_refresh, "invocation_command": crate::redact::redact(&command)});
+    let args = json!({"which": cmd_name, "select": sel.select, "exclude": sel.exclude, "full_refresh": run.full_refresh, "invocation_command": glue_project::redact::redact(&command)});
     let mut rr = crate::artifacts::run_results_json(&inv.manifest.shared.invocation_id, &results, elapsed, args);
-    crate::redact::scrub_json(&mut rr);
+    glue_project::redact::scrub_json(&mut rr);
     crate::run::write_file(
         &inv.target_dir.join("run_results.json"),
         &serde_json::to_string_pretty(&rr).unwrap_or_default(),
@@ -1204,7 +1206,7 @@ async fn run_nodes(
 /// Runs a parsed command line; returns the exit code.
 pub async fn run(cli: Cli) -> i32 {
     // Before anything is printed: the environment's secrets are masked in every output from here on.
-    crate::redact::add_env_secrets();
+    glue_project::redact::add_env_secrets();
     let reporter = Arc::new(Reporter::new(cli.log_format, cli.quiet).with_stdout(cli.command.stdout()));
     match dispatch(cli.command, &reporter).await {
         Ok(code) => code,
@@ -1490,7 +1492,7 @@ async fn compile_cmd(l: Loaded, sel: &SelectArgs, inline: Option<String>, output
                 let node = &inv.manifest.nodes[&id];
                 crate::run::write_file(
                     &crate::run::target_path(&inv.target_dir.join("compiled"), node),
-                    &crate::redact::scrub(&sql),
+                    &glue_project::redact::scrub(&sql),
                 )?;
                 inv.compiled.lock().unwrap().insert(id.clone(), sql.clone());
                 if single || output == CompileOutput::Json {
@@ -1586,20 +1588,4 @@ async fn show_cmd(
     })?;
     inv.reporter.raw(&crate::commands::format_rows(&batches, output));
     Ok(0)
-}
-
-impl Profile {
-    /// A profile for commands that do not use one (settings only).
-    pub fn placeholder() -> Profile {
-        Profile {
-            path: PathBuf::new(),
-            name: String::new(),
-            target_name: String::new(),
-            output: Map::new(),
-            engine: EngineChoice::GlueSession,
-            threads: 1,
-            target: glue_materialize::Target::new("", None),
-            warnings: Vec::new(),
-        }
-    }
 }

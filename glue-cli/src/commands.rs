@@ -9,15 +9,15 @@ use glue_materialize::{Engine, Existing};
 use serde_json::{Map, Value, json};
 
 use crate::cli::{ProjectArgs, SelectArgs};
-use crate::dag::Dag;
 use crate::error::{CliError, Result};
-use crate::loader::Manifest;
-use crate::node::ResourceType;
-use crate::profile::{EngineChoice, Profile};
-use crate::project::Project;
 use crate::report::Reporter;
 use crate::run::{Invocation, RunSettings};
 use glue_jinja::{Mode, NodeCtx};
+use glue_project::dag::Dag;
+use glue_project::load::Manifest;
+use glue_project::node::ResourceType;
+use glue_project::profile::{EngineChoice, Profile};
+use glue_project::project::Project;
 
 fn invocation(
     manifest: Manifest,
@@ -46,13 +46,15 @@ fn local_engine(profile: &Profile) -> Result<Option<Arc<dyn Engine>>> {
 pub fn compile_inline(inv: &Invocation, sql: &str) -> Result<String> {
     let m = &inv.manifest;
     let ctx = NodeCtx::project(m.shared.clone(), Mode::Execute, m.project.name.clone());
-    m.jinja.render("--inline", sql, &ctx).map_err(|e| CliError::Jinja {
-        at: crate::error::Location {
-            file: "--inline".into(),
-            line: e.line,
-        },
-        what: "inline SQL".into(),
-        message: e.message,
+    m.jinja.render("--inline", sql, &ctx).map_err(|e| {
+        CliError::Project(glue_project::ProjectError::Jinja {
+            at: glue_project::Location {
+                file: "--inline".into(),
+                line: e.line,
+            },
+            what: "inline SQL".into(),
+            message: e.message,
+        })
     })
 }
 
@@ -297,7 +299,7 @@ pub async fn run_operation(
     let engine = local_engine(&profile)?;
     let inv = invocation(manifest, &profile, reporter.clone(), engine);
     let kwargs: BTreeMap<String, minijinja::Value> = match args {
-        Some(a) => match crate::yaml::parse(Path::new("--args"), a)? {
+        Some(a) => match glue_project::yaml::parse(Path::new("--args"), a)? {
             Value::Object(m) => m
                 .into_iter()
                 .map(|(k, v)| (k, minijinja::Value::from_serialize(v)))
@@ -312,16 +314,16 @@ pub async fn run_operation(
     let out = tokio::task::spawn_blocking(move || {
         let m = &inv2.manifest;
         let ctx = NodeCtx::project(m.shared.clone(), Mode::Execute, m.project.name.clone());
-        m.jinja
-            .call_macro(&name, vec![], kwargs, &ctx)
-            .map_err(|e| CliError::Jinja {
-                at: crate::error::Location {
+        m.jinja.call_macro(&name, vec![], kwargs, &ctx).map_err(|e| {
+            CliError::Project(glue_project::ProjectError::Jinja {
+                at: glue_project::Location {
                     file: e.file.clone().unwrap_or_default().into(),
                     line: e.line,
                 },
                 what: format!("macro `{name}`"),
                 message: e.message,
             })
+        })
     })
     .await
     .map_err(|e| CliError::Engine {
@@ -343,7 +345,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
         message: "needs an engine; this build has the embedded engine only".into(),
     })?;
     let dag = Dag::new(&manifest.nodes)?;
-    let u = crate::select::Universe {
+    let u = glue_project::select::Universe {
         nodes: &manifest.nodes,
         dag: &dag,
         state: None,
@@ -351,7 +353,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
     let chosen: Vec<String> = if sel.select.is_empty() {
         manifest.nodes.keys().cloned().collect()
     } else {
-        crate::select::expression(&u, &sel.select)?.into_iter().collect()
+        glue_project::select::expression(&u, &sel.select)?.into_iter().collect()
     };
     let mut results = Vec::new();
     let mut worst = 0;
@@ -427,7 +429,7 @@ pub async fn freshness(manifest: Manifest, profile: Profile, reporter: Arc<Repor
         let _ = detail;
     }
     let mut out = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/sources/v3.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "results": results, "elapsed_time": 0.0});
-    crate::redact::scrub_json(&mut out);
+    glue_project::redact::scrub_json(&mut out);
     crate::run::write_file(
         &manifest
             .project
@@ -491,7 +493,7 @@ pub async fn docs_generate(
         }
     }
     let mut catalog = json!({"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/catalog/v1.json", "dbt_version": crate::artifacts::DBT_COMPAT_VERSION, "generated_at": chrono::Utc::now().to_rfc3339(), "invocation_id": manifest.shared.invocation_id, "env": crate::artifacts::custom_env()}, "nodes": nodes, "sources": sources, "errors": Value::Null});
-    crate::redact::scrub_json(&mut catalog);
+    glue_project::redact::scrub_json(&mut catalog);
     let inv = invocation(manifest, &profile, reporter.clone(), engine);
     if !no_compile {
         crate::artifacts::write_manifest_file(&inv.manifest, &Default::default(), &target_dir.join("manifest.json"))?;
@@ -650,7 +652,7 @@ async fn debug_glue(profile: &Profile, reporter: &Arc<Reporter>) -> bool {
 fn project_and_profile(args: &ProjectArgs) -> Result<(Project, std::path::PathBuf, Profile)> {
     let dir = args.project_dir.clone().unwrap_or_else(|| ".".into());
     let proj = Project::load(&dir)?;
-    let dirs = crate::profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
+    let dirs = glue_project::profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
     let render = |s: &str| -> std::result::Result<String, String> {
         let mut env = minijinja::Environment::new();
         env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
@@ -658,7 +660,7 @@ fn project_and_profile(args: &ProjectArgs) -> Result<(Project, std::path::PathBu
         });
         env.render_str(s, ()).map_err(|e| e.to_string())
     };
-    let profile = crate::profile::load(
+    let profile = glue_project::profile::load(
         &dirs,
         proj.profile.as_deref().unwrap_or(&proj.name),
         args.target.as_deref(),
@@ -687,14 +689,14 @@ pub fn commit_protection(profile: &Profile) -> Result<Option<glue_iceberg_lock::
 pub fn glue_profile(profile: &Profile) -> Result<glue_session::GlueProfile> {
     glue_session::GlueProfile::from_output(&profile.output)
         .map(|(glue, _)| glue)
-        .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))
+        .map_err(|e| glue_project::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message).into())
 }
 
 /// The options of a `method: spark_connect` target; a malformed value names the profiles file, the target and the
 /// field.
 pub fn spark_connect_profile(profile: &Profile) -> Result<glue_session::SparkConnectProfile> {
     glue_session::SparkConnectProfile::from_output(&profile.output)
-        .map_err(|e| crate::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message))
+        .map_err(|e| glue_project::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message).into())
 }
 
 /// `glue iam-policy`: the IAM policy the profile's target needs, as JSON (the DynamoDB lock table's statement only when
@@ -853,7 +855,7 @@ pub fn deps(proj: &Project, reporter: &Reporter) -> Result<i32> {
         reporter.line("Deps", "No packages.yml; nothing to install.");
         return Ok(0);
     };
-    let v = crate::yaml::read(&file)?;
+    let v = glue_project::yaml::read(&file)?;
     let install = proj.root.join(&proj.packages_install_path);
     std::fs::create_dir_all(&install).map_err(|e| CliError::io(&install, e))?;
     for (i, p) in v

@@ -10,7 +10,7 @@ fn main() {
     if let Ok(filter) = std::env::var("GLUE_LOG") {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_writer(|| glue_cli::redact::Redacting(std::io::stderr()))
+            .with_writer(|| glue_project::redact::Redacting(std::io::stderr()))
             .with_ansi(false)
             .try_init();
     }

@@ -12,8 +12,8 @@ use glue_materialize::{Engine, Existing, Model, ModelConfig, Plan, PlanFlags, pl
 use serde_json::Value;
 
 use crate::error::CliError;
-use crate::node::{Node, ResourceType};
 use crate::run::{Compiled, Invocation};
+use glue_project::node::{Node, ResourceType};
 
 /// What exists under a node's name, and what that makes of the run.
 #[derive(Debug, Clone)]

@@ -12,10 +12,10 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::CliError;
-use crate::loader::Manifest;
-use crate::node::{Attached, Node, ResourceType};
 use crate::report::{Reporter, dotted};
 use glue_jinja::{Mode, NodeCtx, Relation, Resolver};
+use glue_project::load::Manifest;
+use glue_project::node::{Attached, Node, ResourceType};
 
 /// A node's outcome, as `run_results.json` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -410,7 +410,7 @@ impl Invocation {
 
     /// The node context for execute-mode rendering.
     pub fn ctx(&self, node: &Node, is_incremental: bool) -> Arc<NodeCtx> {
-        crate::loader::node_context(&self.manifest.shared, Mode::Execute, node, is_incremental)
+        glue_project::load::node_context(&self.manifest.shared, Mode::Execute, node, is_incremental)
     }
 
     /// Compiles a model, snapshot or singular test (execute mode) with its ephemeral CTEs. Call on a blocking thread.
@@ -537,7 +537,7 @@ impl Invocation {
             let _ = std::fs::create_dir_all(d);
         }
         // Compiled and run SQL may hold a secret a model reads (`env_var('DBT_ENV_SECRET_…')`): masked as dbt does.
-        let _ = crate::artifacts::write_atomically(&p, crate::redact::scrub(text).as_bytes());
+        let _ = crate::artifacts::write_atomically(&p, glue_project::redact::scrub(text).as_bytes());
     }
 
     /// Builds a model, seed or snapshot.
@@ -749,7 +749,7 @@ impl Invocation {
                 &ctx,
             )
             .map(|v| v.to_string())
-            .map_err(|e| node.jinja_error(e))
+            .map_err(|e| node.jinja_error(e).into())
     }
 
     /// Runs a data test: (status, failures, message, compiled SQL).

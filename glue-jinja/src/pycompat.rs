@@ -165,3 +165,23 @@ pub fn python_literal_as_json(t: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rendered_config_values_take_their_literal_types_and_strings_stay_whole() {
+        assert_eq!(native_value("true".into()), json!(true));
+        assert_eq!(native_value("42".into()), json!(42));
+        assert_eq!(native_value("007".into()), json!("007"));
+        assert_eq!(native_value("['a', True, None]".into()), json!(["a", true, null]));
+        assert_eq!(
+            native_value(r#"['TrueNorth', "it's", 'say "hi"']"#.into()),
+            json!(["TrueNorth", "it's", "say \"hi\""])
+        );
+        assert_eq!(native_value("{'k': 'None of it'}".into()), json!({"k": "None of it"}));
+        assert_eq!(native_value("[not, a, literal".into()), json!("[not, a, literal"));
+    }
+}

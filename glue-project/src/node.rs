@@ -219,7 +219,7 @@ impl Node {
     /// A Jinja failure while rendering this node, at the file and line where it happened: a line in the node's
     /// own file is shifted by where the node starts in it (snapshot blocks, YAML entries); a line in a macro file
     /// is that file's.
-    pub fn jinja_error(&self, e: glue_jinja::RenderError) -> crate::error::CliError {
+    pub fn jinja_error(&self, e: glue_jinja::RenderError) -> crate::error::ProjectError {
         let file = e
             .file
             .clone()
@@ -231,7 +231,7 @@ impl Node {
         } else {
             e.line
         };
-        crate::error::CliError::Jinja {
+        crate::error::ProjectError::Jinja {
             at: crate::error::Location { file, line },
             what: format!("{} `{}`", self.resource_type.as_str(), self.name),
             message: e.message,

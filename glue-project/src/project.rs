@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::error::{CliError, Result};
+use crate::error::{ProjectError, Result};
 use crate::yaml;
 use glue_jinja::Dispatch;
 
@@ -127,7 +127,7 @@ impl Project {
     pub fn load(dir: &Path) -> Result<Self> {
         let file = dir.join("dbt_project.yml");
         if !file.exists() {
-            return Err(CliError::project(
+            return Err(ProjectError::project(
                 &file,
                 None,
                 "no dbt_project.yml here; run glue in a dbt project or pass --project-dir",
@@ -135,9 +135,9 @@ impl Project {
         }
         let v = yaml::read(&file)?;
         let Value::Object(m) = v else {
-            return Err(CliError::project(&file, None, "dbt_project.yml must be a mapping"));
+            return Err(ProjectError::project(&file, None, "dbt_project.yml must be a mapping"));
         };
-        let text = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
+        let text = std::fs::read_to_string(&file).map_err(|e| ProjectError::io(&file, e))?;
         let mut warnings = Vec::new();
         for k in m.keys() {
             if !PROJECT_KEYS.contains(&k.as_str()) {
@@ -149,9 +149,9 @@ impl Project {
             }
         }
         let name = yaml::string(&file, "name", m.get("name"))?
-            .ok_or_else(|| CliError::project(&file, None, "`name` is required"))?;
+            .ok_or_else(|| ProjectError::project(&file, None, "`name` is required"))?;
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(CliError::project(
+            return Err(ProjectError::project(
                 &file,
                 yaml::line_of(&text, "name", 0),
                 format!("project name `{name}` must be letters, digits and underscores"),
@@ -163,7 +163,7 @@ impl Project {
         if let Some(Value::Array(items)) = m.get("dispatch") {
             for d in items {
                 let ns = yaml::string(&file, "dispatch.macro_namespace", d.get("macro_namespace"))?
-                    .ok_or_else(|| CliError::project(&file, None, "dispatch entries need `macro_namespace`"))?;
+                    .ok_or_else(|| ProjectError::project(&file, None, "dispatch entries need `macro_namespace`"))?;
                 let order = yaml::strings(&file, "dispatch.search_order", d.get("search_order"))?.unwrap_or_default();
                 dispatch.push(Dispatch {
                     namespace: ns,
@@ -179,7 +179,7 @@ impl Project {
                 Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => true,
                 Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => false,
                 Some(other) => {
-                    return Err(CliError::project(
+                    return Err(ProjectError::project(
                         &file,
                         yaml::line_of(&text, OUTSIDE_PACKAGES_FLAG, 0),
                         format!("flags.{OUTSIDE_PACKAGES_FLAG}: expected true or false, got `{other}`"),
@@ -228,7 +228,7 @@ impl Project {
     pub fn local_package_dir(&self, file: &Path, local: &str) -> Result<PathBuf> {
         let dir = self.root.join(local);
         if !dir.join("dbt_project.yml").exists() {
-            return Err(CliError::project(
+            return Err(ProjectError::project(
                 file,
                 None,
                 format!(
@@ -238,10 +238,10 @@ impl Project {
             ));
         }
         if !self.allow_outside_packages {
-            let real = dir.canonicalize().map_err(|e| CliError::io(&dir, e))?;
-            let root = self.root.canonicalize().map_err(|e| CliError::io(&self.root, e))?;
+            let real = dir.canonicalize().map_err(|e| ProjectError::io(&dir, e))?;
+            let root = self.root.canonicalize().map_err(|e| ProjectError::io(&self.root, e))?;
             if !real.starts_with(&root) {
-                return Err(CliError::project(
+                return Err(ProjectError::project(
                     file,
                     None,
                     format!(
@@ -277,7 +277,7 @@ impl Project {
         let dir = self.root.join(&self.packages_install_path);
         if let Ok(entries) = std::fs::read_dir(&dir) {
             for e in entries {
-                let e = e.map_err(|e| CliError::io(&dir, e))?;
+                let e = e.map_err(|e| ProjectError::io(&dir, e))?;
                 let p = e.path();
                 if p.join("dbt_project.yml").exists() {
                     let pkg = Project::load(&p)?;

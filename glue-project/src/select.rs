@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::dag::Dag;
-use crate::error::{CliError, Result};
+use crate::error::{ProjectError, Result};
 use crate::node::{Node, ResourceType};
 
 /// What selection needs to know.
@@ -37,8 +37,8 @@ fn glob(pattern: &str, text: &str) -> bool {
     regex::Regex::new(&re).is_ok_and(|r| r.is_match(text))
 }
 
-fn err(expr: &str, message: impl Into<String>) -> CliError {
-    CliError::Selection {
+fn err(expr: &str, message: impl Into<String>) -> ProjectError {
+    ProjectError::Selection {
         expr: expr.to_string(),
         message: message.into(),
     }

@@ -6,7 +6,7 @@ use glue_materialize::config::SeedMode;
 use glue_materialize::{FileFormat, Target};
 use serde_json::{Map, Value};
 
-use crate::error::{CliError, Result};
+use crate::error::{ProjectError, Result};
 use crate::yaml;
 
 /// Keys a `glue` output may hold (the reference page's options plus glue-rs's engine choice). Others warn.
@@ -139,7 +139,7 @@ pub type Renderer<'a> = &'a dyn Fn(&str) -> std::result::Result<String, String>;
 fn render_values(v: &mut Value, path: &Path, field: &str, render: Renderer<'_>) -> Result<()> {
     match v {
         Value::String(s) if s.contains("{{") || s.contains("{%") => {
-            let out = render(s).map_err(|m| CliError::Profile {
+            let out = render(s).map_err(|m| ProjectError::Profile {
                 path: path.to_path_buf(),
                 message: format!("field `{field}`: {m}"),
             })?;
@@ -172,7 +172,7 @@ pub fn load(
         .iter()
         .map(|d| d.join("profiles.yml"))
         .find(|p| p.exists())
-        .ok_or_else(|| CliError::Profile {
+        .ok_or_else(|| ProjectError::Profile {
             path: dirs.first().cloned().unwrap_or_default(),
             message: format!(
                 "no profiles.yml found (looked in {}); pass --profiles-dir",
@@ -183,7 +183,7 @@ pub fn load(
             ),
         })?;
     let all = yaml::read(&path)?;
-    let profile = all.get(name).ok_or_else(|| CliError::Profile {
+    let profile = all.get(name).ok_or_else(|| ProjectError::Profile {
         path: path.clone(),
         message: format!("profile `{name}` (named by dbt_project.yml) is not defined"),
     })?;
@@ -196,7 +196,7 @@ pub fn load(
                 t.as_str().unwrap_or_default().to_string()
             }
             _ => {
-                return Err(CliError::Profile {
+                return Err(ProjectError::Profile {
                     path,
                     message: format!("profile `{name}` has no `target:` and none was given with --target"),
                 });
@@ -206,7 +206,7 @@ pub fn load(
     let outputs = profile
         .get("outputs")
         .and_then(Value::as_object)
-        .ok_or_else(|| CliError::Profile {
+        .ok_or_else(|| ProjectError::Profile {
             path: path.clone(),
             message: format!("profile `{name}` has no `outputs:`"),
         })?;
@@ -224,16 +224,19 @@ pub fn load(
             }
         }
     }
-    let mut output = outputs.get(&target_name).cloned().ok_or_else(|| CliError::Profile {
-        path: path.clone(),
-        message: format!(
-            "target `{target_name}` is not an output of profile `{name}` (outputs: {})",
-            outputs.keys().cloned().collect::<Vec<_>>().join(", ")
-        ),
-    })?;
+    let mut output = outputs
+        .get(&target_name)
+        .cloned()
+        .ok_or_else(|| ProjectError::Profile {
+            path: path.clone(),
+            message: format!(
+                "target `{target_name}` is not an output of profile `{name}` (outputs: {})",
+                outputs.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        })?;
     render_values(&mut output, &path, &format!("{name}.outputs.{target_name}"), render)?;
     let Value::Object(output) = output else {
-        return Err(CliError::Profile {
+        return Err(ProjectError::Profile {
             path,
             message: format!("output `{target_name}` of profile `{name}` must be a mapping"),
         });
@@ -257,8 +260,8 @@ fn add_token_secrets(key: &str, text: &str) {
 }
 
 /// An error naming the profile file, the target and the field.
-pub(crate) fn field_err(path: &Path, target: &str, field: &str, msg: impl std::fmt::Display) -> CliError {
-    CliError::Profile {
+pub fn field_err(path: &Path, target: &str, field: &str, msg: impl std::fmt::Display) -> ProjectError {
+    ProjectError::Profile {
         path: path.to_path_buf(),
         message: format!("target `{target}`, field `{field}`: {msg}"),
     }
@@ -454,4 +457,20 @@ fn from_output(
         target,
         warnings,
     })
+}
+
+impl Profile {
+    /// A profile for commands that do not use one (settings only).
+    pub fn placeholder() -> Profile {
+        Profile {
+            path: PathBuf::new(),
+            name: String::new(),
+            target_name: String::new(),
+            output: Map::new(),
+            engine: EngineChoice::GlueSession,
+            threads: 1,
+            target: glue_materialize::Target::new("", None),
+            warnings: Vec::new(),
+        }
+    }
 }

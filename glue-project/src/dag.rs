@@ -6,7 +6,7 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::error::{CliError, Result};
+use crate::error::{ProjectError, Result};
 use crate::node::Node;
 
 /// Parent → child edges between unique ids.
@@ -39,7 +39,7 @@ impl Dag {
             if scc.len() > 1 || scc.first().is_some_and(|i| graph.contains_edge(*i, *i)) {
                 let mut names: Vec<String> = scc.iter().map(|i| graph[*i].clone()).collect();
                 names.sort();
-                return Err(CliError::Graph(format!(
+                return Err(ProjectError::Graph(format!(
                     "found a cycle: {} (each depends on the next through ref/source)",
                     names.join(" --> ")
                 )));
@@ -142,7 +142,7 @@ impl Dag {
                     eprintln!("{s} <- {:?}", self.parents(s));
                 }
             }
-            return Err(CliError::Graph(format!(
+            return Err(ProjectError::Graph(format!(
                 "found a cycle among the selected nodes: {}",
                 stuck.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             )));

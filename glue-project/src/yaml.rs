@@ -4,17 +4,17 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::error::{CliError, Result};
+use crate::error::{ProjectError, Result};
 
 /// Reads `path` as YAML. An empty file is `null`.
 pub fn read(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| ProjectError::io(path, e))?;
     parse(path, &text)
 }
 
 /// Parses YAML text that came from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Value> {
-    serde_saphyr::from_str::<Value>(text).map_err(|e| CliError::Yaml {
+    serde_saphyr::from_str::<Value>(text).map_err(|e| ProjectError::Yaml {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
@@ -34,7 +34,7 @@ pub fn mapping<'a>(path: &Path, field: &str, v: Option<&'a Value>) -> Result<Opt
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => Ok(Some(m)),
-        Some(other) => Err(CliError::project(
+        Some(other) => Err(ProjectError::project(
             path,
             None,
             format!("`{field}` must be a mapping, got `{other}`"),
@@ -51,7 +51,7 @@ pub fn strings(path: &Path, field: &str, v: Option<&Value>) -> Result<Option<Vec
             .iter()
             .map(|i| match i {
                 Value::String(s) => Ok(s.clone()),
-                other => Err(CliError::project(
+                other => Err(ProjectError::project(
                     path,
                     None,
                     format!("`{field}` must be a list of strings, got `{other}`"),
@@ -59,7 +59,7 @@ pub fn strings(path: &Path, field: &str, v: Option<&Value>) -> Result<Option<Vec
             })
             .collect::<Result<Vec<_>>>()
             .map(Some),
-        Some(other) => Err(CliError::project(
+        Some(other) => Err(ProjectError::project(
             path,
             None,
             format!("`{field}` must be a string or a list of strings, got `{other}`"),
@@ -74,7 +74,7 @@ pub fn string(path: &Path, field: &str, v: Option<&Value>) -> Result<Option<Stri
         Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(Value::Bool(b)) => Ok(Some(b.to_string())),
-        Some(other) => Err(CliError::project(
+        Some(other) => Err(ProjectError::project(
             path,
             None,
             format!("`{field}` must be a string, got `{other}`"),
