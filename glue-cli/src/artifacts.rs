@@ -1,9 +1,13 @@
 //! `target/manifest.json` and `target/run_results.json` in dbt's schemas (manifest v12, run results v6), so dbt's
 //! own tooling (`dbt ls --state`, docs sites, orchestrators) reads them.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Map, Value, json};
 
-use crate::run::NodeResult;
+use crate::error::CliError;
+
+use crate::results::NodeResult;
 use glue_project::load::Manifest;
 use glue_project::node::{Node, ResourceType};
 
@@ -156,7 +160,7 @@ fn node_entry(m: &Manifest, n: &Node, compiled: Option<&String>) -> Value {
         "metrics": [],
         "functions": [],
         "depends_on": {"macros": macros, "nodes": n.depends_on},
-        "compiled_path": compiled.map(|_| crate::run::target_path(&std::path::Path::new(&m.project.target_path).join("compiled"), n).display().to_string()),
+        "compiled_path": compiled.map(|_| crate::artifacts::target_path(&std::path::Path::new(&m.project.target_path).join("compiled"), n).display().to_string()),
         "compiled": compiled.is_some(),
         "compiled_code": compiled,
         "extra_ctes_injected": compiled.is_some(),
@@ -471,4 +475,25 @@ pub fn run_results_json(invocation_id: &str, results: &[NodeResult], elapsed: f6
         "elapsed_time": elapsed,
         "args": args,
     })
+}
+
+/// Where a node's compiled or run SQL goes under `target/<kind>/`, as dbt places it: the node's file, a generic
+/// test under its YAML file (`models/schema.yml/<test>.sql`), a snapshot by its name.
+pub fn target_path(base: &Path, node: &Node) -> PathBuf {
+    let p = base.join(&node.package).join(&node.file);
+    if node.test.is_some() {
+        p.join(format!("{}.sql", node.name))
+    } else if node.resource_type == ResourceType::Snapshot {
+        p.with_file_name(format!("{}.sql", node.name))
+    } else {
+        p
+    }
+}
+
+/// Writes a file under `target/`, creating directories.
+pub fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
+    }
+    crate::artifacts::write_atomically(path, text.as_bytes()).map_err(|e| CliError::io(path, e))
 }

@@ -41,3 +41,22 @@ impl CliError {
 
 /// Result alias for the CLI.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+/// What an AWS failure means, in plain words.
+pub fn plain_words(error: &str) -> String {
+    let hint = if error.contains("loading credentials") || error.contains("no credentials") {
+        "no AWS credentials were found: set AWS_PROFILE (and run `aws sso login` for SSO profiles), or export \
+         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+    } else if error.contains("AccessDenied") || error.contains("not authorized") {
+        "the credentials are not allowed to do this: compare the role's policy with `glue iam-policy`"
+    } else if error.contains("ExpiredToken") || error.contains("expired") {
+        "the credentials have expired: refresh them (`aws sso login`, a new session token)"
+    } else if error.contains("dispatch failure") || error.contains("connect") {
+        "AWS could not be reached: check the region, the network and any AWS_ENDPOINT_URL"
+    } else if error.contains("EntityNotFound") {
+        "the Glue database or session does not exist (a run creates the database)"
+    } else {
+        return error.to_string();
+    };
+    format!("{hint}\n  ({error})")
+}

@@ -6,14 +6,17 @@
 //! its state, compiled SQL, typed model and plan from `glue-materialize`) and run on an `Engine` ([`run`], [`unit`]),
 //! dbt's artifacts are written ([`artifacts`]) and the run reported ([`report`]).
 
+pub mod args;
 pub mod artifacts;
-pub mod cli;
 pub mod commands;
+pub mod engines;
 pub mod error;
+pub mod invocation;
 #[cfg(test)]
 mod no_panic;
 pub mod prepare;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod unit;
 

@@ -3,7 +3,7 @@
 use clap::Parser;
 
 fn main() {
-    let cli = glue_cli::cli::Cli::parse();
+    let cli = glue_cli::args::Cli::parse();
     // `GLUE_LOG=debug` (or `trace`, or a tracing filter such as `glue_session=trace,aws_smithy_runtime=debug`) writes
     // the engines' and the AWS SDK's logs to stderr. No credential appears there: the SDK redacts secret keys and
     // session tokens, and access key ids, which its trace logs print, are masked on the way out.
@@ -21,6 +21,6 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let code = rt.block_on(glue_cli::cli::run(cli));
+    let code = rt.block_on(glue_cli::commands::run(cli));
     std::process::exit(code);
 }

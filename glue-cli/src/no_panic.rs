@@ -372,10 +372,10 @@ proptest! {
         if let Ok(p) = load_profile(dir.path()) {
             match p.engine {
                 glue_project::profile::EngineChoice::GlueSession => {
-                    let _ = crate::commands::glue_profile(&p);
+                    let _ = crate::engines::glue_profile(&p);
                 }
                 glue_project::profile::EngineChoice::SparkConnect { .. } => {
-                    let _ = crate::commands::spark_connect_profile(&p);
+                    let _ = crate::engines::spark_connect_profile(&p);
                 }
                 glue_project::profile::EngineChoice::Local { .. } => {}
             }

@@ -12,7 +12,7 @@ use glue_materialize::{Engine, Existing, Model, ModelConfig, Plan, PlanFlags, pl
 use serde_json::Value;
 
 use crate::error::CliError;
-use crate::run::{Compiled, Invocation};
+use crate::invocation::{Compiled, Invocation};
 use glue_project::node::{Node, ResourceType};
 
 /// What exists under a node's name, and what that makes of the run.
@@ -163,4 +163,37 @@ impl Invocation {
         model.seed_path = node.seed_path.as_ref().map(|p| p.display().to_string());
         Ok(model)
     }
+}
+
+/// The plan as text: each step rendered to Spark SQL (or described, for non-SQL actions).
+pub fn render_plan_text(p: &glue_materialize::Plan) -> String {
+    let ctx = glue_materialize::RenderContext::default();
+    let mut out = String::new();
+    for (step, r) in p.steps.iter().zip(glue_materialize::render_plan(p, &ctx)) {
+        out.push_str(&format!("-- {step}\n"));
+        match r {
+            Ok(list) => {
+                for x in list {
+                    match x {
+                        glue_materialize::Rendered::Sql(s) => out.push_str(&format!("{s};\n")),
+                        glue_materialize::Rendered::Scoped { sql, settings } => {
+                            for s in settings {
+                                out.push_str(&format!("-- with {s} for this statement only\n"));
+                            }
+                            out.push_str(&format!("{sql};\n"))
+                        }
+                        glue_materialize::Rendered::Native { action, detail } => {
+                            out.push_str(&format!("-- [{action}]\n"));
+                            for l in detail.lines() {
+                                out.push_str(&format!("--   {l}\n"));
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => out.push_str(&format!("-- (rendered by the engine at run time: {e})\n")),
+        }
+        out.push('\n');
+    }
+    out
 }

@@ -9,6 +9,7 @@
 //! Nothing leaves unmasked: lines, messages and JSON events go through [`glue_project::redact::redact`], data through
 //! [`glue_project::redact::scrub`].
 
+use glue_project::node::{Node, ResourceType};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
@@ -182,5 +183,17 @@ impl Reporter {
         let text = glue_project::redact::scrub(text);
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{text}");
+    }
+}
+
+/// dbt's description of a node in run lines: `sql view model schema.name`.
+pub fn describe(node: &Node) -> String {
+    match node.resource_type {
+        ResourceType::Model => format!("sql {} model {}", node.materialized(), node.relation_display()),
+        ResourceType::Seed => format!("seed file {}", node.relation_display()),
+        ResourceType::Snapshot => format!("snapshot {}", node.relation_display()),
+        ResourceType::Test => format!("test {}", node.name),
+        ResourceType::UnitTest => format!("unit_test {}", node.name),
+        ResourceType::Source => format!("source {}", node.name),
     }
 }

@@ -8,7 +8,8 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::CliError;
-use crate::run::{Invocation, Status};
+use crate::invocation::Invocation;
+use crate::results::Status;
 use glue_jinja::objects::Table;
 
 static REF: LazyLock<Regex> =
