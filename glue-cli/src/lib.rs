@@ -3,7 +3,7 @@
 //!
 //! Runs dbt projects written for dbt-glue. The project is loaded as a typed graph by [`glue_project`] (project,
 //! profile, nodes, DAG, selection), its Jinja rendered by [`glue_jinja`]; here each node is prepared ([`prepare`]:
-//! its state, compiled SQL, typed model and plan from `glue-materialize`) and run on an `Engine` ([`run`], [`unit`]),
+//! its state, compiled SQL, typed model and plan from `glue-materialize`) and run on an `Engine` ([`run`], [`unit`](mod@unit)),
 //! dbt's artifacts are written ([`artifacts`]) and the run reported ([`report`]).
 
 pub mod args;
