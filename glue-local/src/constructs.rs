@@ -38,7 +38,7 @@ use sqlparser::ast::{
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
-use crate::spark::call;
+use crate::spark::sql::call;
 
 /// `TABLESAMPLE (…)` in the statement's tokens (sqlparser reads it after a table name only, Spark after any relation):
 /// a sample of the whole relation (`100 PERCENT`, `BUCKET 1 OUT OF 1`) is dropped; any other sample is refused, as
@@ -590,17 +590,18 @@ impl ExprPlanner for SparkOperators {
         let decimal = |t: &DataType| matches!(t, DataType::Decimal128(..) | DataType::Decimal256(..));
         if integral(&lt) && integral(&rt) {
             let (l, r) = (cast(expr.left, DataType::Int64), cast(expr.right, DataType::Int64));
-            return Ok(PlannerResult::Planned(crate::spark::divide(l, r)));
+            return Ok(PlannerResult::Planned(crate::spark::arithmetic::divide(l, r)));
         }
         if (decimal(&lt) || integral(&lt)) && (decimal(&rt) || integral(&rt)) {
             // Integers as their decimal digits (a NULL operand as a BIGINT's).
-            let digits =
-                |t: &DataType| crate::spark::decimal_digits(t).map_or((20, 0), |(p, s)| (p as u8, s.max(0) as u8));
+            let digits = |t: &DataType| {
+                crate::spark::arithmetic::decimal_digits(t).map_or((20, 0), |(p, s)| (p as u8, s.max(0) as u8))
+            };
             let ((p1, s1), (p2, s2)) = (digits(&lt), digits(&rt));
             let scale = s1.max(s2);
             let l = cast(expr.left, DataType::Decimal256(p1 - s1 + scale, scale as i8));
             let r = cast(expr.right, DataType::Decimal256(p2 - s2 + scale, scale as i8));
-            let q = crate::spark::divide(l, r);
+            let q = crate::spark::arithmetic::divide(l, r);
             return Ok(PlannerResult::Planned(LExpr::TryCast(
                 datafusion::logical_expr::TryCast::new(Box::new(q), DataType::Int64),
             )));

@@ -20,7 +20,7 @@ use sqlparser::ast::{
     TableAlias, TableFactor, TableWithJoins, VisitMut, VisitorMut,
 };
 
-use crate::spark::{call, sql_cast};
+use crate::spark::sql::{call, sql_cast};
 
 /// Rewrites the generators of every SELECT of a statement, or names the construct it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {

@@ -25,7 +25,6 @@ mod plain;
 pub mod session;
 pub mod spark;
 pub mod spark_functions;
-mod spark_names;
 pub mod types;
 
 pub use engine::{FORMATS, LocalEngine};

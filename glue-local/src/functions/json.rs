@@ -23,7 +23,7 @@ use datafusion::logical_expr::{
 };
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::{all_scalar, columnar};
+use super::common::{all_scalar, columnar};
 use crate::datetime::{JavaPattern, Parsed};
 
 /// A parsed JSON value, objects in their key order.
@@ -702,7 +702,7 @@ fn writable_key(t: &DataType) -> bool {
         DataType::List(f) => writable_key(f.data_type()),
         DataType::Struct(fields) => fields.iter().all(|f| writable_key(f.data_type())),
         t => {
-            super::is_string_type(t)
+            super::common::is_string_type(t)
                 || t.is_integer()
                 || matches!(
                     t,
@@ -1076,7 +1076,7 @@ fn json_date(s: &str, opts: &Options) -> Result<Option<i32>> {
     match &opts.date {
         Some(p) => Ok(parsed(p.parse(s))?
             .map(|t| (t.date() - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32)),
-        None => Ok(super::spark_string_to_date(s)),
+        None => Ok(super::casts::spark_string_to_date(s)),
     }
 }
 

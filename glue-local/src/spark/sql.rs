@@ -1,0 +1,80 @@
+//! Building blocks of Spark SQL in the syntax tree (sqlparser's AST): calls, casts, literals, arguments.
+
+use sqlparser::ast::{CastKind, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Value};
+
+pub(crate) fn unnamed(e: SqlExpr) -> FunctionArg {
+    FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
+}
+
+pub(crate) fn args_of(f: &sqlparser::ast::Function) -> Option<Vec<SqlExpr>> {
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `TRY_CAST(e AS to)` in the SQL syntax tree (the engine plans every CAST as Spark's non-failing one).
+pub(crate) fn sql_cast(e: SqlExpr, to: sqlparser::ast::DataType) -> SqlExpr {
+    SqlExpr::Cast {
+        kind: CastKind::TryCast,
+        expr: Box::new(e),
+        data_type: to,
+        array: false,
+        format: None,
+    }
+}
+
+pub(crate) fn string_literal(e: &SqlExpr) -> Option<&str> {
+    match e {
+        SqlExpr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(crate) fn bool_literal(e: &SqlExpr) -> Option<bool> {
+    match e {
+        SqlExpr::Value(v) => match &v.value {
+            Value::Boolean(b) => Some(*b),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub(crate) fn set_args(f: &mut sqlparser::ast::Function, args: Vec<SqlExpr>) {
+    if let FunctionArguments::List(list) = &mut f.args {
+        list.args = args.into_iter().map(unnamed).collect();
+    }
+}
+
+/// A call of `name` with unnamed arguments, in the SQL syntax tree.
+pub(crate) fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
+    SqlExpr::Function(sqlparser::ast::Function {
+        name: sqlparser::ast::ObjectName::from(vec![sqlparser::ast::Ident::new(name)]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(sqlparser::ast::FunctionArgumentList {
+            duplicate_treatment: None,
+            args: args.into_iter().map(unnamed).collect(),
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })
+}
+
+/// Spark's `timestamp` in the syntax tree: microseconds (DataFusion's default, nanoseconds, cannot hold 9999-12-31).
+pub(crate) fn spark_timestamp_type() -> sqlparser::ast::DataType {
+    sqlparser::ast::DataType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None)
+}
