@@ -17,17 +17,14 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SelectItem, SetExpr, Statement,
-    TableAlias, TableFactor, TableWithJoins, VisitMut, VisitorMut,
+    TableAlias, TableFactor, TableWithJoins, VisitorMut,
 };
 
-use crate::spark::sql::{call, sql_cast};
+use crate::spark::sql::{call, into_flow, sql_cast, visit_statement};
 
 /// Rewrites the generators of every SELECT of a statement, or names the construct it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
-    match statement.visit(&mut Generators) {
-        ControlFlow::Break(construct) => Err(construct),
-        ControlFlow::Continue(()) => Ok(()),
-    }
+    visit_statement(statement, &mut Generators)
 }
 
 struct Generators;
@@ -36,10 +33,7 @@ impl VisitorMut for Generators {
     type Break = String;
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
-        match rewrite_set_expr(&mut query.body) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => ControlFlow::Break(e),
-        }
+        into_flow(rewrite_set_expr(&mut query.body))
     }
 }
 

@@ -1,6 +1,12 @@
-//! Building blocks of Spark SQL in the syntax tree (sqlparser's AST): calls, casts, literals, arguments.
+//! Building blocks of Spark SQL in the syntax tree (sqlparser's AST): calls, casts, literals, arguments, operators,
+//! and running a rewriting visitor over a statement.
 
-use sqlparser::ast::{CastKind, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Value};
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    BinaryOperator, CastKind, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value,
+    VisitMut, VisitorMut,
+};
 
 pub(crate) fn unnamed(e: SqlExpr) -> FunctionArg {
     FunctionArg::Unnamed(FunctionArgExpr::Expr(e))
@@ -77,4 +83,55 @@ pub(crate) fn call(name: &str, args: Vec<SqlExpr>) -> SqlExpr {
 /// Spark's `timestamp` in the syntax tree: microseconds (DataFusion's default, nanoseconds, cannot hold 9999-12-31).
 pub(crate) fn spark_timestamp_type() -> sqlparser::ast::DataType {
     sqlparser::ast::DataType::Timestamp(Some(6), sqlparser::ast::TimezoneInfo::None)
+}
+
+/// An argument's expression, named or not.
+pub(crate) fn arg_expr(a: &FunctionArg) -> Option<&SqlExpr> {
+    match a {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+        FunctionArg::Named {
+            arg: FunctionArgExpr::Expr(e),
+            ..
+        } => Some(e),
+        _ => None,
+    }
+}
+
+/// `left <op> right`.
+pub(crate) fn binary(left: SqlExpr, op: BinaryOperator, right: SqlExpr) -> SqlExpr {
+    SqlExpr::BinaryOp {
+        left: Box::new(left),
+        op,
+        right: Box::new(right),
+    }
+}
+
+/// `CASE WHEN condition THEN result END`.
+pub(crate) fn case_when(condition: SqlExpr, result: SqlExpr) -> SqlExpr {
+    SqlExpr::Case {
+        case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+        operand: None,
+        conditions: vec![sqlparser::ast::CaseWhen { condition, result }],
+        else_result: None,
+    }
+}
+
+/// Runs a rewriting visitor over a statement; `Err` names the construct it refused.
+pub(crate) fn visit_statement<V: VisitorMut<Break = String>>(
+    statement: &mut Statement,
+    visitor: &mut V,
+) -> Result<(), String> {
+    match statement.visit(visitor) {
+        ControlFlow::Break(construct) => Err(construct),
+        ControlFlow::Continue(()) => Ok(()),
+    }
+}
+
+/// A rewrite's answer as a visitor's: `Err` (a refused construct) stops the visit.
+pub(crate) fn into_flow(r: Result<(), String>) -> ControlFlow<String> {
+    match r {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(construct) => ControlFlow::Break(construct),
+    }
 }
