@@ -1,3 +1,5 @@
+//! The embedded engine's error, and its refusals: which construct `unsupported on the embedded engine: …` names.
+
 use datafusion::error::DataFusionError;
 use glue_materialize::EngineError;
 use thiserror::Error;
