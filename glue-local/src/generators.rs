@@ -17,24 +17,14 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SelectItem, SetExpr, Statement,
-    TableAlias, TableFactor, TableWithJoins, VisitorMut,
+    TableAlias, TableFactor, TableWithJoins,
 };
 
-use crate::spark::sql::{call, into_flow, sql_cast, visit_statement};
+use crate::spark::sql::{call, rewrite_statement, sql_cast};
 
 /// Rewrites the generators of every SELECT of a statement, or names the construct it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
-    visit_statement(statement, &mut Generators)
-}
-
-struct Generators;
-
-impl VisitorMut for Generators {
-    type Break = String;
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
-        into_flow(rewrite_set_expr(&mut query.body))
-    }
+    rewrite_statement(statement, rewrite_set_expr, None)
 }
 
 fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), String> {

@@ -7,30 +7,15 @@ use std::ops::ControlFlow;
 use sqlparser::ast::{
     BinaryOperator, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
     GroupByWithModifier, Ident, JoinConstraint, JoinOperator, Query, Select, SetExpr, SetOperator, Statement,
-    TableAlias, TableAliasColumnDef, TableFactor, UnaryOperator, Value, VisitorMut, WindowFrameBound, WindowSpec,
-    WindowType,
+    TableAlias, TableAliasColumnDef, TableFactor, UnaryOperator, Value, WindowFrameBound, WindowSpec, WindowType,
 };
 
 use crate::spark::sql::call;
-use crate::spark::sql::{arg_expr, binary, case_when, into_flow, visit_statement};
+use crate::spark::sql::{arg_expr, binary, case_when, rewrite_statement};
 
 /// Rewrites the constructs of a parsed statement DataFusion has under another form, or names the one it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
-    visit_statement(statement, &mut Constructs)
-}
-
-struct Constructs;
-
-impl VisitorMut for Constructs {
-    type Break = String;
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
-        into_flow(set_expr(&mut query.body))
-    }
-
-    fn pre_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<String> {
-        into_flow(expr(e))
-    }
+    rewrite_statement(statement, set_expr, Some(expr))
 }
 
 /// The set operations and SELECTs of a query body (subqueries are visited as queries of their own).

@@ -1,11 +1,11 @@
 //! Building blocks of Spark SQL in the syntax tree (sqlparser's AST): calls, casts, literals, arguments, operators,
-//! and running a rewriting visitor over a statement.
+//! and a rewrite of a statement's queries and expressions.
 
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, CastKind, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Statement, Value,
-    VisitMut, VisitorMut,
+    BinaryOperator, CastKind, Expr as SqlExpr, FunctionArg, FunctionArgExpr, FunctionArguments, Query, SetExpr,
+    Statement, Value, VisitMut, VisitorMut,
 };
 
 pub(crate) fn unnamed(e: SqlExpr) -> FunctionArg {
@@ -117,19 +117,44 @@ pub(crate) fn case_when(condition: SqlExpr, result: SqlExpr) -> SqlExpr {
     }
 }
 
-/// Runs a rewriting visitor over a statement; `Err` names the construct it refused.
-pub(crate) fn visit_statement<V: VisitorMut<Break = String>>(
+/// A rewrite of one node of the syntax tree; `Err` names the construct it refuses.
+type Rewrites<T> = fn(&mut T) -> Result<(), String>;
+
+/// A rewrite of a parsed statement: `query` on the body of each query (subqueries included), then `expr` on each of
+/// its expressions when given; the first `Err` stops it and names the construct refused.
+pub(crate) fn rewrite_statement(
     statement: &mut Statement,
-    visitor: &mut V,
+    query: Rewrites<SetExpr>,
+    expr: Option<Rewrites<SqlExpr>>,
 ) -> Result<(), String> {
-    match statement.visit(visitor) {
+    match statement.visit(&mut Rewrite { query, expr }) {
         ControlFlow::Break(construct) => Err(construct),
         ControlFlow::Continue(()) => Ok(()),
     }
 }
 
-/// A rewrite's answer as a visitor's: `Err` (a refused construct) stops the visit.
-pub(crate) fn into_flow(r: Result<(), String>) -> ControlFlow<String> {
+/// The visitor of [`rewrite_statement`].
+struct Rewrite {
+    query: Rewrites<SetExpr>,
+    expr: Option<Rewrites<SqlExpr>>,
+}
+
+impl VisitorMut for Rewrite {
+    type Break = String;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
+        flow((self.query)(&mut query.body))
+    }
+
+    fn pre_visit_expr(&mut self, e: &mut SqlExpr) -> ControlFlow<String> {
+        match self.expr {
+            Some(rewrite) => flow(rewrite(e)),
+            None => ControlFlow::Continue(()),
+        }
+    }
+}
+
+fn flow(r: Result<(), String>) -> ControlFlow<String> {
     match r {
         Ok(()) => ControlFlow::Continue(()),
         Err(construct) => ControlFlow::Break(construct),
