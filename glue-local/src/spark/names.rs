@@ -9,7 +9,7 @@ use sqlparser::ast::{
     helpers::attached_token::AttachedToken,
 };
 
-use crate::spark::{bool_literal, call, sql_cast, string_literal};
+use super::sql::{bool_literal, call, sql_cast, string_literal};
 
 /// The rewritten expression of a call to `name` with the unnamed arguments `args`, or `None` when no rule applies.
 /// `Err` refuses a form that cannot be answered as Spark does.
@@ -85,7 +85,7 @@ pub(crate) fn rewrite(name: &str, f: &Function, args: &[SqlExpr]) -> Result<Opti
         ("regexp" | "rlike", [s, p]) => rlike(s.clone(), p.clone()),
         // The type names as functions are casts (`date('2024-01-01')`, `int(x)`).
         ("date", [x]) => sql_cast(x.clone(), SqlType::Date),
-        ("timestamp", [x]) => sql_cast(x.clone(), crate::spark::spark_timestamp_type()),
+        ("timestamp", [x]) => sql_cast(x.clone(), super::sql::spark_timestamp_type()),
         ("boolean", [x]) => sql_cast(x.clone(), SqlType::Boolean),
         ("tinyint", [x]) => sql_cast(x.clone(), SqlType::TinyInt(None)),
         ("smallint", [x]) => sql_cast(x.clone(), SqlType::SmallInt(None)),
@@ -258,7 +258,7 @@ fn aggregate_like(f: &Function, to: &str, args: Vec<SqlExpr>) -> SqlExpr {
     let mut g = f.clone();
     g.name = ObjectName::from(vec![Ident::new(to)]);
     if let FunctionArguments::List(list) = &mut g.args {
-        list.args = args.into_iter().map(crate::spark::unnamed).collect();
+        list.args = args.into_iter().map(super::sql::unnamed).collect();
     }
     SqlExpr::Function(g)
 }
