@@ -98,7 +98,10 @@ enum Task {
     },
     /// The workspace's shape: lines, files and largest file per crate, import circles between a crate's files;
     /// fails on a circle or an unexplained file of 1,000 lines or more.
-    Arch,
+    Arch {
+        /// Another checkout to measure (an older commit, for a before/after table); this workspace by default.
+        dir: Option<PathBuf>,
+    },
     /// Benchmarks against peers, run in the same script.
     Bench {
         #[command(subcommand)]
@@ -706,18 +709,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Up { only, sim_arg } => up(only, &sim_arg).map(|_| ()),
-        Task::Arch => arch::measure(&root()).and_then(|shapes| {
-            print!("{}", arch::table(&shapes));
-            let problems = arch::problems(&root(), &shapes);
-            for p in &problems {
-                eprintln!("xtask arch: {p}");
-            }
-            if problems.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("{} architecture problem(s)", problems.len()))
-            }
-        }),
+        Task::Arch { dir } => {
+            let dir = dir.unwrap_or_else(root);
+            arch::measure(&dir).and_then(|shapes| {
+                print!("{}", arch::table(&shapes));
+                let problems = arch::problems(&dir, &shapes);
+                for p in &problems {
+                    eprintln!("xtask arch: {p}");
+                }
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{} architecture problem(s)", problems.len()))
+                }
+            })
+        }
         Task::Down => {
             match world::World::load(&world::world_dir()) {
                 Some(world) => {
