@@ -127,22 +127,43 @@ impl Invocation {
     /// The planner's model of a node: its typed config (seeds and snapshots by their resource type), SQL or Python
     /// code, alias, file, description and column docs (which `persist_docs` writes), seed file.
     fn model_of(&self, node: &Node, state: &NodeState, compiled: &Compiled) -> Result<Model, CliError> {
-        let mut config = compiled.config.clone();
-        match node.resource_type {
-            ResourceType::Seed => {
-                config.insert("materialized".into(), Value::String("seed".into()));
-            }
-            ResourceType::Snapshot => {
-                config.insert("materialized".into(), Value::String("snapshot".into()));
-            }
-            _ => {}
-        }
         let model_ref = glue_materialize::ModelRef {
             name: node.name.clone(),
             path: Some(node.file.display().to_string()),
         };
-        let cfg = ModelConfig::from_json_for(&model_ref, &Value::Object(config))
-            .map_err(|e| CliError::Plan(e.to_string()))?;
+        let parse = |config: serde_json::Map<String, Value>| {
+            ModelConfig::from_json_for(&model_ref, &Value::Object(config)).map_err(|e| CliError::Plan(e.to_string()))
+        };
+        // The config typed at load is carried; its hooks are the one part rendered again in execute mode.
+        let cfg = match &node.model_config {
+            Some(typed) => {
+                let hooks: serde_json::Map<String, Value> = compiled
+                    .config
+                    .iter()
+                    .filter(|(k, _)| ["pre-hook", "post-hook"].contains(&k.as_str()))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let rendered = parse(hooks)?;
+                ModelConfig {
+                    pre_hook: rendered.pre_hook,
+                    post_hook: rendered.post_hook,
+                    ..typed.clone()
+                }
+            }
+            None => {
+                let mut config = compiled.config.clone();
+                match node.resource_type {
+                    ResourceType::Seed => {
+                        config.insert("materialized".into(), Value::String("seed".into()));
+                    }
+                    ResourceType::Snapshot => {
+                        config.insert("materialized".into(), Value::String("snapshot".into()));
+                    }
+                    _ => {}
+                }
+                parse(config)?
+            }
+        };
         let mut model = Model::new(node.name.clone(), node.schema.clone(), compiled.sql.clone(), cfg);
         if node.language == "python" {
             let py = self.python_model(node, state.is_incremental)?;

@@ -129,6 +129,9 @@ pub struct SourceInfo {
 pub struct Node {
     /// `model.pkg.name`, …
     pub unique_id: String,
+    /// The typed config of a node that builds a relation (seeds and snapshots typed by their resource type),
+    /// parsed once at load, when the project's configs are checked; the runner renders its hooks and carries the rest.
+    pub model_config: Option<glue_materialize::ModelConfig>,
     /// What it is.
     pub resource_type: ResourceType,
     /// Its package.

@@ -312,8 +312,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
                 name: n.name.clone(),
                 path: Some(n.file.display().to_string()),
             };
-            glue_materialize::ModelConfig::from_json_for(&r, &Value::Object(cfg))
-                .map_err(|e| ProjectError::Config(e.to_string()))?;
+            n.model_config = Some(
+                glue_materialize::ModelConfig::from_json_for(&r, &Value::Object(cfg))
+                    .map_err(|e| ProjectError::Config(e.to_string()))?,
+            );
         }
         finished.push(n);
     }

@@ -304,6 +304,7 @@ pub(crate) fn new_node(
     let path = path.into();
     Node {
         unique_id: format!("{}.{}.{}", rt.as_str(), p.name, name),
+        model_config: None,
         resource_type: rt,
         package: p.name.clone(),
         root: p.root.clone(),
