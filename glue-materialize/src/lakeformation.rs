@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Fields, parse_bool, string_list};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::fields::{Fields, parse_bool, string_list};
 
 /// `lf_tags_config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
