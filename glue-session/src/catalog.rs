@@ -182,6 +182,26 @@ impl From<SessionError> for SwapFailure {
 /// switch until the next one.
 pub const PREVIOUS_LOCATION: &str = "glue_rs.previous_location";
 
+/// One partition batch call on `target`'s table: AWS's error, or the first entry that failed, fails it.
+macro_rules! partition_batch {
+    ($catalog:ident, $target:ident, $call:ident, $name:literal, $($entries:tt)+) => {{
+        let out = $catalog
+            .clients
+            .glue
+            .$call()
+            .database_name($target.schema_str())
+            .table_name($target.identifier.as_str())
+            .set_catalog_id($catalog.catalog_id.clone())
+            .$($entries)+
+            .send()
+            .await
+            .map_err(|e| SessionError::aws($name, e))?;
+        if let Some(e) = out.errors().first() {
+            return Err(SessionError::Protocol(format!("{} on {}: {:?}", $name, $target, e.error_detail())));
+        }
+    }};
+}
+
 impl Catalog {
     /// The catalog of `catalog_id` (None: the caller's account).
     pub fn new(clients: Clients, catalog_id: Option<String>) -> Self {
@@ -556,23 +576,13 @@ impl Catalog {
         let (kept, added): (Vec<&Partition>, Vec<&Partition>) =
             new.iter().partition(|p| old_values.contains(&values(p)));
         for chunk in added.chunks(100) {
-            let out = self
-                .clients
-                .glue
-                .batch_create_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_partition_input_list(Some(chunk.iter().map(|p| input(p)).collect()))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchCreatePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchCreatePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
+            partition_batch!(
+                self,
+                target,
+                batch_create_partition,
+                "BatchCreatePartition",
+                set_partition_input_list(Some(chunk.iter().map(|p| input(p)).collect()))
+            );
         }
         for chunk in kept.chunks(100) {
             let entries: Vec<BatchUpdatePartitionRequestEntry> = chunk
@@ -585,23 +595,13 @@ impl Catalog {
                         .ok()
                 })
                 .collect();
-            let out = self
-                .clients
-                .glue
-                .batch_update_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchUpdatePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchUpdatePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
+            partition_batch!(
+                self,
+                target,
+                batch_update_partition,
+                "BatchUpdatePartition",
+                set_entries(Some(entries))
+            );
         }
         let dropped: Vec<&Partition> = old.iter().filter(|p| !new_values.contains(&values(p))).collect();
         for chunk in dropped.chunks(25) {
@@ -609,23 +609,13 @@ impl Catalog {
                 .iter()
                 .filter_map(|p| PartitionValueList::builder().set_values(p.values.clone()).build().ok())
                 .collect();
-            let out = self
-                .clients
-                .glue
-                .batch_delete_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_partitions_to_delete(Some(values))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchDeletePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchDeletePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
+            partition_batch!(
+                self,
+                target,
+                batch_delete_partition,
+                "BatchDeletePartition",
+                set_partitions_to_delete(Some(values))
+            );
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! Spark, EMR, Sail). Plan steps run in order as SQL plans on ONE Spark session shared by the run's threads (gRPC
 //! multiplexes them); seeds travel as Arrow IPC; no statement polling, no Python.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -23,14 +23,15 @@ use glue_lakeformation::LakeFormation;
 use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::connect::ConnectSession;
+use crate::connect_profile::SparkConnectProfile;
 use crate::create::session_id;
 use crate::database::create_schema_sql;
 use crate::error::{SessionError, engine_error as err};
 use crate::livy::{LivySession, Origin, Stats};
-use crate::profile::{DatalakeFormat, GlueProfile, SparkConnectProfile};
+use crate::profile::GlueProfile;
 use crate::report::RunReport;
 use crate::seed::SeedLoad;
-use crate::steps::{Need, PlanFailure, Protocol, column_defs, run_steps, step_error};
+use crate::steps::{Need, PlanFailure, Protocol, column_defs, file_formats, run_steps, step_error};
 
 const GLUE_ENGINE: &str = "Glue Spark Connect sessions";
 const SERVER_ENGINE: &str = "a Spark Connect server";
@@ -345,33 +346,15 @@ async fn run_scoped(spark: &ConnectSession, sql: &str, settings: &[StatementSett
     result
 }
 
-fn lakehouse_formats(formats: &[DatalakeFormat]) -> impl Iterator<Item = FileFormat> + '_ {
-    formats.iter().filter_map(|f| match f {
-        DatalakeFormat::Delta => Some(FileFormat::Delta),
-        DatalakeFormat::Iceberg => Some(FileFormat::Iceberg),
-        // Hudi writes are PySpark DataFrame writes: not on Spark Connect here.
-        DatalakeFormat::Hudi => None,
-    })
-}
-
 #[async_trait]
 impl Engine for ConnectEngine {
     fn capabilities(&self) -> Capabilities {
-        let mut formats: BTreeSet<FileFormat> = [
-            FileFormat::Parquet,
-            FileFormat::Csv,
-            FileFormat::Json,
-            FileFormat::Orc,
-            FileFormat::Avro,
-            FileFormat::Text,
-        ]
-        .into_iter()
-        .collect();
         let lake = match &self.inner.target {
             ConnectTarget::Glue(p) => &p.datalake_formats,
             ConnectTarget::Server(p) => &p.datalake_formats,
         };
-        formats.extend(lakehouse_formats(lake));
+        // Hudi writes are PySpark DataFrame writes: not on Spark Connect here.
+        let formats = file_formats(lake, false);
         let steps = StepKind::ALL
             .iter()
             .copied()

@@ -32,6 +32,7 @@ mod catalog;
 mod client;
 mod connect;
 mod connect_engine;
+mod connect_profile;
 mod create;
 mod database;
 mod error;
@@ -41,6 +42,7 @@ mod livy_engine;
 mod livy_steps;
 mod locations;
 mod profile;
+mod profile_values;
 mod report;
 pub mod request;
 mod seed;
@@ -50,13 +52,12 @@ pub use catalog::{Catalog, existing_of, switches_done};
 pub use client::Clients;
 pub use connect::{ConnectSession, ConnectStats};
 pub use connect_engine::{ConnectEngine, ConnectTarget};
+pub use connect_profile::SparkConnectProfile;
 pub use create::{CreateSessionSpec, session_id};
 pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
 pub use livy_engine::LivyEngine;
-pub use profile::{
-    DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, SparkConnectProfile, WorkerType,
-};
+pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType};
 pub use report::RunReport;
 pub use seed::read_seed;
 

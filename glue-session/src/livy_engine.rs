@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use glue_lakeformation::LakeFormation;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
 use glue_materialize::step::Step;
-use glue_materialize::{Capabilities, Engine, EngineError, FileFormat, Plan, SessionChoice, StepKind};
+use glue_materialize::{Capabilities, Engine, EngineError, Plan, SessionChoice, StepKind};
 use glue_sql::RelationName;
 use glue_sql::types::ColumnDef;
 use tokio::sync::{OnceCell, Semaphore};
@@ -27,7 +27,7 @@ use crate::livy_steps::{ENGINE, columns_of, partially_applied};
 use crate::profile::GlueProfile;
 use crate::report::RunReport;
 use crate::request::{Answer, Op, Request, decode_batches};
-use crate::steps::PlanFailure;
+use crate::steps::{PlanFailure, file_formats};
 
 /// A session being opened on a task of its own.
 type Opening = tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>;
@@ -374,23 +374,7 @@ fn supported_steps() -> BTreeSet<StepKind> {
 #[async_trait]
 impl Engine for LivyEngine {
     fn capabilities(&self) -> Capabilities {
-        let mut formats: BTreeSet<FileFormat> = [
-            FileFormat::Parquet,
-            FileFormat::Csv,
-            FileFormat::Json,
-            FileFormat::Orc,
-            FileFormat::Avro,
-            FileFormat::Text,
-        ]
-        .into_iter()
-        .collect();
-        for f in &self.inner.profile.datalake_formats {
-            match f {
-                crate::profile::DatalakeFormat::Delta => formats.insert(FileFormat::Delta),
-                crate::profile::DatalakeFormat::Iceberg => formats.insert(FileFormat::Iceberg),
-                crate::profile::DatalakeFormat::Hudi => formats.insert(FileFormat::Hudi),
-            };
-        }
+        let formats = file_formats(&self.inner.profile.datalake_formats, true);
         Capabilities {
             engine: ENGINE,
             formats,

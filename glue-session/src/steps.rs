@@ -3,18 +3,19 @@
 //! rest to statements. What differs is how a statement, a column lookup or a seed's rows travel over the protocol
 //! (batched into Livy requests, or sent one by one over Spark Connect): a [`Protocol`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use glue_lakeformation::LakeFormation;
 use glue_materialize::engine::PlanOutcome;
 use glue_materialize::step::Step;
-use glue_materialize::{EngineError, Plan, RenderContext, RenderError, Rendered, render_step};
+use glue_materialize::{EngineError, FileFormat, Plan, RenderContext, RenderError, Rendered, render_step};
 use glue_sql::RelationName;
 use glue_sql::types::ColumnDef;
 
 use crate::catalog::Catalog;
 use crate::error::SessionError;
+use crate::profile::DatalakeFormat;
 use crate::seed::SeedLoad;
 
 /// What a late-bound step needs before it can be rendered.
@@ -45,6 +46,25 @@ fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
         | Step::CheckQuery { query, .. } => (None, timestamped(query)),
         _ => (None, None),
     }
+}
+
+/// The file formats a remote engine writes: Spark's own, and the profile's `datalake_formats` (Hudi only with
+/// `hudi`: its writes are PySpark DataFrame writes).
+pub(crate) fn file_formats(datalake: &[DatalakeFormat], hudi: bool) -> BTreeSet<FileFormat> {
+    let spark = [
+        FileFormat::Parquet,
+        FileFormat::Csv,
+        FileFormat::Json,
+        FileFormat::Orc,
+        FileFormat::Avro,
+        FileFormat::Text,
+    ];
+    let lakehouse = datalake.iter().filter_map(|f| match f {
+        DatalakeFormat::Delta => Some(FileFormat::Delta),
+        DatalakeFormat::Iceberg => Some(FileFormat::Iceberg),
+        DatalakeFormat::Hudi => hudi.then_some(FileFormat::Hudi),
+    });
+    spark.into_iter().chain(lakehouse).collect()
 }
 
 /// `(name, Spark type)` pairs as column definitions.
