@@ -59,7 +59,6 @@ pub use livy::{LivySession, Origin, Stats, session_status};
 pub use livy_engine::LivyEngine;
 pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType};
 pub use report::RunReport;
-pub use seed::read_seed;
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]
