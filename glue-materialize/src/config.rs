@@ -16,6 +16,54 @@ use crate::error::{ConfigError, ConfigProblem};
 use crate::fields::{Fields, wrong};
 use crate::lakeformation::{LfGrants, LfTagsConfig};
 
+/// Every key [`ModelConfig::from_json`] reads (a snapshot's keys included), and only those: the parser reads the
+/// config through this table. Keys outside it are not the planner's (dbt's own `tags`, `meta`, … or unknown ones).
+pub const MODEL_CONFIG_KEYS: &[&str] = &[
+    "materialized",
+    "file_format",
+    "partition_by",
+    "buckets",
+    "persist_docs",
+    "custom_location",
+    "custom_temp_suffix",
+    "incremental_strategy",
+    "clustered_by",
+    "table_properties",
+    "hudi_options",
+    "unique_key",
+    "incremental_predicates",
+    "predicates",
+    "merge_update_columns",
+    "merge_exclude_columns",
+    "on_schema_change",
+    "iceberg_expire_snapshots",
+    "add_iceberg_timestamp",
+    "purge_dropped_iceberg_data",
+    "use_iceberg_temp_views",
+    "sql_header",
+    "substitute_variables",
+    "delta_athena_prefix",
+    "write_options",
+    "lf_tags_config",
+    "lf_grants",
+    "full_refresh",
+    "column_types",
+    "strategy",
+    "updated_at",
+    "check_cols",
+    "invalidate_hard_deletes",
+    "hard_deletes",
+    "snapshot_meta_column_names",
+    "dbt_valid_to_current",
+    "pre-hook",
+    "pre_hook",
+    "post-hook",
+    "post_hook",
+];
+
+/// The keys of `persist_docs`.
+const PERSIST_DOCS_KEYS: &[&str] = &["relation", "columns"];
+
 /// `persist_docs`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct PersistDocs {
@@ -185,7 +233,7 @@ impl ModelConfig {
             Value::Null => &empty,
             v => return Err(wrong("config", "a mapping", v)),
         };
-        let f = Fields::new(map);
+        let f = Fields::new(map, MODEL_CONFIG_KEYS);
         let d = Self::default();
         let materialized = f
             .enum_value("materialized", Materialization::parse, Materialization::NAMES)?
@@ -229,7 +277,7 @@ impl ModelConfig {
         let persist_docs = match f.get(&["persist_docs"]) {
             None => PersistDocs::default(),
             Some((k, Value::Object(m))) => {
-                let pf = Fields::new(m);
+                let pf = Fields::new(m, PERSIST_DOCS_KEYS);
                 let relation = pf.bool("relation", false).map_err(|e| prefix(k, e))?;
                 let columns = pf.bool("columns", false).map_err(|e| prefix(k, e))?;
                 PersistDocs { relation, columns }
@@ -489,5 +537,23 @@ mod tests {
         .unwrap();
         assert_eq!(c.pre_hook.len(), 1);
         assert_eq!(c.post_hook.len(), 2);
+    }
+
+    #[test]
+    fn the_parser_reads_only_the_keys_of_its_table() {
+        // Every read path, each read checked against the table (a key outside it fails a debug build).
+        let all: Map<String, Value> = MODEL_CONFIG_KEYS.iter().map(|k| (k.to_string(), Value::Null)).collect();
+        assert!(ModelConfig::from_json(&Value::Object(all)).is_ok());
+        let snapshot = serde_json::json!({
+            "materialized": "snapshot", "strategy": "check", "check_cols": "all", "unique_key": "id",
+            "persist_docs": {"relation": true, "columns": true}, "pre-hook": "select 1",
+            "lf_tags_config": {"enabled": true, "tags_table": {"k": "v"}},
+            "lf_grants": {"data_cell_filters": {"enabled": true, "filters": {"f": {"principals": ["p"], "row_filter": "true"}}}},
+        });
+        ModelConfig::from_json(&snapshot).unwrap();
+        let mut sorted = MODEL_CONFIG_KEYS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), MODEL_CONFIG_KEYS.len(), "a key listed twice");
     }
 }

@@ -9,8 +9,12 @@ use serde_json::{Map, Value};
 use crate::error::{ConfigError, ConfigProblem};
 
 /// Reads typed values out of a config object, naming the field in every error.
+///
+/// Each reader has its parser's table of keys and reads through it: a key not in the table is never read (and fails
+/// a debug build), so the table is the complete list of what the parser takes.
 pub(crate) struct Fields<'a> {
     map: &'a Map<String, Value>,
+    keys: &'static [&'static str],
 }
 
 pub(crate) fn wrong(field: &str, expected: &'static str, got: &Value) -> ConfigError {
@@ -24,14 +28,26 @@ pub(crate) fn wrong(field: &str, expected: &'static str, got: &Value) -> ConfigE
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map }
+    /// A reader of `map` for a parser whose keys are `keys`.
+    pub(crate) fn new(map: &'a Map<String, Value>, keys: &'static [&'static str]) -> Self {
+        Self { map, keys }
     }
 
     /// The value of the first present, non-null key among `keys`, with the key found.
     pub(crate) fn get(&self, keys: &[&'static str]) -> Option<(&'static str, &'a Value)> {
         keys.iter()
+            .filter(|k| self.listed(k))
             .find_map(|k| self.map.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
+    }
+
+    /// Whether `key` is in the parser's table.
+    fn listed(&self, key: &str) -> bool {
+        let listed = self.keys.contains(&key);
+        debug_assert!(
+            listed,
+            "config key `{key}` is read but not in its parser's table of keys"
+        );
+        listed
     }
 
     pub(crate) fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
