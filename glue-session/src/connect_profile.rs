@@ -6,7 +6,11 @@ use spark_connect_core::channel::ChannelBuilder;
 
 use crate::error::ProfileError;
 use crate::profile::{DatalakeFormat, GlueProfile, datalake_formats};
-use crate::profile_values::{spark_conf, text};
+use crate::profile_values::{Output, spark_conf, text};
+
+/// Every option [`SparkConnectProfile::from_output`] reads itself, and only those (with `catalog: glue`, the output
+/// is also read as a [`GlueProfile`], through [`GLUE_PROFILE_KEYS`](crate::GLUE_PROFILE_KEYS)).
+pub const SPARK_CONNECT_PROFILE_KEYS: &[&str] = &["host", "token", "datalake_formats", "location", "conf", "catalog"];
 
 /// A target on any Spark Connect server (`method: spark_connect`): no AWS involved.
 #[derive(Clone, PartialEq)]
@@ -42,7 +46,8 @@ impl std::fmt::Debug for SparkConnectProfile {
 impl SparkConnectProfile {
     /// Reads a rendered `method: spark_connect` output.
     pub fn from_output(output: &Map<String, Value>) -> Result<SparkConnectProfile, ProfileError> {
-        let url = text(output, "host")?
+        let out = Output::new(output, SPARK_CONNECT_PROFILE_KEYS);
+        let url = text(&out, "host")?
             .ok_or_else(|| ProfileError::new("host", "is required with `method: spark_connect` (sc://host:port)"))?;
         if !url.starts_with("sc://") {
             return Err(ProfileError::new(
@@ -53,15 +58,15 @@ impl SparkConnectProfile {
                 ),
             ));
         }
-        let token = text(output, "token")?;
+        let token = text(&out, "token")?;
         connect_url(&url, token.as_deref()).map_err(|m| ProfileError::new("host", m))?;
         Ok(SparkConnectProfile {
             url,
             token,
-            datalake_formats: datalake_formats(text(output, "datalake_formats")?)?,
-            location: text(output, "location")?,
-            conf: spark_conf(text(output, "conf")?.as_deref().unwrap_or(""))?,
-            glue_catalog: match text(output, "catalog")?.as_deref() {
+            datalake_formats: datalake_formats(text(&out, "datalake_formats")?)?,
+            location: text(&out, "location")?,
+            conf: spark_conf(text(&out, "conf")?.as_deref().unwrap_or(""))?,
+            glue_catalog: match text(&out, "catalog")?.as_deref() {
                 None | Some("spark") => None,
                 Some("glue") => Some(GlueProfile::from_output(output)?.0),
                 Some(other) => {

@@ -52,12 +52,14 @@ pub use catalog::{Catalog, existing_of, switches_done};
 pub use client::Clients;
 pub use connect::{ConnectSession, ConnectStats};
 pub use connect_engine::{ConnectEngine, ConnectTarget};
-pub use connect_profile::SparkConnectProfile;
+pub use connect_profile::{SPARK_CONNECT_PROFILE_KEYS, SparkConnectProfile};
 pub use create::{CreateSessionSpec, session_id};
 pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
 pub use livy_engine::LivyEngine;
-pub use profile::{DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType};
+pub use profile::{
+    DatalakeFormat, GLUE_PROFILE_KEYS, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType,
+};
 pub use report::RunReport;
 
 /// The README's example, compiled and run as a doc test.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::ProfileError;
-use crate::profile_values::{flag, list, number, pairs, spark_conf, text, unquote, whole};
+use crate::profile_values::{Output, flag, list, number, pairs, spark_conf, text, unquote, whole};
 
 /// A Glue worker type. Names glue-rs does not know (new AWS offerings) are kept as `Other` with a warning.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,6 +234,41 @@ impl std::fmt::Debug for GlueProfile {
     }
 }
 
+/// Every option [`GlueProfile::from_output`] reads, and only those: the parser reads the output through this table.
+pub const GLUE_PROFILE_KEYS: &[&str] = &[
+    "worker_type",
+    "glue_version",
+    "session_type",
+    "role_arn",
+    "region",
+    "location",
+    "root_location",
+    "glue_session_id",
+    "catalog_id",
+    "datalake_formats",
+    "boto_retry_mode",
+    "boto_retry_max_attempts",
+    "statement_poll_interval",
+    "connections",
+    "workers",
+    "session_provisioning_timeout_in_seconds",
+    "idle_timeout",
+    "query_timeout_in_minutes",
+    "security_configuration",
+    "conf",
+    "extra_py_files",
+    "extra_jars",
+    "delta_athena_prefix",
+    "tags",
+    "default_arguments",
+    "iceberg_glue_commit_lock_table",
+    "custom_iceberg_catalog_namespace",
+    "use_interactive_session_role_for_api_calls",
+    "glue_session_reuse",
+    "enable_session_per_model",
+    "lakeformation_database_grants",
+];
+
 /// The profile options a node's `meta` may set for a session of its own (dbt-glue's per-model sessions): what shapes
 /// a session. Options the planner or the shared AWS clients depend on (`location`, `region`, `schema`, …) stay the
 /// target's.
@@ -273,7 +308,8 @@ impl GlueProfile {
     /// Reads the Glue options of a rendered profile output. Returns the profile and its warnings.
     pub fn from_output(output: &Map<String, Value>) -> Result<(GlueProfile, Vec<String>), ProfileError> {
         let mut warnings = Vec::new();
-        let text = |field: &str| text(output, field);
+        let out = Output::new(output, GLUE_PROFILE_KEYS);
+        let text = |field: &str| text(&out, field);
         let worker_type = text("worker_type")?
             .map(|w| worker_type(&w, &mut warnings))
             .transpose()?;
@@ -342,14 +378,14 @@ impl GlueProfile {
                 ));
             }
         };
-        let retry_max_attempts = number(output, "boto_retry_max_attempts")?.unwrap_or(10.0);
+        let retry_max_attempts = number(&out, "boto_retry_max_attempts")?.unwrap_or(10.0);
         if !(1.0..=f64::from(u32::MAX)).contains(&retry_max_attempts) || retry_max_attempts.fract() != 0.0 {
             return Err(ProfileError::new(
                 "boto_retry_max_attempts",
                 format!("`{retry_max_attempts}`: must be a whole number from 1 to {}", u32::MAX),
             ));
         }
-        let poll = number(output, "statement_poll_interval")?.unwrap_or(1.0);
+        let poll = number(&out, "statement_poll_interval")?.unwrap_or(1.0);
         let statement_poll_max = Duration::try_from_secs_f64(poll)
             .ok()
             .filter(|d| !d.is_zero())
@@ -369,17 +405,17 @@ impl GlueProfile {
             GlueProfile {
                 role_arn,
                 region: text("region")?,
-                workers: whole(output, "workers")?,
+                workers: whole(&out, "workers")?,
                 worker_type,
                 provisioning_timeout: Duration::from_secs(
-                    whole(output, "session_provisioning_timeout_in_seconds")?
+                    whole(&out, "session_provisioning_timeout_in_seconds")?
                         .unwrap_or(120)
                         .into(),
                 ),
                 location,
-                root_location: flag(output, "root_location")?.unwrap_or(false),
-                idle_timeout_minutes: whole(output, "idle_timeout")?.unwrap_or(10),
-                query_timeout_minutes: whole(output, "query_timeout_in_minutes")?.unwrap_or(300),
+                root_location: flag(&out, "root_location")?.unwrap_or(false),
+                idle_timeout_minutes: whole(&out, "idle_timeout")?.unwrap_or(10),
+                query_timeout_minutes: whole(&out, "query_timeout_in_minutes")?.unwrap_or(300),
                 glue_version,
                 session_type,
                 security_configuration: text("security_configuration")?,
@@ -406,12 +442,12 @@ impl GlueProfile {
                     Some(ns) if ns.is_empty() => None,
                     Some(ns) => Some(ns),
                 },
-                use_session_role_for_api_calls: flag(output, "use_interactive_session_role_for_api_calls")?
+                use_session_role_for_api_calls: flag(&out, "use_interactive_session_role_for_api_calls")?
                     .unwrap_or(false),
                 glue_session_id,
-                glue_session_reuse: flag(output, "glue_session_reuse")?.unwrap_or(false),
-                enable_session_per_model: flag(output, "enable_session_per_model")?.unwrap_or(false),
-                lakeformation_database_grants: flag(output, "lakeformation_database_grants")?.unwrap_or(true),
+                glue_session_reuse: flag(&out, "glue_session_reuse")?.unwrap_or(false),
+                enable_session_per_model: flag(&out, "enable_session_per_model")?.unwrap_or(false),
+                lakeformation_database_grants: flag(&out, "lakeformation_database_grants")?.unwrap_or(true),
                 statement_poll_max,
                 retry_mode,
                 // A whole number within u32's range (checked above).
@@ -615,6 +651,16 @@ mod tests {
         for secret in ["s3cr3t-token", "abc-url-token"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
+    }
+
+    #[test]
+    fn session_options_are_options_of_the_profile() {
+        for k in SESSION_OPTIONS {
+            assert!(GLUE_PROFILE_KEYS.contains(k), "{k}");
+        }
+        // Every read, each checked against the table (a key outside it fails a debug build).
+        let all: Map<String, Value> = GLUE_PROFILE_KEYS.iter().map(|k| (k.to_string(), Value::Null)).collect();
+        parse(Value::Object(all)).unwrap();
     }
 
     /// Structured-random profile outputs: every known key with values of every JSON shape, numbers at and beyond

@@ -6,8 +6,31 @@ use serde_json::{Map, Value};
 
 use crate::error::ProfileError;
 
-pub(crate) fn text(output: &Map<String, Value>, field: &str) -> Result<Option<String>, ProfileError> {
-    match output.get(field) {
+/// A profile output read through its parser's table of keys: a key not in the table is never read (and fails a debug
+/// build), so the table is the complete list of what the parser takes.
+pub(crate) struct Output<'a> {
+    map: &'a Map<String, Value>,
+    keys: &'static [&'static str],
+}
+
+impl<'a> Output<'a> {
+    /// A reader of `map` for a parser whose keys are `keys`.
+    pub(crate) fn new(map: &'a Map<String, Value>, keys: &'static [&'static str]) -> Self {
+        Output { map, keys }
+    }
+
+    fn value(&self, field: &str) -> Option<&'a Value> {
+        let listed = self.keys.contains(&field);
+        debug_assert!(
+            listed,
+            "profile key `{field}` is read but not in its parser's table of keys"
+        );
+        self.map.get(field).filter(|_| listed)
+    }
+}
+
+pub(crate) fn text(output: &Output<'_>, field: &str) -> Result<Option<String>, ProfileError> {
+    match output.value(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.trim().to_string())),
         Some(Value::Number(n)) => Ok(Some(n.to_string())),
@@ -16,7 +39,7 @@ pub(crate) fn text(output: &Map<String, Value>, field: &str) -> Result<Option<St
     }
 }
 
-pub(crate) fn number(output: &Map<String, Value>, field: &str) -> Result<Option<f64>, ProfileError> {
+pub(crate) fn number(output: &Output<'_>, field: &str) -> Result<Option<f64>, ProfileError> {
     match text(output, field)? {
         None => Ok(None),
         Some(s) => s
@@ -26,7 +49,7 @@ pub(crate) fn number(output: &Map<String, Value>, field: &str) -> Result<Option<
     }
 }
 
-pub(crate) fn whole(output: &Map<String, Value>, field: &str) -> Result<Option<u32>, ProfileError> {
+pub(crate) fn whole(output: &Output<'_>, field: &str) -> Result<Option<u32>, ProfileError> {
     match text(output, field)? {
         None => Ok(None),
         Some(s) => match s.parse::<u32>() {
@@ -39,7 +62,7 @@ pub(crate) fn whole(output: &Map<String, Value>, field: &str) -> Result<Option<u
     }
 }
 
-pub(crate) fn flag(output: &Map<String, Value>, field: &str) -> Result<Option<bool>, ProfileError> {
+pub(crate) fn flag(output: &Output<'_>, field: &str) -> Result<Option<bool>, ProfileError> {
     match text(output, field)?.map(|s| s.to_ascii_lowercase()) {
         None => Ok(None),
         Some(s) if s == "true" => Ok(Some(true)),
