@@ -495,17 +495,9 @@ impl Catalog {
         // Keep what belongs to the entry rather than to the data: its description and owner.
         input.description = current.description.clone().or(input.description);
         input.owner = current.owner.clone().or(input.owner);
-        self.clients
-            .glue
-            .update_table()
-            .database_name(target.schema_str())
-            .set_catalog_id(self.catalog_id.clone())
-            .table_input(input)
-            .set_version_id(current.version_id.clone())
-            .send()
+        self.update_table(target, input, current.version_id.clone())
             .await
             .map_err(|e| {
-                let e = SessionError::aws("UpdateTable", e);
                 if e.code() == Some("ConcurrentModificationException") {
                     SwapFailure::Conflict {
                         message: format!(
@@ -620,6 +612,27 @@ impl Catalog {
         Ok(())
     }
 
+    /// UpdateTable of `table`'s entry, guarded by the VersionId it was read at (Glue refuses it with
+    /// ConcurrentModificationException when the entry changed since).
+    async fn update_table(
+        &self,
+        table: &RelationName,
+        input: TableInput,
+        version_id: Option<String>,
+    ) -> Result<(), SessionError> {
+        self.clients
+            .glue
+            .update_table()
+            .database_name(table.schema_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .table_input(input)
+            .set_version_id(version_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SessionError::aws("UpdateTable", e))
+    }
+
     /// Adds `location` to a table's `StorageDescriptor.AdditionalLocations` unless it is there (dbt-glue does this for
     /// the Athena table over a Delta table's symlink manifest, so Lake Formation and Athena grant access to the data
     /// files the manifest lists). One UpdateTable guarded by the entry's VersionId; nothing when already present.
@@ -644,16 +657,7 @@ impl Catalog {
         extra.push(location.to_string());
         sd.additional_locations = Some(extra);
         input.storage_descriptor = Some(sd);
-        self.clients
-            .glue
-            .update_table()
-            .database_name(table.schema_str())
-            .set_catalog_id(self.catalog_id.clone())
-            .table_input(input)
-            .set_version_id(current.version_id.clone())
-            .send()
-            .await
-            .map_err(|e| SessionError::aws("UpdateTable", e))?;
+        self.update_table(table, input, current.version_id.clone()).await?;
         Ok(true)
     }
 
