@@ -8,7 +8,7 @@ use arrow_array::RecordBatch;
 use async_trait::async_trait;
 use datafusion::datasource::view::ViewTable;
 use datafusion::logical_expr::{Expr, cast};
-use datafusion::prelude::{CsvReadOptions, DataFrame, SessionContext, ident};
+use datafusion::prelude::{DataFrame, SessionContext, ident};
 use glue_materialize::engine::{Capabilities, PlanOutcome, RelationInfo};
 use glue_materialize::render::{RenderContext, query_sql, snapshot_sql};
 use glue_materialize::schema::{SchemaDiff, schema_change};
@@ -1576,10 +1576,12 @@ impl LocalEngine {
     ) -> Result<(), LocalError> {
         use glue_materialize::config::SeedMode;
         let path = path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
+        let seed = glue_seed::read_seed(std::path::Path::new(path)).map_err(|e| LocalError::Data(e.to_string()))?;
+        let rows = datafusion::datasource::MemTable::try_new(seed.schema, vec![seed.batches])
+            .map_err(LocalError::df(format!("reading seed {path}")))?;
         let df = self
             .ctx
-            .read_csv(path, CsvReadOptions::new().has_header(true).file_extension(""))
-            .await
+            .read_table(Arc::new(rows))
             .map_err(LocalError::df(format!("reading seed {path}")))?;
         let mut exprs = Vec::new();
         for f in df.schema().fields() {
