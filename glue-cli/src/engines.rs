@@ -14,7 +14,7 @@ use crate::report::Reporter;
 /// `sc://` server). Both start their session at once and stop what the run created at the end.
 #[derive(Clone)]
 pub(crate) enum Remote {
-    Livy(glue_session::GlueEngine),
+    Livy(glue_session::LivyEngine),
     Connect(glue_session::ConnectEngine),
 }
 
@@ -28,7 +28,7 @@ impl Remote {
                 now,
             ))
         } else {
-            Remote::Livy(glue_session::GlueEngine::new(glue, threads, now))
+            Remote::Livy(glue_session::LivyEngine::new(glue, threads, now))
         }
     }
 

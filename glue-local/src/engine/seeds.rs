@@ -1,9 +1,10 @@
 //! Seeds: a CSV file loaded into a table.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use datafusion::logical_expr::cast;
-use datafusion::prelude::{CsvReadOptions, ident};
+use datafusion::prelude::ident;
 use glue_materialize::FileFormat;
 use glue_materialize::step::TableSpec;
 use glue_sql::RelationName;
@@ -29,10 +30,12 @@ impl LocalEngine {
     ) -> Result<(), LocalError> {
         use glue_materialize::config::SeedMode;
         let path = path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
+        let seed = glue_seed::read_seed(std::path::Path::new(path)).map_err(|e| LocalError::Data(e.to_string()))?;
+        let rows = datafusion::datasource::MemTable::try_new(seed.schema, vec![seed.batches])
+            .map_err(LocalError::df(format!("reading seed {path}")))?;
         let df = self
             .ctx
-            .read_csv(path, CsvReadOptions::new().has_header(true).file_extension(""))
-            .await
+            .read_table(Arc::new(rows))
             .map_err(LocalError::df(format!("reading seed {path}")))?;
         let mut exprs = Vec::new();
         for f in df.schema().fields() {

@@ -1,5 +1,6 @@
-//! The remote [`Engine`]: plans run on a pool of Glue Interactive Sessions, each model's steps sent as one request
-//! (one RunStatement, unless a late-bound step needs the columns of a relation built earlier in the same plan).
+//! The remote [`Engine`] over Livy: plans run on a pool of Glue Interactive Sessions (one per thread, or one of a
+//! model's own), each model's steps sent as one request (see `livy_steps`); a session that ends under a plan is
+//! replaced and the plan run again when nothing in it can have applied twice.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -8,51 +9,25 @@ use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use async_trait::async_trait;
+use glue_lakeformation::LakeFormation;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
 use glue_materialize::step::Step;
-use glue_materialize::{
-    Capabilities, Engine, EngineError, FileFormat, Plan, RenderContext, RenderError, Rendered, SessionChoice, StepKind,
-    render_step,
-};
+use glue_materialize::{Capabilities, Engine, EngineError, Plan, SessionChoice, StepKind};
+use glue_sql::RelationName;
 use glue_sql::types::ColumnDef;
-use glue_sql::{Ident, RelationName};
 use tokio::sync::{OnceCell, Semaphore};
-
-use glue_lakeformation::LakeFormation;
 
 use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::create::session_id;
-use crate::error::SessionError;
+use crate::database::create_schema_sql;
+use crate::error::{SessionError, engine_error as err};
 use crate::livy::{LivySession, Origin, Stats};
+use crate::livy_steps::{ENGINE, columns_of, partially_applied};
 use crate::profile::GlueProfile;
+use crate::report::RunReport;
 use crate::request::{Answer, Op, Request, decode_batches};
-use crate::seed::SeedLoad;
-
-const ENGINE: &str = "Glue Interactive Sessions";
-
-/// What a run did on Glue, for the run summary.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunReport {
-    /// Sessions opened (created or reused).
-    pub sessions: Vec<(String, Origin)>,
-    /// RunStatement calls.
-    pub run_statements: u64,
-    /// GetStatement calls.
-    pub get_statements: u64,
-    /// GetSession calls.
-    pub get_sessions: u64,
-    /// Median delay between a statement completing and glue-rs noticing, in ms.
-    pub median_notice_delay_ms: Option<u64>,
-    /// DPU-seconds of the sessions, as Glue reports them.
-    pub dpu_seconds: f64,
-    /// Spark Connect ExecutePlan calls.
-    pub spark_connect_executes: u64,
-    /// Spark Connect AnalyzePlan calls.
-    pub spark_connect_analyzes: u64,
-    /// GetSessionEndpoint calls (the first and each token refresh).
-    pub session_endpoint_calls: u64,
-}
+use crate::steps::{PlanFailure, file_formats};
 
 /// A session being opened on a task of its own.
 type Opening = tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>;
@@ -93,13 +68,13 @@ struct Dedicated {
 
 /// Plans on AWS Glue Interactive Sessions (Livy statements). Cheap to clone.
 #[derive(Clone)]
-pub struct GlueEngine {
+pub struct LivyEngine {
     inner: Arc<Inner>,
 }
 
-impl std::fmt::Debug for GlueEngine {
+impl std::fmt::Debug for LivyEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GlueEngine").finish_non_exhaustive()
+        f.debug_struct("LivyEngine").finish_non_exhaustive()
     }
 }
 
@@ -137,24 +112,12 @@ impl Drop for Lease {
     }
 }
 
-pub(crate) fn err(e: SessionError) -> EngineError {
-    match e {
-        SessionError::Statement {
-            error_class, message, ..
-        } => EngineError::Sql { error_class, message },
-        other => EngineError::Other {
-            context: "Glue".into(),
-            source: Box::new(other),
-        },
-    }
-}
-
-impl GlueEngine {
-    /// An engine for the profile with up to `threads` sessions. Nothing is called until [`GlueEngine::prepare`] or
+impl LivyEngine {
+    /// An engine for the profile with up to `threads` sessions. Nothing is called until [`LivyEngine::prepare`] or
     /// the first plan.
     pub fn new(profile: GlueProfile, threads: usize, now: String) -> Self {
         let threads = threads.max(1);
-        GlueEngine {
+        LivyEngine {
             inner: Arc::new(Inner {
                 profile,
                 clients: OnceCell::new(),
@@ -288,68 +251,6 @@ impl GlueEngine {
             .ok_or_else(|| err(SessionError::Protocol("the runner returned no result".into())))
     }
 
-    /// Sends the pending operations of a plan as one request; a failure names the step its operation came from.
-    async fn flush(
-        &self,
-        session: &LivySession,
-        batch: &mut Batch,
-        plan: &Plan,
-        outcome: &mut PlanOutcome,
-    ) -> Result<Vec<serde_json::Value>, PlanFailure> {
-        if batch.ops.is_empty() {
-            outcome.executed.append(&mut batch.steps);
-            return Ok(Vec::new());
-        }
-        let ops = std::mem::take(&mut batch.ops);
-        let owners = std::mem::take(&mut batch.owners);
-        let reads = std::mem::take(&mut batch.reads);
-        let writers = owners.iter().zip(&reads).filter(|(_, read)| !**read);
-        batch.touched.extend(writers.filter_map(|(o, _)| *o));
-        let a = match session.run_request(&Request { ops }).await {
-            Ok(a) => a,
-            Err(e @ SessionError::SessionLost { .. }) => {
-                return Err(PlanFailure::Lost(e, not_replayable(plan, &batch.touched)));
-            }
-            Err(e) => return Err(step_error(plan, None, e).into()),
-        };
-        match a.into_results() {
-            Ok(results) => {
-                outcome.executed.append(&mut batch.steps);
-                Ok(results)
-            }
-            Err((failed_op, e)) => {
-                let step = failed_op
-                    .and_then(|i| owners.get(i).copied().flatten())
-                    .and_then(|i| plan.steps.get(i));
-                if let Some(s) = step {
-                    self.discard_lost_staging(plan, s, &e).await;
-                }
-                Err(step_error(plan, step, e).into())
-            }
-        }
-    }
-
-    /// A rebuild's CTAS that lost the race for the staging table to another run (Spark checks the name, writes
-    /// the data, then creates the entry, and the other run created it in between) leaves its data in this run's
-    /// own version directory: nobody will publish it, so it goes now rather than waiting for the next rebuild.
-    async fn discard_lost_staging(&self, plan: &Plan, step: &Step, e: &SessionError) {
-        let Step::CreateTableAs { table, .. } = step else {
-            return;
-        };
-        let Some(location) = table.location.as_deref() else {
-            return;
-        };
-        if lost_staging_race(plan, step, e).is_none()
-            || !table.own_location
-            || !crate::catalog::is_version_dir(location)
-        {
-            return;
-        }
-        if let Err(e) = self.catalog().await.delete_location(location).await {
-            tracing::warn!("could not remove {location}, the data of a rebuild that was not published: {e}");
-        }
-    }
-
     /// Ctrl-C: cancels running statements and refuses new ones.
     pub async fn interrupt(&self) {
         self.inner.interrupted.store(true, Ordering::Release);
@@ -413,41 +314,6 @@ impl GlueEngine {
     }
 }
 
-/// `CREATE DATABASE IF NOT EXISTS … [LOCATION <location>/<schema>]` for the schema a plan writes to, the first time
-/// a run meets that schema (`ready` holds the schemas seen; `again` renders it anyway, for a plan re-run on a new
-/// session). None for a temporary relation or a schema seen before.
-pub(crate) fn create_schema_sql(
-    plan: &Plan,
-    ready: &Mutex<HashSet<String>>,
-    location: Option<&str>,
-    again: bool,
-) -> Option<String> {
-    let rel = plan.relation.as_ref()?;
-    // Iceberg relations carry their Spark catalog's name; the database is the same Glue database.
-    if rel.is_temporary() {
-        return None;
-    }
-    let schema = rel.schema_str().to_string();
-    let first = ready
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(schema.to_lowercase());
-    if !first && !again {
-        return None;
-    }
-    let ident = Ident::new(schema.clone()).ok()?;
-    let mut db = glue_sql::ddl::CreateDatabase::new(ident);
-    if let Some(loc) = location {
-        db = db.location(schema_location(loc, &schema));
-    }
-    Some(db.to_sql())
-}
-
-/// A schema's database location under the profile's `location`: `<location>/<schema>`.
-pub(crate) fn schema_location(location: &str, schema: &str) -> String {
-    format!("{}/{schema}", location.trim_end_matches('/'))
-}
-
 /// Whether the pool's sessions carry fixed, reusable ids (`glue_session_reuse`), so that a replacement takes the id of
 /// the session it replaces.
 fn reuses_names(p: &GlueProfile) -> bool {
@@ -500,225 +366,15 @@ async fn open_session(inner: &Arc<Inner>) -> Result<Arc<LivySession>, SessionErr
     Ok(s)
 }
 
-/// What a late-bound step needs before it can be rendered.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Need {
-    Relation(String),
-    Query(String),
-}
-
-pub(crate) fn rel_key(r: &RelationName) -> String {
-    r.to_string().to_lowercase()
-}
-
-/// The (target, source) columns a step needs, as keys.
-pub(crate) fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
-    let rel = |r: &RelationName| Some(Need::Relation(rel_key(r)));
-    let timestamped =
-        |q: &glue_materialize::step::Query| q.add_iceberg_timestamp.then(|| Need::Query(q.sql.as_str().to_string()));
-    match step {
-        Step::SyncSchema { target, source, .. } => (rel(target), rel(source)),
-        Step::InsertInto { target, .. }
-        | Step::InsertOverwrite { target, .. }
-        | Step::Merge { target, .. }
-        | Step::SnapshotMerge { target, .. } => (rel(target), None),
-        Step::DeltaManifest {
-            table, create: true, ..
-        } => (rel(table), None),
-        Step::SnapshotStaging { query, .. } => (None, Some(Need::Query(query.as_str().to_string()))),
-        Step::CreateTableAs { query, .. }
-        | Step::CreateView { query, .. }
-        | Step::CreateTempRelation { query, .. }
-        | Step::CheckQuery { query, .. } => (None, timestamped(query)),
-        _ => (None, None),
-    }
-}
-
-fn need_op(n: &Need) -> Op {
-    match n {
-        Need::Relation(r) => Op::Columns { relation: r.clone() },
-        Need::Query(q) => Op::QueryColumns { sql: q.clone() },
-    }
-}
-
-/// Why a plan stopped: its session ended (run it again on a new one, unless a step that cannot run twice may have
-/// run: its index), or it failed.
-enum PlanFailure {
-    Lost(SessionError, Option<usize>),
-    Failed(EngineError),
-}
-
-/// The first step of `plan` among `touched` (steps sent or done) that cannot run twice.
-fn not_replayable(plan: &Plan, touched: &[usize]) -> Option<usize> {
-    touched
-        .iter()
-        .copied()
-        .filter(|i| plan.steps.get(*i).is_some_and(|s| !s.replayable()))
-        .min()
-}
-
-/// The failure of a plan whose session ended after a step that cannot run twice may have run.
-fn partially_applied(plan: &Plan, step: usize, e: SessionError) -> EngineError {
-    let what = plan.steps.get(step).map(|s| s.to_string()).unwrap_or_default();
-    let table = plan
-        .relation
-        .as_ref()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| plan.model.clone());
-    EngineError::Other {
-        context: format!(
-            "model `{}` may be partially applied: its Glue session ended after step `{what}` ran or may have run; \
-             it is not run again, since running it twice could apply it twice. Check {table} (rows of this run, \
-             the last table version) before running the model again",
-            plan.model
-        ),
-        source: Box::new(e),
-    }
-}
-
-impl From<EngineError> for PlanFailure {
-    fn from(e: EngineError) -> Self {
-        PlanFailure::Failed(e)
-    }
-}
-
-/// Operations waiting to be sent, with the plan step each came from.
-#[derive(Default)]
-struct Batch {
-    ops: Vec<Op>,
-    owners: Vec<Option<usize>>,
-    /// Whether each operation only reads (the columns a late-bound step needs).
-    reads: Vec<bool>,
-    steps: Vec<String>,
-    /// Steps sent so far (in requests answered or lost) or run natively: what a lost session may have applied.
-    touched: Vec<usize>,
-}
-
-impl Batch {
-    fn push(&mut self, op: Op, step: Option<usize>) {
-        self.ops.push(op);
-        self.owners.push(step);
-        self.reads.push(false);
-    }
-
-    /// An operation that only reads, for `step`.
-    fn push_read(&mut self, op: Op, step: usize) {
-        self.ops.push(op);
-        self.owners.push(Some(step));
-        self.reads.push(true);
-    }
-}
-
-/// A failure while running a plan, naming the step (Spark's message already carries its error class).
-pub(crate) fn step_error(plan: &Plan, step: Option<&Step>, e: SessionError) -> EngineError {
-    let at = step
-        .map(|s| format!("step {s}"))
-        .unwrap_or_else(|| "creating the schema".into());
-    if let Some(staging) = step.and_then(|s| lost_staging_race(plan, s, &e)) {
-        // The staging table was created between this plan's DROP and its CTAS: another run is rebuilding the table.
-        let target = plan.relation.as_ref().map(|r| r.to_string()).unwrap_or_default();
-        return EngineError::Other {
-            context: format!("model `{}`, {at}", plan.model),
-            source: Box::new(SessionError::Conflict(format!(
-                "another run is rebuilding {target} at the same time (it created the staging table {staging} \
-                 after this run dropped it): this run published nothing"
-            ))),
-        };
-    }
-    match e {
-        SessionError::Statement {
-            error_class, message, ..
-        } => {
-            let message = match &error_class {
-                Some(c) if message.starts_with(&format!("[{c}]")) => {
-                    message.trim_start_matches(&format!("[{c}]")).trim_start().to_string()
-                }
-                _ => message,
-            };
-            EngineError::Sql {
-                error_class,
-                message: format!("{message}\n  (in {at})"),
-            }
-        }
-        other => EngineError::Other {
-            context: format!("model `{}`, {at}", plan.model),
-            source: Box::new(other),
-        },
-    }
-}
-
-/// The staging table of a rebuild's CTAS that failed because the table exists: another run rebuilding the same
-/// table created it after this plan dropped it.
-fn lost_staging_race<'p>(plan: &'p Plan, step: &Step, e: &SessionError) -> Option<&'p RelationName> {
-    match e {
-        SessionError::Statement {
-            error_class: Some(c), ..
-        } if c == "TABLE_OR_VIEW_ALREADY_EXISTS" => staging_of(plan, step),
-        _ => None,
-    }
-}
-
-/// The staging table a step creates, when the plan switches it in (a rebuild's CTAS).
-fn staging_of<'p>(plan: &'p Plan, step: &Step) -> Option<&'p RelationName> {
-    let Step::CreateTableAs { table, .. } = step else {
-        return None;
-    };
-    plan.steps.iter().find_map(|s| match s {
-        Step::SwapTable { staging, .. } if *staging == table.relation => Some(staging),
-        _ => None,
-    })
-}
-
-/// The answers to the `count` operations sent from position `first` of a request: a runner that answered fewer is
-/// a protocol error.
-fn answers_from(
-    results: &[serde_json::Value],
-    first: usize,
-    count: usize,
-) -> Result<&[serde_json::Value], SessionError> {
-    results.get(first..first + count).ok_or_else(|| {
-        SessionError::Protocol(format!(
-            "the runner answered {} operations of a request, {} expected",
-            results.len(),
-            first + count
-        ))
-    })
-}
-
-fn columns_of(v: &serde_json::Value) -> Result<Vec<ColumnDef>, SessionError> {
-    let pairs: Vec<(String, String)> =
-        serde_json::from_value(v.clone()).map_err(|e| SessionError::Protocol(format!("a column list: {e}")))?;
-    pairs
-        .into_iter()
-        .map(|(n, t)| ColumnDef::new(n, t).map_err(|e| SessionError::Protocol(format!("a column type: {e}"))))
-        .collect()
-}
-
 /// Steps this engine runs: all of them.
 fn supported_steps() -> BTreeSet<StepKind> {
     StepKind::ALL.iter().copied().collect()
 }
 
 #[async_trait]
-impl Engine for GlueEngine {
+impl Engine for LivyEngine {
     fn capabilities(&self) -> Capabilities {
-        let mut formats: BTreeSet<FileFormat> = [
-            FileFormat::Parquet,
-            FileFormat::Csv,
-            FileFormat::Json,
-            FileFormat::Orc,
-            FileFormat::Avro,
-            FileFormat::Text,
-        ]
-        .into_iter()
-        .collect();
-        for f in &self.inner.profile.datalake_formats {
-            match f {
-                crate::profile::DatalakeFormat::Delta => formats.insert(FileFormat::Delta),
-                crate::profile::DatalakeFormat::Iceberg => formats.insert(FileFormat::Iceberg),
-                crate::profile::DatalakeFormat::Hudi => formats.insert(FileFormat::Hudi),
-            };
-        }
+        let formats = file_formats(&self.inner.profile.datalake_formats, true);
         Capabilities {
             engine: ENGINE,
             formats,
@@ -797,7 +453,7 @@ impl Engine for GlueEngine {
     }
 }
 
-impl GlueEngine {
+impl LivyEngine {
     /// A `custom_location` rebuild (its plan deletes its own staged copy at the end): the staged copy an earlier
     /// rebuild named on the table ([`glue_materialize::STAGED_AT`]) and did not delete (it stopped first) goes now.
     /// A failure here only leaves files behind: it is logged.
@@ -909,214 +565,19 @@ impl GlueEngine {
         }
     }
 
+    /// Runs a plan on one session: the schema's database and the refresh of what it reads first, then its steps.
     async fn execute_on(&self, session: &LivySession, plan: &Plan, again: bool) -> Result<PlanOutcome, PlanFailure> {
-        let mut outcome = PlanOutcome::default();
-        let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();
-        let mut batch = Batch::default();
-        for op in self.schema_ops(plan, again) {
-            batch.push(op, None);
-        }
+        let mut first = self.schema_ops(plan, again);
         // Tables the model reads may have been replaced by another session (a thread of this run, another run):
         // this session's cached definitions and file listings of them are forgotten first.
         if !plan.reads.is_empty() {
-            batch.push(
-                Op::Refresh {
-                    relations: plan.reads.iter().map(|r| r.to_string()).collect(),
-                },
-                None,
-            );
+            first.push(Op::Refresh {
+                relations: plan.reads.iter().map(|r| r.to_string()).collect(),
+            });
         }
-        let render_err = |step: &Step, e: RenderError| EngineError::Other {
-            context: format!("step {step}"),
-            source: Box::new(e),
-        };
-        for (index, step) in plan.steps.iter().enumerate() {
-            let native_err = |e: SessionError| step_error(plan, Some(step), e);
-            // Columns this step needs and nobody fetched yet: run what is pending, fetching them in the same request.
-            let (t, s) = needs(step);
-            let missing: BTreeSet<Need> = [t.clone(), s.clone()]
-                .into_iter()
-                .flatten()
-                .filter(|n| !known.contains_key(n))
-                .collect();
-            if !missing.is_empty() {
-                let first = batch.ops.len();
-                for n in &missing {
-                    batch.push_read(need_op(n), index);
-                }
-                let results = self.flush(session, &mut batch, plan, &mut outcome).await?;
-                for (n, v) in missing
-                    .iter()
-                    .zip(answers_from(&results, first, missing.len()).map_err(native_err)?)
-                {
-                    known.insert(n.clone(), columns_of(v).map_err(native_err)?);
-                }
-            }
-            let ctx = RenderContext {
-                now: self.inner.now.clone(),
-                target_columns: t.as_ref().and_then(|n| known.get(n).cloned()),
-                source_columns: s.as_ref().and_then(|n| known.get(n).cloned()),
-            };
-            match step {
-                Step::SwapTable {
-                    target,
-                    staging,
-                    old_location,
-                    delete_old_location,
-                    expected_version,
-                } => {
-                    self.flush(session, &mut batch, plan, &mut outcome).await?;
-                    let catalog = self.catalog().await;
-                    batch.touched.push(index);
-                    let switch = crate::catalog::Switch {
-                        target,
-                        staging,
-                        staged_at: plan
-                            .written_locations()
-                            .into_iter()
-                            .find(|(r, _)| *r == staging)
-                            .map(|(_, l)| l),
-                        expected_version: expected_version.as_deref(),
-                        old_location: old_location.as_deref(),
-                        old_is_ours: *delete_old_location,
-                    };
-                    catalog.switch(&switch).await.map_err(native_err)?;
-                    // The session caches table metadata: make it read the new entry.
-                    batch.push(
-                        Op::Sql {
-                            sql: glue_sql::ddl::refresh_table(target),
-                        },
-                        Some(index),
-                    );
-                }
-                Step::RunPython { view, code, context } => {
-                    let context: serde_json::Value = serde_json::from_str(context)
-                        .map_err(|e| native_err(SessionError::Protocol(format!("the Python model's context: {e}"))))?;
-                    batch.push(
-                        Op::PythonModel {
-                            code: code.clone(),
-                            view: view.as_str().to_string(),
-                            context,
-                            name: format!("{}.py", plan.model),
-                        },
-                        Some(index),
-                    );
-                }
-                Step::LakeFormation { .. } => {
-                    // After the statements before it: the table must exist.
-                    self.flush(session, &mut batch, plan, &mut outcome).await?;
-                    let diff = crate::lf::run_step(self.lake_formation().await, plan, step).await?;
-                    outcome.executed.push(diff);
-                    continue;
-                }
-                Step::HudiWrite {
-                    relation,
-                    location,
-                    query,
-                    options,
-                    operation,
-                    substitute_variables,
-                } => {
-                    let mode = match operation {
-                        glue_materialize::step::HudiOperation::BulkInsert => "overwrite",
-                        glue_materialize::step::HudiOperation::Upsert
-                        | glue_materialize::step::HudiOperation::InsertOverwriteTable => "append",
-                    };
-                    batch.push(
-                        Op::HudiWrite {
-                            query: query.as_str().to_string(),
-                            path: location.clone(),
-                            options: options.clone(),
-                            mode: mode.into(),
-                            substitute_variables: substitute_variables.clone(),
-                            table: relation.to_string(),
-                        },
-                        Some(index),
-                    );
-                }
-                Step::DeltaManifest {
-                    manifest_table,
-                    location,
-                    ..
-                } => {
-                    // The manifest (Delta's SQL), then the Athena table's statements; the table lists the Delta
-                    // location among its AdditionalLocations, as dbt-glue does.
-                    batch.push(
-                        Op::Sql {
-                            sql: glue_sql::ddl::generate_symlink_manifest(location),
-                        },
-                        Some(index),
-                    );
-                    for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
-                        if let Some(op) = Op::rendered(r) {
-                            batch.push(op, Some(index));
-                        }
-                    }
-                    self.flush(session, &mut batch, plan, &mut outcome).await?;
-                    self.catalog()
-                        .await
-                        .add_additional_location(manifest_table, location)
-                        .await
-                        .map_err(native_err)?;
-                }
-                Step::DeleteLocation { location } => {
-                    self.flush(session, &mut batch, plan, &mut outcome).await?;
-                    self.catalog()
-                        .await
-                        .delete_location(location)
-                        .await
-                        .map_err(native_err)?;
-                }
-                Step::LoadSeed { .. } => {
-                    let seed = SeedLoad::prepare(
-                        step,
-                        native_err,
-                        |e| render_err(step, e),
-                        |message| EngineError::Sql {
-                            error_class: None,
-                            message,
-                        },
-                    )?;
-                    if !seed.statements.is_empty() {
-                        batch.push(
-                            Op::arrow_view(seed.view.as_str(), &seed.batches, &seed.schema).map_err(native_err)?,
-                            Some(index),
-                        );
-                        for op in seed.statements.into_iter().filter_map(Op::rendered) {
-                            batch.push(op, Some(index));
-                        }
-                        outcome.rows_affected = Some(seed.rows);
-                    }
-                }
-                _ => {
-                    for r in render_step(step, &ctx).map_err(|e| render_err(step, e))? {
-                        match r {
-                            Rendered::Native { action, .. } => {
-                                return Err(EngineError::Unsupported {
-                                    engine: ENGINE,
-                                    construct: format!("{action} (model `{}`)", plan.model),
-                                }
-                                .into());
-                            }
-                            other => {
-                                if let Some(op) = Op::rendered(other) {
-                                    batch.push(op, Some(index));
-                                }
-                            }
-                        }
-                    }
-                    // A schema change makes the target's columns stale.
-                    if matches!(step, Step::SyncSchema { .. })
-                        && let Some(t) = &t
-                    {
-                        known.remove(t);
-                    }
-                }
-            }
-            batch.steps.push(step.to_string());
-        }
-        self.flush(session, &mut batch, plan, &mut outcome).await?;
-        Ok(outcome)
+        let catalog = self.catalog().await;
+        let lf = self.lake_formation().await;
+        crate::livy_steps::run_plan(session, catalog, lf, plan, first, &self.inner.now).await
     }
 
     async fn query_rows(&self, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
@@ -1153,20 +614,5 @@ impl GlueEngine {
             })
             .await?;
         columns_of(&v).map_err(err)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_runner_answering_fewer_results_than_operations_is_an_error_not_a_panic() {
-        let results = vec![serde_json::json!(null)];
-        assert_eq!(answers_from(&results, 0, 1).unwrap().len(), 1);
-        for (first, count) in [(1, 1), (3, 2), (0, 2)] {
-            let e = answers_from(&results, first, count).unwrap_err().to_string();
-            assert!(e.contains("answered 1 operations"), "{e}");
-        }
     }
 }
