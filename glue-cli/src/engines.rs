@@ -10,6 +10,12 @@ use glue_project::profile::{EngineChoice, Profile};
 use crate::error::{CliError, Result};
 use crate::report::Reporter;
 
+/// The keys of a target's output the remote engines' parsers read (for the unknown-key warnings).
+pub const ENGINE_PROFILE_KEYS: &[&[&str]] = &[
+    glue_session::GLUE_PROFILE_KEYS,
+    glue_session::SPARK_CONNECT_PROFILE_KEYS,
+];
+
 /// The engine of a remote target: Glue Livy sessions, or Spark Connect (a Glue SPARK_CONNECT session or any
 /// `sc://` server). Both start their session at once and stop what the run created at the end.
 #[derive(Clone)]

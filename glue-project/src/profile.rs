@@ -9,60 +9,27 @@ use serde_json::{Map, Value};
 use crate::error::{ProjectError, Result};
 use crate::yaml;
 
-/// Keys a `glue` output may hold (the reference page's options plus glue-rs's engine choice). Others warn.
-const OUTPUT_KEYS: &[&str] = &[
+/// Keys of a `glue` output this crate reads itself: the engine choice, the planner's target (schema, database, seeds,
+/// staging schema), threads and the name Jinja's `target` shows. The engines' own keys come from their parsers and are
+/// passed to [`Profile::unknown_keys`] by the caller (glue-session's `GLUE_PROFILE_KEYS` and
+/// `SPARK_CONNECT_PROFILE_KEYS`), so a key cannot be parsed without being known.
+pub const PROFILE_KEYS: &[&str] = &[
     "type",
     "engine",
     "warehouse",
     "method",
-    "host",
-    "catalog",
-    "token",
-    "session_type",
-    "role_arn",
-    "region",
-    "workers",
-    "worker_type",
     "schema",
     "database",
-    "session_provisioning_timeout_in_seconds",
-    "location",
-    "root_location",
-    "query_timeout_in_minutes",
-    "idle_timeout",
-    "glue_version",
-    "security_configuration",
-    "connections",
-    "conf",
-    "extra_py_files",
-    "extra_jars",
-    "delta_athena_prefix",
-    "tags",
     "seed_format",
     "seed_mode",
-    "default_arguments",
-    "iceberg_glue_commit_lock_table",
-    "use_interactive_session_role_for_api_calls",
-    "lf_tags",
-    "glue_session_id",
-    "glue_session_reuse",
-    "datalake_formats",
     "enable_spark_seed_casting",
-    "custom_iceberg_catalog_namespace",
     "temp_schema",
-    "catalog_id",
     "threads",
-    "query-comment",
     "project_name",
-    "enable_session_per_model",
-    "aws_profile",
-    "statement_poll_interval",
-    "boto_retry_mode",
-    "boto_retry_max_attempts",
-    "use_arrow",
-    "packages",
-    "lakeformation_database_grants",
 ];
+
+/// Keys of the reference page (or of dbt's profile format) glue-rs accepts without reading: no warning, no effect.
+pub const ACCEPTED_UNREAD_KEYS: &[&str] = &["lf_tags", "query-comment", "aws_profile", "use_arrow", "packages"];
 
 /// The most nodes run at once (`threads` in a profile, `--threads`): beyond it a run would only exhaust sessions,
 /// connections and memory (and the Glue engine's semaphore has a limit of its own).
@@ -305,15 +272,7 @@ fn from_output(
             add_token_secrets(key, &text);
         }
     }
-    let mut warnings = Vec::new();
-    for k in output.keys() {
-        if !OUTPUT_KEYS.contains(&k.as_str()) {
-            warnings.push(format!(
-                "{}: target `{target_name}`: unknown key `{k}` (ignored)",
-                path.display()
-            ));
-        }
-    }
+    let warnings = Vec::new();
     match s("type")?.as_deref() {
         Some("glue") => {}
         Some(other) => {
@@ -457,6 +416,29 @@ fn from_output(
         target,
         warnings,
     })
+}
+
+impl Profile {
+    /// A warning for each key of the target's output that neither this crate nor the engines' parsers
+    /// (`engine_keys`) read.
+    pub fn unknown_keys(&self, engine_keys: &[&[&str]]) -> Vec<String> {
+        self.output
+            .keys()
+            .filter(|k| {
+                let k = k.as_str();
+                !PROFILE_KEYS.contains(&k)
+                    && !ACCEPTED_UNREAD_KEYS.contains(&k)
+                    && !engine_keys.iter().any(|keys| keys.contains(&k))
+            })
+            .map(|k| {
+                format!(
+                    "{}: target `{}`: unknown key `{k}` (ignored)",
+                    self.path.display(),
+                    self.target_name
+                )
+            })
+            .collect()
+    }
 }
 
 impl Profile {

@@ -5,13 +5,13 @@ use serde_json::{Map, Value};
 use crate::node::Node;
 use glue_jinja::normalize_key;
 
-/// Config keys glue knows: dbt's own and every key of the dbt-glue reference. Others warn.
-pub const KNOWN_CONFIG_KEYS: &[&str] = &[
-    // dbt
+/// Config keys of dbt (and of dbt-glue) that the model-config parser does not read: the loader, the runner, tests
+/// and docs read them. With the parser's own keys ([`glue_materialize::config::MODEL_CONFIG_KEYS`]) they are every
+/// key glue knows; others warn.
+pub const DBT_CONFIG_KEYS: &[&str] = &[
     "enabled",
     "tags",
     "meta",
-    "materialized",
     "schema",
     "alias",
     "database",
@@ -21,15 +21,6 @@ pub const KNOWN_CONFIG_KEYS: &[&str] = &[
     "group",
     "access",
     "quoting",
-    "persist_docs",
-    "pre-hook",
-    "post-hook",
-    "full_refresh",
-    "on_schema_change",
-    "unique_key",
-    "incremental_strategy",
-    "sql_header",
-    "column_types",
     "quote_columns",
     "delimiter",
     "packages",
@@ -39,10 +30,7 @@ pub const KNOWN_CONFIG_KEYS: &[&str] = &[
     "begin",
     "concurrent_batches",
     "on_configuration_change",
-    "incremental_predicates",
-    "predicates",
     "labels",
-    // tests
     "severity",
     "warn_if",
     "error_if",
@@ -51,45 +39,22 @@ pub const KNOWN_CONFIG_KEYS: &[&str] = &[
     "limit",
     "store_failures",
     "store_failures_as",
-    // snapshots
-    "strategy",
-    "updated_at",
-    "check_cols",
     "target_schema",
     "target_database",
-    "invalidate_hard_deletes",
-    "hard_deletes",
-    "dbt_valid_to_current",
-    "snapshot_meta_column_names",
-    // dbt-glue
-    "file_format",
-    "partition_by",
-    "clustered_by",
-    "buckets",
-    "custom_location",
-    "table_properties",
-    "hudi_options",
-    "merge_update_columns",
-    "merge_exclude_columns",
-    "iceberg_expire_snapshots",
-    "add_iceberg_timestamp",
-    "purge_dropped_iceberg_data",
-    "use_iceberg_temp_views",
-    "custom_temp_suffix",
-    "substitute_variables",
-    "delta_athena_prefix",
-    "write_options",
-    "lf_tags_config",
-    "lf_grants",
     "lf_inherited_tags",
     "meta_columns",
     "location_root",
 ];
 
+/// Whether glue knows a config key (dbt's spelling: hooks with a dash).
+pub fn is_known_config_key(key: &str) -> bool {
+    DBT_CONFIG_KEYS.contains(&key) || glue_materialize::config::MODEL_CONFIG_KEYS.contains(&key)
+}
+
 pub(crate) fn warn_unknown_keys(node: &Node, config: &Map<String, Value>, warnings: &mut Vec<String>) {
     for k in config.keys() {
         let k = normalize_key(k);
-        if !KNOWN_CONFIG_KEYS.contains(&k.as_str()) {
+        if !is_known_config_key(&k) {
             warnings.push(format!(
                 "{}: {} `{}`: unknown config key `{k}` (ignored)",
                 node.file_display(),

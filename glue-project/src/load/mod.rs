@@ -11,7 +11,7 @@ mod properties;
 mod state;
 mod unit_tests;
 
-pub use keys::KNOWN_CONFIG_KEYS;
+pub use keys::{DBT_CONFIG_KEYS, is_known_config_key};
 pub use loading::load;
 pub use manifest::{LoadOptions, LogSink, Manifest};
 pub use state::{node_context, node_value};
