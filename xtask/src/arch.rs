@@ -460,4 +460,14 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         d
     }
+
+    /// The workspace as it is: no circle, no unexplained long file.
+    #[test]
+    fn the_workspace_has_no_import_circle_and_no_unexplained_long_file() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let shapes = measure(root).unwrap();
+        assert!(shapes.len() >= 7, "{shapes:?}");
+        let problems = problems(root, &shapes);
+        assert!(problems.is_empty(), "{}\n{}", problems.join("\n"), table(&shapes));
+    }
 }
