@@ -1,4 +1,4 @@
-//! The Glue options of a profile output, typed (`../shared/seed/glue-setup.md`, spec `sessions.md` §1).
+//! The Glue options of a profile output, typed (every option of dbt-glue's setup page, as dbt-glue 1.10.19 reads them).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
