@@ -1,11 +1,15 @@
 //! `target/manifest.json` and `target/run_results.json` in dbt's schemas (manifest v12, run results v6), so dbt's
 //! own tooling (`dbt ls --state`, docs sites, orchestrators) reads them.
 
+use std::path::{Path, PathBuf};
+
 use serde_json::{Map, Value, json};
 
-use crate::loader::Manifest;
-use crate::node::{Node, ResourceType};
-use crate::run::NodeResult;
+use crate::error::CliError;
+
+use crate::results::NodeResult;
+use glue_project::load::Manifest;
+use glue_project::node::{Node, ResourceType};
 
 /// `metadata.env` of every artifact: the `DBT_ENV_CUSTOM_ENV_*` variables, prefix removed (as dbt records them).
 pub fn custom_env() -> Value {
@@ -156,7 +160,7 @@ fn node_entry(m: &Manifest, n: &Node, compiled: Option<&String>) -> Value {
         "metrics": [],
         "functions": [],
         "depends_on": {"macros": macros, "nodes": n.depends_on},
-        "compiled_path": compiled.map(|_| crate::run::target_path(&std::path::Path::new(&m.project.target_path).join("compiled"), n).display().to_string()),
+        "compiled_path": compiled.map(|_| crate::artifacts::target_path(&std::path::Path::new(&m.project.target_path).join("compiled"), n).display().to_string()),
         "compiled": compiled.is_some(),
         "compiled_code": compiled,
         "extra_ctes_injected": compiled.is_some(),
@@ -273,7 +277,7 @@ pub fn write_manifest(
 ) -> std::io::Result<()> {
     // Secrets (dbt's `DBT_ENV_SECRET_*` values, …) are masked in every string, node by node.
     let mut rest = manifest_without_nodes(m);
-    crate::redact::scrub_json(&mut rest);
+    glue_project::redact::scrub_json(&mut rest);
     let rest = rest.as_object_mut().expect("an object");
     rest.remove("nodes");
     w.write_all(b"{\"nodes\":{")?;
@@ -289,7 +293,7 @@ pub fn write_manifest(
         serde_json::to_writer(&mut *w, &n.unique_id)?;
         w.write_all(b":")?;
         let mut entry = node_entry(m, n, compiled.get(&n.unique_id));
-        crate::redact::scrub_json(&mut entry);
+        glue_project::redact::scrub_json(&mut entry);
         serde_json::to_writer(&mut *w, &entry)?;
     }
     w.write_all(b"}")?;
@@ -393,9 +397,9 @@ fn manifest_without_nodes(m: &Manifest) -> Value {
     let mut macros = Map::new();
     for f in &m.macro_files {
         // The text as written (`{% test %}` blocks included), as dbt stores `macro_sql`.
-        let source = crate::jinja::preprocess_macros(&f.source);
-        let originals = crate::jinja::split_blocks(&f.source);
-        for (i, (name, text)) in crate::jinja::split_macros(&source)
+        let source = glue_jinja::macros::preprocess_macros(&f.source);
+        let originals = glue_jinja::macros::split_blocks(&f.source);
+        for (i, (name, text)) in glue_jinja::macros::split_macros(&source)
             .unwrap_or_default()
             .into_iter()
             .enumerate()
@@ -421,7 +425,7 @@ fn manifest_without_nodes(m: &Manifest) -> Value {
             "invocation_started_at": Value::Null,
             "env": custom_env(),
             "project_name": m.project.name,
-            "project_id": crate::jinja::md5_hex(m.project.name.as_bytes()),
+            "project_id": glue_jinja::md5_hex(m.project.name.as_bytes()),
             "user_id": Value::Null,
             "send_anonymous_usage_stats": false,
             "adapter_type": "glue",
@@ -471,4 +475,25 @@ pub fn run_results_json(invocation_id: &str, results: &[NodeResult], elapsed: f6
         "elapsed_time": elapsed,
         "args": args,
     })
+}
+
+/// Where a node's compiled or run SQL goes under `target/<kind>/`, as dbt places it: the node's file, a generic
+/// test under its YAML file (`models/schema.yml/<test>.sql`), a snapshot by its name.
+pub fn target_path(base: &Path, node: &Node) -> PathBuf {
+    let p = base.join(&node.package).join(&node.file);
+    if node.test.is_some() {
+        p.join(format!("{}.sql", node.name))
+    } else if node.resource_type == ResourceType::Snapshot {
+        p.with_file_name(format!("{}.sql", node.name))
+    } else {
+        p
+    }
+}
+
+/// Writes a file under `target/`, creating directories.
+pub fn write_file(path: &Path, text: &str) -> Result<(), CliError> {
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
+    }
+    crate::artifacts::write_atomically(path, text.as_bytes()).map_err(|e| CliError::io(path, e))
 }

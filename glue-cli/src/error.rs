@@ -1,84 +1,16 @@
-//! The CLI's error type: every variant names the file (and line when known) the problem is in.
+//! The CLI's error type: a project's problems ([`ProjectError`], naming file and line), and what running adds.
 
 use std::path::PathBuf;
 
+use glue_project::ProjectError;
 use thiserror::Error;
-
-/// A location in a project file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    /// The file, relative to the project when possible.
-    pub file: PathBuf,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{}:{l}", self.file.display()),
-            None => write!(f, "{}", self.file.display()),
-        }
-    }
-}
 
 /// Everything that can stop a `glue` command.
 #[derive(Debug, Error)]
 pub enum CliError {
-    /// A file could not be read or written.
-    #[error("{}: {source}", .path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A YAML file is malformed.
-    #[error("{}: invalid YAML: {message}", .path.display())]
-    Yaml {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (with line and column).
-        message: String,
-    },
-    /// A project file holds something glue cannot accept (unknown key value, missing field, duplicate name…).
-    #[error("{at}: {message}")]
-    Project {
-        /// Where.
-        at: Location,
-        /// What is wrong.
-        message: String,
-    },
-    /// A Jinja template failed to parse or render.
-    #[error("{at}: {what}: {message}")]
-    Jinja {
-        /// Where.
-        at: Location,
-        /// The node or macro being rendered.
-        what: String,
-        /// minijinja's message.
-        message: String,
-    },
-    /// `profiles.yml` problems.
-    #[error("{}: {message}", .path.display())]
-    Profile {
-        /// The profiles file (or the directory searched).
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// The DAG has a cycle or a dangling reference.
-    #[error("{0}")]
-    Graph(String),
-    /// A `--select` / `--exclude` expression or selector is invalid.
-    #[error("invalid selection `{expr}`: {message}")]
-    Selection {
-        /// The expression.
-        expr: String,
-        /// What is wrong.
-        message: String,
-    },
+    /// The project, its profile, its Jinja or a selection (the message names the file and line).
+    #[error(transparent)]
+    Project(#[from] ProjectError),
     /// A model's configuration or plan is invalid (the message names the file, model and field).
     #[error("{0}")]
     Plan(String),
@@ -98,23 +30,33 @@ pub enum CliError {
 impl CliError {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.into(),
-            source,
-        }
+        ProjectError::io(path, source).into()
     }
 
     /// A project error at a file (and line).
     pub fn project(file: impl Into<PathBuf>, line: Option<usize>, message: impl Into<String>) -> Self {
-        Self::Project {
-            at: Location {
-                file: file.into(),
-                line,
-            },
-            message: message.into(),
-        }
+        ProjectError::project(file, line, message).into()
     }
 }
 
 /// Result alias for the CLI.
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
+
+/// What an AWS failure means, in plain words.
+pub fn plain_words(error: &str) -> String {
+    let hint = if error.contains("loading credentials") || error.contains("no credentials") {
+        "no AWS credentials were found: set AWS_PROFILE (and run `aws sso login` for SSO profiles), or export \
+         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY"
+    } else if error.contains("AccessDenied") || error.contains("not authorized") {
+        "the credentials are not allowed to do this: compare the role's policy with `glue iam-policy`"
+    } else if error.contains("ExpiredToken") || error.contains("expired") {
+        "the credentials have expired: refresh them (`aws sso login`, a new session token)"
+    } else if error.contains("dispatch failure") || error.contains("connect") {
+        "AWS could not be reached: check the region, the network and any AWS_ENDPOINT_URL"
+    } else if error.contains("EntityNotFound") {
+        "the Glue database or session does not exist (a run creates the database)"
+    } else {
+        return error.to_string();
+    };
+    format!("{hint}\n  ({error})")
+}

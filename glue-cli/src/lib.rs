@@ -1,29 +1,24 @@
 #![recursion_limit = "256"]
 //! # glue-cli: the `glue` command
 //!
-//! Runs dbt projects written for dbt-glue: loads the project ([`project`], [`profile`], [`loader`]), renders Jinja
-//! with dbt's context ([`jinja`]), builds the DAG and selects nodes ([`dag`], [`select`]), plans each model with
-//! `glue-materialize` and runs it on an `Engine` ([`run`], [`unit`]), and writes dbt's artifacts ([`artifacts`]).
+//! Runs dbt projects written for dbt-glue. The project is loaded as a typed graph by [`glue_project`] (project,
+//! profile, nodes, DAG, selection), its Jinja rendered by [`glue_jinja`]; here each node is prepared ([`prepare`]:
+//! its state, compiled SQL, typed model and plan from `glue-materialize`) and run on an `Engine` ([`run`], [`unit`](mod@unit)),
+//! dbt's artifacts are written ([`artifacts`]) and the run reported ([`report`]).
 
+pub mod args;
 pub mod artifacts;
-pub mod cli;
 pub mod commands;
-pub mod dag;
+pub mod engines;
 pub mod error;
-pub mod jinja;
-pub mod loader;
+pub mod invocation;
 #[cfg(test)]
 mod no_panic;
-pub mod node;
-pub mod profile;
-pub mod project;
-pub mod python;
-pub mod redact;
+pub mod prepare;
 pub mod report;
+pub mod results;
 pub mod run;
-pub mod select;
 pub mod unit;
-pub mod yaml;
 
 pub use error::{CliError, Result};
 

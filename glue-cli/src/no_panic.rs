@@ -295,24 +295,30 @@ fn yaml_text(v: &Value) -> String {
 fn render(s: &str) -> std::result::Result<String, String> {
     let mut env = minijinja::Environment::new();
     env.add_function("env_var", |n: String, d: Option<minijinja::Value>| {
-        crate::jinja::context_env_var(&n, d)
+        glue_jinja::context_env_var(&n, d)
     });
     env.render_str(s, ()).map_err(|e| e.to_string())
 }
 
-fn load_profile(dir: &Path) -> crate::Result<crate::profile::Profile> {
-    crate::profile::load(&[dir.to_path_buf()], "p", None, dir, &render)
+fn load_profile(dir: &Path) -> crate::Result<glue_project::profile::Profile> {
+    Ok(glue_project::profile::load(
+        &[dir.to_path_buf()],
+        "p",
+        None,
+        dir,
+        &render,
+    )?)
 }
 
-fn load_project(dir: &Path) -> crate::Result<crate::loader::Manifest> {
-    let opts = crate::loader::LoadOptions {
-        log: std::sync::Arc::new(|_: crate::jinja::LogLevel, _: &str| {}),
+fn load_project(dir: &Path) -> crate::Result<glue_project::load::Manifest> {
+    let opts = glue_project::load::LoadOptions {
+        log: std::sync::Arc::new(|_: glue_jinja::LogLevel, _: &str| {}),
         cli_vars: Map::new(),
         target: serde_json::json!({"name": "dev", "schema": "s", "type": "glue", "threads": 1}),
         invocation_id: "00000000-0000-4000-8000-000000000000".into(),
         flags: serde_json::json!({}),
     };
-    crate::loader::load(dir, &opts)
+    Ok(glue_project::load::load(dir, &opts)?)
 }
 
 #[test]
@@ -365,13 +371,13 @@ proptest! {
         write(dir.path(), "profiles.yml", &yaml_text(&profiles));
         if let Ok(p) = load_profile(dir.path()) {
             match p.engine {
-                crate::profile::EngineChoice::GlueSession => {
-                    let _ = crate::commands::glue_profile(&p);
+                glue_project::profile::EngineChoice::GlueSession => {
+                    let _ = crate::engines::glue_profile(&p);
                 }
-                crate::profile::EngineChoice::SparkConnect { .. } => {
-                    let _ = crate::commands::spark_connect_profile(&p);
+                glue_project::profile::EngineChoice::SparkConnect { .. } => {
+                    let _ = crate::engines::spark_connect_profile(&p);
                 }
-                crate::profile::EngineChoice::Local { .. } => {}
+                glue_project::profile::EngineChoice::Local { .. } => {}
             }
         }
     }
@@ -379,7 +385,7 @@ proptest! {
     /// Any text as a YAML file is a value or an error naming the file.
     #[test]
     fn yaml_text_is_parsed_or_refused(text in prop_oneof!["\\PC{0,64}", "[-:{}\\[\\],&*!|>'\"%@` \n#?a-z0-9]{0,64}"]) {
-        let _ = crate::yaml::parse(Path::new("x.yml"), &text);
+        let _ = glue_project::yaml::parse(Path::new("x.yml"), &text);
     }
 
     /// A model's `config()` values of any shape are a configuration or an error naming the field.

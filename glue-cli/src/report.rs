@@ -6,9 +6,10 @@
 //! the reporter's [`Stdout`] says: to stdout beside the data as dbt prints it, or to stderr when the command's output
 //! is machine-readable, so that stdout holds nothing but the data.
 //!
-//! Nothing leaves unmasked: lines, messages and JSON events go through [`crate::redact::redact`], data through
-//! [`crate::redact::scrub`].
+//! Nothing leaves unmasked: lines, messages and JSON events go through [`glue_project::redact::redact`], data through
+//! [`glue_project::redact::scrub`].
 
+use glue_project::node::{Node, ResourceType};
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
@@ -147,8 +148,8 @@ impl Reporter {
             return;
         }
         // Every line, message and event datum is masked: known secrets and credential shapes.
-        let text = crate::redact::redact(text);
-        crate::redact::redact_json(&mut data);
+        let text = glue_project::redact::redact(text);
+        glue_project::redact::redact_json(&mut data);
         let out = match self.format {
             LogFormat::Text => text
                 .lines()
@@ -179,8 +180,20 @@ impl Reporter {
     /// without timestamps, whatever [`Stdout`] says.
     pub fn raw(&self, text: &str) {
         // Data is written as it is, but for the known secret values (dbt's `*****`).
-        let text = crate::redact::scrub(text);
+        let text = glue_project::redact::scrub(text);
         let mut o = std::io::stdout().lock();
         let _ = writeln!(o, "{text}");
+    }
+}
+
+/// dbt's description of a node in run lines: `sql view model schema.name`.
+pub fn describe(node: &Node) -> String {
+    match node.resource_type {
+        ResourceType::Model => format!("sql {} model {}", node.materialized(), node.relation_display()),
+        ResourceType::Seed => format!("seed file {}", node.relation_display()),
+        ResourceType::Snapshot => format!("snapshot {}", node.relation_display()),
+        ResourceType::Test => format!("test {}", node.name),
+        ResourceType::UnitTest => format!("unit_test {}", node.name),
+        ResourceType::Source => format!("source {}", node.name),
     }
 }

@@ -8,8 +8,9 @@ use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::error::CliError;
-use crate::jinja::objects::Table;
-use crate::run::{Invocation, Status};
+use crate::invocation::Invocation;
+use crate::results::Status;
+use glue_jinja::objects::Table;
 
 static REF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"^\s*ref\s*\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)\s*$"#).unwrap());
@@ -137,7 +138,7 @@ pub async fn run(inv: &Arc<Invocation>, id: &str) -> Result<(Status, String, Str
         }
         resolver.overrides.insert(key, fixture_sql(rows, &types));
     }
-    use crate::jinja::Resolver as _;
+    use glue_jinja::Resolver as _;
     let is_incremental = unit
         .macro_overrides
         .get("is_incremental")
@@ -145,7 +146,7 @@ pub async fn run(inv: &Arc<Invocation>, id: &str) -> Result<(Status, String, Str
         .unwrap_or(false);
     let this_fixture = resolver.overrides.get("this").cloned();
     let me = inv.clone();
-    let resolver: Arc<dyn crate::jinja::Resolver> = Arc::new(resolver);
+    let resolver: Arc<dyn glue_jinja::Resolver> = Arc::new(resolver);
     let model2 = model.clone();
     let compiled = tokio::task::spawn_blocking(move || {
         let mut m = model2;

@@ -873,7 +873,7 @@ pub mod udf {
                     }
                 }
             };
-            crate::functions::columnar(out, scalar)
+            crate::functions::common::columnar(out, scalar)
         }
     }
 }

@@ -1,3 +1,5 @@
+//! The embedded engine's error, and its refusals: which construct `unsupported on the embedded engine: …` names.
+
 use datafusion::error::DataFusionError;
 use glue_materialize::EngineError;
 use thiserror::Error;
@@ -97,7 +99,7 @@ pub fn refusal(e: &DataFusionError) -> Option<String> {
     if let Some(construct) = own {
         return Some(construct.to_string());
     }
-    if !crate::spark::is_unsupported(e) && !refused_by_planner(&message) {
+    if !is_unsupported(e) && !refused_by_planner(&message) {
         return None;
     }
     Some(construct_name(&message))
@@ -277,5 +279,41 @@ impl From<LocalError> for EngineError {
                 source: Box::new(other),
             },
         }
+    }
+}
+
+/// What follows `unsupported on the embedded engine: ` for an error [`is_unsupported`] accepts: the construct named
+/// by glue-rs's own refusals, else DataFusion's message.
+pub fn unsupported_message(e: &DataFusionError) -> String {
+    let m = e.strip_backtrace();
+    m.split("unsupported on the embedded engine: ")
+        .nth(1)
+        .map(str::to_string)
+        .unwrap_or(m)
+}
+
+/// True when an error means "DataFusion cannot read or plan this Spark SQL", not "this SQL is wrong".
+pub fn is_unsupported(e: &DataFusionError) -> bool {
+    match e {
+        DataFusionError::SQL(..) | DataFusionError::NotImplemented(_) => true,
+        DataFusionError::Plan(m) => {
+            m.starts_with("Invalid function")
+                || m.contains("Unsupported")
+                || m.contains("No function matches")
+                || m.contains("expected zero argument")
+                || m.contains("requires TypeSignature")
+                || m.contains("does not support type")
+                || m.starts_with("table function")
+                || (m.starts_with("Function '") && m.contains(" expects "))
+                || m.starts_with("Failed to coerce arguments")
+                || m.contains("unsupported on the embedded engine")
+                || m.contains("coercion failed")
+        }
+        // DataFusion's aggregates refuse an untyped NULL column (`VALUES (NULL), (NULL)`), which Spark types as void.
+        DataFusionError::Execution(m) => {
+            m.contains("not supported for Null") || m.contains("unsupported on the embedded engine")
+        }
+        DataFusionError::Context(_, inner) | DataFusionError::Diagnostic(_, inner) => is_unsupported(inner),
+        _ => false,
     }
 }

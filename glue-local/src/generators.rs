@@ -17,30 +17,14 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, Query, Select, SelectItem, SetExpr, Statement,
-    TableAlias, TableFactor, TableWithJoins, VisitMut, VisitorMut,
+    TableAlias, TableFactor, TableWithJoins,
 };
 
-use crate::spark::{call, sql_cast};
+use crate::spark::sql::{call, rewrite_statement, sql_cast};
 
 /// Rewrites the generators of every SELECT of a statement, or names the construct it refuses.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
-    match statement.visit(&mut Generators) {
-        ControlFlow::Break(construct) => Err(construct),
-        ControlFlow::Continue(()) => Ok(()),
-    }
-}
-
-struct Generators;
-
-impl VisitorMut for Generators {
-    type Break = String;
-
-    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<String> {
-        match rewrite_set_expr(&mut query.body) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => ControlFlow::Break(e),
-        }
-    }
+    rewrite_statement(statement, rewrite_set_expr, None)
 }
 
 fn rewrite_set_expr(body: &mut SetExpr) -> Result<(), String> {

@@ -9,24 +9,32 @@
 //! What it does not run (Hudi, Python models, the file formats Spark has and it lacks) fails with
 //! `unsupported on the embedded engine: …` before anything is written ([`LocalEngine`]'s `capabilities`).
 
-pub mod catalog;
-pub mod constructs;
-pub mod datetime;
-mod delta;
-mod engine;
+// At the bottom: the error and its refusals, Arrow types as Spark names them.
 mod error;
+pub mod types;
+
+// The warehouse: its catalog, the table formats, and the crash points of their writes.
+pub mod catalog;
+mod delta;
 pub mod failpoint;
-pub mod functions;
-pub mod generators;
 pub mod iceberg;
 mod nullable;
-pub mod physical;
 mod plain;
-pub mod session;
-pub mod spark;
+
+// Spark's functions where DataFusion's answer otherwise: Java datetime patterns, UDFs, the functions refused.
+pub mod datetime;
+pub mod functions;
 pub mod spark_functions;
-mod spark_names;
-pub mod types;
+
+// Spark SQL on DataFusion: the statement rewrites, the plan rules and checks, physical-plan corrections.
+pub mod constructs;
+pub mod generators;
+pub mod physical;
+pub mod spark;
+
+// On top: the DataFusion session, and the engine that runs glue-materialize plans in it.
+mod engine;
+pub mod session;
 
 pub use engine::{FORMATS, LocalEngine};
 pub use error::{LocalError, refusal};

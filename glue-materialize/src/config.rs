@@ -4,215 +4,65 @@
 
 use std::collections::BTreeMap;
 
-use glue_sql::snapshot::{HardDeletes, KeyPart, MetaColumns};
+use glue_sql::snapshot::{KeyPart, MetaColumns};
 use glue_sql::types::PartitionField;
 use glue_sql::{Ident, SqlFragment};
 use serde_json::{Map, Value};
 
+pub use crate::choices::{
+    FileFormat, HardDeletesMode, IncrementalStrategy, Materialization, OnSchemaChange, SeedMode, SnapshotStrategy,
+};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::fields::{Fields, wrong};
 use crate::lakeformation::{LfGrants, LfTagsConfig};
 
-/// Defines a closed set of config values with their dbt spellings (matched case-insensitively).
-macro_rules! config_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal $(| $alias:literal)*),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        pub enum $name { $($(#[$vm])* #[serde(rename = $text)] $variant),+ }
+/// Every key [`ModelConfig::from_json`] reads (a snapshot's keys included), and only those: the parser reads the
+/// config through this table. Keys outside it are not the planner's (dbt's own `tags`, `meta`, … or unknown ones).
+pub const MODEL_CONFIG_KEYS: &[&str] = &[
+    "materialized",
+    "file_format",
+    "partition_by",
+    "buckets",
+    "persist_docs",
+    "custom_location",
+    "custom_temp_suffix",
+    "incremental_strategy",
+    "clustered_by",
+    "table_properties",
+    "hudi_options",
+    "unique_key",
+    "incremental_predicates",
+    "predicates",
+    "merge_update_columns",
+    "merge_exclude_columns",
+    "on_schema_change",
+    "iceberg_expire_snapshots",
+    "add_iceberg_timestamp",
+    "purge_dropped_iceberg_data",
+    "use_iceberg_temp_views",
+    "sql_header",
+    "substitute_variables",
+    "delta_athena_prefix",
+    "write_options",
+    "lf_tags_config",
+    "lf_grants",
+    "full_refresh",
+    "column_types",
+    "strategy",
+    "updated_at",
+    "check_cols",
+    "invalidate_hard_deletes",
+    "hard_deletes",
+    "snapshot_meta_column_names",
+    "dbt_valid_to_current",
+    "pre-hook",
+    "pre_hook",
+    "post-hook",
+    "post_hook",
+];
 
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-            /// The dbt spelling of every value.
-            pub const NAMES: &'static [&'static str] = &[$($text),+];
-
-            /// The dbt spelling.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text),+ }
-            }
-
-            /// Parses a dbt spelling (case-insensitive).
-            pub fn parse(text: &str) -> Option<Self> {
-                let t = text.trim().to_ascii_lowercase();
-                $(if t == $text $(|| t == $alias)* { return Some($name::$variant); })+
-                None
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str(self.as_str()) }
-        }
-    };
-}
-
-config_enum! {
-    /// `materialized`.
-    Materialization {
-        /// A table rebuilt on every run.
-        Table = "table",
-        /// A view.
-        View = "view",
-        /// A table updated incrementally.
-        Incremental = "incremental",
-        /// A CSV seed.
-        Seed = "seed",
-        /// An SCD2 snapshot.
-        Snapshot = "snapshot",
-        /// Inlined as a CTE into its consumers; nothing is built.
-        Ephemeral = "ephemeral",
-    }
-}
-
-config_enum! {
-    /// `incremental_strategy`.
-    IncrementalStrategy {
-        /// INSERT INTO.
-        Append = "append",
-        /// INSERT OVERWRITE (the partitions present in the new data, or the whole table without partition_by).
-        InsertOverwrite = "insert_overwrite",
-        /// MERGE on unique_key (Delta, Iceberg, Hudi, S3 Tables).
-        Merge = "merge",
-    }
-}
-
-config_enum! {
-    /// `file_format`.
-    FileFormat {
-        /// Apache Parquet (the default).
-        Parquet = "parquet",
-        /// CSV.
-        Csv = "csv",
-        /// JSON lines.
-        Json = "json",
-        /// ORC.
-        Orc = "orc",
-        /// Avro.
-        Avro = "avro",
-        /// Text (one string column).
-        Text = "text",
-        /// Delta Lake.
-        Delta = "delta",
-        /// Apache Iceberg in the Glue catalog.
-        Iceberg = "iceberg",
-        /// Apache Hudi.
-        Hudi = "hudi",
-        /// Iceberg in Amazon S3 Tables.
-        S3Tables = "s3tables",
-    }
-}
-
-impl FileFormat {
-    /// The Spark data source name (`USING …`).
-    pub fn provider(self) -> &'static str {
-        match self {
-            Self::S3Tables => "iceberg",
-            f => f.as_str(),
-        }
-    }
-
-    /// Delta, Iceberg, Hudi and S3 Tables: table formats with their own transaction log.
-    pub fn is_lakehouse(self) -> bool {
-        matches!(self, Self::Delta | Self::Iceberg | Self::Hudi | Self::S3Tables)
-    }
-
-    /// Formats with MERGE INTO.
-    pub fn supports_merge(self) -> bool {
-        self.is_lakehouse()
-    }
-
-    /// Formats whose `CREATE OR REPLACE TABLE` swaps the data atomically.
-    pub fn atomic_replace(self) -> bool {
-        matches!(self, Self::Delta | Self::Iceberg | Self::S3Tables)
-    }
-
-    /// Iceberg and S3 Tables: relations carry the Spark catalog prefix.
-    pub fn in_iceberg_catalog(self) -> bool {
-        matches!(self, Self::Iceberg | Self::S3Tables)
-    }
-
-    /// Formats whose tables Spark can `ALTER TABLE … ADD COLUMNS`.
-    pub fn can_add_columns(self) -> bool {
-        !matches!(self, Self::Text)
-    }
-
-    /// Formats whose tables can drop columns (Iceberg, S3 Tables; Delta only with column mapping, checked at run time).
-    pub fn can_drop_columns(self) -> bool {
-        matches!(self, Self::Iceberg | Self::S3Tables | Self::Delta)
-    }
-
-    /// Formats accepting Iceberg partition transforms in `partition_by`.
-    pub fn accepts_partition_transforms(self) -> bool {
-        self.in_iceberg_catalog()
-    }
-
-    /// The formats the merge strategy accepts.
-    pub fn merge_formats() -> Vec<&'static str> {
-        Self::ALL
-            .iter()
-            .filter(|f| f.supports_merge())
-            .map(|f| f.as_str())
-            .collect()
-    }
-}
-
-config_enum! {
-    /// `on_schema_change`.
-    OnSchemaChange {
-        /// Keep the table's columns; new source columns are not written.
-        Ignore = "ignore",
-        /// Fail the model when the columns differ.
-        Fail = "fail",
-        /// Add new source columns to the table.
-        AppendNewColumns = "append_new_columns",
-        /// Add new columns, drop removed ones, change types.
-        SyncAllColumns = "sync_all_columns",
-    }
-}
-
-config_enum! {
-    /// Snapshot `strategy`.
-    SnapshotStrategy {
-        /// Changes detected by an updated-at timestamp.
-        Timestamp = "timestamp",
-        /// Changes detected by comparing columns.
-        Check = "check",
-    }
-}
-
-config_enum! {
-    /// Snapshot `hard_deletes`.
-    HardDeletesMode {
-        /// Rows deleted at the source stay current.
-        Ignore = "ignore",
-        /// Deleted rows are closed.
-        Invalidate = "invalidate",
-        /// Deleted rows are closed and a deletion record is added.
-        NewRecord = "new_record",
-    }
-}
-
-impl From<HardDeletesMode> for HardDeletes {
-    fn from(value: HardDeletesMode) -> Self {
-        match value {
-            HardDeletesMode::Ignore => Self::Ignore,
-            HardDeletesMode::Invalidate => Self::Invalidate,
-            HardDeletesMode::NewRecord => Self::NewRecord,
-        }
-    }
-}
-
-config_enum! {
-    /// Profile `seed_mode` (Spark writer mode for seeds).
-    SeedMode {
-        /// Replace the seed's rows.
-        Overwrite = "overwrite",
-        /// Add the rows.
-        Append = "append",
-        /// Fail if the table exists.
-        ErrorIfExists = "errorifexists" | "error",
-        /// Do nothing if the table exists.
-        Ignore = "ignore",
-    }
-}
+/// The keys of `persist_docs`.
+const PERSIST_DOCS_KEYS: &[&str] = &["relation", "columns"];
 
 /// `persist_docs`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
@@ -349,164 +199,6 @@ impl Default for ModelConfig {
     }
 }
 
-/// Reads typed values out of a config object, naming the field in every error.
-pub(crate) struct Fields<'a> {
-    map: &'a Map<String, Value>,
-}
-
-fn wrong(field: &str, expected: &'static str, got: &Value) -> ConfigError {
-    ConfigError::new(
-        field,
-        ConfigProblem::WrongType {
-            expected,
-            got: got.to_string(),
-        },
-    )
-}
-
-impl<'a> Fields<'a> {
-    pub(crate) fn new(map: &'a Map<String, Value>) -> Self {
-        Self { map }
-    }
-
-    /// The value of the first present, non-null key among `keys`, with the key found.
-    pub(crate) fn get(&self, keys: &[&'static str]) -> Option<(&'static str, &'a Value)> {
-        keys.iter()
-            .find_map(|k| self.map.get(*k).filter(|v| !v.is_null()).map(|v| (*k, v)))
-    }
-
-    pub(crate) fn bool(&self, key: &'static str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(&[key]) {
-            None => Ok(default),
-            Some((k, v)) => parse_bool(k, v),
-        }
-    }
-
-    pub(crate) fn opt_bool(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
-        self.get(&[key]).map(|(k, v)| parse_bool(k, v)).transpose()
-    }
-
-    pub(crate) fn string(&self, keys: &[&'static str]) -> Result<Option<String>, ConfigError> {
-        match self.get(keys) {
-            None => Ok(None),
-            Some((_, Value::String(s))) => Ok(Some(s.clone())),
-            Some((_, Value::Number(n))) => Ok(Some(n.to_string())),
-            Some((k, v)) => Err(wrong(k, "a string", v)),
-        }
-    }
-
-    pub(crate) fn enum_value<T>(
-        &self,
-        key: &'static str,
-        parse: fn(&str) -> Option<T>,
-        names: &'static [&'static str],
-    ) -> Result<Option<T>, ConfigError> {
-        match self.get(&[key]) {
-            None => Ok(None),
-            Some((k, Value::String(s))) => parse(s).map(Some).ok_or_else(|| {
-                ConfigError::new(
-                    k,
-                    ConfigProblem::UnknownValue {
-                        value: s.clone(),
-                        allowed: names.to_vec(),
-                    },
-                )
-            }),
-            Some((k, v)) => Err(wrong(k, "a string", v)),
-        }
-    }
-
-    /// A string or a list of strings.
-    pub(crate) fn string_list(&self, keys: &[&'static str]) -> Result<Vec<String>, ConfigError> {
-        match self.get(keys) {
-            None => Ok(Vec::new()),
-            Some((k, v)) => string_list(k, v),
-        }
-    }
-
-    pub(crate) fn ident_list(&self, keys: &[&'static str]) -> Result<Option<Vec<Ident>>, ConfigError> {
-        match self.get(keys) {
-            None => Ok(None),
-            Some((k, v)) => string_list(k, v)?
-                .into_iter()
-                .map(|s| {
-                    Ident::new(s).map_err(|_| ConfigError::new(k, ConfigProblem::Invalid("empty column name".into())))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-        }
-    }
-
-    /// A map of string to string (numbers and booleans are written as Spark expects them: `true`, `10`).
-    pub(crate) fn string_map(&self, key: &'static str) -> Result<BTreeMap<String, String>, ConfigError> {
-        match self.get(&[key]) {
-            None => Ok(BTreeMap::new()),
-            Some((k, v)) => string_map(k, v),
-        }
-    }
-
-    /// An object.
-    pub(crate) fn object(&self, key: &'static str) -> Result<Option<&'a Map<String, Value>>, ConfigError> {
-        match self.get(&[key]) {
-            None => Ok(None),
-            Some((_, Value::Object(m))) => Ok(Some(m)),
-            Some((k, v)) => Err(wrong(k, "a mapping", v)),
-        }
-    }
-}
-
-/// Booleans accept YAML booleans and the reference's strings `'True'` / `'False'` (any case).
-pub(crate) fn parse_bool(field: &str, v: &Value) -> Result<bool, ConfigError> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" => Ok(true),
-            "false" => Ok(false),
-            _ => Err(ConfigError::new(
-                field,
-                ConfigProblem::UnknownValue {
-                    value: s.clone(),
-                    allowed: vec!["true", "false", "'True'", "'False'"],
-                },
-            )),
-        },
-        v => Err(wrong(field, "a boolean", v)),
-    }
-}
-
-pub(crate) fn string_list(field: &str, v: &Value) -> Result<Vec<String>, ConfigError> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s.clone()),
-                other => Err(wrong(field, "a list of strings", other)),
-            })
-            .collect(),
-        v => Err(wrong(field, "a string or a list of strings", v)),
-    }
-}
-
-pub(crate) fn string_map(field: &str, v: &Value) -> Result<BTreeMap<String, String>, ConfigError> {
-    let Value::Object(m) = v else {
-        return Err(wrong(field, "a mapping", v));
-    };
-    m.iter()
-        .map(|(k, v)| {
-            let s = match v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                other => {
-                    return Err(wrong(&format!("{field}.{k}"), "a string, number or boolean", other));
-                }
-            };
-            Ok((k.clone(), s))
-        })
-        .collect()
-}
-
 fn hooks(f: &Fields<'_>, keys: &[&'static str]) -> Result<Vec<SqlFragment>, ConfigError> {
     let Some((k, v)) = f.get(keys) else {
         return Ok(Vec::new());
@@ -541,7 +233,7 @@ impl ModelConfig {
             Value::Null => &empty,
             v => return Err(wrong("config", "a mapping", v)),
         };
-        let f = Fields::new(map);
+        let f = Fields::new(map, MODEL_CONFIG_KEYS);
         let d = Self::default();
         let materialized = f
             .enum_value("materialized", Materialization::parse, Materialization::NAMES)?
@@ -585,7 +277,7 @@ impl ModelConfig {
         let persist_docs = match f.get(&["persist_docs"]) {
             None => PersistDocs::default(),
             Some((k, Value::Object(m))) => {
-                let pf = Fields::new(m);
+                let pf = Fields::new(m, PERSIST_DOCS_KEYS);
                 let relation = pf.bool("relation", false).map_err(|e| prefix(k, e))?;
                 let columns = pf.bool("columns", false).map_err(|e| prefix(k, e))?;
                 PersistDocs { relation, columns }
@@ -845,5 +537,23 @@ mod tests {
         .unwrap();
         assert_eq!(c.pre_hook.len(), 1);
         assert_eq!(c.post_hook.len(), 2);
+    }
+
+    #[test]
+    fn the_parser_reads_only_the_keys_of_its_table() {
+        // Every read path, each read checked against the table (a key outside it fails a debug build).
+        let all: Map<String, Value> = MODEL_CONFIG_KEYS.iter().map(|k| (k.to_string(), Value::Null)).collect();
+        assert!(ModelConfig::from_json(&Value::Object(all)).is_ok());
+        let snapshot = serde_json::json!({
+            "materialized": "snapshot", "strategy": "check", "check_cols": "all", "unique_key": "id",
+            "persist_docs": {"relation": true, "columns": true}, "pre-hook": "select 1",
+            "lf_tags_config": {"enabled": true, "tags_table": {"k": "v"}},
+            "lf_grants": {"data_cell_filters": {"enabled": true, "filters": {"f": {"principals": ["p"], "row_filter": "true"}}}},
+        });
+        ModelConfig::from_json(&snapshot).unwrap();
+        let mut sorted = MODEL_CONFIG_KEYS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), MODEL_CONFIG_KEYS.len(), "a key listed twice");
     }
 }

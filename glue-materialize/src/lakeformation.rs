@@ -5,8 +5,26 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::config::{Fields, parse_bool, string_list};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::fields::{Fields, parse_bool, string_list};
+
+/// The keys of `lf_tags_config`.
+const LF_TAGS_CONFIG_KEYS: &[&str] = &[
+    "enabled",
+    "drop_existing",
+    "tags_database",
+    "tags_table",
+    "tags_columns",
+];
+
+/// The keys of `lf_grants`.
+const LF_GRANTS_KEYS: &[&str] = &["data_cell_filters"];
+
+/// The keys of `lf_grants.data_cell_filters`.
+const DATA_CELL_FILTERS_KEYS: &[&str] = &["enabled", "drop_existing", "filters"];
+
+/// The keys of one data-cell filter.
+const FILTER_KEYS: &[&str] = &["principals", "row_filter", "column_names", "excluded_column_names"];
 
 /// `lf_tags_config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize)]
@@ -40,7 +58,7 @@ impl LfTagsConfig {
     }
 
     pub(crate) fn from_json(m: &Map<String, Value>) -> Result<Self, ConfigError> {
-        let f = Fields::new(m);
+        let f = Fields::new(m, LF_TAGS_CONFIG_KEYS);
         let p = |e: ConfigError| ConfigError {
             field: format!("lf_tags_config.{}", e.field),
             ..e
@@ -207,7 +225,7 @@ impl LfGrants {
     }
 
     pub(crate) fn from_json(m: &Map<String, Value>) -> Result<Self, ConfigError> {
-        let f = Fields::new(m);
+        let f = Fields::new(m, LF_GRANTS_KEYS);
         let Some(dcf) = f.object("data_cell_filters").map_err(|e| ConfigError {
             field: format!("lf_grants.{}", e.field),
             ..e
@@ -220,7 +238,7 @@ impl LfGrants {
             field: format!("{base}.{}", e.field),
             ..e
         };
-        let df = Fields::new(dcf);
+        let df = Fields::new(dcf, DATA_CELL_FILTERS_KEYS);
         let mut filters = BTreeMap::new();
         if let Some(fs) = df.object("filters").map_err(p)? {
             for (name, spec) in fs {
@@ -234,7 +252,7 @@ impl LfGrants {
                         },
                     ));
                 };
-                let sf = Fields::new(spec);
+                let sf = Fields::new(spec, FILTER_KEYS);
                 let fp = |e: ConfigError| ConfigError {
                     field: format!("{field}.{}", e.field),
                     ..e

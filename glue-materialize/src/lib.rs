@@ -23,9 +23,11 @@
 //! }]);
 //! ```
 
+mod choices;
 pub mod config;
 pub mod engine;
 mod error;
+mod fields;
 pub mod lakeformation;
 mod model;
 mod plan;

@@ -6,7 +6,7 @@ use glue_sql::ddl::AlterTable;
 use glue_sql::types::ColumnDef;
 use thiserror::Error;
 
-use crate::config::{FileFormat, OnSchemaChange};
+use crate::choices::{FileFormat, OnSchemaChange};
 
 /// How the source's columns differ from the target's (names compared case-insensitively, as Spark does).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -226,14 +226,14 @@ pub enum Step {
         /// Source columns starting with this prefix are not added (snapshots: `dbt_`).
         ignore_prefix: Option<String>,
     },
-    /// INSERT INTO target SELECT <target columns> FROM source.
+    /// INSERT INTO target SELECT `<target columns>` FROM source.
     InsertInto {
         /// The table.
         target: RelationName,
         /// The rows.
         source: RelationName,
     },
-    /// INSERT OVERWRITE target [PARTITION (…)] SELECT <target columns> FROM source.
+    /// INSERT OVERWRITE target [PARTITION (…)] SELECT `<target columns>` FROM source.
     InsertOverwrite {
         /// The table.
         target: RelationName,

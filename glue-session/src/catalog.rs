@@ -182,6 +182,26 @@ impl From<SessionError> for SwapFailure {
 /// switch until the next one.
 pub const PREVIOUS_LOCATION: &str = "glue_rs.previous_location";
 
+/// One partition batch call on `target`'s table: AWS's error, or the first entry that failed, fails it.
+macro_rules! partition_batch {
+    ($catalog:ident, $target:ident, $call:ident, $name:literal, $($entries:tt)+) => {{
+        let out = $catalog
+            .clients
+            .glue
+            .$call()
+            .database_name($target.schema_str())
+            .table_name($target.identifier.as_str())
+            .set_catalog_id($catalog.catalog_id.clone())
+            .$($entries)+
+            .send()
+            .await
+            .map_err(|e| SessionError::aws($name, e))?;
+        if let Some(e) = out.errors().first() {
+            return Err(SessionError::Protocol(format!("{} on {}: {:?}", $name, $target, e.error_detail())));
+        }
+    }};
+}
+
 impl Catalog {
     /// The catalog of `catalog_id` (None: the caller's account).
     pub fn new(clients: Clients, catalog_id: Option<String>) -> Self {
@@ -475,17 +495,9 @@ impl Catalog {
         // Keep what belongs to the entry rather than to the data: its description and owner.
         input.description = current.description.clone().or(input.description);
         input.owner = current.owner.clone().or(input.owner);
-        self.clients
-            .glue
-            .update_table()
-            .database_name(target.schema_str())
-            .set_catalog_id(self.catalog_id.clone())
-            .table_input(input)
-            .set_version_id(current.version_id.clone())
-            .send()
+        self.update_table(target, input, current.version_id.clone())
             .await
             .map_err(|e| {
-                let e = SessionError::aws("UpdateTable", e);
                 if e.code() == Some("ConcurrentModificationException") {
                     SwapFailure::Conflict {
                         message: format!(
@@ -556,23 +568,13 @@ impl Catalog {
         let (kept, added): (Vec<&Partition>, Vec<&Partition>) =
             new.iter().partition(|p| old_values.contains(&values(p)));
         for chunk in added.chunks(100) {
-            let out = self
-                .clients
-                .glue
-                .batch_create_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_partition_input_list(Some(chunk.iter().map(|p| input(p)).collect()))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchCreatePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchCreatePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
+            partition_batch!(
+                self,
+                target,
+                batch_create_partition,
+                "BatchCreatePartition",
+                set_partition_input_list(Some(chunk.iter().map(|p| input(p)).collect()))
+            );
         }
         for chunk in kept.chunks(100) {
             let entries: Vec<BatchUpdatePartitionRequestEntry> = chunk
@@ -585,23 +587,13 @@ impl Catalog {
                         .ok()
                 })
                 .collect();
-            let out = self
-                .clients
-                .glue
-                .batch_update_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchUpdatePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchUpdatePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
+            partition_batch!(
+                self,
+                target,
+                batch_update_partition,
+                "BatchUpdatePartition",
+                set_entries(Some(entries))
+            );
         }
         let dropped: Vec<&Partition> = old.iter().filter(|p| !new_values.contains(&values(p))).collect();
         for chunk in dropped.chunks(25) {
@@ -609,25 +601,36 @@ impl Catalog {
                 .iter()
                 .filter_map(|p| PartitionValueList::builder().set_values(p.values.clone()).build().ok())
                 .collect();
-            let out = self
-                .clients
-                .glue
-                .batch_delete_partition()
-                .database_name(target.schema_str())
-                .table_name(target.identifier.as_str())
-                .set_catalog_id(self.catalog_id.clone())
-                .set_partitions_to_delete(Some(values))
-                .send()
-                .await
-                .map_err(|e| SessionError::aws("BatchDeletePartition", e))?;
-            if let Some(e) = out.errors().first() {
-                return Err(SessionError::Protocol(format!(
-                    "BatchDeletePartition on {target}: {:?}",
-                    e.error_detail()
-                )));
-            }
+            partition_batch!(
+                self,
+                target,
+                batch_delete_partition,
+                "BatchDeletePartition",
+                set_partitions_to_delete(Some(values))
+            );
         }
         Ok(())
+    }
+
+    /// UpdateTable of `table`'s entry, guarded by the VersionId it was read at (Glue refuses it with
+    /// ConcurrentModificationException when the entry changed since).
+    async fn update_table(
+        &self,
+        table: &RelationName,
+        input: TableInput,
+        version_id: Option<String>,
+    ) -> Result<(), SessionError> {
+        self.clients
+            .glue
+            .update_table()
+            .database_name(table.schema_str())
+            .set_catalog_id(self.catalog_id.clone())
+            .table_input(input)
+            .set_version_id(version_id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| SessionError::aws("UpdateTable", e))
     }
 
     /// Adds `location` to a table's `StorageDescriptor.AdditionalLocations` unless it is there (dbt-glue does this for
@@ -654,16 +657,7 @@ impl Catalog {
         extra.push(location.to_string());
         sd.additional_locations = Some(extra);
         input.storage_descriptor = Some(sd);
-        self.clients
-            .glue
-            .update_table()
-            .database_name(table.schema_str())
-            .set_catalog_id(self.catalog_id.clone())
-            .table_input(input)
-            .set_version_id(current.version_id.clone())
-            .send()
-            .await
-            .map_err(|e| SessionError::aws("UpdateTable", e))?;
+        self.update_table(table, input, current.version_id.clone()).await?;
         Ok(true)
     }
 

@@ -99,7 +99,7 @@ fn unauthenticated(e: &SparkError) -> bool {
 /// The channel of `url` with `token` and the session id (TLS whenever a token goes to a host that is not local, as
 /// the Spark Connect URL convention says; a URL that turns TLS off for one is refused). Errors never show a token.
 fn channel(url: &str, token: Option<&str>, session_id: &str) -> Result<ChannelBuilder, SessionError> {
-    let mut b = crate::profile::connect_url(url, token)
+    let mut b = crate::connect_profile::connect_url(url, token)
         .map_err(|m| SessionError::Protocol(format!("Spark Connect URL: {m}")))?;
     if let Some(t) = token {
         b.set("token", t);

@@ -2,7 +2,7 @@
 //! Spark, EMR, Sail). Plan steps run in order as SQL plans on ONE Spark session shared by the run's threads (gRPC
 //! multiplexes them); seeds travel as Arrow IPC; no statement polling, no Python.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
 use glue_materialize::step::Step;
 use glue_materialize::{
-    Capabilities, Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, RenderContext, RenderError, Rendered,
-    StatementSetting, StepKind, TableFormat, render_step,
+    Capabilities, Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, RenderError, Rendered,
+    StatementSetting, StepKind, TableFormat,
 };
 use glue_sql::types::ColumnDef;
 use glue_sql::{Ident, RelationName};
@@ -23,12 +23,15 @@ use glue_lakeformation::LakeFormation;
 use crate::catalog::Catalog;
 use crate::client::Clients;
 use crate::connect::ConnectSession;
+use crate::connect_profile::SparkConnectProfile;
 use crate::create::session_id;
-use crate::engine::{Need, RunReport, create_schema_sql, err, needs, step_error};
-use crate::error::SessionError;
+use crate::database::create_schema_sql;
+use crate::error::{SessionError, engine_error as err};
 use crate::livy::{LivySession, Origin, Stats};
-use crate::profile::{DatalakeFormat, GlueProfile, SparkConnectProfile};
+use crate::profile::GlueProfile;
+use crate::report::RunReport;
 use crate::seed::SeedLoad;
+use crate::steps::{Need, PlanFailure, Protocol, column_defs, file_formats, run_steps, step_error};
 
 const GLUE_ENGINE: &str = "Glue Spark Connect sessions";
 const SERVER_ENGINE: &str = "a Spark Connect server";
@@ -343,33 +346,15 @@ async fn run_scoped(spark: &ConnectSession, sql: &str, settings: &[StatementSett
     result
 }
 
-fn lakehouse_formats(formats: &[DatalakeFormat]) -> impl Iterator<Item = FileFormat> + '_ {
-    formats.iter().filter_map(|f| match f {
-        DatalakeFormat::Delta => Some(FileFormat::Delta),
-        DatalakeFormat::Iceberg => Some(FileFormat::Iceberg),
-        // Hudi writes are PySpark DataFrame writes: not on Spark Connect here.
-        DatalakeFormat::Hudi => None,
-    })
-}
-
 #[async_trait]
 impl Engine for ConnectEngine {
     fn capabilities(&self) -> Capabilities {
-        let mut formats: BTreeSet<FileFormat> = [
-            FileFormat::Parquet,
-            FileFormat::Csv,
-            FileFormat::Json,
-            FileFormat::Orc,
-            FileFormat::Avro,
-            FileFormat::Text,
-        ]
-        .into_iter()
-        .collect();
         let lake = match &self.inner.target {
             ConnectTarget::Glue(p) => &p.datalake_formats,
             ConnectTarget::Server(p) => &p.datalake_formats,
         };
-        formats.extend(lakehouse_formats(lake));
+        // Hudi writes are PySpark DataFrame writes: not on Spark Connect here.
+        let formats = file_formats(lake, false);
         let steps = StepKind::ALL
             .iter()
             .copied()
@@ -416,155 +401,18 @@ impl Engine for ConnectEngine {
         if let Some(sql) = self.schema_sql(plan) {
             spark.sql(&sql).await.map_err(|e| step_error(plan, None, e))?;
         }
-        let mut known: HashMap<Need, Vec<ColumnDef>> = HashMap::new();
-        for step in &plan.steps {
-            let native_err = |e: SessionError| step_error(plan, Some(step), e);
-            let render_err = |e: RenderError| EngineError::Other {
-                context: format!("model `{}`, step {step}", plan.model),
-                source: Box::new(e),
-            };
-            let (t, s) = needs(step);
-            for n in [&t, &s].into_iter().flatten() {
-                if !known.contains_key(n) {
-                    let sql = match n {
-                        Need::Relation(r) => format!("SELECT * FROM {r}"),
-                        Need::Query(q) => q.clone(),
-                    };
-                    let cols = spark.columns(&sql).await.map_err(native_err)?;
-                    known.insert(n.clone(), column_defs(cols).map_err(native_err)?);
-                }
-            }
-            let ctx = RenderContext {
-                now: self.inner.now.clone(),
-                target_columns: t.as_ref().and_then(|n| known.get(n).cloned()),
-                source_columns: s.as_ref().and_then(|n| known.get(n).cloned()),
-            };
-            match step {
-                Step::SwapTable {
-                    target,
-                    staging,
-                    old_location,
-                    delete_old_location,
-                    expected_version,
-                } => match self.catalog().await {
-                    Some(catalog) => {
-                        let switch = crate::catalog::Switch {
-                            target,
-                            staging,
-                            staged_at: plan
-                                .written_locations()
-                                .into_iter()
-                                .find(|(r, _)| *r == staging)
-                                .map(|(_, l)| l),
-                            expected_version: expected_version.as_deref(),
-                            old_location: old_location.as_deref(),
-                            old_is_ours: *delete_old_location,
-                        };
-                        catalog.switch(&switch).await.map_err(native_err)?;
-                        refresh(&spark, target).await.map_err(native_err)?;
-                    }
-                    None => {
-                        // No catalog API on a plain server: drop the old entry (an external table: its files stay),
-                        // then rename the staging table, whose data is complete, into place.
-                        for sql in [
-                            glue_sql::ddl::Drop::table(target.clone()).to_sql(),
-                            glue_sql::ddl::rename_table(staging, target),
-                        ] {
-                            spark.sql(&sql).await.map_err(native_err)?;
-                        }
-                        if let Some(old) = old_location.as_deref().filter(|_| *delete_old_location) {
-                            outcome.warnings.push(format!(
-                                "the replaced table's files at {old} stay: without `catalog: glue` glue-rs has no \
-                                 storage access on a Spark Connect server"
-                            ));
-                        }
-                    }
-                },
-                Step::RefreshTable { relation } => refresh(&spark, relation).await.map_err(native_err)?,
-                Step::LakeFormation { database, table, .. } => match self.lake_formation().await {
-                    Some(lf) => {
-                        let diff = crate::lf::run_step(lf, plan, step).await?;
-                        outcome.executed.push(diff);
-                        continue;
-                    }
-                    None => outcome.warnings.push(format!(
-                        "Lake Formation tags and data-cell filters of {database}.{table} were not reconciled: they \
-                         belong to the Glue Data Catalog, and this Spark Connect server is not on it (`catalog: glue`)"
-                    )),
-                },
-                Step::DeleteLocation { location } => match self.catalog().await {
-                    Some(catalog) => {
-                        catalog.delete_location(location).await.map_err(native_err)?;
-                    }
-                    None => outcome.warnings.push(format!(
-                        "the staging files at {location} stay: without `catalog: glue` glue-rs has no storage \
-                         access on a Spark Connect server"
-                    )),
-                },
-                Step::LoadSeed { .. } => {
-                    let seed = SeedLoad::prepare(step, native_err, render_err, |message| EngineError::Sql {
-                        error_class: None,
-                        message,
-                    })?;
-                    if !seed.statements.is_empty() {
-                        spark
-                            .create_view(seed.view.as_str(), &seed.schema, &seed.batches)
-                            .await
-                            .map_err(native_err)?;
-                        for r in &seed.statements {
-                            match r {
-                                Rendered::Sql(sql) => spark.sql(sql).await.map(|_| ()).map_err(native_err)?,
-                                Rendered::Scoped { sql, settings } => {
-                                    run_scoped(&spark, sql, settings).await.map_err(native_err)?
-                                }
-                                Rendered::Native { .. } => {}
-                            }
-                        }
-                        outcome.rows_affected = Some(seed.rows);
-                    }
-                }
-                _ => {
-                    for r in render_step(step, &ctx).map_err(render_err)? {
-                        match r {
-                            Rendered::Sql(sql) => match spark.sql(&sql).await {
-                                Ok(_) => {}
-                                // Housekeeping a server without Iceberg's procedures (Sail) cannot run: the table
-                                // is right, its old snapshots stay.
-                                Err(SessionError::Statement { message, .. })
-                                    if matches!(step, Step::ExpireSnapshots { .. }) && message.contains("CALL") =>
-                                {
-                                    outcome.warnings.push(format!(
-                                        "{} has no Iceberg procedures: old snapshots were not expired (set \
-                                         iceberg_expire_snapshots: false to skip this step)",
-                                        self.engine_name()
-                                    ));
-                                }
-                                Err(e) if replace_unsupported(&e) => {
-                                    self.create_without_replace(&spark, step, &sql, e)
-                                        .await
-                                        .map_err(native_err)?;
-                                }
-                                Err(e) => return Err(native_err(e)),
-                            },
-                            Rendered::Scoped { sql, settings } => {
-                                run_scoped(&spark, &sql, &settings).await.map_err(native_err)?
-                            }
-                            Rendered::Native { action, .. } => {
-                                return Err(EngineError::Unsupported {
-                                    engine: self.engine_name(),
-                                    construct: format!("{action} (model `{}`)", plan.model),
-                                });
-                            }
-                        }
-                    }
-                    if matches!(step, Step::SyncSchema { .. })
-                        && let Some(t) = &t
-                    {
-                        known.remove(t);
-                    }
-                }
-            }
-            outcome.executed.push(step.to_string());
+        let mut run = ConnectRun {
+            engine: self,
+            spark: &spark,
+            plan,
+            catalog: catalog.clone(),
+            lake_formation: self.lake_formation().await,
+        };
+        match run_steps(&mut run, plan, &self.inner.now, &mut outcome).await {
+            Ok(()) => {}
+            Err(PlanFailure::Failed(e)) => return Err(e),
+            // Nothing is batched over Spark Connect: a lost session is a step's failure.
+            Err(PlanFailure::Lost(e, _)) => return Err(err(e)),
         }
         if catalog.is_some() {
             self.inner.listings.record(plan).await;
@@ -632,6 +480,110 @@ impl Engine for ConnectEngine {
     }
 }
 
+/// One plan over the Spark Connect session: each statement sent as it comes.
+struct ConnectRun<'a> {
+    engine: &'a ConnectEngine,
+    spark: &'a ConnectSession,
+    plan: &'a Plan,
+    catalog: Option<Catalog>,
+    lake_formation: Option<&'a LakeFormation>,
+}
+
+impl ConnectRun<'_> {
+    fn native_err(&self, index: usize) -> impl Fn(SessionError) -> EngineError + '_ {
+        move |e| step_error(self.plan, self.plan.steps.get(index), e)
+    }
+}
+
+#[async_trait]
+impl Protocol for ConnectRun<'_> {
+    fn engine(&self) -> &'static str {
+        self.engine.engine_name()
+    }
+
+    fn render_error(&self, step: &Step, e: RenderError) -> EngineError {
+        EngineError::Other {
+            context: format!("model `{}`, step {step}", self.plan.model),
+            source: Box::new(e),
+        }
+    }
+
+    fn catalog(&self) -> Option<&Catalog> {
+        self.catalog.as_ref()
+    }
+
+    fn lake_formation(&self) -> Option<&LakeFormation> {
+        self.lake_formation
+    }
+
+    async fn columns(
+        &mut self,
+        index: usize,
+        needs: &[Need],
+        _outcome: &mut PlanOutcome,
+    ) -> Result<Vec<(Need, Vec<ColumnDef>)>, PlanFailure> {
+        let mut out = Vec::with_capacity(needs.len());
+        for n in needs {
+            let sql = match n {
+                Need::Relation(r) => format!("SELECT * FROM {r}"),
+                Need::Query(q) => q.clone(),
+            };
+            let cols = self.spark.columns(&sql).await.map_err(self.native_err(index))?;
+            out.push((n.clone(), column_defs(cols).map_err(self.native_err(index))?));
+        }
+        Ok(out)
+    }
+
+    async fn flush(&mut self, _outcome: &mut PlanOutcome) -> Result<(), PlanFailure> {
+        Ok(())
+    }
+
+    async fn statement(&mut self, index: usize, r: Rendered, outcome: &mut PlanOutcome) -> Result<(), PlanFailure> {
+        let Some(step) = self.plan.steps.get(index) else {
+            return Ok(());
+        };
+        let native_err = self.native_err(index);
+        match r {
+            Rendered::Sql(sql) => match self.spark.sql(&sql).await {
+                Ok(_) => {}
+                // Housekeeping a server without Iceberg's procedures (Sail) cannot run: the table is right, its old
+                // snapshots stay.
+                Err(SessionError::Statement { message, .. })
+                    if matches!(step, Step::ExpireSnapshots { .. }) && message.contains("CALL") =>
+                {
+                    outcome.warnings.push(format!(
+                        "{} has no Iceberg procedures: old snapshots were not expired (set \
+                         iceberg_expire_snapshots: false to skip this step)",
+                        self.engine.engine_name()
+                    ));
+                }
+                Err(e) if replace_unsupported(&e) => {
+                    self.engine
+                        .create_without_replace(self.spark, step, &sql, e)
+                        .await
+                        .map_err(native_err)?;
+                }
+                Err(e) => return Err(native_err(e).into()),
+            },
+            Rendered::Scoped { sql, settings } => run_scoped(self.spark, &sql, &settings).await.map_err(native_err)?,
+            Rendered::Native { .. } => {}
+        }
+        Ok(())
+    }
+
+    async fn refresh(&mut self, index: usize, table: &RelationName) -> Result<(), PlanFailure> {
+        Ok(refresh(self.spark, table).await.map_err(self.native_err(index))?)
+    }
+
+    async fn seed_rows(&mut self, index: usize, seed: &SeedLoad) -> Result<(), PlanFailure> {
+        self.spark
+            .create_view(seed.view.as_str(), &seed.schema, &seed.batches)
+            .await
+            .map_err(self.native_err(index))?;
+        Ok(())
+    }
+}
+
 /// A schema or relation that does not exist (Spark's error classes; servers without classes say "not found").
 fn not_found(e: &SessionError) -> bool {
     match e {
@@ -645,12 +597,6 @@ fn not_found(e: &SessionError) -> bool {
         }
         _ => false,
     }
-}
-
-fn column_defs(cols: Vec<(String, String)>) -> Result<Vec<ColumnDef>, SessionError> {
-    cols.into_iter()
-        .map(|(n, t)| ColumnDef::new(n, t).map_err(|e| SessionError::Protocol(format!("a column type: {e}"))))
-        .collect()
 }
 
 fn strings(batch: &RecordBatch, name: &str) -> Option<Vec<Option<String>>> {

@@ -121,3 +121,16 @@ impl SessionError {
         }
     }
 }
+
+/// A session failure as the `Engine` trait's error: a failed statement keeps Spark's error class and message.
+pub(crate) fn engine_error(e: SessionError) -> glue_materialize::EngineError {
+    match e {
+        SessionError::Statement {
+            error_class, message, ..
+        } => glue_materialize::EngineError::Sql { error_class, message },
+        other => glue_materialize::EngineError::Other {
+            context: "Glue".into(),
+            source: Box::new(other),
+        },
+    }
+}

@@ -9,7 +9,7 @@ use glue_materialize::step::Step;
 use glue_materialize::{EngineError, Plan};
 
 use crate::catalog::Catalog;
-use crate::engine::schema_location;
+use crate::database::schema_location;
 use crate::profile::GlueProfile;
 
 /// Runs a `LakeFormation` step: reconciles the table's tags, filters and filter grants to the model's config.

@@ -19,7 +19,7 @@
 //! - [`request`]: the small Python runner defined once per session and the base64 requests it runs (results as
 //!   Arrow IPC), split into pieces when larger than Glue's 68,000-character `Code` limit.
 //! - [`Catalog`]: GetTables listings, format detection, the one-UpdateTable atomic table replace.
-//! - [`GlueEngine`]: the remote `glue_materialize::Engine` over a pool of sessions (one per thread).
+//! - [`LivyEngine`]: the remote `glue_materialize::Engine` over Livy statements on a pool of sessions (one per thread).
 //!
 //! And over Spark Connect:
 //!
@@ -32,28 +32,35 @@ mod catalog;
 mod client;
 mod connect;
 mod connect_engine;
+mod connect_profile;
 mod create;
-mod engine;
+mod database;
 mod error;
 mod lf;
 mod livy;
+mod livy_engine;
+mod livy_steps;
 mod locations;
 mod profile;
+mod profile_values;
+mod report;
 pub mod request;
 mod seed;
+mod steps;
 
 pub use catalog::{Catalog, existing_of, switches_done};
 pub use client::Clients;
 pub use connect::{ConnectSession, ConnectStats};
 pub use connect_engine::{ConnectEngine, ConnectTarget};
+pub use connect_profile::{SPARK_CONNECT_PROFILE_KEYS, SparkConnectProfile};
 pub use create::{CreateSessionSpec, session_id};
-pub use engine::{GlueEngine, RunReport};
 pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
+pub use livy_engine::LivyEngine;
 pub use profile::{
-    DatalakeFormat, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, SparkConnectProfile, WorkerType,
+    DatalakeFormat, GLUE_PROFILE_KEYS, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType,
 };
-pub use seed::read_seed;
+pub use report::RunReport;
 
 /// The README's example, compiled and run as a doc test.
 #[cfg(doctest)]

@@ -1,56 +1,17 @@
-//! Seed CSV files read and typed on the client (as dbt infers them: integers, floats, booleans, dates, timestamps,
-//! strings), then sent to the session as Arrow IPC inside the statement, not as Python literals.
+//! Seed CSV files read and typed on the client by `glue-seed` (as dbt infers them: integers, floats, booleans, dates,
+//! timestamps, strings), then sent to the session as Arrow IPC inside the statement, not as Python literals.
 
-use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow_schema::SchemaRef;
 
 use crate::error::SessionError;
 
-/// Reads a seed CSV (header row, types inferred from every row). Timestamps are microseconds (Spark's precision).
-pub fn read_seed(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
-    let bad = |e: &dyn std::fmt::Display| SessionError::Protocol(format!("seed {}: {e}", path.display()));
-    let format = arrow_csv::reader::Format::default().with_header(true);
-    let mut file = File::open(path).map_err(|e| bad(&e))?;
-    let (inferred, _) = format.infer_schema(&mut file, None).map_err(|e| bad(&e))?;
-    let file = File::open(path).map_err(|e| bad(&e))?;
-    let reader = arrow_csv::ReaderBuilder::new(Arc::new(inferred))
-        .with_format(format)
-        .build(file)
-        .map_err(|e| bad(&e))?;
-    let batches = reader.collect::<Result<Vec<_>, _>>().map_err(|e| bad(&e))?;
-    let fields: Vec<Field> = batches
-        .first()
-        .map(|b| b.schema())
-        .unwrap_or_else(|| Arc::new(Schema::empty()))
-        .fields()
-        .iter()
-        .map(|f| match f.data_type() {
-            DataType::Timestamp(_, tz) => {
-                Field::new(f.name(), DataType::Timestamp(TimeUnit::Microsecond, tz.clone()), true)
-            }
-            DataType::Null => Field::new(f.name(), DataType::Utf8, true),
-            other => Field::new(f.name(), other.clone(), true),
-        })
-        .collect();
-    let schema = Arc::new(Schema::new(fields));
-    let batches = batches
-        .iter()
-        .map(|b| {
-            let cols = b
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| arrow_cast::cast(c, f.data_type()))
-                .collect::<Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(schema.clone(), cols)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(&e))?;
-    Ok((schema, batches))
+/// Reads a seed CSV, typed by `glue-seed` as every engine types it.
+fn read_seed(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
+    let seed = glue_seed::read_seed(path).map_err(|e| SessionError::Protocol(e.to_string()))?;
+    Ok((seed.schema, seed.batches))
 }
 
 /// What loading one seed takes on a remote engine: its rows, typed, for a temporary view, and the statements that
@@ -108,26 +69,10 @@ impl SeedLoad {
 mod tests {
     use super::*;
 
+    /// The typing is glue-seed's (tested there); here, that a seed that cannot be read names its file.
     #[test]
-    fn seeds_are_typed_as_dbt_infers_them() {
+    fn a_seed_that_cannot_be_read_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s.csv");
-        std::fs::write(&p, "id,price,ok,day,at,name,empty\n1,2.5,true,2024-01-02,2024-01-02 03:04:05,a,\n2,3,false,2024-01-03,2024-01-03 00:00:00,b,\n").unwrap();
-        let (schema, batches) = read_seed(&p).unwrap();
-        let types: Vec<_> = schema.fields().iter().map(|f| f.data_type().clone()).collect();
-        assert_eq!(
-            types,
-            [
-                DataType::Int64,
-                DataType::Float64,
-                DataType::Boolean,
-                DataType::Date32,
-                DataType::Timestamp(TimeUnit::Microsecond, None),
-                DataType::Utf8,
-                DataType::Utf8
-            ]
-        );
-        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
         let missing = read_seed(&dir.path().join("nope.csv")).unwrap_err().to_string();
         assert!(missing.contains("nope.csv"), "{missing}");
     }

@@ -17,7 +17,7 @@ use aws_sdk_glue::types::SessionStatus;
 use glue_materialize::{Engine, Existing, Model, ModelConfig, PlanFlags, Target, plan};
 use glue_session::request::{Op, Request, decode_batches, statements};
 use glue_session::{
-    Clients, ConnectEngine, ConnectSession, ConnectTarget, CreateSessionSpec, GlueEngine, GlueProfile, LivySession,
+    Clients, ConnectEngine, ConnectSession, ConnectTarget, CreateSessionSpec, GlueProfile, LivyEngine, LivySession,
     Origin, Stats, existing_of, session_id, session_status,
 };
 use glue_sql::RelationName;
@@ -110,7 +110,7 @@ struct World {
     bucket: String,
     prefix: String,
     schema: String,
-    engine: GlueEngine,
+    engine: LivyEngine,
 }
 
 async fn world(name: &str) -> World {
@@ -126,7 +126,7 @@ async fn world_with(name: &str, extra: Value) -> World {
         .as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
-    let engine = GlueEngine::new(profile(&bucket, output), 1, NOW.into());
+    let engine = LivyEngine::new(profile(&bucket, output), 1, NOW.into());
     // The clients of a stand-in endpoint address buckets by path.
     let created = engine.clients().await.s3.create_bucket().bucket(&bucket).send().await;
     created.expect("CreateBucket");
@@ -189,7 +189,7 @@ impl World {
 }
 
 /// The first column (strings) of a query's rows.
-async fn strings(engine: &GlueEngine, sql: &str) -> Vec<String> {
+async fn strings(engine: &LivyEngine, sql: &str) -> Vec<String> {
     let batches = engine.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     let columns = batches.iter().map(|b| b.column(0).as_string::<i32>());
     columns
@@ -198,7 +198,7 @@ async fn strings(engine: &GlueEngine, sql: &str) -> Vec<String> {
 }
 
 /// A relation's rows as one sorted line `id:name,…`.
-async fn rows(engine: &GlueEngine, relation: &str) -> String {
+async fn rows(engine: &LivyEngine, relation: &str) -> String {
     let sql = format!(
         "select array_join(sort_array(collect_list(concat_ws(':', cast(id as string), name))), ',') from {relation}"
     );
@@ -993,7 +993,7 @@ async fn a_run_dropped_mid_swap_still_completes_the_catalog_switch() {
 }
 
 /// The keys of the objects under `prefix` of a bucket.
-async fn objects(engine: &GlueEngine, bucket: &str, prefix: &str) -> Vec<String> {
+async fn objects(engine: &LivyEngine, bucket: &str, prefix: &str) -> Vec<String> {
     let s3 = &engine.clients().await.s3;
     let mut pages = s3
         .list_objects_v2()
@@ -1134,7 +1134,7 @@ async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(3);
     let w = world("race").await;
-    let other = GlueEngine::new(
+    let other = LivyEngine::new(
         profile(&w.bucket, json!({"glue_session_id": unique("sim-race-b")})),
         1,
         NOW.into(),
@@ -1244,7 +1244,7 @@ async fn two_runs_overwriting_partitions_of_one_table_at_once_lose_nothing() {
     const OVERWRITE: &str = r#"{"materialized": "incremental", "incremental_strategy": "insert_overwrite",
         "partition_by": ["p"]}"#;
     let w = world("race-overwrite").await;
-    let other = GlueEngine::new(
+    let other = LivyEngine::new(
         profile(&w.bucket, json!({"glue_session_id": unique("sim-race-ow")})),
         1,
         NOW.into(),
@@ -1323,7 +1323,7 @@ async fn a_model_reads_the_new_version_of_a_table_another_session_replaced() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(5);
     let w = world("stale").await;
-    let reader = GlueEngine::new(
+    let reader = LivyEngine::new(
         profile(&w.bucket, json!({"glue_session_id": unique("sim-stale-b")})),
         1,
         NOW.into(),

@@ -10,6 +10,7 @@
 //!   the installs), then `it`.
 //! - `cargo xtask diff LEFT RIGHT [--project-dir P]`: one dbt project built on two targets, every table compared.
 //! - `cargo xtask venv [NAME...]`: the pinned Python tool sets (see `venv.rs`).
+//! - `cargo xtask arch`: lines, largest file and import circles per crate (see `arch.rs`); fails on a circle.
 //!
 //! Benchmarks:
 //! - `cargo xtask bench compile [--models N] [--run-models M]`: `glue compile` of a generated N-model project beside
@@ -22,6 +23,7 @@
 //! Python tools run in pinned venvs under `~/.cache/glue-rs/` (created here when missing, see `venv.rs`); glue is built
 //! in release for benchmarks.
 
+mod arch;
 mod checks;
 mod venv;
 mod world;
@@ -95,6 +97,12 @@ enum Task {
         /// The two targets of the project's profile.
         left: String,
         right: String,
+    },
+    /// The workspace's shape: lines, files and largest file per crate, import circles between a crate's files;
+    /// fails on a circle or an unexplained file of 1,000 lines or more.
+    Arch {
+        /// Another checkout to measure (an older commit, for a before/after table); this workspace by default.
+        dir: Option<PathBuf>,
     },
     /// Benchmarks against peers, run in the same script.
     Bench {
@@ -703,6 +711,21 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Task::Up { only, sim_arg } => up(only, &sim_arg).map(|_| ()),
+        Task::Arch { dir } => {
+            let dir = dir.unwrap_or_else(root);
+            arch::measure(&dir).and_then(|shapes| {
+                print!("{}", arch::table(&shapes));
+                let problems = arch::problems(&dir, &shapes);
+                for p in &problems {
+                    eprintln!("xtask arch: {p}");
+                }
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("{} architecture problem(s)", problems.len()))
+                }
+            })
+        }
         Task::Down => {
             match world::World::load(&world::world_dir()) {
                 Some(world) => {

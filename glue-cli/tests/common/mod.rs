@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -198,4 +199,64 @@ pub fn check_race_round(round: usize, runs: [(&str, &Output); 2], rows: &[serde_
         "round {round}: the table holds run {tag}'s rows whole"
     );
     failed
+/// `glue plan`'s output as (unique id → the plan's text).
+pub fn planned(stdout: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in stdout.lines() {
+        if let Some(rest) = line.strip_prefix("-- ===== ") {
+            if let Some((id, text)) = current.take() {
+                out.insert(id, text);
+            }
+            let id = rest.split_whitespace().next().unwrap().to_string();
+            current = Some((id, String::new()));
+        } else if let Some((_, text)) = current.as_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    if let Some((id, text)) = current {
+        out.insert(id, text);
+    }
+    out
+}
+
+/// The plan text the last build wrote for each node it built (from `target/run/`, placed as dbt places it), by
+/// unique id.
+pub fn executed(dir: &Path) -> BTreeMap<String, String> {
+    let read = |file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("target").join(file)).unwrap()).unwrap()
+    };
+    let (manifest, results) = (read("manifest.json"), read("run_results.json"));
+    let mut out = BTreeMap::new();
+    for result in results["results"].as_array().unwrap() {
+        let id = result["unique_id"].as_str().unwrap();
+        let node = &manifest["nodes"][id];
+        // Unit tests are not under `nodes`; tests build nothing.
+        let Some(kind) = node["resource_type"]
+            .as_str()
+            .filter(|k| ["model", "seed", "snapshot"].contains(k))
+        else {
+            continue;
+        };
+        let mut path = dir
+            .join("target/run")
+            .join(node["package_name"].as_str().unwrap())
+            .join(node["original_file_path"].as_str().unwrap());
+        if kind == "snapshot" {
+            path = path.with_file_name(format!("{}.sql", node["name"].as_str().unwrap()));
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{id}: {}: {e}", path.display()));
+        out.insert(id.to_string(), text);
+    }
+    out
+}
+
+/// A plan's text with the invocation's id (which names a table's new version, `<table>__v<id>`) as a placeholder:
+/// the one part of a plan that differs from one invocation to the next by design.
+pub fn without_invocation_id(text: &str) -> String {
+    static ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap()
+    });
+    ID.replace_all(text.trim_end(), "<invocation-id>").into_owned()
 }

@@ -83,7 +83,7 @@ impl ScalarUDFImpl for SparkMonthsBetween {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = super::all_scalar(&args.args);
+        let scalar = super::common::all_scalar(&args.args);
         let rows = args.number_rows.max(1);
         let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         let a = arrays[0].as_primitive::<TimestampMicrosecondType>();
@@ -100,7 +100,7 @@ impl ScalarUDFImpl for SparkMonthsBetween {
             })
             .collect();
         let out: ArrayRef = Arc::new(out);
-        super::columnar(out, scalar)
+        super::common::columnar(out, scalar)
     }
 }
 

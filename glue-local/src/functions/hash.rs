@@ -173,7 +173,7 @@ impl ScalarUDFImpl for SparkHash {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = super::all_scalar(&args.args);
+        let scalar = super::common::all_scalar(&args.args);
         let rows = args.number_rows.max(1);
         let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         // Timestamps of any unit as Spark's microseconds.
@@ -197,7 +197,7 @@ impl ScalarUDFImpl for SparkHash {
             out.push(h);
         }
         let out: ArrayRef = Arc::new(Int32Array::from(out));
-        super::columnar(out, scalar)
+        super::common::columnar(out, scalar)
     }
 }
 

@@ -221,7 +221,7 @@ impl ScalarUDFImpl for SparkBround {
             }
             (other, _) => return exec_err!("bround of a {other} value"),
         };
-        super::columnar(out, scalar)
+        super::common::columnar(out, scalar)
     }
 }
 

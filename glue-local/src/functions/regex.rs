@@ -126,7 +126,7 @@ impl ScalarUDFImpl for SparkRegex {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let scalar = super::all_scalar(&args.args);
+        let scalar = super::common::all_scalar(&args.args);
         let rows = args.number_rows.max(1);
         let arrays: Vec<ArrayRef> = args.args.iter().map(|a| a.to_array(rows)).collect::<Result<_>>()?;
         let strings = arrays[0].as_string::<i32>();
@@ -182,7 +182,7 @@ impl ScalarUDFImpl for SparkRegex {
                 Arc::new(builder.finish())
             }
         };
-        super::columnar(out, scalar)
+        super::common::columnar(out, scalar)
     }
 }
 

@@ -12,7 +12,7 @@ use arrow_schema::{DataType, TimeUnit};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility};
 
-use super::{all_scalar, columnar, is_string_type};
+use super::common::{all_scalar, columnar, is_string_type};
 
 /// Every function of this module, to register in a session.
 pub fn udfs() -> Vec<datafusion::logical_expr::ScalarUDF> {
