@@ -309,6 +309,11 @@ def main():
             failed += 1
             print(f"FAIL {suite.__name__}\n{traceback.format_exc()}")
     print(f"{len(SUITES) - failed} of {len(SUITES)} dbt adapter suites passed")
+    # `glue plan` before every node command, held against what ran (glue_project.Project.run).
+    print(f"{Project.plans_checked} nodes ran exactly the steps `glue plan` printed for them")
+    if Project.plans_checked == 0:
+        print("FAIL: no node's plan was checked against its run")
+        failed += 1
     sys.exit(1 if failed else 0)
 
 

@@ -2,10 +2,15 @@
 (adapter_suites.py, utils_suites.py) share.
 
 Set `Project.binary` to the glue binary before making one.
+
+Every node command (`run`, `build`, `seed`, `snapshot`) is planned first with `glue plan` and the same selection, and
+each node it built must have run exactly the steps the plan printed (`target/run/`): `glue plan` promises what a run
+sends, checked on every project of dbt's suites.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -13,8 +18,62 @@ import tempfile
 SCHEMA = "test_schema"
 
 
+PLAN_ARGS = {"-s", "--select", "-m", "--models", "--exclude", "--selector", "--vars", "--target", "--state"}
+
+
+def plan_args(args):
+    """The `glue plan` that selects and configures what `glue <args>` builds, or None when the command builds
+    nothing (`test`) or takes an argument that changes what runs (`--empty`)."""
+    if not args or args[0] not in ("run", "build", "seed", "snapshot"):
+        return None
+    out, rest = ["plan"], list(args[1:])
+    # What the command builds: `run` models, `seed` seeds, `snapshot` snapshots (`build` all three).
+    kind = {"run": "model", "seed": "seed", "snapshot": "snapshot"}.get(args[0])
+    selects = [a for a in ("-s", "--select", "-m", "--models") if a in rest]
+    if kind and not selects:
+        out += ["--select", f"resource_type:{kind}"]
+    elif kind:
+        i = rest.index(selects[0])
+        rest[i + 1] = ",".join([rest[i + 1], f"resource_type:{kind}"]) if " " not in rest[i + 1] else None
+        if rest[i + 1] is None:
+            return None
+    while rest:
+        a = rest.pop(0)
+        if a == "--full-refresh":
+            out.append(a)
+        elif a in PLAN_ARGS and rest:
+            out += [a, rest.pop(0)]
+        elif a == "--threads" and rest:
+            rest.pop(0)
+        else:
+            return None
+    return out
+
+
+def planned(stdout):
+    """`glue plan`'s output as {unique_id: the steps' text}."""
+    out, current = {}, None
+    for line in stdout.splitlines():
+        if line.startswith("-- ===== "):
+            current = line[len("-- ===== "):].split()[0]
+            out[current] = []
+        elif current is not None:
+            out[current].append(line)
+    return {k: "\n".join(v) for k, v in out.items()}
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def without_invocation_id(text):
+    """A plan's text with the invocation's id (it names a table's new version) as a placeholder."""
+    return UUID.sub("<invocation-id>", text.rstrip())
+
+
 class Project:
     binary = None
+    # How many nodes' plans were held against what ran (the suite runners print it).
+    plans_checked = 0
 
     def __init__(self, name, models=None, seeds=None, tests=None, snapshots=None, project_extra=None, macros=None,
                  analyses=None):
@@ -58,10 +117,40 @@ class Project:
         return proc
 
     def run(self, *args, expect_pass=True):
-        """A node command; returns run_results.json's results."""
+        """A node command; returns run_results.json's results. What it built is held against `glue plan`."""
+        plan = plan_args(args)
+        # A node that cannot be planned fails its run too: the plan's exit code is not the check, its steps are.
+        planned_steps = planned(self.glue(*plan, expect_pass=False).stdout) if plan else None
+        shutil.rmtree(os.path.join(self.dir, "target", "run"), ignore_errors=True)
         self.glue(*args, expect_pass=expect_pass)
         with open(os.path.join(self.dir, "target", "run_results.json")) as f:
-            return json.load(f)["results"]
+            results = json.load(f)["results"]
+        if planned_steps is not None:
+            self.check_plan(args, planned_steps, results)
+        return results
+
+    def check_plan(self, args, planned_steps, results):
+        """Each model, seed or snapshot the command ran sent the steps `glue plan` printed for it."""
+        nodes = self.manifest()["nodes"]
+        for r in results:
+            node = nodes.get(r["unique_id"])
+            if node is None or node["resource_type"] not in ("model", "seed", "snapshot"):
+                continue
+            path = os.path.join(self.dir, "target", "run", node["package_name"], node["original_file_path"])
+            if node["resource_type"] == "snapshot":
+                path = os.path.join(os.path.dirname(path), node["name"] + ".sql")
+            if not os.path.exists(path):
+                # It failed before its plan was made (a compile error): the plan printed nothing for it either.
+                assert r["unique_id"] not in planned_steps or r["status"] == "error", f"{r['unique_id']}: no {path}"
+                continue
+            with open(path) as f:
+                ran = f.read()
+            assert r["unique_id"] in planned_steps, f"glue {' '.join(args)}: {r['unique_id']} ran but was not planned"
+            assert without_invocation_id(planned_steps[r["unique_id"]]) == without_invocation_id(ran), (
+                f"glue {' '.join(args)}: the plan of {r['unique_id']} differs from what ran:\n"
+                f"--- plan\n{planned_steps[r['unique_id']]}\n--- ran\n{ran}"
+            )
+            Project.plans_checked += 1
 
     def rows(self, sql):
         proc = self.glue("show", "--inline", sql, "--limit", "100000", "--output", "json", "-q")

@@ -28,6 +28,7 @@ import csv
 import datetime
 import json
 import os
+import shutil
 import re
 import sys
 
@@ -37,7 +38,7 @@ import yaml
 import dbt.tests.util as dbt_util
 from dbt.adapters.base.impl import COLUMNS_EQUAL_SQL
 
-from glue_project import SCHEMA, Project
+from glue_project import SCHEMA, Project, plan_args, planned
 
 PACKAGE = "dbt.tests.adapter.utils"
 
@@ -94,6 +95,10 @@ def run_dbt(args=None, expect_pass=True, callbacks=None):
     results_path = os.path.join(p.dir, "target", "run_results.json")
     if os.path.exists(results_path):
         os.remove(results_path)
+    # As glue_project.Project.run: planned first, each node held against what it ran.
+    plan = plan_args(args)
+    planned_steps = planned(p.glue(*plan, expect_pass=False).stdout) if plan else None
+    shutil.rmtree(os.path.join(p.dir, "target", "run"), ignore_errors=True)
     proc = p.glue(*args, expect_pass=False)
     if expect_pass is not None:
         assert (proc.returncode == 0) == expect_pass, (
@@ -102,7 +107,10 @@ def run_dbt(args=None, expect_pass=True, callbacks=None):
     if not os.path.exists(results_path):
         return RunResults()
     with open(results_path) as f:
-        return RunResults(_Result(r) for r in json.load(f)["results"])
+        results = json.load(f)["results"]
+    if planned_steps is not None:
+        p.check_plan(args, planned_steps, results)
+    return RunResults(_Result(r) for r in results)
 
 
 class Relation(str):
@@ -373,7 +381,8 @@ def main():
         print(f"KNOWN_FAILURES lists {s}, which the package does not have")
     print(f"{len(passed)} of {len(outcomes.seen)} dbt utils suites passed, {len(outcomes.failed)} failed "
           f"({len(outcomes.failed) - len(unexpected)} known failures)")
-    sys.exit(1 if unexpected or stale or missing or not outcomes.seen else 0)
+    print(f"{Project.plans_checked} nodes ran exactly the steps `glue plan` printed for them")
+    sys.exit(1 if unexpected or stale or missing or not outcomes.seen or not Project.plans_checked else 0)
 
 
 if __name__ == "__main__":
