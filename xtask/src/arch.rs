@@ -113,7 +113,7 @@ fn measure_crate(root: &Path, dir: &Path) -> Result<CrateShape, String> {
             let Some(target) = resolve(&modules, module, is_mod_rs, &path) else {
                 continue;
             };
-            if target != *file && !modules.get(&Vec::new()).is_some_and(|r| *r == target) {
+            if target != *file && modules.get(&Vec::new()).is_none_or(|r| *r != target) {
                 edges.entry(file.clone()).or_default().insert(target);
             }
         }
@@ -160,7 +160,7 @@ fn paths_in(text: &str) -> Vec<Vec<String>> {
             .iter()
             .fold(tree, |t, p| t.replace(&format!(" {p}"), p).replace(&format!("{p} "), p));
         if !reexport {
-            expand(&tree, &mut Vec::new(), &mut out);
+            expand(&tree, &[], &mut out);
         }
         rest = &after[end..];
     }
@@ -226,11 +226,11 @@ fn find_word(text: &str, word: &str) -> Option<usize> {
 }
 
 /// Expands a `use` tree (`a::{b, c::{d, e}}`) into its paths.
-fn expand(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+fn expand(tree: &str, prefix: &[String], out: &mut Vec<Vec<String>>) {
     let tree = tree.trim_start_matches("::");
     match tree.find('{') {
         None => {
-            let mut p = prefix.clone();
+            let mut p = prefix.to_vec();
             p.extend(
                 tree.split("::")
                     .map(|s| s.split(" as ").next().unwrap_or(s).to_string())
@@ -241,7 +241,7 @@ fn expand(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
         Some(open) => {
             let head = &tree[..open];
             let inner = &tree[open + 1..tree.rfind('}').unwrap_or(tree.len())];
-            let mut p = prefix.clone();
+            let mut p = prefix.to_vec();
             p.extend(head.split("::").filter(|s| !s.is_empty()).map(str::to_string));
             let mut depth = 0;
             let mut start = 0;
@@ -250,14 +250,14 @@ fn expand(tree: &str, prefix: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
                     '{' => depth += 1,
                     '}' => depth -= 1,
                     ',' if depth == 0 => {
-                        expand(&inner[start..i], &mut p.clone(), out);
+                        expand(&inner[start..i], &p, out);
                         start = i + 1;
                     }
                     _ => {}
                 }
             }
             if start < inner.len() {
-                expand(&inner[start..], &mut p.clone(), out);
+                expand(&inner[start..], &p, out);
             }
         }
     }

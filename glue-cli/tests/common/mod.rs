@@ -199,6 +199,8 @@ pub fn check_race_round(round: usize, runs: [(&str, &Output); 2], rows: &[serde_
         "round {round}: the table holds run {tag}'s rows whole"
     );
     failed
+}
+
 /// `glue plan`'s output as (unique id → the plan's text).
 pub fn planned(stdout: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
