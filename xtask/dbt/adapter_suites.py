@@ -4,7 +4,7 @@
 The fixtures (models, seeds, snapshots, tests, YAML) are read from the installed `dbt-tests-adapter` package
 (`dbt.tests.adapter.basic.files`), assembled into projects exactly as the suites' fixtures assemble them, and the
 suites' expectations are asserted on glue's results (`target/run_results.json`, `target/catalog.json`,
-`target/manifest.json`) and on the tables' rows. dbt-glue runs the same suites (see ../shared/spec/tests.md), with
+`target/manifest.json`) and on the tables' rows. dbt-glue runs the same suites (its `tests/functional/adapter`), with
 seeds and snapshots as Delta for the snapshot suites.
 
 One difference from the pytest originals: `update_rows` (an UPDATE on the seed table in the snapshot suites) is done by
