@@ -1,5 +1,5 @@
 //! Build script of glue-cli: names the commit the binary is built from, so `glue --version` prints
-//! `glue 0.1.0 (1a2b3c4d5e6f 2026-12-06)`. It sets `GLUE_VERSION` (the version after `glue `) for `cli.rs`.
+//! `glue 0.1.0 (1a2b3c4d5e6f 2026-12-06)`. It sets `GLUE_VERSION` (the version after `glue `) for `args.rs`.
 //!
 //! Where the commit comes from, first found wins:
 //! 1. `GLUE_RS_COMMIT`, for packagers: `<hash> [<YYYY-MM-DD>]`, or any other text, printed as it is;

@@ -103,7 +103,7 @@ pub(crate) fn start_remote(profile: &Profile) -> Result<Option<Remote>> {
 }
 
 /// Stops what a run started remotely and reports the run's traffic (and DPU-seconds on Glue) as a run line (on stderr
-/// when the command's output is machine-readable, see [`Command::stdout`]).
+/// when the command's output is machine-readable, see [`crate::args::Command::stdout`]).
 pub(crate) async fn finish_remote(remote: Option<Remote>, reporter: &Reporter) {
     let Some(g) = remote else { return };
     let r = g.finish().await;

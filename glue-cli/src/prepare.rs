@@ -136,11 +136,13 @@ impl Invocation {
         };
         // The config typed at load is carried; its hooks are the one part rendered again in execute mode.
         let cfg = match &node.model_config {
+            // Nothing of a seed's or a Python model's config is rendered at run time: the typed config is the config.
+            Some(typed) if node.resource_type == ResourceType::Seed || node.language == "python" => typed.clone(),
             Some(typed) => {
                 let hooks: serde_json::Map<String, Value> = compiled
                     .config
                     .iter()
-                    .filter(|(k, _)| ["pre-hook", "post-hook"].contains(&k.as_str()))
+                    .filter(|(k, _)| ["pre-hook", "post-hook"].contains(&glue_jinja::normalize_key(k).as_str()))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 let rendered = parse(hooks)?;

@@ -106,3 +106,18 @@ fn plan_shows_the_comment_steps_of_persist_docs() {
         without_invocation_id(&ran)
     );
 }
+
+/// A Python model's hooks come from `dbt.config(...)` in Python's spelling (`post_hook`); the plan keeps them, as a
+/// run on a Glue session does (the embedded engine runs SQL only, so the plan is what this test can see).
+#[test]
+fn a_python_models_hooks_are_in_its_plan() {
+    let dir = common::project(&[(
+        "models/py.py",
+        "def model(dbt, session):\n    dbt.config(materialized='table', post_hook='select 42 as after_py')\n    \
+         return session.range(3)\n",
+    )]);
+    let plan = glue(dir.path(), &["plan"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let steps = &planned(&plan.stdout)["model.proj.py"];
+    assert!(steps.contains("select 42 as after_py"), "{steps}");
+}

@@ -80,8 +80,6 @@ pub struct Profile {
     pub threads: usize,
     /// What the planner needs.
     pub target: Target,
-    /// Warnings (unknown keys).
-    pub warnings: Vec<String>,
 }
 
 /// Where `profiles.yml` is looked for, in dbt's order.
@@ -272,7 +270,6 @@ fn from_output(
             add_token_secrets(key, &text);
         }
     }
-    let warnings = Vec::new();
     match s("type")?.as_deref() {
         Some("glue") => {}
         Some(other) => {
@@ -414,7 +411,6 @@ fn from_output(
         engine,
         threads,
         target,
-        warnings,
     })
 }
 
@@ -452,7 +448,6 @@ impl Profile {
             engine: EngineChoice::GlueSession,
             threads: 1,
             target: glue_materialize::Target::new("", None),
-            warnings: Vec::new(),
         }
     }
 }

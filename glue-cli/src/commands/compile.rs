@@ -66,12 +66,24 @@ pub(crate) async fn compile_cmd(
     // Each node's state as a run finds it ([`Invocation::state`]: the catalog listed once per schema); nodes then
     // compile on `threads` blocking workers (compilation has no ordering constraints: ephemeral models are inlined
     // per node).
+    // A catalog that cannot be listed compiles every model as a first build (as before), with one warning.
     let mut incremental = std::collections::HashSet::new();
+    let mut unlisted = false;
     for id in &order {
-        if inv.manifest.nodes[id].resource_type != ResourceType::Test
-            && inv.state(id, engine.as_ref()).await?.is_incremental
-        {
-            incremental.insert(id.clone());
+        if inv.manifest.nodes[id].resource_type == ResourceType::Test {
+            continue;
+        }
+        match inv.state(id, engine.as_ref()).await {
+            Ok(state) if state.is_incremental => {
+                incremental.insert(id.clone());
+            }
+            Ok(_) => {}
+            Err(e) if !unlisted => {
+                unlisted = true;
+                inv.reporter
+                    .warn(&format!("{e}; compiled as first builds (is_incremental() false)"));
+            }
+            Err(_) => {}
         }
     }
     let incremental = Arc::new(incremental);

@@ -10,7 +10,7 @@ use glue_project::profile::{EngineChoice, Profile};
 use crate::args::SelectArgs;
 use crate::engines::{glue_profile, local_engine, spark_connect_profile};
 use crate::error::Result;
-use crate::invocation::{Invocation, RunSettings};
+use crate::invocation::Invocation;
 use crate::report::Reporter;
 
 /// `glue plan`: each selected node's steps as Spark SQL, prepared as a run prepares them ([`Invocation::prepare`]):
@@ -50,10 +50,38 @@ pub async fn plan(
             None
         }
     };
-    let settings = RunSettings {
-        full_refresh,
-        ..RunSettings::default()
+    // Where the Glue catalog cannot be read (no credentials, no network), the plan says so once and plans as if
+    // nothing existed, as it does for a Spark Connect server.
+    let catalog = match catalog {
+        Some(engine) => {
+            let schemas: std::collections::BTreeSet<&str> =
+                ids.iter().map(|id| manifest.nodes[id].schema.as_str()).collect();
+            let mut unreadable = None;
+            for schema in schemas {
+                if let Err(e) = engine.list_relations(schema).await {
+                    unreadable = Some(format!(
+                        "listing schema {schema}: {}",
+                        crate::error::plain_words(&e.to_string())
+                    ));
+                    break;
+                }
+            }
+            match unreadable {
+                Some(why) => {
+                    reporter.warn(&format!("{why}; planned against an empty catalog"));
+                    None
+                }
+                None => Some(engine),
+            }
+        }
+        None => None,
     };
+    // The run's settings, so a node's plan carries what a run's would (its Glue session choice included).
+    let run = crate::args::RunArgs {
+        full_refresh,
+        ..Default::default()
+    };
+    let settings = crate::commands::project::settings(&run, &profile);
     let inv = Invocation::new(manifest, profile.target.clone(), local, settings, reporter.clone());
     let lake_formation = tokio::sync::OnceCell::new();
     let mut failed = false;

@@ -108,12 +108,8 @@ pub(crate) fn load_with(
     let dirs = profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
     let renderer = profile_renderer(cli_vars.clone());
     let profile = profile::load(&dirs, &profile_name, args.target.as_deref(), &dir, &renderer)?;
-    for w in profile
-        .warnings
-        .iter()
-        .chain(&profile.unknown_keys(crate::engines::ENGINE_PROFILE_KEYS))
-    {
-        reporter.warn(w);
+    for w in profile.unknown_keys(crate::engines::ENGINE_PROFILE_KEYS) {
+        reporter.warn(&w);
     }
     let remote = match sessions {
         Sessions::Start => start_remote(&profile)?,

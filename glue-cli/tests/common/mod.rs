@@ -1,6 +1,9 @@
-//! Helpers: run the real `glue` binary in a project directory.
+//! Helpers: run the real `glue` binary in a project directory. [`sim`]: the helpers of the suites on the test
+//! world's Glue simulator (`tests/sim_*.rs`).
 
 #![allow(dead_code)]
+
+pub mod sim;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
