@@ -647,14 +647,14 @@ fn suites(world: &world::World) -> Result<(), String> {
     stage(Some(
         "glue-lakeformation, glue-session and the glue binary on the simulator (Lake Formation, Glue sessions)",
     ));
-    // glue-session's suites are one file per topic, `tests/sim_*.rs`: cargo takes the glob (`--test 'sim_*'`), so a
-    // new suite there runs without being named here. glue-cli's kill_matrix: the crash matrix of issue 19 (a sample
-    // of 10 kill points chosen by the commit hash; all of them with `cargo xtask it --long`), its matrix printed;
-    // concurrent_runs: 3 rounds, 20 with --long.
+    // glue-session's and glue-cli's simulator suites are one file per topic, `tests/sim_*.rs`: cargo takes the glob
+    // (`--test 'sim_*'`), so a new suite there runs without being named here. glue-cli's kill_matrix: the crash
+    // matrix of issue 19 (a sample of 10 kill points chosen by the commit hash; all of them with
+    // `cargo xtask it --long`), its matrix printed; concurrent_runs: 3 rounds, 20 with --long.
     for (package, test, extra) in [
         ("glue-lakeformation", "sim", None),
         ("glue-session", "sim_*", None),
-        ("glue-cli", "glue_sim", None),
+        ("glue-cli", "sim_*", None),
         ("glue-cli", "kill_matrix", Some("--nocapture")),
         // Two `glue run` processes on the embedded engine (`cargo test` runs it too, with 3 rounds; 20 with --long).
         ("glue-cli", "concurrent_runs", Some("--nocapture")),
