@@ -515,15 +515,15 @@ impl Catalog {
         if !staged.partition_keys().is_empty() || !current.partition_keys().is_empty() {
             self.move_partitions(target, staging).await?;
         }
-        self.clients
-            .glue
-            .delete_table()
-            .database_name(staging.schema_str())
-            .name(staging.identifier.as_str())
-            .set_catalog_id(self.catalog_id.clone())
-            .send()
-            .await
-            .map_err(|e| SessionError::aws("DeleteTable", e))?;
+        // The switch is published. The staging entry may be gone already: a run rebuilding the same table at the
+        // same time dropped it before building its own (staging names are per model). Its removal was all that was
+        // left to do, so this run succeeded; any other failure is one.
+        if let Err(e) = self.delete_table(staging).await {
+            if e.code() != Some("EntityNotFoundException") {
+                return Err(SwapFailure::Other(e));
+            }
+            tracing::warn!("{target} switched; its staging entry {staging} was already removed by another run");
+        }
         Ok(released)
     }
 
