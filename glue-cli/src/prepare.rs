@@ -131,39 +131,31 @@ impl Invocation {
             name: node.name.clone(),
             path: Some(node.file.display().to_string()),
         };
-        let parse = |config: serde_json::Map<String, Value>| {
-            ModelConfig::from_json_for(&model_ref, &Value::Object(config)).map_err(|e| CliError::Plan(e.to_string()))
-        };
         // The config typed at load is carried; its hooks are the one part rendered again in execute mode.
-        let cfg = match &node.model_config {
+        // Every enabled node that builds a relation had its config typed and checked at load.
+        let typed = node.model_config.as_ref().ok_or_else(|| {
+            CliError::Plan(format!(
+                "{} `{}` has no typed config",
+                node.resource_type.as_str(),
+                node.name
+            ))
+        })?;
+        let cfg = if node.resource_type == ResourceType::Seed || node.language == "python" {
             // Nothing of a seed's or a Python model's config is rendered at run time: the typed config is the config.
-            Some(typed) if node.resource_type == ResourceType::Seed || node.language == "python" => typed.clone(),
-            Some(typed) => {
-                let hooks: serde_json::Map<String, Value> = compiled
-                    .config
-                    .iter()
-                    .filter(|(k, _)| ["pre-hook", "post-hook"].contains(&glue_jinja::normalize_key(k).as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                let rendered = parse(hooks)?;
-                ModelConfig {
-                    pre_hook: rendered.pre_hook,
-                    post_hook: rendered.post_hook,
-                    ..typed.clone()
-                }
-            }
-            None => {
-                let mut config = compiled.config.clone();
-                match node.resource_type {
-                    ResourceType::Seed => {
-                        config.insert("materialized".into(), Value::String("seed".into()));
-                    }
-                    ResourceType::Snapshot => {
-                        config.insert("materialized".into(), Value::String("snapshot".into()));
-                    }
-                    _ => {}
-                }
-                parse(config)?
+            typed.clone()
+        } else {
+            let hooks: serde_json::Map<String, Value> = compiled
+                .config
+                .iter()
+                .filter(|(k, _)| ["pre-hook", "post-hook"].contains(&glue_jinja::normalize_key(k).as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let rendered = ModelConfig::from_json_for(&model_ref, &Value::Object(hooks))
+                .map_err(|e| CliError::Plan(e.to_string()))?;
+            ModelConfig {
+                pre_hook: rendered.pre_hook,
+                post_hook: rendered.post_hook,
+                ..typed.clone()
             }
         };
         let mut model = Model::new(node.name.clone(), node.schema.clone(), compiled.sql.clone(), cfg);

@@ -50,32 +50,6 @@ pub async fn plan(
             None
         }
     };
-    // Where the Glue catalog cannot be read (no credentials, no network), the plan says so once and plans as if
-    // nothing existed, as it does for a Spark Connect server.
-    let catalog = match catalog {
-        Some(engine) => {
-            let schemas: std::collections::BTreeSet<&str> =
-                ids.iter().map(|id| manifest.nodes[id].schema.as_str()).collect();
-            let mut unreadable = None;
-            for schema in schemas {
-                if let Err(e) = engine.list_relations(schema).await {
-                    unreadable = Some(format!(
-                        "listing schema {schema}: {}",
-                        crate::error::plain_words(&e.to_string())
-                    ));
-                    break;
-                }
-            }
-            match unreadable {
-                Some(why) => {
-                    reporter.warn(&format!("{why}; planned against an empty catalog"));
-                    None
-                }
-                None => Some(engine),
-            }
-        }
-        None => None,
-    };
     // The run's settings, so a node's plan carries what a run's would (its Glue session choice included).
     let run = crate::args::RunArgs {
         full_refresh,
@@ -83,6 +57,23 @@ pub async fn plan(
     };
     let settings = crate::commands::project::settings(&run, &profile);
     let inv = Invocation::new(manifest, profile.target.clone(), local, settings, reporter.clone());
+    // Where the Glue catalog cannot be read (no credentials, no network), the plan says so once and plans as if
+    // nothing existed, as it does for a Spark Connect server. Each schema is listed once, through the invocation's
+    // listings, which the nodes' plans then read.
+    let mut catalog = catalog;
+    if let Some(engine) = catalog.clone() {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in &ids {
+            let node = &inv.manifest.nodes[id];
+            if seen.insert(node.schema.to_lowercase())
+                && let Err(e) = inv.existing(&engine, node).await
+            {
+                reporter.warn(&format!("{e}; planned against an empty catalog"));
+                catalog = None;
+                break;
+            }
+        }
+    }
     let lake_formation = tokio::sync::OnceCell::new();
     let mut failed = false;
     for id in ids {
