@@ -33,6 +33,7 @@ mod model;
 mod plan;
 pub mod render;
 pub mod schema;
+pub mod staging;
 pub mod step;
 
 pub use config::{FileFormat, IncrementalStrategy, Materialization, ModelConfig, OnSchemaChange};

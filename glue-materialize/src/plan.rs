@@ -339,11 +339,11 @@ impl Planner<'_> {
         }
     }
 
-    /// The staging table a rebuild builds before it is switched in: `<alias>__dbt_swap`, in `temp_schema` when the
-    /// profile sets one (a model with Lake Formation grants: principals with access to the model's database would
+    /// The staging table a rebuild builds before it is switched in: `<alias>__dbt_swap_<run tag>` (one per run, see
+    /// [`crate::staging`]), in `temp_schema` when the profile sets one (a model with Lake Formation grants: principals with access to the model's database would
     /// read the staging table unfiltered while it exists; without temp_schema the plan warns).
     fn staging(&mut self, relation: &RelationName) -> Result<RelationName, PlanError> {
-        let name = format!("{}__dbt_swap", self.model.alias);
+        let name = crate::staging::staging_name(&self.model.alias, &self.flags.invocation_id);
         match &self.target.temp_schema {
             Some(schema) => RelationName::new(schema.clone(), name).map_err(self.sql_err("temp_schema")),
             None => {
@@ -485,13 +485,17 @@ impl Planner<'_> {
             }
             Existing::Table(t) => {
                 let staging = self.staging(&relation)?;
-                // A staging table left by a run that crashed before its swap is dropped first.
+                // This run's staging table, should the plan run again after a lost session.
                 steps.push(Step::Drop {
                     relation: staging.clone(),
                     kind: DropKind::Table,
                     purge: false,
                 });
                 if let Some(custom) = self.cfg.custom_location.clone() {
+                    // Not guarded by the entry's version: staging tables other runs left go first.
+                    steps.push(Step::DropOtherStaging {
+                        staging: staging.clone(),
+                    });
                     // The user's path is kept: build a staging copy beside it, then rebuild the table at the
                     // path from the staging copy. If the build fails the old table is untouched; if the copy
                     // fails the new data is still in the staging table.

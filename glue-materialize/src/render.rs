@@ -341,6 +341,13 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
                 }
             ),
         )),
+        Step::DropOtherStaging { staging } => Ok(native(
+            "drop-other-staging",
+            format!(
+                "remove the staging tables other runs of this model left beside {} (and their version directories)",
+                staging.without_catalog()
+            ),
+        )),
         Step::DeleteLocation { location } => Ok(native("delete-location", location.clone())),
         Step::CreateView {
             relation,

@@ -173,7 +173,9 @@ pub enum Step {
     /// Switch the catalog entry of `target` to the table built as `staging` (one catalog update: location,
     /// columns, partition keys; tags and grants on the entry are kept) and remove the staging entry. When
     /// `delete_old_location` is set (a location glue-rs derived), the old data stays readable as the table's
-    /// previous version until the next switch, which deletes it.
+    /// previous version until the next switch, which deletes it. Once published, the switch also removes the
+    /// staging tables and version directories other runs of the model left (runs that read an older version of the
+    /// entry: they can no longer publish).
     SwapTable {
         /// The table replaced.
         target: RelationName,
@@ -187,6 +189,14 @@ pub enum Step {
         /// only if the entry is still at it, so of two runs rebuilding one table the one that switches second fails
         /// instead of publishing over the other (or with the other's staging table).
         expected_version: Option<String>,
+    },
+    /// Remove the staging tables other runs of this model left beside `staging` (see [`crate::staging`]): their
+    /// catalog entries, and their data when it is in a version directory glue-rs made. For a rebuild that is not
+    /// guarded by the entry's version (a `custom_location` rebuild drops and recreates the table); a guarded
+    /// [`Step::SwapTable`] removes them itself once it has published.
+    DropOtherStaging {
+        /// This run's staging table.
+        staging: RelationName,
     },
     /// Delete every object under a location glue-rs owns (a staging copy).
     DeleteLocation {
@@ -402,6 +412,7 @@ step_kinds!(
     Drop,
     CreateTableAs,
     SwapTable,
+    DropOtherStaging,
     DeleteLocation,
     CreateView,
     CreateTempRelation,
@@ -501,6 +512,7 @@ impl std::fmt::Display for Step {
                     ""
                 }
             ),
+            Step::DropOtherStaging { staging } => write!(f, "DropOtherStaging beside {staging}"),
             Step::DeleteLocation { location } => write!(f, "DeleteLocation {location}"),
             Step::CreateView { relation, .. } => write!(f, "CreateView {relation}"),
             Step::CreateTempRelation { relation, kind, .. } => {

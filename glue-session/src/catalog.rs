@@ -335,6 +335,19 @@ impl Catalog {
                     for dir in released.iter().chain(earlier.iter()).filter(|d| !live(d)) {
                         this.delete_location(dir).await?;
                     }
+                    // The staging entries of those runs (a run that stopped between its staging table and its
+                    // switch left one): named after the run, so only runs with data left cost a call.
+                    for dir in earlier.iter().filter(|d| !live(d)) {
+                        let run = dir.trim_end_matches('/').rsplit_once("__v").map(|(_, r)| r);
+                        let name =
+                            run.and_then(|r| glue_materialize::staging::staging_of_run(staging.identifier.as_str(), r));
+                        if let Some(name) = name.filter(|n| n != staging.identifier.as_str()) {
+                            let left = staging
+                                .with_identifier(name)
+                                .map_err(|e| SessionError::Protocol(e.to_string()))?;
+                            this.delete_table_if_exists(&left).await?;
+                        }
+                    }
                     Ok(())
                 }
                 Err(SwapFailure::Conflict { message, ours }) => {
@@ -383,6 +396,35 @@ impl Catalog {
             );
         }
         Ok(dirs)
+    }
+
+    /// [`Step::DropOtherStaging`](glue_materialize::Step::DropOtherStaging): removes the staging tables other runs
+    /// of the model left beside `staging` (one GetTables of its schema), and their data where it is in a version
+    /// directory glue-rs made. Returns how many it removed.
+    pub async fn drop_other_staging(&self, staging: &RelationName) -> Result<usize, SessionError> {
+        let ours = staging.identifier.as_str();
+        let mut removed = 0;
+        for r in self.list(staging.schema_str()).await? {
+            if !glue_materialize::staging::is_other_runs_staging(ours, r.name.identifier.as_str()) {
+                continue;
+            }
+            let Existing::Table(t) = &r.existing else {
+                continue;
+            };
+            self.delete_table_if_exists(&r.name).await?;
+            if let Some(l) = t.location.as_deref().filter(|l| is_version_dir(l)) {
+                self.delete_location(l).await?;
+            }
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    async fn delete_table_if_exists(&self, relation: &RelationName) -> Result<(), SessionError> {
+        match self.delete_table(relation).await {
+            Err(e) if e.code() == Some("EntityNotFoundException") => Ok(()),
+            other => other,
+        }
     }
 
     async fn delete_table(&self, relation: &RelationName) -> Result<(), SessionError> {

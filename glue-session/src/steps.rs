@@ -248,6 +248,18 @@ pub(crate) async fn run_steps<P: Protocol>(
                         .map_err(native_err)?;
                 }
             }
+            Step::DropOtherStaging { staging } => {
+                p.flush(outcome).await?;
+                match p.catalog() {
+                    Some(catalog) => {
+                        catalog.drop_other_staging(staging).await.map_err(native_err)?;
+                    }
+                    None => tracing::debug!(
+                        "staging tables other runs left beside {staging} are not looked for: without `catalog: glue` \
+                         glue-rs does not list a Spark Connect server's tables"
+                    ),
+                }
+            }
             Step::DeleteLocation { location } => {
                 p.flush(outcome).await?;
                 match p.catalog() {

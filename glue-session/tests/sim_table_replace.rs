@@ -50,9 +50,11 @@ async fn a_run_dropped_mid_swap_still_completes_the_catalog_switch() {
     run.abort();
     tokio::time::sleep(Duration::from_secs(4)).await;
     admin("DELETE", "faults", "");
-    let staging = RelationName::new(&w.schema, "swapped__dbt_swap").unwrap();
-    let left = w.engine.catalog().await.get(&staging).await.expect("GetTable");
-    assert!(left.is_none(), "the staging entry is left: the switch stopped half-way");
+    let left = w.staging_left("swapped").await;
+    assert!(
+        left.is_empty(),
+        "the staging entry is left: the switch stopped half-way: {left:?}"
+    );
     assert_eq!(rows(&w.engine, &format!("{}.swapped", w.schema)).await, "0:m0,1:m1");
     w.engine.finish().await;
 }
@@ -240,17 +242,8 @@ async fn two_runs_rebuilding_one_table_at_once_publish_one_result_whole() {
             source = s.source();
         }
         assert!(text.contains("another run"), "round {round}: {text}");
-        let staging = RelationName::new(&w.schema, "raced__dbt_swap").unwrap();
-        assert!(
-            w.engine
-                .catalog()
-                .await
-                .get(&staging)
-                .await
-                .expect("GetTable")
-                .is_none(),
-            "round {round}: staging left"
-        );
+        let left = w.staging_left("raced").await;
+        assert!(left.is_empty(), "round {round}: staging left: {left:?}");
         let entry = w
             .engine
             .catalog()

@@ -244,10 +244,12 @@ impl LocalEngine {
                 new.columns = with_comments(new.columns, Some(o));
             }
             s.tables.insert(tkey.clone(), new);
-            Ok(stale)
+            // Other runs' staging tables existing now belong to runs that read an older version: they can no
+            // longer publish (see glue_materialize::staging).
+            Ok((stale, take_other_staging(s, staging)))
         });
-        let stale = match switched {
-            Ok(stale) => stale,
+        let (stale, others) = match switched {
+            Ok(found) => found,
             Err(e @ LocalError::Conflict(_)) if expected.is_some() => {
                 // This run's staging table, if it is still there, is not published: it goes with its files.
                 let _ = self.drop_relation(staging, DropKind::Table);
@@ -259,6 +261,39 @@ impl LocalEngine {
         if let Some(p) = stale {
             self.remove_owned(&p)?;
         }
+        self.remove_entries_data(&others)
+    }
+
+    /// [`Step::DropOtherStaging`](glue_materialize::Step::DropOtherStaging): the staging tables other runs of the
+    /// model left beside `staging`, with their data.
+    pub(super) fn drop_other_staging(&self, staging: &RelationName) -> Result<(), LocalError> {
+        let others = self.catalog.update(|s| Ok(take_other_staging(s, staging)))?;
+        self.remove_entries_data(&others)
+    }
+
+    /// The data of removed entries, where glue-rs made it (inside the warehouse).
+    fn remove_entries_data(&self, entries: &[TableEntry]) -> Result<(), LocalError> {
+        for e in entries {
+            for l in e.location.iter().chain(e.previous_location.iter()) {
+                self.remove_owned(l)?;
+            }
+        }
         Ok(())
     }
+}
+
+/// Removes from the catalog the staging tables of other runs of the model whose staging table is `ours`.
+fn take_other_staging(s: &mut crate::catalog::CatalogState, ours: &RelationName) -> Vec<TableEntry> {
+    let prefix = format!("{}.", ours.schema_str().to_lowercase());
+    let keys: Vec<String> = s
+        .tables
+        .iter()
+        .filter(|(k, e)| {
+            e.kind == EntryKind::Table
+                && k.strip_prefix(&prefix)
+                    .is_some_and(|n| glue_materialize::staging::is_other_runs_staging(ours.identifier.as_str(), n))
+        })
+        .map(|(k, _)| k.clone())
+        .collect();
+    keys.into_iter().filter_map(|k| s.tables.remove(&k)).collect()
 }

@@ -144,6 +144,18 @@ pub fn invocation() -> PlanFlags {
 }
 
 impl World {
+    /// The staging tables of model `name` in the schema (every run stages under a name of its own,
+    /// `<name>__dbt_swap_<run>`).
+    pub async fn staging_left(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}__dbt_swap");
+        let listed = self.engine.catalog().await.list(&self.schema).await.expect("GetTables");
+        listed
+            .into_iter()
+            .map(|r| r.name.identifier.as_str().to_string())
+            .filter(|n| n.starts_with(&prefix))
+            .collect()
+    }
+
     /// Plans model `name` against what the catalog holds and runs the plan, as `glue-rs run` does.
     pub async fn build(&self, name: &str, sql: &str, config: &str) {
         let config = ModelConfig::from_json(&serde_json::from_str(config).unwrap()).expect("a model config");

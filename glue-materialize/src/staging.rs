@@ -1,0 +1,109 @@
+//! The names of the staging tables a rebuild builds before it switches them in.
+//!
+//! Each run stages under a name of its own, `<alias>__dbt_swap_<run tag>`, so two runs of one model never drop,
+//! replace or publish each other's staging table: the first to switch publishes its own result and the other fails
+//! clearly (its switch is guarded by the version of the entry it read, see
+//! [`Step::SwapTable`](crate::Step::SwapTable)). A staging table that a run left behind when it stopped before its
+//! switch is removed by the next switch of the table (or, for a `custom_location` rebuild, which is not guarded, by
+//! the next rebuild's [`Step::DropOtherStaging`](crate::Step::DropOtherStaging)); glue-rs before per-run names used
+//! the fixed `<alias>__dbt_swap`, which counts as another run's.
+//!
+//! ```
+//! use glue_materialize::staging;
+//!
+//! let ours = staging::staging_name("orders", "3f2a9c1e-77b0-4d2e-9a51-0c6de1f0aa42");
+//! assert_eq!(ours, "orders__dbt_swap_3f2a9c1e77b0");
+//! assert!(staging::is_other_runs_staging(&ours, "orders__dbt_swap_0a1b2c3d4e5f"));
+//! assert!(staging::is_other_runs_staging(&ours, "orders__dbt_swap"));
+//! assert!(!staging::is_other_runs_staging(&ours, &ours));
+//! assert!(!staging::is_other_runs_staging(&ours, "orders_archive__dbt_swap_0a1b2c3d4e5f"));
+//! ```
+
+/// What separates the model's alias from the run tag.
+const MARK: &str = "__dbt_swap";
+/// At most this many characters of the invocation id tag a run (48 bits of a UUID: two runs of one model at once
+/// never share one).
+const TAG_LEN: usize = 12;
+
+/// The tag of a run's staging tables: the invocation id's ASCII letters and digits, lower-cased (Spark's table names
+/// allow no `-`, Glue folds names to lower case), at most 12 of them; `0` when it has none.
+pub fn run_tag(invocation_id: &str) -> String {
+    let tag: String = invocation_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(TAG_LEN)
+        .collect();
+    if tag.is_empty() { "0".into() } else { tag }
+}
+
+/// The staging table of the run `invocation_id` for the model `alias`: `<alias>__dbt_swap_<run tag>`.
+pub fn staging_name(alias: &str, invocation_id: &str) -> String {
+    format!("{alias}{MARK}_{}", run_tag(invocation_id))
+}
+
+/// The staging table of the run whose version directories end in `__v<invocation id>` (see
+/// [`table_location`](crate::table_location)): the name its staging table has beside `ours`, when `ours` is a
+/// staging name.
+pub fn staging_of_run(ours: &str, invocation_id: &str) -> Option<String> {
+    let (alias, _) = split(ours)?;
+    Some(staging_name(alias, invocation_id))
+}
+
+/// Whether `name` is another run's staging table of the model whose staging table this run named `ours` (same
+/// alias, another tag, or the fixed name of earlier glue-rs versions). Names compare as Glue stores them, in lower
+/// case.
+pub fn is_other_runs_staging(ours: &str, name: &str) -> bool {
+    let (ours, name) = (ours.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let Some((alias, tag)) = split(&ours) else {
+        return false;
+    };
+    match split(&name) {
+        Some((a, t)) => a == alias && t != tag,
+        None => false,
+    }
+}
+
+/// `(alias, tag)` of a staging name; the tag is empty for the fixed name of earlier versions.
+fn split(name: &str) -> Option<(&str, &str)> {
+    if let Some(alias) = name.strip_suffix(MARK) {
+        return (!alias.is_empty()).then_some((alias, ""));
+    }
+    let (alias, tag) = name.rsplit_once(&format!("{MARK}_"))?;
+    let tagged = !alias.is_empty()
+        && !tag.is_empty()
+        && tag.len() <= TAG_LEN
+        && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    tagged.then_some((alias, tag))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_are_spark_table_names() {
+        assert_eq!(run_tag("run42"), "run42");
+        assert_eq!(run_tag("AB-cd_ef"), "abcdef");
+        assert_eq!(run_tag("---"), "0");
+        assert_eq!(staging_name("t", "p12n3"), "t__dbt_swap_p12n3");
+    }
+
+    #[test]
+    fn other_runs_are_told_from_ours_and_from_other_models() {
+        let ours = staging_name("t", "aaaa");
+        assert!(is_other_runs_staging(&ours, "t__dbt_swap_bbbb"));
+        assert!(is_other_runs_staging(&ours, "T__DBT_SWAP_BBBB"));
+        assert!(is_other_runs_staging(&ours, "t__dbt_swap"));
+        assert!(!is_other_runs_staging(&ours, "t__dbt_swap_aaaa"));
+        assert!(!is_other_runs_staging(&ours, "t"));
+        assert!(!is_other_runs_staging(&ours, "t__dbt_swap_toolongtobeatag"));
+        assert!(!is_other_runs_staging(&ours, "x_t__dbt_swap_bbbb"));
+        assert!(!is_other_runs_staging(&ours, "t__dbt_swap_bb-b"));
+        assert!(
+            !is_other_runs_staging("t", "t__dbt_swap_bbbb"),
+            "ours is no staging name"
+        );
+        assert_eq!(staging_of_run(&ours, "b-b").as_deref(), Some("t__dbt_swap_bb"));
+    }
+}
