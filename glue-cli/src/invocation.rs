@@ -463,11 +463,21 @@ impl Invocation {
                 l
             }
         };
-        Ok(list
+        let mut existing = list
             .iter()
             .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
             .map(|r| r.existing.clone())
-            .unwrap_or(Existing::Absent))
+            .unwrap_or(Existing::Absent);
+        // Staging tables other runs of the model left beside it: its next rebuild removes them.
+        if let Existing::Table(t) = &mut existing {
+            t.other_staging = list
+                .iter()
+                .map(|r| r.name.identifier.as_str())
+                .filter(|n| glue_materialize::staging::is_staging_of(&node.alias, n))
+                .map(str::to_string)
+                .collect();
+        }
+        Ok(existing)
     }
 
     pub(crate) fn write_target_file(&self, kind: &str, node: &Node, text: &str) {

@@ -159,6 +159,10 @@ pub struct ExistingTable {
     /// The catalog entry's version as read (Glue's `VersionId`), when the catalog has one: a rebuild publishes its
     /// result only if the entry is still at this version (another run that replaced it since wins, this one fails).
     pub version: Option<String>,
+    /// Staging tables of other runs of the model listed with the table in its schema (`<alias>__dbt_swap_<run>`,
+    /// see [`crate::staging`]): runs that stopped between their staging table and the end of their switch. A rebuild
+    /// removes them once it has published (callers that list the schema fill this; empty otherwise).
+    pub other_staging: Vec<String>,
 }
 
 impl ExistingTable {
@@ -170,6 +174,7 @@ impl ExistingTable {
             columns: Vec::new(),
             partition_columns: Vec::new(),
             version: None,
+            other_staging: Vec::new(),
         }
     }
 

@@ -355,6 +355,19 @@ impl Planner<'_> {
         }
     }
 
+    /// Other runs' staging tables listed with the table (in the model's schema: a staging table in `temp_schema`
+    /// is not in that listing), beside this run's `staging`.
+    fn other_staging(&self, t: &ExistingTable, staging: &RelationName) -> Result<Vec<RelationName>, PlanError> {
+        if staging.schema_str() != self.model.schema {
+            return Ok(Vec::new());
+        }
+        t.other_staging
+            .iter()
+            .filter(|n| crate::staging::is_other_runs_staging(staging.identifier.as_str(), n))
+            .map(|n| staging.with_identifier(n.clone()).map_err(self.sql_err("alias")))
+            .collect()
+    }
+
     /// A fresh sibling of `base` for a rebuilt table's data.
     fn versioned(&self, base: &str) -> String {
         format!("{}__v{}", base.trim_end_matches('/'), self.flags.invocation_id)
@@ -491,11 +504,15 @@ impl Planner<'_> {
                     kind: DropKind::Table,
                     purge: false,
                 });
+                let other_staging = self.other_staging(t, &staging)?;
                 if let Some(custom) = self.cfg.custom_location.clone() {
                     // Not guarded by the entry's version: staging tables other runs left go first.
-                    steps.push(Step::DropOtherStaging {
-                        staging: staging.clone(),
-                    });
+                    if !other_staging.is_empty() {
+                        steps.push(Step::DropOtherStaging {
+                            staging: staging.clone(),
+                            others: other_staging,
+                        });
+                    }
                     // The user's path is kept: build a staging copy beside it, then rebuild the table at the
                     // path from the staging copy. If the build fails the old table is untouched; if the copy
                     // fails the new data is still in the staging table.
@@ -551,6 +568,7 @@ impl Planner<'_> {
                         old_location: t.location.clone(),
                         delete_old_location: delete_old,
                         expected_version: t.version.clone(),
+                        other_staging,
                     });
                 }
             }

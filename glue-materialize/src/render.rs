@@ -325,10 +325,10 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             staging,
             old_location,
             delete_old_location,
+            other_staging,
             ..
-        } => Ok(native(
-            "swap-table",
-            format!(
+        } => {
+            let mut text = format!(
                 "point {} at the table built as {}\nremove the entry {}\nold location: {} ({})",
                 target.without_catalog(),
                 staging.without_catalog(),
@@ -339,13 +339,25 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
                 } else {
                     "kept"
                 }
-            ),
-        )),
-        Step::DropOtherStaging { staging } => Ok(native(
+            );
+            if !other_staging.is_empty() {
+                let names: Vec<String> = other_staging.iter().map(|r| r.without_catalog().to_string()).collect();
+                text.push_str(&format!(
+                    "\nthen remove other runs' staging tables: {}",
+                    names.join(", ")
+                ));
+            }
+            Ok(native("swap-table", text))
+        }
+        Step::DropOtherStaging { others, .. } => Ok(native(
             "drop-other-staging",
             format!(
-                "remove the staging tables other runs of this model left beside {} (and their version directories)",
-                staging.without_catalog()
+                "remove the staging tables other runs of this model left (and their version directories): {}",
+                others
+                    .iter()
+                    .map(|r| r.without_catalog().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
         Step::DeleteLocation { location } => Ok(native("delete-location", location.clone())),

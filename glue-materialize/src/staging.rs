@@ -64,6 +64,13 @@ pub fn is_other_runs_staging(ours: &str, name: &str) -> bool {
     }
 }
 
+/// Whether `name` is a staging table of the model `alias` (any run's, or the fixed name of earlier versions): what a
+/// caller that lists the model's schema puts in [`ExistingTable::other_staging`](crate::ExistingTable::other_staging).
+pub fn is_staging_of(alias: &str, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    split(&name).is_some_and(|(a, _)| a == alias.to_ascii_lowercase())
+}
+
 /// `(alias, tag)` of a staging name; the tag is empty for the fixed name of earlier versions.
 fn split(name: &str) -> Option<(&str, &str)> {
     if let Some(alias) = name.strip_suffix(MARK) {
@@ -105,5 +112,7 @@ mod tests {
             "ours is no staging name"
         );
         assert_eq!(staging_of_run(&ours, "b-b").as_deref(), Some("t__dbt_swap_bb"));
+        assert!(is_staging_of("T", "t__dbt_swap_aaaa") && is_staging_of("t", "t__dbt_swap"));
+        assert!(!is_staging_of("t", "t") && !is_staging_of("t", "u__dbt_swap_aaaa"));
     }
 }

@@ -189,14 +189,21 @@ pub enum Step {
         /// only if the entry is still at it, so of two runs rebuilding one table the one that switches second fails
         /// instead of publishing over the other (or with the other's staging table).
         expected_version: Option<String>,
+        /// Staging tables other runs of the model left, as listed when the plan was made
+        /// ([`crate::ExistingTable::other_staging`]): removed once this switch has published (those runs read an
+        /// older version of the entry and can no longer publish).
+        other_staging: Vec<RelationName>,
     },
     /// Remove the staging tables other runs of this model left beside `staging` (see [`crate::staging`]): their
     /// catalog entries, and their data when it is in a version directory glue-rs made. For a rebuild that is not
-    /// guarded by the entry's version (a `custom_location` rebuild drops and recreates the table); a guarded
-    /// [`Step::SwapTable`] removes them itself once it has published.
+    /// guarded by the entry's version (a `custom_location` rebuild drops and recreates the table), planned only when
+    /// the listing found some; a guarded [`Step::SwapTable`] removes them itself once it has published.
     DropOtherStaging {
         /// This run's staging table.
         staging: RelationName,
+        /// The other runs' staging tables, as listed when the plan was made
+        /// ([`crate::ExistingTable::other_staging`]).
+        others: Vec<RelationName>,
     },
     /// Delete every object under a location glue-rs owns (a staging copy).
     DeleteLocation {
@@ -512,7 +519,10 @@ impl std::fmt::Display for Step {
                     ""
                 }
             ),
-            Step::DropOtherStaging { staging } => write!(f, "DropOtherStaging beside {staging}"),
+            Step::DropOtherStaging { others, .. } => {
+                let names: Vec<String> = others.iter().map(ToString::to_string).collect();
+                write!(f, "DropOtherStaging {}", names.join(", "))
+            }
             Step::DeleteLocation { location } => write!(f, "DeleteLocation {location}"),
             Step::CreateView { relation, .. } => write!(f, "CreateView {relation}"),
             Step::CreateTempRelation { relation, kind, .. } => {

@@ -69,6 +69,17 @@ fn cases() -> Vec<Case> {
             existing_table(Parquet),
         ),
         case(
+            "rebuild_removes_other_runs_staging_after_its_switch",
+            json!({"materialized": "table"}),
+            with_other_staging(existing_table(Parquet)),
+        ),
+        case(
+            "custom_location_rebuild_drops_other_runs_staging_first",
+            json!({"materialized": "table",
+            "custom_location": "s3://custom/bucket/orders"}),
+            with_other_staging(existing_table(Parquet)),
+        ),
+        case(
             "iceberg_custom_location",
             json!({"materialized": "table", "file_format": "iceberg",
             "custom_location": "s3://custom/iceberg/orders", "table_properties": {"format-version": "2",
@@ -251,6 +262,7 @@ fn cases() -> Vec<Case> {
                 columns: vec![],
                 partition_columns: vec![],
                 version: None,
+                other_staging: Vec::new(),
             }),
         ),
         Case {
@@ -327,5 +339,17 @@ fn feature_plans() {
         insta::with_settings!({ snapshot_path => "golden/features", prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(c.name, text);
         });
+    }
+}
+
+/// The table as a listing finds it beside staging tables of other runs (a crashed run's, one of glue-rs before
+/// per-run names) and of another model.
+fn with_other_staging(e: Existing) -> Existing {
+    match e {
+        Existing::Table(mut t) => {
+            t.other_staging = vec!["orders__dbt_swap_0a1b2c3d4e5f".into(), "orders__dbt_swap".into()];
+            Existing::Table(t)
+        }
+        other => other,
     }
 }

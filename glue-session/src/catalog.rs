@@ -79,6 +79,7 @@ pub fn existing_of(t: &Table) -> Existing {
         columns,
         partition_columns: t.partition_keys().iter().map(|c| c.name.clone()).collect(),
         version: t.version_id.clone(),
+        other_staging: Vec::new(),
     })
 }
 
@@ -147,6 +148,8 @@ pub(crate) fn is_version_dir(location: &str) -> bool {
 pub struct Switch<'a> {
     /// The table replaced.
     pub target: &'a RelationName,
+    /// Other runs' staging tables the plan's listing found, removed (entries only) once this switch published.
+    pub other_staging: &'a [RelationName],
     /// The table built by this run.
     pub staging: &'a RelationName,
     /// Where this run built the staging table's data (the switch refuses a staging table at another location).
@@ -310,6 +313,7 @@ impl Catalog {
         let staged_at = s.staged_at.map(str::to_string);
         let expected = s.expected_version.map(str::to_string);
         let keep = s.old_location.filter(|_| s.old_is_ours).map(str::to_string);
+        let other_staging = s.other_staging.to_vec();
         let in_flight = InFlight::enter();
         let task = tokio::spawn(async move {
             let _in_flight = in_flight;
@@ -336,7 +340,12 @@ impl Catalog {
                         this.delete_location(dir).await?;
                     }
                     // The staging entries of those runs (a run that stopped between its staging table and its
-                    // switch left one): named after the run, so only runs with data left cost a call.
+                    // switch left one): named after the run, so only runs with data left cost a call. Then those the
+                    // plan's listing found (a run that stopped between its publication and the removal of its
+                    // staging entry: its data is the version this switch replaced, kept).
+                    for r in &other_staging {
+                        this.delete_table_if_exists(r).await?;
+                    }
                     for dir in earlier.iter().filter(|d| !live(d)) {
                         let run = dir.trim_end_matches('/').rsplit_once("__v").map(|(_, r)| r);
                         let name =
@@ -398,26 +407,23 @@ impl Catalog {
         Ok(dirs)
     }
 
-    /// [`Step::DropOtherStaging`](glue_materialize::Step::DropOtherStaging): removes the staging tables other runs
-    /// of the model left beside `staging` (one GetTables of its schema), and their data where it is in a version
-    /// directory glue-rs made. Returns how many it removed.
-    pub async fn drop_other_staging(&self, staging: &RelationName) -> Result<usize, SessionError> {
-        let ours = staging.identifier.as_str();
-        let mut removed = 0;
-        for r in self.list(staging.schema_str()).await? {
-            if !glue_materialize::staging::is_other_runs_staging(ours, r.name.identifier.as_str()) {
-                continue;
-            }
-            let Existing::Table(t) = &r.existing else {
+    /// Removes other runs' staging tables ([`Step::DropOtherStaging`](glue_materialize::Step::DropOtherStaging)):
+    /// each entry, and its data where it is in a version directory glue-rs made. An entry already gone is skipped.
+    pub async fn drop_staging(&self, tables: &[RelationName]) -> Result<(), SessionError> {
+        for r in tables {
+            let Some(t) = self.get(r).await? else {
                 continue;
             };
-            self.delete_table_if_exists(&r.name).await?;
-            if let Some(l) = t.location.as_deref().filter(|l| is_version_dir(l)) {
+            self.delete_table_if_exists(r).await?;
+            if let Some(l) = t
+                .storage_descriptor()
+                .and_then(|sd| sd.location())
+                .filter(|l| is_version_dir(l))
+            {
                 self.delete_location(l).await?;
             }
-            removed += 1;
         }
-        Ok(removed)
+        Ok(())
     }
 
     async fn delete_table_if_exists(&self, relation: &RelationName) -> Result<(), SessionError> {

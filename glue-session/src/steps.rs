@@ -173,6 +173,7 @@ pub(crate) async fn run_steps<P: Protocol>(
                 old_location,
                 delete_old_location,
                 expected_version,
+                other_staging,
             } => {
                 p.flush(outcome).await?;
                 match p.catalog().cloned() {
@@ -189,6 +190,7 @@ pub(crate) async fn run_steps<P: Protocol>(
                             expected_version: expected_version.as_deref(),
                             old_location: old_location.as_deref(),
                             old_is_ours: *delete_old_location,
+                            other_staging,
                         };
                         catalog.switch(&switch).await.map_err(native_err)?;
                         // The session caches table metadata: make it read the new entry.
@@ -201,6 +203,10 @@ pub(crate) async fn run_steps<P: Protocol>(
                             glue_sql::ddl::Drop::table(target.clone()).to_sql(),
                             glue_sql::ddl::rename_table(staging, target),
                         ] {
+                            p.statement(index, Rendered::Sql(sql), outcome).await?;
+                        }
+                        for r in other_staging {
+                            let sql = glue_sql::ddl::Drop::table(r.clone()).to_sql();
                             p.statement(index, Rendered::Sql(sql), outcome).await?;
                         }
                         if let Some(old) = old_location.as_deref().filter(|_| *delete_old_location) {
@@ -248,16 +254,17 @@ pub(crate) async fn run_steps<P: Protocol>(
                         .map_err(native_err)?;
                 }
             }
-            Step::DropOtherStaging { staging } => {
+            Step::DropOtherStaging { others, .. } => {
                 p.flush(outcome).await?;
                 match p.catalog() {
-                    Some(catalog) => {
-                        catalog.drop_other_staging(staging).await.map_err(native_err)?;
+                    Some(catalog) => catalog.drop_staging(others).await.map_err(native_err)?,
+                    // No storage access on a plain server: the entries go, their files stay.
+                    None => {
+                        for r in others {
+                            let sql = glue_sql::ddl::Drop::table(r.clone()).to_sql();
+                            p.statement(index, Rendered::Sql(sql), outcome).await?;
+                        }
                     }
-                    None => tracing::debug!(
-                        "staging tables other runs left beside {staging} are not looked for: without `catalog: glue` \
-                         glue-rs does not list a Spark Connect server's tables"
-                    ),
                 }
             }
             Step::DeleteLocation { location } => {

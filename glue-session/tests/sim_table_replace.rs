@@ -1,6 +1,7 @@
 //! glue-session replacing tables on the Glue simulator: a run dropped mid-swap still completes the catalog switch, the
 //! previous version stays readable until the next replace, a Hive-partitioned rebuild never leaves the table without
-//! partitions, two runs rebuilding or overwriting one table at once (`GLUE_RS_RACE_ROUNDS` rounds, 3 by default, 20
+//! partitions, a switch removes the staging tables of runs that staged before it, two runs rebuilding or overwriting
+//! one table at once (`GLUE_RS_RACE_ROUNDS` rounds, 3 by default, 20
 //! with `cargo xtask it --long`), and a model reading the new version of a table another session replaced
 //! (`GLUE_RS_STALE_ROUNDS` rounds).
 //!
@@ -410,4 +411,54 @@ async fn a_model_reads_the_new_version_of_a_table_another_session_replaced() {
     }
     w.engine.finish().await;
     reader.finish().await;
+}
+
+/// The plan's steps before its switch, and the rest.
+fn split(p: &glue_materialize::Plan) -> (glue_materialize::Plan, glue_materialize::Plan) {
+    let at = p
+        .steps
+        .iter()
+        .position(|s| matches!(s, glue_materialize::Step::SwapTable { .. }))
+        .expect("a rebuild switches its staging table in");
+    let (mut before, mut after) = (p.clone(), p.clone());
+    before.steps.truncate(at);
+    after.steps.drain(..at);
+    (before, after)
+}
+
+#[tokio::test]
+async fn a_switch_removes_the_staging_tables_of_runs_that_can_no_longer_publish() {
+    // Each run stages under a name of its own, so A's rebuild neither drops nor takes the staging tables of the runs
+    // that staged before it: a run that stopped after staging (a crash) and a slow run B that has not switched yet.
+    // A publishes its own rows; its switch then removes both runs' staging tables and version directories (they read
+    // an older version of the entry: they can no longer publish).
+    let w = world("staged").await;
+    w.build("staged", "select 0 as id, 'start' as name", TABLE).await;
+    let table = format!("{}.staged", w.schema);
+    let crashed = plan_now(&w, "staged", "select 3 as id, 'crashed' as name", TABLE).await;
+    let b = plan_now(&w, "staged", "select 2 as id, 'b' as name", TABLE).await;
+    let a = plan_now(&w, "staged", "select 1 as id, 'a' as name", TABLE).await;
+    w.engine
+        .execute(&split(&crashed).0)
+        .await
+        .expect("the crashed run stages");
+    w.engine.execute(&split(&b).0).await.expect("b stages");
+    assert_eq!(w.staging_left("staged").await.len(), 2, "two runs staged");
+    w.engine.execute(&a).await.expect("a publishes");
+    assert_eq!(rows(&w.engine, &table).await, "1:a");
+    assert_eq!(
+        w.staging_left("staged").await,
+        Vec::<String>::new(),
+        "no staging table is left"
+    );
+    // Stored: the current version and the previous one, nothing of the crashed run or of B.
+    let listed = objects(&w.engine, &w.bucket, &format!("warehouse/{}/staged", w.schema)).await;
+    let mut dirs: Vec<String> = listed
+        .iter()
+        .filter_map(|k| k.rsplit_once('/').map(|(d, _)| d.to_string()))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    assert_eq!(dirs.len(), 2, "the current and the previous version only: {dirs:?}");
+    w.engine.finish().await;
 }

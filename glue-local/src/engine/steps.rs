@@ -60,7 +60,7 @@ impl LocalEngine {
                 let expected = expected_version.as_deref().and_then(|v| v.parse().ok());
                 self.swap_checked(target, staging, expected)?
             }
-            Step::DropOtherStaging { staging } => self.drop_other_staging(staging)?,
+            Step::DropOtherStaging { staging, .. } => self.drop_other_staging(staging)?,
             Step::DeleteLocation { location } => self.remove_owned(location)?,
             Step::CreateView {
                 relation,

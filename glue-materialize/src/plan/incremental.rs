@@ -238,12 +238,14 @@ impl Planner<'_> {
             substitute_variables: self.cfg.substitute_variables.clone(),
         });
         if let Some(t) = swap_from {
+            let other_staging = self.other_staging(t, &write_relation)?;
             steps.push(Step::SwapTable {
                 target: relation.clone(),
                 staging: write_relation,
                 old_location: t.location.clone(),
                 delete_old_location: false,
                 expected_version: t.version.clone(),
+                other_staging,
             });
         }
         steps.extend(self.persist_column_docs(&relation));
