@@ -233,3 +233,50 @@ fn enforced_contract_names_every_mismatch_and_writes_nothing() {
     let out = glue(p.path(), &["run"]);
     assert_eq!(out.code, 0, "{}", out.all());
 }
+
+#[test]
+fn database_other_than_schema_is_refused_as_dbt_glue_refuses_it() {
+    let p = project(&[
+        ("models/m.sql", "select 1 as id"),
+        (
+            "profiles.yml",
+            "proj:\n  target: dev\n  outputs:\n    dev:\n      type: glue\n      engine: local\n      warehouse: wh\n      schema: s\n      database: other\n",
+        ),
+    ]);
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 2, "{}", out.all());
+    assert_has(
+        &out,
+        &["profiles.yml", "field `database`", "`other`", "same value as schema"],
+    );
+    assert!(!p.path().join("wh").exists(), "nothing ran");
+    // The same value, or database alone, is fine.
+    for lines in ["schema: s\n      database: s\n", "database: s\n"] {
+        write(
+            p.path(),
+            "profiles.yml",
+            &format!(
+                "proj:\n  target: dev\n  outputs:\n    dev:\n      type: glue\n      engine: local\n      warehouse: wh\n      {lines}"
+            ),
+        );
+        let out = glue(p.path(), &["run"]);
+        assert_eq!(out.code, 0, "{lines}: {}", out.all());
+    }
+}
+
+#[test]
+fn dbt_glue_profile_keys_without_effect_are_named_in_a_warning() {
+    let p = project(&[
+        ("models/m.sql", "select 1 as id"),
+        (
+            "profiles.yml",
+            "proj:\n  target: dev\n  outputs:\n    dev:\n      type: glue\n      engine: local\n      warehouse: wh\n      schema: s\n      lf_tags: x\n      query-comment: my comment\n      use_arrow: true\n      packages: pandas\n",
+        ),
+    ]);
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for key in ["lf_tags", "query-comment", "use_arrow", "packages"] {
+        assert_has(&out, &[&format!("`{key}` has no effect in glue-rs")]);
+    }
+    assert_has(&out, &["lf_tags_config", "--additional-python-modules"]);
+}
