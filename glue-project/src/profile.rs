@@ -28,8 +28,29 @@ pub const PROFILE_KEYS: &[&str] = &[
     "project_name",
 ];
 
-/// Keys of the reference page (or of dbt's profile format) glue-rs accepts without reading: no warning, no effect.
-pub const ACCEPTED_UNREAD_KEYS: &[&str] = &["lf_tags", "query-comment", "aws_profile", "use_arrow", "packages"];
+/// Keys of dbt-glue's profile that have no effect in glue-rs, each with the reason and what to use instead: a target
+/// that sets one gets a warning naming it (never a silent no-op).
+pub const NO_EFFECT_KEYS: &[(&str, &str)] = &[
+    (
+        "lf_tags",
+        "dbt-glue declares it but never reads it either; tag tables with the model config `lf_tags_config`",
+    ),
+    (
+        "query-comment",
+        "glue-rs does not add a comment to the statements it sends (dbt-glue sends dbt's default comment whatever \
+         this key says)",
+    ),
+    (
+        "use_arrow",
+        "it chooses how dbt-glue's session returns results (S3 feather files); glue-rs's session runner always \
+         returns them in the statement's output",
+    ),
+    (
+        "packages",
+        "glue-rs does not install Python packages for Python models; ask the session for them with `default_arguments: \
+         \"--additional-python-modules=<pkg>,<pkg>\"`",
+    ),
+];
 
 /// The most nodes run at once (`threads` in a profile, `--threads`): beyond it a run would only exhaust sessions,
 /// connections and memory (and the Glue engine's semaphore has a limit of its own).
@@ -320,9 +341,22 @@ fn from_output(
             ));
         }
     };
-    let schema = s("schema")?
-        .or(s("database")?)
-        .ok_or_else(|| field_err(&path, target_name, "schema", "is required"))?;
+    let schema = match (s("schema")?, s("database")?) {
+        (Some(schema), Some(database)) if database != schema => {
+            return Err(field_err(
+                &path,
+                target_name,
+                "database",
+                format!(
+                    "`{database}` differs from schema `{schema}`: on Spark, database must be omitted or have the same \
+                     value as schema (as dbt-glue requires; the Glue database is the schema)"
+                ),
+            ));
+        }
+        (schema, database) => schema
+            .or(database)
+            .ok_or_else(|| field_err(&path, target_name, "schema", "is required"))?,
+    };
     let location = match (s("location")?, &engine) {
         (Some(l), _) => Some(l),
         (None, EngineChoice::Local { warehouse }) => Some(warehouse.display().to_string()),
@@ -416,22 +450,19 @@ fn from_output(
 
 impl Profile {
     /// A warning for each key of the target's output that neither this crate nor the engines' parsers
-    /// (`engine_keys`) read.
+    /// (`engine_keys`) read: a key of dbt-glue's with no effect here says why ([`NO_EFFECT_KEYS`]), any other is
+    /// unknown.
     pub fn unknown_keys(&self, engine_keys: &[&[&str]]) -> Vec<String> {
+        let at = format!("{}: target `{}`", self.path.display(), self.target_name);
         self.output
             .keys()
             .filter(|k| {
                 let k = k.as_str();
-                !PROFILE_KEYS.contains(&k)
-                    && !ACCEPTED_UNREAD_KEYS.contains(&k)
-                    && !engine_keys.iter().any(|keys| keys.contains(&k))
+                !PROFILE_KEYS.contains(&k) && !engine_keys.iter().any(|keys| keys.contains(&k))
             })
-            .map(|k| {
-                format!(
-                    "{}: target `{}`: unknown key `{k}` (ignored)",
-                    self.path.display(),
-                    self.target_name
-                )
+            .map(|k| match NO_EFFECT_KEYS.iter().find(|(key, _)| key == k) {
+                Some((_, why)) => format!("{at}: `{k}` has no effect in glue-rs: {why}"),
+                None => format!("{at}: unknown key `{k}` (ignored)"),
             })
             .collect()
     }

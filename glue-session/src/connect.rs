@@ -425,7 +425,7 @@ async fn glue_client(
 ) -> Result<(SparkConnectClient, SystemTime), SessionError> {
     stats.endpoint_calls.fetch_add(1, Ordering::Relaxed);
     let out = clients
-        .glue
+        .sessions
         .get_session_endpoint()
         .session_id(glue_session)
         .send()

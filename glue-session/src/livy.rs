@@ -65,7 +65,7 @@ fn status_of(s: Option<&SessionStatus>) -> String {
 
 /// Looks a session up: None when Glue does not know it.
 pub async fn session_status(clients: &Clients, id: &str) -> Result<Option<(SessionStatus, String)>, SessionError> {
-    match clients.glue.get_session().id(id).send().await {
+    match clients.sessions.get_session().id(id).send().await {
         Ok(out) => Ok(out.session.map(|s| {
             (
                 s.status.unwrap_or(SessionStatus::Failed),
@@ -87,11 +87,11 @@ pub async fn session_status(clients: &Clients, id: &str) -> Result<Option<(Sessi
 /// billed, until its idle timeout: DeleteSession (it is still PROVISIONING, a state in which Glue refuses
 /// StopSession), else StopSession. A failure is logged: the caller reports the readiness error.
 async fn end_unready(clients: &Clients, id: &str) {
-    let ended = match clients.glue.delete_session().id(id).send().await {
+    let ended = match clients.sessions.delete_session().id(id).send().await {
         Ok(_) => Ok(()),
         Err(e) => {
             let deleting = SessionError::aws("DeleteSession", e);
-            let stopped = clients.glue.stop_session().id(id).send().await;
+            let stopped = clients.sessions.stop_session().id(id).send().await;
             stopped
                 .map(|_| ())
                 .map_err(|e| format!("{deleting}; {}", SessionError::aws("StopSession", e)))
@@ -134,7 +134,7 @@ impl LivySession {
             match found.as_ref().map(|(s, _)| s) {
                 None => {
                     let spec = CreateSessionSpec::new(profile, id.to_string());
-                    match spec.request(&clients.glue).send().await {
+                    match spec.request(&clients.sessions).send().await {
                         Ok(_) => {
                             origin = Origin::Created;
                             tracing::info!(session = id, "created Glue session");
@@ -162,7 +162,7 @@ impl LivySession {
                 }
                 Some(_) => {
                     tracing::info!(session = id, status = %status_of(found.as_ref().map(|(s, _)| s)), "deleting the ended session to recreate it");
-                    if let Err(e) = clients.glue.delete_session().id(id).send().await {
+                    if let Err(e) = clients.sessions.delete_session().id(id).send().await {
                         let err = SessionError::aws("DeleteSession", e);
                         if err.code() != Some("EntityNotFoundException") {
                             return Err(err);
@@ -266,7 +266,7 @@ impl LivySession {
         self.stats.run_statements.fetch_add(1, Ordering::Relaxed);
         let sid = match self
             .clients
-            .glue
+            .sessions
             .run_statement()
             .session_id(&self.id)
             .code(code)
@@ -300,7 +300,7 @@ impl LivySession {
             self.stats.get_statements.fetch_add(1, Ordering::Relaxed);
             let out = match self
                 .clients
-                .glue
+                .sessions
                 .get_statement()
                 .session_id(&self.id)
                 .id(sid)
@@ -407,7 +407,7 @@ impl LivySession {
     async fn cancel_statement(&self, sid: i32) {
         if let Err(e) = self
             .clients
-            .glue
+            .sessions
             .cancel_statement()
             .session_id(&self.id)
             .id(sid)
@@ -422,7 +422,7 @@ impl LivySession {
     pub async fn stop(&self) -> Result<Option<f64>, SessionError> {
         let dpu = self.dpu_seconds().await;
         self.clients
-            .glue
+            .sessions
             .stop_session()
             .id(&self.id)
             .send()
@@ -435,7 +435,7 @@ impl LivySession {
     /// The session's DPU-seconds so far, as Glue reports them.
     pub async fn dpu_seconds(&self) -> Option<f64> {
         self.stats.get_sessions.fetch_add(1, Ordering::Relaxed);
-        let out = self.clients.glue.get_session().id(&self.id).send().await.ok()?;
+        let out = self.clients.sessions.get_session().id(&self.id).send().await.ok()?;
         out.session.and_then(|s| s.dpu_seconds).filter(|d| *d > 0.0)
     }
 }

@@ -23,6 +23,8 @@ pub enum WorkerType {
     G8X,
     /// `Z.2X` (Ray, 2 DPU).
     Z2X,
+    /// `Standard` (the legacy worker the reference page lists).
+    Standard,
     /// Another well-formed name.
     Other(String),
 }
@@ -37,6 +39,7 @@ impl WorkerType {
             WorkerType::G4X => "G.4X",
             WorkerType::G8X => "G.8X",
             WorkerType::Z2X => "Z.2X",
+            WorkerType::Standard => "Standard",
             WorkerType::Other(name) => name,
         }
     }
@@ -98,6 +101,10 @@ pub struct GlueProfile {
     pub role_arn: Option<String>,
     /// AWS region.
     pub region: Option<String>,
+    /// `aws_profile`: the named profile of the AWS config and credentials files whose credentials (and region, when
+    /// `region` is not set) the calls use, as boto3's `Session(profile_name=…)` does; without it the SDK's default
+    /// chain.
+    pub aws_profile: Option<String>,
     /// `workers`.
     pub workers: Option<u32>,
     /// `worker_type`.
@@ -167,6 +174,7 @@ impl std::fmt::Debug for GlueProfile {
         let GlueProfile {
             role_arn,
             region,
+            aws_profile,
             workers,
             worker_type,
             provisioning_timeout,
@@ -201,6 +209,7 @@ impl std::fmt::Debug for GlueProfile {
         f.debug_struct("GlueProfile")
             .field("role_arn", role_arn)
             .field("region", region)
+            .field("aws_profile", aws_profile)
             .field("workers", workers)
             .field("worker_type", worker_type)
             .field("provisioning_timeout", provisioning_timeout)
@@ -241,6 +250,7 @@ pub const GLUE_PROFILE_KEYS: &[&str] = &[
     "session_type",
     "role_arn",
     "region",
+    "aws_profile",
     "location",
     "root_location",
     "glue_session_id",
@@ -405,6 +415,7 @@ impl GlueProfile {
             GlueProfile {
                 role_arn,
                 region: text("region")?,
+                aws_profile: text("aws_profile")?,
                 workers: whole(&out, "workers")?,
                 worker_type,
                 provisioning_timeout: Duration::from_secs(
@@ -483,6 +494,7 @@ fn worker_type(name: &str, warnings: &mut Vec<String>) -> Result<WorkerType, Pro
         "G.4X" => WorkerType::G4X,
         "G.8X" => WorkerType::G8X,
         "Z.2X" => WorkerType::Z2X,
+        "Standard" => WorkerType::Standard,
         other
             if !other.is_empty()
                 && other
@@ -497,7 +509,7 @@ fn worker_type(name: &str, warnings: &mut Vec<String>) -> Result<WorkerType, Pro
         other => {
             return Err(ProfileError::new(
                 "worker_type",
-                format!("`{other}` is not a Glue worker type (e.g. G.1X, G.2X)"),
+                format!("`{other}` is not a Glue worker type (e.g. Standard, G.1X, G.2X)"),
             ));
         }
     })
@@ -573,6 +585,15 @@ mod tests {
             (p.iceberg_catalog, p.glue_session_reuse, p.idle_timeout_minutes),
             (None, true, 20)
         );
+    }
+
+    #[test]
+    fn the_reference_pages_standard_worker_and_a_named_aws_profile_are_read() {
+        let (p, warnings) = parse(json!({"worker_type": "Standard", "aws_profile": "analytics"})).unwrap();
+        assert_eq!(p.worker_type, Some(WorkerType::Standard));
+        assert_eq!(p.worker_type.as_ref().map(WorkerType::as_str), Some("Standard"));
+        assert_eq!(p.aws_profile.as_deref(), Some("analytics"));
+        assert!(warnings.is_empty(), "{warnings:?}");
     }
 
     #[test]
