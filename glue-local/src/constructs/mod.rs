@@ -16,7 +16,7 @@
 //! no lambda expressions), `FULL JOIN … USING` and `NATURAL FULL JOIN` (DataFusion keeps the left key where Spark
 //! coalesces both), RANGE frames over a DATE ordering with a numeric offset (Spark counts days), result columns of
 //! an INTERVAL type (DataFusion's intervals are not Spark's), but for Spark's ANSI intervals with their Spark type
-//! (`percentile_approx` of interval literals, see [`crate::spark::intervals`]).
+//! (`percentile_approx` of interval literals, see [`crate::spark::SparkIntervalLiterals`]).
 
 mod checks;
 mod operators;

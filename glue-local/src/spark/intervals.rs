@@ -293,7 +293,9 @@ fn values(v: Values) -> Result<Transformed<LogicalPlan>> {
     Ok(Transformed::yes(LogicalPlan::Values(Values { schema, values })))
 }
 
-/// The first analyzer rule: interval literals with their Spark types (see the module's text).
+/// The first analyzer rule: each interval literal the statement rewrite marked (`INTERVAL '1' MONTH`) becomes the
+/// literal with its Spark ANSI interval type in its field's metadata, and a VALUES column of them has Spark's wider
+/// type of its rows (NULLs aside). DataFusion keeps planning the value as an `Interval(MonthDayNano)`.
 #[derive(Debug, Default)]
 pub struct SparkIntervalLiterals;
 
@@ -339,7 +341,9 @@ fn has_marker(plan: &LogicalPlan) -> Result<bool> {
 }
 
 /// The last analyzer rule: the interval columns of UNION, INTERSECT and EXCEPT typed as Spark types them, the wider
-/// type of their inputs' (see the module's text).
+/// type of their inputs' (type coercion, which runs before, keeps the last input's; DataFusion's INTERSECT the left
+/// one's). Each input's column is typed so, so that the logical and the physical plan, which merge the inputs'
+/// metadata each in their own way, agree.
 #[derive(Debug, Default)]
 pub struct SparkIntervalUnions;
 

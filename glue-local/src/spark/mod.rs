@@ -12,7 +12,7 @@
 //! - string literals are read as Spark reads them (glue-sql's tokens: `'%\_%'` keeps its backslash, `'a' 'b'` is
 //!   `'ab'`), and `LIKE … ESCAPE '<c>'` with a literal pattern is rewritten to DataFusion's backslash escapes;
 //! - interval literals of one unit have Spark's ANSI interval types (`INTERVAL '1' MONTH` is `interval month`),
-//!   kept in their fields' metadata ([`intervals`]);
+//!   kept in their fields' metadata ([`SparkIntervalLiterals`]);
 //! - `initcap` is Spark's ([`crate::functions::SparkInitcap`]);
 //! - NULLs sort first in ascending order (set in the session's parser options);
 //! - Spark's functions come from `datafusion-spark`.
