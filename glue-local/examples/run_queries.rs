@@ -1,7 +1,7 @@
 //! Runs queries on the embedded engine and writes each outcome as a JSON line:
 //! `{"id": …, "status": "ok"|"unsupported"|"error", "message": …, "types": [spark type, …], "rows": [[cell, …], …]}`
 //! where a cell is the value as Arrow displays it, or null, and a type is the Spark name of the column's Arrow type
-//! (`glue_local::types::spark_type`). `xtask/oracle/semantics.py` and `xtask/oracle/catalogue.py` compare these with Spark's
+//! (`glue_local::types::spark_field_type`: an ANSI interval's is in the field's metadata). `xtask/oracle/semantics.py` and `xtask/oracle/catalogue.py` compare these with Spark's
 //! answers. Each query runs in a task of its own with a 20-second limit: a panic or a hang is that query's error.
 //!
 //! `cargo run -p glue-local --example run_queries -- <queries.jsonl> <out.jsonl> [--no-refusals]` (queries:
@@ -42,7 +42,7 @@ async fn main() {
                         .schema()
                         .fields()
                         .iter()
-                        .map(|f| glue_local::types::spark_type(f.data_type()).map_err(|e| e.to_string()))
+                        .map(|f| glue_local::types::spark_field_type(f).map_err(|e| e.to_string()))
                         .collect();
                     match (types, df.collect().await) {
                         (Ok(t), Ok(b)) => Ok((t, b)),

@@ -58,12 +58,15 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
         .get_or_insert_with(Vec::new)
         .insert(0, Arc::new(crate::constructs::SparkOperators));
     // Spark's integer literal types before type coercion; Spark's string casts after it.
+    // Spark's types of interval literals first; those of the UNIONs of intervals after type coercion, last.
     let mut analyzer = datafusion::optimizer::Analyzer::new().rules;
-    analyzer.insert(0, Arc::new(crate::spark::SparkIntLiterals));
-    analyzer.insert(1, Arc::new(crate::spark::SparkFunctionTypes));
+    analyzer.insert(0, Arc::new(crate::spark::SparkIntervalLiterals));
+    analyzer.insert(1, Arc::new(crate::spark::SparkIntLiterals));
+    analyzer.insert(2, Arc::new(crate::spark::SparkFunctionTypes));
     let state = builder
         .with_analyzer_rules(analyzer)
         .with_analyzer_rule(Arc::new(crate::spark::SparkCasts))
+        .with_analyzer_rule(Arc::new(crate::spark::SparkIntervalUnions))
         .with_physical_optimizer_rules(crate::physical::optimizer_rules())
         // Delta writes and merges plan extension nodes of their own.
         .with_query_planner(deltalake::delta_datafusion::planner::DeltaPlanner::new())
@@ -72,6 +75,8 @@ pub fn new_context(catalog: Catalog, current_schema: &str) -> (SessionContext, W
     // Spark's answers where DataFusion's function of the same name gives another.
     for f in [
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkInitcap::new()),
+        datafusion::logical_expr::ScalarUDF::from(crate::spark::SparkIntervalType::literal()),
+        datafusion::logical_expr::ScalarUDF::from(crate::spark::SparkIntervalType::column()),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::floor()),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceil")),
         datafusion::logical_expr::ScalarUDF::from(crate::functions::SparkFloorCeil::ceil("ceiling")),

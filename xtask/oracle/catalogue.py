@@ -27,7 +27,8 @@ equal but not listed, on a listed function that is now equal (remove it), and wh
 its `# ceiling:` line allows (the ceiling only comes down).
 
 Types: the engine's Arrow types are named as Spark names them (glue-local's `spark_type`, the table in glue-local's
-README); values are compared as text after `semantics.norm` (Spark) and `semantics.engine_cell` (engine).
+README); values are compared as text after `semantics.norm` (Spark) and `semantics.engine_cell` (engine; an ANSI
+interval as pyspark's value of it: months, a `timedelta`).
 """
 
 import datetime
@@ -40,7 +41,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from semantics import engine_cell, norm, same  # noqa: E402
+from semantics import engine_cell, engine_interval, norm, same  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 LIST = os.path.join(ROOT, "glue-local", "spark-functions.tsv")
@@ -120,6 +121,13 @@ def spark_norm(v):
     if isinstance(v, datetime.timedelta):
         return f"timedelta({v.total_seconds()})"
     return norm(v)
+
+
+def engine_value(c, t):
+    """An engine cell as `spark_norm` writes Spark's: an ANSI interval column as pyspark's value of it (months, a
+    `timedelta`), anything else as `semantics.engine_cell` writes it."""
+    interval = None if c is None else engine_interval(c, t)
+    return engine_cell(c, t) if interval is None else spark_norm(interval)
 
 
 def gen(path):
@@ -211,7 +219,7 @@ def outcome(q, r, nondeterministic):
         return "different", "engine error: " + r["message"][:300]
     if r["types"] != q["types"]:
         return "different", f"types: spark {q['types']}, engine {r['types']}"
-    mine = [[engine_cell(c, t) for c, t in zip(row, q["types"])] for row in r["rows"]]
+    mine = [[engine_value(c, t) for c, t in zip(row, q["types"])] for row in r["rows"]]
     spark = q["rows"]
     if q["fn"] in UNORDERED_ARRAYS:
         spark = [[elements_sorted(c) for c in row] for row in spark]

@@ -158,14 +158,49 @@ def engine_norm(s):
     return s
 
 
+# Arrow's text of Spark's ANSI intervals: `Interval(YearMonth)` as `<years> years <months> mons` (years rounded
+# down), `Duration(Microsecond)` in ISO 8601 (`PT1.5S`, `-PT2S`).
+YEAR_MONTH = re.compile(r"(-?\d+) years (-?\d+) mons")
+DAY_TIME = re.compile(r"(-)?P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d{1,9}))?S)?)?")
+
+
+def engine_interval(c, spark_type):
+    """An engine cell of an ANSI interval type (`interval month`, `interval day to second`) as the Python value
+    pyspark gives for Spark's: months as an int, a day-time interval as a `timedelta`; None when it is not one."""
+    if not spark_type.startswith("interval "):
+        return None
+    m = YEAR_MONTH.fullmatch(c)
+    if m and spark_type in ("interval year", "interval year to month", "interval month"):
+        return int(m.group(1)) * 12 + int(m.group(2))
+    m = DAY_TIME.fullmatch(c)
+    if m and c not in ("P", "-P"):
+        sign, days, hours, minutes, seconds, fraction = m.groups()
+        micros = ((int(days or 0) * 24 + int(hours or 0)) * 60 + int(minutes or 0)) * 60 + int(seconds or 0)
+        micros = micros * 1_000_000 + int(((fraction or "") + "000000")[:6])
+        return datetime.timedelta(microseconds=-micros if sign else micros)
+    return None
+
+
 def engine_cell(c, spark_type):
-    """An engine cell as comparable text: a timestamp in ISO form (as `norm` writes Spark's), any other value as it
-    is (a string that looks like a timestamp stays as it is), NULL inside arrays, maps and structs as `NULL`."""
+    """An engine cell as comparable text: a timestamp in ISO form (as `norm` writes Spark's), an ANSI interval as
+    `norm` writes pyspark's value of it, any other value as it is (a string that looks like a timestamp stays as it
+    is), NULL inside arrays, maps and structs as `NULL`."""
     if c is None:
         return None
     if spark_type in ("timestamp", "timestamp_ntz"):
         return engine_norm(c)
+    interval = engine_interval(c, spark_type)
+    if interval is not None:
+        return norm(interval)
     c = c.replace("\x00NULL", "NULL")
+    if re.fullmatch(r"array<interval [a-z ]+>", spark_type) and c.startswith("[") and c.endswith("]"):
+        inner = spark_type[len("array<"):-1]
+
+        def element(x):
+            v = None if x == "NULL" else engine_interval(x, inner)
+            return x if v is None else str(norm(v))
+
+        return c if c == "[]" else "[" + ", ".join(element(x) for x in c[1:-1].split(", ")) + "]"
     if "timestamp" in spark_type:
         # Timestamps inside a struct, array or map: each one as `engine_norm` writes a timestamp cell.
         c = re.sub(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]00:00)?", lambda m: engine_norm(m.group(0)), c)

@@ -1,7 +1,7 @@
 //! Refusals of a planned query that DataFusion would answer otherwise than Spark: interval result columns, RANGE
 //! frames over dates with numeric offsets, expressions checked after planning.
 
-use arrow_schema::DataType;
+use arrow_schema::{DataType, Field};
 use datafusion::common::DFSchema;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::error::DataFusionError;
@@ -9,19 +9,34 @@ use datafusion::logical_expr::{Expr as LExpr, ExprSchemable};
 use datafusion::logical_expr::{LogicalPlan, Operator};
 use datafusion::scalar::ScalarValue;
 
-/// Refuses a query whose result has a column of a type Spark would give another type (intervals).
+use crate::types::AnsiInterval;
+
+/// Refuses a query whose result holds an interval (a column, or a field of one) of a type Spark would give another
+/// type: any but Spark's own ANSI intervals as the engine types them (Spark's Arrow type with its Spark type in the
+/// field's metadata, [`crate::types::AnsiInterval`], as `percentile_approx` of interval literals gives them).
 pub fn check_result_types(schema: &DFSchema) -> Result<(), DataFusionError> {
-    match schema
-        .fields()
-        .iter()
-        .find(|f| matches!(f.data_type(), DataType::Interval(_) | DataType::Duration(_)))
-    {
+    match schema.fields().iter().find_map(|f| foreign_interval(f).map(|_| f)) {
         Some(f) => Err(DataFusionError::Plan(format!(
             "unsupported on the embedded engine: an INTERVAL value as a result column (`{}`: Spark's interval types \
              are not the embedded engine's)",
             f.name()
         ))),
         None => Ok(()),
+    }
+}
+
+/// The first interval in a field (itself or nested) that is not a Spark ANSI interval as the engine types them.
+fn foreign_interval(f: &Field) -> Option<&Field> {
+    match f.data_type() {
+        DataType::Interval(_) | DataType::Duration(_) => match AnsiInterval::of(f) {
+            Some(i) if &i.arrow_type() == f.data_type() => None,
+            _ => Some(f),
+        },
+        DataType::List(c) | DataType::LargeList(c) | DataType::FixedSizeList(c, _) | DataType::Map(c, _) => {
+            foreign_interval(c)
+        }
+        DataType::Struct(fields) => fields.iter().find_map(|c| foreign_interval(c)),
+        _ => None,
     }
 }
 

@@ -15,7 +15,8 @@
 //! number of duplicates than Spark), lambda functions (`transform(a, x -> x + 1)`: DataFusion 53 has
 //! no lambda expressions), `FULL JOIN … USING` and `NATURAL FULL JOIN` (DataFusion keeps the left key where Spark
 //! coalesces both), RANGE frames over a DATE ordering with a numeric offset (Spark counts days), result columns of
-//! an INTERVAL type (Spark's interval types have no Arrow equivalent here).
+//! an INTERVAL type (DataFusion's intervals are not Spark's), but for Spark's ANSI intervals with their Spark type
+//! (`percentile_approx` of interval literals, see [`crate::spark::SparkIntervalLiterals`]).
 
 mod checks;
 mod operators;

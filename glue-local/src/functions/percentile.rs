@@ -7,17 +7,24 @@
 //! default 10,000; one rank lower from 51 and 5,001). That is what this aggregate computes. Above that size Spark's answer depends on how its
 //! summary was built and merged; the query fails with the embedded engine's `unsupported` error rather than give
 //! another answer.
+//!
+//! Of an ANSI interval, the answer has the argument's Spark type, as in Spark (`interval month`,
+//! `array<interval second>`): the interval literals DataFusion plans as `Interval(MonthDayNano)` carry that type in
+//! their field's metadata ([`crate::types::AnsiInterval`]), and the answer is in Spark's Arrow type of it
+//! (`Interval(YearMonth)` months, `Duration(Microsecond)`). An interval without a known Spark type is refused.
 
 use std::any::Any;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef};
-use arrow_schema::{DataType, Field, FieldRef};
+use arrow_array::{Array, ArrayRef, ListArray};
+use arrow_schema::{DataType, Field, FieldRef, IntervalUnit};
 use datafusion::common::{DataFusionError, Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, ColumnarValue, Signature, Volatility};
 use datafusion::physical_plan::PhysicalExpr;
+
+use crate::types::AnsiInterval;
 
 /// Spark's default accuracy.
 const DEFAULT_ACCURACY: i64 = 10_000;
@@ -54,7 +61,56 @@ fn orderable(t: &DataType) -> bool {
                 | DataType::Decimal128(..)
                 | DataType::Date32
                 | DataType::Timestamp(..)
+                | DataType::Interval(_)
+                | DataType::Duration(_)
         )
+}
+
+/// The type of the values ordered and answered for an argument: its own, or Spark's Arrow type of its ANSI interval
+/// type (with that type). An interval without a known Spark type keeps its own while the query is planned (the
+/// planner asks before the analyzer has typed the interval literals) and is refused when the aggregate is built.
+fn value_type(arg: &Field) -> (DataType, Option<AnsiInterval>) {
+    match AnsiInterval::of(arg) {
+        Some(i)
+            if arg.data_type() == &DataType::Interval(IntervalUnit::MonthDayNano)
+                || arg.data_type() == &i.arrow_type() =>
+        {
+            (i.arrow_type(), Some(i))
+        }
+        _ => (arg.data_type().clone(), None),
+    }
+}
+
+/// [`value_type`], refusing an interval without a known Spark type.
+fn known_value_type(arg: &Field) -> Result<(DataType, Option<AnsiInterval>)> {
+    match value_type(arg) {
+        (DataType::Interval(_) | DataType::Duration(_), None) => plan_err!(
+            "unsupported on the embedded engine: percentile_approx of an INTERVAL whose Spark type the engine does not \
+             know (only interval literals of one unit, such as INTERVAL '1' MONTH, and columns of them have one)"
+        ),
+        known => Ok(known),
+    }
+}
+
+/// A value as Spark's Arrow type of its ANSI interval type has it: months, or microseconds.
+fn spark_interval(v: ScalarValue, spark: AnsiInterval) -> Result<ScalarValue> {
+    let ScalarValue::IntervalMonthDayNano(Some(x)) = v else {
+        return Ok(v);
+    };
+    let micros = || {
+        (x.nanoseconds % 1_000 == 0)
+            .then(|| {
+                i64::from(x.days)
+                    .checked_mul(86_400_000_000)?
+                    .checked_add(x.nanoseconds / 1_000)
+            })
+            .flatten()
+    };
+    match (spark.year_month, x.months, x.days, x.nanoseconds) {
+        (true, months, 0, 0) => Ok(ScalarValue::IntervalYearMonth(Some(months))),
+        (false, 0, _, _) if micros().is_some() => Ok(ScalarValue::DurationMicrosecond(micros())),
+        _ => exec_err!("percentile_approx: {v} is no {}", spark.name()),
+    }
 }
 
 /// A literal argument's value.
@@ -113,14 +169,32 @@ impl AggregateUDFImpl for SparkPercentileApprox {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        Ok(match arg_types.get(1) {
-            Some(DataType::List(_)) => DataType::List(Arc::new(Field::new_list_field(arg_types[0].clone(), true))),
-            _ => arg_types[0].clone(),
-        })
+        let field = |t: &DataType| Field::new(self.name(), t.clone(), true);
+        Ok(self
+            .return_field(&arg_types.iter().map(|t| Arc::new(field(t))).collect::<Vec<_>>())?
+            .data_type()
+            .clone())
+    }
+
+    /// The argument's type (or Spark's Arrow type of its interval type, with that type), or an array of it.
+    fn return_field(&self, arg_fields: &[FieldRef]) -> Result<FieldRef> {
+        let (t, spark) = value_type(&arg_fields[0]);
+        let value = |f: Field| match spark {
+            Some(i) => f.with_metadata(i.metadata()),
+            None => f,
+        };
+        Ok(Arc::new(match arg_fields.get(1).map(|f| f.data_type()) {
+            Some(DataType::List(_)) => Field::new(
+                self.name(),
+                DataType::List(Arc::new(value(Field::new_list_field(t, true)))),
+                true,
+            ),
+            _ => value(Field::new(self.name(), t, true)),
+        }))
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        let value = args.input_fields[0].data_type().clone();
+        let (value, _) = known_value_type(&args.input_fields[0])?;
         Ok(vec![Arc::new(Field::new(
             format!("{}[values]", args.name),
             DataType::List(Arc::new(Field::new_list_field(value, true))),
@@ -147,9 +221,16 @@ impl AggregateUDFImpl for SparkPercentileApprox {
             },
             None => DEFAULT_ACCURACY,
         };
+        let (data_type, spark) = known_value_type(&acc_args.expr_fields[0])?;
+        let element = match acc_args.return_field.data_type() {
+            DataType::List(f) => f.clone(),
+            _ => Arc::new(Field::new_list_field(data_type.clone(), true)),
+        };
         Ok(Box::new(PercentileAccumulator {
             values: Vec::new(),
-            data_type: acc_args.expr_fields[0].data_type().clone(),
+            data_type,
+            element,
+            spark,
             percentages,
             accuracy,
         }))
@@ -165,7 +246,12 @@ enum Percentages {
 #[derive(Debug)]
 struct PercentileAccumulator {
     values: Vec<ScalarValue>,
+    /// The type of the values kept and answered.
     data_type: DataType,
+    /// The element of the answer to several percentages.
+    element: FieldRef,
+    /// The ANSI interval type of the argument, whose values are kept as Spark's Arrow type has them.
+    spark: Option<AnsiInterval>,
     percentages: Percentages,
     accuracy: i64,
 }
@@ -191,17 +277,27 @@ impl Accumulator for PercentileAccumulator {
         let column = &values[0];
         for i in 0..column.len() {
             if column.is_valid(i) {
-                self.values.push(ScalarValue::try_from_array(column, i)?);
+                let v = ScalarValue::try_from_array(column, i)?;
+                self.values.push(match self.spark {
+                    Some(spark) => spark_interval(v, spark)?,
+                    None => v,
+                });
             }
         }
         Ok(())
     }
 
     fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        // The states hold the values as they are kept.
         let lists = states[0].as_list::<i32>();
         for i in 0..lists.len() {
             if lists.is_valid(i) {
-                self.update_batch(&[lists.value(i)])?;
+                let column = lists.value(i);
+                for j in 0..column.len() {
+                    if column.is_valid(j) {
+                        self.values.push(ScalarValue::try_from_array(&column, j)?);
+                    }
+                }
             }
         }
         Ok(())
@@ -245,14 +341,17 @@ impl Accumulator for PercentileAccumulator {
             }
             Percentages::Many(ps) => {
                 if sorted.is_empty() {
-                    let t = DataType::List(Arc::new(Field::new_list_field(self.data_type.clone(), true)));
-                    return empty(&t);
+                    return empty(&DataType::List(self.element.clone()));
                 }
                 let picked: Vec<ScalarValue> = ps.iter().map(|p| self.at(&sorted, *p)).collect();
-                Ok(ScalarValue::List(ScalarValue::new_list_nullable(
-                    &picked,
-                    &self.data_type,
-                )))
+                let values = ScalarValue::iter_to_array(picked)?;
+                let offsets = datafusion::arrow::buffer::OffsetBuffer::from_lengths([values.len()]);
+                Ok(ScalarValue::List(Arc::new(ListArray::try_new(
+                    self.element.clone(),
+                    offsets,
+                    values,
+                    None,
+                )?)))
             }
         }
     }

@@ -316,10 +316,11 @@ impl ScalarUDFImpl for SparkTypeof {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        let [arg] = args.args.as_slice() else {
+        let [field] = args.arg_fields.as_slice() else {
             return exec_err!("typeof takes one argument");
         };
-        let name = crate::types::spark_type(&arg.data_type())
+        // The field, not only the type: an ANSI interval's Spark type is in its metadata.
+        let name = crate::types::spark_field_type(field)
             .map_err(|e| datafusion::error::DataFusionError::Execution(e.to_string()))?;
         Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(name))))
     }

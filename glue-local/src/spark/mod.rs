@@ -11,6 +11,8 @@
 //!   `locate`; INT day counts for `date_add`, `date_sub`, `add_months`;
 //! - string literals are read as Spark reads them (glue-sql's tokens: `'%\_%'` keeps its backslash, `'a' 'b'` is
 //!   `'ab'`), and `LIKE … ESCAPE '<c>'` with a literal pattern is rewritten to DataFusion's backslash escapes;
+//! - interval literals of one unit have Spark's ANSI interval types (`INTERVAL '1' MONTH` is `interval month`),
+//!   kept in their fields' metadata ([`SparkIntervalLiterals`]);
 //! - `initcap` is Spark's ([`crate::functions::SparkInitcap`]);
 //! - NULLs sort first in ascending order (set in the session's parser options);
 //! - Spark's functions come from `datafusion-spark`.
@@ -22,6 +24,7 @@ pub(crate) mod arithmetic;
 mod casts;
 mod function_types;
 mod int_literals;
+pub(crate) mod intervals;
 mod names;
 mod plan;
 mod rewrite;
@@ -31,6 +34,7 @@ pub use arithmetic::SparkArithmetic;
 pub use casts::SparkCasts;
 pub use function_types::SparkFunctionTypes;
 pub use int_literals::SparkIntLiterals;
+pub use intervals::{SparkIntervalLiterals, SparkIntervalType, SparkIntervalUnions};
 pub use rewrite::rewrite;
 
 pub use crate::error::{is_unsupported, unsupported_message};

@@ -105,6 +105,12 @@ pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
                 }
                 *e = out;
             }
+            // Spark's type of an interval literal (`interval month`), which DataFusion's value does not hold.
+            SqlExpr::Interval(interval) => {
+                if let Some(new) = super::intervals::ansi_literal(interval) {
+                    *e = new;
+                }
+            }
             SqlExpr::UnaryOp { op, expr } => {
                 if let Some(new) = super::names::rewrite_unary(op, expr) {
                     *e = new;
