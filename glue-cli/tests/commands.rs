@@ -413,3 +413,36 @@ fn jinja_in_dbt_project_config_values_is_rendered_at_parse_time() {
         out.all()
     );
 }
+
+#[test]
+fn a_seed_with_its_own_delimiter_is_read_with_it_and_a_bad_one_is_named() {
+    let p = project(&[
+        (
+            "dbt_project.yml",
+            "name: proj\nprofile: proj\nseeds:\n  proj:\n    +delimiter: \"|\"\n",
+        ),
+        ("seeds/piped.csv", "id|name|note\n1|a|x, y\n2|b|\n"),
+    ]);
+    let out = glue(p.path(), &["seed"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert_eq!(
+        rows(p.path(), "select id, name, note from s.piped order by id"),
+        vec![
+            json!({"id": 1, "name": "a", "note": "x, y"}),
+            json!({"id": 2, "name": "b", "note": null})
+        ]
+    );
+    // dbt refuses an empty delimiter; so does glue, naming the field and the seed.
+    write(
+        p.path(),
+        "dbt_project.yml",
+        "name: proj\nprofile: proj\nseeds:\n  proj:\n    +delimiter: \"\"\n",
+    );
+    let out = glue(p.path(), &["seed"]);
+    assert_ne!(out.code, 0, "{}", out.all());
+    assert!(
+        out.all().contains("delimiter") && out.all().contains("piped"),
+        "{}",
+        out.all()
+    );
+}
