@@ -48,6 +48,7 @@ pub const MODEL_CONFIG_KEYS: &[&str] = &[
     "lf_grants",
     "full_refresh",
     "column_types",
+    "delimiter",
     "strategy",
     "updated_at",
     "check_cols",
@@ -158,6 +159,8 @@ pub struct ModelConfig {
     pub snapshot: Option<SnapshotConfig>,
     /// Seed `column_types`.
     pub column_types: BTreeMap<String, String>,
+    /// Seed `delimiter` (dbt 1.7): the byte between a CSV's fields, `,` by default.
+    pub delimiter: u8,
 }
 
 impl Default for ModelConfig {
@@ -195,6 +198,7 @@ impl Default for ModelConfig {
             post_hook: Vec::new(),
             snapshot: None,
             column_types: BTreeMap::new(),
+            delimiter: b',',
         }
     }
 }
@@ -357,6 +361,19 @@ impl ModelConfig {
             post_hook: hooks(&f, &["post-hook", "post_hook"])?,
             snapshot,
             column_types: f.string_map("column_types")?,
+            delimiter: match f.string(&["delimiter"])? {
+                None => b',',
+                Some(d) if d.len() == 1 && d.is_ascii() && d != "\n" && d != "\r" && d != "\"" => d.as_bytes()[0],
+                Some(d) => {
+                    return Err(ConfigError::new(
+                        "delimiter",
+                        ConfigProblem::Invalid(format!(
+                            "`{d}`: a seed's delimiter is one ASCII character other than a quote or a line break \
+                             (dbt's default is `,`)"
+                        )),
+                    ));
+                }
+            },
         };
         cfg.check_combinations()?;
         Ok(cfg)

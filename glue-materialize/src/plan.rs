@@ -784,6 +784,7 @@ impl Planner<'_> {
             },
             own_location: self.own_location(&self.location()?),
             column_types: self.cfg.column_types.clone(),
+            delimiter: self.cfg.delimiter,
             casting: self.target.enable_spark_seed_casting,
             exists: matches!(self.existing, Existing::Table(_)),
             replace: self.full_refresh(),

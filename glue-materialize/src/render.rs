@@ -568,6 +568,7 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             mode,
             location,
             column_types,
+            delimiter,
             casting,
             exists,
             replace,
@@ -575,11 +576,16 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
         } => Ok(native(
             "load-seed",
             format!(
-                "load {} into {relation} as {format} (mode {mode}{}{})\nlocation: {}\ncolumn_types: {column_types:?}{}",
+                "load {} into {relation} as {format} (mode {mode}{}{})\nlocation: {}\ncolumn_types: {column_types:?}{}{}",
                 path.as_deref().unwrap_or("<csv>"),
                 if *exists { ", table exists" } else { "" },
                 if *replace { ", full refresh: rebuild" } else { "" },
                 location.as_deref().unwrap_or("managed"),
+                if *delimiter == b',' {
+                    String::new()
+                } else {
+                    format!("\ndelimiter: {:?}", *delimiter as char)
+                },
                 if *casting { "\nspark seed casting" } else { "" },
             ),
         )),
@@ -622,6 +628,7 @@ mod tests {
             column_types: [("amount".to_string(), "decimal(10,2)".to_string())]
                 .into_iter()
                 .collect(),
+            delimiter: b',',
             casting: false,
             exists,
             replace,

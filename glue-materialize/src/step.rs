@@ -358,6 +358,8 @@ pub enum Step {
         own_location: bool,
         /// `column_types`.
         column_types: BTreeMap<String, String>,
+        /// The CSV's field delimiter (`delimiter`).
+        delimiter: u8,
         /// `enable_spark_seed_casting`.
         casting: bool,
         /// The table exists.

@@ -47,6 +47,11 @@ impl Seed {
 /// Reads a seed CSV (a header row; types inferred from every row) and types it as dbt-spark does (see the crate
 /// docs).
 pub fn read_seed(path: &Path) -> Result<Seed, SeedError> {
+    read_seed_delimited(path, b',')
+}
+
+/// [`read_seed`] of a CSV whose fields are separated by `delimiter` (dbt's seed config `delimiter`).
+pub fn read_seed_delimited(path: &Path, delimiter: u8) -> Result<Seed, SeedError> {
     let io = |source| SeedError::Io {
         path: path.to_path_buf(),
         source,
@@ -55,7 +60,9 @@ pub fn read_seed(path: &Path) -> Result<Seed, SeedError> {
         path: path.to_path_buf(),
         source,
     };
-    let format = arrow_csv::reader::Format::default().with_header(true);
+    let format = arrow_csv::reader::Format::default()
+        .with_header(true)
+        .with_delimiter(delimiter);
     let mut file = File::open(path).map_err(io)?;
     let (inferred, _) = format.infer_schema(&mut file, None).map_err(csv)?;
     let file = File::open(path).map_err(io)?;

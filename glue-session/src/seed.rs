@@ -9,8 +9,8 @@ use arrow_schema::SchemaRef;
 use crate::error::SessionError;
 
 /// Reads a seed CSV, typed by `glue-seed` as every engine types it.
-fn read_seed(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
-    let seed = glue_seed::read_seed(path).map_err(|e| SessionError::Protocol(e.to_string()))?;
+fn read_seed(path: &Path, delimiter: u8) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
+    let seed = glue_seed::read_seed_delimited(path, delimiter).map_err(|e| SessionError::Protocol(e.to_string()))?;
     Ok((seed.schema, seed.batches))
 }
 
@@ -38,13 +38,19 @@ impl SeedLoad {
         render: impl Fn(glue_materialize::RenderError) -> E,
         missing: impl Fn(String) -> E,
     ) -> Result<SeedLoad, E> {
-        let glue_materialize::Step::LoadSeed { relation, path, .. } = step else {
+        let glue_materialize::Step::LoadSeed {
+            relation,
+            path,
+            delimiter,
+            ..
+        } = step
+        else {
             return Err(missing(format!("{step} is not a seed")));
         };
         let path = path
             .as_deref()
             .ok_or_else(|| missing(format!("seed {relation} has no CSV file")))?;
-        let (schema, batches) = read_seed(Path::new(path)).map_err(native)?;
+        let (schema, batches) = read_seed(Path::new(path), *delimiter).map_err(native)?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         let view = glue_sql::Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
             .map_err(|e| render(e.into()))?;
@@ -73,7 +79,7 @@ mod tests {
     #[test]
     fn a_seed_that_cannot_be_read_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = read_seed(&dir.path().join("nope.csv")).unwrap_err().to_string();
+        let missing = read_seed(&dir.path().join("nope.csv"), b',').unwrap_err().to_string();
         assert!(missing.contains("nope.csv"), "{missing}");
     }
 }

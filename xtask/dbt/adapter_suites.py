@@ -293,8 +293,35 @@ def docs_gen_references():
     return p
 
 
+def seed_with_unique_delimiter():
+    """dbt.tests.adapter.simple_seed's TestSeedWithUniqueDelimiter: its pipe-separated seed, loaded with the seeds'
+    `delimiter: "|"`, equals `seed_expected` (there a table made by SQL; here the same fixture written with commas by
+    Python's csv module, loaded as a seed with the default delimiter), and so does the model reading it."""
+    from dbt.tests.adapter.simple_seed import fixtures as seed_fixtures
+    from dbt.tests.adapter.simple_seed import seeds as seed_files
+    rows = list(csv.reader(io.StringIO(seed_files.seeds__pipe_separated_csv.strip()), delimiter="|"))
+    expected = io.StringIO()
+    csv.writer(expected, lineterminator="\n").writerows(rows)
+    p = Project("seed_delimiter", seeds={"seed_pipe_separated.csv": seed_files.seeds__pipe_separated_csv,
+                                         "seed_expected.csv": expected.getvalue()},
+                models={"models__downstream_from_seed_pipe_separated.sql":
+                        seed_fixtures.models__downstream_from_seed_pipe_separated},
+                project_extra={"seeds": {"quote_columns": False, "delimiter": "|",
+                                         "seed_delimiter": {"seed_expected": {"+delimiter": ","}}}})
+    assert len(p.run("seed")) == 2
+    assert p.count("seed_pipe_separated") == len(rows) - 1
+    p.equal(["seed_expected", "seed_pipe_separated"])
+    assert len(p.run("run")) == 1
+    p.equal(["models__downstream_from_seed_pipe_separated", "seed_expected"])
+    # Seeding again (the table exists) leaves the same rows.
+    assert len(p.run("seed")) == 2
+    p.equal(["seed_pipe_separated", "seed_expected"])
+    return p
+
+
 SUITES = [simple_materializations, singular_tests, singular_tests_ephemeral, empty, ephemeral, incremental,
-          generic_tests, table_materialization, snapshot_check_cols, snapshot_timestamp, docs_generate, docs_gen_references]
+          generic_tests, table_materialization, snapshot_check_cols, snapshot_timestamp, docs_generate, docs_gen_references,
+          seed_with_unique_delimiter]
 
 
 def main():

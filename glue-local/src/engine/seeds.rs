@@ -25,12 +25,14 @@ impl LocalEngine {
         mode: glue_materialize::config::SeedMode,
         location: Option<&str>,
         column_types: &BTreeMap<String, String>,
+        delimiter: u8,
         exists: bool,
         replace: bool,
     ) -> Result<(), LocalError> {
         use glue_materialize::config::SeedMode;
         let path = path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
-        let seed = glue_seed::read_seed(std::path::Path::new(path)).map_err(|e| LocalError::Data(e.to_string()))?;
+        let seed = glue_seed::read_seed_delimited(std::path::Path::new(path), delimiter)
+            .map_err(|e| LocalError::Data(e.to_string()))?;
         let rows = datafusion::datasource::MemTable::try_new(seed.schema, vec![seed.batches])
             .map_err(LocalError::df(format!("reading seed {path}")))?;
         let df = self

@@ -190,6 +190,7 @@ impl LocalEngine {
                 mode,
                 location,
                 column_types,
+                delimiter,
                 exists,
                 replace,
                 ..
@@ -201,6 +202,7 @@ impl LocalEngine {
                     *mode,
                     location.as_deref(),
                     column_types,
+                    *delimiter,
                     *exists,
                     *replace,
                 )
