@@ -1,4 +1,4 @@
-//! Two runs rebuilding one table, interleaved step by step on the embedded engine: each run stages its result under
+//! Two runs of one model, interleaved step by step on the embedded engine: each run stages its result under
 //! a name of its own, so the first to switch publishes its own result whole and the other fails clearly; a staging
 //! table a crashed run left goes with its files at the next switch.
 
@@ -104,4 +104,40 @@ async fn a_staging_table_left_by_a_crashed_run_goes_with_its_files_at_the_next_s
     for d in crashed_dirs {
         assert!(!left.contains(d), "the crashed run's data {d} is left: {left:?}");
     }
+}
+
+/// The plan's steps up to and including its temporary relation, and the rest.
+fn split_after_temp(p: &Plan) -> (Plan, Plan) {
+    let at = p
+        .steps
+        .iter()
+        .position(|s| matches!(s, Step::CreateTempRelation { .. }))
+        .expect("an incremental run stages its rows in a temporary relation")
+        + 1;
+    let mut before = p.clone();
+    before.steps.truncate(at);
+    let mut after = p.clone();
+    after.steps.drain(..at);
+    (before, after)
+}
+
+#[tokio::test]
+async fn two_appends_sharing_one_engine_each_add_their_own_rows() {
+    // Two runs of one append model on one engine (as two runs on one reused Glue session): each stages its rows in
+    // a temporary relation of its own, so each adds its own rows once.
+    let w = World::new();
+    let cfg = json!({"materialized": "incremental", "incremental_strategy": "append"});
+    w.run("events", cfg.clone(), "select 0 as id, 'start' as who").await;
+    let a = w.plan("events", cfg.clone(), "select 1 as id, 'a' as who", false).await;
+    let b = w.plan("events", cfg.clone(), "select 2 as id, 'b' as who", false).await;
+    let ((a_stage, a_rest), (b_stage, b_rest)) = (split_after_temp(&a), split_after_temp(&b));
+    w.engine.execute(&a_stage).await.expect("a stages");
+    w.engine.execute(&b_stage).await.expect("b stages");
+    w.engine.execute(&a_rest).await.expect("a appends");
+    w.engine.execute(&b_rest).await.expect("b appends");
+    assert_eq!(
+        w.rows("select id, who from analytics.events").await,
+        ["0|start", "1|a", "2|b"],
+        "each run's rows once"
+    );
 }
