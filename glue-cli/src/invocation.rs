@@ -468,12 +468,14 @@ impl Invocation {
             .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
             .map(|r| r.existing.clone())
             .unwrap_or(Existing::Absent);
-        // Staging tables other runs of the model left beside it: its next rebuild removes them.
+        // Tables named after the model (`<alias>_…`): the planner finds among them the staging and temporary tables
+        // other runs of the model left.
         if let Existing::Table(t) = &mut existing {
-            t.other_staging = list
+            let prefix = format!("{}_", node.alias.to_ascii_lowercase());
+            t.siblings = list
                 .iter()
                 .map(|r| r.name.identifier.as_str())
-                .filter(|n| glue_materialize::staging::is_staging_of(&node.alias, n))
+                .filter(|n| n.to_ascii_lowercase().starts_with(&prefix))
                 .map(str::to_string)
                 .collect();
         }

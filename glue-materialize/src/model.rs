@@ -159,10 +159,11 @@ pub struct ExistingTable {
     /// The catalog entry's version as read (Glue's `VersionId`), when the catalog has one: a rebuild publishes its
     /// result only if the entry is still at this version (another run that replaced it since wins, this one fails).
     pub version: Option<String>,
-    /// Staging tables of other runs of the model listed with the table in its schema (`<alias>__dbt_swap_<run>`,
-    /// see [`crate::staging`]): runs that stopped between their staging table and the end of their switch. A rebuild
-    /// removes them once it has published (callers that list the schema fill this; empty otherwise).
-    pub other_staging: Vec<String>,
+    /// The other tables of the table's schema whose names begin with `<alias>_`, as listed with it (callers that
+    /// list the schema fill this; empty otherwise). Among them the planner finds the staging and temporary tables
+    /// other runs of the model left (see [`crate::staging`]): a rebuild removes those staging tables once it has
+    /// published, an incremental run those temporary tables once it has written.
+    pub siblings: Vec<String>,
 }
 
 impl ExistingTable {
@@ -174,7 +175,7 @@ impl ExistingTable {
             columns: Vec::new(),
             partition_columns: Vec::new(),
             version: None,
-            other_staging: Vec::new(),
+            siblings: Vec::new(),
         }
     }
 

@@ -361,7 +361,7 @@ impl Planner<'_> {
         if staging.schema_str() != self.model.schema {
             return Ok(Vec::new());
         }
-        t.other_staging
+        t.siblings
             .iter()
             .filter(|n| crate::staging::is_other_runs_staging(staging.identifier.as_str(), n))
             .map(|n| staging.with_identifier(n.clone()).map_err(self.sql_err("alias")))

@@ -6,7 +6,9 @@
 //! [`Step::SwapTable`](crate::Step::SwapTable)). A staging table that a run left behind when it stopped before its
 //! switch is removed by the next switch of the table (or, for a `custom_location` rebuild, which is not guarded, by
 //! the next rebuild's [`Step::DropOtherStaging`](crate::Step::DropOtherStaging)); glue-rs before per-run names used
-//! the fixed `<alias>__dbt_swap`, which counts as another run's.
+//! the fixed `<alias>__dbt_swap`, which counts as another run's. Temporary relations (an incremental run's
+//! `<alias>_<custom_temp_suffix>`, a snapshot's `<alias>__dbt_tmp`) carry the run too, `<name>__run_<run tag>`; an
+//! Iceberg temporary table a crashed run left goes at the end of the model's next incremental run.
 //!
 //! ```
 //! use glue_materialize::staging;
@@ -64,8 +66,37 @@ pub fn is_other_runs_staging(ours: &str, name: &str) -> bool {
     }
 }
 
+/// What separates a temporary relation's name (`<alias>_<custom_temp_suffix>`, a snapshot's `<alias>__dbt_tmp`) from
+/// the run tag.
+const TEMP_MARK: &str = "__run_";
+
+/// The temporary relation of the run `invocation_id` named `base` (dbt-glue's name: `<alias>_tmp`, a snapshot's
+/// `<alias>__dbt_tmp`): `<base>__run_<run tag>`. Two runs of one model (or two runs sharing a reused session, where
+/// temporary views live) never read each other's rows.
+pub fn temp_name(base: &str, invocation_id: &str) -> String {
+    format!("{base}{TEMP_MARK}{}", run_tag(invocation_id))
+}
+
+/// Whether `name` is another run's temporary relation of the same base as `ours` (a name [`temp_name`] made). Names
+/// without the run mark never are: a table named `<alias>_tmp` may be a model of its own.
+pub fn is_other_runs_temp(ours: &str, name: &str) -> bool {
+    let (ours, name) = (ours.to_ascii_lowercase(), name.to_ascii_lowercase());
+    let tagged = |n: &str| -> Option<(String, String)> {
+        let (base, tag) = n.rsplit_once(TEMP_MARK)?;
+        let ok = !base.is_empty()
+            && !tag.is_empty()
+            && tag.len() <= TAG_LEN
+            && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        ok.then(|| (base.to_string(), tag.to_string()))
+    };
+    match (tagged(&ours), tagged(&name)) {
+        (Some((b1, t1)), Some((b2, t2))) => b1 == b2 && t1 != t2,
+        _ => false,
+    }
+}
+
 /// Whether `name` is a staging table of the model `alias` (any run's, or the fixed name of earlier versions): what a
-/// caller that lists the model's schema puts in [`ExistingTable::other_staging`](crate::ExistingTable::other_staging).
+/// caller that lists the model's schema finds among [`ExistingTable::siblings`](crate::ExistingTable::siblings).
 pub fn is_staging_of(alias: &str, name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     split(&name).is_some_and(|(a, _)| a == alias.to_ascii_lowercase())
@@ -113,6 +144,13 @@ mod tests {
         );
         assert_eq!(staging_of_run(&ours, "b-b").as_deref(), Some("t__dbt_swap_bb"));
         assert!(is_staging_of("T", "t__dbt_swap_aaaa") && is_staging_of("t", "t__dbt_swap"));
+        let tmp = temp_name("t_tmp", "aaaa");
+        assert_eq!(tmp, "t_tmp__run_aaaa");
+        assert!(is_other_runs_temp(&tmp, "t_tmp__run_bbbb"));
+        assert!(!is_other_runs_temp(&tmp, &tmp));
+        assert!(!is_other_runs_temp(&tmp, "t_tmp"), "a model may be named so");
+        assert!(!is_other_runs_temp(&tmp, "t_tmpx__run_bbbb"));
+        assert!(!is_other_runs_temp(&tmp, "t_tmp__run_b-b"));
         assert!(!is_staging_of("t", "t") && !is_staging_of("t", "u__dbt_swap_aaaa"));
     }
 }

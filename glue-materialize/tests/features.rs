@@ -80,6 +80,12 @@ fn cases() -> Vec<Case> {
             with_other_staging(existing_table(Parquet)),
         ),
         case(
+            "iceberg_merge_drops_other_runs_temp_tables_after_its_write",
+            json!({"materialized": "incremental", "file_format": "iceberg", "incremental_strategy": "merge",
+            "unique_key": "id"}),
+            with_other_staging(existing_table(Iceberg)),
+        ),
+        case(
             "iceberg_custom_location",
             json!({"materialized": "table", "file_format": "iceberg",
             "custom_location": "s3://custom/iceberg/orders", "table_properties": {"format-version": "2",
@@ -262,7 +268,7 @@ fn cases() -> Vec<Case> {
                 columns: vec![],
                 partition_columns: vec![],
                 version: None,
-                other_staging: Vec::new(),
+                siblings: Vec::new(),
             }),
         ),
         Case {
@@ -342,12 +348,18 @@ fn feature_plans() {
     }
 }
 
-/// The table as a listing finds it beside staging tables of other runs (a crashed run's, one of glue-rs before
-/// per-run names) and of another model.
+/// The table as a listing finds it beside staging and temporary tables of other runs (a crashed run's, a staging
+/// table of glue-rs before per-run names), a model named `orders_tmp` and another model.
 fn with_other_staging(e: Existing) -> Existing {
     match e {
         Existing::Table(mut t) => {
-            t.other_staging = vec!["orders__dbt_swap_0a1b2c3d4e5f".into(), "orders__dbt_swap".into()];
+            t.siblings = vec![
+                "orders__dbt_swap_0a1b2c3d4e5f".into(),
+                "orders__dbt_swap".into(),
+                "orders_tmp__run_0a1b2c3d4e5f".into(),
+                "orders_tmp".into(),
+                "orders_archive".into(),
+            ];
             Existing::Table(t)
         }
         other => other,

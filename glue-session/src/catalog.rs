@@ -79,7 +79,7 @@ pub fn existing_of(t: &Table) -> Existing {
         columns,
         partition_columns: t.partition_keys().iter().map(|c| c.name.clone()).collect(),
         version: t.version_id.clone(),
-        other_staging: Vec::new(),
+        siblings: Vec::new(),
     })
 }
 

@@ -741,7 +741,7 @@ fn existing_from_describe(batches: &[RecordBatch]) -> Existing {
         columns,
         partition_columns,
         version: None,
-        other_staging: Vec::new(),
+        siblings: Vec::new(),
     })
 }
 

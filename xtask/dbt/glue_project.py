@@ -63,13 +63,14 @@ def planned(stdout):
 
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-RUN_TAG = re.compile(r"__dbt_swap_[0-9a-z]{1,12}\b")
+RUN_TAG = re.compile(r"(__dbt_swap_|__run_)[0-9a-z]{1,12}\b")
 
 
 def without_invocation_id(text):
     """A plan's text with the invocation's id (it names a table's new version) as a placeholder."""
-    # The run's staging tables are named after it too (`<alias>__dbt_swap_<run tag>`).
-    return RUN_TAG.sub("__dbt_swap_<run>", UUID.sub("<invocation-id>", text.rstrip()))
+    # The run's staging and temporary relations are named after it too (`<alias>__dbt_swap_<run tag>`,
+    # `<alias>_tmp__run_<run tag>`).
+    return RUN_TAG.sub(r"\1<run>", UUID.sub("<invocation-id>", text.rstrip()))
 
 
 class Project:

@@ -263,9 +263,10 @@ pub fn without_invocation_id(text: &str) -> String {
     static ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap()
     });
-    // The run's staging tables are named after it too (`<alias>__dbt_swap_<run tag>`).
+    // The run's staging and temporary relations are named after it too (`<alias>__dbt_swap_<run tag>`,
+    // `<alias>_tmp__run_<run tag>`).
     static TAG: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new("__dbt_swap_[0-9a-z]{1,12}\\b").unwrap());
+        std::sync::LazyLock::new(|| regex::Regex::new("(__dbt_swap_|__run_)[0-9a-z]{1,12}\\b").unwrap());
     let text = ID.replace_all(text.trim_end(), "<invocation-id>");
-    TAG.replace_all(&text, "__dbt_swap_<run>").into_owned()
+    TAG.replace_all(&text, "${1}<run>").into_owned()
 }

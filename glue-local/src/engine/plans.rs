@@ -168,7 +168,7 @@ impl Engine for LocalEngine {
                         .collect(),
                     partition_columns: e.partition_columns.clone(),
                     version: Some(e.version.to_string()),
-                    other_staging: Vec::new(),
+                    siblings: Vec::new(),
                 }),
             };
             let name = RelationName::new(schema.to_lowercase(), name).map_err(|e| LocalError::Data(e.to_string()))?;

@@ -146,6 +146,7 @@ impl Planner<'_> {
         steps.extend(self.persist_column_docs(&relation));
         steps.extend(self.hooks(HookPhase::Post));
         steps.extend(self.lake_formation());
+        let leftovers = self.other_runs_temp(existing, &tmp, kind)?;
         steps.push(Step::Drop {
             relation: tmp,
             kind: if kind == TempKind::View {
@@ -156,6 +157,7 @@ impl Planner<'_> {
             // glue-rs's own scratch table: its files go with it, whatever `purge_dropped_iceberg_data` says.
             purge: kind == TempKind::Table,
         });
+        steps.extend(leftovers);
         if format == FileFormat::Delta {
             let loc = existing.location.clone().map(Ok).unwrap_or_else(|| self.location())?;
             steps.extend(self.delta_manifest(&relation, loc, false)?);
@@ -163,10 +165,13 @@ impl Planner<'_> {
         Ok((relation, steps))
     }
 
-    /// `<alias>_<custom_temp_suffix>`: a temporary view, or for Iceberg / S3 Tables (unless use_iceberg_temp_views)
-    /// a table in temp_schema or the model's schema.
+    /// `<alias>_<custom_temp_suffix>__run_<run tag>` (see [`crate::staging`]): a temporary view, or for Iceberg / S3
+    /// Tables (unless use_iceberg_temp_views) a table in temp_schema or the model's schema.
     fn temp_relation(&self, format: FileFormat) -> Result<(RelationName, TempKind), PlanError> {
-        let name = format!("{}_{}", self.model.alias, self.cfg.custom_temp_suffix);
+        let name = crate::staging::temp_name(
+            &format!("{}_{}", self.model.alias, self.cfg.custom_temp_suffix),
+            &self.flags.invocation_id,
+        );
         if format.in_iceberg_catalog() && !self.iceberg_temp_views() {
             let schema = self
                 .target
@@ -182,6 +187,32 @@ impl Planner<'_> {
                 TempKind::View,
             ))
         }
+    }
+
+    /// Drops of the temporary tables other runs of the model left beside `tmp` (found among the table's listed
+    /// [`siblings`](crate::ExistingTable::siblings); a `temp_schema` of its own is not listed), after this run's
+    /// write: a run still using one fails before it writes (its temporary rows are gone), never after.
+    pub(super) fn other_runs_temp(
+        &self,
+        existing: &crate::model::ExistingTable,
+        tmp: &RelationName,
+        kind: TempKind,
+    ) -> Result<Vec<Step>, PlanError> {
+        if kind != TempKind::Table || tmp.schema_str() != self.model.schema {
+            return Ok(Vec::new());
+        }
+        existing
+            .siblings
+            .iter()
+            .filter(|n| crate::staging::is_other_runs_temp(tmp.identifier.as_str(), n))
+            .map(|n| {
+                Ok(Step::Drop {
+                    relation: tmp.with_identifier(n.clone()).map_err(self.sql_err("alias"))?,
+                    kind: DropKind::Table,
+                    purge: true,
+                })
+            })
+            .collect()
     }
 
     fn hudi(&mut self) -> Result<Built, PlanError> {

@@ -70,8 +70,9 @@ impl Planner<'_> {
             Existing::Table(t) if t.known_format() != Some(format) => {
                 return Err(self.format_mismatch("file_format", t, format.as_str()));
             }
-            Existing::Table(_) => {
-                let name = format!("{}__dbt_tmp", self.model.alias);
+            Existing::Table(existing) => {
+                let name =
+                    crate::staging::temp_name(&format!("{}__dbt_tmp", self.model.alias), &self.flags.invocation_id);
                 let (staging, kind) = if format.in_iceberg_catalog() && !self.iceberg_temp_views() {
                     let schema = self
                         .target
@@ -114,6 +115,7 @@ impl Planner<'_> {
                 steps.extend(self.persist_column_docs(&relation));
                 steps.extend(self.lake_formation());
                 steps.extend(self.hooks(HookPhase::Post));
+                let leftovers = self.other_runs_temp(existing, &staging, kind)?;
                 steps.push(Step::Drop {
                     relation: staging,
                     kind: if kind == TempKind::View {
@@ -124,6 +126,7 @@ impl Planner<'_> {
                     // glue-rs's own scratch table: its files go with it.
                     purge: kind == TempKind::Table,
                 });
+                steps.extend(leftovers);
                 return Ok((relation, steps));
             }
         }

@@ -93,7 +93,7 @@ pub fn existing_table(format: FileFormat) -> Existing {
         columns: target_columns(),
         partition_columns: vec![],
         version: None,
-        other_staging: Vec::new(),
+        siblings: Vec::new(),
     })
 }
 
