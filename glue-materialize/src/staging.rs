@@ -81,25 +81,10 @@ pub fn temp_name(base: &str, invocation_id: &str) -> String {
 /// without the run mark never are: a table named `<alias>_tmp` may be a model of its own.
 pub fn is_other_runs_temp(ours: &str, name: &str) -> bool {
     let (ours, name) = (ours.to_ascii_lowercase(), name.to_ascii_lowercase());
-    let tagged = |n: &str| -> Option<(String, String)> {
-        let (base, tag) = n.rsplit_once(TEMP_MARK)?;
-        let ok = !base.is_empty()
-            && !tag.is_empty()
-            && tag.len() <= TAG_LEN
-            && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        ok.then(|| (base.to_string(), tag.to_string()))
-    };
-    match (tagged(&ours), tagged(&name)) {
+    match (tagged(&ours, TEMP_MARK), tagged(&name, TEMP_MARK)) {
         (Some((b1, t1)), Some((b2, t2))) => b1 == b2 && t1 != t2,
         _ => false,
     }
-}
-
-/// Whether `name` is a staging table of the model `alias` (any run's, or the fixed name of earlier versions): what a
-/// caller that lists the model's schema finds among [`ExistingTable::siblings`](crate::ExistingTable::siblings).
-pub fn is_staging_of(alias: &str, name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    split(&name).is_some_and(|(a, _)| a == alias.to_ascii_lowercase())
 }
 
 /// `(alias, tag)` of a staging name; the tag is empty for the fixed name of earlier versions.
@@ -107,12 +92,18 @@ fn split(name: &str) -> Option<(&str, &str)> {
     if let Some(alias) = name.strip_suffix(MARK) {
         return (!alias.is_empty()).then_some((alias, ""));
     }
-    let (alias, tag) = name.rsplit_once(&format!("{MARK}_"))?;
-    let tagged = !alias.is_empty()
+    tagged(name, &format!("{MARK}_"))
+}
+
+/// `(base, tag)` of `<base><mark><run tag>`, when the part after the last `mark` is a run tag ([`run_tag`]: 1 to 12
+/// lower-case letters and digits) and the base is not empty.
+fn tagged<'n>(name: &'n str, mark: &str) -> Option<(&'n str, &'n str)> {
+    let (base, tag) = name.rsplit_once(mark)?;
+    let ok = !base.is_empty()
         && !tag.is_empty()
         && tag.len() <= TAG_LEN
         && tag.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    tagged.then_some((alias, tag))
+    ok.then_some((base, tag))
 }
 
 #[cfg(test)]
@@ -143,7 +134,6 @@ mod tests {
             "ours is no staging name"
         );
         assert_eq!(staging_of_run(&ours, "b-b").as_deref(), Some("t__dbt_swap_bb"));
-        assert!(is_staging_of("T", "t__dbt_swap_aaaa") && is_staging_of("t", "t__dbt_swap"));
         let tmp = temp_name("t_tmp", "aaaa");
         assert_eq!(tmp, "t_tmp__run_aaaa");
         assert!(is_other_runs_temp(&tmp, "t_tmp__run_bbbb"));
@@ -151,6 +141,5 @@ mod tests {
         assert!(!is_other_runs_temp(&tmp, "t_tmp"), "a model may be named so");
         assert!(!is_other_runs_temp(&tmp, "t_tmpx__run_bbbb"));
         assert!(!is_other_runs_temp(&tmp, "t_tmp__run_b-b"));
-        assert!(!is_staging_of("t", "t") && !is_staging_of("t", "u__dbt_swap_aaaa"));
     }
 }

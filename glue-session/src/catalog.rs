@@ -350,7 +350,14 @@ impl Catalog {
                         let run = dir.trim_end_matches('/').rsplit_once("__v").map(|(_, r)| r);
                         let name =
                             run.and_then(|r| glue_materialize::staging::staging_of_run(staging.identifier.as_str(), r));
-                        if let Some(name) = name.filter(|n| n != staging.identifier.as_str()) {
+                        // Not ours, and not one the loop above removed already.
+                        let known = |n: &String| {
+                            n == staging.identifier.as_str()
+                                || other_staging
+                                    .iter()
+                                    .any(|r| r.identifier.as_str().eq_ignore_ascii_case(n))
+                        };
+                        if let Some(name) = name.filter(|n| !known(n)) {
                             let left = staging
                                 .with_identifier(name)
                                 .map_err(|e| SessionError::Protocol(e.to_string()))?;
