@@ -462,3 +462,75 @@ async fn a_switch_removes_the_staging_tables_of_runs_that_can_no_longer_publish(
     assert_eq!(dirs.len(), 2, "the current and the previous version only: {dirs:?}");
     w.engine.finish().await;
 }
+
+#[tokio::test]
+async fn a_custom_location_rebuild_never_deletes_the_current_data_a_leftover_staging_entry_names() {
+    // A standard rebuild killed between its UpdateTable and its DeleteTable leaves its staging entry naming the
+    // version directory the table now reads. The model then moves to a `custom_location`: that rebuild removes the
+    // other runs' staging entries before it builds, and fails. The table still reads its rows: only staging copies
+    // made beside the custom location (`<custom>__v…`) are this path's to delete, the rest lose the entry only.
+    let w = world("leftover").await;
+    let table = format!("{}.moved", w.schema);
+    w.build("moved", "select 0 as id, 'start' as name", TABLE).await;
+    w.build("moved", "select 2 as id, 'b' as name", TABLE).await;
+    let relation = RelationName::new(&w.schema, "moved").unwrap();
+    let current = w
+        .engine
+        .catalog()
+        .await
+        .get(&relation)
+        .await
+        .expect("GetTable")
+        .expect("the table");
+    let sd = current.storage_descriptor().expect("a storage descriptor").clone();
+    assert!(
+        sd.location().is_some_and(|l| l.contains("moved__v")),
+        "the second build reads a version directory: {:?}",
+        sd.location()
+    );
+    // The entry a switch killed before its DeleteTable leaves: the staging table of run `killedrun`, at the data
+    // the table reads.
+    let leftover = glue_materialize::staging::staging_name("moved", "killedrun");
+    w.engine
+        .clients()
+        .await
+        .glue
+        .create_table()
+        .database_name(&w.schema)
+        .table_input(
+            aws_sdk_glue::types::TableInput::builder()
+                .name(&leftover)
+                .table_type("EXTERNAL_TABLE")
+                .storage_descriptor(sd)
+                .set_partition_keys(current.partition_keys.clone())
+                .set_parameters(current.parameters.clone())
+                .build()
+                .expect("a table input"),
+        )
+        .send()
+        .await
+        .expect("CreateTable of the leftover");
+    let custom = format!(
+        r#"{{"materialized": "table", "custom_location": "s3://{}/custom/moved"}}"#,
+        w.bucket
+    );
+    let config = ModelConfig::from_json(&serde_json::from_str(&custom).unwrap()).unwrap();
+    let model = Model::new("moved", &w.schema, "select id, name from no_such_table", config);
+    let target = Target::new(&w.schema, Some(format!("s3://{}/warehouse", w.bucket)));
+    let mut existing = existing_of(&current);
+    if let Existing::Table(t) = &mut existing {
+        t.siblings = vec![leftover.clone()];
+    }
+    let p = plan(&model, &existing, &target, &invocation()).expect("a plan");
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| matches!(s, glue_materialize::Step::DropOtherStaging { .. })),
+        "the rebuild removes the leftover first: {p:?}"
+    );
+    let failed = w.engine.execute(&p).await;
+    assert!(failed.is_err(), "the model's query fails");
+    assert_eq!(w.staging_left("moved").await, Vec::<String>::new(), "the leftover entry is gone");
+    assert_eq!(rows(&w.engine, &table).await, "2:b", "the table still reads its rows");
+    w.engine.finish().await;
+}
