@@ -511,6 +511,7 @@ impl Planner<'_> {
                         steps.push(Step::DropOtherStaging {
                             staging: staging.clone(),
                             others: other_staging,
+                            copies_of: custom.clone(),
                         });
                     }
                     // The user's path is kept: build a staging copy beside it, then rebuild the table at the

@@ -349,10 +349,10 @@ pub fn render_step(step: &Step, ctx: &RenderContext) -> Result<Vec<Rendered>, Re
             }
             Ok(native("swap-table", text))
         }
-        Step::DropOtherStaging { others, .. } => Ok(native(
+        Step::DropOtherStaging { others, copies_of, .. } => Ok(native(
             "drop-other-staging",
             format!(
-                "remove the staging tables other runs of this model left (and their version directories): {}",
+                "remove the staging tables other runs of this model left (and their copies under {copies_of}__v…): {}",
                 others
                     .iter()
                     .map(|r| r.without_catalog().to_string())

@@ -190,20 +190,25 @@ pub enum Step {
         /// instead of publishing over the other (or with the other's staging table).
         expected_version: Option<String>,
         /// Staging tables other runs of the model left, as listed when the plan was made
-        /// ([`crate::ExistingTable::other_staging`]): removed once this switch has published (those runs read an
+        /// ([`crate::ExistingTable::siblings`]): removed once this switch has published (those runs read an
         /// older version of the entry and can no longer publish).
         other_staging: Vec<RelationName>,
     },
     /// Remove the staging tables other runs of this model left beside `staging` (see [`crate::staging`]): their
-    /// catalog entries, and their data when it is in a version directory glue-rs made. For a rebuild that is not
+    /// catalog entries, and their data when it is a staging copy this path made beside `copies_of`
+    /// (`<copies_of>__v<invocation>`). A leftover whose data is elsewhere loses its entry only: a standard rebuild
+    /// stopped between its switch and its clean-up leaves an entry naming the table's current data. For a rebuild that is not
     /// guarded by the entry's version (a `custom_location` rebuild drops and recreates the table), planned only when
     /// the listing found some; a guarded [`Step::SwapTable`] removes them itself once it has published.
     DropOtherStaging {
         /// This run's staging table.
         staging: RelationName,
         /// The other runs' staging tables, as listed when the plan was made
-        /// ([`crate::ExistingTable::other_staging`]).
+        /// ([`crate::ExistingTable::siblings`]).
         others: Vec<RelationName>,
+        /// The location whose staging copies (`<copies_of>__v<invocation>`) are this path's to delete with their
+        /// entries: the model's `custom_location`.
+        copies_of: String,
     },
     /// Delete every object under a location glue-rs owns (a staging copy).
     DeleteLocation {

@@ -415,8 +415,11 @@ impl Catalog {
     }
 
     /// Removes other runs' staging tables ([`Step::DropOtherStaging`](glue_materialize::Step::DropOtherStaging)):
-    /// each entry, and its data where it is in a version directory glue-rs made. An entry already gone is skipped.
-    pub async fn drop_staging(&self, tables: &[RelationName]) -> Result<(), SessionError> {
+    /// each entry, and its data where it is a staging copy made beside `copies_of` (`<copies_of>__v<invocation>`).
+    /// Data anywhere else stays: a standard rebuild stopped between its switch and its clean-up leaves an entry
+    /// naming the version directory the table reads now. An entry already gone is skipped.
+    pub async fn drop_staging(&self, tables: &[RelationName], copies_of: &str) -> Result<(), SessionError> {
+        let ours = crate::locations::normalized(copies_of);
         for r in tables {
             let Some(t) = self.get(r).await? else {
                 continue;
@@ -425,7 +428,7 @@ impl Catalog {
             if let Some(l) = t
                 .storage_descriptor()
                 .and_then(|sd| sd.location())
-                .filter(|l| is_version_dir(l))
+                .filter(|l| version_base(&crate::locations::normalized(l)) == Some(ours.as_str()))
             {
                 self.delete_location(l).await?;
             }

@@ -33,7 +33,7 @@ fn table_key(r: &RelationName) -> String {
 }
 
 /// A location as compared: `s3a://`/`s3n://` as `s3://`, no trailing `/`.
-fn normalized(location: &str) -> String {
+pub(crate) fn normalized(location: &str) -> String {
     let l = location.trim().trim_end_matches('/');
     match l.split_once("://") {
         Some((scheme, rest)) => {

@@ -254,10 +254,10 @@ pub(crate) async fn run_steps<P: Protocol>(
                         .map_err(native_err)?;
                 }
             }
-            Step::DropOtherStaging { others, .. } => {
+            Step::DropOtherStaging { others, copies_of, .. } => {
                 p.flush(outcome).await?;
                 match p.catalog() {
-                    Some(catalog) => catalog.drop_staging(others).await.map_err(native_err)?,
+                    Some(catalog) => catalog.drop_staging(others, copies_of).await.map_err(native_err)?,
                     // No storage access on a plain server: the entries go, their files stay.
                     None => {
                         for r in others {
