@@ -446,3 +446,47 @@ fn a_seed_with_its_own_delimiter_is_read_with_it_and_a_bad_one_is_named() {
         out.all()
     );
 }
+
+#[test]
+fn refs_and_this_of_iceberg_models_are_named_in_the_iceberg_catalog() {
+    // Classic Spark reads an Iceberg table only through its Iceberg catalog (through the Hive catalog: Glue's
+    // `InstantiationException`), and the planner writes Iceberg tables there: `ref()` and `this` name them
+    // `glue_catalog.<schema>.<table>` as well. dbt-glue users write `glue_catalog.{{ ref(...) }}` themselves: that
+    // stays one catalog. Parquet models keep `<schema>.<table>`.
+    let p = project(&[
+        (
+            "models/ice.sql",
+            "{{ config(materialized='table', file_format='iceberg') }} select 1 as id",
+        ),
+        ("models/plain.sql", "{{ config(materialized='table') }} select 2 as id"),
+        (
+            "models/reader.sql",
+            "select id from {{ ref('ice') }} union all select id from glue_catalog.{{ ref('ice') }} \
+             union all select id from {{ ref('plain') }}",
+        ),
+        (
+            "models/grows.sql",
+            "{{ config(materialized='incremental', file_format='iceberg', incremental_strategy='append') }}\n\
+             select id + 10 as id from {{ ref('ice') }}\n\
+             {% if is_incremental() %} where id + 10 > (select max(id) from {{ this }}){% endif %}",
+        ),
+    ]);
+    let dir = p.path();
+    let out = glue(dir, &["build"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let out = glue(dir, &["build"]);
+    assert_eq!(out.code, 0, "second build (incremental): {}", out.all());
+    let compiled = |m: &str| std::fs::read_to_string(dir.join(format!("target/compiled/proj/models/{m}.sql"))).unwrap();
+    let reader = compiled("reader");
+    assert!(
+        reader.contains("from glue_catalog.s.ice union all select id from glue_catalog.s.ice union"),
+        "{reader}"
+    );
+    assert!(reader.contains("from s.plain"), "{reader}");
+    assert!(!reader.contains("glue_catalog.glue_catalog"), "{reader}");
+    let grows = compiled("grows");
+    assert!(grows.contains("from glue_catalog.s.grows"), "{grows}");
+    let mut v = rows(dir, "select * from {{ ref('reader') }}");
+    v.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(v, vec![json!({"id": 1}), json!({"id": 1}), json!({"id": 2})]);
+}
