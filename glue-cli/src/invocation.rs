@@ -114,8 +114,16 @@ impl std::fmt::Debug for Invocation {
     }
 }
 
-/// (schema, alias, database, materialized) of a node that builds a relation.
-pub(crate) type Built = (String, String, Option<String>, String);
+/// How `ref()` names a node that builds a relation.
+#[derive(Debug, Clone)]
+pub(crate) struct Built {
+    schema: String,
+    alias: String,
+    database: Option<String>,
+    materialized: String,
+    /// The Spark catalog of an Iceberg or S3 Tables table ([`glue_jinja::Relation::catalog`]).
+    catalog: Option<String>,
+}
 
 /// Resolves `ref` / `source` to relations of the manifest (ephemeral models become CTE names).
 #[derive(Debug, Clone)]
@@ -138,12 +146,15 @@ impl ManifestResolver {
         let mut sources = HashMap::new();
         for n in m.nodes.values() {
             if n.resource_type.builds_relation() {
-                let v = (
-                    n.schema.clone(),
-                    n.alias.clone(),
-                    n.database.clone(),
-                    n.materialized().to_string(),
-                );
+                let v = Built {
+                    schema: n.schema.clone(),
+                    alias: n.alias.clone(),
+                    database: n.database.clone(),
+                    materialized: n.materialized().to_string(),
+                    catalog: Relation::new("", "")
+                        .in_lakehouse_catalog(&n.config, &m.shared.target)
+                        .catalog,
+                };
                 by_name.insert((n.package.clone(), n.name.clone()), v.clone());
                 any.entry(n.name.clone()).or_insert(v);
             }
@@ -190,14 +201,14 @@ impl Resolver for ManifestResolver {
                 .or_else(|| self.by_name.get(&(self.root.clone(), name.to_string())))
                 .or_else(|| self.any.get(name)),
         };
-        let (schema, alias, db, mat) =
-            found.ok_or_else(|| format!("ref('{name}'): no such model, seed or snapshot"))?;
-        let mut r = Relation::new(schema.clone(), alias.clone());
-        r.database = db.clone();
-        if mat == "ephemeral" {
+        let b = found.ok_or_else(|| format!("ref('{name}'): no such model, seed or snapshot"))?;
+        let mut r = Relation::new(b.schema.clone(), b.alias.clone());
+        r.database = b.database.clone();
+        r.catalog = b.catalog.clone();
+        if b.materialized == "ephemeral" {
             r.cte = Some(format!("__dbt__cte__{name}"));
         }
-        r.kind = Some(if mat == "view" { "view" } else { "table" }.into());
+        r.kind = Some(if b.materialized == "view" { "view" } else { "table" }.into());
         Ok(self.emptied(r))
     }
 
@@ -380,6 +391,8 @@ impl Invocation {
             .jinja
             .render(&node.file.display().to_string(), &node.raw_code, &ctx)
             .map_err(|e| node.jinja_error(e))?;
+        let target = &self.manifest.shared.target;
+        let sql = glue_jinja::objects::collapse_doubled_catalog(sql, target);
         let mut ctes = Vec::new();
         let mut seen = BTreeSet::new();
         self.ephemeral_ctes(node, &mut ctes, &mut seen)?;
@@ -402,7 +415,7 @@ impl Invocation {
                         .jinja
                         .render(&format!("{} ({hook})", node.file.display()), &text, &ctx)
                         .map_err(|e| node.jinja_error(e))?;
-                    out.push(Value::String(r));
+                    out.push(Value::String(glue_jinja::objects::collapse_doubled_catalog(r, target)));
                 }
                 config.insert(hook.into(), Value::Array(out));
             }

@@ -23,6 +23,9 @@ pub struct Relation {
     pub cte: Option<String>,
     /// Overrides the rendering (test `where`: a subquery).
     pub rendered: Option<String>,
+    /// The Spark catalog an Iceberg or S3 Tables relation is named in (`custom_iceberg_catalog_namespace`,
+    /// `glue_catalog` by default), rendered before the schema: classic Spark reads such a table only through it.
+    pub catalog: Option<String>,
 }
 
 impl Relation {
@@ -35,7 +38,27 @@ impl Relation {
             kind: None,
             cte: None,
             rendered: None,
+            catalog: None,
         }
+    }
+
+    /// This relation named in the Spark catalog of its table's lakehouse format, when `config` (the node's) makes
+    /// it an Iceberg or S3 Tables table and `target` (as Jinja sees it) names a catalog: `glue_catalog` unless the
+    /// profile sets `custom_iceberg_catalog_namespace` (empty: none). The planner names these tables in that catalog
+    /// too; dbt-glue renders `ref()` and `this` without it, so on classic Spark they were read through the Hive
+    /// catalog, which cannot read an Iceberg table.
+    pub fn in_lakehouse_catalog(mut self, config: &serde_json::Map<String, serde_json::Value>, target: &Value) -> Self {
+        let format = config.get("file_format").and_then(|v| v.as_str()).unwrap_or("");
+        if !(format.eq_ignore_ascii_case("iceberg") || format.eq_ignore_ascii_case("s3tables")) {
+            return self;
+        }
+        let namespace = target
+            .get_attr("custom_iceberg_catalog_namespace")
+            .ok()
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map_or_else(|| Some("glue_catalog".to_string()), |v| v.as_str().map(str::to_string));
+        self.catalog = namespace.filter(|n| !n.is_empty());
+        self
     }
 
     /// The SQL text of the relation.
@@ -48,6 +71,10 @@ impl Relation {
         }
         let mut out = String::new();
         if let Some(s) = &self.schema {
+            if let Some(c) = &self.catalog {
+                out.push_str(&glue_sql::quote_ident_if_needed(c));
+                out.push('.');
+            }
             out.push_str(&glue_sql::quote_ident_if_needed(s));
             out.push('.');
         }
@@ -58,6 +85,29 @@ impl Relation {
     /// As a Jinja value.
     pub fn into_value(self) -> Value {
         Value::from_object(self)
+    }
+}
+
+/// `sql` with the lakehouse catalog written twice before a relation (`glue_catalog.glue_catalog.s.t`) written once:
+/// dbt-glue renders `ref()` and `this` without the catalog, so its users write `glue_catalog.{{ ref('t') }}`, which
+/// [`Relation::in_lakehouse_catalog`] would otherwise double. `target` as Jinja sees it names the catalog.
+pub fn collapse_doubled_catalog(sql: String, target: &Value) -> String {
+    let Some(ns) = Relation::new("", "")
+        .in_lakehouse_catalog(
+            &serde_json::Map::from_iter([("file_format".to_string(), serde_json::json!("iceberg"))]),
+            target,
+        )
+        .catalog
+    else {
+        return sql;
+    };
+    let doubled = regex::Regex::new(&format!(
+        r"(?i)(^|[^A-Za-z0-9_`.])(`?{0}`?\.)`?{0}`?\.",
+        regex::escape(&ns)
+    ));
+    match doubled {
+        Ok(re) if re.is_match(&sql) => re.replace_all(&sql, "$1$2").into_owned(),
+        _ => sql,
     }
 }
 
@@ -82,7 +132,8 @@ impl Object for Relation {
             "is_table" => Value::from(kind == "table"),
             "is_view" => Value::from(kind == "view"),
             "is_cte" => Value::from(self.cte.is_some()),
-            "is_iceberg" | "is_delta" | "is_hudi" => Value::from(false),
+            "is_iceberg" => Value::from(self.catalog.is_some()),
+            "is_delta" | "is_hudi" => Value::from(false),
             "path" => Value::from_serialize(serde_json::json!({
                 "database": self.database, "schema": self.schema, "identifier": self.identifier})),
             _ => return None,
@@ -336,5 +387,50 @@ impl Object for Row {
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
         Enumerator::Values(self.values.clone())
+    }
+}
+
+#[cfg(test)]
+mod lakehouse_catalog_tests {
+    use super::*;
+
+    fn target(ns: Option<&str>) -> Value {
+        match ns {
+            Some(n) => Value::from_serialize(serde_json::json!({"custom_iceberg_catalog_namespace": n})),
+            None => Value::from_serialize(serde_json::json!({})),
+        }
+    }
+
+    fn config(format: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::from_iter([("file_format".to_string(), serde_json::json!(format))])
+    }
+
+    #[test]
+    fn iceberg_and_s3tables_relations_render_in_the_catalog() {
+        let r = |f: &str, ns| Relation::new("s", "t").in_lakehouse_catalog(&config(f), &target(ns)).render_sql();
+        assert_eq!(r("iceberg", None), "glue_catalog.s.t");
+        assert_eq!(r("ICEBERG", Some("lake")), "lake.s.t");
+        assert_eq!(r("s3tables", None), "glue_catalog.s.t");
+        assert_eq!(r("iceberg", Some("")), "s.t");
+        assert_eq!(r("delta", None), "s.t");
+        assert_eq!(r("parquet", None), "s.t");
+    }
+
+    #[test]
+    fn a_catalog_written_before_a_ref_is_kept_once() {
+        let t = target(None);
+        let c = |sql: &str| collapse_doubled_catalog(sql.to_string(), &t);
+        assert_eq!(c("select * from glue_catalog.glue_catalog.s.t"), "select * from glue_catalog.s.t");
+        assert_eq!(c("from `glue_catalog`.glue_catalog.s.t"), "from `glue_catalog`.s.t");
+        assert_eq!(c("from GLUE_CATALOG.glue_catalog.s.t"), "from GLUE_CATALOG.s.t");
+        assert_eq!(c("glue_catalog.glue_catalog.s.t"), "glue_catalog.s.t");
+        // Another identifier ending in the catalog's name, or a single catalog, is left alone.
+        assert_eq!(c("from my_glue_catalog.glue_catalog.s.t"), "from my_glue_catalog.glue_catalog.s.t");
+        assert_eq!(c("from glue_catalog.s.t"), "from glue_catalog.s.t");
+        let none = target(Some(""));
+        assert_eq!(
+            collapse_doubled_catalog("glue_catalog.glue_catalog.s.t".into(), &none),
+            "glue_catalog.glue_catalog.s.t"
+        );
     }
 }

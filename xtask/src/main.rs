@@ -430,7 +430,12 @@ fn glue_diff_check(world: &world::World) -> Result<(), String> {
     let schema = remote_diff_check(world, "glue", remote, &vars, &["orders_snapshot"])?;
     // `customers` carries lf_tags_config and lf_grants: the build reconciled them in the simulator's Lake Formation.
     let python = venv::ensure("spark35")?.join("python");
-    run(Command::new(&python).args(["-c", LF_CHECK, &world.endpoints["aws"], &schema]))
+    run(Command::new(&python).args(["-c", LF_CHECK, &world.endpoints["aws"], &schema]))?;
+    // The example's Iceberg variant on the same Livy sessions (their Spark 3.5 has Iceberg): `orders` an Iceberg merge,
+    // the snapshot an Iceberg snapshot, every table compared, nothing excluded.
+    eprintln!("-- the Iceberg variant (merge and snapshot included) on Glue sessions of the simulator");
+    let iceberg = format!("{remote}\ndatalake_formats: iceberg");
+    remote_diff_check(world, "glue_iceberg", &iceberg, "{lakehouse_format: iceberg}", &[]).map(|_| ())
 }
 
 /// The LF-tags the example project's `customers` asks for, created in the simulator (again, harmlessly) before a

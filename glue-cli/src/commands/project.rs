@@ -79,6 +79,11 @@ pub(crate) fn target_value(p: &Profile) -> Value {
     m.entry("database").or_insert(Value::Null);
     m.insert("type".into(), json!("glue"));
     m.insert("threads".into(), json!(p.threads));
+    // The catalog Iceberg relations are named in (`this`, `ref()`), as the planner names them.
+    m.insert(
+        "custom_iceberg_catalog_namespace".into(),
+        json!(p.target.iceberg_catalog.clone().unwrap_or_default()),
+    );
     Value::Object(m)
 }
 
