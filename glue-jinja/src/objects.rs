@@ -407,7 +407,11 @@ mod lakehouse_catalog_tests {
 
     #[test]
     fn iceberg_and_s3tables_relations_render_in_the_catalog() {
-        let r = |f: &str, ns| Relation::new("s", "t").in_lakehouse_catalog(&config(f), &target(ns)).render_sql();
+        let r = |f: &str, ns| {
+            Relation::new("s", "t")
+                .in_lakehouse_catalog(&config(f), &target(ns))
+                .render_sql()
+        };
         assert_eq!(r("iceberg", None), "glue_catalog.s.t");
         assert_eq!(r("ICEBERG", Some("lake")), "lake.s.t");
         assert_eq!(r("s3tables", None), "glue_catalog.s.t");
@@ -420,12 +424,18 @@ mod lakehouse_catalog_tests {
     fn a_catalog_written_before_a_ref_is_kept_once() {
         let t = target(None);
         let c = |sql: &str| collapse_doubled_catalog(sql.to_string(), &t);
-        assert_eq!(c("select * from glue_catalog.glue_catalog.s.t"), "select * from glue_catalog.s.t");
+        assert_eq!(
+            c("select * from glue_catalog.glue_catalog.s.t"),
+            "select * from glue_catalog.s.t"
+        );
         assert_eq!(c("from `glue_catalog`.glue_catalog.s.t"), "from `glue_catalog`.s.t");
         assert_eq!(c("from GLUE_CATALOG.glue_catalog.s.t"), "from GLUE_CATALOG.s.t");
         assert_eq!(c("glue_catalog.glue_catalog.s.t"), "glue_catalog.s.t");
         // Another identifier ending in the catalog's name, or a single catalog, is left alone.
-        assert_eq!(c("from my_glue_catalog.glue_catalog.s.t"), "from my_glue_catalog.glue_catalog.s.t");
+        assert_eq!(
+            c("from my_glue_catalog.glue_catalog.s.t"),
+            "from my_glue_catalog.glue_catalog.s.t"
+        );
         assert_eq!(c("from glue_catalog.s.t"), "from glue_catalog.s.t");
         let none = target(Some(""));
         assert_eq!(
