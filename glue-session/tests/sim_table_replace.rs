@@ -530,7 +530,11 @@ async fn a_custom_location_rebuild_never_deletes_the_current_data_a_leftover_sta
     );
     let failed = w.engine.execute(&p).await;
     assert!(failed.is_err(), "the model's query fails");
-    assert_eq!(w.staging_left("moved").await, Vec::<String>::new(), "the leftover entry is gone");
+    assert_eq!(
+        w.staging_left("moved").await,
+        Vec::<String>::new(),
+        "the leftover entry is gone"
+    );
     assert_eq!(rows(&w.engine, &table).await, "2:b", "the table still reads its rows");
     w.engine.finish().await;
 }

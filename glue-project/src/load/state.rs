@@ -59,7 +59,8 @@ pub(crate) fn node_json(n: &Node) -> Value {
 
 /// The rendering context of a node: `model` is the node, `this` its relation (a unit test's `this` fixture when set).
 pub fn node_context(shared: &Arc<Shared>, mode: Mode, node: &Node, is_incremental: bool) -> Arc<NodeCtx> {
-    let mut this = Relation::new(node.schema.clone(), node.alias.clone()).in_lakehouse_catalog(&node.config, &shared.target);
+    let mut this =
+        Relation::new(node.schema.clone(), node.alias.clone()).in_lakehouse_catalog(&node.config, &shared.target);
     this.database = node.database.clone();
     if let Some(Value::String(fixture)) = node.config.get("__unit_this") {
         this.rendered = Some(fixture.clone());
