@@ -365,3 +365,49 @@ fn with_other_staging(e: Existing) -> Existing {
         other => other,
     }
 }
+
+#[test]
+fn models_of_one_alias_in_two_schemas_never_share_a_scratch_table_in_temp_schema() {
+    // One run (one invocation id) builds `sales.orders` and `finance.orders` at once, with a shared temp_schema: their
+    // Iceberg temporary tables, snapshot staging and rebuild staging tables must be distinct, or one model merges the
+    // other's rows.
+    let scratch = |schema: &str, config: Value, existing: Existing| -> Vec<String> {
+        let config = glue_materialize::ModelConfig::from_json(&config).unwrap();
+        let model = glue_materialize::Model::new("orders", schema, SQL, config);
+        let mut target = Target::new(schema, Some(LOCATION.to_string()));
+        target.temp_schema = Some("scratch".into());
+        let flags = PlanFlags {
+            invocation_id: "0a1b2c3d4e5f6a7b".into(),
+            ..PlanFlags::default()
+        };
+        let p = plan(&model, &existing, &target, &flags).unwrap();
+        // The names each step gives in `scratch` (steps display their relations quoted).
+        p.steps
+            .iter()
+            .flat_map(|s| {
+                let text = s.to_string();
+                text.split("`scratch`.`")
+                    .skip(1)
+                    .filter_map(|rest| rest.split('`').next().map(str::to_string))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let cases = [
+        (
+            json!({"materialized": "incremental", "file_format": "iceberg", "incremental_strategy": "merge", "unique_key": "id"}),
+            FileFormat::Iceberg,
+        ),
+        (
+            json!({"materialized": "snapshot", "file_format": "iceberg", "unique_key": "id", "strategy": "timestamp", "updated_at": "updated_at"}),
+            FileFormat::Iceberg,
+        ),
+        (json!({"materialized": "table"}), FileFormat::Parquet),
+    ];
+    for (config, format) in cases {
+        let a = scratch("sales", config.clone(), existing_table(format));
+        let b = scratch("finance", config.clone(), existing_table(format));
+        assert!(!a.is_empty(), "{config}: a scratch table in temp_schema");
+        assert!(a.iter().all(|n| !b.contains(n)), "{config}: shared {a:?} / {b:?}");
+    }
+}
