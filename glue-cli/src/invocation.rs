@@ -458,41 +458,55 @@ impl Invocation {
     /// relation once, before building it, so a listing taken at the first question stays true for the questions
     /// that follow (listing per node made a run quadratic in the number of models).
     pub(crate) async fn existing(&self, engine: &Arc<dyn Engine>, node: &Node) -> Result<Existing, CliError> {
-        let key = node.schema.to_lowercase();
-        let cached = self.listings.lock().unwrap().get(&key).cloned();
-        let list = match cached {
-            Some(l) => l,
-            None => {
-                let l = Arc::new(
-                    engine
-                        .list_relations(&node.schema)
-                        .await
-                        .map_err(|e| CliError::Engine {
-                            context: format!("listing schema {}", node.schema),
-                            message: crate::error::plain_words(&e.to_string()),
-                        })?,
-                );
-                self.listings.lock().unwrap().insert(key, l.clone());
-                l
-            }
-        };
+        let list = self.listing(engine, &node.schema).await?;
         let mut existing = list
             .iter()
             .find(|r| r.name.identifier.as_str().eq_ignore_ascii_case(&node.alias))
             .map(|r| r.existing.clone())
             .unwrap_or(Existing::Absent);
-        // Tables named after the model (`<alias>_…`): the planner finds among them the staging and temporary tables
-        // other runs of the model left.
+        // Tables named after the model (`<alias>_…`, and `<schema>__<alias>_…` in a temp_schema of their own): the
+        // planner finds among them the staging and temporary tables other runs of the model left.
         if let Existing::Table(t) = &mut existing {
-            let prefix = format!("{}_", node.alias.to_ascii_lowercase());
-            t.siblings = list
-                .iter()
-                .map(|r| r.name.identifier.as_str())
-                .filter(|n| n.to_ascii_lowercase().starts_with(&prefix))
-                .map(str::to_string)
-                .collect();
+            let named = |list: &[glue_materialize::engine::RelationInfo], prefix: String| -> Vec<String> {
+                list.iter()
+                    .map(|r| r.name.identifier.as_str())
+                    .filter(|n| n.to_ascii_lowercase().starts_with(&prefix))
+                    .map(str::to_string)
+                    .collect()
+            };
+            t.siblings = named(&list, format!("{}_", node.alias.to_ascii_lowercase()));
+            if let Some(scratch) = self
+                .target
+                .temp_schema
+                .as_deref()
+                .filter(|s| !s.eq_ignore_ascii_case(&node.schema))
+            {
+                // Best effort: a scratch schema that cannot be listed only leaves other runs' leftovers for later.
+                if let Ok(scratch_list) = self.listing(engine, scratch).await {
+                    let ours = glue_materialize::staging::in_temp_schema(&node.schema, &node.alias);
+                    t.temp_siblings = named(&scratch_list, format!("{}_", ours.to_ascii_lowercase()));
+                }
+            }
         }
         Ok(existing)
+    }
+
+    /// The relations of `schema`, listed once per run (see [`Invocation::existing`]).
+    async fn listing(
+        &self,
+        engine: &Arc<dyn Engine>,
+        schema: &str,
+    ) -> Result<Arc<Vec<glue_materialize::engine::RelationInfo>>, CliError> {
+        let key = schema.to_lowercase();
+        if let Some(l) = self.listings.lock().unwrap().get(&key).cloned() {
+            return Ok(l);
+        }
+        let l = Arc::new(engine.list_relations(schema).await.map_err(|e| CliError::Engine {
+            context: format!("listing schema {schema}"),
+            message: crate::error::plain_words(&e.to_string()),
+        })?);
+        self.listings.lock().unwrap().insert(key, l.clone());
+        Ok(l)
     }
 
     pub(crate) fn write_target_file(&self, kind: &str, node: &Node, text: &str) {

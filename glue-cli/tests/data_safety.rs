@@ -322,3 +322,66 @@ fn local_packages_stay_inside_the_project_unless_it_says_otherwise() {
     let out = glue(inner.path(), &["compile"]);
     assert_eq!(out.code, 0, "{}", out.all());
 }
+
+#[test]
+fn scratch_tables_a_crashed_run_left_in_temp_schema_are_collected() {
+    // With a temp_schema of its own, an incremental Iceberg model's temporary table lives there as
+    // `<schema>__<alias>_tmp__run_<tag>`; one a crashed run left (here made by a model of that name) is dropped by the
+    // model's next incremental run, and a table of another model's name is kept.
+    let p = project(&[
+        (
+            "profiles.yml",
+            "proj:\n  target: dev\n  outputs:\n    dev:\n      type: glue\n      engine: local\n      warehouse: wh\n      \
+             schema: s\n      temp_schema: s_scratch\n",
+        ),
+        (
+            "models/grows.sql",
+            "{{ config(materialized='incremental', file_format='iceberg', incremental_strategy='merge', unique_key='id') }}\n\
+             select 1 as id",
+        ),
+        (
+            "models/leftover.sql",
+            "{{ config(materialized='table', file_format='iceberg', schema='scratch', alias='s__grows_tmp__run_deadbeef') }}\n\
+             select 9 as id",
+        ),
+        (
+            "models/bystander.sql",
+            "{{ config(materialized='table', file_format='iceberg', schema='scratch', alias='t__grows_tmp__run_deadbeef') }}\n\
+             select 8 as id",
+        ),
+    ]);
+    let dir = p.path();
+    let out = glue(dir, &["build"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    // The embedded engine's catalog (its file: `show tables` is Spark SQL it does not read).
+    let names = |dir: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join("wh").join(glue_local::catalog::CATALOG_FILE)).unwrap();
+        let catalog: serde_json::Value = serde_json::from_str(&text).unwrap();
+        catalog["tables"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter_map(|k| k.strip_prefix("s_scratch.").map(str::to_string))
+            .collect()
+    };
+    assert!(
+        names(dir).contains(&"s__grows_tmp__run_deadbeef".to_string()),
+        "{:?}",
+        names(dir)
+    );
+    let out = glue(dir, &["build", "-s", "grows"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let left = names(dir);
+    assert!(
+        !left.contains(&"s__grows_tmp__run_deadbeef".to_string()),
+        "collected: {left:?}"
+    );
+    assert!(
+        left.contains(&"t__grows_tmp__run_deadbeef".to_string()),
+        "another schema's model is kept: {left:?}"
+    );
+    assert!(
+        left.iter().all(|n| !n.contains("__run_") || n.starts_with("t__")),
+        "no scratch table of this run: {left:?}"
+    );
+}

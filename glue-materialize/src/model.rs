@@ -164,6 +164,10 @@ pub struct ExistingTable {
     /// other runs of the model left (see [`crate::staging`]): a rebuild removes those staging tables once it has
     /// published, an incremental run those temporary tables once it has written.
     pub siblings: Vec<String>,
+    /// The tables of the target's `temp_schema` (when the profile sets one other than the model's schema) whose names
+    /// begin with `<schema>__<alias>_` ([`crate::staging::in_temp_schema`]), listed like
+    /// [`siblings`](Self::siblings): where the scratch tables other runs of the model left there are.
+    pub temp_siblings: Vec<String>,
 }
 
 impl ExistingTable {
@@ -176,6 +180,7 @@ impl ExistingTable {
             partition_columns: Vec::new(),
             version: None,
             siblings: Vec::new(),
+            temp_siblings: Vec::new(),
         }
     }
 

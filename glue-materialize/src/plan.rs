@@ -344,8 +344,9 @@ impl Planner<'_> {
     /// read the staging table unfiltered while it exists; without temp_schema the plan warns).
     fn staging(&mut self, relation: &RelationName) -> Result<RelationName, PlanError> {
         let name = crate::staging::staging_name(&self.model.alias, &self.flags.invocation_id);
-        match &self.target.temp_schema {
-            Some(schema) => RelationName::new(schema.clone(), name).map_err(self.sql_err("temp_schema")),
+        match self.scratch_schema() {
+            Some(schema) => RelationName::new(schema, crate::staging::in_temp_schema(&self.model.schema, &name))
+                .map_err(self.sql_err("temp_schema")),
             None => {
                 if self.cfg.lf_grants.as_ref().is_some_and(|g| g.data_cell_filters.enabled) {
                     self.warnings.push(STAGING_EXPOSED.to_string());
@@ -355,13 +356,38 @@ impl Planner<'_> {
         }
     }
 
-    /// Other runs' staging tables listed with the table (in the model's schema: a staging table in `temp_schema`
-    /// is not in that listing), beside this run's `staging`.
-    fn other_staging(&self, t: &ExistingTable, staging: &RelationName) -> Result<Vec<RelationName>, PlanError> {
-        if staging.schema_str() != self.model.schema {
-            return Ok(Vec::new());
+    /// The profile's `temp_schema`, where it is not the model's own schema: scratch tables go there, named
+    /// [`in_temp_schema`](crate::staging::in_temp_schema).
+    pub(crate) fn scratch_schema(&self) -> Option<String> {
+        self.target
+            .temp_schema
+            .clone()
+            .filter(|t| !t.eq_ignore_ascii_case(&self.model.schema))
+    }
+
+    /// A scratch table `name` of this model: `(schema, name)` in the scratch schema, or in the model's schema.
+    pub(crate) fn scratch_place(&self, name: String) -> (String, String) {
+        match self.scratch_schema() {
+            Some(schema) => (schema, crate::staging::in_temp_schema(&self.model.schema, &name)),
+            None => (self.model.schema.clone(), name),
         }
-        t.siblings
+    }
+
+    /// The listed names of `t`'s schema or of the scratch schema (whichever `schema` is) among which the scratch
+    /// tables other runs of this model left are.
+    pub(crate) fn scratch_siblings<'t>(&self, t: &'t ExistingTable, schema: &str) -> &'t [String] {
+        if schema.eq_ignore_ascii_case(&self.model.schema) {
+            &t.siblings
+        } else if self.scratch_schema().is_some_and(|s| s.eq_ignore_ascii_case(schema)) {
+            &t.temp_siblings
+        } else {
+            &[]
+        }
+    }
+
+    /// Other runs' staging tables listed with the table, or in the scratch schema, beside this run's `staging`.
+    fn other_staging(&self, t: &ExistingTable, staging: &RelationName) -> Result<Vec<RelationName>, PlanError> {
+        self.scratch_siblings(t, staging.schema_str())
             .iter()
             .filter(|n| crate::staging::is_other_runs_staging(staging.identifier.as_str(), n))
             .map(|n| staging.with_identifier(n.clone()).map_err(self.sql_err("alias")))

@@ -66,6 +66,13 @@ pub fn is_other_runs_staging(ours: &str, name: &str) -> bool {
     }
 }
 
+/// The name a model of schema `model_schema` gives its scratch table `name` (a staging or temporary table) in a
+/// `temp_schema` other than its own: `<model schema>__<name>`, so models of one alias in two schemas, built at once
+/// by one run, never share one there.
+pub fn in_temp_schema(model_schema: &str, name: &str) -> String {
+    format!("{model_schema}__{name}")
+}
+
 /// What separates a temporary relation's name (`<alias>_<custom_temp_suffix>`, a snapshot's `<alias>__dbt_tmp`) from
 /// the run tag.
 const TEMP_MARK: &str = "__run_";

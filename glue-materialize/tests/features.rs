@@ -269,6 +269,7 @@ fn cases() -> Vec<Case> {
                 partition_columns: vec![],
                 version: None,
                 siblings: Vec::new(),
+                temp_siblings: Vec::new(),
             }),
         ),
         Case {

@@ -80,6 +80,7 @@ pub fn existing_of(t: &Table) -> Existing {
         partition_columns: t.partition_keys().iter().map(|c| c.name.clone()).collect(),
         version: t.version_id.clone(),
         siblings: Vec::new(),
+        temp_siblings: Vec::new(),
     })
 }
 

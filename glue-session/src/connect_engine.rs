@@ -742,6 +742,7 @@ fn existing_from_describe(batches: &[RecordBatch]) -> Existing {
         partition_columns,
         version: None,
         siblings: Vec::new(),
+        temp_siblings: Vec::new(),
     })
 }
 

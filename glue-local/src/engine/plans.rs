@@ -169,6 +169,7 @@ impl Engine for LocalEngine {
                     partition_columns: e.partition_columns.clone(),
                     version: Some(e.version.to_string()),
                     siblings: Vec::new(),
+                    temp_siblings: Vec::new(),
                 }),
             };
             let name = RelationName::new(schema.to_lowercase(), name).map_err(|e| LocalError::Data(e.to_string()))?;

@@ -173,11 +173,7 @@ impl Planner<'_> {
             &self.flags.invocation_id,
         );
         if format.in_iceberg_catalog() && !self.iceberg_temp_views() {
-            let schema = self
-                .target
-                .temp_schema
-                .clone()
-                .unwrap_or_else(|| self.model.schema.clone());
+            let (schema, name) = self.scratch_place(name);
             let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
                 .map_err(self.sql_err("temp_schema"))?;
             Ok((r, TempKind::Table))
@@ -189,8 +185,8 @@ impl Planner<'_> {
         }
     }
 
-    /// Drops of the temporary tables other runs of the model left beside `tmp` (found among the table's listed
-    /// [`siblings`](crate::ExistingTable::siblings); a `temp_schema` of its own is not listed), after this run's
+    /// Drops of the temporary tables other runs of the model left beside `tmp` (found among the listed
+    /// [`siblings`](crate::ExistingTable::siblings) or [`temp_siblings`](crate::ExistingTable::temp_siblings)), after this run's
     /// write: a run still using one fails before it writes (its temporary rows are gone), never after.
     pub(super) fn other_runs_temp(
         &self,
@@ -198,11 +194,10 @@ impl Planner<'_> {
         tmp: &RelationName,
         kind: TempKind,
     ) -> Result<Vec<Step>, PlanError> {
-        if kind != TempKind::Table || tmp.schema_str() != self.model.schema {
+        if kind != TempKind::Table {
             return Ok(Vec::new());
         }
-        existing
-            .siblings
+        self.scratch_siblings(existing, tmp.schema_str())
             .iter()
             .filter(|n| crate::staging::is_other_runs_temp(tmp.identifier.as_str(), n))
             .map(|n| {

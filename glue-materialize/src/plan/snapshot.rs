@@ -74,11 +74,7 @@ impl Planner<'_> {
                 let name =
                     crate::staging::temp_name(&format!("{}__dbt_tmp", self.model.alias), &self.flags.invocation_id);
                 let (staging, kind) = if format.in_iceberg_catalog() && !self.iceberg_temp_views() {
-                    let schema = self
-                        .target
-                        .temp_schema
-                        .clone()
-                        .unwrap_or_else(|| self.model.schema.clone());
+                    let (schema, name) = self.scratch_place(name);
                     let r = RelationName::in_catalog(self.target.iceberg_catalog.as_deref(), schema, name)
                         .map_err(self.sql_err("temp_schema"))?;
                     (r, TempKind::Table)

@@ -94,6 +94,7 @@ pub fn existing_table(format: FileFormat) -> Existing {
         partition_columns: vec![],
         version: None,
         siblings: Vec::new(),
+        temp_siblings: Vec::new(),
     })
 }
 
