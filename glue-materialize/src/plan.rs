@@ -8,6 +8,7 @@ use glue_sql::{Ident, RelationName, SqlError, SqlFragment};
 use crate::config::{FileFormat, Materialization, ModelConfig};
 use crate::error::{ConfigProblem, ModelRef, PlanError};
 use crate::model::{Existing, ExistingTable, Model, PlanFlags, Target};
+use crate::query_comment::QueryComment;
 use crate::step::{HookPhase, Query, Step, TableSpec, TempKind};
 
 mod incremental;
@@ -33,6 +34,9 @@ pub struct Plan {
     /// session caches a table's definition and file listing: engines with long-lived sessions refresh these first,
     /// so that a table another session replaced is read at its new version.
     pub reads: Vec<RelationName>,
+    /// dbt's `query-comment` rendered for the model (set by the caller; the planner leaves it empty): every
+    /// statement sent for the plan carries it ([`render_plan`](crate::render_plan) shows it).
+    pub query_comment: Option<QueryComment>,
 }
 
 impl Plan {
@@ -168,6 +172,7 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         warnings: p.warnings,
         session: None,
         reads: Vec::new(),
+        query_comment: None,
     })
 }
 

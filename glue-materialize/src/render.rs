@@ -177,9 +177,19 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
     }
 }
 
-/// Renders every step of a plan (for `glue plan` and golden files).
+/// Renders every step of a plan (for `glue plan` and golden files), each statement with the plan's query comment
+/// as an engine sends it.
 pub fn render_plan(plan: &Plan, ctx: &RenderContext) -> Vec<Result<Vec<Rendered>, RenderError>> {
-    plan.steps.iter().map(|s| render_step(s, ctx)).collect()
+    plan.steps
+        .iter()
+        .map(|s| {
+            let pieces = render_step(s, ctx)?;
+            Ok(match &plan.query_comment {
+                Some(c) => pieces.into_iter().map(|r| c.rendered(r)).collect(),
+                None => pieces,
+            })
+        })
+        .collect()
 }
 
 fn names(cols: &[ColumnDef]) -> Vec<Ident> {
