@@ -320,6 +320,33 @@ mod tests {
     }
 
     #[test]
+    fn the_query_comment_is_a_python_line_on_every_piece_of_a_request() {
+        let c = glue_materialize::QueryComment::new("node\nmodel.p.m", false)
+            .unwrap()
+            .unwrap();
+        let small = Request {
+            ops: vec![Op::Sql { sql: "select 1".into() }],
+        };
+        let s = statements_commented(&small, "k", Some(&c)).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(s[0].starts_with("# node model.p.m\n_gluers_run(\""), "{}", s[0]);
+        assert_eq!(s[0].lines().count(), 2);
+        let big = Request {
+            ops: vec![Op::Sql {
+                sql: "x".repeat(CODE_LIMIT * 2),
+            }],
+        };
+        let s = statements_commented(&big, "abc", Some(&c)).unwrap();
+        assert!(s.len() >= 3, "{}", s.len());
+        for code in &s {
+            assert!(code.len() <= CODE_LIMIT, "{}", code.len());
+            assert!(code.starts_with("# node model.p.m\n_gluers_"), "{}", &code[..40]);
+        }
+        // Without a comment, the statements are those of `statements`.
+        assert_eq!(statements_commented(&big, "abc", None).unwrap(), statements(&big, "abc").unwrap());
+    }
+
+    #[test]
     fn answers_are_found_after_other_output_and_rows_round_trip() {
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, true),
