@@ -15,7 +15,8 @@ use glue_testkit::sim::last_seq;
 use common::sim::{Project, glue_client, log_since};
 use common::text;
 
-const DEFAULT: &str = r#"{"app": "dbt", "dbt_version": "1.11.0", "profile_name": "p", "target_name": "sim", "node_id": "model.p.m"}"#;
+const DEFAULT: &str =
+    r#"{"app": "dbt", "dbt_version": "1.11.0", "profile_name": "p", "target_name": "sim", "node_id": "model.p.m"}"#;
 
 /// The code of every statement run on the sessions the run used since `since`, in order per session.
 async fn codes_since(since: u64) -> Vec<String> {
@@ -28,7 +29,12 @@ async fn codes_since(since: u64) -> Vec<String> {
     let glue = glue_client().await;
     let mut out = Vec::new();
     for id in sessions {
-        let list = glue.list_statements().session_id(&id).send().await.expect("ListStatements");
+        let list = glue
+            .list_statements()
+            .session_id(&id)
+            .send()
+            .await
+            .expect("ListStatements");
         for s in list.statements() {
             out.push(s.code().unwrap_or_default().to_string());
         }
@@ -36,15 +42,29 @@ async fn codes_since(since: u64) -> Vec<String> {
     out
 }
 
+/// Whether `code` is a request to the runner (not the runner's definition).
+fn is_request(code: &str) -> bool {
+    !code.contains("def _gluers_run(")
+        && code
+            .lines()
+            .any(|l| l.starts_with("_gluers_run(") || l.starts_with("_gluers_put("))
+}
+
 /// The SQL of the runner's requests among `codes` (the base64 JSON of `_gluers_run("…")` calls).
 fn request_sql(codes: &[String]) -> Vec<String> {
     let mut out = Vec::new();
-    for code in codes {
-        let Some(start) = code.find("_gluers_run(\"") else { continue };
+    for code in codes.iter().filter(|c| is_request(c)) {
+        let Some(start) = code.find("_gluers_run(\"") else {
+            continue;
+        };
         let rest = &code[start + "_gluers_run(\"".len()..];
         let payload = &rest[..rest.find('"').unwrap()];
-        let json: serde_json::Value =
-            serde_json::from_slice(&base64::engine::general_purpose::STANDARD.decode(payload).unwrap()).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .unwrap_or_else(|e| panic!("{e}: {code}")),
+        )
+        .unwrap();
         for op in json["ops"].as_array().unwrap() {
             if let Some(sql) = op["sql"].as_str() {
                 out.push(sql.to_string());
@@ -56,7 +76,10 @@ fn request_sql(codes: &[String]) -> Vec<String> {
 
 fn project(query_comment: &str) -> Project {
     let p = Project::new(
-        &[("m", "{{ config(materialized='table', pre_hook='select 1') }}\nselect 1 as id")],
+        &[(
+            "m",
+            "{{ config(materialized='table', pre_hook='select 1') }}\nselect 1 as id",
+        )],
         "",
         1,
     );
@@ -75,7 +98,7 @@ async fn every_statement_of_a_model_carries_dbt_default_comment_naming_the_node(
     let out = p.run(&["run"]);
     assert!(out.status.success(), "{}", text(&out));
     let codes = codes_since(since).await;
-    let requests: Vec<&String> = codes.iter().filter(|c| c.contains("_gluers_run(")).collect();
+    let requests: Vec<&String> = codes.iter().filter(|c| is_request(c)).collect();
     assert!(!requests.is_empty(), "{codes:?}");
     for code in &requests {
         assert!(code.starts_with(&format!("# {DEFAULT}\n_gluers_run(")), "{code}");
@@ -100,7 +123,7 @@ async fn an_empty_query_comment_sends_none() {
     assert!(out.status.success(), "{}", text(&out));
     let codes = codes_since(since).await;
     assert!(codes.iter().any(|c| c.starts_with("_gluers_run(")), "{codes:?}");
-    for code in codes.iter().filter(|c| c.contains("_gluers_run(")) {
+    for code in codes.iter().filter(|c| is_request(c)) {
         assert!(!code.contains("node_id") && !code.starts_with('#'), "{code}");
     }
     let sql = request_sql(&codes);
