@@ -44,7 +44,10 @@ fn a_string_comment_is_rendered_and_stripped_as_dbt_does() {
             "dbt_project.yml",
             &project_yml("query-comment: \"{{ tag() }} {{ node.unique_id }} {{ target.name }}\"\n"),
         ),
-        ("macros/tag.sql", "{% macro tag() %}{{ return('from ' ~ project_name) }}{% endmacro %}"),
+        (
+            "macros/tag.sql",
+            "{% macro tag() %}{{ return('from ' ~ project_name) }}{% endmacro %}",
+        ),
         ("models/m.sql", MODEL),
     ]);
     let out = glue(p.path(), &["run"]);
@@ -62,7 +65,11 @@ fn a_mapping_can_append_the_comment() {
 
 #[test]
 fn null_or_empty_sends_no_comment() {
-    for extra in ["query-comment: null\n", "query-comment: ''\n", "query-comment:\n  comment: ''\n"] {
+    for extra in [
+        "query-comment: null\n",
+        "query-comment: ''\n",
+        "query-comment:\n  comment: ''\n",
+    ] {
         let (ran, planned) = ran_and_planned(extra);
         assert!(!ran.contains("/*"), "{extra}: {ran}");
         assert!(!planned.contains("/*"), "{extra}: {planned}");
@@ -72,13 +79,19 @@ fn null_or_empty_sends_no_comment() {
 #[test]
 fn a_comment_that_would_end_early_fails_the_node_naming_the_key() {
     let p = project(&[
-        ("dbt_project.yml", &project_yml("query-comment: \"bad */ drop table x\"\n")),
+        (
+            "dbt_project.yml",
+            &project_yml("query-comment: \"bad */ drop table x\"\n"),
+        ),
         ("models/m.sql", MODEL),
     ]);
     let out = glue(p.path(), &["run"]);
     assert_ne!(out.code, 0, "{}", out.all());
     let all = out.all();
-    assert!(all.contains("query-comment") && all.contains("*/") && all.contains("`m`"), "{all}");
+    assert!(
+        all.contains("query-comment") && all.contains("*/") && all.contains("`m`"),
+        "{all}"
+    );
 }
 
 #[test]
@@ -118,8 +131,16 @@ fn the_profile_key_points_to_dbt_project_yml() {
     ]);
     let out = glue(p.path(), &["run"]);
     assert_eq!(out.code, 0, "{}", out.all());
-    assert!(out.all().contains("`query-comment` has no effect in glue-rs"), "{}", out.all());
-    assert!(out.all().contains("`query-comment:` in dbt_project.yml"), "{}", out.all());
+    assert!(
+        out.all().contains("`query-comment` has no effect in glue-rs"),
+        "{}",
+        out.all()
+    );
+    assert!(
+        out.all().contains("`query-comment:` in dbt_project.yml"),
+        "{}",
+        out.all()
+    );
     // Not sent: the profile's value is not the comment.
     let ran = std::fs::read_to_string(p.path().join("target/run/proj/models/m.sql")).unwrap();
     assert!(!ran.contains("my comment"), "{ran}");
