@@ -4,9 +4,7 @@
 //! The comment is rendered per node by the caller (glue-project, from `dbt_project.yml`) and travels with the node's
 //! [`Plan`](crate::Plan) (`query_comment`). [`QueryComment::apply`] adds it to one SQL statement exactly as dbt's
 //! `_QueryComment.add` does: `/* <comment> */\n<sql>`, or with `append: true` `<sql>\n/* <comment> */` (before a final
-//! `;`). Statements that are Python code (the Livy runner's requests) carry [`QueryComment::python_line`] instead.
-
-use crate::render::Rendered;
+//! `;`), [`QueryComment::rendered`] to a rendered piece. Statements that are Python code (the Livy runner's requests) carry [`QueryComment::python_line`] instead.
 
 /// A rendered query comment and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -55,18 +53,6 @@ impl QueryComment {
         match sql.strip_suffix(';') {
             Some(body) => format!("{body}\n/* {} */;", self.text),
             None => format!("{sql}\n/* {} */", self.text),
-        }
-    }
-
-    /// A rendered piece with the comment on its statement (native actions are not statements: unchanged).
-    pub fn rendered(&self, r: Rendered) -> Rendered {
-        match r {
-            Rendered::Sql(sql) => Rendered::Sql(self.apply(&sql)),
-            Rendered::Scoped { sql, settings } => Rendered::Scoped {
-                sql: self.apply(&sql),
-                settings,
-            },
-            native @ Rendered::Native { .. } => native,
         }
     }
 

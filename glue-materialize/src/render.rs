@@ -11,6 +11,7 @@ use crate::config::{FileFormat, SnapshotStrategy};
 use crate::error::RenderError;
 use crate::lakeformation::{LfGrants, LfTagsConfig};
 use crate::plan::Plan;
+use crate::query_comment::QueryComment;
 use crate::schema::{SchemaDiff, schema_change};
 use crate::step::{Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind};
 
@@ -173,6 +174,20 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
             }
             out.push(ctas(&spec, query, *exists && atomic));
             Ok(out)
+        }
+    }
+}
+
+impl QueryComment {
+    /// A rendered piece with the comment on its statement (native actions are not statements: unchanged).
+    pub fn rendered(&self, r: Rendered) -> Rendered {
+        match r {
+            Rendered::Sql(sql) => Rendered::Sql(self.apply(&sql)),
+            Rendered::Scoped { sql, settings } => Rendered::Scoped {
+                sql: self.apply(&sql),
+                settings,
+            },
+            native @ Rendered::Native { .. } => native,
         }
     }
 }
