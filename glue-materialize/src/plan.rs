@@ -153,6 +153,13 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         Materialization::Snapshot => p.snapshot().map(|(r, s)| (Some(r), s))?,
     };
     let mut steps = steps;
+    if relation.is_some() && !model.config.grants.is_empty() {
+        p.warnings.push(format!(
+            "`grants` of model `{}` has no effect: {}",
+            model.name,
+            crate::config::GRANTS_HAVE_NO_EFFECT
+        ));
+    }
     if let Some(py) = &model.python {
         // The DataFrame exists before anything reads it (the query check, the temp relation, the CTAS).
         steps.insert(
