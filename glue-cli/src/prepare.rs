@@ -112,6 +112,9 @@ impl Invocation {
         };
         let mut p = plan(&model, &state.existing, &self.target, &flags).map_err(|e| CliError::Plan(e.to_string()))?;
         p.reads = self.reads(node);
+        // dbt's query comment, rendered for this node: on every statement sent for it.
+        p.query_comment =
+            glue_project::query_comment::render(&self.manifest, node, crate::artifacts::DBT_COMPAT_VERSION)?;
         p.session = self.settings.sessions.as_ref().and_then(|rules| {
             let meta = node
                 .config

@@ -280,3 +280,22 @@ fn dbt_glue_profile_keys_without_effect_are_named_in_a_warning() {
     }
     assert_has(&out, &["lf_tags_config", "--additional-python-modules"]);
 }
+
+#[test]
+fn dbt_grants_are_named_in_one_warning_per_model() {
+    let p = project(&[
+        (
+            "dbt_project.yml",
+            "name: proj\nprofile: proj\nmodels:\n  +grants:\n    select: [analyst]\n",
+        ),
+        ("models/a.sql", "{{ config(materialized='table') }}\nselect 1 as id"),
+        ("models/b.sql", "select 1 as id"),
+    ]);
+    let out = glue(p.path(), &["run"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    for m in ["a", "b"] {
+        let warning = format!("`grants` of model `{m}` has no effect");
+        assert_eq!(out.all().matches(&warning).count(), 1, "{}", out.all());
+    }
+    assert_has(&out, &["lf_grants"]);
+}

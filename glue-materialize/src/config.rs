@@ -16,6 +16,12 @@ use crate::error::{ConfigError, ConfigProblem};
 use crate::fields::{Fields, wrong};
 use crate::lakeformation::{LfGrants, LfTagsConfig};
 
+/// Why dbt's `grants` have no effect on any engine glue-rs runs on (the planner's warning ends with it).
+pub const GRANTS_HAVE_NO_EFFECT: &str = "Spark SQL has no GRANT statement (dbt-glue sends dbt-spark's `grant <privilege> \
+     on <table> to <grantee>`, which Spark refuses once the table is built), and the embedded engine has no principals; \
+     grant access with Lake Formation instead (`lf_grants` data-cell filters, or Lake Formation permissions on the \
+     database and tables)";
+
 /// Every key [`ModelConfig::from_json`] reads (a snapshot's keys included), and only those: the parser reads the
 /// config through this table. Keys outside it are not the planner's (dbt's own `tags`, `meta`, … or unknown ones).
 pub const MODEL_CONFIG_KEYS: &[&str] = &[
@@ -46,6 +52,7 @@ pub const MODEL_CONFIG_KEYS: &[&str] = &[
     "write_options",
     "lf_tags_config",
     "lf_grants",
+    "grants",
     "full_refresh",
     "column_types",
     "delimiter",
@@ -149,6 +156,8 @@ pub struct ModelConfig {
     pub lf_tags_config: Option<LfTagsConfig>,
     /// `lf_grants`.
     pub lf_grants: Option<LfGrants>,
+    /// dbt's `grants`: privilege → grantees. No engine honours them (see [`GRANTS_HAVE_NO_EFFECT`]).
+    pub grants: BTreeMap<String, Vec<String>>,
     /// `full_refresh` (overrides the `--full-refresh` flag when set).
     pub full_refresh: Option<bool>,
     /// `pre-hook` / `pre_hook`.
@@ -193,6 +202,7 @@ impl Default for ModelConfig {
             write_options: BTreeMap::new(),
             lf_tags_config: None,
             lf_grants: None,
+            grants: BTreeMap::new(),
             full_refresh: None,
             pre_hook: Vec::new(),
             post_hook: Vec::new(),
@@ -356,6 +366,13 @@ impl ModelConfig {
             write_options: f.string_map("write_options")?,
             lf_tags_config: f.object("lf_tags_config")?.map(LfTagsConfig::from_json).transpose()?,
             lf_grants: f.object("lf_grants")?.map(LfGrants::from_json).transpose()?,
+            grants: match f.object("grants")? {
+                None => BTreeMap::new(),
+                Some(m) => m
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), crate::fields::string_list(&format!("grants.{k}"), v)?)))
+                    .collect::<Result<_, ConfigError>>()?,
+            },
             full_refresh: f.opt_bool("full_refresh")?,
             pre_hook: hooks(&f, &["pre-hook", "pre_hook"])?,
             post_hook: hooks(&f, &["post-hook", "post_hook"])?,

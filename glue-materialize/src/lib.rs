@@ -31,6 +31,7 @@ mod fields;
 pub mod lakeformation;
 mod model;
 mod plan;
+pub mod query_comment;
 pub mod render;
 pub mod schema;
 pub mod staging;
@@ -41,6 +42,7 @@ pub use engine::{Capabilities, Engine, EngineError};
 pub use error::{ConfigError, ConfigProblem, ModelRef, PlanError, RenderError};
 pub use model::{ColumnDoc, Existing, ExistingTable, Model, PlanFlags, PythonModel, TableFormat, Target};
 pub use plan::{Plan, STAGED_AT, STAGING_EXPOSED, SessionChoice, plan, plan_schema, table_location};
+pub use query_comment::QueryComment;
 pub use render::{RenderContext, Rendered, StatementSetting, render_plan, render_step};
 pub use step::{Step, StepKind};
 

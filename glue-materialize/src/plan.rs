@@ -8,6 +8,7 @@ use glue_sql::{Ident, RelationName, SqlError, SqlFragment};
 use crate::config::{FileFormat, Materialization, ModelConfig};
 use crate::error::{ConfigProblem, ModelRef, PlanError};
 use crate::model::{Existing, ExistingTable, Model, PlanFlags, Target};
+use crate::query_comment::QueryComment;
 use crate::step::{HookPhase, Query, Step, TableSpec, TempKind};
 
 mod incremental;
@@ -33,6 +34,9 @@ pub struct Plan {
     /// session caches a table's definition and file listing: engines with long-lived sessions refresh these first,
     /// so that a table another session replaced is read at its new version.
     pub reads: Vec<RelationName>,
+    /// dbt's `query-comment` rendered for the model (set by the caller; the planner leaves it empty): every
+    /// statement sent for the plan carries it ([`render_plan`](crate::render_plan) shows it).
+    pub query_comment: Option<QueryComment>,
 }
 
 impl Plan {
@@ -149,6 +153,13 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         Materialization::Snapshot => p.snapshot().map(|(r, s)| (Some(r), s))?,
     };
     let mut steps = steps;
+    if relation.is_some() && !model.config.grants.is_empty() {
+        p.warnings.push(format!(
+            "`grants` of model `{}` has no effect: {}",
+            model.name,
+            crate::config::GRANTS_HAVE_NO_EFFECT
+        ));
+    }
     if let Some(py) = &model.python {
         // The DataFrame exists before anything reads it (the query check, the temp relation, the CTAS).
         steps.insert(
@@ -168,6 +179,7 @@ pub fn plan(model: &Model, existing: &Existing, target: &Target, flags: &PlanFla
         warnings: p.warnings,
         session: None,
         reads: Vec::new(),
+        query_comment: None,
     })
 }
 

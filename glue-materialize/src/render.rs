@@ -11,6 +11,7 @@ use crate::config::{FileFormat, SnapshotStrategy};
 use crate::error::RenderError;
 use crate::lakeformation::{LfGrants, LfTagsConfig};
 use crate::plan::Plan;
+use crate::query_comment::QueryComment;
 use crate::schema::{SchemaDiff, schema_change};
 use crate::step::{Partitions, Query, SnapshotSpec, Step, TableSpec, TempKind};
 
@@ -177,9 +178,33 @@ pub fn seed_statements(step: &Step, rows: &Ident, columns: &[Ident]) -> Result<V
     }
 }
 
-/// Renders every step of a plan (for `glue plan` and golden files).
+impl QueryComment {
+    /// A rendered piece with the comment on its statement (native actions are not statements: unchanged).
+    pub fn rendered(&self, r: Rendered) -> Rendered {
+        match r {
+            Rendered::Sql(sql) => Rendered::Sql(self.apply(&sql)),
+            Rendered::Scoped { sql, settings } => Rendered::Scoped {
+                sql: self.apply(&sql),
+                settings,
+            },
+            native @ Rendered::Native { .. } => native,
+        }
+    }
+}
+
+/// Renders every step of a plan (for `glue plan` and golden files), each statement with the plan's query comment
+/// as an engine sends it.
 pub fn render_plan(plan: &Plan, ctx: &RenderContext) -> Vec<Result<Vec<Rendered>, RenderError>> {
-    plan.steps.iter().map(|s| render_step(s, ctx)).collect()
+    plan.steps
+        .iter()
+        .map(|s| {
+            let pieces = render_step(s, ctx)?;
+            Ok(match &plan.query_comment {
+                Some(c) => pieces.into_iter().map(|r| c.rendered(r)).collect(),
+                None => pieces,
+            })
+        })
+        .collect()
 }
 
 fn names(cols: &[ColumnDef]) -> Vec<Ident> {

@@ -22,6 +22,7 @@ pub mod node;
 pub mod profile;
 pub mod project;
 pub mod python;
+pub mod query_comment;
 pub mod redact;
 pub mod select;
 pub mod yaml;

@@ -37,8 +37,8 @@ pub const NO_EFFECT_KEYS: &[(&str, &str)] = &[
     ),
     (
         "query-comment",
-        "glue-rs does not add a comment to the statements it sends (dbt-glue sends dbt's default comment whatever \
-         this key says)",
+        "dbt reads the query comment from the project, not the profile (dbt-glue sends dbt's default comment \
+         whatever this key says); set it with `query-comment:` in dbt_project.yml",
     ),
     (
         "use_arrow",

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::error::{ProjectError, Result};
+use crate::query_comment::QueryCommentConfig;
 use crate::yaml;
 use glue_jinja::Dispatch;
 
@@ -100,6 +101,8 @@ pub struct Project {
     pub on_run_end: Vec<String>,
     /// `dispatch`.
     pub dispatch: Vec<Dispatch>,
+    /// `query-comment` (the root project's is the one used).
+    pub query_comment: QueryCommentConfig,
     /// Warnings found while loading (unknown keys).
     pub warnings: Vec<String>,
     /// `flags: {allow_local_packages_outside_project: true}`: `local:` packages may be outside the project's
@@ -186,7 +189,11 @@ impl Project {
                     ));
                 }
             };
+        let query_comment =
+            QueryCommentConfig::parse(&file, &text, m.contains_key("query-comment"), m.get("query-comment"))?;
+        warnings.extend(query_comment.warnings(&file));
         Ok(Self {
+            query_comment,
             allow_outside_packages,
             root: dir.to_path_buf(),
             version: yaml::string(&file, "version", m.get("version"))?,

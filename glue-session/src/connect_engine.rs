@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use arrow_array::{Array, RecordBatch, StringArray};
 use async_trait::async_trait;
 use glue_materialize::engine::{PlanOutcome, RelationInfo};
+use glue_materialize::query_comment::{QueryComment, commented};
 use glue_materialize::step::Step;
 use glue_materialize::{
     Capabilities, Engine, EngineError, Existing, ExistingTable, FileFormat, Plan, RenderError, Rendered,
@@ -234,28 +235,24 @@ impl ConnectEngine {
         spark: &ConnectSession,
         step: &Step,
         sql: &str,
+        comment: Option<&QueryComment>,
         refused: SessionError,
     ) -> Result<(), SessionError> {
+        // `sql` comes without the comment: its text is edited (a comment may hold the words replaced).
+        let send = |text: String| async move { spark.sql(&commented(comment, &text)).await.map(|_| ()) };
         match step {
             Step::CreateView { relation, .. } => {
-                let create = sql.replacen("CREATE OR REPLACE VIEW", "CREATE VIEW", 1);
-                spark.sql(&glue_sql::ddl::Drop::view(relation.clone()).to_sql()).await?;
-                spark.sql(&create).await.map(|_| ())
+                send(glue_sql::ddl::Drop::view(relation.clone()).to_sql()).await?;
+                send(sql.replacen("CREATE OR REPLACE VIEW", "CREATE VIEW", 1)).await
             }
             // Scratch tables of one run (incremental and snapshot staging): nothing in them to keep.
             Step::CreateTempRelation { relation, .. } | Step::SnapshotStaging { staging: relation, .. } => {
-                let create = sql.replacen("CREATE OR REPLACE TABLE", "CREATE TABLE", 1);
-                spark
-                    .sql(&glue_sql::ddl::Drop::table(relation.clone()).to_sql())
-                    .await?;
-                spark.sql(&create).await.map(|_| ())
+                send(glue_sql::ddl::Drop::table(relation.clone()).to_sql()).await?;
+                send(sql.replacen("CREATE OR REPLACE TABLE", "CREATE TABLE", 1)).await
             }
             Step::CreateTableAs { table, .. } => {
                 match spark.columns(&format!("SELECT * FROM {}", table.relation)).await {
-                    Err(e) if not_found(&e) => {
-                        let create = sql.replacen("CREATE OR REPLACE TABLE", "CREATE TABLE", 1);
-                        spark.sql(&create).await.map(|_| ())
-                    }
+                    Err(e) if not_found(&e) => send(sql.replacen("CREATE OR REPLACE TABLE", "CREATE TABLE", 1)).await,
                     _ => Err(refused),
                 }
             }
@@ -399,7 +396,10 @@ impl Engine for ConnectEngine {
             outcome.warnings.extend(granted);
         }
         if let Some(sql) = self.schema_sql(plan) {
-            spark.sql(&sql).await.map_err(|e| step_error(plan, None, e))?;
+            spark
+                .sql(&commented(plan.query_comment.as_ref(), &sql))
+                .await
+                .map_err(|e| step_error(plan, None, e))?;
         }
         let mut run = ConnectRun {
             engine: self,
@@ -543,8 +543,10 @@ impl Protocol for ConnectRun<'_> {
             return Ok(());
         };
         let native_err = self.native_err(index);
+        // Every statement of the node carries its query comment.
+        let comment = self.plan.query_comment.as_ref();
         match r {
-            Rendered::Sql(sql) => match self.spark.sql(&sql).await {
+            Rendered::Sql(sql) => match self.spark.sql(&commented(comment, &sql)).await {
                 Ok(_) => {}
                 // Housekeeping a server without Iceberg's procedures (Sail) cannot run: the table is right, its old
                 // snapshots stay.
@@ -559,20 +561,25 @@ impl Protocol for ConnectRun<'_> {
                 }
                 Err(e) if replace_unsupported(&e) => {
                     self.engine
-                        .create_without_replace(self.spark, step, &sql, e)
+                        .create_without_replace(self.spark, step, &sql, comment, e)
                         .await
                         .map_err(native_err)?;
                 }
                 Err(e) => return Err(native_err(e).into()),
             },
-            Rendered::Scoped { sql, settings } => run_scoped(self.spark, &sql, &settings).await.map_err(native_err)?,
+            Rendered::Scoped { sql, settings } => run_scoped(self.spark, &commented(comment, &sql), &settings)
+                .await
+                .map_err(native_err)?,
             Rendered::Native { .. } => {}
         }
         Ok(())
     }
 
     async fn refresh(&mut self, index: usize, table: &RelationName) -> Result<(), PlanFailure> {
-        Ok(refresh(self.spark, table).await.map_err(self.native_err(index))?)
+        let comment = self.plan.query_comment.as_ref();
+        Ok(refresh(self.spark, table, comment)
+            .await
+            .map_err(self.native_err(index))?)
     }
 
     async fn seed_rows(&mut self, index: usize, seed: &SeedLoad) -> Result<(), PlanFailure> {
@@ -631,8 +638,15 @@ fn first_column(batches: &[RecordBatch]) -> Vec<String> {
 
 /// `REFRESH TABLE` (Spark caches a table's files and metadata); a server without that cache (Sail) does not know the
 /// statement, which is then nothing to do.
-async fn refresh(spark: &ConnectSession, table: &RelationName) -> Result<(), SessionError> {
-    match spark.sql(&glue_sql::ddl::refresh_table(table)).await {
+async fn refresh(
+    spark: &ConnectSession,
+    table: &RelationName,
+    comment: Option<&QueryComment>,
+) -> Result<(), SessionError> {
+    match spark
+        .sql(&commented(comment, &glue_sql::ddl::refresh_table(table)))
+        .await
+    {
         Err(SessionError::Statement { message, .. }) if message.contains("RefreshTable") => {
             tracing::debug!("the server has no REFRESH TABLE: {message}");
             Ok(())

@@ -245,6 +245,16 @@ impl LivySession {
     /// Runs one request through the glue-rs runner (defining it first on this session), in as few statements as
     /// the Code limit allows (one, unless the request is larger).
     pub async fn run_request(&self, req: &Request) -> Result<Answer, SessionError> {
+        self.run_request_commented(req, None).await
+    }
+
+    /// [`LivySession::run_request`] for a node: each statement starts with its query comment as a Python comment
+    /// line ([`request::statements_commented`]).
+    pub async fn run_request_commented(
+        &self,
+        req: &Request,
+        comment: Option<&glue_materialize::QueryComment>,
+    ) -> Result<Answer, SessionError> {
         if !self.runner_defined.load(Ordering::Acquire) {
             let out = self.run_code(request::RUNNER_SOURCE).await?;
             request::parse_answer(&out)?;
@@ -252,7 +262,7 @@ impl LivySession {
         }
         let key = format!("r{}", uuid::Uuid::new_v4().simple());
         let mut last = String::new();
-        for code in request::statements(req, &key)? {
+        for code in request::statements_commented(req, &key, comment)? {
             last = self.run_code(&code).await?;
         }
         request::parse_answer(&last)

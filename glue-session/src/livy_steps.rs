@@ -87,12 +87,24 @@ impl LivyRun<'_> {
             outcome.executed.append(&mut batch.steps);
             return Ok(Vec::new());
         }
-        let ops = std::mem::take(&mut batch.ops);
+        let comment = plan.query_comment.as_ref();
+        // Every SQL statement of the node carries its query comment.
+        let ops = std::mem::take(&mut batch.ops)
+            .into_iter()
+            .map(|op| match (op, comment) {
+                (Op::Sql { sql }, Some(c)) => Op::Sql { sql: c.apply(&sql) },
+                (Op::Scoped { sql, settings }, Some(c)) => Op::Scoped {
+                    sql: c.apply(&sql),
+                    settings,
+                },
+                (op, _) => op,
+            })
+            .collect();
         let owners = std::mem::take(&mut batch.owners);
         let reads = std::mem::take(&mut batch.reads);
         let writers = owners.iter().zip(&reads).filter(|(_, read)| !**read);
         batch.touched.extend(writers.filter_map(|(o, _)| *o));
-        let a = match self.session.run_request(&Request { ops }).await {
+        let a = match self.session.run_request_commented(&Request { ops }, comment).await {
             Ok(a) => a,
             Err(e @ SessionError::SessionLost { .. }) => {
                 return Err(PlanFailure::Lost(e, not_replayable(plan, &batch.touched)));

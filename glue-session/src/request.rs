@@ -140,26 +140,45 @@ pub struct Request {
 
 /// The Python statements that carry a request: one call when it fits in [`CODE_LIMIT`], else pieces then a call.
 pub fn statements(request: &Request, key: &str) -> Result<Vec<String>, SessionError> {
+    statements_commented(request, key, None)
+}
+
+/// [`statements`], each starting with the node's query comment as a Python comment line
+/// ([`QueryComment::python_line`](glue_materialize::QueryComment::python_line): one line, so nothing after it is
+/// code), so that the session's statement history says which node sent it. The SQL inside the request carries the
+/// SQL comment itself (the caller adds it).
+pub fn statements_commented(
+    request: &Request,
+    key: &str,
+    comment: Option<&glue_materialize::QueryComment>,
+) -> Result<Vec<String>, SessionError> {
     let json = serde_json::to_vec(request).map_err(|e| SessionError::Protocol(format!("encoding a request: {e}")))?;
     let payload = B64.encode(json);
-    let call = format!("_gluers_run(\"{payload}\")");
+    let head = comment.map(|c| format!("{}\n", c.python_line())).unwrap_or_default();
+    let call = format!("{head}_gluers_run(\"{payload}\")");
     if call.len() <= CODE_LIMIT {
         return Ok(vec![call]);
     }
     // Base64 has no quotes or backslashes, and the key is glue-rs's own (hex), so both embed as plain literals.
-    let overhead = format!("_gluers_put(\"{key}\", \"\")").len();
+    let overhead = head.len() + format!("_gluers_put(\"{key}\", \"\")").len();
+    // A comment too long to leave room for the request goes (the statements are still sent whole).
+    let (head, overhead) = if overhead + 1024 > CODE_LIMIT {
+        (String::new(), overhead - head.len())
+    } else {
+        (head, overhead)
+    };
     let piece = CODE_LIMIT - overhead - 16;
     let mut out: Vec<String> = payload
         .as_bytes()
         .chunks(piece)
         .map(|c| {
             format!(
-                "_gluers_put(\"{key}\", \"{}\")",
+                "{head}_gluers_put(\"{key}\", \"{}\")",
                 std::str::from_utf8(c).unwrap_or_default()
             )
         })
         .collect();
-    out.push(format!("_gluers_run(key=\"{key}\")"));
+    out.push(format!("{head}_gluers_run(key=\"{key}\")"));
     Ok(out)
 }
 
@@ -317,6 +336,36 @@ mod tests {
             .collect();
         let json: serde_json::Value = serde_json::from_slice(&B64.decode(joined).unwrap()).unwrap();
         assert_eq!(json["ops"][0]["sql"].as_str().unwrap().len(), CODE_LIMIT * 2);
+    }
+
+    #[test]
+    fn the_query_comment_is_a_python_line_on_every_piece_of_a_request() {
+        let c = glue_materialize::QueryComment::new("node\nmodel.p.m", false)
+            .unwrap()
+            .unwrap();
+        let small = Request {
+            ops: vec![Op::Sql { sql: "select 1".into() }],
+        };
+        let s = statements_commented(&small, "k", Some(&c)).unwrap();
+        assert_eq!(s.len(), 1);
+        assert!(s[0].starts_with("# node model.p.m\n_gluers_run(\""), "{}", s[0]);
+        assert_eq!(s[0].lines().count(), 2);
+        let big = Request {
+            ops: vec![Op::Sql {
+                sql: "x".repeat(CODE_LIMIT * 2),
+            }],
+        };
+        let s = statements_commented(&big, "abc", Some(&c)).unwrap();
+        assert!(s.len() >= 3, "{}", s.len());
+        for code in &s {
+            assert!(code.len() <= CODE_LIMIT, "{}", code.len());
+            assert!(code.starts_with("# node model.p.m\n_gluers_"), "{}", &code[..40]);
+        }
+        // Without a comment, the statements are those of `statements`.
+        assert_eq!(
+            statements_commented(&big, "abc", None).unwrap(),
+            statements(&big, "abc").unwrap()
+        );
     }
 
     #[test]

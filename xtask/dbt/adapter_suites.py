@@ -319,9 +319,56 @@ def seed_with_unique_delimiter():
     return p
 
 
+def query_comments():
+    """dbt.tests.adapter.query_comment's six suites (BaseQueryComments and its macro, macro-args, invalid, null and
+    empty variants): their model and macros, each project with the suite's own `query-comment`
+    (`project_config_update`, read from the suite class). dbt asserts on its debug log, which prints every query it
+    sends; here the statements the model sent are in `target/run/` (glue writes there what each statement sent,
+    comment included, and `glue plan` is held against it by Project.run). The model's inner `run_query` is not
+    checked: on the embedded engine a query runs in process, with no comment to carry (dbt's log shows it commented).
+    """
+    from dbt.tests.adapter.query_comment import fixtures as qc_fixtures
+    from dbt.tests.adapter.query_comment import test_query_comment as qc
+    suites = [
+        (qc.TestQueryComments, "/* dbt\nrules! */\n"),
+        (qc.TestMacroQueryComments, "/* dbt macros\nare pretty cool */\n"),
+        (qc.TestMacroArgsQueryComments, "/* {} */\n".format(json.dumps(
+            {"app": "dbt++", "macro_version": "0.1.0", "message": "blah: dev"}, sort_keys=True))),
+        (qc.TestMacroInvalidQueryComments, None),
+        (qc.TestNullQueryComments, ""),
+        (qc.TestEmptyQueryComments, ""),
+    ]
+    last = None
+    for suite, expected in suites:
+        config = suite.project_config_update.__wrapped__(None)
+        p = Project("query_comment", models={"x.sql": qc_fixtures.MODELS__X_SQL},
+                    macros={"macro.sql": qc_fixtures.MACROS__MACRO_SQL}, project_extra=config)
+        if expected is None:
+            # dbt raises DbtRuntimeError: the comment holds `*/`. Here the model fails, naming the setting.
+            proc = p.glue("run", expect_pass=False)
+            out = proc.stdout + proc.stderr
+            assert proc.returncode == 1 and "query-comment" in out and "*/" in out, (suite.__name__, out)
+            with open(os.path.join(p.dir, "target", "run_results.json")) as f:
+                results = json.load(f)["results"]
+            assert [r["status"] for r in results] == ["error"], (suite.__name__, results)
+        else:
+            results = p.run("run")
+            assert len(results) > 0
+            with open(os.path.join(p.dir, "target", "run", "query_comment", "models", "x.sql")) as f:
+                sent = f.read()
+            if expected:
+                assert expected in sent, (suite.__name__, sent)
+            else:
+                assert "/*" not in sent or "*/" not in sent, (suite.__name__, sent)
+        if last is not None:
+            last.close()
+        last = p
+    return last
+
+
 SUITES = [simple_materializations, singular_tests, singular_tests_ephemeral, empty, ephemeral, incremental,
           generic_tests, table_materialization, snapshot_check_cols, snapshot_timestamp, docs_generate, docs_gen_references,
-          seed_with_unique_delimiter]
+          seed_with_unique_delimiter, query_comments]
 
 
 def main():

@@ -42,7 +42,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Manifest> {
         }
     }
     let dispatch = project.dispatch.clone();
-    let jinja = Jinja::new(&project.name, macro_files.clone(), dispatch).map_err(|e| ProjectError::Jinja {
+    // The query comment's template is a macro of the root project (not listed among the project's macros).
+    let mut jinja_files = macro_files.clone();
+    jinja_files.extend(project.query_comment.macro_file(&project.name));
+    let jinja = Jinja::new(&project.name, jinja_files, dispatch).map_err(|e| ProjectError::Jinja {
         at: crate::error::Location {
             file: PathBuf::from(e.file.clone().unwrap_or_default()),
             line: e.line,
