@@ -660,16 +660,9 @@ impl Invocation {
     }
 }
 
-/// A location as compared: `s3a://`/`s3n://` as `s3://`, with one trailing `/`.
+/// A location as compared ([`glue_materialize::location::normalized`]), with one trailing `/`.
 pub(crate) fn location_key(location: &str) -> String {
-    let l = location.trim().trim_end_matches('/');
-    let l = match l.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("s3a") || scheme.eq_ignore_ascii_case("s3n") => {
-            format!("s3://{rest}")
-        }
-        _ => l.to_string(),
-    };
-    format!("{l}/")
+    format!("{}/", glue_materialize::location::normalized(location))
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod engine;
 mod error;
 mod fields;
 pub mod lakeformation;
+pub mod location;
 mod model;
 mod plan;
 pub mod query_comment;

@@ -420,7 +420,7 @@ impl Catalog {
     /// Data anywhere else stays: a standard rebuild stopped between its switch and its clean-up leaves an entry
     /// naming the version directory the table reads now. An entry already gone is skipped.
     pub async fn drop_staging(&self, tables: &[RelationName], copies_of: &str) -> Result<(), SessionError> {
-        let ours = crate::locations::normalized(copies_of);
+        let ours = glue_materialize::location::normalized(copies_of);
         for r in tables {
             let Some(t) = self.get(r).await? else {
                 continue;
@@ -429,7 +429,7 @@ impl Catalog {
             if let Some(l) = t
                 .storage_descriptor()
                 .and_then(|sd| sd.location())
-                .filter(|l| version_base(&crate::locations::normalized(l)) == Some(ours.as_str()))
+                .filter(|l| version_base(&glue_materialize::location::normalized(l)) == Some(ours.as_str()))
             {
                 self.delete_location(l).await?;
             }

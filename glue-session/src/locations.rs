@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use glue_materialize::engine::RelationInfo;
+use glue_materialize::location::normalized;
 use glue_materialize::{EngineError, FileFormat, Plan};
 use glue_sql::RelationName;
 
@@ -30,23 +31,6 @@ pub(crate) struct LocationConflict {
 /// A catalog name without its Spark catalog prefix, lower-case: `schema.table`.
 fn table_key(r: &RelationName) -> String {
     r.without_catalog().to_string().replace('`', "").to_lowercase()
-}
-
-/// A location as compared: `s3a://`/`s3n://` as `s3://`, no trailing `/`.
-pub(crate) fn normalized(location: &str) -> String {
-    let l = location.trim().trim_end_matches('/');
-    match l.split_once("://") {
-        Some((scheme, rest)) => {
-            let scheme = scheme.to_ascii_lowercase();
-            let scheme = if scheme == "s3a" || scheme == "s3n" {
-                "s3"
-            } else {
-                scheme.as_str()
-            };
-            format!("{scheme}://{rest}")
-        }
-        None => l.to_string(),
-    }
 }
 
 /// How location `ours` overlaps `theirs`, if it does.
