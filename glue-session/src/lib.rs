@@ -58,7 +58,7 @@ pub use error::{ProfileError, SessionError};
 pub use livy::{LivySession, Origin, Stats, session_status};
 pub use livy_engine::LivyEngine;
 pub use profile::{
-    DatalakeFormat, GLUE_PROFILE_KEYS, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType,
+    CATALOG_ID_CONF, DatalakeFormat, GLUE_PROFILE_KEYS, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType,
 };
 pub use report::RunReport;
 
