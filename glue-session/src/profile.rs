@@ -166,6 +166,8 @@ pub struct GlueProfile {
     /// `spark.hadoop.hive.metastore.glue.catalogid` (the reference page's recipe): the `CatalogId` of glue-rs's catalog
     /// and Lake Formation calls.
     pub catalog_id: Option<String>,
+    /// Where the output was read from (set by the caller), for messages that say what to change there.
+    pub origin: Option<crate::lake_formats::ProfileOrigin>,
     /// The profile output it was read from, for the options a model's session sets for itself.
     source: Map<String, Value>,
 }
@@ -206,6 +208,7 @@ impl std::fmt::Debug for GlueProfile {
             retry_mode,
             retry_max_attempts,
             catalog_id,
+            origin,
             source: _,
         } = self;
         f.debug_struct("GlueProfile")
@@ -241,6 +244,7 @@ impl std::fmt::Debug for GlueProfile {
             .field("retry_mode", retry_mode)
             .field("retry_max_attempts", retry_max_attempts)
             .field("catalog_id", catalog_id)
+            .field("origin", origin)
             .finish_non_exhaustive()
     }
 }
@@ -314,7 +318,9 @@ impl GlueProfile {
         for (k, v) in overrides.iter().filter(|(k, _)| SESSION_OPTIONS.contains(&k.as_str())) {
             output.insert(k.clone(), v.clone());
         }
-        GlueProfile::from_output(&output)
+        let (mut profile, warnings) = GlueProfile::from_output(&output)?;
+        profile.origin = self.origin.clone();
+        Ok((profile, warnings))
     }
 
     /// Reads the Glue options of a rendered profile output. Returns the profile and its warnings.
@@ -468,6 +474,7 @@ impl GlueProfile {
                 // A whole number within u32's range (checked above).
                 retry_max_attempts: retry_max_attempts as u32,
                 catalog_id,
+                origin: None,
                 source: output.clone(),
             },
             warnings,
