@@ -45,10 +45,18 @@ async fn a_cast_seed_is_typed_from_the_csv_text_by_column_types() {
         .iter()
         .map(|c| (c.name().to_string(), c.r#type().unwrap_or_default().to_string()))
         .collect();
-    let want = [("id", "int"), ("code", "string"), ("amount", "decimal(10,2)"), ("at", "string"), ("n", "bigint")];
+    let want = [
+        ("id", "int"),
+        ("code", "string"),
+        ("amount", "decimal(10,2)"),
+        ("at", "string"),
+        ("n", "bigint"),
+    ];
     assert_eq!(
         types,
-        want.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect::<Vec<_>>(),
+        want.iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect::<Vec<_>>(),
         "the catalog's column types"
     );
 

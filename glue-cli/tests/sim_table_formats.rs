@@ -94,7 +94,10 @@ fn iceberg_loaded_through_conf_runs_with_one_warning_naming_the_key() {
 #[test]
 fn a_format_no_key_loads_is_refused_with_the_line_to_add_and_the_file() {
     let p = Project::new(
-        &[("d", "{{ config(materialized='table', file_format='delta') }}\nselect 1 as id")],
+        &[(
+            "d",
+            "{{ config(materialized='table', file_format='delta') }}\nselect 1 as id",
+        )],
         "      datalake_formats: iceberg\n",
         1,
     );
@@ -103,5 +106,9 @@ fn a_format_no_key_loads_is_refused_with_the_line_to_add_and_the_file() {
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(all.contains("`datalake_formats: iceberg,delta`"), "{all}");
     let file = p.path().join("profiles.yml");
-    assert!(all.contains(&file.display().to_string()), "names {}: {all}", file.display());
+    assert!(
+        all.contains(&file.display().to_string()),
+        "names {}: {all}",
+        file.display()
+    );
 }

@@ -161,7 +161,12 @@ async fn seed_casting_casts_column_types_from_the_text() {
     w.target.enable_spark_seed_casting = true;
     let csv = w.dir.path().join("people.csv");
     std::fs::write(&csv, "id,code,at\n1,007,2021-01-02T03:04:05\n").unwrap();
-    seed(&w, &csv, json!({"materialized": "seed", "column_types": {"code": "string", "at": "string"}})).await;
+    seed(
+        &w,
+        &csv,
+        json!({"materialized": "seed", "column_types": {"code": "string", "at": "string"}}),
+    )
+    .await;
     assert_eq!(
         w.rows("select id, code, at from analytics.people").await,
         ["1|007|2021-01-02T03:04:05"]

@@ -74,10 +74,7 @@ impl Capabilities {
                     construct: format!(
                         "file_format `{f}` (model `{}`){}",
                         plan.model,
-                        self.format_help
-                            .get(&f)
-                            .map(|h| format!(": {h}"))
-                            .unwrap_or_default()
+                        self.format_help.get(&f).map(|h| format!(": {h}")).unwrap_or_default()
                     ),
                 });
             }
@@ -179,6 +176,9 @@ mod tests {
             .format_help
             .insert(FileFormat::Iceberg, "list it in datalake_formats".into());
         let e = no_iceberg.check(&p).unwrap_err().to_string();
-        assert!(e.ends_with("file_format `iceberg` (model `m`): list it in datalake_formats"), "{e}");
+        assert!(
+            e.ends_with("file_format `iceberg` (model `m`): list it in datalake_formats"),
+            "{e}"
+        );
     }
 }

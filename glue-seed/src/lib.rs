@@ -164,7 +164,10 @@ mod tests {
         let code = arrow_cast::display::array_value_to_string(seed.batches[0].column(1), 0).unwrap();
         let at = arrow_cast::display::array_value_to_string(seed.batches[0].column(2), 0).unwrap();
         assert_eq!((code.as_str(), at.as_str()), ("007", "2024-01-02T03:04:05"));
-        assert!(seed.batches[0].column(1).is_null(1), "an empty field is null, as in dbt");
+        assert!(
+            seed.batches[0].column(1).is_null(1),
+            "an empty field is null, as in dbt"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub struct SparkConnectProfile {
     /// credential chain), as on Glue sessions. Without it relations are listed through Spark's catalog, no AWS.
     pub glue_catalog: Option<GlueProfile>,
     /// Where the output was read from (set by the caller), for messages that say what to change there.
-    pub origin: Option<crate::lake_formats::ProfileOrigin>,
+    pub origin: Option<crate::profile::ProfileOrigin>,
 }
 
 impl std::fmt::Debug for SparkConnectProfile {

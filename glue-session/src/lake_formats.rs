@@ -4,21 +4,11 @@
 //! Only the first is Glue's own promise; the others are taken on trust, and the engines say so once per run.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use glue_materialize::{FileFormat, Plan};
 
-use crate::profile::{DatalakeFormat, GlueProfile};
-
-/// Where a profile output was read from, for the messages that tell the user what to change in it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProfileOrigin {
-    /// The profiles file.
-    pub file: PathBuf,
-    /// The target (output) name.
-    pub target: String,
-}
+use crate::profile::{DatalakeFormat, GlueProfile, ProfileOrigin};
 
 /// The profile key through which a session loads a lakehouse format.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,9 +58,7 @@ const LAKEHOUSE: [FileFormat; 3] = [FileFormat::Delta, FileFormat::Iceberg, File
 /// The formats a name mentions (a connection, a jar's file name): `iceberg`, `delta`, `hudi`, case-insensitively.
 fn named_in(name: &str) -> impl Iterator<Item = FileFormat> + '_ {
     let lower = name.to_ascii_lowercase();
-    LAKEHOUSE
-        .into_iter()
-        .filter(move |f| lower.contains(f.as_str()))
+    LAKEHOUSE.into_iter().filter(move |f| lower.contains(f.as_str()))
 }
 
 /// The format whose classes a Spark setting names: the session extensions and catalog implementations of the
@@ -193,7 +181,11 @@ impl Unverified {
         let mut out = Vec::new();
         for step in &plan.steps {
             let Some(f) = step.format() else { continue };
-            let f = if f == FileFormat::S3Tables { FileFormat::Iceberg } else { f };
+            let f = if f == FileFormat::S3Tables {
+                FileFormat::Iceberg
+            } else {
+                f
+            };
             if let Some((_, route)) = self.routes.iter().find(|(g, _)| *g == f)
                 && warned.insert(f)
             {
@@ -211,14 +203,24 @@ impl Unverified {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     #[test]
     fn settings_of_a_catalog_are_not_its_implementation() {
         assert_eq!(
-            conf_formats("spark.sql.catalog.glue_catalog", "org.apache.iceberg.spark.SparkCatalog"),
+            conf_formats(
+                "spark.sql.catalog.glue_catalog",
+                "org.apache.iceberg.spark.SparkCatalog"
+            ),
             [FileFormat::Iceberg]
         );
-        assert!(conf_formats("spark.sql.catalog.glue_catalog.io-impl", "org.apache.iceberg.aws.s3.S3FileIO").is_empty());
+        assert!(
+            conf_formats(
+                "spark.sql.catalog.glue_catalog.io-impl",
+                "org.apache.iceberg.aws.s3.S3FileIO"
+            )
+            .is_empty()
+        );
         assert_eq!(
             conf_formats(
                 "spark.sql.extensions",
@@ -227,7 +229,10 @@ mod tests {
             [FileFormat::Delta, FileFormat::Iceberg]
         );
         assert_eq!(
-            conf_formats("spark.jars.packages", "org.apache.hudi:hudi-spark3.3-bundle_2.12:0.12.1"),
+            conf_formats(
+                "spark.jars.packages",
+                "org.apache.hudi:hudi-spark3.3-bundle_2.12:0.12.1"
+            ),
             [FileFormat::Hudi]
         );
     }

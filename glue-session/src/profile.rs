@@ -82,6 +82,15 @@ pub enum DatalakeFormat {
     Hudi,
 }
 
+/// Where a profile output was read from, for the messages that tell the user what to change in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileOrigin {
+    /// The profiles file.
+    pub file: std::path::PathBuf,
+    /// The target (output) name.
+    pub target: String,
+}
+
 /// The AWS SDK retry mode (`boto_retry_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryMode {
@@ -167,7 +176,7 @@ pub struct GlueProfile {
     /// and Lake Formation calls.
     pub catalog_id: Option<String>,
     /// Where the output was read from (set by the caller), for messages that say what to change there.
-    pub origin: Option<crate::lake_formats::ProfileOrigin>,
+    pub origin: Option<ProfileOrigin>,
     /// The profile output it was read from, for the options a model's session sets for itself.
     source: Map<String, Value>,
 }

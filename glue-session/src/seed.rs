@@ -9,11 +9,7 @@ use arrow_schema::SchemaRef;
 use crate::error::SessionError;
 
 /// Reads a seed CSV, typed by `glue-seed` as every engine types it, except `text_columns`, kept as the file's text.
-fn read_seed(
-    path: &Path,
-    delimiter: u8,
-    text_columns: &[&str],
-) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
+fn read_seed(path: &Path, delimiter: u8, text_columns: &[&str]) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
     let seed = glue_seed::read_seed_with_text(path, delimiter, text_columns)
         .map_err(|e| SessionError::Protocol(e.to_string()))?;
     Ok((seed.schema, seed.batches))
@@ -98,7 +94,9 @@ mod tests {
     #[test]
     fn a_seed_that_cannot_be_read_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = read_seed(&dir.path().join("nope.csv"), b',', &[]).unwrap_err().to_string();
+        let missing = read_seed(&dir.path().join("nope.csv"), b',', &[])
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("nope.csv"), "{missing}");
     }
 

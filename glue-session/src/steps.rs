@@ -15,8 +15,8 @@ use glue_sql::types::ColumnDef;
 
 use crate::catalog::Catalog;
 use crate::error::SessionError;
-use crate::lake_formats::{FormatRoute, ProfileOrigin, how_to_enable};
-use crate::profile::DatalakeFormat;
+use crate::lake_formats::{FormatRoute, how_to_enable};
+use crate::profile::{DatalakeFormat, ProfileOrigin};
 use crate::seed::SeedLoad;
 
 /// What a late-bound step needs before it can be rendered.

@@ -92,7 +92,8 @@ async fn stand_in() -> (String, Arc<Mutex<Vec<(String, serde_json::Value)>>>) {
                     let body = serde_json::from_slice(&buf[head_end..head_end + len]).unwrap_or_default();
                     record.lock().unwrap().push((header("x-amz-target"), body));
                     buf.drain(..head_end + len);
-                    let answer = "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{}";
+                    let answer =
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{}";
                     if sock.write_all(answer.as_bytes()).await.is_err() {
                         return;
                     }
@@ -110,7 +111,9 @@ async fn every_catalog_call_carries_the_conf_catalog_id() {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&url)
-        .credentials_provider(aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "AKIDTEST", "secret", None, None, "test",
+        ))
         .load()
         .await;
     let clients = Clients {
@@ -127,7 +130,10 @@ async fn every_catalog_call_carries_the_conf_catalog_id() {
         .unwrap();
     catalog.create_database("analytics", None).await.unwrap();
     let seen = seen.lock().unwrap().clone();
-    let ops: Vec<&str> = seen.iter().map(|(t, _)| t.rsplit('.').next().unwrap_or_default()).collect();
+    let ops: Vec<&str> = seen
+        .iter()
+        .map(|(t, _)| t.rsplit('.').next().unwrap_or_default())
+        .collect();
     assert_eq!(ops, ["GetTables", "GetTable", "CreateDatabase"]);
     for (target, body) in &seen {
         assert_eq!(body["CatalogId"], "111122223333", "{target}: {body}");

@@ -41,7 +41,8 @@ fn a_glue_3_connector_named_in_connections_enables_its_format() {
     let e = livy(serde_json::json!({"glue_version": "3.0", "connections": "Iceberg Connector for Glue 3.0"}));
     assert_eq!(formats(&e), vec![FileFormat::Iceberg]);
     assert!(e.capabilities().check(&table_plan("iceberg")).is_ok());
-    let e = livy(serde_json::json!({"glue_version": "3.0", "connections": "vpc,Delta Lake Connector,my_hudi_connector"}));
+    let e =
+        livy(serde_json::json!({"glue_version": "3.0", "connections": "vpc,Delta Lake Connector,my_hudi_connector"}));
     assert_eq!(formats(&e), vec![FileFormat::Delta, FileFormat::Hudi]);
     // A connection that names no format enables none.
     let e = livy(serde_json::json!({"connections": "my_vpc"}));
@@ -67,7 +68,10 @@ fn spark_settings_only_a_format_answers_enable_it() {
             "spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
             FileFormat::Iceberg,
         ),
-        ("spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog", FileFormat::Iceberg),
+        (
+            "spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog",
+            FileFormat::Iceberg,
+        ),
         (
             "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension --conf \
              spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog",
