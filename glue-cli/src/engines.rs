@@ -332,10 +332,21 @@ pub fn commit_protection(profile: &Profile) -> Result<Option<glue_iceberg_lock::
     )))
 }
 
+/// Where a target's output was read from, for the engines' messages.
+fn origin(profile: &Profile) -> glue_session::ProfileOrigin {
+    glue_session::ProfileOrigin {
+        file: profile.path.clone(),
+        target: profile.target_name.clone(),
+    }
+}
+
 /// The Glue options of a target, typed; a malformed value names the profiles file, the target and the field.
 pub fn glue_profile(profile: &Profile) -> Result<glue_session::GlueProfile> {
     glue_session::GlueProfile::from_output(&profile.output)
-        .map(|(glue, _)| glue)
+        .map(|(mut glue, _)| {
+            glue.origin = Some(origin(profile));
+            glue
+        })
         .map_err(|e| glue_project::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message).into())
 }
 
@@ -343,5 +354,29 @@ pub fn glue_profile(profile: &Profile) -> Result<glue_session::GlueProfile> {
 /// field.
 pub fn spark_connect_profile(profile: &Profile) -> Result<glue_session::SparkConnectProfile> {
     glue_session::SparkConnectProfile::from_output(&profile.output)
+        .map(|mut p| {
+            p.origin = Some(origin(profile));
+            p
+        })
         .map_err(|e| glue_project::profile::field_err(&profile.path, &profile.target_name, &e.field, e.message).into())
+}
+
+/// What the planner knows of a Glue target, from the options as glue-session reads them: the lakehouse formats the
+/// session loads by any of the reference's ways (not only `datalake_formats`, so that the planner does not warn about
+/// a format a connector or `conf` loads) and the Data Catalog of `catalog_id` or `conf`'s
+/// `spark.hadoop.hive.metastore.glue.catalogid`. A malformed option is left for the engine to report.
+pub(crate) fn align_target(profile: &mut Profile) {
+    let glue = match &profile.engine {
+        EngineChoice::GlueSession => glue_profile(profile).ok(),
+        EngineChoice::SparkConnect { .. } => spark_connect_profile(profile).ok().and_then(|p| p.glue_catalog),
+        EngineChoice::Local { .. } => None,
+    };
+    let Some(glue) = glue else { return };
+    if profile.engine == EngineChoice::GlueSession {
+        profile
+            .target
+            .datalake_formats
+            .extend(glue_session::lakehouse_formats(&glue).into_iter().map(|(f, _)| f));
+    }
+    profile.target.catalog_id = glue.catalog_id;
 }

@@ -67,3 +67,48 @@ fn a_hudi_model_reaches_the_hudi_writer_on_the_session() {
         text(&out)
     );
 }
+
+/// An Iceberg project on Glue 3 loads Iceberg through its Spark settings (or a marketplace connector), not
+/// `datalake_formats`: its models run, with one warning for the run that names the key glue-rs trusted.
+#[test]
+fn iceberg_loaded_through_conf_runs_with_one_warning_naming_the_key() {
+    let model = "{{ config(materialized='table', file_format='iceberg') }}\nselect 1 as id";
+    let p = Project::new(
+        &[("one", model), ("two", model)],
+        "      conf: \"spark.sql.extensions=org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions --conf \
+         spark.sql.catalog.glue_catalog=org.apache.iceberg.spark.SparkCatalog\"\n",
+        2,
+    );
+    let out = p.run(&["run"]);
+    let all = text(&out);
+    assert!(out.status.success(), "{all}");
+    let warnings: Vec<&str> = all.lines().filter(|l| l.contains("cannot verify")).collect();
+    assert_eq!(warnings.len(), 1, "one warning for the run: {all}");
+    assert!(warnings[0].contains("`conf`"), "it names the key: {}", warnings[0]);
+    assert!(warnings[0].contains("iceberg"), "and the format: {}", warnings[0]);
+    assert!(!all.contains("does not list"), "no per-model planner warning: {all}");
+}
+
+/// A format no profile key loads is refused before anything runs, naming `datalake_formats`, the line to add and
+/// the profiles file.
+#[test]
+fn a_format_no_key_loads_is_refused_with_the_line_to_add_and_the_file() {
+    let p = Project::new(
+        &[(
+            "d",
+            "{{ config(materialized='table', file_format='delta') }}\nselect 1 as id",
+        )],
+        "      datalake_formats: iceberg\n",
+        1,
+    );
+    let out = p.run(&["run"]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("`datalake_formats: iceberg,delta`"), "{all}");
+    let file = p.path().join("profiles.yml");
+    assert!(
+        all.contains(&file.display().to_string()),
+        "names {}: {all}",
+        file.display()
+    );
+}

@@ -153,6 +153,26 @@ async fn seeds_typed_and_reloaded() {
     );
 }
 
+/// `enable_spark_seed_casting`, as dbt-glue casts (and as the Glue engines do): the `column_types` columns are cast
+/// from the CSV's text.
+#[tokio::test]
+async fn seed_casting_casts_column_types_from_the_text() {
+    let mut w = World::new();
+    w.target.enable_spark_seed_casting = true;
+    let csv = w.dir.path().join("people.csv");
+    std::fs::write(&csv, "id,code,at\n1,007,2021-01-02T03:04:05\n").unwrap();
+    seed(
+        &w,
+        &csv,
+        json!({"materialized": "seed", "column_types": {"code": "string", "at": "string"}}),
+    )
+    .await;
+    assert_eq!(
+        w.rows("select id, code, at from analytics.people").await,
+        ["1|007|2021-01-02T03:04:05"]
+    );
+}
+
 async fn seed(w: &World, csv: &std::path::Path, cfg: serde_json::Value) {
     let c = glue_materialize::ModelConfig::from_json(&cfg).unwrap();
     let mut m = glue_materialize::Model::new("people", SCHEMA, "", c);

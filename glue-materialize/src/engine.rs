@@ -1,7 +1,7 @@
 //! The `Engine` trait: what the CLI asks of an engine (the embedded engine, a Glue session, a Spark Connect
 //! server). Only `arrow-array` / `arrow-schema` are pulled in, so the planner stays light.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use arrow_array::RecordBatch;
 use async_trait::async_trait;
@@ -52,6 +52,8 @@ pub struct Capabilities {
     pub formats: BTreeSet<FileFormat>,
     /// Steps it executes.
     pub steps: BTreeSet<StepKind>,
+    /// For formats it does not write, what would make it write them (appended to the refusal).
+    pub format_help: BTreeMap<FileFormat, String>,
 }
 
 impl Capabilities {
@@ -69,7 +71,11 @@ impl Capabilities {
             {
                 return Err(EngineError::Unsupported {
                     engine: self.engine,
-                    construct: format!("file_format `{f}` (model `{}`)", plan.model),
+                    construct: format!(
+                        "file_format `{f}` (model `{}`){}",
+                        plan.model,
+                        self.format_help.get(&f).map(|h| format!(": {h}")).unwrap_or_default()
+                    ),
                 });
             }
         }
@@ -152,6 +158,7 @@ mod tests {
             engine: "test engine",
             formats: FileFormat::ALL.iter().copied().collect(),
             steps: StepKind::ALL.iter().copied().collect(),
+            format_help: BTreeMap::new(),
         };
         assert!(all.check(&p).is_ok());
         let mut no_merge = all.clone();
@@ -165,5 +172,13 @@ mod tests {
         no_iceberg.formats.remove(&FileFormat::Iceberg);
         let e = no_iceberg.check(&p).unwrap_err().to_string();
         assert!(e.contains("file_format `iceberg`"), "{e}");
+        no_iceberg
+            .format_help
+            .insert(FileFormat::Iceberg, "list it in datalake_formats".into());
+        let e = no_iceberg.check(&p).unwrap_err().to_string();
+        assert!(
+            e.ends_with("file_format `iceberg` (model `m`): list it in datalake_formats"),
+            "{e}"
+        );
     }
 }

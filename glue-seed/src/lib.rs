@@ -52,6 +52,13 @@ pub fn read_seed(path: &Path) -> Result<Seed, SeedError> {
 
 /// [`read_seed`] of a CSV whose fields are separated by `delimiter` (dbt's seed config `delimiter`).
 pub fn read_seed_delimited(path: &Path, delimiter: u8) -> Result<Seed, SeedError> {
+    read_seed_with_text(path, delimiter, &[])
+}
+
+/// [`read_seed_delimited`] with the columns named in `text_columns` (case-insensitively) kept as the file's text,
+/// not inferred: as dbt reads the columns of a seed's `column_types` (agate's `text_columns`), for the engine to
+/// cast them from the text.
+pub fn read_seed_with_text(path: &Path, delimiter: u8, text_columns: &[&str]) -> Result<Seed, SeedError> {
     let io = |source| SeedError::Io {
         path: path.to_path_buf(),
         source,
@@ -65,6 +72,19 @@ pub fn read_seed_delimited(path: &Path, delimiter: u8) -> Result<Seed, SeedError
         .with_delimiter(delimiter);
     let mut file = File::open(path).map_err(io)?;
     let (inferred, _) = format.infer_schema(&mut file, None).map_err(csv)?;
+    let inferred = Schema::new(
+        inferred
+            .fields()
+            .iter()
+            .map(|f| {
+                if text_columns.iter().any(|t| t.eq_ignore_ascii_case(f.name())) {
+                    Field::new(f.name(), DataType::Utf8, true)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect::<Vec<_>>(),
+    );
     let file = File::open(path).map_err(io)?;
     let reader = arrow_csv::ReaderBuilder::new(Arc::new(inferred.clone()))
         .with_format(format)
@@ -131,6 +151,23 @@ mod tests {
         assert!(seed.schema.fields().iter().all(|f| f.is_nullable()));
         assert_eq!(seed.rows(), 2);
         assert!(seed.batches.iter().all(|b| b.schema() == seed.schema));
+    }
+
+    #[test]
+    fn text_columns_keep_the_files_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.csv");
+        std::fs::write(&p, "id,Code,at\n1,007,2024-01-02T03:04:05\n2,,2024-01-03T00:00:00\n").unwrap();
+        let seed = read_seed_with_text(&p, b',', &["code", "at"]).unwrap();
+        let types: Vec<_> = seed.schema.fields().iter().map(|f| f.data_type().clone()).collect();
+        assert_eq!(types, [DataType::Int64, DataType::Utf8, DataType::Utf8]);
+        let code = arrow_cast::display::array_value_to_string(seed.batches[0].column(1), 0).unwrap();
+        let at = arrow_cast::display::array_value_to_string(seed.batches[0].column(2), 0).unwrap();
+        assert_eq!((code.as_str(), at.as_str()), ("007", "2024-01-02T03:04:05"));
+        assert!(
+            seed.batches[0].column(1).is_null(1),
+            "an empty field is null, as in dbt"
+        );
     }
 
     #[test]

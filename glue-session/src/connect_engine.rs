@@ -32,7 +32,7 @@ use crate::livy::{LivySession, Origin, Stats};
 use crate::profile::GlueProfile;
 use crate::report::RunReport;
 use crate::seed::SeedLoad;
-use crate::steps::{Need, PlanFailure, Protocol, column_defs, file_formats, run_steps, step_error};
+use crate::steps::{Need, PlanFailure, Protocol, column_defs, file_formats, format_help, run_steps, step_error};
 
 const GLUE_ENGINE: &str = "Glue Spark Connect sessions";
 const SERVER_ENGINE: &str = "a Spark Connect server";
@@ -73,6 +73,9 @@ struct Inner {
     listings: crate::locations::Listings,
     interrupted: AtomicBool,
     now: String,
+    /// The lakehouse formats the session loads, and those loaded on trust (warned about once per run).
+    lakehouse: Vec<(glue_materialize::FileFormat, crate::lake_formats::FormatRoute)>,
+    unverified: crate::lake_formats::Unverified,
 }
 
 /// Plans over Spark Connect. Cheap to clone.
@@ -90,6 +93,12 @@ impl std::fmt::Debug for ConnectEngine {
 impl ConnectEngine {
     /// An engine for the target. Nothing is called until [`ConnectEngine::prepare`] or the first plan.
     pub fn new(target: ConnectTarget, now: String) -> Self {
+        let lakehouse = match &target {
+            ConnectTarget::Glue(p) => crate::lake_formats::lakehouse_formats(p),
+            // A server writes what its profile says it writes.
+            ConnectTarget::Server(p) => crate::lake_formats::listed(&p.datalake_formats),
+        };
+        let unverified = crate::lake_formats::Unverified::new(lakehouse.clone());
         ConnectEngine {
             inner: Arc::new(Inner {
                 target,
@@ -104,6 +113,8 @@ impl ConnectEngine {
                 listings: Default::default(),
                 interrupted: AtomicBool::new(false),
                 now,
+                lakehouse,
+                unverified,
             }),
         }
     }
@@ -346,12 +357,12 @@ async fn run_scoped(spark: &ConnectSession, sql: &str, settings: &[StatementSett
 #[async_trait]
 impl Engine for ConnectEngine {
     fn capabilities(&self) -> Capabilities {
-        let lake = match &self.inner.target {
-            ConnectTarget::Glue(p) => &p.datalake_formats,
-            ConnectTarget::Server(p) => &p.datalake_formats,
+        let (listed, origin, glue) = match &self.inner.target {
+            ConnectTarget::Glue(p) => (&p.datalake_formats, p.origin.as_ref(), true),
+            ConnectTarget::Server(p) => (&p.datalake_formats, p.origin.as_ref(), false),
         };
         // Hudi writes are PySpark DataFrame writes: not on Spark Connect here.
-        let formats = file_formats(lake, false);
+        let formats = file_formats(&self.inner.lakehouse, false);
         let steps = StepKind::ALL
             .iter()
             .copied()
@@ -359,6 +370,7 @@ impl Engine for ConnectEngine {
             .collect();
         Capabilities {
             engine: self.engine_name(),
+            format_help: format_help(&formats, listed, origin, false, glue),
             formats,
             steps,
         }
@@ -373,6 +385,7 @@ impl Engine for ConnectEngine {
         }
         let spark = self.session().await?;
         let mut outcome = PlanOutcome::default();
+        outcome.warnings.extend(self.inner.unverified.warnings(plan));
         if let Some(choice) = &plan.session
             && self
                 .inner

@@ -29,6 +29,8 @@ pub struct SparkConnectProfile {
     /// relations are listed and tables switched through the Glue API (the profile's region, `catalog_id`, the SDK's
     /// credential chain), as on Glue sessions. Without it relations are listed through Spark's catalog, no AWS.
     pub glue_catalog: Option<GlueProfile>,
+    /// Where the output was read from (set by the caller), for messages that say what to change there.
+    pub origin: Option<crate::profile::ProfileOrigin>,
 }
 
 impl std::fmt::Debug for SparkConnectProfile {
@@ -76,6 +78,7 @@ impl SparkConnectProfile {
                     ));
                 }
             },
+            origin: None,
         })
     }
 }

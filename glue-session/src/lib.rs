@@ -36,6 +36,7 @@ mod connect_profile;
 mod create;
 mod database;
 mod error;
+mod lake_formats;
 mod lf;
 mod livy;
 mod livy_engine;
@@ -55,10 +56,12 @@ pub use connect_engine::{ConnectEngine, ConnectTarget};
 pub use connect_profile::{SPARK_CONNECT_PROFILE_KEYS, SparkConnectProfile};
 pub use create::{CreateSessionSpec, session_id};
 pub use error::{ProfileError, SessionError};
+pub use lake_formats::{FormatRoute, lakehouse_formats};
 pub use livy::{LivySession, Origin, Stats, session_status};
 pub use livy_engine::LivyEngine;
 pub use profile::{
-    DatalakeFormat, GLUE_PROFILE_KEYS, GlueProfile, GlueVersion, RetryMode, SESSION_OPTIONS, SessionType, WorkerType,
+    CATALOG_ID_CONF, DatalakeFormat, GLUE_PROFILE_KEYS, GlueProfile, GlueVersion, ProfileOrigin, RetryMode,
+    SESSION_OPTIONS, SessionType, WorkerType,
 };
 pub use report::RunReport;
 

@@ -27,7 +27,7 @@ use crate::livy_steps::{ENGINE, columns_of, partially_applied};
 use crate::profile::GlueProfile;
 use crate::report::RunReport;
 use crate::request::{Answer, Op, Request, decode_batches};
-use crate::steps::{PlanFailure, file_formats};
+use crate::steps::{PlanFailure, file_formats, format_help};
 
 /// A session being opened on a task of its own.
 type Opening = tokio::task::JoinHandle<Result<Arc<LivySession>, SessionError>>;
@@ -56,6 +56,9 @@ struct Inner {
     /// The tables of each schema listed this run (lower-case schema), read once: the relation cache's listing
     /// and the location check share it.
     listings: crate::locations::Listings,
+    /// The lakehouse formats the session loads, and those loaded on trust (warned about once per run).
+    lakehouse: Vec<(glue_materialize::FileFormat, crate::lake_formats::FormatRoute)>,
+    unverified: crate::lake_formats::Unverified,
 }
 
 /// A session of its own for a model or a group of models: its profile (the target's with the node's overrides), its
@@ -117,6 +120,8 @@ impl LivyEngine {
     /// the first plan.
     pub fn new(profile: GlueProfile, threads: usize, now: String) -> Self {
         let threads = threads.max(1);
+        let lakehouse = crate::lake_formats::lakehouse_formats(&profile);
+        let unverified = crate::lake_formats::Unverified::new(lakehouse.clone());
         LivyEngine {
             inner: Arc::new(Inner {
                 profile,
@@ -136,6 +141,8 @@ impl LivyEngine {
                 interrupted: AtomicBool::new(false),
                 now,
                 listings: Default::default(),
+                lakehouse,
+                unverified,
             }),
         }
     }
@@ -374,9 +381,11 @@ fn supported_steps() -> BTreeSet<StepKind> {
 #[async_trait]
 impl Engine for LivyEngine {
     fn capabilities(&self) -> Capabilities {
-        let formats = file_formats(&self.inner.profile.datalake_formats, true);
+        let formats = file_formats(&self.inner.lakehouse, true);
+        let p = &self.inner.profile;
         Capabilities {
             engine: ENGINE,
+            format_help: format_help(&formats, &p.datalake_formats, p.origin.as_ref(), true, true),
             formats,
             steps: supported_steps(),
         }
@@ -390,6 +399,7 @@ impl Engine for LivyEngine {
         self.capabilities().check(plan)?;
         self.inner.listings.check(&self.catalog().await, plan).await?;
         self.collect_staged_copy(plan).await;
+        let unverified = self.inner.unverified.warnings(plan);
         let granted = match crate::lf::new_schema(&self.inner.profile, &self.inner.schemas_granted, plan) {
             Some((schema, role)) => {
                 let location = self.inner.profile.location.as_deref();
@@ -398,9 +408,11 @@ impl Engine for LivyEngine {
             }
             None => None,
         };
+        let mut notes = unverified;
+        notes.extend(granted);
         if let Some(choice) = &plan.session {
             let mut o = self.execute_dedicated(plan, choice).await?;
-            o.warnings.extend(granted);
+            o.warnings.extend(notes);
             self.inner.listings.record(plan).await;
             return Ok(o);
         }
@@ -413,7 +425,7 @@ impl Engine for LivyEngine {
             let mut lease = self.lease().await.map_err(session_err)?;
             match self.execute_on(&lease.session, plan, again).await {
                 Ok(mut o) => {
-                    o.warnings.extend(granted);
+                    o.warnings.extend(notes);
                     self.inner.listings.record(plan).await;
                     return Ok(o);
                 }

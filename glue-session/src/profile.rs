@@ -82,6 +82,15 @@ pub enum DatalakeFormat {
     Hudi,
 }
 
+/// Where a profile output was read from, for the messages that tell the user what to change in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileOrigin {
+    /// The profiles file.
+    pub file: std::path::PathBuf,
+    /// The target (output) name.
+    pub target: String,
+}
+
 /// The AWS SDK retry mode (`boto_retry_mode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RetryMode {
@@ -162,8 +171,12 @@ pub struct GlueProfile {
     pub retry_mode: RetryMode,
     /// `boto_retry_max_attempts` (10).
     pub retry_max_attempts: u32,
-    /// `catalog_id`: the Data Catalog's account (cross-account catalogs).
+    /// `catalog_id`: the Data Catalog's account (cross-account catalogs), else the account of `conf`'s
+    /// `spark.hadoop.hive.metastore.glue.catalogid` (the reference page's recipe): the `CatalogId` of glue-rs's catalog
+    /// and Lake Formation calls.
     pub catalog_id: Option<String>,
+    /// Where the output was read from (set by the caller), for messages that say what to change there.
+    pub origin: Option<ProfileOrigin>,
     /// The profile output it was read from, for the options a model's session sets for itself.
     source: Map<String, Value>,
 }
@@ -204,6 +217,7 @@ impl std::fmt::Debug for GlueProfile {
             retry_mode,
             retry_max_attempts,
             catalog_id,
+            origin,
             source: _,
         } = self;
         f.debug_struct("GlueProfile")
@@ -239,6 +253,7 @@ impl std::fmt::Debug for GlueProfile {
             .field("retry_mode", retry_mode)
             .field("retry_max_attempts", retry_max_attempts)
             .field("catalog_id", catalog_id)
+            .field("origin", origin)
             .finish_non_exhaustive()
     }
 }
@@ -312,7 +327,9 @@ impl GlueProfile {
         for (k, v) in overrides.iter().filter(|(k, _)| SESSION_OPTIONS.contains(&k.as_str())) {
             output.insert(k.clone(), v.clone());
         }
-        GlueProfile::from_output(&output)
+        let (mut profile, warnings) = GlueProfile::from_output(&output)?;
+        profile.origin = self.origin.clone();
+        Ok((profile, warnings))
     }
 
     /// Reads the Glue options of a rendered profile output. Returns the profile and its warnings.
@@ -376,6 +393,8 @@ impl GlueProfile {
                 format!("`{id}` is not a 12-digit AWS account id"),
             ));
         }
+        let conf = spark_conf(text("conf")?.as_deref().unwrap_or(""))?;
+        let catalog_id = catalog_of(catalog_id, &conf)?;
         let datalake_formats = datalake_formats(text("datalake_formats")?)?;
         let retry_mode = match text("boto_retry_mode")?.as_deref() {
             None | Some("adaptive") => RetryMode::Adaptive,
@@ -431,7 +450,7 @@ impl GlueProfile {
                 session_type,
                 security_configuration: text("security_configuration")?,
                 connections,
-                conf: spark_conf(text("conf")?.as_deref().unwrap_or(""))?,
+                conf,
                 extra_py_files: text("extra_py_files")?,
                 extra_jars: text("extra_jars")?,
                 delta_athena_prefix: text("delta_athena_prefix")?,
@@ -464,10 +483,39 @@ impl GlueProfile {
                 // A whole number within u32's range (checked above).
                 retry_max_attempts: retry_max_attempts as u32,
                 catalog_id,
+                origin: None,
                 source: output.clone(),
             },
             warnings,
         ))
+    }
+}
+
+/// The Spark setting of the reference page's cross-account recipe: the account whose Data Catalog the session's Hive
+/// client reads.
+pub const CATALOG_ID_CONF: &str = "spark.hadoop.hive.metastore.glue.catalogid";
+
+/// The Data Catalog of glue-rs's own calls: `catalog_id`, else the account of [`CATALOG_ID_CONF`] in `conf`, so that
+/// they read the catalog Spark reads. Both set to different accounts is an error (one of them would be wrong).
+fn catalog_of(catalog_id: Option<String>, conf: &[(String, String)]) -> Result<Option<String>, ProfileError> {
+    let Some((_, from_conf)) = conf.iter().rev().find(|(k, _)| k == CATALOG_ID_CONF) else {
+        return Ok(catalog_id);
+    };
+    if from_conf.len() != 12 || !from_conf.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProfileError::new(
+            "conf",
+            format!("{CATALOG_ID_CONF}=`{from_conf}` is not a 12-digit AWS account id"),
+        ));
+    }
+    match catalog_id {
+        Some(id) if id != *from_conf => Err(ProfileError::new(
+            "catalog_id",
+            format!(
+                "`{id}` differs from {CATALOG_ID_CONF}={from_conf} in `conf`: Spark would read one account's catalog \
+                 and glue-rs's catalog calls another's; set one of them, or both to the same account"
+            ),
+        )),
+        _ => Ok(Some(from_conf.clone())),
     }
 }
 

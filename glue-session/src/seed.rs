@@ -8,10 +8,22 @@ use arrow_schema::SchemaRef;
 
 use crate::error::SessionError;
 
-/// Reads a seed CSV, typed by `glue-seed` as every engine types it.
-fn read_seed(path: &Path, delimiter: u8) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
-    let seed = glue_seed::read_seed_delimited(path, delimiter).map_err(|e| SessionError::Protocol(e.to_string()))?;
+/// Reads a seed CSV, typed by `glue-seed` as every engine types it, except `text_columns`, kept as the file's text.
+fn read_seed(path: &Path, delimiter: u8, text_columns: &[&str]) -> Result<(SchemaRef, Vec<RecordBatch>), SessionError> {
+    let seed = glue_seed::read_seed_with_text(path, delimiter, text_columns)
+        .map_err(|e| SessionError::Protocol(e.to_string()))?;
     Ok((seed.schema, seed.batches))
+}
+
+/// The columns sent as the CSV's text: with `enable_spark_seed_casting`, those of `column_types`, which Spark then
+/// casts from the text (`CAST(code AS string)` keeps `007`, a timestamp kept as a string keeps the file's spelling),
+/// as dbt-glue's casting does; without it none (glue-rs's default: every column typed as dbt infers it, then cast).
+fn text_columns(casting: bool, column_types: &std::collections::BTreeMap<String, String>) -> Vec<&str> {
+    if casting {
+        column_types.keys().map(String::as_str).collect()
+    } else {
+        Vec::new()
+    }
 }
 
 /// What loading one seed takes on a remote engine: its rows, typed, for a temporary view, and the statements that
@@ -42,6 +54,8 @@ impl SeedLoad {
             relation,
             path,
             delimiter,
+            column_types,
+            casting,
             ..
         } = step
         else {
@@ -50,7 +64,8 @@ impl SeedLoad {
         let path = path
             .as_deref()
             .ok_or_else(|| missing(format!("seed {relation} has no CSV file")))?;
-        let (schema, batches) = read_seed(Path::new(path), *delimiter).map_err(native)?;
+        let text = text_columns(*casting, column_types);
+        let (schema, batches) = read_seed(Path::new(path), *delimiter, &text).map_err(native)?;
         let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         let view = glue_sql::Ident::new(format!("{}__seed_rows", relation.identifier.as_str()))
             .map_err(|e| render(e.into()))?;
@@ -79,7 +94,17 @@ mod tests {
     #[test]
     fn a_seed_that_cannot_be_read_names_its_file() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = read_seed(&dir.path().join("nope.csv"), b',').unwrap_err().to_string();
+        let missing = read_seed(&dir.path().join("nope.csv"), b',', &[])
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("nope.csv"), "{missing}");
+    }
+
+    /// Only with `enable_spark_seed_casting` do the `column_types` columns travel as the CSV's text.
+    #[test]
+    fn casting_sends_the_column_types_columns_as_text() {
+        let types: std::collections::BTreeMap<String, String> = [("code".to_string(), "string".to_string())].into();
+        assert_eq!(text_columns(true, &types), ["code"]);
+        assert!(text_columns(false, &types).is_empty());
     }
 }

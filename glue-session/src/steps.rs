@@ -3,7 +3,7 @@
 //! rest to statements. What differs is how a statement, a column lookup or a seed's rows travel over the protocol
 //! (batched into Livy requests, or sent one by one over Spark Connect): a [`Protocol`].
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use glue_lakeformation::LakeFormation;
@@ -15,7 +15,8 @@ use glue_sql::types::ColumnDef;
 
 use crate::catalog::Catalog;
 use crate::error::SessionError;
-use crate::profile::DatalakeFormat;
+use crate::lake_formats::{FormatRoute, how_to_enable};
+use crate::profile::{DatalakeFormat, ProfileOrigin};
 use crate::seed::SeedLoad;
 
 /// What a late-bound step needs before it can be rendered.
@@ -48,9 +49,9 @@ fn needs(step: &Step) -> (Option<Need>, Option<Need>) {
     }
 }
 
-/// The file formats a remote engine writes: Spark's own, and the profile's `datalake_formats` (Hudi only with
-/// `hudi`: its writes are PySpark DataFrame writes).
-pub(crate) fn file_formats(datalake: &[DatalakeFormat], hudi: bool) -> BTreeSet<FileFormat> {
+/// The file formats a remote engine writes: Spark's own, and the lakehouse formats its session loads (Hudi only
+/// with `hudi`: its writes are PySpark DataFrame writes).
+pub(crate) fn file_formats(lakehouse: &[(FileFormat, FormatRoute)], hudi: bool) -> BTreeSet<FileFormat> {
     let spark = [
         FileFormat::Parquet,
         FileFormat::Csv,
@@ -59,12 +60,37 @@ pub(crate) fn file_formats(datalake: &[DatalakeFormat], hudi: bool) -> BTreeSet<
         FileFormat::Avro,
         FileFormat::Text,
     ];
-    let lakehouse = datalake.iter().filter_map(|f| match f {
-        DatalakeFormat::Delta => Some(FileFormat::Delta),
-        DatalakeFormat::Iceberg => Some(FileFormat::Iceberg),
-        DatalakeFormat::Hudi => hudi.then_some(FileFormat::Hudi),
-    });
+    let lakehouse = lakehouse
+        .iter()
+        .map(|(f, _)| *f)
+        .filter(|f| hudi || *f != FileFormat::Hudi);
     spark.into_iter().chain(lakehouse).collect()
+}
+
+/// Why a remote engine does not write each lakehouse format it lacks: how to load it (see
+/// [`crate::lake_formats`]; `glue`: on a Glue session, which also takes the reference's other ways), or, for Hudi
+/// without `hudi`, that the engine cannot write it at all.
+pub(crate) fn format_help(
+    formats: &BTreeSet<FileFormat>,
+    listed: &[DatalakeFormat],
+    origin: Option<&ProfileOrigin>,
+    hudi: bool,
+    glue: bool,
+) -> BTreeMap<FileFormat, String> {
+    [FileFormat::Delta, FileFormat::Iceberg, FileFormat::Hudi]
+        .into_iter()
+        .filter(|f| !formats.contains(f))
+        .map(|f| {
+            let help = if f == FileFormat::Hudi && !hudi {
+                "Hudi writes are PySpark DataFrame writes, which Spark Connect does not run: use a Livy session \
+                 (`session_type: livy`) for Hudi models"
+                    .to_string()
+            } else {
+                how_to_enable(f, listed, origin, glue)
+            };
+            (f, help)
+        })
+        .collect()
 }
 
 /// `(name, Spark type)` pairs as column definitions.

@@ -112,7 +112,8 @@ pub(crate) fn load_with(
     let profile_name = proj.profile.clone().unwrap_or_else(|| proj.name.clone());
     let dirs = profile::profiles_dirs(args.profiles_dir.as_deref(), &dir);
     let renderer = profile_renderer(cli_vars.clone());
-    let profile = profile::load(&dirs, &profile_name, args.target.as_deref(), &dir, &renderer)?;
+    let mut profile = profile::load(&dirs, &profile_name, args.target.as_deref(), &dir, &renderer)?;
+    crate::engines::align_target(&mut profile);
     for w in profile.unknown_keys(crate::engines::ENGINE_PROFILE_KEYS) {
         reporter.warn(&w);
     }

@@ -96,6 +96,7 @@ impl Engine for LocalEngine {
                 .copied()
                 .filter(|k| !unsupported.contains(k))
                 .collect(),
+            format_help: Default::default(),
         }
     }
 

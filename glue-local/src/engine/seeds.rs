@@ -26,12 +26,19 @@ impl LocalEngine {
         location: Option<&str>,
         column_types: &BTreeMap<String, String>,
         delimiter: u8,
+        casting: bool,
         exists: bool,
         replace: bool,
     ) -> Result<(), LocalError> {
         use glue_materialize::config::SeedMode;
         let path = path.ok_or_else(|| LocalError::Data(format!("seed {relation} has no CSV file")))?;
-        let seed = glue_seed::read_seed_delimited(std::path::Path::new(path), delimiter)
+        // With `enable_spark_seed_casting` the `column_types` columns are cast from the CSV's text, as dbt-glue casts.
+        let text: Vec<&str> = if casting {
+            column_types.keys().map(String::as_str).collect()
+        } else {
+            Vec::new()
+        };
+        let seed = glue_seed::read_seed_with_text(std::path::Path::new(path), delimiter, &text)
             .map_err(|e| LocalError::Data(e.to_string()))?;
         let rows = datafusion::datasource::MemTable::try_new(seed.schema, vec![seed.batches])
             .map_err(LocalError::df(format!("reading seed {path}")))?;

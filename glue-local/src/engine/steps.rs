@@ -191,6 +191,7 @@ impl LocalEngine {
                 location,
                 column_types,
                 delimiter,
+                casting,
                 exists,
                 replace,
                 ..
@@ -203,6 +204,7 @@ impl LocalEngine {
                     location.as_deref(),
                     column_types,
                     *delimiter,
+                    *casting,
                     *exists,
                     *replace,
                 )

@@ -87,6 +87,8 @@ class LogEntry:
     access_key: str | None = None
     # Held by the `hold` fault right now (not yet processed).
     held: bool = False
+    # The request's top-level CatalogId (Glue Data Catalog and Lake Formation calls), when it names one.
+    catalog_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -297,6 +299,8 @@ class Simulator:
         session_id = parsed.get("SessionId") or (parsed.get("Id") if operation.endswith("Session") else None)
         entry = self.log.open(service, operation, session_id)
         entry.next_token = bool(isinstance(parsed, dict) and parsed.get("NextToken"))
+        if isinstance(parsed, dict) and isinstance(parsed.get("CatalogId"), str):
+            entry.catalog_id = parsed["CatalogId"]
         auth = request.headers.get("Authorization", "")
         if "Credential=" in auth:
             entry.access_key = auth.split("Credential=", 1)[1].split("/", 1)[0]

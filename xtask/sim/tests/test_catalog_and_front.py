@@ -222,3 +222,23 @@ def test_database_table_and_partition_writes(sim, glue):
         glue.batch_get_partition(DatabaseName=db, TableName="p", PartitionsToGet=[{"Values": ["d1"]}])
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501, "never an answer from moto's own catalog"
     glue.delete_database(Name=db)
+
+
+def test_the_request_log_records_a_calls_catalog_id():
+    """`catalog_id`: the top-level CatalogId a call names (cross-account catalogs), None when it names none. In-process
+    (no simulator started): the front door's logging only."""
+    from werkzeug.test import Client
+
+    from gluesim.server import Simulator
+
+    app = Simulator(None, {("glue", "GetDatabases"): lambda req: {"DatabaseList": []}})
+    app.ready.set()
+    client = Client(app)
+    for body in ('{"CatalogId": "111122223333"}', "{}"):
+        answer = client.post("/", data=body, headers={"X-Amz-Target": "AWSGlue.GetDatabases",
+                                                       "Content-Type": "application/x-amz-json-1.1"})  # fmt: skip
+        assert answer.status_code == 200, answer.get_data()
+    assert [(e["operation"], e["catalog_id"]) for e in app.log.since(0)] == [
+        ("GetDatabases", "111122223333"),
+        ("GetDatabases", None),
+    ]
