@@ -631,6 +631,15 @@ fn suites(world: &world::World) -> Result<(), String> {
         .arg(&dbt_glue)
         .arg(&world.endpoints["aws"]))?;
     stage(Some(
+        "the bundled project's Iceberg variant by the reference adapter and by glue-rs on the simulator, every table compared",
+    ));
+    run(Command::new(dbt_glue.join("python"))
+        .arg(root().join("xtask/world/reference_iceberg_diff.py"))
+        .arg(target_dir().join("debug/glue"))
+        .arg(&dbt_glue)
+        .arg(&world.endpoints["aws"])
+        .arg(sim.join("python")))?;
+    stage(Some(
         "glue-iceberg-lock against the world's DynamoDB (with an Iceberg-protocol harness in Python)",
     ));
     // One test at a time: the contention tests measure the lock, not a simulator they share with each other.

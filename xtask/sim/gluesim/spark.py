@@ -24,6 +24,11 @@ ICEBERG_CATALOG = "glue_catalog"
 # Settings a session's `--conf` may carry that the simulator provides itself, over its own catalog and storage (Glue's
 # GlueCatalog, S3FileIO and lock manager classes are not on its classpath).
 PROVIDED = ("spark.sql.extensions", f"spark.sql.catalog.{ICEBERG_CATALOG}")
+# Iceberg's SparkSessionCatalog as `spark_catalog` (Iceberg and Hive tables both read by their plain names), as users
+# configure it on Glue with Iceberg's GlueCatalog: here over the simulator's metastore like `glue_catalog`, its
+# catalog-impl / io-impl / lock settings being the simulator's own.
+SESSION_CATALOG = "spark.sql.catalog.spark_catalog"
+ICEBERG_SESSION_CATALOG = "org.apache.iceberg.spark.SparkSessionCatalog"
 
 
 class SparkRuntime:
@@ -78,6 +83,10 @@ class SparkRuntime:
         apply: static settings of the shared JVM, and the Iceberg catalog settings the simulator provides itself."""
         session = self.base.newSession()
         ignored = []
+        if conf.get(SESSION_CATALOG) == ICEBERG_SESSION_CATALOG:
+            ignored += [k for k in conf if k.startswith(SESSION_CATALOG + ".")]
+            conf = {k: v for k, v in conf.items() if not k.startswith(SESSION_CATALOG + ".")}
+            conf[SESSION_CATALOG + ".type"] = "hive"
         for key, value in conf.items():
             if key.startswith(PROVIDED):
                 ignored.append(key)
