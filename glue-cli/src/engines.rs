@@ -86,7 +86,9 @@ pub(crate) enum Sessions {
 
 /// The remote engine of a Glue or Spark Connect target, its first session requested in the background.
 pub(crate) fn start_remote(profile: &Profile) -> Result<Option<Remote>> {
-    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+    // In milliseconds: Iceberg snapshot expiry keeps what is newer than this, and the previous run's last snapshot
+    // may be in the run's first second.
+    let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
     let remote = match &profile.engine {
         EngineChoice::Local { .. } => return Ok(None),
         EngineChoice::GlueSession => Remote::for_glue(crate::engines::glue_profile(profile)?, profile.threads, now),

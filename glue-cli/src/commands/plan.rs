@@ -39,7 +39,7 @@ pub async fn plan(
         // The engine of a Glue target reads the catalog through the Glue API; nothing here sends a statement, so
         // no session is created.
         (None, EngineChoice::GlueSession) => {
-            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
             Some(crate::engines::Remote::for_glue(glue_profile(&profile)?, profile.threads, now).engine())
         }
         (None, _) => {
