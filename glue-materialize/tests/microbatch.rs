@@ -1,9 +1,8 @@
 //! dbt's `microbatch` incremental strategy: the config, the batches of a run (dbt 1.9's `MicrobatchBuilder` rules)
 //! and the statements that replace one batch's window of the target, per file format.
 
-use glue_materialize::microbatch::{
-    Batch, BatchRun, BatchSize, MicrobatchConfig, Timestamp, WindowMethod, WindowWrite, batches, window_write,
-};
+use glue_materialize::microbatch::{Batch, BatchRun, BatchSize, MicrobatchConfig, Timestamp, batches};
+use glue_materialize::window::{WindowMethod, WindowWrite, window_write};
 use glue_materialize::{FileFormat, IncrementalStrategy, Model, ModelConfig};
 use glue_sql::{Ident, RelationName};
 use proptest::prelude::*;
@@ -83,7 +82,12 @@ fn microbatch_errors_name_the_field() {
 
 #[test]
 fn the_whole_model_planner_refuses_microbatch_clearly() {
-    let m = Model::new("events", "analytics", "select 1", ModelConfig::from_json(&mb(json!({}))).unwrap());
+    let m = Model::new(
+        "events",
+        "analytics",
+        "select 1",
+        ModelConfig::from_json(&mb(json!({}))).unwrap(),
+    );
     let e = glue_materialize::plan(
         &m,
         &glue_materialize::Existing::Absent,
@@ -99,9 +103,19 @@ fn the_whole_model_planner_refuses_microbatch_clearly() {
 fn timestamps_parse_and_print() {
     assert_eq!(ts("2024-09-17").to_string(), "2024-09-17 00:00:00");
     assert_eq!(ts("2024-09-17T16:06:00Z").to_string(), "2024-09-17 16:06:00");
-    assert_eq!(ts("2024-09-17 16:06:00.250000").to_string(), "2024-09-17 16:06:00.250000");
+    assert_eq!(
+        ts("2024-09-17 16:06:00.250000").to_string(),
+        "2024-09-17 16:06:00.250000"
+    );
     assert_eq!(ts("2024-09-17 16:06").to_string(), "2024-09-17 16:06:00");
-    for bad in ["", "2024-13-01", "2024-02-30", "2024-09-17 24:00:00", "yesterday", "2024-09-17 16:06:00+02:00"] {
+    for bad in [
+        "",
+        "2024-13-01",
+        "2024-02-30",
+        "2024-09-17 24:00:00",
+        "yesterday",
+        "2024-09-17 16:06:00+02:00",
+    ] {
         assert!(Timestamp::parse(bad).is_none(), "{bad}");
     }
 }
@@ -110,10 +124,30 @@ fn timestamps_parse_and_print() {
 fn truncate_offset_ceiling_follow_dbt() {
     let t = ts("2024-09-17 16:06:00");
     let cases = [
-        (BatchSize::Hour, "2024-09-17 16:00:00", "2024-09-17 15:00:00", "2024-09-17 17:00:00"),
-        (BatchSize::Day, "2024-09-17 00:00:00", "2024-09-16 00:00:00", "2024-09-18 00:00:00"),
-        (BatchSize::Month, "2024-09-01 00:00:00", "2024-08-01 00:00:00", "2024-10-01 00:00:00"),
-        (BatchSize::Year, "2024-01-01 00:00:00", "2023-01-01 00:00:00", "2025-01-01 00:00:00"),
+        (
+            BatchSize::Hour,
+            "2024-09-17 16:00:00",
+            "2024-09-17 15:00:00",
+            "2024-09-17 17:00:00",
+        ),
+        (
+            BatchSize::Day,
+            "2024-09-17 00:00:00",
+            "2024-09-16 00:00:00",
+            "2024-09-18 00:00:00",
+        ),
+        (
+            BatchSize::Month,
+            "2024-09-01 00:00:00",
+            "2024-08-01 00:00:00",
+            "2024-10-01 00:00:00",
+        ),
+        (
+            BatchSize::Year,
+            "2024-01-01 00:00:00",
+            "2023-01-01 00:00:00",
+            "2025-01-01 00:00:00",
+        ),
     ];
     for (size, trunc, minus, plus) in cases {
         assert_eq!(size.truncate(t).to_string(), trunc);
@@ -122,16 +156,31 @@ fn truncate_offset_ceiling_follow_dbt() {
         assert_eq!(size.ceiling(t).to_string(), plus);
         assert_eq!(size.ceiling(ts(trunc)).to_string(), trunc);
     }
-    assert_eq!(BatchSize::Month.offset(ts("2024-01-31"), 1).to_string(), "2024-02-01 00:00:00");
-    assert_eq!(BatchSize::Month.offset(ts("2024-03-15"), -14).to_string(), "2023-01-01 00:00:00");
-    assert_eq!(BatchSize::Day.offset(ts("2024-02-28"), 1).to_string(), "2024-02-29 00:00:00");
+    assert_eq!(
+        BatchSize::Month.offset(ts("2024-01-31"), 1).to_string(),
+        "2024-02-01 00:00:00"
+    );
+    assert_eq!(
+        BatchSize::Month.offset(ts("2024-03-15"), -14).to_string(),
+        "2023-01-01 00:00:00"
+    );
+    assert_eq!(
+        BatchSize::Day.offset(ts("2024-02-28"), 1).to_string(),
+        "2024-02-29 00:00:00"
+    );
 }
 
 #[test]
 fn an_incremental_run_starts_lookback_batches_before_now() {
     // dbt: end = ceiling(now); the checkpoint is end, aligned, so start = end - (lookback + 1) batches
     let got = batches(&cfg(json!({"batch_size": "hour"})), &run("2024-09-17 16:06:00")).unwrap();
-    assert_eq!(shown(&got), ["2024-09-17 15:00:00 .. 2024-09-17 16:00:00", "2024-09-17 16:00:00 .. 2024-09-17 17:00:00"]);
+    assert_eq!(
+        shown(&got),
+        [
+            "2024-09-17 15:00:00 .. 2024-09-17 16:00:00",
+            "2024-09-17 16:00:00 .. 2024-09-17 17:00:00"
+        ]
+    );
     let got = batches(&cfg(json!({"lookback": 0})), &run("2024-09-17 16:06:00")).unwrap();
     assert_eq!(shown(&got), ["2024-09-17 00:00:00 .. 2024-09-18 00:00:00"]);
     let got = batches(&cfg(json!({"lookback": 2})), &run("2024-09-17 16:06:00")).unwrap();
@@ -139,7 +188,13 @@ fn an_incremental_run_starts_lookback_batches_before_now() {
     assert_eq!(got[0].start, ts("2024-09-15"));
     // now on a batch boundary: the batch ending now and the lookback before it
     let got = batches(&cfg(json!({})), &run("2024-09-17 00:00:00")).unwrap();
-    assert_eq!(shown(&got), ["2024-09-15 00:00:00 .. 2024-09-16 00:00:00", "2024-09-16 00:00:00 .. 2024-09-17 00:00:00"]);
+    assert_eq!(
+        shown(&got),
+        [
+            "2024-09-15 00:00:00 .. 2024-09-16 00:00:00",
+            "2024-09-16 00:00:00 .. 2024-09-17 00:00:00"
+        ]
+    );
 }
 
 #[test]
@@ -252,14 +307,19 @@ proptest! {
             concurrent_batches: None,
         };
         let r = BatchRun { now, event_time_start, event_time_end, full_refresh: false, is_first_run: first };
-        let got = batches(&c, &r).unwrap();
-        prop_assert!(!got.is_empty());
         let start = event_time_start.map(|s| size.truncate(s)).unwrap_or(if first {
             size.truncate(begin)
         } else {
             size.offset(size.ceiling(now), -(i64::from(lookback) + 1))
         });
         let end = size.ceiling(event_time_end.unwrap_or(now));
+        if start >= end {
+            // only --event-time-start, after now: nothing to run, said so
+            prop_assert!(batches(&c, &r).is_err());
+            return Ok(());
+        }
+        let got = batches(&c, &r).unwrap();
+        prop_assert!(!got.is_empty());
         prop_assert_eq!(got[0].start, start);
         prop_assert_eq!(got.last().unwrap().end, end);
         for b in &got {
@@ -277,7 +337,12 @@ proptest! {
 // --- the write of one batch ------------------------------------------------------------------------------------
 
 fn model(extra: Value) -> Model {
-    let mut m = Model::new("events", "analytics", "select 1", ModelConfig::from_json(&mb(extra)).unwrap());
+    let mut m = Model::new(
+        "events",
+        "analytics",
+        "select 1",
+        ModelConfig::from_json(&mb(extra)).unwrap(),
+    );
     m.path = Some("models/events.sql".into());
     m
 }
@@ -302,7 +367,10 @@ fn golden(extra: Value) -> String {
             let cols = vec![Ident::new("id").unwrap(), Ident::new("event_ts").unwrap()];
             let mut out = format!("method: {:?}\n", w.method);
             for s in w.statements(&cols) {
-                out.push_str(&format!("---\n{s}\n"));
+                for setting in s.settings() {
+                    out.push_str(&format!("--- with {}={}\n", setting.key(), setting.value()));
+                }
+                out.push_str(&format!("---\n{}\n", s.sql().unwrap_or_default()));
             }
             for warning in warnings {
                 out.push_str(&format!("warning: {warning}\n"));
@@ -317,16 +385,34 @@ fn golden(extra: Value) -> String {
 fn window_writes_per_format() {
     let cases = [
         ("delta", json!({"file_format": "delta"})),
-        ("iceberg_partitioned_by_day", json!({"file_format": "iceberg", "partition_by": ["days(event_ts)"]})),
-        ("iceberg_partitioned_by_hour", json!({"file_format": "iceberg", "partition_by": ["hours(event_ts)"]})),
-        ("iceberg_coarser_partitions", json!({"file_format": "iceberg", "partition_by": ["months(event_ts)"]})),
+        (
+            "iceberg_partitioned_by_day",
+            json!({"file_format": "iceberg", "partition_by": ["days(event_ts)"]}),
+        ),
+        (
+            "iceberg_partitioned_by_hour",
+            json!({"file_format": "iceberg", "partition_by": ["hours(event_ts)"]}),
+        ),
+        (
+            "iceberg_coarser_partitions",
+            json!({"file_format": "iceberg", "partition_by": ["months(event_ts)"]}),
+        ),
         ("iceberg_unpartitioned", json!({"file_format": "iceberg"})),
-        ("s3tables_partitioned", json!({"file_format": "s3tables", "partition_by": ["days(event_ts)"]})),
+        (
+            "s3tables_partitioned",
+            json!({"file_format": "s3tables", "partition_by": ["days(event_ts)"]}),
+        ),
         ("parquet_partitioned", json!({"partition_by": ["event_date"]})),
-        ("parquet_partitioned_by_event_time", json!({"partition_by": ["event_ts"]})),
+        (
+            "parquet_partitioned_by_event_time",
+            json!({"partition_by": ["event_ts"]}),
+        ),
         ("parquet_unpartitioned", json!({})),
         ("hudi", json!({"file_format": "hudi", "unique_key": "id"})),
-        ("quoted_names", json!({"file_format": "delta", "event_time": "event`ts"})),
+        (
+            "quoted_names",
+            json!({"file_format": "delta", "event_time": "event`ts"}),
+        ),
     ];
     for (name, extra) in cases {
         insta::with_settings!({snapshot_path => "golden/microbatch", prepend_module_to_snapshot => false}, {
@@ -338,12 +424,18 @@ fn window_writes_per_format() {
 #[test]
 fn window_methods_per_format() {
     let method = |extra: Value| write_of(extra).map(|(w, _)| w.method);
-    assert_eq!(method(json!({"file_format": "delta"})).unwrap(), WindowMethod::ReplaceWhere);
+    assert_eq!(
+        method(json!({"file_format": "delta"})).unwrap(),
+        WindowMethod::ReplaceWhere
+    );
     assert_eq!(
         method(json!({"file_format": "iceberg", "partition_by": ["days(event_ts)"]})).unwrap(),
         WindowMethod::ReplaceWhere
     );
-    assert_eq!(method(json!({"file_format": "iceberg"})).unwrap(), WindowMethod::DeleteInsert);
+    assert_eq!(
+        method(json!({"file_format": "iceberg"})).unwrap(),
+        WindowMethod::DeleteInsert
+    );
     assert_eq!(
         method(json!({"partition_by": ["event_date"]})).unwrap(),
         WindowMethod::DynamicPartitions(vec![Ident::new("event_date").unwrap()])
