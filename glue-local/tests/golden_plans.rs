@@ -79,6 +79,7 @@ fn expected(cell: &Cell, existed_as_table: bool, plan: &Plan) -> Vec<String> {
         IncrementalStrategy::InsertOverwrite => new,
         IncrementalStrategy::Merge if cell.uk == 0 => rows(&["1|a", "2|b", "3|c", "3|C", "4|d"]),
         IncrementalStrategy::Merge => rows(&["1|a", "2|b", "3|C", "4|d"]),
+        IncrementalStrategy::Microbatch => unreachable!("the matrix has no microbatch cells"),
     }
 }
 

@@ -62,6 +62,23 @@ config_enum! {
         InsertOverwrite = "insert_overwrite",
         /// MERGE on unique_key (Delta, Iceberg, Hudi, S3 Tables).
         Merge = "merge",
+        /// dbt 1.9's microbatch: the run is split into time batches of `batch_size` on `event_time`, each one
+        /// replacing its window of the table (planned batch by batch: [`crate::microbatch`]).
+        Microbatch = "microbatch",
+    }
+}
+
+config_enum! {
+    /// `batch_size` of a microbatch model: the grain its batches are aligned to (UTC).
+    BatchSize {
+        /// One hour.
+        Hour = "hour",
+        /// One day.
+        Day = "day",
+        /// One calendar month.
+        Month = "month",
+        /// One calendar year.
+        Year = "year",
     }
 }
 

@@ -63,6 +63,11 @@ pub const MODEL_CONFIG_KEYS: &[&str] = &[
     "hard_deletes",
     "snapshot_meta_column_names",
     "dbt_valid_to_current",
+    "event_time",
+    "batch_size",
+    "lookback",
+    "begin",
+    "concurrent_batches",
     "pre-hook",
     "pre_hook",
     "post-hook",
@@ -170,6 +175,11 @@ pub struct ModelConfig {
     pub column_types: BTreeMap<String, String>,
     /// Seed `delimiter` (dbt 1.7): the byte between a CSV's fields, `,` by default.
     pub delimiter: u8,
+    /// `event_time` (dbt 1.9): the model's timestamp column; a microbatch model's batches are windows on it, and
+    /// a microbatch model's `ref()` to this model reads only the batch's window of it.
+    pub event_time: Option<Ident>,
+    /// The microbatch settings (incremental models whose strategy is microbatch only).
+    pub microbatch: Option<crate::microbatch::MicrobatchConfig>,
 }
 
 impl Default for ModelConfig {
@@ -209,6 +219,8 @@ impl Default for ModelConfig {
             snapshot: None,
             column_types: BTreeMap::new(),
             delimiter: b',',
+            event_time: None,
+            microbatch: None,
         }
     }
 }
@@ -318,17 +330,26 @@ impl ModelConfig {
         } else {
             None
         };
+        let incremental_strategy = f
+            .enum_value(
+                "incremental_strategy",
+                IncrementalStrategy::parse,
+                IncrementalStrategy::NAMES,
+            )?
+            .unwrap_or(d.incremental_strategy);
+        let event_time = crate::microbatch::event_time(&f)?;
+        let microbatch = if materialized == Materialization::Incremental
+            && incremental_strategy == IncrementalStrategy::Microbatch
+        {
+            Some(crate::microbatch::config(&f, event_time.clone())?)
+        } else {
+            None
+        };
         let cfg = Self {
             materialized,
             file_format,
             file_format_set: file_format_value.is_some(),
-            incremental_strategy: f
-                .enum_value(
-                    "incremental_strategy",
-                    IncrementalStrategy::parse,
-                    IncrementalStrategy::NAMES,
-                )?
-                .unwrap_or(d.incremental_strategy),
+            incremental_strategy,
             partition_by,
             clustered_by: f.ident_list(&["clustered_by"])?.unwrap_or_default(),
             buckets,
@@ -391,6 +412,8 @@ impl ModelConfig {
                     ));
                 }
             },
+            event_time,
+            microbatch,
         };
         cfg.check_combinations()?;
         Ok(cfg)

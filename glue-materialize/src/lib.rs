@@ -30,6 +30,7 @@ mod error;
 mod fields;
 pub mod lakeformation;
 pub mod location;
+pub mod microbatch;
 mod model;
 mod plan;
 pub mod query_comment;
@@ -37,6 +38,7 @@ pub mod render;
 pub mod schema;
 pub mod staging;
 pub mod step;
+pub mod window;
 
 pub use config::{FileFormat, IncrementalStrategy, Materialization, ModelConfig, OnSchemaChange};
 pub use engine::{Capabilities, Engine, EngineError};

@@ -43,6 +43,11 @@ pub struct Insert {
     pub columns: Vec<Ident>,
     /// The rows.
     pub source: Source,
+    /// `INSERT INTO t REPLACE WHERE <condition> SELECT …` (Spark 3.4+, Delta and Iceberg): the rows matching the
+    /// condition are replaced by the new rows in one commit. Only with `INSERT INTO`.
+    pub replace_where: Option<SqlFragment>,
+    /// `… FROM source WHERE <condition>`: only the source rows matching it are written.
+    pub filter: Option<SqlFragment>,
 }
 
 impl Insert {
@@ -54,6 +59,8 @@ impl Insert {
             partition: Vec::new(),
             columns: Vec::new(),
             source,
+            replace_where: None,
+            filter: None,
         }
     }
 
@@ -77,13 +84,29 @@ impl Insert {
         self
     }
 
+    /// `REPLACE WHERE condition` (an `INSERT INTO` replacing the rows that match `condition`).
+    pub fn replace_where(mut self, condition: SqlFragment) -> Self {
+        self.replace_where = Some(condition);
+        self
+    }
+
+    /// Writes only the source rows matching `condition`.
+    pub fn filter(mut self, condition: SqlFragment) -> Self {
+        self.filter = Some(condition);
+        self
+    }
+
     /// Renders the statement.
     pub fn to_sql(&self) -> String {
-        let mut s = format!(
-            "INSERT {} TABLE {}",
-            if self.overwrite { "OVERWRITE" } else { "INTO" },
-            self.target
-        );
+        let mut s = match (&self.replace_where, self.overwrite) {
+            // Spark's grammar: `INSERT INTO [TABLE] t REPLACE WHERE …`.
+            (Some(c), false) => format!("INSERT INTO TABLE {} REPLACE WHERE {}", self.target, c.trimmed()),
+            (_, overwrite) => format!(
+                "INSERT {} TABLE {}",
+                if overwrite { "OVERWRITE" } else { "INTO" },
+                self.target
+            ),
+        };
         if !self.partition.is_empty() {
             let p: Vec<String> = self
                 .partition
@@ -101,8 +124,38 @@ impl Insert {
             join_idents(&self.columns)
         };
         s.push_str(&format!("\nSELECT {cols} FROM {}", self.source.as_from()));
+        if let Some(f) = &self.filter {
+            s.push_str(&format!("\nWHERE {}", f.trimmed()));
+        }
         s
     }
+}
+
+/// `DELETE FROM t WHERE condition` (Delta, Iceberg: a row-level delete).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delete {
+    /// The table.
+    pub target: RelationName,
+    /// The rows deleted.
+    pub condition: SqlFragment,
+}
+
+impl Delete {
+    /// Renders the statement.
+    pub fn to_sql(&self) -> String {
+        format!("DELETE FROM {} WHERE {}", self.target, self.condition.trimmed())
+    }
+}
+
+/// `col >= TIMESTAMP 'start' AND col < TIMESTAMP 'end'`: the half-open time window `[start, end)` on `column` (the
+/// bounds are rendered as timestamp literals, escaped).
+pub fn time_window(column: &Ident, start: &str, end: &str) -> SqlFragment {
+    let c = column.quoted();
+    SqlFragment::new(format!(
+        "{c} >= {} AND {c} < {}",
+        crate::timestamp_literal(start),
+        crate::timestamp_literal(end)
+    ))
 }
 
 /// The alias of the merge target (dbt's name).
@@ -252,6 +305,33 @@ mod tests {
 
     fn t() -> RelationName {
         RelationName::new("s", "t").unwrap()
+    }
+
+    #[test]
+    fn window_replacement_shapes() {
+        let w = time_window(
+            &Ident::new("e`ts").unwrap(),
+            "2024-09-17 00:00:00",
+            "2024-09-18 00:00:00",
+        );
+        assert_eq!(
+            w.as_str(),
+            "`e``ts` >= TIMESTAMP '2024-09-17 00:00:00' AND `e``ts` < TIMESTAMP '2024-09-18 00:00:00'"
+        );
+        let src = Source::Relation(RelationName::temp_view("t_tmp").unwrap());
+        let i = Insert::into(t(), src).replace_where(w.clone()).filter(w.clone());
+        assert_eq!(
+            i.to_sql(),
+            format!(
+                "INSERT INTO TABLE `s`.`t` REPLACE WHERE {w}\nSELECT * FROM `t_tmp`\nWHERE {w}",
+                w = w.as_str()
+            )
+        );
+        let d = Delete {
+            target: t(),
+            condition: w.clone(),
+        };
+        assert_eq!(d.to_sql(), format!("DELETE FROM `s`.`t` WHERE {}", w.as_str()));
     }
 
     #[test]

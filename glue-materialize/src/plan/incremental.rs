@@ -18,6 +18,9 @@ impl Planner<'_> {
         let format = self.format();
         let strategy = self.cfg.incremental_strategy;
         self.check_format(format)?;
+        if strategy == IncrementalStrategy::Microbatch {
+            return Err(self.microbatch_refused());
+        }
         if strategy == IncrementalStrategy::Merge && !format.supports_merge() {
             return Err(self.err(
                 "incremental_strategy",
@@ -124,6 +127,7 @@ impl Planner<'_> {
                 },
                 format,
             },
+            IncrementalStrategy::Microbatch => return Err(self.microbatch_refused()),
             IncrementalStrategy::Merge => Step::Merge {
                 target: relation.clone(),
                 source: tmp.clone(),
@@ -163,6 +167,19 @@ impl Planner<'_> {
             steps.extend(self.delta_manifest(&relation, loc, false)?);
         }
         Ok((relation, steps))
+    }
+
+    /// A microbatch model has no plan of its own: a run plans it batch by batch.
+    fn microbatch_refused(&self) -> PlanError {
+        self.err(
+            "incremental_strategy",
+            ConfigProblem::Invalid(
+                "`microbatch` is planned batch by batch (glue_materialize::microbatch: the batches of the run, each \
+                 replacing its window of the table), and this command does not drive batches yet; use \
+                 insert_overwrite, append or merge meanwhile"
+                    .into(),
+            ),
+        )
     }
 
     /// `<alias>_<custom_temp_suffix>__run_<run tag>` (see [`crate::staging`]): a temporary view, or for Iceberg / S3

@@ -91,7 +91,13 @@ impl Cell {
 /// unique_key, on_schema_change, strategy; the last varying fastest): 192 cells, 576 for incremental.
 pub fn cells(mat: Materialization, format: FileFormat) -> Vec<Cell> {
     let strategies: Vec<Option<IncrementalStrategy>> = if mat == Materialization::Incremental {
-        IncrementalStrategy::ALL.iter().copied().map(Some).collect()
+        // microbatch is planned batch by batch (glue_materialize::microbatch), not as one plan per model
+        IncrementalStrategy::ALL
+            .iter()
+            .copied()
+            .filter(|s| *s != IncrementalStrategy::Microbatch)
+            .map(Some)
+            .collect()
     } else {
         vec![None]
     };
