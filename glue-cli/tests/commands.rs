@@ -490,3 +490,53 @@ fn refs_and_this_of_iceberg_models_are_named_in_the_iceberg_catalog() {
     v.sort_by_key(|r| r["id"].as_i64());
     assert_eq!(v, vec![json!({"id": 1}), json!({"id": 1}), json!({"id": 2})]);
 }
+
+#[test]
+fn iam_policy_grants_the_partition_switch_and_names_the_cross_account_catalog() {
+    // The Hive-partitioned switch updates kept partitions in place (BatchUpdatePartition); a catalog in another
+    // account (the `catalogid` conf recipe) is where the catalog statements point, the sessions stay the role's.
+    let profile = "proj:
+  target: cross
+  outputs:
+    cross:
+      type: glue
+      role_arn: arn:aws:iam::210987654321:role/GlueInteractiveSessionRole
+      region: eu-west-1
+      schema: s
+      location: s3://lake/warehouse/
+      conf: spark.hadoop.hive.metastore.glue.catalogid=111122223333
+";
+    let p = project(&[("profiles.yml", profile)]);
+    let out = glue(p.path(), &["iam-policy"]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let policy: serde_json::Value = serde_json::from_str(&out.stdout[out.stdout.find('{').unwrap()..]).unwrap();
+    let statement = |sid: &str| {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no {sid}: {policy}"))
+            .clone()
+    };
+    let catalog = statement("GlueDataCatalog");
+    assert!(
+        catalog["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("glue:BatchUpdatePartition")),
+        "{catalog}"
+    );
+    assert_eq!(
+        catalog["Resource"],
+        json!([
+            "arn:aws:glue:eu-west-1:111122223333:catalog",
+            "arn:aws:glue:eu-west-1:111122223333:database/s",
+            "arn:aws:glue:eu-west-1:111122223333:table/s/*"
+        ])
+    );
+    assert_eq!(
+        statement("GlueInteractiveSessions")["Resource"],
+        json!("arn:aws:glue:eu-west-1:210987654321:session/*")
+    );
+}
