@@ -471,3 +471,56 @@ mod tests {
         assert!(problems.is_empty(), "{}\n{}", problems.join("\n"), table(&shapes));
     }
 }
+
+#[cfg(test)]
+mod simulator_suites {
+    use std::path::Path;
+
+    /// Every `tests/sim_*.rs` of a crate is a `[[test]]` with `required-features = ["it"]` in its Cargo.toml: without
+    /// it the file runs in plain `cargo test`, where no simulator is up, and fails there.
+    #[test]
+    fn every_simulator_suite_requires_the_it_feature() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let mut missing = Vec::new();
+        let mut seen = 0;
+        for entry in std::fs::read_dir(root).unwrap().flatten() {
+            let tests = entry.path().join("tests");
+            let Ok(files) = std::fs::read_dir(&tests) else { continue };
+            let manifest = std::fs::read_to_string(entry.path().join("Cargo.toml")).unwrap_or_default();
+            // name → whether its [[test]] block requires `it`.
+            let blocks: Vec<(String, bool)> = manifest
+                .split("[[test]]")
+                .skip(1)
+                .map(|b| {
+                    let block = b.split("\n[").next().unwrap_or(b);
+                    let name = block
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("name"))
+                        .and_then(|r| r.split('"').nth(1))
+                        .unwrap_or("")
+                        .to_string();
+                    let it = block
+                        .lines()
+                        .any(|l| l.trim().starts_with("required-features") && l.contains("\"it\""));
+                    (name, it)
+                })
+                .collect();
+            for f in files.flatten() {
+                let name = f.file_name().to_string_lossy().to_string();
+                let Some(stem) = name.strip_prefix("sim_").and_then(|s| s.strip_suffix(".rs")) else {
+                    continue;
+                };
+                seen += 1;
+                let test = format!("sim_{stem}");
+                if !blocks.iter().any(|(n, it)| *n == test && *it) {
+                    missing.push(format!("{}/tests/{name}", entry.file_name().to_string_lossy()));
+                }
+            }
+        }
+        assert!(seen >= 10, "the simulator suites were not found ({seen})");
+        assert!(
+            missing.is_empty(),
+            "no [[test]] with required-features = [\"it\"]: {missing:?}"
+        );
+    }
+}

@@ -24,6 +24,12 @@ pub fn iam_policy(args: &ProjectArgs, reporter: &Reporter) -> Result<i32> {
     let role = text("role_arn");
     // arn:aws:iam::<account>:role/<name>
     let account = role.split(':').nth(4).filter(|a| !a.is_empty()).unwrap_or("*");
+    // The Data Catalog's account: `catalog_id`, or the `catalogid` conf of the cross-account recipe; else the role's.
+    let catalog_account = match profile.engine {
+        EngineChoice::GlueSession => crate::engines::glue_profile(&profile)?.catalog_id,
+        _ => None,
+    }
+    .unwrap_or_else(|| account.to_string());
     let schema = &profile.target.schema;
     let mut statements = vec![
         json!({
@@ -39,10 +45,11 @@ pub fn iam_policy(args: &ProjectArgs, reporter: &Reporter) -> Result<i32> {
             "Effect": "Allow",
             "Action": ["glue:GetDatabase", "glue:GetDatabases", "glue:CreateDatabase", "glue:GetTable",
                        "glue:GetTables", "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
-                       "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchDeletePartition"],
-            "Resource": [format!("arn:aws:glue:{region}:{account}:catalog"),
-                         format!("arn:aws:glue:{region}:{account}:database/{schema}"),
-                         format!("arn:aws:glue:{region}:{account}:table/{schema}/*")],
+                       "glue:GetPartitions", "glue:BatchCreatePartition", "glue:BatchUpdatePartition",
+                       "glue:BatchDeletePartition"],
+            "Resource": [format!("arn:aws:glue:{region}:{catalog_account}:catalog"),
+                         format!("arn:aws:glue:{region}:{catalog_account}:database/{schema}"),
+                         format!("arn:aws:glue:{region}:{catalog_account}:table/{schema}/*")],
         }),
     ];
     // Lake Formation: the database grants on a new database and the reconcile of lf_tags_config / lf_grants (Lake
