@@ -151,9 +151,7 @@ impl ManifestResolver {
                     alias: n.alias.clone(),
                     database: n.database.clone(),
                     materialized: n.materialized().to_string(),
-                    catalog: Relation::new("", "")
-                        .in_lakehouse_catalog(&n.config, &m.shared.target)
-                        .catalog,
+                    catalog: glue_jinja::objects::lakehouse_catalog(&n.config, &m.shared.target),
                 };
                 by_name.insert((n.package.clone(), n.name.clone()), v.clone());
                 any.entry(n.name.clone()).or_insert(v);

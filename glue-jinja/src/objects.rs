@@ -48,16 +48,7 @@ impl Relation {
     /// too; dbt-glue renders `ref()` and `this` without it, so on classic Spark they were read through the Hive
     /// catalog, which cannot read an Iceberg table.
     pub fn in_lakehouse_catalog(mut self, config: &serde_json::Map<String, serde_json::Value>, target: &Value) -> Self {
-        let format = config.get("file_format").and_then(|v| v.as_str()).unwrap_or("");
-        if !(format.eq_ignore_ascii_case("iceberg") || format.eq_ignore_ascii_case("s3tables")) {
-            return self;
-        }
-        let namespace = target
-            .get_attr("custom_iceberg_catalog_namespace")
-            .ok()
-            .filter(|v| !v.is_undefined() && !v.is_none())
-            .map_or_else(|| Some("glue_catalog".to_string()), |v| v.as_str().map(str::to_string));
-        self.catalog = namespace.filter(|n| !n.is_empty());
+        self.catalog = lakehouse_catalog(config, target);
         self
     }
 
@@ -88,26 +79,51 @@ impl Relation {
     }
 }
 
+/// The Spark catalog an Iceberg or S3 Tables node's relations are named in ([`Relation::in_lakehouse_catalog`]):
+/// none for other formats.
+pub fn lakehouse_catalog(config: &serde_json::Map<String, serde_json::Value>, target: &Value) -> Option<String> {
+    let format = config.get("file_format").and_then(|v| v.as_str()).unwrap_or("");
+    if format.eq_ignore_ascii_case("iceberg") || format.eq_ignore_ascii_case("s3tables") {
+        iceberg_namespace(target)
+    } else {
+        None
+    }
+}
+
+/// The target's Iceberg catalog: `custom_iceberg_catalog_namespace`, `glue_catalog` when unset, none when empty.
+fn iceberg_namespace(target: &Value) -> Option<String> {
+    target
+        .get_attr("custom_iceberg_catalog_namespace")
+        .ok()
+        .filter(|v| !v.is_undefined() && !v.is_none())
+        .map_or_else(|| Some("glue_catalog".to_string()), |v| v.as_str().map(str::to_string))
+        .filter(|n| !n.is_empty())
+}
+
 /// `sql` with the lakehouse catalog written twice before a relation (`glue_catalog.glue_catalog.s.t`) written once:
 /// dbt-glue renders `ref()` and `this` without the catalog, so its users write `glue_catalog.{{ ref('t') }}`, which
-/// [`Relation::in_lakehouse_catalog`] would otherwise double. `target` as Jinja sees it names the catalog.
+/// [`Relation::in_lakehouse_catalog`] would otherwise double. `target` as Jinja sees it names the catalog. The
+/// pattern is compiled once per catalog name (every node's SQL and hooks pass here).
 pub fn collapse_doubled_catalog(sql: String, target: &Value) -> String {
-    let Some(ns) = Relation::new("", "")
-        .in_lakehouse_catalog(
-            &serde_json::Map::from_iter([("file_format".to_string(), serde_json::json!("iceberg"))]),
-            target,
-        )
-        .catalog
-    else {
+    static DOUBLED: std::sync::Mutex<Option<(String, regex::Regex)>> = std::sync::Mutex::new(None);
+    let Some(ns) = iceberg_namespace(target) else {
         return sql;
     };
-    let doubled = regex::Regex::new(&format!(
-        r"(?i)(^|[^A-Za-z0-9_`.])(`?{0}`?\.)`?{0}`?\.",
-        regex::escape(&ns)
-    ));
-    match doubled {
-        Ok(re) if re.is_match(&sql) => re.replace_all(&sql, "$1$2").into_owned(),
-        _ => sql,
+    let mut cached = DOUBLED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if cached.as_ref().is_none_or(|(n, _)| *n != ns) {
+        let Ok(re) = regex::Regex::new(&format!(
+            r"(?i)(^|[^A-Za-z0-9_`.])(`?{0}`?\.)`?{0}`?\.",
+            regex::escape(&ns)
+        )) else {
+            return sql;
+        };
+        *cached = Some((ns, re));
+    }
+    let re = &cached.as_ref().expect("set above").1;
+    if re.is_match(&sql) {
+        re.replace_all(&sql, "$1$2").into_owned()
+    } else {
+        sql
     }
 }
 
